@@ -1,0 +1,486 @@
+//! The office configuration (`aufruf.toml`): departments, services, desks, opening
+//! hours, holidays, ticket-number blocks and the queue policy's settings.
+//!
+//! Parsing is pure — the caller reads the file and passes its name along — and every
+//! problem is reported as a [`ConfigError`] naming the file, the field and what is wrong.
+//! Nothing here panics on bad input.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DepartmentId, DeskId, NodeId, ServiceId};
+
+/// The whole office as configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeConfig {
+    pub office: Office,
+    #[serde(default)]
+    pub queue: QueueSettings,
+    pub departments: Vec<Department>,
+    pub services: Vec<Service>,
+    pub desks: Vec<Desk>,
+    #[serde(default)]
+    pub number_blocks: Vec<NumberBlock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Office {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Days on which the whole office is closed.
+    #[serde(default)]
+    pub holidays: Vec<NaiveDate>,
+}
+
+fn default_timezone() -> String {
+    "Europe/Berlin".to_owned()
+}
+
+/// The rules of the queue policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// A checked-in appointment is called first from this many minutes before its slot.
+    pub appointment_window_minutes: u32,
+    /// A walk-in who has waited this long goes before appointments.
+    pub walk_in_max_wait_minutes: u32,
+    /// After this many calls without the visitor showing up, the ticket is a no-show.
+    pub calls_before_no_show: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            appointment_window_minutes: 5,
+            walk_in_max_wait_minutes: 45,
+            calls_before_no_show: 3,
+        }
+    }
+}
+
+impl QueueSettings {
+    pub fn appointment_window(&self) -> Duration {
+        Duration::from_secs(u64::from(self.appointment_window_minutes) * 60)
+    }
+
+    pub fn walk_in_max_wait(&self) -> Duration {
+        Duration::from_secs(u64::from(self.walk_in_max_wait_minutes) * 60)
+    }
+}
+
+/// A text in the office's two languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Name {
+    pub de: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Department {
+    pub id: DepartmentId,
+    pub name: Name,
+    #[serde(default)]
+    pub hours: WeeklyHours,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub id: ServiceId,
+    pub department: DepartmentId,
+    pub name: Name,
+    /// The letter in front of this service's ticket numbers ("A 017").
+    pub prefix: char,
+    /// How long serving one visitor usually takes; the estimate's starting point until
+    /// real handling times are known.
+    pub expected_minutes: u32,
+}
+
+impl Service {
+    pub fn expected_duration(&self) -> Duration {
+        Duration::from_secs(u64::from(self.expected_minutes) * 60)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Desk {
+    pub id: DeskId,
+    pub name: String,
+    pub department: DepartmentId,
+    pub services: Vec<ServiceId>,
+}
+
+/// Ticket numbers `first..=last` belong to the issuing node `node`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberBlock {
+    pub node: NodeId,
+    pub first: u32,
+    pub last: u32,
+}
+
+/// Opening hours per weekday; a day without entries is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeeklyHours {
+    pub mon: Vec<OpeningInterval>,
+    pub tue: Vec<OpeningInterval>,
+    pub wed: Vec<OpeningInterval>,
+    pub thu: Vec<OpeningInterval>,
+    pub fri: Vec<OpeningInterval>,
+    pub sat: Vec<OpeningInterval>,
+    pub sun: Vec<OpeningInterval>,
+}
+
+impl WeeklyHours {
+    pub fn on(&self, day: Weekday) -> &[OpeningInterval] {
+        match day {
+            Weekday::Mon => &self.mon,
+            Weekday::Tue => &self.tue,
+            Weekday::Wed => &self.wed,
+            Weekday::Thu => &self.thu,
+            Weekday::Fri => &self.fri,
+            Weekday::Sat => &self.sat,
+            Weekday::Sun => &self.sun,
+        }
+    }
+
+    fn days(&self) -> [(&'static str, &[OpeningInterval]); 7] {
+        [
+            ("mon", &self.mon),
+            ("tue", &self.tue),
+            ("wed", &self.wed),
+            ("thu", &self.thu),
+            ("fri", &self.fri),
+            ("sat", &self.sat),
+            ("sun", &self.sun),
+        ]
+    }
+}
+
+/// `"08:00-12:30"`: open from the first time up to (not including) the second.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OpeningInterval {
+    pub opens: NaiveTime,
+    pub closes: NaiveTime,
+}
+
+impl OpeningInterval {
+    pub fn contains(&self, time: NaiveTime) -> bool {
+        self.opens <= time && time < self.closes
+    }
+}
+
+impl fmt::Debug for OpeningInterval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from(*self))
+    }
+}
+
+impl TryFrom<String> for OpeningInterval {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let (opens, closes) = text
+            .split_once('-')
+            .ok_or_else(|| format!("`{text}` is not an interval like \"08:00-12:30\""))?;
+        let parse = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M")
+                .map_err(|_| format!("`{}` in `{text}` is not a time like \"08:00\"", t.trim()))
+        };
+        let interval = OpeningInterval {
+            opens: parse(opens)?,
+            closes: parse(closes)?,
+        };
+        if interval.closes <= interval.opens {
+            return Err(format!("`{text}` ends before it starts"));
+        }
+        Ok(interval)
+    }
+}
+
+impl From<OpeningInterval> for String {
+    fn from(i: OpeningInterval) -> String {
+        format!("{}-{}", i.opens.format("%H:%M"), i.closes.format("%H:%M"))
+    }
+}
+
+/// What is wrong with a configuration, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {field}: {problem}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The file as the caller named it.
+    pub file: String,
+    /// 1-based line, when the problem is tied to one place in the text.
+    pub line: Option<usize>,
+    /// The field's path, e.g. `services[2].prefix`.
+    pub field: String,
+    pub problem: String,
+}
+
+impl OfficeConfig {
+    /// Parses and validates `text`, the contents of the file called `file`.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, ConfigError> {
+        let config = parse(file, text)?;
+        config.validate().map_err(|(field, problem)| ConfigError {
+            file: file.to_owned(),
+            line: None,
+            field,
+            problem,
+        })?;
+        Ok(config)
+    }
+
+    pub fn service(&self, id: &ServiceId) -> Option<&Service> {
+        self.services.iter().find(|s| &s.id == id)
+    }
+
+    pub fn desk(&self, id: &DeskId) -> Option<&Desk> {
+        self.desks.iter().find(|d| &d.id == id)
+    }
+
+    pub fn department(&self, id: &DepartmentId) -> Option<&Department> {
+        self.departments.iter().find(|d| &d.id == id)
+    }
+
+    /// The number blocks of one issuing node, in ascending order.
+    pub fn blocks_of<'a>(&'a self, node: &'a NodeId) -> impl Iterator<Item = &'a NumberBlock> {
+        let mut blocks: Vec<_> = self
+            .number_blocks
+            .iter()
+            .filter(|b| &b.node == node)
+            .collect();
+        blocks.sort_by_key(|b| b.first);
+        blocks.into_iter()
+    }
+
+    /// Whether the department is open at this local date and time.
+    pub fn is_open(&self, department: &DepartmentId, date: NaiveDate, time: NaiveTime) -> bool {
+        use chrono::Datelike;
+        if self.office.holidays.contains(&date) {
+            return false;
+        }
+        self.department(department)
+            .is_some_and(|d| d.hours.on(date.weekday()).iter().any(|i| i.contains(time)))
+    }
+
+    /// Checks what the types alone cannot: references, uniqueness, ranges.
+    /// Returns the offending field's path and the problem.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let fail = |field: String, problem: String| Err((field, problem));
+        if self.office.id.trim().is_empty() {
+            return fail("office.id".into(), "must not be empty".into());
+        }
+        if self.office.name.trim().is_empty() {
+            return fail("office.name".into(), "must not be empty".into());
+        }
+        let q = &self.queue;
+        if q.calls_before_no_show == 0 {
+            return fail(
+                "queue.calls_before_no_show".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if q.walk_in_max_wait_minutes == 0 {
+            return fail(
+                "queue.walk_in_max_wait_minutes".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if self.departments.is_empty() {
+            return fail(
+                "departments".into(),
+                "at least one department is needed".into(),
+            );
+        }
+
+        let mut departments = BTreeSet::new();
+        for (i, d) in self.departments.iter().enumerate() {
+            if d.id.as_str().trim().is_empty() {
+                return fail(format!("departments[{i}].id"), "must not be empty".into());
+            }
+            if !departments.insert(&d.id) {
+                return fail(
+                    format!("departments[{i}].id"),
+                    format!("department \"{}\" is defined twice", d.id),
+                );
+            }
+            for (day, intervals) in d.hours.days() {
+                let mut sorted: Vec<_> = intervals.iter().enumerate().collect();
+                sorted.sort_by_key(|(_, i)| **i);
+                for pair in sorted.windows(2) {
+                    let ((_, a), (j, b)) = (pair[0], pair[1]);
+                    if b.opens < a.closes {
+                        return fail(
+                            format!("departments[{i}].hours.{day}[{j}]"),
+                            format!("{b:?} overlaps {a:?}"),
+                        );
+                    }
+                }
+            }
+        }
+
+        let mut services = BTreeMap::new();
+        let mut prefixes: BTreeMap<char, &ServiceId> = BTreeMap::new();
+        for (i, s) in self.services.iter().enumerate() {
+            if s.id.as_str().trim().is_empty() {
+                return fail(format!("services[{i}].id"), "must not be empty".into());
+            }
+            if services.insert(&s.id, s).is_some() {
+                return fail(
+                    format!("services[{i}].id"),
+                    format!("service \"{}\" is defined twice", s.id),
+                );
+            }
+            if !departments.contains(&s.department) {
+                return fail(
+                    format!("services[{i}].department"),
+                    format!("unknown department \"{}\"", s.department),
+                );
+            }
+            if !s.prefix.is_ascii_uppercase() {
+                return fail(
+                    format!("services[{i}].prefix"),
+                    format!("\"{}\" is not a capital letter A-Z", s.prefix),
+                );
+            }
+            if let Some(other) = prefixes.insert(s.prefix, &s.id) {
+                return fail(
+                    format!("services[{i}].prefix"),
+                    format!(
+                        "\"{}\" is already the prefix of service \"{other}\"",
+                        s.prefix
+                    ),
+                );
+            }
+            if !(1..=480).contains(&s.expected_minutes) {
+                return fail(
+                    format!("services[{i}].expected_minutes"),
+                    format!("{} is not between 1 and 480", s.expected_minutes),
+                );
+            }
+        }
+        if services.is_empty() {
+            return fail("services".into(), "at least one service is needed".into());
+        }
+
+        let mut desks = BTreeSet::new();
+        for (i, d) in self.desks.iter().enumerate() {
+            if d.id.as_str().trim().is_empty() {
+                return fail(format!("desks[{i}].id"), "must not be empty".into());
+            }
+            if !desks.insert(&d.id) {
+                return fail(
+                    format!("desks[{i}].id"),
+                    format!("desk \"{}\" is defined twice", d.id),
+                );
+            }
+            if !departments.contains(&d.department) {
+                return fail(
+                    format!("desks[{i}].department"),
+                    format!("unknown department \"{}\"", d.department),
+                );
+            }
+            if d.services.is_empty() {
+                return fail(
+                    format!("desks[{i}].services"),
+                    "a desk must serve at least one service".into(),
+                );
+            }
+            for (j, id) in d.services.iter().enumerate() {
+                match services.get(id) {
+                    None => {
+                        return fail(
+                            format!("desks[{i}].services[{j}]"),
+                            format!("unknown service \"{id}\""),
+                        );
+                    }
+                    Some(s) if s.department != d.department => {
+                        return fail(
+                            format!("desks[{i}].services[{j}]"),
+                            format!(
+                                "service \"{id}\" belongs to department \"{}\", the desk to \"{}\"",
+                                s.department, d.department
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+
+        for (i, b) in self.number_blocks.iter().enumerate() {
+            if b.first == 0 || b.first > b.last {
+                return fail(
+                    format!("number_blocks[{i}]"),
+                    format!(
+                        "first ({}) must be at least 1 and not above last ({})",
+                        b.first, b.last
+                    ),
+                );
+            }
+            if b.last > 9999 {
+                return fail(
+                    format!("number_blocks[{i}].last"),
+                    format!("{} has more than four digits", b.last),
+                );
+            }
+            for (j, other) in self.number_blocks.iter().enumerate().take(i) {
+                if b.first <= other.last && other.first <= b.last {
+                    return fail(
+                        format!("number_blocks[{i}]"),
+                        format!(
+                            "{}..={} of node \"{}\" overlaps number_blocks[{j}] ({}..={} of node \"{}\")",
+                            b.first, b.last, b.node, other.first, other.last, other.node
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse(file: &str, text: &str) -> Result<OfficeConfig, ConfigError> {
+    let error = |line, field: String, problem: String| ConfigError {
+        file: file.to_owned(),
+        line,
+        field,
+        problem,
+    };
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        error(line, "(syntax)".into(), first_line(e.message()))
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." => "(top level)".to_owned(),
+            p => p,
+        };
+        let inner = e.into_inner();
+        let line = inner.span().map(|s| line_of(text, s.start));
+        error(line, field, first_line(inner.message()))
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |before| before.matches('\n').count())
+        + 1
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_owned()
+}

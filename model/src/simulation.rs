@@ -1,0 +1,621 @@
+//! A whole office day run through the model: visitors arrive (a Poisson process per
+//! service), booked citizens check in or stay away, desks call, serve and finish. It
+//! measures waits, desk utilisation and how well the waiting-time estimate predicted
+//! each walk-in's wait, beside the static formula on the very same run.
+//!
+//! Deterministic for a given seed; the clock is simulated.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, LogNormal};
+
+use crate::config::OfficeConfig;
+use crate::day::{ActionError, Appointment, Day, Event, RecallOutcome};
+use crate::estimate::{self, HandlingTimes};
+use crate::hlc::HlcClock;
+use crate::ids::{BookingCode, DeskId, NodeId, ServiceId, TicketId};
+use crate::ticket::Origin;
+use crate::time::Timestamp;
+
+/// How the simulated day goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationParams {
+    pub seed: u64,
+    /// Visitors who intend to come: walk-ins plus booked appointments.
+    pub visitors: u32,
+    /// How many of the configured desks are open (the first ones).
+    pub desks: usize,
+    /// Share of visitors who booked an appointment.
+    pub appointment_share: f64,
+    /// Share of booked citizens who never come.
+    pub appointment_no_show: f64,
+    /// Share of walk-ins who leave before they are called.
+    pub walk_away: f64,
+    /// Opening and closing time, minutes after midnight.
+    pub opens_minute: u32,
+    pub closes_minute: u32,
+    /// The node that issues tickets; it needs a number block in the configuration.
+    pub kiosk: NodeId,
+}
+
+impl Default for SimulationParams {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            visitors: 600,
+            desks: 6,
+            appointment_share: 0.3,
+            appointment_no_show: 0.1,
+            walk_away: 0.03,
+            opens_minute: 8 * 60,
+            closes_minute: 18 * 60,
+            kiosk: NodeId::new("kiosk-1"),
+        }
+    }
+}
+
+/// Why a simulation could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimulationError {
+    #[error("the configuration has {available} desks, {wanted} were asked for")]
+    NotEnoughDesks { available: usize, wanted: usize },
+    #[error("at least one desk must be open")]
+    NoDesks,
+    #[error("the office must open before it closes")]
+    BadHours,
+    #[error("a share must be between 0 and 1")]
+    BadShare,
+    #[error("the model refused a step")]
+    Refused(#[from] ActionError),
+}
+
+/// Waiting times of a group of visitors.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WaitStats {
+    pub count: usize,
+    pub mean: Duration,
+    pub p90: Duration,
+    pub max: Duration,
+}
+
+impl WaitStats {
+    fn of(mut waits: Vec<Duration>) -> Self {
+        if waits.is_empty() {
+            return Self::default();
+        }
+        waits.sort();
+        let count = waits.len();
+        let total: Duration = waits.iter().sum();
+        let p90 = waits[(count * 9).div_ceil(10).saturating_sub(1)];
+        Self {
+            count,
+            mean: total / u32::try_from(count).unwrap_or(u32::MAX),
+            p90,
+            max: waits[count - 1],
+        }
+    }
+}
+
+/// What the day looked like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationReport {
+    pub seed: u64,
+    pub desks: usize,
+    pub walk_ins: u32,
+    pub appointments_booked: u32,
+    pub appointments_checked_in: u32,
+    pub served: u32,
+    /// Called visitors who never came to the desk.
+    pub no_shows: u32,
+    pub walk_in_wait: WaitStats,
+    /// From the later of arrival and appointment start to the call.
+    pub appointment_wait: WaitStats,
+    /// Mean share of time desks were busy, from opening to their last visitor.
+    pub utilisation: f64,
+    /// Walk-ins whose predicted wait is compared with their actual wait.
+    pub estimated: usize,
+    pub estimate_error: Duration,
+    pub static_error: Duration,
+    /// When the last visitor was finished, minutes after midnight.
+    pub last_finish_minute: u32,
+    /// Whether every ticket ended served, no-show or cancelled.
+    pub all_tickets_finished: bool,
+}
+
+/// Runs one office day.
+pub fn simulate(
+    config: &OfficeConfig,
+    params: &SimulationParams,
+) -> Result<SimulationReport, SimulationError> {
+    if params.desks == 0 {
+        return Err(SimulationError::NoDesks);
+    }
+    if params.desks > config.desks.len() {
+        return Err(SimulationError::NotEnoughDesks {
+            available: config.desks.len(),
+            wanted: params.desks,
+        });
+    }
+    if params.opens_minute >= params.closes_minute || params.closes_minute > 24 * 60 {
+        return Err(SimulationError::BadHours);
+    }
+    let shares = [
+        params.appointment_share,
+        params.appointment_no_show,
+        params.walk_away,
+    ];
+    if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
+        return Err(SimulationError::BadShare);
+    }
+    Office::new(config, params).run()
+}
+
+/// A simulated day starts at this instant (2026-03-10 00:00 UTC).
+const MIDNIGHT: Timestamp = Timestamp::from_millis(1_773_100_800_000);
+const WALK_TO_DESK: Duration = Duration::from_secs(30);
+const WAIT_FOR_VISITOR: Duration = Duration::from_secs(60);
+/// Spread of handling times (sigma of the log-normal): some visitors take three times
+/// as long as others.
+const HANDLING_SPREAD: f64 = 0.5;
+
+/// Relative arrival rate of walk-ins over the day, in ten equal parts: a rush after
+/// opening, a lull at lunch, a second smaller peak in the afternoon.
+const RUSH_PROFILE: [f64; 10] = [1.7, 1.5, 1.2, 1.0, 0.6, 0.7, 1.1, 1.2, 0.7, 0.3];
+
+/// A walk-in's arrival minute: a Poisson process whose rate follows [`RUSH_PROFILE`]
+/// (drawn by inverting its piecewise-linear distribution function).
+fn walk_in_arrival(rng: &mut StdRng, opens: f64, closes: f64) -> f64 {
+    let total: f64 = RUSH_PROFILE.iter().sum();
+    let mut u = rng.random_range(0.0..total);
+    let part = (closes - opens) / RUSH_PROFILE.len() as f64;
+    for (i, rate) in RUSH_PROFILE.iter().enumerate() {
+        if u < *rate {
+            return opens + part * (i as f64 + u / rate);
+        }
+        u -= rate;
+    }
+    closes
+}
+
+fn at_minute(minute: f64) -> Timestamp {
+    // Whole milliseconds are precise enough; the cast cannot overflow within a day.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = (minute * 60_000.0).max(0.0) as u64;
+    Timestamp::from_millis(MIDNIGHT.as_millis() + ms)
+}
+
+#[derive(Debug)]
+struct Visitor {
+    service: ServiceId,
+    arrives: Timestamp,
+    booking: Option<Appointment>,
+    comes: bool,
+    shows_when_called: bool,
+    handling: Duration,
+    first_call: Option<Timestamp>,
+    predicted: Option<Duration>,
+    predicted_static: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Happening {
+    Arrives(usize),
+    AtDesk(usize),
+    Finished(usize),
+    Unanswered(usize),
+}
+
+#[derive(Debug)]
+struct Desk {
+    id: DeskId,
+    clock: HlcClock,
+    busy_since: Option<Timestamp>,
+    busy: Duration,
+    last_free: Timestamp,
+}
+
+struct Office<'a> {
+    config: &'a OfficeConfig,
+    params: &'a SimulationParams,
+    day: Day,
+    kiosk: HlcClock,
+    desks: Vec<Desk>,
+    visitors: Vec<Visitor>,
+    by_ticket: BTreeMap<TicketId, usize>,
+    times: HandlingTimes,
+    agenda: BinaryHeap<Reverse<(Timestamp, u64, Happening)>>,
+    sequence: u64,
+    no_shows: u32,
+}
+
+impl<'a> Office<'a> {
+    fn new(config: &'a OfficeConfig, params: &'a SimulationParams) -> Self {
+        let desks: Vec<Desk> = config.desks[..params.desks]
+            .iter()
+            .map(|d| Desk {
+                id: d.id.clone(),
+                clock: HlcClock::new(NodeId::new(d.id.as_str())),
+                busy_since: None,
+                busy: Duration::ZERO,
+                last_free: at_minute(f64::from(params.opens_minute)),
+            })
+            .collect();
+        let mut office = Office {
+            config,
+            params,
+            day: Day::new(),
+            kiosk: HlcClock::new(params.kiosk.clone()),
+            desks,
+            visitors: Vec::new(),
+            by_ticket: BTreeMap::new(),
+            times: HandlingTimes::new(),
+            agenda: BinaryHeap::new(),
+            sequence: 0,
+            no_shows: 0,
+        };
+        office.visitors = office.draw_visitors();
+        office
+    }
+
+    /// Draws the day's visitors from the seed.
+    fn draw_visitors(&self) -> Vec<Visitor> {
+        let p = self.params;
+        let mut rng = StdRng::seed_from_u64(p.seed);
+        let served: Vec<&ServiceId> = {
+            let mut s: Vec<_> = self.config.desks[..p.desks]
+                .iter()
+                .flat_map(|d| d.services.iter())
+                .collect();
+            s.sort();
+            s.dedup();
+            s
+        };
+        // Short errands are more frequent than long ones; each service's true mean
+        // handling time is off from the configured expectation by up to ±30 %.
+        let profile: Vec<(&ServiceId, f64, f64)> = served
+            .iter()
+            .map(|id| {
+                let expected = self
+                    .config
+                    .service(id)
+                    .map_or(5.0, |s| f64::from(s.expected_minutes));
+                (*id, 1.0 / expected, expected * rng.random_range(0.7..1.3))
+            })
+            .collect();
+        let total_weight: f64 = profile.iter().map(|p| p.1).sum();
+        let opens = f64::from(p.opens_minute);
+        let closes = f64::from(p.closes_minute);
+        let mut visitors = Vec::new();
+        for n in 0..p.visitors {
+            let mut choice = rng.random_range(0.0..total_weight);
+            let &(service, _, true_mean) = profile
+                .iter()
+                .find(|(_, w, _)| {
+                    choice -= w;
+                    choice < 0.0
+                })
+                .or(profile.last())
+                .unwrap_or(&profile[0]);
+            let sigma = HANDLING_SPREAD;
+            let handling_minutes = LogNormal::new(true_mean.ln() - sigma * sigma / 2.0, sigma)
+                .map_or(true_mean, |d| d.sample(&mut rng));
+            let handling = Duration::from_secs_f64(handling_minutes * 60.0);
+            let booked = rng.random_bool(p.appointment_share);
+            let visitor = if booked {
+                // Slots every 5 minutes; most come a few minutes early, some late.
+                let slot = ((rng.random_range(opens..closes - 30.0)) / 5.0).floor() * 5.0;
+                let early = if rng.random_bool(0.85) {
+                    rng.random_range(0.0..12.0)
+                } else {
+                    -rng.random_range(0.0..8.0)
+                };
+                Visitor {
+                    service: service.clone(),
+                    arrives: at_minute((slot - early).max(opens)),
+                    booking: Some(Appointment {
+                        code: BookingCode::new(format!("B{n:04}")),
+                        service: service.clone(),
+                        due: at_minute(slot),
+                    }),
+                    comes: !rng.random_bool(p.appointment_no_show),
+                    shows_when_called: true,
+                    handling,
+                    first_call: None,
+                    predicted: None,
+                    predicted_static: None,
+                }
+            } else {
+                Visitor {
+                    service: service.clone(),
+                    arrives: at_minute(walk_in_arrival(&mut rng, opens, closes - 15.0)),
+                    booking: None,
+                    comes: true,
+                    shows_when_called: !rng.random_bool(p.walk_away),
+                    handling,
+                    first_call: None,
+                    predicted: None,
+                    predicted_static: None,
+                }
+            };
+            visitors.push(visitor);
+        }
+        visitors
+    }
+
+    fn schedule(&mut self, at: Timestamp, what: Happening) {
+        self.sequence += 1;
+        self.agenda.push(Reverse((at, self.sequence, what)));
+    }
+
+    fn run(mut self) -> Result<SimulationReport, SimulationError> {
+        let opening = at_minute(f64::from(self.params.opens_minute));
+        for v in &self.visitors {
+            if let Some(booking) = &v.booking {
+                self.day.apply(Event::Booked(booking.clone()));
+            }
+        }
+        for d in 0..self.desks.len() {
+            let stamp = self.stamp_desk(d, opening);
+            let desk = self.desks[d].id.clone();
+            self.day.open_desk(self.config, &desk, Vec::new(), stamp)?;
+        }
+        for i in 0..self.visitors.len() {
+            if self.visitors[i].comes {
+                self.schedule(self.visitors[i].arrives, Happening::Arrives(i));
+            }
+        }
+        while let Some(Reverse((now, _, what))) = self.agenda.pop() {
+            match what {
+                Happening::Arrives(v) => {
+                    self.arrive(v, now)?;
+                    for d in 0..self.desks.len() {
+                        self.call_next(d, now)?;
+                    }
+                }
+                Happening::AtDesk(d) => {
+                    let stamp = self.stamp_desk(d, now);
+                    let event = self.day.start_serving(&self.desks[d].id, stamp)?;
+                    let v = self.visitor_of(&event);
+                    let handling = self.visitors[v].handling;
+                    self.schedule(now + handling, Happening::Finished(d));
+                }
+                Happening::Finished(d) => {
+                    let stamp = self.stamp_desk(d, now);
+                    let event = self.day.finish(&self.desks[d].id, stamp)?;
+                    if let Event::Ticket { ticket, .. } = &event
+                        && let Some(t) = self.day.ticket(ticket)
+                        && let Some(took) = t.handling
+                    {
+                        self.times.record(&t.service, took);
+                    }
+                    self.free(d, now);
+                    self.call_next(d, now)?;
+                }
+                Happening::Unanswered(d) => {
+                    let stamp = self.stamp_desk(d, now);
+                    match self.day.recall(self.config, &self.desks[d].id, stamp)? {
+                        RecallOutcome::Recalled(_) => {
+                            self.schedule(now + WAIT_FOR_VISITOR, Happening::Unanswered(d));
+                        }
+                        RecallOutcome::NoShow(_) => {
+                            self.no_shows += 1;
+                            self.free(d, now);
+                            self.call_next(d, now)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(self.report())
+    }
+
+    fn stamp_desk(&mut self, d: usize, now: Timestamp) -> crate::hlc::Stamp {
+        let clock = &mut self.desks[d].clock;
+        clock.observe(self.day.latest());
+        clock.tick(now)
+    }
+
+    fn visitor_of(&self, event: &Event) -> usize {
+        match event {
+            Event::Ticket { ticket, .. } => self.by_ticket.get(ticket).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn arrive(&mut self, v: usize, now: Timestamp) -> Result<(), SimulationError> {
+        self.kiosk.observe(self.day.latest());
+        let stamp = self.kiosk.tick(now);
+        let visitor = &self.visitors[v];
+        let event = match &visitor.booking {
+            Some(booking) => self.day.check_in(self.config, &booking.code, stamp)?,
+            None => self
+                .day
+                .issue(self.config, &visitor.service, Origin::WalkIn, stamp)?,
+        };
+        let Event::Ticket { ticket, .. } = event else {
+            return Ok(());
+        };
+        self.by_ticket.insert(ticket.clone(), v);
+        if self.visitors[v].booking.is_none() {
+            let predicted = estimate::estimate(&self.day, self.config, &self.times, &ticket, now);
+            let predicted_static = self
+                .day
+                .ticket(&ticket)
+                .and_then(|t| estimate::static_formula(&self.day, self.config, &self.times, t));
+            let visitor = &mut self.visitors[v];
+            visitor.predicted = predicted.map(|e| e.wait);
+            visitor.predicted_static = predicted_static;
+        }
+        Ok(())
+    }
+
+    fn call_next(&mut self, d: usize, now: Timestamp) -> Result<(), SimulationError> {
+        if self.desks[d].busy_since.is_some() {
+            return Ok(());
+        }
+        let stamp = self.stamp_desk(d, now);
+        let desk = self.desks[d].id.clone();
+        let event = match self.day.call_next(self.config, &desk, stamp) {
+            Ok(event) => event,
+            Err(ActionError::NobodyWaiting(_)) => return Ok(()),
+            Err(other) => return Err(other.into()),
+        };
+        let v = self.visitor_of(&event);
+        self.visitors[v].first_call.get_or_insert(now);
+        self.desks[d].busy_since = Some(now);
+        if self.visitors[v].shows_when_called {
+            self.schedule(now + WALK_TO_DESK, Happening::AtDesk(d));
+        } else {
+            self.schedule(now + WAIT_FOR_VISITOR, Happening::Unanswered(d));
+        }
+        Ok(())
+    }
+
+    fn free(&mut self, d: usize, now: Timestamp) {
+        let desk = &mut self.desks[d];
+        if let Some(since) = desk.busy_since.take() {
+            desk.busy += now.since(since);
+        }
+        desk.last_free = now;
+    }
+
+    fn report(&self) -> SimulationReport {
+        let mut walk_in_waits = Vec::new();
+        let mut appointment_waits = Vec::new();
+        let (mut ours, mut statics, mut estimated) = (Duration::ZERO, Duration::ZERO, 0usize);
+        for v in &self.visitors {
+            let Some(called) = v.first_call else { continue };
+            match &v.booking {
+                Some(b) => appointment_waits.push(called.since(v.arrives.max(b.due))),
+                None => {
+                    let actual = called.since(v.arrives);
+                    walk_in_waits.push(actual);
+                    if let (Some(p), Some(s)) = (v.predicted, v.predicted_static) {
+                        ours += p.abs_diff(actual);
+                        statics += s.abs_diff(actual);
+                        estimated += 1;
+                    }
+                }
+            }
+        }
+        let opening = at_minute(f64::from(self.params.opens_minute));
+        let closing = at_minute(f64::from(self.params.closes_minute));
+        let last_finish = self
+            .desks
+            .iter()
+            .map(|d| d.last_free)
+            .max()
+            .unwrap_or(closing);
+        let utilisation = self
+            .desks
+            .iter()
+            .map(|d| d.busy.as_secs_f64() / d.last_free.max(closing).since(opening).as_secs_f64())
+            .sum::<f64>()
+            / self.desks.len().max(1) as f64;
+        let per = |total: Duration| total / u32::try_from(estimated.max(1)).unwrap_or(u32::MAX);
+        let count = |pred: &dyn Fn(&Visitor) -> bool| {
+            u32::try_from(self.visitors.iter().filter(|v| pred(v)).count()).unwrap_or(u32::MAX)
+        };
+        SimulationReport {
+            seed: self.params.seed,
+            desks: self.desks.len(),
+            walk_ins: count(&|v| v.booking.is_none()),
+            appointments_booked: count(&|v| v.booking.is_some()),
+            appointments_checked_in: count(&|v| v.booking.is_some() && v.comes),
+            served: u32::try_from(
+                self.day
+                    .tickets()
+                    .filter(|t| matches!(t.status, crate::ticket::Status::Done { .. }))
+                    .count(),
+            )
+            .unwrap_or(u32::MAX),
+            no_shows: self.no_shows,
+            walk_in_wait: WaitStats::of(walk_in_waits),
+            appointment_wait: WaitStats::of(appointment_waits),
+            utilisation,
+            estimated,
+            estimate_error: per(ours),
+            static_error: per(statics),
+            last_finish_minute: u32::try_from(last_finish.since(MIDNIGHT).as_secs() / 60)
+                .unwrap_or(u32::MAX),
+            all_tickets_finished: self.day.tickets().all(|t| t.status.is_finished()),
+        }
+    }
+}
+
+impl fmt::Display for SimulationReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = |d: Duration| format!("{:.1} min", d.as_secs_f64() / 60.0);
+        let row = |f: &mut fmt::Formatter<'_>, label: &str, value: String| {
+            writeln!(f, "  {label:<44} {value:>12}")
+        };
+        writeln!(
+            f,
+            "Simulated office day (seed {}, {} desks)",
+            self.seed, self.desks
+        )?;
+        row(f, "walk-ins", self.walk_ins.to_string())?;
+        row(
+            f,
+            "appointments booked",
+            self.appointments_booked.to_string(),
+        )?;
+        row(
+            f,
+            "appointments checked in",
+            self.appointments_checked_in.to_string(),
+        )?;
+        row(f, "visitors served", self.served.to_string())?;
+        row(f, "no-shows when called", self.no_shows.to_string())?;
+        row(f, "walk-in wait: mean", m(self.walk_in_wait.mean))?;
+        row(f, "walk-in wait: p90", m(self.walk_in_wait.p90))?;
+        row(f, "walk-in wait: max", m(self.walk_in_wait.max))?;
+        row(
+            f,
+            "appointment wait after start: mean",
+            m(self.appointment_wait.mean),
+        )?;
+        row(
+            f,
+            "appointment wait after start: p90",
+            m(self.appointment_wait.p90),
+        )?;
+        row(
+            f,
+            "appointment wait after start: max",
+            m(self.appointment_wait.max),
+        )?;
+        row(
+            f,
+            "desk utilisation",
+            format!("{:.0} %", self.utilisation * 100.0),
+        )?;
+        row(
+            f,
+            "last visitor finished",
+            format!(
+                "{:02}:{:02}",
+                self.last_finish_minute / 60,
+                self.last_finish_minute % 60
+            ),
+        )?;
+        row(
+            f,
+            &format!(
+                "estimate error, Aufruf (mean abs., {} walk-ins)",
+                self.estimated
+            ),
+            m(self.estimate_error),
+        )?;
+        row(
+            f,
+            "estimate error, static formula (same walk-ins)",
+            m(self.static_error),
+        )
+    }
+}

@@ -1,0 +1,199 @@
+//! A broken `aufruf.toml` is answered with an error naming the file, the field and the
+//! problem — never with a panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use aufruf_model::OfficeConfig;
+use proptest::prelude::*;
+
+/// The test office with `from` replaced by `to` (which must occur).
+fn broken(from: &str, to: &str) -> String {
+    assert!(common::OFFICE.contains(from), "fixture lacks {from:?}");
+    common::OFFICE.replacen(from, to, 1)
+}
+
+fn error_of(text: &str) -> String {
+    OfficeConfig::from_toml("aufruf.toml", text)
+        .expect_err("the configuration should be refused")
+        .to_string()
+}
+
+#[test]
+fn the_fixture_itself_is_valid() {
+    common::office();
+}
+
+#[test]
+fn overlapping_number_blocks_are_named() {
+    let text = broken("first = 500", "first = 400");
+    assert_eq!(
+        error_of(&text),
+        "aufruf.toml: number_blocks[1]: 400..=999 of node \"kiosk-2\" overlaps \
+         number_blocks[0] (1..=499 of node \"kiosk-1\")"
+    );
+}
+
+#[test]
+fn a_desk_serving_an_unknown_service_is_named() {
+    let text = broken(
+        r#"services = ["ausweis"]"#,
+        r#"services = ["ausweis", "pass"]"#,
+    );
+    assert_eq!(
+        error_of(&text),
+        "aufruf.toml: desks[1].services[1]: unknown service \"pass\""
+    );
+}
+
+#[test]
+fn a_duplicate_prefix_is_named() {
+    let text = broken(r#"prefix = "M""#, r#"prefix = "A""#);
+    assert_eq!(
+        error_of(&text),
+        "aufruf.toml: services[1].prefix: \"A\" is already the prefix of service \"ausweis\""
+    );
+}
+
+#[test]
+fn hours_ending_before_they_start_are_named() {
+    let text = broken(r#""13:00-16:00""#, r#""16:00-13:00""#);
+    let err = error_of(&text);
+    assert!(
+        err.starts_with("aufruf.toml:") && err.contains("departments[0].hours.mon[1]"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("`16:00-13:00` ends before it starts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn overlapping_hours_are_named() {
+    let text = broken(r#""13:00-16:00""#, r#""11:00-16:00""#);
+    assert_eq!(
+        error_of(&text),
+        "aufruf.toml: departments[0].hours.mon[1]: 11:00-16:00 overlaps 08:00-12:00"
+    );
+}
+
+#[test]
+fn a_misspelt_field_is_named_with_its_line() {
+    let text = broken("expected_minutes = 10", "expected_minuts = 10");
+    let err = error_of(&text);
+    assert!(err.starts_with("aufruf.toml:"), "{err}");
+    assert!(err.contains("services[0]"), "{err}");
+    assert!(err.contains("unknown field `expected_minuts`"), "{err}");
+    let line = text
+        .lines()
+        .position(|l| l.contains("expected_minuts"))
+        .unwrap()
+        + 1;
+    assert!(err.starts_with(&format!("aufruf.toml:{line}:")), "{err}");
+}
+
+#[test]
+fn a_wrong_type_is_named() {
+    let text = broken("expected_minutes = 5", r#"expected_minutes = "five""#);
+    let err = error_of(&text);
+    assert!(err.contains("services[1].expected_minutes"), "{err}");
+    assert!(err.contains("invalid type"), "{err}");
+}
+
+#[test]
+fn a_syntax_error_gives_the_line() {
+    let text = broken("[[desks]]", "[[desks]");
+    let err = error_of(&text);
+    let line = text.lines().position(|l| l == "[[desks]").unwrap() + 1;
+    assert!(
+        err.starts_with(&format!("aufruf.toml:{line}: (syntax):")),
+        "{err}"
+    );
+}
+
+#[test]
+fn other_problems_are_named() {
+    let cases = [
+        (
+            broken(r#"prefix = "M""#, r#"prefix = "m""#),
+            "services[1].prefix: \"m\" is not a capital letter A-Z",
+        ),
+        (
+            broken(r#"department = "bb""#, r#"department = "kita""#),
+            "services[0].department: unknown department \"kita\"",
+        ),
+        (
+            broken("expected_minutes = 10", "expected_minutes = 0"),
+            "services[0].expected_minutes: 0 is not between 1 and 480",
+        ),
+        (
+            broken(r#"id = "desk-2""#, r#"id = "desk-1""#),
+            "desks[1].id: desk \"desk-1\" is defined twice",
+        ),
+        (
+            broken("calls_before_no_show = 3", "calls_before_no_show = 0"),
+            "queue.calls_before_no_show: must be at least 1",
+        ),
+        (
+            broken("first = 500\nlast = 999", "first = 999\nlast = 500"),
+            "number_blocks[1]: first (999) must be at least 1 and not above last (500)",
+        ),
+        (
+            broken(r#""08:00-12:00""#, r#""8 Uhr bis 12""#),
+            "`8 Uhr bis 12` is not an interval like \"08:00-12:30\"",
+        ),
+        (
+            broken("[office]\nid = \"test\"", "[office]\nid = \"\""),
+            "office.id: must not be empty",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = error_of(&text);
+        assert!(err.starts_with("aufruf.toml:"), "{err}");
+        assert!(
+            err.ends_with(expected),
+            "{err}\n  should end with\n{expected}"
+        );
+    }
+}
+
+#[test]
+fn the_example_office_of_the_repository_is_valid() {
+    let text = include_str!("../../aufruf.toml");
+    let config = OfficeConfig::from_toml("aufruf.toml", text).unwrap();
+    assert_eq!(config.queue.calls_before_no_show, 3);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(); // a Tuesday
+    let nine = chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap();
+    assert!(config.is_open(&"buergerbuero".into(), date, nine));
+    let christmas = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+    assert!(!config.is_open(&"buergerbuero".into(), christmas, nine));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever the file holds, loading it returns (and never panics).
+    #[test]
+    fn any_text_is_answered_without_a_panic(text in "\\PC{0,200}") {
+        let _ = OfficeConfig::from_toml("aufruf.toml", &text);
+    }
+
+    /// Cutting the example anywhere or changing one character gives a clean answer.
+    #[test]
+    fn damaged_examples_are_answered_without_a_panic(
+        cut in 0usize..2000,
+        at in 0usize..2000,
+        ch in proptest::char::any(),
+    ) {
+        let text = common::OFFICE;
+        let mut chars: Vec<char> = text.chars().collect();
+        let at = at % chars.len();
+        chars[at] = ch;
+        let changed: String = chars.into_iter().collect();
+        let _ = OfficeConfig::from_toml("aufruf.toml", &changed);
+        let cut = text.char_indices().nth(cut % text.chars().count()).map_or(0, |(i, _)| i);
+        let _ = OfficeConfig::from_toml("aufruf.toml", &text[..cut]);
+    }
+}

@@ -1,0 +1,484 @@
+//! Stories of an office day, told through the model's actions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use aufruf_model::day::{ActionError, RecallOutcome};
+use aufruf_model::estimate::{self, HandlingTimes};
+use aufruf_model::ticket::Refusal;
+use aufruf_model::{
+    Appointment, BookingCode, Day, Event, Origin, Status, TicketId, Transfer, policy,
+};
+use common::*;
+
+fn ticket_of(event: &Event) -> TicketId {
+    match event {
+        Event::Ticket { ticket, .. } => ticket.clone(),
+        other => panic!("not a ticket event: {other:?}"),
+    }
+}
+
+#[test]
+fn a_walk_in_is_issued_called_served_and_finished() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-1");
+
+    // Step 1: the clerk opens desk 1; a visitor draws a ticket for an ID card.
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    let ticket = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    assert_eq!(day.ticket(&ticket).unwrap().number.to_string(), "A 001");
+
+    // Step 2: the desk calls next and gets that visitor; they arrive and are served.
+    let s = clerk.stamp(&day, minute(2));
+    assert_eq!(
+        ticket_of(&day.call_next(&office, &desk(1), s).unwrap()),
+        ticket
+    );
+    let s = clerk.stamp(&day, minute(3));
+    day.start_serving(&desk(1), s).unwrap();
+    assert_eq!(
+        day.ticket(&ticket).unwrap().status,
+        Status::Serving { desk: desk(1) }
+    );
+
+    // Step 3: done after seven minutes; the handling time is learned.
+    let s = clerk.stamp(&day, minute(10));
+    day.finish(&desk(1), s).unwrap();
+    let t = day.ticket(&ticket).unwrap();
+    assert_eq!(t.status, Status::Done { desk: desk(1) });
+    assert_eq!(t.handling, Some(std::time::Duration::from_secs(7 * 60)));
+    assert!(day.current_of(&desk(1)).is_none());
+}
+
+#[test]
+fn finishing_a_visitor_never_called_is_refused() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-1");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap();
+
+    let s = clerk.stamp(&day, minute(2));
+    assert_eq!(
+        day.finish(&desk(1), s),
+        Err(ActionError::NoCurrentVisitor(desk(1)))
+    );
+    let s = clerk.stamp(&day, minute(2));
+    let err = day
+        .cancel(&TicketId::new("kiosk-1".into(), 7), s)
+        .unwrap_err();
+    assert!(matches!(err, ActionError::UnknownTicket(_)));
+}
+
+#[test]
+fn a_desk_only_calls_visitors_of_its_services() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-3");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(3), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    let id_card = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+
+    let s = clerk.stamp(&day, minute(2));
+    assert_eq!(
+        day.call_next(&office, &desk(3), s),
+        Err(ActionError::NobodyWaiting(desk(3)))
+    );
+    let s = clerk.stamp(&day, minute(2));
+    assert!(matches!(
+        day.call(&office, &desk(3), &id_card, s),
+        Err(ActionError::DeskDoesNotServe { .. })
+    ));
+}
+
+#[test]
+fn a_due_appointment_goes_before_an_earlier_walk_in() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-1");
+    day.apply(Event::Booked(Appointment {
+        code: BookingCode::new("XK7P"),
+        service: ausweis(),
+        due: minute(20),
+    }));
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    let walk_in = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let s = kiosk.stamp(&day, minute(10));
+    let booked = ticket_of(&day.check_in(&office, &BookingCode::new("XK7P"), s).unwrap());
+
+    // Ten minutes before the appointment the walk-in goes first …
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(1), minute(10))
+            .unwrap()
+            .id,
+        walk_in
+    );
+    // … from five minutes before, the appointment does.
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(1), minute(15))
+            .unwrap()
+            .id,
+        booked
+    );
+    // Checking in twice is refused.
+    let s = kiosk.stamp(&day, minute(11));
+    assert!(matches!(
+        day.check_in(&office, &BookingCode::new("XK7P"), s),
+        Err(ActionError::AlreadyCheckedIn { .. })
+    ));
+}
+
+#[test]
+fn a_walk_in_waiting_past_the_bound_goes_before_appointments() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    day.apply(Event::Booked(Appointment {
+        code: BookingCode::new("B1"),
+        service: ausweis(),
+        due: minute(40),
+    }));
+    let s = kiosk.stamp(&day, minute(0));
+    let walk_in = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let s = kiosk.stamp(&day, minute(35));
+    let booked = ticket_of(&day.check_in(&office, &BookingCode::new("B1"), s).unwrap());
+
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(2), minute(29))
+            .unwrap()
+            .id,
+        walk_in,
+        "nothing due yet: the walk-in"
+    );
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(2), minute(36))
+            .unwrap()
+            .id,
+        walk_in,
+        "36 minutes waited, bound is 30: still the walk-in although the appointment is due"
+    );
+    let _ = booked;
+}
+
+#[test]
+fn a_transferred_visitor_keeps_the_original_arrival() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut one = Device::new("desk-1");
+    let s = one.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    let first = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let s = kiosk.stamp(&day, minute(2));
+    let second = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+
+    let s = one.stamp(&day, minute(3));
+    day.call_next(&office, &desk(1), s).unwrap();
+    // The first visitor also needs an ID card: sent on to that queue.
+    let s = one.stamp(&day, minute(5));
+    day.transfer(&office, &desk(1), Transfer::Service(ausweis()), s)
+        .unwrap();
+    let t = day.ticket(&first).unwrap();
+    assert_eq!(
+        (t.status.clone(), t.service.clone()),
+        (Status::Waiting, ausweis())
+    );
+    assert_eq!(t.arrival, minute(1));
+    // They are ahead of the later visitor of that queue.
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(2), minute(6))
+            .unwrap()
+            .id,
+        first
+    );
+    let _ = second;
+
+    // Sent to one particular desk, only that desk may call them.
+    let s = one.stamp(&day, minute(7));
+    day.call(&office, &desk(1), &first, s).unwrap();
+    let s = one.stamp(&day, minute(8));
+    day.transfer(&office, &desk(1), Transfer::Desk(desk(3)), s)
+        .unwrap();
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(3), minute(9))
+            .unwrap()
+            .id,
+        first,
+        "desk 3 serves only registrations, but the visitor was sent there"
+    );
+    assert_ne!(
+        policy::next_for_desk(&day, &office, &desk(2), minute(9)).map(|t| t.id.clone()),
+        Some(first)
+    );
+}
+
+#[test]
+fn a_parked_visitor_reenters_the_queue_when_returned() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-1");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    let parked = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let s = kiosk.stamp(&day, minute(2));
+    let other = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+
+    let s = clerk.stamp(&day, minute(3));
+    day.call_next(&office, &desk(1), s).unwrap();
+    let s = clerk.stamp(&day, minute(4));
+    day.park(&desk(1), s).unwrap();
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(1), minute(5))
+            .unwrap()
+            .id,
+        other,
+        "a parked visitor is not called"
+    );
+    let s = clerk.stamp(&day, minute(6));
+    day.return_ticket(&parked, s).unwrap();
+    assert_eq!(
+        policy::next_for_desk(&day, &office, &desk(1), minute(7))
+            .unwrap()
+            .id,
+        parked,
+        "back in the queue with the original arrival"
+    );
+}
+
+#[test]
+fn after_three_calls_without_showing_the_ticket_is_a_no_show() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-1");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    let ticket = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+
+    let s = clerk.stamp(&day, minute(2));
+    day.call_next(&office, &desk(1), s).unwrap();
+    for m in [3, 4] {
+        let s = clerk.stamp(&day, minute(m));
+        assert!(matches!(
+            day.recall(&office, &desk(1), s).unwrap(),
+            RecallOutcome::Recalled(_)
+        ));
+    }
+    assert_eq!(day.ticket(&ticket).unwrap().calls, 3);
+    let s = clerk.stamp(&day, minute(5));
+    assert!(matches!(
+        day.recall(&office, &desk(1), s).unwrap(),
+        RecallOutcome::NoShow(_)
+    ));
+    assert_eq!(day.ticket(&ticket).unwrap().status, Status::NoShow);
+    // The visitor turns up after all: back into the queue.
+    let s = kiosk.stamp(&day, minute(9));
+    day.return_ticket(&ticket, s).unwrap();
+    assert_eq!(day.ticket(&ticket).unwrap().status, Status::Waiting);
+}
+
+#[test]
+fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
+    let office = office();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut one = Device::new("desk-1");
+    let mut two = Device::new("desk-2");
+    let mut a = Day::new();
+    let s = one.stamp(&a, minute(0));
+    a.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = two.stamp(&a, minute(0));
+    a.open_desk(&office, &desk(2), vec![], s).unwrap();
+    let s = kiosk.stamp(&a, minute(1));
+    let ticket = ticket_of(&a.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let mut b = a.clone();
+
+    // Cut off from each other, both desks call the same visitor; desk 2 a moment later.
+    let s = one.stamp(&a, minute(2));
+    let call_one = a.call_next(&office, &desk(1), s).unwrap();
+    let s = two.stamp(&b, minute(2));
+    let call_two = b.call_next(&office, &desk(2), s).unwrap();
+    let s = two.stamp(&b, minute(3));
+    let serving_two = b.start_serving(&desk(2), s).unwrap();
+
+    // The link returns; both replicas hold all events.
+    for e in [call_two, serving_two] {
+        a.apply(e);
+    }
+    b.apply(call_one);
+    assert_eq!(a, b, "both replicas converge");
+    let t = a.ticket(&ticket).unwrap();
+    assert_eq!(t.status, Status::Called { desk: desk(1) });
+    let lost: Vec<_> = b.lost_claims_of(&desk(2)).collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].winner, Some(desk(1)));
+    assert!(
+        b.current_of(&desk(2)).is_none(),
+        "desk 2 is free to call the next visitor"
+    );
+    assert_eq!(a.lost_claims_of(&desk(1)).count(), 0);
+}
+
+#[test]
+fn a_busy_desk_cannot_call_the_next_visitor() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-1");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    for m in [1, 2] {
+        let s = kiosk.stamp(&day, minute(m));
+        day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+    }
+    let s = clerk.stamp(&day, minute(3));
+    day.call_next(&office, &desk(1), s).unwrap();
+    let s = clerk.stamp(&day, minute(4));
+    assert!(matches!(
+        day.call_next(&office, &desk(1), s),
+        Err(ActionError::DeskBusy { .. })
+    ));
+    let s = clerk.stamp(&day, minute(4));
+    assert!(matches!(
+        day.close_desk(&desk(1), s),
+        Err(ActionError::DeskBusy { .. })
+    ));
+}
+
+#[test]
+fn a_stale_stamp_is_refused_rather_than_folded_out_of_order() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let s = kiosk.stamp(&day, minute(5));
+    day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+    let mut unobservant = aufruf_model::HlcClock::new("desk-1".into());
+    let stale = unobservant.tick(minute(1));
+    assert!(matches!(
+        day.open_desk(&office, &desk(1), vec![], stale),
+        Err(ActionError::StaleStamp { .. })
+    ));
+}
+
+#[test]
+fn numbers_go_on_where_the_node_stopped_after_a_restart() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-2");
+    for m in 0..3 {
+        let s = kiosk.stamp(&day, minute(m));
+        day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+    }
+    // The kiosk restarts and rebuilds its day from the stored events.
+    let mut restarted = Day::new();
+    for e in day.events() {
+        restarted.apply(e);
+    }
+    let mut kiosk = Device::new("kiosk-2");
+    let s = kiosk.stamp(&restarted, minute(4));
+    let t = ticket_of(
+        &restarted
+            .issue(&office, &meldung(), Origin::WalkIn, s)
+            .unwrap(),
+    );
+    assert_eq!(restarted.ticket(&t).unwrap().number.to_string(), "M 503");
+    assert_eq!(t.seq, 4);
+
+    let mut stranger = Device::new("kiosk-9");
+    let s = stranger.stamp(&restarted, minute(5));
+    assert!(matches!(
+        restarted.issue(&office, &meldung(), Origin::WalkIn, s),
+        Err(ActionError::NoNumberBlock(_))
+    ));
+}
+
+#[test]
+fn the_estimate_counts_visitors_ahead_and_the_open_desks() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerks = [Device::new("desk-1"), Device::new("desk-2")];
+    for (n, clerk) in clerks.iter_mut().enumerate() {
+        let s = clerk.stamp(&day, minute(0));
+        let d = desk(u32::try_from(n).unwrap() + 1);
+        day.open_desk(&office, &d, vec![ausweis()], s).unwrap();
+    }
+    let mut tickets = Vec::new();
+    for m in 1..=5 {
+        let s = kiosk.stamp(&day, minute(m));
+        tickets.push(ticket_of(
+            &day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap(),
+        ));
+    }
+    let times = HandlingTimes::new();
+    let now = minute(6);
+    let all = estimate::estimate_all(&day, &office, &times, now);
+    // Two desks, ten minutes each: visitors 1 and 2 now, 3 and 4 in ten, 5 in twenty.
+    let minutes: Vec<_> = tickets.iter().map(|t| all[t].minutes()).collect();
+    assert_eq!(minutes, [0, 0, 10, 10, 20]);
+    let ahead: Vec<_> = tickets.iter().map(|t| all[t].ahead).collect();
+    assert_eq!(ahead, [0, 1, 2, 3, 4]);
+
+    // Finished visitors teach the estimate: ID cards take 4 minutes here.
+    let mut learned = HandlingTimes::new();
+    for _ in 0..9 {
+        learned.record(&ausweis(), std::time::Duration::from_secs(4 * 60));
+    }
+    // (3 × 10 + 9 × 4) / 12 = 5.5 minutes per visitor.
+    let last = estimate::estimate(&day, &office, &learned, &tickets[4], now).unwrap();
+    assert_eq!(last.wait, std::time::Duration::from_secs(11 * 60));
+
+    // With no desk open for the service there is no estimate.
+    let mut closed = Day::new();
+    let s = kiosk.stamp(&closed, minute(1));
+    let lone = ticket_of(
+        &closed
+            .issue(&office, &ausweis(), Origin::WalkIn, s)
+            .unwrap(),
+    );
+    assert_eq!(
+        estimate::estimate(&closed, &office, &times, &lone, now),
+        None
+    );
+}
+
+#[test]
+fn a_refused_call_names_the_desk_that_has_the_visitor() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut one = Device::new("desk-1");
+    let mut two = Device::new("desk-2");
+    let s = one.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = two.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(2), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    let ticket = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let s = one.stamp(&day, minute(2));
+    day.call_next(&office, &desk(1), s).unwrap();
+    let s = two.stamp(&day, minute(2));
+    assert_eq!(
+        day.call(&office, &desk(2), &ticket, s),
+        Err(ActionError::Refused {
+            ticket: ticket.clone(),
+            refusal: Refusal::ClaimedBy(desk(1))
+        })
+    );
+}

@@ -1,0 +1,53 @@
+//! Reading `aufruf.toml` from disk. Parsing and validation are the model's; this adds
+//! the file itself, so every error names the file it is about.
+
+use std::path::Path;
+
+use aufruf_model::{ConfigError, OfficeConfig};
+
+/// The example office configuration shipped in the repository, used when no file is
+/// given to commands that can do without one.
+pub const EXAMPLE: &str = include_str!("../../aufruf.toml");
+pub const EXAMPLE_NAME: &str = "aufruf.toml (built-in example)";
+
+/// Reads and validates the configuration at `path`.
+pub fn load(path: &Path) -> Result<OfficeConfig, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: None,
+        field: "(file)".to_owned(),
+        problem: format!("cannot be read: {e}"),
+    })?;
+    OfficeConfig::from_toml(&file, &text)
+}
+
+/// The configuration at `path`, or the built-in example when there is none.
+pub fn load_or_example(path: Option<&Path>) -> Result<OfficeConfig, ConfigError> {
+    match path {
+        Some(path) => load(path),
+        None => OfficeConfig::from_toml(EXAMPLE_NAME, EXAMPLE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let config = load_or_example(None).unwrap();
+        assert_eq!(config.office.id, "zeitz");
+        assert!(config.desks.len() >= 6);
+    }
+
+    #[test]
+    fn a_missing_file_is_named_in_the_error() {
+        let err = load(Path::new("/nonexistent/aufruf.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("/nonexistent/aufruf.toml: (file): cannot be read"),
+            "{text}"
+        );
+    }
+}

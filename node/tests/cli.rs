@@ -1,0 +1,86 @@
+//! The `aufruf` command line, run as a user would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::process::Command;
+
+fn aufruf(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The report without the line that says how long it took.
+fn without_timing(report: &str) -> String {
+    report
+        .lines()
+        .filter(|l| !l.contains("simulation took"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn simulate_prints_the_table_and_is_deterministic() {
+    let (ok, out, err) = aufruf(&["simulate", "--seed", "1"]);
+    assert!(ok, "{err}");
+    for row in [
+        "visitors served",
+        "walk-in wait: mean",
+        "walk-in wait: p90",
+        "walk-in wait: max",
+        "appointment wait after start: p90",
+        "desk utilisation",
+        "estimate error, Aufruf",
+        "estimate error, static formula",
+    ] {
+        assert!(out.contains(row), "missing {row:?} in\n{out}");
+    }
+    let (_, again, _) = aufruf(&["simulate", "--seed", "1"]);
+    assert_eq!(without_timing(&out), without_timing(&again));
+}
+
+#[test]
+fn a_broken_configuration_names_file_field_and_problem() {
+    let dir = std::env::temp_dir().join(format!("aufruf-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("aufruf.toml");
+    let example = include_str!("../../aufruf.toml");
+    let broken = example.replacen(r#"prefix = "U""#, r#"prefix = "M""#, 1);
+    std::fs::write(&file, broken).unwrap();
+    let path = file.to_str().unwrap();
+
+    let (ok, _, err) = aufruf(&["config", "check", path]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "aufruf: {path}: services[1].prefix: \"M\" is already the prefix of service \
+             \"meldebescheinigung\""
+        )
+    );
+    let (ok, _, err) = aufruf(&["simulate", "--config", path]);
+    assert!(!ok);
+    assert!(err.contains("services[1].prefix"), "{err}");
+
+    std::fs::write(&file, example).unwrap();
+    let (ok, out, err) = aufruf(&["config", "check", path]);
+    assert!(ok, "{err}");
+    assert!(out.contains(": ok"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_simulation_options_are_explained() {
+    let (ok, _, err) = aufruf(&["simulate", "--hours", "18:00-08:00"]);
+    assert!(!ok);
+    assert!(err.contains("--hours"), "{err}");
+    let (ok, _, err) = aufruf(&["simulate", "--desks", "40"]);
+    assert!(!ok);
+    assert!(err.contains("40 were asked for"), "{err}");
+}
