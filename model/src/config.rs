@@ -26,6 +26,13 @@ pub struct OfficeConfig {
     pub desks: Vec<Desk>,
     #[serde(default)]
     pub number_blocks: Vec<NumberBlock>,
+    /// Settings of this one device (role, addresses, store); read by the node, not
+    /// by the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<toml::Table>,
+    /// This device's ticket printer; read by the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +273,19 @@ impl OfficeConfig {
         blocks.into_iter()
     }
 
+    /// The office's time zone (validated when the configuration was loaded).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.office
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Berlin)
+    }
+
+    /// The office's calendar date at `now`.
+    pub fn local_date(&self, now: crate::time::Timestamp) -> NaiveDate {
+        crate::calendar::local_date(self.timezone(), now)
+    }
+
     /// Whether the department is open at this local date and time.
     pub fn is_open(&self, department: &DepartmentId, date: NaiveDate, time: NaiveTime) -> bool {
         use chrono::Datelike;
@@ -285,6 +305,15 @@ impl OfficeConfig {
         }
         if self.office.name.trim().is_empty() {
             return fail("office.name".into(), "must not be empty".into());
+        }
+        if self.office.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return fail(
+                "office.timezone".into(),
+                format!(
+                    "\"{}\" is not a time zone like \"Europe/Berlin\"",
+                    self.office.timezone
+                ),
+            );
         }
         let q = &self.queue;
         if q.calls_before_no_show == 0 {

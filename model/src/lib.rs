@@ -5,6 +5,7 @@
 //! `now` (a [`Timestamp`]) or a [`Stamp`] from the caller's [`HlcClock`]. Replication,
 //! storage, screens and printers build on this crate; it knows none of them.
 
+pub mod calendar;
 pub mod config;
 pub mod day;
 pub mod estimate;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod numbers;
 pub mod policy;
 pub mod simulation;
+pub mod statistics;
 pub mod ticket;
 pub mod time;
 

@@ -148,6 +148,13 @@ fn other_problems_are_named() {
             broken("[office]\nid = \"test\"", "[office]\nid = \"\""),
             "office.id: must not be empty",
         ),
+        (
+            broken(
+                "name = \"Testamt\"",
+                "name = \"Testamt\"\ntimezone = \"Europe/Zeitz\"",
+            ),
+            "office.timezone: \"Europe/Zeitz\" is not a time zone like \"Europe/Berlin\"",
+        ),
     ];
     for (text, expected) in cases {
         let err = error_of(&text);

@@ -482,3 +482,48 @@ fn a_refused_call_names_the_desk_that_has_the_visitor() {
         })
     );
 }
+
+#[test]
+fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut clerk = Device::new("desk-1");
+    day.apply(Event::Booked(Appointment {
+        code: BookingCode::new("SECRET42"),
+        service: ausweis(),
+        due: minute(10),
+    }));
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = kiosk.stamp(&day, minute(1));
+    day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+    let s = kiosk.stamp(&day, minute(2));
+    day.check_in(&office, &BookingCode::new("SECRET42"), s)
+        .unwrap();
+    let s = clerk.stamp(&day, minute(4));
+    day.call_next(&office, &desk(1), s).unwrap();
+    let s = clerk.stamp(&day, minute(5));
+    day.start_serving(&desk(1), s).unwrap();
+    let s = clerk.stamp(&day, minute(9));
+    day.finish(&desk(1), s).unwrap();
+
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+    let stats = aufruf_model::statistics::DayStatistics::of(date, &day);
+    let meld = &stats.services[&meldung()];
+    assert_eq!((meld.walk_ins, meld.served, meld.called), (1, 1, 1));
+    assert_eq!(
+        meld.mean_wait(),
+        Some(std::time::Duration::from_secs(3 * 60))
+    );
+    assert_eq!(
+        meld.mean_handling(),
+        Some(std::time::Duration::from_secs(4 * 60))
+    );
+    assert_eq!(stats.services[&ausweis()].appointments, 1);
+
+    let kept = format!("{stats:?}");
+    for personal in ["SECRET42", "kiosk-1", "desk-1"] {
+        assert!(!kept.contains(personal), "{personal} kept in {kept}");
+    }
+}
