@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     gcc          # C parts of crypto crates
     pkg-config
+    iproute2     # `ip netns` for the mDNS test between network namespaces (sync/tests/mdns_netns.rs)
 )
 
 missing=()

@@ -1,0 +1,21 @@
+//! Replication of the office documents between the devices of one office.
+//!
+//! - [`name`]: document names, office and node ids, roles.
+//! - [`store`]: the documents on disk (sled), crash behaviour, compaction.
+//! - [`protocol`]: the sans-IO peer protocol core.
+//! - [`replica`]: documents, store and sessions of one node together: the API the
+//!   office model uses (durable local changes, reads, remote-change notices).
+//! - [`net`]: the tokio shell: TCP + mutual TLS, framing, static peers, reconnects.
+//! - [`trust`]: the office CA, node certificates, one-time enrollment tokens.
+//! - [`discovery`]: mDNS announce/browse of the office's peers (a hint besides static peers).
+pub mod discovery;
+pub mod name;
+pub mod net;
+pub mod protocol;
+pub mod replica;
+pub mod store;
+pub mod trust;
+
+pub use name::{DocumentName, NameError, NodeId, OfficeId, Role};
+pub use replica::{ChangeError, OpenedReplica, RemoteChange, Replica};
+pub use store::{Durability, OpenedStore, Store, StoreError};

@@ -1,0 +1,881 @@
+//! The sans-IO protocol core: every peer session of one node and the node's
+//! in-memory documents, driven by [`Replicator::handle`] with the time passed in.
+//!
+//! It owns the handshake (protocol version, office id, node id, role), the automerge
+//! sync of each named document with each peer, announcing documents, heartbeats and
+//! dead-peer detection, the frame-size limit and the send budget (back-pressure).
+//!
+//! Changes spread like this: a local change goes to every peer at once. Changes
+//! merged from peer S go on at once to every other peer that does not itself have a
+//! session with S (peers tell each other whom they are connected to with a `Peers`
+//! frame); in a full mesh that takes the n² relays of a desk call off its critical
+//! path. Every tick, each peer whose last message from us predates our current
+//! heads is caught up: that makes up the skipped relays once per tick however many
+//! changes the tick saw, and covers peers whose session with S died unnoticed.
+//!
+//! The shell delivers [`Input`]s and carries out the returned [`Output`]s: it writes
+//! frames, closes connections, persists changed documents and sync states.
+//!
+//! **Architecture Invariant**: this module reads no clock, opens no socket, spawns no
+//! thread and knows nothing of tokio, sled or TLS; it uses only automerge, thiserror,
+//! tracing and the standard library without `std::net`, `std::thread` or its clocks
+//! (`tests/architecture.rs` checks the sources for them). Time is the `now` argument,
+//! a `Duration` since an arbitrary epoch chosen by the shell.
+//!
+//! **Architecture Invariant**: a frame that is malformed, truncated, oversized or
+//! unexpected ends that peer's session with a [`SessionError`] before any document is
+//! touched.
+
+pub mod frame;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transaction;
+use automerge::{Automerge, ChangeHash, ReadDoc};
+
+use crate::name::{DocumentName, NodeId, OfficeId, Role};
+use frame::{DecodeError, Frame, Hello, PROTOCOL_VERSION};
+
+/// How the core limits what peers may do and when it gives up on them.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest frame accepted or sent, in bytes.
+    pub max_frame_len: usize,
+    /// Send a heartbeat when nothing was sent for this long.
+    pub heartbeat_every: Duration,
+    /// End a session whose peer sent nothing for this long.
+    pub silent_after: Duration,
+    /// End a session whose peer has not said hello within this time.
+    pub hello_within: Duration,
+    /// Bytes handed to the shell for one connection and not yet reported
+    /// [`Input::Sent`] above which no more sync messages are generated for it.
+    pub send_budget: usize,
+    /// Most documents one peer may announce in total.
+    pub max_documents: usize,
+    /// Most node ids one peer may list as its own peers.
+    pub max_peers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_len: 16 * 1024 * 1024,
+            heartbeat_every: Duration::from_secs(1),
+            silent_after: Duration::from_secs(5),
+            hello_within: Duration::from_secs(5),
+            send_budget: 4 * 1024 * 1024,
+            max_documents: 4096,
+            max_peers: 1024,
+        }
+    }
+}
+
+/// Who this node is.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The office it belongs to.
+    pub office: OfficeId,
+    /// The node itself.
+    pub node: NodeId,
+    /// What it does.
+    pub role: Role,
+}
+
+/// One transport connection as the shell numbers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectionId(pub u64);
+
+/// Something that happened, told to the core.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A transport connection is up (for TLS: after the handshake). `certified_node`
+    /// is the node id the peer's certificate names; the peer's hello must match it.
+    Connected {
+        /// The connection.
+        connection: ConnectionId,
+        /// The node id from the peer's certificate, if the transport has one.
+        certified_node: Option<NodeId>,
+    },
+    /// One frame arrived (without the shell's length prefix).
+    Frame {
+        /// The connection it came on.
+        connection: ConnectionId,
+        /// The frame's bytes.
+        bytes: &'a [u8],
+    },
+    /// The shell wrote this many bytes of earlier [`Output::Send`]s to the transport.
+    Sent {
+        /// The connection.
+        connection: ConnectionId,
+        /// Bytes written.
+        bytes: usize,
+    },
+    /// The transport connection is gone.
+    Disconnected {
+        /// The connection.
+        connection: ConnectionId,
+    },
+    /// Time passed; heartbeats and silence checks run.
+    Tick,
+}
+
+/// Something the shell must do or may want to know.
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    /// Write this frame on the connection (the shell adds the length prefix).
+    Send {
+        /// The connection.
+        connection: ConnectionId,
+        /// The frame.
+        frame: Vec<u8>,
+    },
+    /// Close the connection; the core has already forgotten the session.
+    Close {
+        /// The connection.
+        connection: ConnectionId,
+        /// Why.
+        error: SessionError,
+    },
+    /// The handshake succeeded.
+    PeerReady {
+        /// The connection.
+        connection: ConnectionId,
+        /// The peer.
+        peer: Hello,
+    },
+    /// A document changed through sync: persist `chunk` (the automerge chunks the
+    /// peer sent, possibly including changes this node already had) and tell the
+    /// readers.
+    DocumentChanged {
+        /// The document.
+        name: DocumentName,
+        /// The new changes.
+        chunk: Vec<u8>,
+    },
+    /// A peer sent changes that automerge holds back until their dependencies
+    /// arrive: persist `chunk` like [`Output::DocumentChanged`], but the document
+    /// looks the same as before.
+    ChangesQueued {
+        /// The document.
+        name: DocumentName,
+        /// The chunks the peer sent.
+        chunk: Vec<u8>,
+    },
+    /// A peer announced a document this node did not have; it now exists, empty.
+    DocumentAnnounced {
+        /// The document.
+        name: DocumentName,
+    },
+    /// Persist this encoded sync state so a reconnect sends only what is new.
+    SyncStateChanged {
+        /// The peer.
+        peer: NodeId,
+        /// The document.
+        name: DocumentName,
+        /// `automerge::sync::State::encode()`.
+        state: Vec<u8>,
+    },
+    /// automerge panicked while applying a peer's changes (its `MissingOps` path);
+    /// the in-memory document was dropped. Reload it from the store and give it
+    /// back with [`Replicator::restore_document`].
+    DocumentDamaged {
+        /// The document.
+        name: DocumentName,
+    },
+}
+
+/// Why a peer's session ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// A frame longer than [`Limits::max_frame_len`].
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    Oversized {
+        /// The frame's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A frame that does not decode.
+    #[error("malformed frame: {0}")]
+    Malformed(#[from] DecodeError),
+    /// A frame that is valid but not allowed now (e.g. sync before hello).
+    #[error("unexpected frame: {0}")]
+    Unexpected(&'static str),
+    /// The peer speaks another protocol version.
+    #[error("peer speaks protocol version {theirs}, we speak {ours}")]
+    ProtocolVersion {
+        /// Theirs.
+        theirs: u16,
+        /// Ours.
+        ours: u16,
+    },
+    /// The peer belongs to another office.
+    #[error("peer belongs to office {0}")]
+    ForeignOffice(OfficeId),
+    /// The peer's hello names another node than its certificate.
+    #[error("peer says it is {said} but its certificate names {certified}")]
+    IdentityMismatch {
+        /// From the hello.
+        said: NodeId,
+        /// From the certificate.
+        certified: NodeId,
+    },
+    /// We connected to ourselves.
+    #[error("connected to itself")]
+    SelfConnection,
+    /// The peer announced more documents than [`Limits::max_documents`].
+    #[error("peer announced too many documents")]
+    TooManyDocuments,
+    /// The peer listed more peers than [`Limits::max_peers`].
+    #[error("peer listed too many peers")]
+    TooManyPeers,
+    /// An automerge sync message that automerge refused.
+    #[error("sync message for {name} refused: {reason}")]
+    SyncRefused {
+        /// The document.
+        name: DocumentName,
+        /// automerge's complaint.
+        reason: String,
+    },
+    /// No hello within [`Limits::hello_within`].
+    #[error("no hello in time")]
+    HelloTimeout,
+    /// Nothing heard within [`Limits::silent_after`].
+    #[error("peer silent for too long")]
+    PeerSilent,
+}
+
+/// A successful local change.
+#[derive(Debug)]
+pub struct LocalChange<R> {
+    /// What the closure returned.
+    pub value: R,
+    /// The change as an automerge chunk to persist (empty when nothing changed).
+    pub chunk: Vec<u8>,
+    /// Frames for peers; send them only after `chunk` is durable.
+    pub outputs: Vec<Output>,
+}
+
+/// All sessions and documents of one node. See the module docs.
+#[derive(Debug)]
+pub struct Replicator {
+    identity: Identity,
+    limits: Limits,
+    documents: BTreeMap<DocumentName, Automerge>,
+    saved_sync_states: BTreeMap<(NodeId, DocumentName), Vec<u8>>,
+    sessions: BTreeMap<ConnectionId, Session>,
+}
+
+#[derive(Debug)]
+struct Session {
+    certified_node: Option<NodeId>,
+    peer: Option<Hello>,
+    opened_at: Duration,
+    last_heard: Duration,
+    last_sent: Duration,
+    unconfirmed_bytes: usize,
+    documents: BTreeMap<DocumentName, sync::State>,
+    /// Documents whose next sync message waits for send budget.
+    waiting: BTreeSet<DocumentName>,
+    /// The nodes the peer says it has sessions with.
+    their_peers: BTreeSet<NodeId>,
+}
+
+impl Replicator {
+    /// A core with no documents and no sessions.
+    pub fn new(identity: Identity, limits: Limits) -> Self {
+        Replicator {
+            identity,
+            limits,
+            documents: BTreeMap::new(),
+            saved_sync_states: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+        }
+    }
+
+    /// Who this node is.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Adds a document loaded at start-up (before any session exists).
+    pub fn insert_document(&mut self, name: DocumentName, document: Automerge) {
+        self.documents.insert(name, document);
+    }
+
+    /// Gives the core a sync state saved earlier, used when `peer` next connects.
+    pub fn restore_sync_state(&mut self, peer: NodeId, name: DocumentName, state: Vec<u8>) {
+        self.saved_sync_states.insert((peer, name), state);
+    }
+
+    /// A document, if this node has it.
+    pub fn document(&self, name: &DocumentName) -> Option<&Automerge> {
+        self.documents.get(name)
+    }
+
+    /// The names of all documents this node has.
+    pub fn document_names(&self) -> impl Iterator<Item = &DocumentName> {
+        self.documents.keys()
+    }
+
+    /// The peers with a finished handshake, by connection.
+    pub fn peers(&self) -> impl Iterator<Item = (ConnectionId, &Hello)> {
+        self.sessions
+            .iter()
+            .filter_map(|(id, session)| session.peer.as_ref().map(|peer| (*id, peer)))
+    }
+
+    /// Applies a local change to a document (creating the document if it is new)
+    /// and prepares the frames that carry it to the peers.
+    pub fn change<R, E>(
+        &mut self,
+        now: Duration,
+        name: &DocumentName,
+        change: impl FnOnce(&mut Transaction<'_>) -> Result<R, E>,
+    ) -> Result<LocalChange<R>, E> {
+        let mut outputs = Vec::new();
+        let is_new = !self.documents.contains_key(name);
+        let document = self.documents.entry(name.clone()).or_default();
+        let before = document.get_heads();
+        let value = match document.transact(change) {
+            Ok(success) => success.result,
+            Err(failure) => {
+                if is_new {
+                    self.documents.remove(name);
+                }
+                return Err(failure.error);
+            }
+        };
+        // A transaction commits exactly one change, or none when it wrote nothing.
+        let chunk = if document.get_heads() == before {
+            Vec::new()
+        } else {
+            document
+                .get_last_local_change()
+                .map(|change| change.raw_bytes().to_vec())
+                .unwrap_or_else(|| document.save_after(&before))
+        };
+        if is_new {
+            self.announce_to_all(now, name, &mut outputs);
+        }
+        if !chunk.is_empty() {
+            self.sync_all(now, name, &mut outputs);
+        }
+        Ok(LocalChange {
+            value,
+            chunk,
+            outputs,
+        })
+    }
+
+    /// Puts back a document reloaded after [`Output::DocumentDamaged`] (or replaces
+    /// one wholesale). Every session's sync state for it starts afresh, because the
+    /// old states describe a document instance that is gone.
+    pub fn restore_document(
+        &mut self,
+        now: Duration,
+        name: DocumentName,
+        document: Automerge,
+    ) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        self.documents.insert(name.clone(), document);
+        self.saved_sync_states.retain(|(_, doc), _| *doc != name);
+        for session in self.sessions.values_mut() {
+            if session.documents.contains_key(&name) {
+                session.documents.insert(name.clone(), sync::State::new());
+            }
+        }
+        self.announce_to_all(now, &name, &mut outputs);
+        self.sync_all(now, &name, &mut outputs);
+        outputs
+    }
+
+    /// Feeds one input to the core and returns what the shell must do.
+    pub fn handle(&mut self, now: Duration, input: Input<'_>) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        match input {
+            Input::Connected {
+                connection,
+                certified_node,
+            } => {
+                self.sessions.insert(
+                    connection,
+                    Session {
+                        certified_node,
+                        peer: None,
+                        opened_at: now,
+                        last_heard: now,
+                        last_sent: now,
+                        unconfirmed_bytes: 0,
+                        documents: BTreeMap::new(),
+                        waiting: BTreeSet::new(),
+                        their_peers: BTreeSet::new(),
+                    },
+                );
+                let hello = Frame::Hello(Hello {
+                    protocol_version: PROTOCOL_VERSION,
+                    office: self.identity.office.clone(),
+                    node: self.identity.node.clone(),
+                    role: self.identity.role,
+                });
+                self.send(now, connection, &hello, &mut outputs);
+            }
+            Input::Frame { connection, bytes } => {
+                if let Err(error) = self.receive(now, connection, bytes, &mut outputs) {
+                    tracing::info!(?connection, %error, "ending peer session");
+                    self.end_session(now, connection, &mut outputs);
+                    outputs.push(Output::Close { connection, error });
+                }
+            }
+            Input::Sent { connection, bytes } => {
+                if let Some(session) = self.sessions.get_mut(&connection) {
+                    session.unconfirmed_bytes = session.unconfirmed_bytes.saturating_sub(bytes);
+                    let waiting = std::mem::take(&mut session.waiting);
+                    for name in waiting {
+                        self.sync_one(now, connection, &name, &mut outputs);
+                    }
+                }
+            }
+            Input::Disconnected { connection } => self.end_session(now, connection, &mut outputs),
+            Input::Tick => self.tick(now, &mut outputs),
+        }
+        outputs
+    }
+
+    /// Ends silent sessions, catches up peers whose relay was skipped, and sends
+    /// heartbeats where nothing else went out.
+    fn tick(&mut self, now: Duration, outputs: &mut Vec<Output>) {
+        let mut expired = Vec::new();
+        for (connection, session) in &self.sessions {
+            if session.peer.is_none() {
+                if now.saturating_sub(session.opened_at) >= self.limits.hello_within {
+                    expired.push((*connection, SessionError::HelloTimeout));
+                }
+            } else if now.saturating_sub(session.last_heard) >= self.limits.silent_after {
+                expired.push((*connection, SessionError::PeerSilent));
+            }
+        }
+        for (connection, error) in expired {
+            tracing::info!(?connection, %error, "ending peer session");
+            self.end_session(now, connection, outputs);
+            outputs.push(Output::Close { connection, error });
+        }
+        // Catch-up: any document whose heads moved since we last wrote to a peer.
+        let mut behind = Vec::new();
+        for (connection, session) in &self.sessions {
+            if session.peer.is_none() {
+                continue;
+            }
+            for (name, state) in &session.documents {
+                let moved = self
+                    .documents
+                    .get(name)
+                    .is_some_and(|document| document.get_heads() != state.last_sent_heads);
+                if moved {
+                    behind.push((*connection, name.clone()));
+                }
+            }
+        }
+        for (connection, name) in behind {
+            self.sync_one(now, connection, &name, outputs);
+        }
+        let quiet: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| {
+                session.peer.is_some()
+                    && now.saturating_sub(session.last_sent) >= self.limits.heartbeat_every
+                    && session.unconfirmed_bytes < self.limits.send_budget
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for connection in quiet {
+            self.send(now, connection, &Frame::Heartbeat, outputs);
+        }
+    }
+
+    fn receive(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        bytes: &[u8],
+        outputs: &mut Vec<Output>,
+    ) -> Result<(), SessionError> {
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return Ok(());
+        };
+        if bytes.len() > self.limits.max_frame_len {
+            return Err(SessionError::Oversized {
+                len: bytes.len(),
+                max: self.limits.max_frame_len,
+            });
+        }
+        let frame = Frame::decode(bytes)?;
+        session.last_heard = now;
+        match (frame, session.peer.is_some()) {
+            (Frame::Hello(hello), false) => self.greet(now, connection, hello, outputs),
+            (Frame::Hello(_), true) => Err(SessionError::Unexpected("second hello")),
+            (_, false) => Err(SessionError::Unexpected("frame before hello")),
+            (Frame::Heartbeat, true) => Ok(()),
+            (Frame::Peers(nodes), true) => {
+                if nodes.len() > self.limits.max_peers {
+                    return Err(SessionError::TooManyPeers);
+                }
+                if let Some(session) = self.sessions.get_mut(&connection) {
+                    session.their_peers = nodes.into_iter().collect();
+                }
+                Ok(())
+            }
+            (Frame::Announce(names), true) => self.learn(now, connection, names, outputs),
+            (Frame::Sync { name, message }, true) => {
+                self.apply_sync(now, connection, name, &message, outputs)
+            }
+        }
+    }
+
+    fn greet(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        hello: Hello,
+        outputs: &mut Vec<Output>,
+    ) -> Result<(), SessionError> {
+        if hello.protocol_version != PROTOCOL_VERSION {
+            return Err(SessionError::ProtocolVersion {
+                theirs: hello.protocol_version,
+                ours: PROTOCOL_VERSION,
+            });
+        }
+        if hello.office != self.identity.office {
+            return Err(SessionError::ForeignOffice(hello.office));
+        }
+        if hello.node == self.identity.node {
+            return Err(SessionError::SelfConnection);
+        }
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return Ok(());
+        };
+        if let Some(certified) = &session.certified_node
+            && *certified != hello.node
+        {
+            return Err(SessionError::IdentityMismatch {
+                said: hello.node,
+                certified: certified.clone(),
+            });
+        }
+        session.peer = Some(hello.clone());
+        outputs.push(Output::PeerReady {
+            connection,
+            peer: hello,
+        });
+        let names: Vec<DocumentName> = self.documents.keys().cloned().collect();
+        for chunk in names.chunks(usize::from(u16::MAX)) {
+            self.send(now, connection, &Frame::Announce(chunk.to_vec()), outputs);
+        }
+        for name in &names {
+            self.start_document(connection, name);
+            self.sync_one(now, connection, name, outputs);
+        }
+        self.tell_peers(now, outputs);
+        Ok(())
+    }
+
+    fn learn(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        names: Vec<DocumentName>,
+        outputs: &mut Vec<Output>,
+    ) -> Result<(), SessionError> {
+        let known = self
+            .sessions
+            .get(&connection)
+            .map_or(0, |session| session.documents.len());
+        let new_names: BTreeSet<&DocumentName> = names.iter().collect();
+        if known + new_names.len() > self.limits.max_documents {
+            return Err(SessionError::TooManyDocuments);
+        }
+        for name in names {
+            if !self.documents.contains_key(&name) {
+                self.documents.insert(name.clone(), Automerge::new());
+                outputs.push(Output::DocumentAnnounced { name: name.clone() });
+                // Our other peers learn of it too; they may not talk to the sender.
+                self.announce_to_all(now, &name, outputs);
+            }
+            if self.start_document(connection, &name) {
+                self.send(
+                    now,
+                    connection,
+                    &Frame::Announce(vec![name.clone()]),
+                    outputs,
+                );
+            }
+            self.sync_one(now, connection, &name, outputs);
+        }
+        Ok(())
+    }
+
+    fn apply_sync(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        name: DocumentName,
+        message: &[u8],
+        outputs: &mut Vec<Output>,
+    ) -> Result<(), SessionError> {
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return Ok(());
+        };
+        let Some(state) = session.documents.get_mut(&name) else {
+            return Err(SessionError::Unexpected(
+                "sync for a document never announced",
+            ));
+        };
+        let Some(document) = self.documents.get_mut(&name) else {
+            return Err(SessionError::Unexpected(
+                "sync for a document being reloaded",
+            ));
+        };
+        let message =
+            sync::Message::decode(message).map_err(|error| SessionError::SyncRefused {
+                name: name.clone(),
+                reason: error.to_string(),
+            })?;
+        let before: Vec<ChangeHash> = document.get_heads();
+        // The received chunks are what gets persisted: automerge takes them as they
+        // are (skipping duplicates on load), and it spares re-encoding them with
+        // `save_after`, which cost as much as applying them.
+        let received_chunks: Vec<u8> = message.changes.iter().flatten().copied().collect();
+        let received = catch_unwind(AssertUnwindSafe(|| {
+            document.receive_sync_message(state, message)
+        }));
+        match received {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                return Err(SessionError::SyncRefused {
+                    name,
+                    reason: error.to_string(),
+                });
+            }
+            Err(_) => {
+                tracing::error!(document = %name, "automerge panicked applying a sync message; document dropped for reload");
+                self.documents.remove(&name);
+                for session in self.sessions.values_mut() {
+                    session.documents.remove(&name);
+                    session.waiting.remove(&name);
+                }
+                outputs.push(Output::DocumentDamaged { name: name.clone() });
+                return Err(SessionError::SyncRefused {
+                    name,
+                    reason: "automerge panicked".to_owned(),
+                });
+            }
+        }
+        let sender = session.peer.as_ref().map(|peer| peer.node.clone());
+        if let Some(peer) = &sender {
+            outputs.push(Output::SyncStateChanged {
+                peer: peer.clone(),
+                name: name.clone(),
+                state: state.encode(),
+            });
+        }
+        let changed = document.get_heads() != before;
+        if changed {
+            outputs.push(Output::DocumentChanged {
+                name: name.clone(),
+                chunk: received_chunks,
+            });
+            self.sync_one(now, connection, &name, outputs);
+            self.relay(now, connection, sender.as_ref(), &name, outputs);
+        } else {
+            // Changes whose dependencies have not arrived wait inside automerge; they
+            // must be on disk too, or they would be missing after a restart while the
+            // saved sync state says we have them. Plain duplicates are not stored.
+            if !received_chunks.is_empty() && !document.get_missing_deps(&[]).is_empty() {
+                outputs.push(Output::ChangesQueued {
+                    name: name.clone(),
+                    chunk: received_chunks,
+                });
+            }
+            self.sync_one(now, connection, &name, outputs);
+        }
+        Ok(())
+    }
+
+    /// Adds a document to a session's sync; true when it was not there yet.
+    fn start_document(&mut self, connection: ConnectionId, name: &DocumentName) -> bool {
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return false;
+        };
+        if session.documents.contains_key(name) {
+            return false;
+        }
+        let state = session
+            .peer
+            .as_ref()
+            .and_then(|peer| {
+                self.saved_sync_states
+                    .get(&(peer.node.clone(), name.clone()))
+            })
+            .and_then(|bytes| sync::State::decode(bytes).ok())
+            .unwrap_or_default();
+        session.documents.insert(name.clone(), state);
+        true
+    }
+
+    fn announce_to_all(&mut self, now: Duration, name: &DocumentName, outputs: &mut Vec<Output>) {
+        let ready: Vec<ConnectionId> = self.peers().map(|(id, _)| id).collect();
+        for connection in ready {
+            if self.start_document(connection, name) {
+                self.send(
+                    now,
+                    connection,
+                    &Frame::Announce(vec![name.clone()]),
+                    outputs,
+                );
+                self.sync_one(now, connection, name, outputs);
+            }
+        }
+    }
+
+    fn sync_all(&mut self, now: Duration, name: &DocumentName, outputs: &mut Vec<Output>) {
+        let ready: Vec<ConnectionId> = self.peers().map(|(id, _)| id).collect();
+        for connection in ready {
+            self.sync_one(now, connection, name, outputs);
+        }
+    }
+
+    /// Passes changes that came from `sender` on to the other peers, except those
+    /// that have a session with `sender` themselves: it sends them the same changes
+    /// directly. Should that session have ended meanwhile, the tick's catch-up
+    /// (see [`Replicator::tick`]) sends them within one tick.
+    fn relay(
+        &mut self,
+        now: Duration,
+        from: ConnectionId,
+        sender: Option<&NodeId>,
+        name: &DocumentName,
+        outputs: &mut Vec<Output>,
+    ) {
+        let others: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(id, session)| {
+                **id != from
+                    && session.peer.is_some()
+                    && !sender.is_some_and(|node| session.their_peers.contains(node))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for connection in others {
+            self.sync_one(now, connection, name, outputs);
+        }
+    }
+
+    /// Tells every peer which nodes this node has sessions with now.
+    fn tell_peers(&mut self, now: Duration, outputs: &mut Vec<Output>) {
+        let nodes: BTreeSet<NodeId> = self.peers().map(|(_, hello)| hello.node.clone()).collect();
+        let frame = Frame::Peers(nodes.into_iter().collect());
+        let ready: Vec<ConnectionId> = self.peers().map(|(id, _)| id).collect();
+        for connection in ready {
+            self.send(now, connection, &frame, outputs);
+        }
+    }
+
+    fn sync_one(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        name: &DocumentName,
+        outputs: &mut Vec<Output>,
+    ) {
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return;
+        };
+        let (Some(state), Some(document)) =
+            (session.documents.get_mut(name), self.documents.get(name))
+        else {
+            return;
+        };
+        if session.unconfirmed_bytes >= self.limits.send_budget {
+            session.waiting.insert(name.clone());
+            return;
+        }
+        // automerge answers `None` in exactly this case too, but only after building
+        // a Bloom filter and the list of changes to send; under a burst of changes
+        // that cost dominated, so ask only when it can say something.
+        let heads = document.get_heads();
+        if state.in_flight && state.have_responded && state.last_sent_heads == heads {
+            return;
+        }
+        // With nothing to offer, let the peer open: if both sides open, the empty
+        // side's second message (still with empty heads) makes automerge think the
+        // peer lost its data, and the whole document is sent twice.
+        if heads.is_empty() && state.their_heads.is_none() {
+            return;
+        }
+        if let Some(message) = document.generate_sync_message(state) {
+            let frame = Frame::Sync {
+                name: name.clone(),
+                message: message.encode(),
+            };
+            self.send(now, connection, &frame, outputs);
+        }
+    }
+
+    fn send(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        frame: &Frame,
+        outputs: &mut Vec<Output>,
+    ) {
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return;
+        };
+        let bytes = frame.encode();
+        if bytes.len() > self.limits.max_frame_len {
+            // The peer would refuse it; better to say so here than to loop.
+            tracing::error!(
+                ?connection,
+                len = bytes.len(),
+                "frame over the size limit not sent"
+            );
+            return;
+        }
+        session.last_sent = now;
+        session.unconfirmed_bytes += bytes.len();
+        outputs.push(Output::Send {
+            connection,
+            frame: bytes,
+        });
+    }
+
+    fn end_session(&mut self, now: Duration, connection: ConnectionId, outputs: &mut Vec<Output>) {
+        let Some(session) = self.sessions.remove(&connection) else {
+            return;
+        };
+        let Some(peer) = session.peer else {
+            return;
+        };
+        self.tell_peers(now, outputs);
+        for (name, state) in session.documents {
+            let encoded = state.encode();
+            self.saved_sync_states
+                .insert((peer.node.clone(), name.clone()), encoded.clone());
+            outputs.push(Output::SyncStateChanged {
+                peer: peer.node.clone(),
+                name,
+                state: encoded,
+            });
+        }
+    }
+}

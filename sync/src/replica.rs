@@ -1,0 +1,375 @@
+//! One node's replica of the office documents: the protocol core and the sled store
+//! behind one lock, with the calls the office model and the transport use.
+//!
+//! The office model applies local changes with [`Replica::change`] (durable when it
+//! returns), reads with [`Replica::read`] and learns of changes that came from peers
+//! through [`Replica::subscribe`]. The transport shell registers connections with
+//! [`Replica::connect`] and feeds frames, written byte counts and ticks; the replica
+//! carries out the core's outputs (persisting changes and sync states, queueing
+//! frames on the connection's outlet, reloading damaged documents).
+//!
+//! **Architecture Invariant**: a local change is flushed to disk before any frame
+//! carrying it is handed to a connection, and before `change` returns.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use automerge::Automerge;
+use automerge::transaction::Transaction;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::name::{DocumentName, NodeId};
+use crate::protocol::frame::Hello;
+use crate::protocol::{ConnectionId, Identity, Input, Limits, Output, Replicator, SessionError};
+use crate::store::{Durability, Store, StoreError};
+
+/// Chunks appended to a document after which it is compacted into a snapshot.
+pub const COMPACT_AFTER_CHUNKS: usize = 256;
+
+/// Why a local change was not made durable.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError<E> {
+    /// The closure returned an error; the transaction was rolled back.
+    #[error("change refused: {0}")]
+    Refused(E),
+    /// The change could not be stored; it was taken back from the in-memory
+    /// document too, and nothing was sent to peers.
+    #[error("change not stored: {0}")]
+    Store(Box<StoreError>),
+}
+
+/// A document changed because of a peer (sync), or appeared because a peer
+/// announced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteChange {
+    /// The document.
+    pub name: DocumentName,
+}
+
+/// What the replica asks a connection's writer to do.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Write this frame (with the length prefix).
+    Frame(Vec<u8>),
+    /// Close the connection; the session ended with this error.
+    Close(SessionError),
+}
+
+/// A node's documents, store and peer sessions. Cheap to share in an `Arc`.
+#[derive(Debug)]
+pub struct Replica {
+    inner: Mutex<Inner>,
+    remote_changes: broadcast::Sender<RemoteChange>,
+    epoch: tokio::time::Instant,
+}
+
+#[derive(Debug)]
+struct Inner {
+    core: Replicator,
+    store: Store,
+    chunks_since_snapshot: BTreeMap<DocumentName, usize>,
+    outlets: BTreeMap<ConnectionId, mpsc::UnboundedSender<Outgoing>>,
+    next_connection: u64,
+}
+
+/// The result of [`Replica::open`].
+#[derive(Debug)]
+pub struct OpenedReplica {
+    /// The replica.
+    pub replica: Replica,
+    /// Where an unopenable store was moved to (the replica then starts empty and
+    /// refills from peers).
+    pub moved_aside: Option<PathBuf>,
+}
+
+impl Replica {
+    /// Opens (or creates) the store at `path` and loads every document and saved
+    /// sync state from it.
+    pub fn open(
+        path: &Path,
+        identity: Identity,
+        limits: Limits,
+    ) -> Result<OpenedReplica, StoreError> {
+        let opened = Store::open(path)?;
+        let store = opened.store;
+        let mut core = Replicator::new(identity, limits);
+        let mut chunks_since_snapshot = BTreeMap::new();
+        for name in store.document_names()? {
+            if let Some(loaded) = store.load(&name)? {
+                chunks_since_snapshot.insert(name.clone(), loaded.chunks_since_snapshot);
+                core.insert_document(name, loaded.document);
+            }
+        }
+        for (peer, name, state) in store.sync_states()? {
+            core.restore_sync_state(peer, name, state);
+        }
+        let (remote_changes, _) = broadcast::channel(1024);
+        Ok(OpenedReplica {
+            replica: Replica {
+                inner: Mutex::new(Inner {
+                    core,
+                    store,
+                    chunks_since_snapshot,
+                    outlets: BTreeMap::new(),
+                    next_connection: 1,
+                }),
+                remote_changes,
+                epoch: tokio::time::Instant::now(),
+            },
+            moved_aside: opened.moved_aside,
+        })
+    }
+
+    /// Applies a local change to a document (created if new) and returns once the
+    /// change is flushed to disk; only then is it sent to the peers. Blocks for the
+    /// flush (a few milliseconds): call it from `spawn_blocking` in async code.
+    pub fn change<R, E>(
+        &self,
+        name: &DocumentName,
+        change: impl FnOnce(&mut Transaction<'_>) -> Result<R, E>,
+    ) -> Result<R, ChangeError<E>> {
+        let now = self.now();
+        let mut inner = self.lock();
+        let local = inner
+            .core
+            .change(now, name, change)
+            .map_err(ChangeError::Refused)?;
+        if !local.chunk.is_empty() {
+            if let Err(error) = inner.store.append(name, &local.chunk, Durability::Flushed) {
+                // Take the change back: what is not durable must not reach peers.
+                let stored = inner
+                    .store
+                    .load(name)
+                    .ok()
+                    .flatten()
+                    .map(|loaded| loaded.document)
+                    .unwrap_or_default();
+                let outputs = inner.core.restore_document(now, name.clone(), stored);
+                self.carry_out(&mut inner, now, outputs);
+                return Err(ChangeError::Store(Box::new(error)));
+            }
+            inner.count_chunk(name);
+        }
+        self.carry_out(&mut inner, now, local.outputs);
+        Ok(local.value)
+    }
+
+    /// Reads a document; `None` when this node does not have it.
+    pub fn read<R>(&self, name: &DocumentName, read: impl FnOnce(&Automerge) -> R) -> Option<R> {
+        let inner = self.lock();
+        inner.core.document(name).map(read)
+    }
+
+    /// The names of all documents this node has.
+    pub fn document_names(&self) -> Vec<DocumentName> {
+        self.lock().core.document_names().cloned().collect()
+    }
+
+    /// Changes made by peers, as they are merged. A receiver that lags behind gets
+    /// `RecvError::Lagged` and should re-read the documents it shows.
+    pub fn subscribe(&self) -> broadcast::Receiver<RemoteChange> {
+        self.remote_changes.subscribe()
+    }
+
+    /// The peers with a finished handshake.
+    pub fn peers(&self) -> Vec<Hello> {
+        self.lock()
+            .core
+            .peers()
+            .map(|(_, hello)| hello.clone())
+            .collect()
+    }
+
+    /// Who this node is.
+    pub fn identity(&self) -> Identity {
+        self.lock().core.identity().clone()
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.lock().core.limits().clone()
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn store_size(&self) -> Result<u64, StoreError> {
+        self.lock().store.size_on_disk()
+    }
+
+    /// Flushes everything received from peers to disk (local changes are flushed
+    /// by [`Replica::change`] already).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.lock().store.flush()
+    }
+
+    /// Compacts every document into a snapshot now.
+    pub fn compact_all(&self) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let names: Vec<DocumentName> = inner.core.document_names().cloned().collect();
+        for name in names {
+            inner.compact(&name)?;
+        }
+        Ok(())
+    }
+
+    /// Registers a new transport connection whose TLS peer certificate names
+    /// `certified_node`; frames for it arrive on the returned receiver.
+    pub fn connect(
+        &self,
+        certified_node: Option<NodeId>,
+    ) -> (ConnectionId, mpsc::UnboundedReceiver<Outgoing>) {
+        let now = self.now();
+        let mut inner = self.lock();
+        let connection = ConnectionId(inner.next_connection);
+        inner.next_connection += 1;
+        let (outlet, frames) = mpsc::unbounded_channel();
+        inner.outlets.insert(connection, outlet);
+        let outputs = inner.core.handle(
+            now,
+            Input::Connected {
+                connection,
+                certified_node,
+            },
+        );
+        self.carry_out(&mut inner, now, outputs);
+        (connection, frames)
+    }
+
+    /// A frame arrived on a connection.
+    pub fn receive(&self, connection: ConnectionId, frame: &[u8]) {
+        self.input(Input::Frame {
+            connection,
+            bytes: frame,
+        });
+    }
+
+    /// The writer wrote `bytes` bytes of queued frames.
+    pub fn sent(&self, connection: ConnectionId, bytes: usize) {
+        self.input(Input::Sent { connection, bytes });
+    }
+
+    /// The connection is gone.
+    pub fn disconnect(&self, connection: ConnectionId) {
+        self.input(Input::Disconnected { connection });
+        self.lock().outlets.remove(&connection);
+    }
+
+    /// Time passed: heartbeats, silent peers.
+    pub fn tick(&self) {
+        self.input(Input::Tick);
+    }
+
+    fn input(&self, input: Input<'_>) {
+        let now = self.now();
+        let mut inner = self.lock();
+        let outputs = inner.core.handle(now, input);
+        self.carry_out(&mut inner, now, outputs);
+    }
+
+    fn now(&self) -> std::time::Duration {
+        self.epoch.elapsed()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves documents as automerge left them;
+        // the core already guards automerge's panics, so carry on.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn carry_out(&self, inner: &mut Inner, now: std::time::Duration, outputs: Vec<Output>) {
+        let mut pending = outputs;
+        while !pending.is_empty() {
+            let mut more = Vec::new();
+            for output in pending {
+                match output {
+                    Output::Send { connection, frame } => {
+                        if let Some(outlet) = inner.outlets.get(&connection) {
+                            // A closed outlet means the writer is gone; the reader
+                            // reports the disconnect.
+                            let _ = outlet.send(Outgoing::Frame(frame));
+                        }
+                    }
+                    Output::Close { connection, error } => {
+                        if let Some(outlet) = inner.outlets.remove(&connection) {
+                            let _ = outlet.send(Outgoing::Close(error));
+                        }
+                    }
+                    Output::PeerReady { peer, .. } => {
+                        tracing::info!(peer = %peer.node, role = ?peer.role, "peer connected");
+                    }
+                    Output::DocumentChanged { name, chunk } => {
+                        match inner.store.append(&name, &chunk, Durability::Buffered) {
+                            Ok(()) => inner.count_chunk(&name),
+                            Err(error) => {
+                                tracing::error!(document = %name, %error, "change from a peer not stored; it will be fetched again");
+                            }
+                        }
+                        let _ = self.remote_changes.send(RemoteChange { name });
+                    }
+                    Output::ChangesQueued { name, chunk } => {
+                        match inner.store.append(&name, &chunk, Durability::Buffered) {
+                            Ok(()) => inner.count_chunk(&name),
+                            Err(error) => {
+                                tracing::error!(document = %name, %error, "changes from a peer not stored; they will be fetched again");
+                            }
+                        }
+                    }
+                    Output::DocumentAnnounced { name } => {
+                        let _ = self.remote_changes.send(RemoteChange { name });
+                    }
+                    Output::SyncStateChanged { peer, name, state } => {
+                        if let Err(error) = inner.store.save_sync_state(&peer, &name, &state) {
+                            tracing::warn!(%peer, document = %name, %error, "sync state not saved");
+                        }
+                    }
+                    Output::DocumentDamaged { name } => {
+                        let reloaded = match inner.store.load(&name) {
+                            Ok(loaded) => loaded.map(|l| l.document).unwrap_or_default(),
+                            Err(error) => {
+                                tracing::error!(document = %name, %error, "damaged document not reloadable; starting it empty, peers refill it");
+                                Automerge::new()
+                            }
+                        };
+                        tracing::warn!(document = %name, "document reloaded from the store after an automerge panic");
+                        more.extend(inner.core.restore_document(now, name, reloaded));
+                    }
+                }
+            }
+            pending = more;
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Err(error) = self.lock().store.flush() {
+            tracing::warn!(%error, "store not flushed on close");
+        }
+    }
+}
+
+impl Inner {
+    fn count_chunk(&mut self, name: &DocumentName) {
+        let count = self.chunks_since_snapshot.entry(name.clone()).or_default();
+        *count += 1;
+        if *count >= COMPACT_AFTER_CHUNKS
+            && let Err(error) = self.compact(name)
+        {
+            tracing::warn!(document = %name, %error, "compaction failed; chunks kept");
+        }
+    }
+
+    /// Compaction rewrites only the stored form: the in-memory document (and with it
+    /// every session's sync state) stays as it is, so unlike a reload it needs no
+    /// sync-state reset. It runs under the replica's lock; for a busy day `save()`
+    /// takes milliseconds, once every [`COMPACT_AFTER_CHUNKS`] chunks.
+    fn compact(&mut self, name: &DocumentName) -> Result<(), StoreError> {
+        if let Some(document) = self.core.document(name) {
+            self.store.compact(name, document)?;
+            self.chunks_since_snapshot.insert(name.clone(), 0);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1194 @@
+//! The local copy of the office's documents on disk, in sled.
+//!
+//! Owns the on-disk layout and its crash behaviour. The store directory holds
+//! - `CURRENT`: the number `g` of the generation in use, replaced atomically;
+//! - `<g>/`: a sled database with
+//!   - tree `chunks`: one record per appended automerge chunk, keyed by
+//!     `document name, 0, sled-generated id (big endian)`, so a prefix scan returns
+//!     a document's chunks in the order they were written;
+//!   - tree `snapshots`: one compacted `save()` per document;
+//!   - tree `sync_states`: the encoded automerge sync state per `(peer, document)`;
+//! - `lock`: locked for as long as a [`Store`] has the directory open.
+//!
+//! Every value carries a CRC-32 of its bytes. A record whose checksum does not match
+//! (a torn last write) is skipped with a warning; everything written before it still
+//! loads. sled's background flusher is switched off: data is on disk exactly when
+//! [`Store::append`] with [`Durability::Flushed`] (or [`Store::flush`]) has returned.
+//! sled fsyncs its log on `flush` but not the blob files it keeps values and tree
+//! nodes over 128 KB in (a big day's snapshot), so the store fsyncs new blob files
+//! itself before each flush.
+//!
+//! # Generations
+//!
+//! sled is log-structured: every insert, removal and rewrite of a tree node appends
+//! to its 512 KB segments, and space comes back only when a whole segment has
+//! emptied and lies at the end of the file. A node that writes a day as thousands
+//! of small flushed changes, replacing the day's snapshot at every compaction, ends
+//! with live records scattered over many segments (2.5 MB for a 3,000-ticket day
+//! whose snapshot is 72 KB). And every time sled opens a database it zero-fills the
+//! rest of the segment it resumes writing in, so a database opened twice takes at
+//! least 512 KB. (sled's only knob for this, `segment_size`, is documented as
+//! testing-only.)
+//!
+//! So the store copies its live records into a fresh database, generation `g + 1`,
+//! when its files take more than `live + max(live, 64 KB)` bytes: after opening
+//! (which makes a store of less than 256 KB of records always get a fresh copy),
+//! and after a compaction. The fresh database stays open, so it is never
+//! zero-filled. A rewrite is crash-safe:
+//!
+//! 1. the records are copied into `<g + 1>/`, flushed, and every file in it fsynced;
+//! 2. `CURRENT.tmp` is written with `g + 1`, fsynced and renamed to `CURRENT`, and
+//!    the directory fsynced: this is the commit;
+//! 3. the store switches to the new database and removes `<g>/`.
+//!
+//! [`Store::open`] uses the generation `CURRENT` names and removes what a crash left
+//! behind: other generations' directories and `CURRENT.tmp`. A store from before
+//! generations (sled's files directly in the store directory) is generation 0; it is
+//! copied into generation 1 when opened and its files are removed after the commit.
+//!
+//! **Architecture Invariant**: nothing here interprets document contents; the store
+//! only keeps bytes that automerge produced and gives them back in order.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs::{File, TryLockError};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use automerge::Automerge;
+
+use crate::name::{DocumentName, NameError, NodeId};
+
+/// How long [`Store::append`] waits before returning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Returns only after the chunk is flushed to disk: for local changes that a
+    /// person is about to see confirmed (ticket printed, "called" shown).
+    Flushed,
+    /// Returns once the chunk is in sled's buffers; flushed with the next durable
+    /// write or [`Store::flush`]. For changes received from peers, which can be
+    /// fetched again.
+    Buffered,
+}
+
+/// What went wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an error.
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    /// The store directory, or a file or directory in it, could not be created,
+    /// read, written, moved or removed.
+    #[error("store directory {path}: {source}")]
+    Directory {
+        /// The directory or file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Another process (or another `Store` in this one) holds the store's lock; it
+    /// is not moved aside, since it is in use.
+    #[error("store {0} is locked by another process")]
+    Locked(PathBuf),
+    /// `CURRENT` does not name a generation that is there.
+    #[error("store {0}: CURRENT does not name a generation that is there")]
+    Current(PathBuf),
+    /// A stored document could not be loaded by automerge.
+    #[error("document {name}: {source}")]
+    Document {
+        /// The document concerned.
+        name: DocumentName,
+        /// automerge's complaint.
+        source: Box<automerge::AutomergeError>,
+    },
+}
+
+/// The sled store of one node.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    /// The generation in use; 0 for sled's files directly in `path`.
+    generation: u64,
+    trees: Trees,
+    /// Blob files of the current generation known to be fsynced.
+    synced_blobs: Mutex<BTreeSet<OsString>>,
+    /// The lock on `lock`; declared last so it is released only after the database
+    /// has closed.
+    _lock: File,
+}
+
+/// An open sled database and its trees.
+#[derive(Debug)]
+struct Trees {
+    db: sled::Db,
+    chunks: sled::Tree,
+    snapshots: sled::Tree,
+    sync_states: sled::Tree,
+}
+
+/// The result of [`Store::open`].
+#[derive(Debug)]
+pub struct OpenedStore {
+    /// The store, ready for use.
+    pub store: Store,
+    /// Where an unopenable store was moved to, if it was; the new store is empty and
+    /// refills from peers.
+    pub moved_aside: Option<PathBuf>,
+}
+
+/// A document as loaded from the store, with how many chunks follow its snapshot.
+#[derive(Debug)]
+pub struct LoadedDocument {
+    /// The document.
+    pub document: Automerge,
+    /// Chunks stored after the last snapshot; a hint for when to compact.
+    pub chunks_since_snapshot: usize,
+    /// Records skipped because their checksum did not match (a torn write).
+    pub skipped_records: usize,
+}
+
+const CHECKSUM_LEN: usize = 4;
+/// Length of the sled-generated id that ends a chunk key.
+const CHUNK_ID_LEN: usize = 8;
+
+/// Space beyond the live records that the store's files may take before the store
+/// is rewritten: as much as the records take, but at least this much, so that a
+/// small store is not rewritten at every compaction.
+const REWRITE_SLACK: u64 = 64 * 1024;
+
+const CURRENT: &str = "CURRENT";
+const CURRENT_TMP: &str = "CURRENT.tmp";
+const LOCK: &str = "lock";
+/// What sled 0.34 keeps in its directory: what generation 0 leaves behind.
+const SLED_FILES: [&str; 3] = ["conf", "db", "blobs"];
+const SLED_SNAPSHOT_PREFIX: &str = "snap.";
+
+impl Store {
+    /// Opens the store at `path`, creating it if needed, and rewrites it into a
+    /// fresh generation if its files are much larger than its records. A store that
+    /// cannot be opened (or whose records cannot be read) is renamed to
+    /// `<path>.unopenable-<unix seconds>` and a fresh, empty store is created in its
+    /// place, with a warning in the log.
+    pub fn open(path: &Path) -> Result<OpenedStore, StoreError> {
+        let (mut store, moved_aside) = match Self::open_unchecked(path) {
+            Ok(store) => (store, None),
+            Err(error @ StoreError::Locked(_)) => return Err(error),
+            Err(error) => {
+                let aside = aside_path(path);
+                tracing::warn!(
+                    store = %path.display(),
+                    moved_to = %aside.display(),
+                    %error,
+                    "store cannot be opened; moved aside, starting empty and refilling from peers"
+                );
+                std::fs::rename(path, &aside).map_err(directory_error(path))?;
+                (Self::open_unchecked(path)?, Some(aside))
+            }
+        };
+        store.rewrite_if_bloated();
+        Ok(OpenedStore { store, moved_aside })
+    }
+
+    fn open_unchecked(path: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(path).map_err(directory_error(path))?;
+        let lock = lock_store(path)?;
+        let (generation, trees) = match read_current(path)? {
+            Some(generation) => {
+                let generation_path = generation_path(path, generation);
+                if !generation_path.join("db").is_file() {
+                    // Not left by any crash: the generation is fsynced before
+                    // `CURRENT` names it. Better moved aside than silently empty.
+                    return Err(StoreError::Current(path.to_owned()));
+                }
+                remove_leftovers(path, Some(generation))?;
+                (generation, open_trees(&generation_path)?)
+            }
+            None if SLED_FILES.iter().any(|file| path.join(file).exists()) => {
+                remove_leftovers(path, None)?;
+                (0, open_trees(path)?)
+            }
+            None => {
+                remove_leftovers(path, None)?;
+                let trees = open_trees(&generation_path(path, 1))?;
+                trees.db.flush()?;
+                sync_directory_tree(&generation_path(path, 1))
+                    .map_err(directory_error(&generation_path(path, 1)))?;
+                commit_generation(path, 1)?;
+                (1, trees)
+            }
+        };
+        Ok(Store {
+            path: path.to_owned(),
+            generation,
+            trees,
+            synced_blobs: Mutex::new(BTreeSet::new()),
+            _lock: lock,
+        })
+    }
+
+    /// Appends one automerge chunk (a change, or `save_after` of several) to a
+    /// document's log.
+    pub fn append(
+        &self,
+        name: &DocumentName,
+        chunk: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        let id = self.trees.db.generate_id()?;
+        let mut key = document_prefix(name);
+        key.extend_from_slice(&id.to_be_bytes());
+        self.trees.chunks.insert(key, with_checksum(chunk))?;
+        if durability == Durability::Flushed {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything written so far to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        // Blobs first: a log on disk that names a blob missing after a power cut
+        // would make the whole store unreadable.
+        self.sync_new_blobs()?;
+        self.trees.db.flush()?;
+        Ok(())
+    }
+
+    /// fsyncs the blob files not fsynced yet (sled writes but never fsyncs them).
+    fn sync_new_blobs(&self) -> Result<(), StoreError> {
+        let blobs = generation_path(&self.path, self.generation).join("blobs");
+        let entries = match std::fs::read_dir(&blobs) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(directory_error(&blobs)(error)),
+        };
+        let mut synced = self
+            .synced_blobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut present = BTreeSet::new();
+        let mut new = false;
+        for entry in entries {
+            let entry = entry.map_err(directory_error(&blobs))?;
+            let name = entry.file_name();
+            if !synced.contains(&name) {
+                match File::open(entry.path()).and_then(|file| file.sync_all()) {
+                    Ok(()) => new = true,
+                    // sled removed it meanwhile.
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                    Err(error) => return Err(directory_error(&entry.path())(error)),
+                }
+            }
+            present.insert(name);
+        }
+        if new {
+            sync_directory(&blobs).map_err(directory_error(&blobs))?;
+        }
+        *synced = present;
+        Ok(())
+    }
+
+    /// Loads a document from its snapshot and the chunks after it; `None` when the
+    /// store knows nothing of it.
+    pub fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError> {
+        let key = name.to_string();
+        let mut skipped_records = 0;
+        let mut document = Automerge::new();
+        let mut known = false;
+        if let Some(record) = self.trees.snapshots.get(key.as_bytes())? {
+            known = true;
+            match verified(&record) {
+                Some(bytes) => {
+                    document = Automerge::load(bytes).map_err(|source| StoreError::Document {
+                        name: name.clone(),
+                        source: Box::new(source),
+                    })?;
+                }
+                None => {
+                    skipped_records += 1;
+                    tracing::warn!(document = %name, "snapshot fails its checksum; skipped");
+                }
+            }
+        }
+        let mut chunks_since_snapshot = 0;
+        for record in self.trees.chunks.scan_prefix(document_prefix(name)) {
+            let (_, value) = record?;
+            known = true;
+            match verified(&value) {
+                Some(bytes) => {
+                    chunks_since_snapshot += 1;
+                    // automerge itself ignores a partially readable chunk, keeping
+                    // every complete change in it.
+                    document
+                        .load_incremental(bytes)
+                        .map_err(|source| StoreError::Document {
+                            name: name.clone(),
+                            source: Box::new(source),
+                        })?;
+                }
+                None => {
+                    skipped_records += 1;
+                    tracing::warn!(document = %name, "chunk fails its checksum (torn write); skipped");
+                }
+            }
+        }
+        Ok(known.then_some(LoadedDocument {
+            document,
+            chunks_since_snapshot,
+            skipped_records,
+        }))
+    }
+
+    /// The names of all documents in the store.
+    pub fn document_names(&self) -> Result<Vec<DocumentName>, StoreError> {
+        let mut names = std::collections::BTreeSet::new();
+        for record in self.trees.snapshots.iter() {
+            let (key, _) = record?;
+            if let Some(name) = parse_name(&key) {
+                names.insert(name);
+            }
+        }
+        for record in self.trees.chunks.iter() {
+            let (key, _) = record?;
+            let text_end = key.iter().position(|b| *b == 0).unwrap_or(key.len());
+            if let Some(name) = parse_name(&key[..text_end]) {
+                names.insert(name);
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Replaces a document's snapshot and chunk log by one `save()` of `document`,
+    /// atomically, and flushes. `document` must contain every chunk stored for
+    /// `name` (it does when it is the in-memory copy every append came from).
+    ///
+    /// Then, if the store's files have grown well past its records, rewrites the
+    /// store into a fresh generation (see the module docs); a rewrite that fails is
+    /// logged and leaves the store as it was.
+    pub fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError> {
+        let snapshot = with_checksum(&document.save());
+        let old_keys: Vec<sled::IVec> = self
+            .trees
+            .chunks
+            .scan_prefix(document_prefix(name))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let key = name.to_string();
+        let mut batch = sled::Batch::default();
+        for old in &old_keys {
+            batch.remove(old.clone());
+        }
+        // The snapshot goes in first: a crash between the two trees' writes leaves
+        // the snapshot plus chunks it already contains, which load harmlessly.
+        self.trees.snapshots.insert(key.as_bytes(), snapshot)?;
+        self.flush()?;
+        self.trees.chunks.apply_batch(batch)?;
+        self.flush()?;
+        self.rewrite_if_bloated();
+        Ok(())
+    }
+
+    /// Rewrites the store into a fresh generation if its files take more than
+    /// `live + max(live, 64 KB)` bytes, or if it is still generation 0. Failures are
+    /// logged: the store stays as it was, and is as good.
+    fn rewrite_if_bloated(&mut self) {
+        let measured = self
+            .size_on_disk()
+            .and_then(|size| Ok((size, self.trees.live_bytes()?)));
+        let (size, live) = match measured {
+            Ok(measured) => measured,
+            Err(error) => {
+                tracing::warn!(store = %self.path.display(), %error, "store size not measured; not rewritten");
+                return;
+            }
+        };
+        if self.generation != 0 && size <= live + live.max(REWRITE_SLACK) {
+            return;
+        }
+        tracing::debug!(store = %self.path.display(), size, live, "rewriting the store into a fresh generation");
+        if let Err(error) = self.rewrite() {
+            tracing::warn!(store = %self.path.display(), %error, "store not rewritten; it stays as it was");
+        }
+    }
+
+    /// Copies every record into generation `g + 1`, commits it and switches to it.
+    fn rewrite(&mut self) -> Result<(), StoreError> {
+        let next = self.generation + 1;
+        let next_path = generation_path(&self.path, next);
+        let fresh = match self.write_generation(next) {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                // Best effort: `Store::open` removes it too.
+                let _ = remove_if_present(&next_path);
+                return Err(error);
+            }
+        };
+        if let Err(error) = commit_generation(&self.path, next) {
+            match read_current(&self.path) {
+                // Renamed, but the directory's fsync failed: `CURRENT` names the new
+                // generation now, so writes must go there.
+                Ok(Some(current)) if current == next => {
+                    tracing::warn!(store = %self.path.display(), %error, "store generation committed, its directory not fsynced");
+                }
+                Ok(_) => {
+                    drop(fresh);
+                    let _ = remove_if_present(&self.path.join(CURRENT_TMP));
+                    let _ = remove_if_present(&next_path);
+                    return Err(error);
+                }
+                // Which generation is current is unknown: remove nothing and keep
+                // using the old one; `Store::open` goes by whatever `CURRENT` says.
+                Err(_) => return Err(error),
+            }
+        }
+        let old = std::mem::replace(&mut self.trees, fresh);
+        let old_generation = std::mem::replace(&mut self.generation, next);
+        self.synced_blobs = Mutex::new(BTreeSet::new());
+        drop(old);
+        if let Err(error) = remove_leftovers(&self.path, Some(next)) {
+            // Harmless: the next `Store::open` removes them.
+            tracing::warn!(store = %self.path.display(), old_generation, %error, "old store generation not removed");
+        }
+        Ok(())
+    }
+
+    /// Step 1 of a rewrite: a fresh copy of every record in `<generation>/`, on disk
+    /// and still open. The current generation is only read.
+    fn write_generation(&self, generation: u64) -> Result<Trees, StoreError> {
+        let path = generation_path(&self.path, generation);
+        remove_if_present(&path).map_err(directory_error(&path))?;
+        let copy = open_trees(&path)?;
+        let mut chunks = sled::Batch::default();
+        for record in self.trees.chunks.iter() {
+            let (key, value) = record?;
+            // Fresh ids from the copy's generator, taken in key order: each
+            // document's chunks keep their order, and chunks appended later get
+            // larger ids from the same generator.
+            let prefix_len = key.len().saturating_sub(CHUNK_ID_LEN);
+            let mut new_key = key[..prefix_len].to_vec();
+            new_key.extend_from_slice(&copy.db.generate_id()?.to_be_bytes());
+            chunks.insert(new_key, value);
+        }
+        copy.chunks.apply_batch(chunks)?;
+        for (from, to) in [
+            (&self.trees.snapshots, &copy.snapshots),
+            (&self.trees.sync_states, &copy.sync_states),
+        ] {
+            let mut batch = sled::Batch::default();
+            for record in from.iter() {
+                let (key, value) = record?;
+                batch.insert(key, value);
+            }
+            to.apply_batch(batch)?;
+        }
+        copy.db.flush()?;
+        // sled fsyncs its log on flush, but neither its `conf` nor blob files.
+        sync_directory_tree(&path).map_err(directory_error(&path))?;
+        Ok(copy)
+    }
+
+    /// Saves the encoded automerge sync state for `peer` and `name` (buffered; it is
+    /// flushed with the next durable write).
+    pub fn save_sync_state(
+        &self,
+        peer: &NodeId,
+        name: &DocumentName,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        self.trees
+            .sync_states
+            .insert(sync_state_key(peer, name), with_checksum(state))?;
+        Ok(())
+    }
+
+    /// All saved sync states, as `(peer, document, encoded state)`.
+    pub fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, StoreError> {
+        let mut states = Vec::new();
+        for record in self.trees.sync_states.iter() {
+            let (key, value) = record?;
+            let Some(split) = key.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let peer = std::str::from_utf8(&key[..split])
+                .map_err(|_| NameError::Id(String::new()))
+                .and_then(NodeId::new);
+            let name = parse_name(&key[split + 1..]);
+            if let (Ok(peer), Some(name), Some(bytes)) = (peer, name, verified(&value)) {
+                states.push((peer, name, bytes.to_vec()));
+            }
+        }
+        Ok(states)
+    }
+
+    /// Bytes the store occupies on disk: the sizes of all files in its directory
+    /// (sled's log, blobs, snapshots and configuration, `CURRENT`, `lock`).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        directory_size(&self.path).map_err(directory_error(&self.path))
+    }
+}
+
+impl Trees {
+    /// Bytes of all keys and values.
+    fn live_bytes(&self) -> Result<u64, StoreError> {
+        let mut bytes = 0;
+        for tree in [&self.chunks, &self.snapshots, &self.sync_states] {
+            for record in tree.iter() {
+                let (key, value) = record?;
+                bytes += (key.len() + value.len()) as u64;
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+/// Opens (or creates) the sled database at `path` and reads every record once, so
+/// a database that opens but cannot be read is treated like one that does not open.
+fn open_trees(path: &Path) -> Result<Trees, StoreError> {
+    let config = sled::Config::new().path(path).flush_every_ms(None);
+    // A process killed a moment ago may still hold sled's file lock; its kernel
+    // lock disappears with it, so a short wait is worth it before giving up on
+    // the store. (Not a test-synchronisation sleep: this is start-up code.)
+    let mut attempts = 0;
+    let db = loop {
+        match config.open() {
+            Ok(db) => break db,
+            Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
+                if attempts == 20 {
+                    return Err(StoreError::Locked(path.to_owned()));
+                }
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    let trees = Trees {
+        chunks: db.open_tree("chunks")?,
+        snapshots: db.open_tree("snapshots")?,
+        sync_states: db.open_tree("sync_states")?,
+        db,
+    };
+    for tree in [&trees.chunks, &trees.snapshots, &trees.sync_states] {
+        for record in tree.iter() {
+            record?;
+        }
+    }
+    Ok(trees)
+}
+
+/// Takes the lock on `<path>/lock`, waiting up to two seconds for a process that
+/// was killed a moment ago to let go of it.
+fn lock_store(path: &Path) -> Result<File, StoreError> {
+    let lock_path = path.join(LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(directory_error(&lock_path))?;
+    let mut attempts = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) => {
+                if attempts == 20 {
+                    return Err(StoreError::Locked(path.to_owned()));
+                }
+                attempts += 1;
+                // Start-up code, not test synchronisation: see `open_trees`.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(TryLockError::Error(source)) => return Err(directory_error(&lock_path)(source)),
+        }
+    }
+}
+
+/// The generation `CURRENT` names; `None` when there is no `CURRENT`.
+fn read_current(path: &Path) -> Result<Option<u64>, StoreError> {
+    let current = path.join(CURRENT);
+    match std::fs::read_to_string(&current) {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(generation) if generation > 0 => Ok(Some(generation)),
+            _ => Err(StoreError::Current(path.to_owned())),
+        },
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(directory_error(&current)(error)),
+    }
+}
+
+/// Step 2 of a rewrite: makes `generation` the one `CURRENT` names, durably.
+fn commit_generation(path: &Path, generation: u64) -> Result<(), StoreError> {
+    let tmp = path.join(CURRENT_TMP);
+    let write = || -> io::Result<()> {
+        let mut file = File::create(&tmp)?;
+        file.write_all(format!("{generation}\n").as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path.join(CURRENT))?;
+        sync_directory(path)
+    };
+    write().map_err(directory_error(&tmp))
+}
+
+/// Removes what a crash or a finished rewrite leaves in the store directory:
+/// `CURRENT.tmp` and the directories of generations other than `current`; once a
+/// generation is current, also generation 0's sled files. Nothing else is touched.
+fn remove_leftovers(path: &Path, current: Option<u64>) -> Result<(), StoreError> {
+    let remove = || -> io::Result<()> {
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stale = match name.parse::<u64>() {
+                Ok(generation) => Some(generation) != current,
+                Err(_) => {
+                    name == CURRENT_TMP
+                        || (current.is_some()
+                            && (SLED_FILES.contains(&name.as_ref())
+                                || name.starts_with(SLED_SNAPSHOT_PREFIX)))
+                }
+            };
+            if stale {
+                remove_if_present(&entry.path())?;
+            }
+        }
+        Ok(())
+    };
+    remove().map_err(directory_error(path))
+}
+
+fn generation_path(path: &Path, generation: u64) -> PathBuf {
+    if generation == 0 {
+        path.to_owned()
+    } else {
+        path.join(generation.to_string())
+    }
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Wraps an I/O error about `path`.
+fn directory_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + use<> {
+    let path = path.to_owned();
+    move |source| StoreError::Directory { path, source }
+}
+
+/// The sum of the sizes of all files under `path`.
+fn directory_size(path: &Path) -> io::Result<u64> {
+    let mut size = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        size += if metadata.is_dir() {
+            directory_size(&entry.path())?
+        } else {
+            metadata.len()
+        };
+    }
+    Ok(size)
+}
+
+/// fsyncs every file and directory under `path`, and `path` itself.
+fn sync_directory_tree(path: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sync_directory_tree(&entry.path())?;
+        } else {
+            File::open(entry.path())?.sync_all()?;
+        }
+    }
+    sync_directory(path)
+}
+
+/// Makes a directory's entries (creations, renames) durable.
+#[cfg(unix)]
+fn sync_directory(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
+/// Elsewhere a directory cannot be opened to be fsynced; its entries are as
+/// durable as the file system makes them.
+#[cfg(not(unix))]
+fn sync_directory(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+fn aside_path(path: &Path) -> PathBuf {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut file_name = path.file_name().unwrap_or_default().to_os_string();
+    file_name.push(format!(".unopenable-{seconds}"));
+    let mut aside = path.with_file_name(&file_name);
+    let mut n = 1;
+    while aside.exists() {
+        let mut numbered = file_name.clone();
+        numbered.push(format!("-{n}"));
+        aside = path.with_file_name(numbered);
+        n += 1;
+    }
+    aside
+}
+
+fn document_prefix(name: &DocumentName) -> Vec<u8> {
+    let mut key = name.to_string().into_bytes();
+    key.push(0);
+    key
+}
+
+fn sync_state_key(peer: &NodeId, name: &DocumentName) -> Vec<u8> {
+    let mut key = peer.as_str().as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(name.to_string().as_bytes());
+    key
+}
+
+fn parse_name(bytes: &[u8]) -> Option<DocumentName> {
+    DocumentName::parse(std::str::from_utf8(bytes).ok()?).ok()
+}
+
+fn with_checksum(bytes: &[u8]) -> Vec<u8> {
+    let mut record = Vec::with_capacity(bytes.len() + CHECKSUM_LEN);
+    record.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+    record.extend_from_slice(bytes);
+    record
+}
+
+fn verified(record: &[u8]) -> Option<&[u8]> {
+    let (checksum, bytes) = record.split_at_checked(CHECKSUM_LEN)?;
+    let expected = u32::from_le_bytes(checksum.try_into().ok()?);
+    (crc32fast::hash(bytes) == expected).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+    use automerge::{ROOT, ReadDoc};
+
+    fn day() -> DocumentName {
+        DocumentName::day(2026, 3, 11).unwrap()
+    }
+
+    /// Makes one change on `doc` and returns its chunk.
+    fn issue_ticket(doc: &mut Automerge, ticket: &str) -> Vec<u8> {
+        let before = doc.get_heads();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, ticket, "issued")?;
+            Ok(())
+        })
+        .unwrap();
+        doc.save_after(&before)
+    }
+
+    /// Collects what `tracing` writes, to check the operator is told.
+    #[derive(Clone, Default)]
+    struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl LogCapture {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl std::io::Write for LogCapture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+        type Writer = LogCapture;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_flushed_append_is_on_disk_when_append_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::open(&path).unwrap().store;
+        let mut doc = Automerge::new();
+        let chunk = issue_ticket(&mut doc, "A-001");
+        store.append(&day(), &chunk, Durability::Flushed).unwrap();
+        // Like kill -9: no Drop runs, so nothing but the flush inside `append` can
+        // have written the chunk; and sled's background flusher is off.
+        std::mem::forget(store);
+        let crashed = dir.path().join("as-left-by-crash");
+        copy_dir(&path, &crashed);
+        let reopened = Store::open(&crashed).unwrap();
+        assert!(reopened.moved_aside.is_none());
+        let loaded = reopened.store.load(&day()).unwrap().unwrap();
+        assert_eq!(loaded.document.get_heads(), doc.get_heads());
+    }
+
+    #[test]
+    fn documents_reload_from_snapshot_and_later_chunks_after_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let mut doc = Automerge::new();
+        {
+            let mut store = Store::open(&path).unwrap().store;
+            for n in 0..20 {
+                let chunk = issue_ticket(&mut doc, &format!("A-{n:03}"));
+                store.append(&day(), &chunk, Durability::Buffered).unwrap();
+            }
+            store.compact(&day(), &doc).unwrap();
+            let chunk = issue_ticket(&mut doc, "A-100");
+            store.append(&day(), &chunk, Durability::Flushed).unwrap();
+            assert_eq!(
+                store.trees.chunks.len(),
+                1,
+                "compaction removed the old chunks"
+            );
+        }
+        let store = Store::open(&path).unwrap().store;
+        let loaded = store.load(&day()).unwrap().unwrap();
+        assert_eq!(loaded.chunks_since_snapshot, 1);
+        assert_eq!(loaded.document.get_heads(), doc.get_heads());
+        assert_eq!(loaded.document.keys(ROOT).count(), 21);
+        assert_eq!(store.document_names().unwrap(), vec![day()]);
+        assert!(store.load(&DocumentName::Office).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_torn_last_write_loses_nothing_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let mut doc = Automerge::new();
+        {
+            let store = Store::open(&path).unwrap().store;
+            for n in 0..5 {
+                let chunk = issue_ticket(&mut doc, &format!("A-{n:03}"));
+                store.append(&day(), &chunk, Durability::Flushed).unwrap();
+            }
+            let heads_before_tear = doc.get_heads();
+            // The last record as a crash mid-write leaves it: cut short.
+            let mut torn = Automerge::load(&doc.save()).unwrap();
+            let last = issue_ticket(&mut torn, "A-999");
+            let mut record = with_checksum(&last);
+            record.truncate(record.len() / 2);
+            let mut key = document_prefix(&day());
+            key.extend_from_slice(&u64::MAX.to_be_bytes());
+            store.trees.chunks.insert(key, record).unwrap();
+            store.flush().unwrap();
+            assert_eq!(doc.get_heads(), heads_before_tear);
+        }
+        let store = Store::open(&path).unwrap().store;
+        let loaded = store.load(&day()).unwrap().unwrap();
+        assert_eq!(loaded.skipped_records, 1);
+        assert_eq!(loaded.document.get_heads(), doc.get_heads());
+        assert_eq!(loaded.document.keys(ROOT).count(), 5);
+    }
+
+    #[test]
+    fn sync_states_are_kept_per_peer_and_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let desk = NodeId::new("desk-1").unwrap();
+        let kiosk = NodeId::new("kiosk-1").unwrap();
+        {
+            let store = Store::open(&path).unwrap().store;
+            store.save_sync_state(&desk, &day(), b"one").unwrap();
+            store
+                .save_sync_state(&kiosk, &DocumentName::Office, b"two")
+                .unwrap();
+            store.save_sync_state(&desk, &day(), b"three").unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap().store;
+        let mut states = store.sync_states().unwrap();
+        states.sort();
+        assert_eq!(
+            states,
+            vec![
+                (desk, day(), b"three".to_vec()),
+                (kiosk, DocumentName::Office, b"two".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unopenable_store_is_moved_aside_and_a_fresh_one_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        // sled finds a file where its directory should be.
+        std::fs::write(&path, b"not a sled store").unwrap();
+        let log = LogCapture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish();
+        let opened = tracing::subscriber::with_default(subscriber, || Store::open(&path)).unwrap();
+        let logged = log.text();
+        assert!(logged.contains("moved aside"), "{logged}");
+        assert!(logged.contains("WARN"), "{logged}");
+        let aside = opened.moved_aside.expect("moved aside");
+        assert_eq!(std::fs::read(&aside).unwrap(), b"not a sled store");
+        assert!(path.is_dir());
+        assert!(opened.store.document_names().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_store_in_use_is_not_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let _in_use = Store::open(&path).unwrap();
+        assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
+        assert!(!dir.path().read_dir().unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("unopenable")
+        }));
+    }
+
+    #[test]
+    fn a_store_with_garbage_in_its_log_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        {
+            let store = Store::open(&path).unwrap().store;
+            let mut doc = Automerge::new();
+            let chunk = issue_ticket(&mut doc, "A-001");
+            store.append(&day(), &chunk, Durability::Flushed).unwrap();
+        }
+        let generation = read_current(&path).unwrap().unwrap();
+        let sled_dir = generation_path(&path, generation);
+        std::fs::write(sled_dir.join("conf"), b"\xff\xfe garbage").unwrap();
+        std::fs::write(sled_dir.join("db"), vec![0xA5; 4096]).unwrap();
+        let opened = Store::open(&path).unwrap();
+        assert!(opened.moved_aside.is_some());
+        assert!(opened.store.document_names().unwrap().is_empty());
+    }
+
+    /// A store at `path` with `tickets` flushed tickets, and the document they make.
+    fn store_with_tickets(path: &Path, tickets: usize) -> (Store, Automerge) {
+        let store = Store::open(path).unwrap().store;
+        let mut doc = Automerge::new();
+        for n in 0..tickets {
+            let chunk = issue_ticket(&mut doc, &format!("A-{n:03}"));
+            store.append(&day(), &chunk, Durability::Flushed).unwrap();
+        }
+        (store, doc)
+    }
+
+    /// The entries of a store directory, sorted, generations as `<n>`.
+    fn entries(path: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                if name.parse::<u64>().is_ok() {
+                    "<n>".to_owned()
+                } else {
+                    name
+                }
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Opens what a crash left at `path` (copied, as a crashed process's locks die
+    /// with it) and checks it holds `doc`, with nothing left over.
+    fn reopen_after_crash(dir: &Path, path: &Path, doc: &Automerge) -> Store {
+        let crashed = dir.join("as-left-by-crash");
+        copy_dir(path, &crashed);
+        let opened = Store::open(&crashed).unwrap();
+        assert!(opened.moved_aside.is_none());
+        let loaded = opened.store.load(&day()).unwrap().unwrap();
+        assert_eq!(loaded.document.get_heads(), doc.get_heads());
+        assert_eq!(entries(&crashed), ["<n>", "CURRENT", "lock"]);
+        opened.store
+    }
+
+    #[test]
+    fn a_fresh_store_is_a_generation_with_its_lock_next_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::open(&path).unwrap().store;
+        assert_eq!(entries(&path), ["<n>", "CURRENT", "lock"]);
+        assert_eq!(read_current(&path).unwrap(), Some(store.generation));
+        assert!(generation_path(&path, store.generation).join("db").exists());
+    }
+
+    #[test]
+    fn reopening_rewrites_the_store_instead_of_keeping_sleds_padded_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let (store, doc) = store_with_tickets(&path, 50);
+        let first = store.generation;
+        drop(store);
+        let store = Store::open(&path).unwrap().store;
+        // sled zero-fills the rest of its 512 KB segment on opening a database;
+        // the fresh generation written from it is not.
+        assert_eq!(store.generation, first + 1);
+        assert!(store.size_on_disk().unwrap() < 64 * 1024);
+        assert_eq!(entries(&path), ["<n>", "CURRENT", "lock"]);
+        let loaded = store.load(&day()).unwrap().unwrap();
+        assert_eq!(loaded.document.get_heads(), doc.get_heads());
+        assert_eq!(loaded.chunks_since_snapshot, 50);
+        // The chunks keep their order under new ids: later appends go after them.
+        let mut doc = doc;
+        let chunk = issue_ticket(&mut doc, "B-001");
+        store.append(&day(), &chunk, Durability::Flushed).unwrap();
+        let last = store.trees.chunks.iter().next_back().unwrap().unwrap().1;
+        assert_eq!(verified(&last), Some(chunk.as_slice()));
+    }
+
+    #[test]
+    fn a_rewrite_interrupted_while_copying_leaves_the_old_generation_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let (store, doc) = store_with_tickets(&path, 20);
+        let next = store.generation + 1;
+        // Step 1 half done: the copy's files exist but hold garbage.
+        std::fs::create_dir_all(generation_path(&path, next)).unwrap();
+        std::fs::write(generation_path(&path, next).join("db"), vec![0xA5; 4096]).unwrap();
+        std::fs::write(path.join(CURRENT_TMP), b"9").unwrap();
+        std::mem::forget(store);
+        reopen_after_crash(dir.path(), &path, &doc);
+    }
+
+    #[test]
+    fn a_rewrite_interrupted_before_its_commit_leaves_the_old_generation_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let (store, doc) = store_with_tickets(&path, 20);
+        let old = store.generation;
+        // Step 1 done, step 2 not.
+        let copy = store.write_generation(old + 1).unwrap();
+        std::mem::forget(copy);
+        std::mem::forget(store);
+        assert_eq!(read_current(&path).unwrap(), Some(old));
+        reopen_after_crash(dir.path(), &path, &doc);
+    }
+
+    #[test]
+    fn a_rewrite_interrupted_after_its_commit_uses_the_new_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let (store, doc) = store_with_tickets(&path, 20);
+        let old = store.generation;
+        // Steps 1 and 2 done; the old generation neither closed nor removed.
+        let copy = store.write_generation(old + 1).unwrap();
+        commit_generation(&path, old + 1).unwrap();
+        std::mem::forget(copy);
+        std::mem::forget(store);
+        let store = reopen_after_crash(dir.path(), &path, &doc);
+        assert!(
+            store.generation > old + 1,
+            "reopened from the new generation"
+        );
+    }
+
+    #[test]
+    fn compaction_rewrites_a_bloated_store_and_appends_go_on_in_the_new_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let (mut store, mut doc) = store_with_tickets(&path, 600);
+        let before = store.generation;
+        store.compact(&day(), &doc).unwrap();
+        assert_eq!(store.generation, before + 1);
+        assert_eq!(entries(&path), ["<n>", "CURRENT", "lock"]);
+        let chunk = issue_ticket(&mut doc, "B-001");
+        store.append(&day(), &chunk, Durability::Flushed).unwrap();
+        std::mem::forget(store);
+        reopen_after_crash(dir.path(), &path, &doc);
+    }
+
+    #[test]
+    fn a_store_from_before_generations_is_moved_into_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let mut doc = Automerge::new();
+        {
+            // The layout of earlier versions: sled's files in the store directory.
+            let db = sled::Config::new().path(&path).open().unwrap();
+            let chunks = db.open_tree("chunks").unwrap();
+            for n in 0..3 {
+                let chunk = issue_ticket(&mut doc, &format!("A-{n:03}"));
+                let mut key = document_prefix(&day());
+                key.extend_from_slice(&db.generate_id().unwrap().to_be_bytes());
+                chunks.insert(key, with_checksum(&chunk)).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        // A migration that a crash interrupted before its commit.
+        std::fs::create_dir_all(path.join("1")).unwrap();
+        std::fs::write(path.join("1").join("db"), b"half").unwrap();
+        let opened = Store::open(&path).unwrap();
+        assert!(opened.moved_aside.is_none());
+        assert!(opened.store.generation >= 1);
+        assert_eq!(entries(&path), ["<n>", "CURRENT", "lock"]);
+        let loaded = opened.store.load(&day()).unwrap().unwrap();
+        assert_eq!(loaded.document.get_heads(), doc.get_heads());
+    }
+
+    #[test]
+    fn a_chunk_stored_as_a_sled_blob_is_on_disk_when_append_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::open(&path).unwrap().store;
+        let mut doc = Automerge::new();
+        let before = doc.get_heads();
+        // Over 128 KB: sled keeps it in a blob file of its own.
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "notice", "x".repeat(200_000))?;
+            Ok(())
+        })
+        .unwrap();
+        let chunk = doc.save_after(&before);
+        store.append(&day(), &chunk, Durability::Flushed).unwrap();
+        let blobs = generation_path(&path, store.generation).join("blobs");
+        assert_eq!(std::fs::read_dir(&blobs).unwrap().count(), 1);
+        assert_eq!(store.synced_blobs.lock().unwrap().len(), 1);
+        std::mem::forget(store);
+        reopen_after_crash(dir.path(), &path, &doc);
+    }
+
+    #[test]
+    fn a_current_naming_a_missing_generation_is_not_opened_as_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let (store, _) = store_with_tickets(&path, 3);
+        let generation = store.generation;
+        drop(store);
+        std::fs::remove_dir_all(generation_path(&path, generation)).unwrap();
+        let opened = Store::open(&path).unwrap();
+        let aside = opened.moved_aside.expect("moved aside");
+        assert_eq!(read_current(&aside).unwrap(), Some(generation));
+        assert!(opened.store.document_names().unwrap().is_empty());
+    }
+}

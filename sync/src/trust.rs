@@ -1,0 +1,373 @@
+//! The office's own certificate authority and the enrollment of nodes.
+//!
+//! `aufruf office init` calls [`OfficeCa::create`] and keeps the PEM texts;
+//! `aufruf office enroll-token` calls [`EnrollmentBook::issue_token`]; `aufruf node
+//! enroll` hands the token to [`EnrollmentBook::redeem`], which issues the node's
+//! certificate (both TLS client and server use) and forgets the token. The book is
+//! plain text ([`EnrollmentBook::to_text`]) so the node crate can store it anywhere.
+//!
+//! A node certificate names the node in its common name and carries two DNS names:
+//! `<node>.<office>.aufruf` and `<office>.aufruf`. Dialers verify the server against
+//! the second (they may know only an address), then read the node id from the
+//! common name ([`node_of_certificate`]).
+//!
+//! **Architecture Invariant**: only this module creates or parses certificates.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use ring::rand::SecureRandom;
+
+use crate::name::{NameError, NodeId, OfficeId, Role};
+
+/// How long a node certificate is valid when enrolled.
+pub const NODE_CERTIFICATE_VALIDITY: Duration = Duration::from_secs(5 * 365 * 24 * 3600);
+/// How long the office CA is valid.
+pub const CA_VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
+
+/// What went wrong issuing or reading certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// rcgen refused to make or read a certificate or key.
+    #[error("certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// The token is unknown or was used already.
+    #[error("enrollment token unknown or already used")]
+    UnknownToken,
+    /// The token's time is up.
+    #[error("enrollment token expired")]
+    ExpiredToken,
+    /// The system's random generator failed.
+    #[error("no randomness for a token")]
+    Randomness,
+    /// A certificate that is not an Aufruf node certificate.
+    #[error("not an Aufruf node certificate")]
+    NotANodeCertificate,
+    /// A bad id.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// The enrollment book's text does not parse.
+    #[error("enrollment book line {0} unreadable")]
+    Book(usize),
+}
+
+/// The office CA: its certificate and private key, as PEM.
+#[derive(Clone)]
+pub struct OfficeCa {
+    /// The office.
+    pub office: OfficeId,
+    /// The CA certificate (PEM); every node trusts it.
+    pub certificate_pem: String,
+    /// The CA's private key (PEM); keep it on the gateway / admin machine only.
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for OfficeCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfficeCa")
+            .field("office", &self.office)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node's certificate, key and the CA it trusts, as PEM.
+#[derive(Clone)]
+pub struct NodeCredentials {
+    /// The node.
+    pub node: NodeId,
+    /// Its certificate (PEM).
+    pub certificate_pem: String,
+    /// Its private key (PEM).
+    pub key_pem: String,
+    /// The office CA certificate (PEM).
+    pub ca_certificate_pem: String,
+}
+
+impl std::fmt::Debug for NodeCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCredentials")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+/// When a certificate is valid.
+#[derive(Clone, Copy, Debug)]
+pub struct Validity {
+    /// Not before.
+    pub from: SystemTime,
+    /// Not after.
+    pub until: SystemTime,
+}
+
+impl Validity {
+    /// From now for `duration`.
+    pub fn starting_now(duration: Duration) -> Self {
+        let from = SystemTime::now();
+        Validity {
+            from,
+            until: from + duration,
+        }
+    }
+}
+
+/// The DNS name every node certificate of `office` carries, which dialers verify.
+pub fn office_server_name(office: &OfficeId) -> String {
+    format!("{}.aufruf", office.as_str().to_ascii_lowercase())
+}
+
+impl OfficeCa {
+    /// Creates a new office CA (ECDSA P-256), valid for [`CA_VALIDITY`].
+    pub fn create(office: &OfficeId) -> Result<OfficeCa, TrustError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("Aufruf office CA {office}"));
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, office.as_str());
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let validity = Validity::starting_now(CA_VALIDITY);
+        params.not_before = validity.from.into();
+        params.not_after = validity.until.into();
+        let certificate = params.self_signed(&key)?;
+        Ok(OfficeCa {
+            office: office.clone(),
+            certificate_pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// Issues a certificate for `node` with the given validity. Enrollment goes
+    /// through [`EnrollmentBook::redeem`]; this is for renewals and tests.
+    pub fn issue(&self, node: &NodeId, validity: Validity) -> Result<NodeCredentials, TrustError> {
+        let ca_key = KeyPair::from_pem(&self.key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.certificate_pem, ca_key)?;
+        let key = KeyPair::generate()?;
+        let office_name = office_server_name(&self.office);
+        let mut params = CertificateParams::new(vec![
+            format!("{}.{office_name}", node.as_str().to_ascii_lowercase()),
+            office_name,
+        ])?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, node.as_str());
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, self.office.as_str());
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = validity.from.into();
+        params.not_after = validity.until.into();
+        let certificate = params.signed_by(&key, &issuer)?;
+        Ok(NodeCredentials {
+            node: node.clone(),
+            certificate_pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
+            ca_certificate_pem: self.certificate_pem.clone(),
+        })
+    }
+}
+
+/// The node id a DER node certificate names (its common name).
+pub fn node_of_certificate(der: &[u8]) -> Result<NodeId, TrustError> {
+    let (_, certificate) =
+        x509_parser::parse_x509_certificate(der).map_err(|_| TrustError::NotANodeCertificate)?;
+    let common_name = certificate
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .ok_or(TrustError::NotANodeCertificate)?;
+    Ok(NodeId::new(common_name)?)
+}
+
+/// A one-time enrollment token: the text an administrator gives to a new device.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrollmentToken(pub String);
+
+impl std::fmt::Debug for EnrollmentToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnrollmentToken(…)")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingEnrollment {
+    node: NodeId,
+    role: Role,
+    expires_unix: u64,
+}
+
+/// The enrollment tokens handed out and not yet used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnrollmentBook {
+    pending: BTreeMap<String, PendingEnrollment>,
+}
+
+impl EnrollmentBook {
+    /// An empty book.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hands out a one-time token for `node` in `role`, valid until `expires`.
+    pub fn issue_token(
+        &mut self,
+        node: NodeId,
+        role: Role,
+        expires: SystemTime,
+    ) -> Result<EnrollmentToken, TrustError> {
+        let mut bytes = [0u8; 16];
+        ring::rand::SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| TrustError::Randomness)?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.pending.insert(
+            token.clone(),
+            PendingEnrollment {
+                node,
+                role,
+                expires_unix: unix_seconds(expires),
+            },
+        );
+        Ok(EnrollmentToken(token))
+    }
+
+    /// Uses a token: issues the node's certificate and forgets the token, so it
+    /// works only once. Returns the role the token was issued for as well.
+    pub fn redeem(
+        &mut self,
+        ca: &OfficeCa,
+        token: &EnrollmentToken,
+        now: SystemTime,
+    ) -> Result<(NodeCredentials, Role), TrustError> {
+        let pending = self
+            .pending
+            .remove(&token.0)
+            .ok_or(TrustError::UnknownToken)?;
+        if unix_seconds(now) > pending.expires_unix {
+            return Err(TrustError::ExpiredToken);
+        }
+        let credentials = ca.issue(
+            &pending.node,
+            Validity {
+                from: now,
+                until: now + NODE_CERTIFICATE_VALIDITY,
+            },
+        )?;
+        Ok((credentials, pending.role))
+    }
+
+    /// The book as text: one `token node role-code expiry` per line.
+    pub fn to_text(&self) -> String {
+        self.pending
+            .iter()
+            .map(|(token, p)| format!("{token} {} {} {}\n", p.node, p.role.code(), p.expires_unix))
+            .collect()
+    }
+
+    /// Reads [`to_text`](Self::to_text) back.
+    pub fn from_text(text: &str) -> Result<Self, TrustError> {
+        let mut pending = BTreeMap::new();
+        for (index, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let bad = || TrustError::Book(index + 1);
+            let mut fields = line.split_whitespace();
+            let (Some(token), Some(node), Some(role), Some(expires), None) = (
+                fields.next(),
+                fields.next(),
+                fields.next(),
+                fields.next(),
+                fields.next(),
+            ) else {
+                return Err(bad());
+            };
+            let role = role
+                .parse()
+                .ok()
+                .and_then(Role::from_code)
+                .ok_or_else(bad)?;
+            pending.insert(
+                token.to_owned(),
+                PendingEnrollment {
+                    node: NodeId::new(node)?,
+                    role,
+                    expires_unix: expires.parse().map_err(|_| bad())?,
+                },
+            );
+        }
+        Ok(EnrollmentBook { pending })
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_enrolls_exactly_once_and_names_the_node() {
+        let office = OfficeId::new("zeitz").unwrap();
+        let ca = OfficeCa::create(&office).unwrap();
+        let mut book = EnrollmentBook::new();
+        let desk = NodeId::new("desk-2").unwrap();
+        let token = book
+            .issue_token(
+                desk.clone(),
+                Role::Desk,
+                SystemTime::now() + Duration::from_secs(3600),
+            )
+            .unwrap();
+        let mut book = EnrollmentBook::from_text(&book.to_text()).unwrap();
+        let (credentials, role) = book.redeem(&ca, &token, SystemTime::now()).unwrap();
+        assert_eq!(role, Role::Desk);
+        assert_eq!(credentials.node, desk);
+        let der = rustls::pki_types::pem::PemObject::from_pem_slice(
+            credentials.certificate_pem.as_bytes(),
+        )
+        .map(|c: rustls::pki_types::CertificateDer<'static>| c.to_vec())
+        .unwrap();
+        assert_eq!(node_of_certificate(&der).unwrap(), desk);
+        assert!(matches!(
+            book.redeem(&ca, &token, SystemTime::now()),
+            Err(TrustError::UnknownToken)
+        ));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let ca = OfficeCa::create(&OfficeId::new("zeitz").unwrap()).unwrap();
+        let mut book = EnrollmentBook::new();
+        let token = book
+            .issue_token(
+                NodeId::new("kiosk-1").unwrap(),
+                Role::Kiosk,
+                SystemTime::now(),
+            )
+            .unwrap();
+        let later = SystemTime::now() + Duration::from_secs(120);
+        assert!(matches!(
+            book.redeem(&ca, &token, later),
+            Err(TrustError::ExpiredToken)
+        ));
+    }
+}

@@ -1,0 +1,570 @@
+//! The protocol core between two nodes, frame by frame: handshake rules, heartbeats,
+//! silent peers, limits, back-pressure, and garbage that must never touch a document.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+mod common;
+
+use std::time::Duration;
+
+use aufruf_sync::protocol::frame::{Frame, Hello, PROTOCOL_VERSION};
+use aufruf_sync::protocol::{ConnectionId, Input, Limits, Output, Replicator, SessionError};
+use aufruf_sync::{DocumentName, NodeId, OfficeId, Role};
+use automerge::ChangeHash;
+use proptest::prelude::*;
+
+const TO_DESK: ConnectionId = ConnectionId(1);
+const TO_KIOSK: ConnectionId = ConnectionId(2);
+
+fn day() -> DocumentName {
+    DocumentName::day(2026, 3, 11).unwrap()
+}
+
+fn node(name: &str, limits: Limits) -> Replicator {
+    Replicator::new(common::identity(name), limits)
+}
+
+fn sends(outputs: &[Output]) -> Vec<Vec<u8>> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { frame, .. } => Some(frame.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(outputs: &[Output]) -> Option<SessionError> {
+    outputs.iter().find_map(|o| match o {
+        Output::Close { error, .. } => Some(error.clone()),
+        _ => None,
+    })
+}
+
+/// Exchanges frames between a kiosk and a desk until neither sends anything.
+fn run_until_quiet(
+    kiosk: &mut Replicator,
+    desk: &mut Replicator,
+    now: Duration,
+    first: Vec<Output>,
+    first_from_kiosk: bool,
+) {
+    let mut to_desk = Vec::new();
+    let mut to_kiosk = Vec::new();
+    if first_from_kiosk {
+        to_desk.extend(sends(&first));
+    } else {
+        to_kiosk.extend(sends(&first));
+    }
+    for _ in 0..100 {
+        if to_desk.is_empty() && to_kiosk.is_empty() {
+            return;
+        }
+        for frame in std::mem::take(&mut to_desk) {
+            let out = desk.handle(
+                now,
+                Input::Frame {
+                    connection: TO_KIOSK,
+                    bytes: &frame,
+                },
+            );
+            assert_eq!(closed(&out), None);
+            to_kiosk.extend(sends(&out));
+        }
+        for frame in std::mem::take(&mut to_kiosk) {
+            let out = kiosk.handle(
+                now,
+                Input::Frame {
+                    connection: TO_DESK,
+                    bytes: &frame,
+                },
+            );
+            assert_eq!(closed(&out), None);
+            to_desk.extend(sends(&out));
+        }
+    }
+    panic!("no quiet after 100 rounds");
+}
+
+/// A kiosk and a desk, connected, greeted and in sync on two documents.
+fn connected_pair() -> (Replicator, Replicator) {
+    let mut kiosk = node("kiosk-1", Limits::default());
+    let mut desk = node("desk-1", Limits::default());
+    common::issue_ticket(&mut kiosk, Duration::ZERO, &day(), "A-001");
+    common::issue_ticket(&mut desk, Duration::ZERO, &DocumentName::Office, "desk-1");
+    let from_kiosk = kiosk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_DESK,
+            certified_node: Some(NodeId::new("desk-1").unwrap()),
+        },
+    );
+    let from_desk = desk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_KIOSK,
+            certified_node: Some(NodeId::new("kiosk-1").unwrap()),
+        },
+    );
+    let mut first = from_kiosk;
+    // The desk's hello goes in the same round as the kiosk's.
+    for frame in sends(&from_desk) {
+        let out = kiosk.handle(
+            Duration::ZERO,
+            Input::Frame {
+                connection: TO_DESK,
+                bytes: &frame,
+            },
+        );
+        first.extend(out);
+    }
+    run_until_quiet(&mut kiosk, &mut desk, Duration::ZERO, first, true);
+    (kiosk, desk)
+}
+
+fn heads(core: &Replicator) -> Vec<(DocumentName, Vec<ChangeHash>)> {
+    core.document_names()
+        .map(|name| (name.clone(), core.document(name).unwrap().get_heads()))
+        .collect()
+}
+
+#[test]
+fn a_connected_pair_shares_both_documents() {
+    let (kiosk, desk) = connected_pair();
+    assert_eq!(heads(&kiosk), heads(&desk));
+    assert_eq!(kiosk.peers().count(), 1);
+    assert_eq!(desk.document_names().count(), 2);
+}
+
+fn hello_from(office: &str, node: &str, version: u16) -> Vec<u8> {
+    Frame::Hello(Hello {
+        protocol_version: version,
+        office: OfficeId::new(office).unwrap(),
+        node: NodeId::new(node).unwrap(),
+        role: Role::Kiosk,
+    })
+    .encode()
+}
+
+fn greet(hello: &[u8], certified: Option<&str>) -> Option<SessionError> {
+    let mut desk = node("desk-1", Limits::default());
+    desk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_KIOSK,
+            certified_node: certified.map(|c| NodeId::new(c).unwrap()),
+        },
+    );
+    closed(&desk.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_KIOSK,
+            bytes: hello,
+        },
+    ))
+}
+
+#[test]
+fn the_handshake_refuses_other_offices_versions_and_identities() {
+    assert_eq!(
+        greet(
+            &hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION),
+            Some("kiosk-1")
+        ),
+        None
+    );
+    assert!(matches!(
+        greet(&hello_from("naumburg", "kiosk-1", PROTOCOL_VERSION), None),
+        Some(SessionError::ForeignOffice(_))
+    ));
+    assert!(matches!(
+        greet(&hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION + 1), None),
+        Some(SessionError::ProtocolVersion { .. })
+    ));
+    assert!(matches!(
+        greet(
+            &hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION),
+            Some("kiosk-2")
+        ),
+        Some(SessionError::IdentityMismatch { .. })
+    ));
+    assert_eq!(
+        greet(&hello_from("zeitz", "desk-1", PROTOCOL_VERSION), None),
+        Some(SessionError::SelfConnection)
+    );
+    assert!(matches!(
+        greet(&Frame::Heartbeat.encode(), None),
+        Some(SessionError::Unexpected(_))
+    ));
+}
+
+#[test]
+fn a_second_hello_an_unannounced_document_and_an_oversized_frame_end_the_session() {
+    let hello = hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION);
+    for (frame, expected) in [
+        (hello.clone(), "unexpected"),
+        (
+            Frame::Sync {
+                name: DocumentName::day(2030, 1, 1).unwrap(),
+                message: vec![0x42],
+            }
+            .encode(),
+            "unexpected",
+        ),
+        (vec![4; 65], "exceeds the limit"),
+    ] {
+        let mut desk = node(
+            "desk-1",
+            Limits {
+                max_frame_len: 64,
+                ..Limits::default()
+            },
+        );
+        desk.handle(
+            Duration::ZERO,
+            Input::Connected {
+                connection: TO_KIOSK,
+                certified_node: None,
+            },
+        );
+        desk.handle(
+            Duration::ZERO,
+            Input::Frame {
+                connection: TO_KIOSK,
+                bytes: &hello,
+            },
+        );
+        let error = closed(&desk.handle(
+            Duration::ZERO,
+            Input::Frame {
+                connection: TO_KIOSK,
+                bytes: &frame,
+            },
+        ));
+        let error = error.expect("session ended").to_string();
+        assert!(error.contains(expected), "{error}");
+        assert_eq!(desk.peers().count(), 0);
+        assert_eq!(desk.document_names().count(), 0);
+    }
+}
+
+#[test]
+fn heartbeats_keep_a_quiet_peer_alive_and_a_silent_one_is_dropped() {
+    let (mut kiosk, mut desk) = connected_pair();
+    let limits = Limits::default();
+    // Step 1: nothing to say for a while; both send heartbeats and hear them.
+    let mut now = Duration::ZERO;
+    for _ in 0..10 {
+        now += limits.heartbeat_every;
+        let from_kiosk = kiosk.handle(now, Input::Tick);
+        let from_desk = desk.handle(now, Input::Tick);
+        assert_eq!(sends(&from_kiosk), vec![Frame::Heartbeat.encode()]);
+        for frame in sends(&from_kiosk) {
+            desk.handle(
+                now,
+                Input::Frame {
+                    connection: TO_KIOSK,
+                    bytes: &frame,
+                },
+            );
+        }
+        for frame in sends(&from_desk) {
+            kiosk.handle(
+                now,
+                Input::Frame {
+                    connection: TO_DESK,
+                    bytes: &frame,
+                },
+            );
+        }
+        assert_eq!(closed(&from_kiosk), None);
+    }
+    // Step 2: the desk's cable is pulled; the kiosk hears nothing more.
+    now += limits.silent_after;
+    let out = kiosk.handle(now, Input::Tick);
+    assert_eq!(closed(&out), Some(SessionError::PeerSilent));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::SyncStateChanged { .. })),
+        "sync state saved"
+    );
+    assert_eq!(kiosk.peers().count(), 0);
+}
+
+#[test]
+fn a_peer_that_never_says_hello_is_dropped() {
+    let mut desk = node("desk-1", Limits::default());
+    desk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_KIOSK,
+            certified_node: None,
+        },
+    );
+    let out = desk.handle(Limits::default().hello_within, Input::Tick);
+    assert_eq!(closed(&out), Some(SessionError::HelloTimeout));
+}
+
+#[test]
+fn sync_waits_for_the_send_budget_and_resumes_when_bytes_are_written() {
+    let limits = Limits {
+        send_budget: 1,
+        ..Limits::default()
+    };
+    let mut kiosk = node("kiosk-1", limits);
+    common::issue_ticket(&mut kiosk, Duration::ZERO, &day(), "A-001");
+    let out = kiosk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_DESK,
+            certified_node: None,
+        },
+    );
+    let hello_len = sends(&out)[0].len();
+    let out = kiosk.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &hello_from("zeitz", "desk-1", PROTOCOL_VERSION),
+        },
+    );
+    // Over budget: announcements go out but the sync message waits.
+    assert!(
+        sends(&out)
+            .iter()
+            .all(|f| Frame::decode(f).is_ok_and(|f| !matches!(f, Frame::Sync { .. })))
+    );
+    let written: usize = sends(&out).iter().map(Vec::len).sum::<usize>() + hello_len;
+    let out = kiosk.handle(
+        Duration::ZERO,
+        Input::Sent {
+            connection: TO_DESK,
+            bytes: written,
+        },
+    );
+    assert!(
+        sends(&out)
+            .iter()
+            .any(|f| matches!(Frame::decode(f), Ok(Frame::Sync { .. })))
+    );
+}
+
+#[test]
+fn a_reconnect_with_saved_sync_state_sends_only_what_is_new() {
+    let (mut kiosk, mut desk) = connected_pair();
+    let now = Duration::from_secs(1);
+    let mut saved = Vec::new();
+    for out in kiosk.handle(
+        now,
+        Input::Disconnected {
+            connection: TO_DESK,
+        },
+    ) {
+        if let Output::SyncStateChanged { peer, name, state } = out {
+            saved.push((peer, name, state));
+        }
+    }
+    desk.handle(
+        now,
+        Input::Disconnected {
+            connection: TO_KIOSK,
+        },
+    );
+    // A restarted kiosk with the same documents and the saved states.
+    let mut restarted = node("kiosk-1", Limits::default());
+    for name in kiosk.document_names() {
+        restarted.insert_document(name.clone(), kiosk.document(name).unwrap().fork());
+    }
+    for (peer, name, state) in saved {
+        restarted.restore_sync_state(peer, name, state);
+    }
+    for _ in 0..100 {
+        common::issue_ticket(
+            &mut restarted,
+            now,
+            &day(),
+            &format!("old-{}", rand_suffix()),
+        );
+    }
+    // The desk learns 100 tickets; then one more after a fresh reconnect.
+    let first_sync_bytes = |restarted: &mut Replicator, desk: &mut Replicator| -> usize {
+        restarted.handle(
+            now,
+            Input::Connected {
+                connection: TO_DESK,
+                certified_node: None,
+            },
+        );
+        desk.handle(
+            now,
+            Input::Connected {
+                connection: TO_KIOSK,
+                certified_node: None,
+            },
+        );
+        let out = restarted.handle(
+            now,
+            Input::Frame {
+                connection: TO_DESK,
+                bytes: &hello_from("zeitz", "desk-1", PROTOCOL_VERSION),
+            },
+        );
+        let bytes = sends(&out)
+            .iter()
+            .filter(|f| matches!(Frame::decode(f), Ok(Frame::Sync { .. })))
+            .map(Vec::len)
+            .sum();
+        let out2 = desk.handle(
+            now,
+            Input::Frame {
+                connection: TO_KIOSK,
+                bytes: &hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION),
+            },
+        );
+        let mut outputs = out2;
+        for frame in sends(&out) {
+            outputs.extend(desk.handle(
+                now,
+                Input::Frame {
+                    connection: TO_KIOSK,
+                    bytes: &frame,
+                },
+            ));
+        }
+        run_until_quiet(restarted, desk, now, outputs, false);
+        bytes
+    };
+    let known_state_bytes = first_sync_bytes(&mut restarted, &mut desk);
+    assert_eq!(heads(&restarted), heads(&desk));
+    // The first message after a reconnect with saved state is small: heads and a
+    // Bloom filter of what changed since the shared heads, not the whole history.
+    assert!(known_state_bytes < 2_000, "{known_state_bytes}");
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn garbage_frames() -> impl Strategy<Value = Vec<u8>> {
+    let names = prop_oneof![
+        Just("office".to_owned()),
+        Just("day/2026-03-11".to_owned()),
+        "[a-z/0-9-]{0,20}"
+    ];
+    prop_oneof![
+        // Anything at all.
+        proptest::collection::vec(any::<u8>(), 0..300),
+        // A known kind byte with random rest.
+        (1u8..=4, proptest::collection::vec(any::<u8>(), 0..100)).prop_map(|(kind, rest)| {
+            let mut frame = vec![kind];
+            frame.extend(rest);
+            frame
+        }),
+        // A sync frame for a real document carrying random "automerge" bytes.
+        (names, proptest::collection::vec(any::<u8>(), 1..200)).prop_map(|(name, mut message)| {
+            let mut frame = vec![3, u8::try_from(name.len()).unwrap()];
+            frame.extend(name.as_bytes());
+            if message.len() > 1 && message[0] % 2 == 0 {
+                message[0] = 0x42; // looks like a sync message to automerge
+            }
+            frame.extend(message);
+            frame
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn garbage_frames_never_panic_and_never_touch_a_document(frames in proptest::collection::vec(garbage_frames(), 1..6), before_hello in any::<bool>()) {
+        let (mut kiosk, _desk) = connected_pair();
+        let connection = if before_hello {
+            kiosk.handle(Duration::ZERO, Input::Connected { connection: ConnectionId(9), certified_node: None });
+            ConnectionId(9)
+        } else {
+            TO_DESK
+        };
+        let documents_before = heads(&kiosk);
+        for frame in frames {
+            let out = kiosk.handle(Duration::ZERO, Input::Frame { connection, bytes: &frame });
+            let touched = out.iter().any(|o| matches!(o, Output::DocumentChanged { .. } | Output::DocumentDamaged { .. }));
+            prop_assert!(!touched, "a document changed");
+            if closed(&out).is_some() {
+                let announced = out.iter().any(|o| matches!(o, Output::DocumentAnnounced { .. }));
+                prop_assert!(!announced, "a document was created by a refused frame");
+                prop_assert_eq!(heads(&kiosk), documents_before.clone());
+                break;
+            }
+        }
+        // Valid-by-chance announcements may add empty documents; existing ones are
+        // untouched either way.
+        for (name, heads_before) in &documents_before {
+            prop_assert_eq!(&kiosk.document(name).unwrap().get_heads(), heads_before);
+        }
+    }
+
+    #[test]
+    fn mutated_real_sync_messages_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let (mut kiosk, mut desk) = connected_pair();
+        // A real sync message from the desk (after a new change), bit-flipped.
+        let out = common::issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
+        let mut frame = sends(&out).into_iter().find(|f| matches!(Frame::decode(f), Ok(Frame::Sync { .. }))).unwrap();
+        for (at, mask) in flips {
+            let at = 17 + at % (frame.len() - 17);
+            frame[at] ^= mask | 1;
+        }
+        let before = heads(&kiosk);
+        let out = kiosk.handle(Duration::ZERO, Input::Frame { connection: TO_DESK, bytes: &frame });
+        if closed(&out).is_some() {
+            prop_assert_eq!(heads(&kiosk), before);
+        }
+    }
+}
+
+#[test]
+fn changes_waiting_for_their_dependencies_are_still_persisted() {
+    let (mut kiosk, desk) = connected_pair();
+    // Two more changes on a copy of the desk's day; the kiosk gets only the second.
+    let mut ahead = desk.document(&day()).unwrap().fork();
+    let mut change = |ticket: &str| {
+        use automerge::transaction::Transactable;
+        ahead
+            .transact(|tx| tx.put(automerge::ROOT, ticket, "issued"))
+            .unwrap();
+        ahead.get_last_local_change().unwrap().raw_bytes().to_vec()
+    };
+    let _first = change("B-001");
+    let second = change("B-002");
+    let message = automerge::sync::Message {
+        heads: ahead.get_heads(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: vec![second.clone()].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let frame = Frame::Sync {
+        name: day(),
+        message: message.encode(),
+    }
+    .encode();
+    let before = heads(&kiosk);
+    let out = kiosk.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &frame,
+        },
+    );
+    assert_eq!(heads(&kiosk), before, "held back, not applied");
+    assert!(out.contains(&Output::ChangesQueued {
+        name: day(),
+        chunk: second
+    }));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::DocumentChanged { .. }))
+    );
+}

@@ -1,0 +1,122 @@
+//! The replica as the office model sees it: durable local changes, reads, notices
+//! of changes made by peers, and what survives a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+use std::path::Path;
+
+use aufruf_sync::protocol::{Identity, Limits};
+use aufruf_sync::replica::{COMPACT_AFTER_CHUNKS, Outgoing};
+use aufruf_sync::{ChangeError, DocumentName, NodeId, OfficeId, RemoteChange, Replica, Role};
+use automerge::transaction::Transactable;
+use automerge::{ROOT, ReadDoc};
+
+fn open(path: &Path, node: &str) -> Replica {
+    let identity = Identity {
+        office: OfficeId::new("zeitz").unwrap(),
+        node: NodeId::new(node).unwrap(),
+        role: Role::Desk,
+    };
+    Replica::open(path, identity, Limits::default())
+        .unwrap()
+        .replica
+}
+
+fn day() -> DocumentName {
+    DocumentName::day(2026, 3, 11).unwrap()
+}
+
+fn issue(replica: &Replica, ticket: &str) {
+    replica
+        .change(&day(), |tx| {
+            tx.put(ROOT, ticket, "issued")?;
+            Ok::<_, automerge::AutomergeError>(())
+        })
+        .unwrap();
+}
+
+/// Moves frames between two replicas' connections until both are quiet.
+fn pump(
+    a: &Replica,
+    b: &Replica,
+) -> (
+    aufruf_sync::protocol::ConnectionId,
+    aufruf_sync::protocol::ConnectionId,
+) {
+    let (ca, mut from_a) = a.connect(Some(NodeId::new("desk-2").unwrap()));
+    let (cb, mut from_b) = b.connect(Some(NodeId::new("desk-1").unwrap()));
+    for _ in 0..100 {
+        let mut moved = false;
+        while let Ok(Outgoing::Frame(frame)) = from_a.try_recv() {
+            a.sent(ca, frame.len());
+            b.receive(cb, &frame);
+            moved = true;
+        }
+        while let Ok(Outgoing::Frame(frame)) = from_b.try_recv() {
+            b.sent(cb, frame.len());
+            a.receive(ca, &frame);
+            moved = true;
+        }
+        if !moved {
+            return (ca, cb);
+        }
+    }
+    panic!("replicas never went quiet");
+}
+
+#[test]
+fn a_local_change_survives_a_restart_and_many_trigger_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let replica = open(&path, "desk-1");
+        for n in 0..COMPACT_AFTER_CHUNKS + 3 {
+            issue(&replica, &format!("A-{n:03}"));
+        }
+    }
+    let replica = open(&path, "desk-1");
+    let count = replica.read(&day(), |d| d.keys(ROOT).count()).unwrap();
+    assert_eq!(count, COMPACT_AFTER_CHUNKS + 3);
+}
+
+#[test]
+fn a_refused_change_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = open(&dir.path().join("store"), "desk-1");
+    issue(&replica, "A-001");
+    let before = replica.read(&day(), |d| d.get_heads()).unwrap();
+    let result = replica.change(&day(), |tx| {
+        tx.put(ROOT, "A-002", "issued")?;
+        Err::<(), _>(automerge::AutomergeError::Fail)
+    });
+    assert!(matches!(result, Err(ChangeError::Refused(_))));
+    assert_eq!(replica.read(&day(), |d| d.get_heads()).unwrap(), before);
+    // Refused on a day nobody had yet: the day does not appear either.
+    let tomorrow = DocumentName::day(2026, 3, 12).unwrap();
+    let result = replica.change(&tomorrow, |_| Err::<(), _>(automerge::AutomergeError::Fail));
+    assert!(matches!(result, Err(ChangeError::Refused(_))));
+    assert_eq!(replica.document_names(), vec![day()]);
+}
+
+#[test]
+fn changes_from_a_peer_are_announced_merged_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_path = dir.path().join("desk-1");
+    let kiosk = open(&dir.path().join("desk-2"), "desk-2");
+    issue(&kiosk, "A-001");
+    {
+        let desk = open(&desk_path, "desk-1");
+        let mut changes = desk.subscribe();
+        // Step 1: the desk learns of the day from the kiosk, and its tickets.
+        pump(&desk, &kiosk);
+        let mut seen = Vec::new();
+        while let Ok(change) = changes.try_recv() {
+            seen.push(change);
+        }
+        assert!(seen.contains(&RemoteChange { name: day() }));
+        assert_eq!(desk.read(&day(), |d| d.keys(ROOT).count()), Some(1));
+        assert_eq!(desk.peers().len(), 1);
+    }
+    // Step 2: after a restart the desk still has it, without the kiosk.
+    let desk = open(&desk_path, "desk-1");
+    assert_eq!(desk.read(&day(), |d| d.keys(ROOT).count()), Some(1));
+}
