@@ -11,6 +11,8 @@ use chrono::NaiveTime;
 use clap::{Parser, Subcommand};
 
 use crate::config_file;
+use crate::credentials::{self, OfficeFolder};
+use crate::{demo, runtime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +27,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run this device in the role its configuration gives (kiosk, desk, display).
+    Run {
+        /// The device's configuration: the office plus its `[node]` table.
+        #[arg(long, default_value = "aufruf.toml")]
+        config: PathBuf,
+    },
+    /// A whole office on this machine: kiosk, two desks and a display as separate
+    /// nodes, with simulated visitors and clerks.
+    Demo(DemoArgs),
+    /// The office's certificate authority and enrollment tokens.
+    #[command(subcommand)]
+    Office(OfficeCommand),
+    /// Enroll this device with the office.
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Run an office day through the model and print waits, utilisation and how well
     /// the waiting-time estimate did.
     Simulate(SimulateArgs),
@@ -61,6 +78,68 @@ struct SimulateArgs {
     hours: String,
 }
 
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Folder for the nodes' stores, certificates and printed tickets.
+    #[arg(long, default_value = "demo-out")]
+    dir: PathBuf,
+    /// Only the nodes, no simulated visitors and clerks.
+    #[arg(long)]
+    no_simulator: bool,
+    /// How much faster than real life the simulated people act.
+    #[arg(long, default_value_t = 30.0)]
+    speed: f64,
+    /// Stop after this long, e.g. `30s` or `5m`; runs until Ctrl-C otherwise.
+    #[arg(long = "for", value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Seed of the simulated visitors.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum OfficeCommand {
+    /// Create the office CA in a folder (keep it safe: it can admit devices).
+    Init {
+        /// The folder for the CA and the enrollment book.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The office id, as in `[office] id` of aufruf.toml.
+        #[arg(long)]
+        office: String,
+    },
+    /// Hand out a one-time enrollment token for a device.
+    Token {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The device's node id, e.g. desk-3.
+        #[arg(long)]
+        node: String,
+        /// kiosk, desk, display or gateway.
+        #[arg(long)]
+        role: String,
+        /// Hours the token stays valid.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// Redeem an enrollment token: writes the device's certificate and key.
+    Enroll {
+        /// The office folder made by `aufruf office init`.
+        #[arg(long)]
+        office_dir: PathBuf,
+        /// The token from `aufruf office token`.
+        #[arg(long)]
+        token: String,
+        /// Where to write ca.crt, node.crt and node.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Check a configuration file and say what is wrong with it.
@@ -85,6 +164,87 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run { config } => {
+            init_logging("info");
+            let (office, settings) = runtime::load(&config)?;
+            runtime_builder()?.block_on(async move {
+                let node = runtime::start(office, settings).await?;
+                println!(
+                    "aufruf: {} running; local API on http://{}",
+                    node.state.settings.id, node.api_addr
+                );
+                stopped().await;
+                node.shutdown().await;
+                Ok(())
+            })
+        }
+        Command::Demo(args) => {
+            init_logging("warn");
+            let options = demo::DemoOptions {
+                dir: args.dir,
+                simulate: !args.no_simulator,
+                speed: args.speed,
+                duration: args.duration,
+                seed: args.seed,
+            };
+            if !(options.speed > 0.0 && options.speed <= 10_000.0) {
+                bail!("--speed must be above 0 and at most 10000");
+            }
+            runtime_builder()?.block_on(async move {
+                let (stop, stop_rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    stopped().await;
+                    let _ = stop.send(true);
+                });
+                demo::run(options, stop_rx).await.map(|_| ())
+            })
+        }
+        Command::Office(OfficeCommand::Init { dir, office }) => {
+            let id = aufruf_sync::OfficeId::new(office.as_str())?;
+            OfficeFolder::init(&dir, &id)?;
+            println!(
+                "{}: office CA for \"{office}\" created; keep this folder safe",
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Office(OfficeCommand::Token {
+            dir,
+            node,
+            role,
+            hours,
+        }) => {
+            let folder = OfficeFolder::open(&dir)?;
+            let role = match role.as_str() {
+                "kiosk" => aufruf_sync::Role::Kiosk,
+                "desk" => aufruf_sync::Role::Desk,
+                "display" => aufruf_sync::Role::Display,
+                "gateway" => aufruf_sync::Role::Gateway,
+                other => bail!("--role: \"{other}\" is not kiosk, desk, display or gateway"),
+            };
+            let node = aufruf_sync::NodeId::new(node.as_str())?;
+            let token =
+                folder.issue_token(&node, role, std::time::Duration::from_secs(hours * 3600))?;
+            println!("{}", token.0);
+            Ok(())
+        }
+        Command::Node(NodeCommand::Enroll {
+            office_dir,
+            token,
+            out,
+        }) => {
+            let folder = OfficeFolder::open(&office_dir)?;
+            let (issued, role) = folder.enroll(&aufruf_sync::trust::EnrollmentToken(
+                token.trim().to_owned(),
+            ))?;
+            credentials::save_node(&out, &issued)?;
+            println!(
+                "{}: credentials for {} ({role:?}) written",
+                out.display(),
+                issued.node
+            );
+            Ok(())
+        }
         Command::Simulate(args) => simulate(args),
         Command::Config(ConfigCommand::Check { file }) => {
             let config = config_file::load(&file)?;
@@ -149,4 +309,53 @@ fn parse_hours(text: &str) -> anyhow::Result<(u32, u32)> {
         bail!("--hours: `{text}` must be at least an hour long");
     }
     Ok((opens, closes))
+}
+
+/// `30s`, `5m`, `2h` or plain seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, "s"), |i| (&text[..i], &text[i..]));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 5m or 1h"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("`{text}`: the unit must be s, m or h")),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+fn runtime_builder() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stopped() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

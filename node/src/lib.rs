@@ -1,5 +1,13 @@
 //! The `aufruf` node: command line, configuration files and the wiring of the office
 //! model to the outside world.
 
+pub mod api;
 pub mod cli;
 pub mod config_file;
+pub mod credentials;
+pub mod day_doc;
+pub mod demo;
+pub mod office;
+pub mod runtime;
+pub mod settings;
+pub mod state;

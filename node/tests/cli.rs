@@ -84,3 +84,40 @@ fn bad_simulation_options_are_explained() {
     assert!(!ok);
     assert!(err.contains("40 were asked for"), "{err}");
 }
+
+#[test]
+fn the_demo_office_runs_for_20_seconds_and_serves_visitors() {
+    let dir = std::env::temp_dir().join(format!("aufruf-demo-{}", std::process::id()));
+    let dir_arg = dir.to_str().unwrap();
+    let (ok, out, err) = aufruf(&["demo", "--for", "20s", "--speed", "120", "--dir", dir_arg]);
+    assert!(ok, "{out}\n{err}");
+    for node in ["kiosk-1", "desk-1", "desk-2", "display-1"] {
+        assert!(
+            out.contains(&format!("  {node}")),
+            "{node} not listed:\n{out}"
+        );
+    }
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("demo: ") && l.contains("visitors served"))
+        .unwrap_or_else(|| panic!("no summary in\n{out}"));
+    let served: u32 = summary
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" visitors served"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read {summary}"));
+    assert!(served >= 1, "{summary}");
+    // Printed tickets are kept as pictures next to the kiosk's store.
+    let tickets = std::fs::read_dir(dir.join("kiosk-1").join("tickets"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert!(tickets >= 1, "no ticket pictures");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

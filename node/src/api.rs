@@ -1,0 +1,395 @@
+//! The node's local HTTP API (axum): health, metrics, the day's queue, kiosk and desk
+//! actions, and the display's server-sent-event feed.
+//!
+//! Bad requests get a 4xx status with a JSON body `{"error": "...", "kind": "..."}`
+//! that says what is wrong; nothing a client sends can panic the node.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use aufruf_hardware::Language;
+use aufruf_model::{ActionError, DeskId, ServiceId, TicketId, Transfer};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::{Stream, StreamExt as _};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_stream::wrappers::WatchStream;
+
+use crate::office::OfficeError;
+use crate::state::{DeskAction, NodeError, NodeState, wall_clock};
+
+/// The API's routes over a node's state.
+pub fn router(state: Arc<NodeState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/day", get(day))
+        .route("/api/tickets", post(draw_ticket))
+        .route("/api/tickets/{id}", get(ticket))
+        .route("/api/check-in", post(check_in))
+        .route("/api/desks/{desk}", get(desk))
+        .route("/api/desks/{desk}/{action}", post(desk_action))
+        .route("/api/display", get(display))
+        .route("/api/display/feed", get(display_feed))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// An error as the API answers it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({ "error": self.message, "kind": self.kind }));
+        (self.status, body).into_response()
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let message = e.to_string();
+        let (status, kind) = match &e {
+            NodeError::Office(OfficeError::Action(a)) => action_status(a),
+            NodeError::WrongRole { .. } => (StatusCode::CONFLICT, "wrong_role"),
+            NodeError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown_service"),
+            NodeError::Office(OfficeError::Store(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "not_stored")
+            }
+            NodeError::Office(_) | NodeError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %message, "request failed");
+        }
+        ApiError {
+            status,
+            kind,
+            message,
+        }
+    }
+}
+
+fn action_status(e: &ActionError) -> (StatusCode, &'static str) {
+    use ActionError as A;
+    match e {
+        A::UnknownTicket(_) => (StatusCode::NOT_FOUND, "unknown_ticket"),
+        A::UnknownDesk(_) => (StatusCode::NOT_FOUND, "unknown_desk"),
+        A::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown_service"),
+        A::UnknownBooking(_) => (StatusCode::NOT_FOUND, "unknown_booking"),
+        A::AlreadyCheckedIn { .. } => (StatusCode::CONFLICT, "already_checked_in"),
+        A::DeskDoesNotServe { .. } => (StatusCode::CONFLICT, "desk_does_not_serve"),
+        A::DeskNotOpen(_) => (StatusCode::CONFLICT, "desk_not_open"),
+        A::DeskBusy { .. } => (StatusCode::CONFLICT, "desk_busy"),
+        A::NoCurrentVisitor(_) => (StatusCode::CONFLICT, "no_current_visitor"),
+        A::NobodyWaiting(_) => (StatusCode::CONFLICT, "nobody_waiting"),
+        A::Refused { .. } => (StatusCode::CONFLICT, "refused"),
+        A::NoNumberBlock(_) | A::NumbersExhausted(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "no_numbers")
+        }
+        A::StaleStamp { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "stale_clock"),
+    }
+}
+
+/// Runs blocking node work (locks, disk flushes) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "internal",
+            message: format!("worker failed: {e}"),
+        })?
+        .map_err(ApiError::from)
+}
+
+/// A JSON body, or a JSON error saying what is wrong with it.
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::bad("bad_body", e.body_text()))
+}
+
+async fn not_found() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "not_found",
+        message: "no such endpoint; see /health, /metrics, /api/day, /api/tickets, \
+                  /api/check-in, /api/desks/{desk}, /api/display"
+            .into(),
+    }
+}
+
+async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> {
+    let peers: Vec<String> = state
+        .replica
+        .peers()
+        .iter()
+        .map(|p| p.node.to_string())
+        .collect();
+    Json(json!({
+        "status": "ok",
+        "node": state.settings.id,
+        "role": state.role().name(),
+        "office": state.config.office.id,
+        "peers": peers,
+    }))
+}
+
+async fn metrics(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
+    let text = blocking(move || Ok(state.metrics_text(wall_clock()))).await?;
+    Ok((
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+async fn day(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
+    let view = blocking(move || state.day_view(wall_clock())).await?;
+    Ok(Json(view).into_response())
+}
+
+async fn ticket(
+    State(state): State<Arc<NodeState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let ticket = parse_ticket(&id)?;
+    let view = blocking(move || state.ticket_view(wall_clock(), &ticket)).await?;
+    match view {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "unknown_ticket",
+            message: format!("there is no ticket {id} today"),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrawTicket {
+    service: String,
+    /// `paper` or `qr`.
+    #[serde(default = "qr")]
+    kind: String,
+    #[serde(default)]
+    language: Option<String>,
+}
+
+fn qr() -> String {
+    "qr".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckIn {
+    code: String,
+    #[serde(default = "qr")]
+    kind: String,
+    #[serde(default)]
+    language: Option<String>,
+}
+
+fn paper_and_language(kind: &str, language: Option<&str>) -> Result<(bool, Language), ApiError> {
+    let paper = match kind {
+        "paper" => true,
+        "qr" => false,
+        other => {
+            return Err(ApiError::bad(
+                "bad_kind",
+                format!("kind must be \"paper\" or \"qr\", not \"{other}\""),
+            ));
+        }
+    };
+    let language = match language.unwrap_or("de") {
+        "de" => Language::De,
+        "en" => Language::En,
+        other => {
+            return Err(ApiError::bad(
+                "bad_language",
+                format!("language must be \"de\" or \"en\", not \"{other}\""),
+            ));
+        }
+    };
+    Ok((paper, language))
+}
+
+async fn draw_ticket(
+    State(state): State<Arc<NodeState>>,
+    request: Result<Json<DrawTicket>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let request = body(request)?;
+    let (paper, language) = paper_and_language(&request.kind, request.language.as_deref())?;
+    let issued =
+        blocking(move || state.draw_ticket(wall_clock(), &request.service, paper, language))
+            .await?;
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+async fn check_in(
+    State(state): State<Arc<NodeState>>,
+    request: Result<Json<CheckIn>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let request = body(request)?;
+    let (paper, language) = paper_and_language(&request.kind, request.language.as_deref())?;
+    let issued =
+        blocking(move || state.check_in(wall_clock(), &request.code, paper, language)).await?;
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+async fn desk(
+    State(state): State<Arc<NodeState>>,
+    Path(desk): Path<String>,
+) -> Result<Response, ApiError> {
+    let desk = DeskId::new(desk);
+    if state.config.desk(&desk).is_none() {
+        return Err(NodeError::from(OfficeError::Action(ActionError::UnknownDesk(desk))).into());
+    }
+    let view = blocking(move || state.desk_view(wall_clock(), &desk)).await?;
+    Ok(Json(view).into_response())
+}
+
+/// Optional details of a desk action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeskRequest {
+    #[serde(default)]
+    services: Vec<String>,
+    ticket: Option<String>,
+    to_service: Option<String>,
+    to_desk: Option<String>,
+}
+
+async fn desk_action(
+    State(state): State<Arc<NodeState>>,
+    Path((desk, action)): Path<(String, String)>,
+    request: Option<Json<serde_json::Value>>,
+) -> Result<Response, ApiError> {
+    let details: DeskRequest = match request {
+        None => DeskRequest::default(),
+        Some(Json(value)) => {
+            serde_json::from_value(value).map_err(|e| ApiError::bad("bad_body", e.to_string()))?
+        }
+    };
+    let ticket = |details: &DeskRequest| -> Result<TicketId, ApiError> {
+        let id = details
+            .ticket
+            .as_deref()
+            .ok_or_else(|| ApiError::bad("missing_ticket", format!("{action} needs \"ticket\"")))?;
+        parse_ticket(id)
+    };
+    let action = match action.as_str() {
+        "open" => DeskAction::Open {
+            services: details
+                .services
+                .iter()
+                .map(|s| ServiceId::new(s.as_str()))
+                .collect(),
+        },
+        "close" => DeskAction::Close,
+        "pause" => DeskAction::Pause,
+        "resume" => DeskAction::Resume,
+        "call-next" => DeskAction::CallNext,
+        "call" => DeskAction::Call {
+            ticket: ticket(&details)?,
+        },
+        "recall" => DeskAction::Recall,
+        "serving" => DeskAction::Serving,
+        "transfer" => DeskAction::Transfer {
+            to: match (&details.to_service, &details.to_desk) {
+                (Some(s), None) => Transfer::Service(ServiceId::new(s.as_str())),
+                (None, Some(d)) => Transfer::Desk(DeskId::new(d.as_str())),
+                _ => {
+                    return Err(ApiError::bad(
+                        "bad_transfer",
+                        "transfer needs exactly one of \"to_service\" and \"to_desk\"",
+                    ));
+                }
+            },
+        },
+        "park" => DeskAction::Park,
+        "return" => DeskAction::Return {
+            ticket: ticket(&details)?,
+        },
+        "no-show" => DeskAction::NoShow,
+        "done" => DeskAction::Done,
+        other => {
+            return Err(ApiError {
+                status: StatusCode::NOT_FOUND,
+                kind: "unknown_action",
+                message: format!(
+                    "unknown desk action \"{other}\"; one of open, close, pause, resume, \
+                     call-next, call, recall, serving, transfer, park, return, no-show, done"
+                ),
+            });
+        }
+    };
+    let desk = DeskId::new(desk);
+    let view = blocking(move || state.desk_action(wall_clock(), &desk, action)).await?;
+    Ok(Json(view).into_response())
+}
+
+async fn display(State(state): State<Arc<NodeState>>) -> Json<crate::state::DisplayView> {
+    Json(state.display_view())
+}
+
+async fn display_feed(
+    State(state): State<Arc<NodeState>>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let mut stopping = state.stopping();
+    let stream = WatchStream::new(state.display_feed())
+        .map(|view| {
+            let event = SseEvent::default().event("display");
+            Ok(event
+                .json_data(&view)
+                .unwrap_or_else(|_| SseEvent::default().comment("unencodable")))
+        })
+        // The feed ends when the node shuts down, so the server can stop.
+        .take_until(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// `kiosk-1-17` or `kiosk-1/17` as a ticket id.
+fn parse_ticket(text: &str) -> Result<TicketId, ApiError> {
+    let (node, seq) = text
+        .rsplit_once('/')
+        .or_else(|| text.rsplit_once('-'))
+        .ok_or_else(|| {
+            ApiError::bad(
+                "bad_ticket",
+                format!("\"{text}\" is not a ticket id like kiosk-1-17"),
+            )
+        })?;
+    let seq = seq.parse().map_err(|_| {
+        ApiError::bad(
+            "bad_ticket",
+            format!("\"{text}\" is not a ticket id like kiosk-1-17"),
+        )
+    })?;
+    Ok(TicketId::new(aufruf_model::NodeId::new(node), seq))
+}

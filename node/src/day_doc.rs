@@ -1,0 +1,501 @@
+//! The office day on an automerge document: how the model's events are written to and
+//! read from `day/YYYY-MM-DD`.
+//!
+//! Layout of the document root (a map):
+//!
+//! ```text
+//! schema            = 1
+//! ticket:<ticket>   = { <event id>: <event> }   one map per ticket
+//! desk:<desk>       = { <event id>: <event> }   one map per desk
+//! booking:<code>    = <appointment>
+//! ```
+//!
+//! An event id is its stamp (`<wall ms>.<counter>.<node>`), unique because each node's
+//! clock strictly increases; events are immutable JSON strings. Only maps — automerge
+//! lists are its slow spot and the queue needs none.
+//!
+//! Tickets and desks hang directly off the root, not under shared `tickets`/`desks`
+//! maps: a map object that two replicas create concurrently becomes a conflict in which
+//! one object hides the other. A ticket's map is created only by the node that issues
+//! it (ticket ids carry the issuer's name), so ticket maps never conflict; should two
+//! nodes ever create the same desk map, [`read_day`] still reads the union of all
+//! conflicting objects, because events are a set and the union is exactly right.
+
+use std::collections::BTreeSet;
+
+use aufruf_model::day::DeskEvent;
+use aufruf_model::{Appointment, Day, DeskId, Event, Hlc, NodeId, Stamp, TicketEvent, TicketId};
+use automerge::transaction::Transactable;
+use automerge::{
+    Automerge, AutomergeError, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value,
+};
+
+/// The layout version this build writes and reads.
+pub const SCHEMA: i64 = 1;
+
+const TICKET: &str = "ticket:";
+const DESK: &str = "desk:";
+const BOOKING: &str = "booking:";
+
+/// Why a day document cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DayDocError {
+    #[error(
+        "the day document has layout version {found}, this build knows {SCHEMA}; update this node"
+    )]
+    NewerSchema { found: i64 },
+    #[error("automerge: {0}")]
+    Automerge(#[from] AutomergeError),
+    #[error("cannot encode event: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// A day as read from its document, with what could not be understood.
+#[derive(Debug, Default)]
+pub struct DayRead {
+    pub day: Day,
+    /// Keys whose content this build could not parse (e.g. written by a newer build);
+    /// they are skipped, not fatal.
+    pub unreadable: Vec<String>,
+}
+
+/// Writes one event into the document, touching only its ticket's or desk's map.
+pub fn write_event(tx: &mut impl Transactable, event: &Event) -> Result<(), DayDocError> {
+    check_schema(tx)?;
+    if tx.get(ROOT, "schema")?.is_none() {
+        tx.put(ROOT, "schema", SCHEMA)?;
+    }
+    match event {
+        Event::Ticket {
+            ticket,
+            stamp,
+            event,
+        } => {
+            let map = map_at(tx, &format!("{TICKET}{ticket}"))?;
+            tx.put(&map, event_id(stamp), serde_json::to_string(event)?)?;
+        }
+        Event::Desk { desk, stamp, event } => {
+            let map = map_at(tx, &format!("{DESK}{desk}"))?;
+            tx.put(&map, event_id(stamp), serde_json::to_string(event)?)?;
+        }
+        Event::Booked(appointment) => {
+            let key = format!("{BOOKING}{}", appointment.code);
+            tx.put(ROOT, key, serde_json::to_string(appointment)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole day.
+pub fn read_day(doc: &impl ReadDoc) -> Result<DayRead, DayDocError> {
+    check_schema(doc)?;
+    let mut read = DayRead::default();
+    let keys: Vec<String> = doc.keys(ROOT).collect();
+    for key in keys {
+        read_key(doc, &key, &mut read)?;
+    }
+    Ok(read)
+}
+
+/// Reads the events of some tickets (and all desks and bookings) into `read`: the
+/// cheap path after a remote change touched only those.
+pub fn read_changed(
+    doc: &impl ReadDoc,
+    changed: &Changed,
+    read: &mut DayRead,
+) -> Result<(), DayDocError> {
+    check_schema(doc)?;
+    for ticket in &changed.tickets {
+        read_key(doc, &format!("{TICKET}{ticket}"), read)?;
+    }
+    if changed.desks_or_bookings {
+        let keys: Vec<String> = doc
+            .keys(ROOT)
+            .filter(|k| k.starts_with(DESK) || k.starts_with(BOOKING))
+            .collect();
+        for key in keys {
+            read_key(doc, &key, read)?;
+        }
+    }
+    Ok(())
+}
+
+/// What a set of changes touched.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub tickets: BTreeSet<TicketId>,
+    pub desks_or_bookings: bool,
+}
+
+/// What changed in the document between two sets of heads.
+pub fn changed_between(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Changed {
+    let mut changed = Changed::default();
+    for patch in doc.diff(before, after) {
+        // The root key a patch is under: the first step of its path, or, for a new
+        // key of the root itself, the key it puts.
+        let key = match (patch.path.first(), &patch.action) {
+            (Some((_, Prop::Map(key))), _) => Some(key.clone()),
+            (None, automerge::PatchAction::PutMap { key, .. }) => Some(key.clone()),
+            _ => None,
+        };
+        let Some(key) = key else { continue };
+        if let Some(ticket) = key.strip_prefix(TICKET).and_then(parse_ticket_id) {
+            changed.tickets.insert(ticket);
+        } else if key.starts_with(DESK) || key.starts_with(BOOKING) {
+            changed.desks_or_bookings = true;
+        }
+    }
+    changed
+}
+
+fn check_schema(doc: &impl ReadDoc) -> Result<(), DayDocError> {
+    // Concurrent writers put the same version; any of them will do.
+    let found = doc
+        .get_all(ROOT, "schema")?
+        .into_iter()
+        .find_map(|(v, _)| match v {
+            Value::Scalar(s) => s.as_i64(),
+            Value::Object(_) => None,
+        });
+    match found {
+        Some(found) if found > SCHEMA => Err(DayDocError::NewerSchema { found }),
+        _ => Ok(()),
+    }
+}
+
+/// The map under `key` of the root, created if missing.
+fn map_at(tx: &mut impl Transactable, key: &str) -> Result<ObjId, DayDocError> {
+    match tx.get(ROOT, key)? {
+        Some((Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Ok(tx.put_object(ROOT, key, ObjType::Map)?),
+    }
+}
+
+fn read_key(doc: &impl ReadDoc, key: &str, read: &mut DayRead) -> Result<(), DayDocError> {
+    if let Some(ticket) = key.strip_prefix(TICKET) {
+        let Some(ticket) = parse_ticket_id(ticket) else {
+            read.unreadable.push(key.to_owned());
+            return Ok(());
+        };
+        for (stamp, text) in events_under(doc, key, read)? {
+            match serde_json::from_str::<TicketEvent>(&text) {
+                Ok(event) => {
+                    read.day.apply(Event::Ticket {
+                        ticket: ticket.clone(),
+                        stamp,
+                        event,
+                    });
+                }
+                Err(_) => read
+                    .unreadable
+                    .push(format!("{key}/{}", event_id_of(&stamp))),
+            }
+        }
+    } else if let Some(desk) = key.strip_prefix(DESK) {
+        let desk = DeskId::new(desk);
+        for (stamp, text) in events_under(doc, key, read)? {
+            match serde_json::from_str::<DeskEvent>(&text) {
+                Ok(event) => {
+                    read.day.apply(Event::Desk {
+                        desk: desk.clone(),
+                        stamp,
+                        event,
+                    });
+                }
+                Err(_) => read
+                    .unreadable
+                    .push(format!("{key}/{}", event_id_of(&stamp))),
+            }
+        }
+    } else if key.starts_with(BOOKING) {
+        for (value, _) in doc.get_all(ROOT, key)? {
+            let parsed = text_of(&value).and_then(|t| serde_json::from_str::<Appointment>(&t).ok());
+            match parsed {
+                Some(appointment) => {
+                    read.day.apply(Event::Booked(appointment));
+                }
+                None => read.unreadable.push(key.to_owned()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The events of every (possibly conflicting) map under a root key.
+fn events_under(
+    doc: &impl ReadDoc,
+    key: &str,
+    read: &mut DayRead,
+) -> Result<Vec<(Stamp, String)>, DayDocError> {
+    let mut events = Vec::new();
+    for (value, map) in doc.get_all(ROOT, key)? {
+        if !matches!(value, Value::Object(ObjType::Map)) {
+            read.unreadable.push(key.to_owned());
+            continue;
+        }
+        for item in doc.map_range(&map, ..) {
+            let stamp = parse_event_id(&item.key);
+            let text = match &item.value {
+                automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
+                    Some(s.to_string())
+                }
+                _ => None,
+            };
+            match (stamp, text) {
+                (Some(stamp), Some(text)) => events.push((stamp, text)),
+                _ => read.unreadable.push(format!("{key}/{}", item.key)),
+            }
+        }
+    }
+    Ok(events)
+}
+
+fn text_of(value: &Value<'_>) -> Option<String> {
+    match value {
+        Value::Scalar(s) => s.as_str().map(str::to_owned),
+        Value::Object(_) => None,
+    }
+}
+
+/// `<wall ms>.<counter>.<node>`: sorts by time within a ticket, parses back exactly.
+pub fn event_id(stamp: &Stamp) -> String {
+    event_id_of(stamp)
+}
+
+fn event_id_of(stamp: &Stamp) -> String {
+    format!("{}.{}.{}", stamp.hlc.wall_ms, stamp.hlc.counter, stamp.node)
+}
+
+fn parse_event_id(id: &str) -> Option<Stamp> {
+    let mut parts = id.splitn(3, '.');
+    let wall_ms = parts.next()?.parse().ok()?;
+    let counter = parts.next()?.parse().ok()?;
+    let node = parts.next().filter(|n| !n.is_empty())?;
+    Some(Stamp::new(Hlc::new(wall_ms, counter), NodeId::new(node)))
+}
+
+fn parse_ticket_id(id: &str) -> Option<TicketId> {
+    let (node, seq) = id.rsplit_once('/')?;
+    if node.is_empty() {
+        return None;
+    }
+    Some(TicketId::new(NodeId::new(node), seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aufruf_model::{HlcClock, OfficeConfig, Origin, ServiceId, Timestamp};
+    use automerge::ActorId;
+
+    fn office() -> OfficeConfig {
+        crate::config_file::load_or_example(None).unwrap()
+    }
+
+    fn doc(actor: &str) -> Automerge {
+        Automerge::new().with_actor(ActorId::from(actor.as_bytes()))
+    }
+
+    fn write(doc: &mut Automerge, events: &[Event]) {
+        doc.transact::<_, _, DayDocError>(|tx| {
+            for e in events {
+                write_event(tx, e)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        let stamp = Stamp::new(Hlc::new(1_773_100_800_123, 7), NodeId::new("desk.3"));
+        assert_eq!(parse_event_id(&event_id(&stamp)), Some(stamp));
+        let ticket = TicketId::new(NodeId::new("kiosk/1"), 42);
+        assert_eq!(parse_ticket_id(&ticket.to_string()), Some(ticket));
+        assert_eq!(parse_event_id("12.x.node"), None);
+        assert_eq!(parse_ticket_id("/3"), None);
+    }
+
+    #[test]
+    fn a_day_written_is_the_day_read_back() {
+        let config = office();
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(NodeId::new("kiosk-1"));
+        let mut desk = HlcClock::new(NodeId::new("desk-1"));
+        let mut events = vec![Event::Booked(Appointment {
+            code: "XK7P".into(),
+            service: ServiceId::new("reisepass"),
+            due: Timestamp::from_minutes(30),
+        })];
+        day.apply(events[0].clone());
+        let s = desk.tick(Timestamp::from_minutes(1));
+        events.push(day.open_desk(&config, &"desk-1".into(), vec![], s).unwrap());
+        for m in 2..5 {
+            let s = kiosk.tick(Timestamp::from_minutes(m));
+            events.push(
+                day.issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+                    .unwrap(),
+            );
+        }
+        desk.observe(day.latest());
+        let s = desk.tick(Timestamp::from_minutes(6));
+        events.push(day.call_next(&config, &"desk-1".into(), s).unwrap());
+
+        let mut d = doc("aa");
+        write(&mut d, &events);
+        let read = read_day(&d).unwrap();
+        assert!(read.unreadable.is_empty(), "{:?}", read.unreadable);
+        assert_eq!(read.day, day);
+
+        // Saved and loaded, the same.
+        let loaded = Automerge::load(&d.save()).unwrap();
+        assert_eq!(read_day(&loaded).unwrap().day, day);
+    }
+
+    #[test]
+    fn concurrently_created_desk_maps_are_read_as_their_union() {
+        let config = office();
+        let mut one = doc("01");
+        let mut two = doc("02");
+        let mut a = Day::new();
+        let mut b = Day::new();
+        // Two terminals both believe they are desk 1 and open it while cut off.
+        let ea = a
+            .open_desk(
+                &config,
+                &"desk-1".into(),
+                vec![],
+                Stamp::new(Hlc::new(10, 0), "t1".into()),
+            )
+            .unwrap();
+        let eb = b
+            .open_desk(
+                &config,
+                &"desk-1".into(),
+                vec![],
+                Stamp::new(Hlc::new(11, 0), "t2".into()),
+            )
+            .unwrap();
+        write(&mut one, std::slice::from_ref(&ea));
+        write(&mut two, std::slice::from_ref(&eb));
+        one.merge(&mut two).unwrap();
+        let key = format!("{DESK}desk-1");
+        assert_eq!(
+            one.get_all(ROOT, key.as_str()).unwrap().len(),
+            2,
+            "a real conflict"
+        );
+        let read = read_day(&one).unwrap();
+        let mut both = Day::new();
+        both.apply(ea);
+        both.apply(eb);
+        assert_eq!(read.day, both);
+    }
+
+    #[test]
+    fn changes_name_the_tickets_they_touched() {
+        let config = office();
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(NodeId::new("kiosk-1"));
+        let mut d = doc("aa");
+        let s = kiosk.tick(Timestamp::from_minutes(1));
+        let first = day
+            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .unwrap();
+        write(&mut d, &[first]);
+        let before = d.get_heads();
+        let s = kiosk.tick(Timestamp::from_minutes(2));
+        let second = day
+            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .unwrap();
+        write(&mut d, &[second]);
+        let changed = changed_between(&d, &before, &d.get_heads());
+        assert_eq!(
+            changed.tickets.into_iter().collect::<Vec<_>>(),
+            vec![TicketId::new("kiosk-1".into(), 2)]
+        );
+        assert!(!changed.desks_or_bookings);
+    }
+
+    #[test]
+    fn a_newer_layout_is_refused_and_garbage_is_skipped() {
+        let mut d = doc("aa");
+        d.transact::<_, _, AutomergeError>(|tx| {
+            tx.put(ROOT, "schema", 1_i64)?;
+            let m = tx.put_object(ROOT, "ticket:kiosk-1/1", ObjType::Map)?;
+            tx.put(&m, "5.0.kiosk-1", "{not json")?;
+            tx.put(&m, "no-stamp", "{}")?;
+            Ok(())
+        })
+        .unwrap();
+        let read = read_day(&d).unwrap();
+        assert_eq!(read.unreadable.len(), 2);
+        assert_eq!(read.day.tickets().count(), 0);
+
+        d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", 2_i64))
+            .unwrap();
+        assert!(matches!(
+            read_day(&d),
+            Err(DayDocError::NewerSchema { found: 2 })
+        ));
+    }
+
+    /// Issue 3's budget: a day of 3,000 tickets, each issued, called, served and
+    /// finished (12,000 events), stays well under 150 KB as a saved document and is
+    /// read back whole.
+    #[test]
+    fn a_busy_day_stays_small() {
+        let mut config = office();
+        config.number_blocks[0].last = 9999;
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(NodeId::new("kiosk-1"));
+        let mut desks: Vec<(DeskId, HlcClock)> = (1..=6)
+            .map(|n| {
+                (
+                    DeskId::new(format!("desk-{n}")),
+                    HlcClock::new(NodeId::new(format!("desk-{n}"))),
+                )
+            })
+            .collect();
+        let mut events = Vec::new();
+        let mut t = 1_773_100_800_000_u64;
+        for (desk, clock) in &mut desks {
+            clock.observe(day.latest());
+            let s = clock.tick(Timestamp::from_millis(t));
+            events.push(day.open_desk(&config, desk, vec![], s).unwrap());
+        }
+        let services = [
+            "meldebescheinigung",
+            "anmeldung",
+            "personalausweis",
+            "reisepass",
+        ];
+        for i in 0..3000_usize {
+            t += 10_000;
+            kiosk.observe(day.latest());
+            let s = kiosk.tick(Timestamp::from_millis(t));
+            let service = ServiceId::new(services[i % 4]);
+            events.push(day.issue(&config, &service, Origin::WalkIn, s).unwrap());
+            let (desk, clock) = &mut desks[i % 6];
+            for step in 0..3 {
+                t += 1000;
+                clock.observe(day.latest());
+                let s = clock.tick(Timestamp::from_millis(t));
+                let event = match step {
+                    0 => day.call_next(&config, desk, s),
+                    1 => day.start_serving(desk, s),
+                    _ => day.finish(desk, s),
+                };
+                events.push(event.unwrap());
+            }
+        }
+        let mut d = doc("aa");
+        for e in &events {
+            write(&mut d, std::slice::from_ref(e));
+        }
+        let saved = d.save();
+        assert!(saved.len() < 150_000, "{} bytes", saved.len());
+        let loaded = Automerge::load(&saved).unwrap();
+        assert_eq!(read_day(&loaded).unwrap().day, day);
+    }
+}

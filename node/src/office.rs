@@ -1,0 +1,227 @@
+//! The office on its replicated documents: the model's actions made durable and
+//! shared, and each day kept current as peers' changes arrive.
+//!
+//! [`Office`] works on anything that implements [`Documents`]: the real
+//! [`aufruf_sync::Replica`] (sled + peers) in a running node, a bare protocol core in
+//! the simulated LAN of the tests — the same code either way.
+//!
+//! An action runs in four steps: catch up with what peers wrote, stamp with this
+//! node's clock (after everything seen), let the model validate and apply it, write
+//! the event to the day's document and return only once that is durable. Only then may
+//! the caller print a ticket or show "called".
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aufruf_model::day::RecallOutcome;
+use aufruf_model::{
+    ActionError, Appointment, Day, Event, HlcClock, NodeId, OfficeConfig, Stamp, Timestamp,
+};
+use aufruf_sync::{ChangeError, DocumentName, Replica};
+use automerge::transaction::Transaction;
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use chrono::{Datelike, NaiveDate};
+
+use crate::day_doc::{self, DayDocError, DayRead};
+
+/// Where the office's documents live.
+pub trait Documents {
+    /// Applies `write` to the named document (created if new) and returns once the
+    /// change is durable.
+    fn change_durably(
+        &mut self,
+        name: &DocumentName,
+        write: &mut dyn FnMut(&mut Transaction<'_>) -> Result<(), DayDocError>,
+    ) -> Result<(), OfficeError>;
+
+    /// Reads the named document; `None` if this node does not have it.
+    fn read_document<R>(
+        &self,
+        name: &DocumentName,
+        read: impl FnOnce(&Automerge) -> R,
+    ) -> Option<R>;
+}
+
+impl Documents for Arc<Replica> {
+    fn change_durably(
+        &mut self,
+        name: &DocumentName,
+        write: &mut dyn FnMut(&mut Transaction<'_>) -> Result<(), DayDocError>,
+    ) -> Result<(), OfficeError> {
+        self.change(name, |tx| write(tx)).map_err(|e| match e {
+            ChangeError::Refused(e) => OfficeError::Document(e),
+            ChangeError::Store(e) => OfficeError::Store(e.to_string()),
+        })
+    }
+
+    fn read_document<R>(
+        &self,
+        name: &DocumentName,
+        read: impl FnOnce(&Automerge) -> R,
+    ) -> Option<R> {
+        self.read(name, read)
+    }
+}
+
+/// Why an office action did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum OfficeError {
+    /// The model refused the action (it makes no sense now); nothing was written.
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    #[error("day document: {0}")]
+    Document(#[from] DayDocError),
+    /// The local store did not take the change; nothing was confirmed or sent.
+    #[error("not stored: {0}")]
+    Store(String),
+    #[error("{0} is not a date this office can keep")]
+    Date(NaiveDate),
+}
+
+/// Anything an action returns that carries the event it applied.
+pub trait Carries {
+    fn event(&self) -> &Event;
+}
+
+impl Carries for Event {
+    fn event(&self) -> &Event {
+        self
+    }
+}
+
+impl Carries for RecallOutcome {
+    fn event(&self) -> &Event {
+        match self {
+            RecallOutcome::Recalled(e) | RecallOutcome::NoShow(e) => e,
+        }
+    }
+}
+
+/// One node's view of the office: configuration, clock and the days it has read.
+#[derive(Debug)]
+pub struct Office<D> {
+    config: OfficeConfig,
+    documents: D,
+    clock: HlcClock,
+    days: BTreeMap<NaiveDate, CachedDay>,
+}
+
+#[derive(Debug, Default)]
+struct CachedDay {
+    read: DayRead,
+    /// The document's heads as far as `read` reflects them.
+    heads: Vec<ChangeHash>,
+}
+
+impl<D: Documents> Office<D> {
+    pub fn new(config: OfficeConfig, documents: D, node: NodeId) -> Self {
+        Self {
+            config,
+            documents,
+            clock: HlcClock::new(node),
+            days: BTreeMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &OfficeConfig {
+        &self.config
+    }
+
+    pub fn documents(&self) -> &D {
+        &self.documents
+    }
+
+    pub fn node(&self) -> &NodeId {
+        self.clock.node()
+    }
+
+    /// The day as this node knows it now, including everything peers have sent.
+    pub fn day(&mut self, date: NaiveDate) -> Result<&Day, OfficeError> {
+        self.refresh(date)?;
+        Ok(&self.days.entry(date).or_default().read.day)
+    }
+
+    /// Entries of the day's document this build could not read.
+    pub fn unreadable(&mut self, date: NaiveDate) -> Result<&[String], OfficeError> {
+        self.refresh(date)?;
+        Ok(&self.days.entry(date).or_default().read.unreadable)
+    }
+
+    /// Runs a local action of the model on the day and makes its event durable.
+    pub fn act<T: Carries>(
+        &mut self,
+        date: NaiveDate,
+        now: Timestamp,
+        action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
+    ) -> Result<T, OfficeError> {
+        self.refresh(date)?;
+        let name = document_name(date)?;
+        let cached = self.days.entry(date).or_default();
+        self.clock.observe(cached.read.day.latest());
+        let stamp = self.clock.tick(now);
+        let outcome = action(&mut cached.read.day, &self.config, stamp)?;
+        let event = outcome.event().clone();
+        let written = self
+            .documents
+            .change_durably(&name, &mut |tx| day_doc::write_event(tx, &event));
+        if let Err(e) = written {
+            // The cached day already holds the event; forget it and read afresh.
+            self.days.remove(&date);
+            return Err(e);
+        }
+        Ok(outcome)
+    }
+
+    /// Feeds a booking into the day (the gateway does this for the portal).
+    pub fn book(&mut self, date: NaiveDate, appointment: Appointment) -> Result<(), OfficeError> {
+        let name = document_name(date)?;
+        let event = Event::Booked(appointment);
+        self.documents
+            .change_durably(&name, &mut |tx| day_doc::write_event(tx, &event))?;
+        self.refresh(date)
+    }
+
+    /// Catches up with the day's document: reads only the tickets changed since last
+    /// time (everything, the first time).
+    fn refresh(&mut self, date: NaiveDate) -> Result<(), OfficeError> {
+        let name = document_name(date)?;
+        let cached = self.days.entry(date).or_default();
+        let outcome = self.documents.read_document(&name, |doc| {
+            let after = doc.get_heads();
+            if after == cached.heads {
+                return Ok(());
+            }
+            // After a reload (a damaged document, a store rebuilt from peers) the heads
+            // read last may be unknown to the document: then read it whole.
+            let known = cached
+                .heads
+                .iter()
+                .all(|h| doc.get_change_by_hash(h).is_some());
+            if cached.heads.is_empty() || !known {
+                cached.read = day_doc::read_day(doc)?;
+            } else {
+                let changed = day_doc::changed_between(doc, &cached.heads, &after);
+                day_doc::read_changed(doc, &changed, &mut cached.read)?;
+            }
+            cached.heads = after;
+            Ok::<(), DayDocError>(())
+        });
+        match outcome {
+            None => Ok(()),
+            Some(result) => result.map_err(OfficeError::from),
+        }
+    }
+}
+
+/// The document that holds a calendar day.
+pub fn document_name(date: NaiveDate) -> Result<DocumentName, OfficeError> {
+    let parts = (
+        u16::try_from(date.year()).ok(),
+        u8::try_from(date.month()).ok(),
+        u8::try_from(date.day()).ok(),
+    );
+    match parts {
+        (Some(y), Some(m), Some(d)) => DocumentName::day(y, m, d).ok_or(OfficeError::Date(date)),
+        _ => Err(OfficeError::Date(date)),
+    }
+}

@@ -1,0 +1,286 @@
+//! A running node: its replica and store, the mutual-TLS network, the local API, the
+//! watcher that keeps the views current as peers' changes arrive, and the day
+//! rollover. [`start`] brings it all up; [`RunningNode::shutdown`] takes it down with
+//! the store flushed and the peers told.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aufruf_hardware::{PrinterConfig, TicketPrinter};
+use aufruf_model::OfficeConfig;
+use aufruf_model::calendar;
+use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
+use aufruf_sync::net::{self, NetConfig, Network, Tls};
+use aufruf_sync::protocol::{Identity, Limits};
+use aufruf_sync::{NodeId, OfficeId, Replica};
+use tokio::sync::{Mutex, broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::credentials;
+use crate::settings::{NodeSettings, RoleName};
+use crate::state::{NodeState, wall_clock};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("[node] id: {0}")]
+    Id(String),
+    #[error("store {path}: {message}")]
+    Store { path: String, message: String },
+    #[error("credentials: {0}")]
+    Credentials(#[from] credentials::CredentialsError),
+    #[error("network: {0}")]
+    Network(#[from] net::NetError),
+    #[error("[printer]: {0}")]
+    Printer(String),
+    #[error("local API on {address}: {source}")]
+    Api {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A node that runs until [`RunningNode::shutdown`].
+#[derive(Debug)]
+pub struct RunningNode {
+    pub state: Arc<NodeState>,
+    pub api_addr: SocketAddr,
+    pub sync_addr: SocketAddr,
+    /// Shared with the mDNS task, which adds the peers it finds.
+    network: Arc<Mutex<Option<Network>>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts a node as its settings say.
+pub async fn start(
+    config: OfficeConfig,
+    settings: NodeSettings,
+) -> Result<RunningNode, StartError> {
+    let office =
+        OfficeId::new(config.office.id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
+    let node = NodeId::new(settings.id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
+    let identity = Identity {
+        office: office.clone(),
+        node: node.clone(),
+        role: settings.role.as_sync(),
+    };
+    let opened =
+        Replica::open(&settings.store, identity.clone(), Limits::default()).map_err(|e| {
+            StartError::Store {
+                path: settings.store.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+    if let Some(aside) = &opened.moved_aside {
+        tracing::warn!(
+            moved_to = %aside.display(),
+            "the local store could not be opened; it was moved aside and is rebuilt from peers"
+        );
+    }
+    let replica = Arc::new(opened.replica);
+
+    let node_credentials = credentials::load_node(&settings.credentials, &node)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = Tls::new(&node_credentials, &office, provider)?;
+    let net_config = NetConfig {
+        listen: settings.listen,
+        static_peers: settings.peers.clone(),
+        ..NetConfig::default()
+    };
+    let network = net::start(replica.clone(), tls, net_config).await?;
+    let sync_addr = network.local_addr();
+
+    let printer = match (&settings.role, &config.printer) {
+        (RoleName::Kiosk, Some(table)) => {
+            let printer_config: PrinterConfig = toml::Value::Table(table.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| StartError::Printer(e.to_string()))?;
+            printer_config
+                .validate()
+                .map_err(|e| StartError::Printer(e.to_string()))?;
+            let printer = TicketPrinter::start(printer_config);
+            if let Some(problem) = printer.startup_problem() {
+                tracing::warn!(%problem, "ticket printer not usable; offering QR tickets only");
+            }
+            Some(printer)
+        }
+        _ => None,
+    };
+
+    let state = Arc::new(NodeState::new(
+        settings.clone(),
+        config,
+        replica.clone(),
+        printer,
+    ));
+    {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.refresh_views(wall_clock()))
+            .await
+            .ok();
+    }
+
+    let listener = tokio::net::TcpListener::bind(settings.api)
+        .await
+        .map_err(|source| StartError::Api {
+            address: settings.api,
+            source,
+        })?;
+    let api_addr = listener.local_addr().map_err(|source| StartError::Api {
+        address: settings.api,
+        source,
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    let network = Arc::new(Mutex::new(Some(network)));
+    let mut tasks = vec![
+        tokio::spawn(serve_api(listener, state.clone(), stopped.clone())),
+        tokio::spawn(watch_peers(state.clone(), stopped.clone())),
+        tokio::spawn(roll_over_days(state.clone(), stopped.clone())),
+    ];
+    if settings.mdns {
+        let policy = InterfacePolicy {
+            interfaces: settings.mdns_interfaces.clone(),
+            ..InterfacePolicy::default()
+        };
+        match Discovery::start(&identity, sync_addr.port(), policy) {
+            Ok(discovery) => tasks.push(tokio::spawn(discover_peers(
+                discovery,
+                network.clone(),
+                replica.clone(),
+                settings.peers.clone(),
+                stopped,
+            ))),
+            // Multicast may be blocked or unavailable; the static peers still work.
+            Err(e) => tracing::warn!(error = %e, "mDNS unavailable; using static peers only"),
+        }
+    }
+    tracing::info!(
+        node = %settings.id,
+        role = settings.role.name(),
+        %api_addr,
+        %sync_addr,
+        "node started"
+    );
+    Ok(RunningNode {
+        state,
+        api_addr,
+        sync_addr,
+        network,
+        stop,
+        tasks,
+    })
+}
+
+impl RunningNode {
+    /// Stops serving, flushes the store and closes the peer sessions.
+    pub async fn shutdown(self) {
+        self.state.begin_shutdown();
+        let _ = self.stop.send(true);
+        for mut task in self.tasks {
+            // Open API connections get a moment to finish; then they are cut.
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        if let Some(network) = self.network.lock().await.take() {
+            network.shutdown().await;
+        }
+        let replica = self.state.replica.clone();
+        let flushed = tokio::task::spawn_blocking(move || replica.flush()).await;
+        match flushed {
+            Ok(Ok(())) => tracing::info!(node = %self.state.settings.id, "stopped; store flushed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "store not flushed at shutdown"),
+            Err(e) => tracing::error!(error = %e, "flush task failed"),
+        }
+    }
+}
+
+async fn serve_api(
+    listener: tokio::net::TcpListener,
+    state: Arc<NodeState>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let app = crate::api::router(state);
+    let shutdown = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "local API stopped");
+    }
+}
+
+/// Dials the office peers mDNS finds; liveness stays the TLS session's.
+async fn discover_peers(
+    mut discovery: Discovery,
+    network: Arc<Mutex<Option<Network>>>,
+    replica: Arc<Replica>,
+    static_peers: Vec<SocketAddr>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            () = discovery.changed() => {
+                let mut network = network.lock().await;
+                if let Some(network) = network.as_mut() {
+                    dial_discovered(network, &mut discovery, &replica, &static_peers);
+                }
+            }
+        }
+    }
+    discovery.shutdown().await;
+}
+
+/// Re-reads the day whenever a peer's change arrives.
+async fn watch_peers(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
+    let mut changes = state.replica.subscribe();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            change = changes.recv() => match change {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let state = state.clone();
+                    let _ = tokio::task::spawn_blocking(move || state.refresh_views(wall_clock())).await;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// At each local midnight: a new day begins (its document is created by the first
+/// action of the day); days past the retention are summarised in the log.
+async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
+    let zone = state.config.timezone();
+    loop {
+        let now = wall_clock();
+        let next = calendar::next_day_start(zone, now);
+        let wait = next.since(now) + Duration::from_millis(50);
+        tokio::select! {
+            _ = stopped.changed() => return,
+            () = tokio::time::sleep(wait) => {
+                let today = state.today(wall_clock());
+                tracing::info!(%today, "a new office day begins");
+                let state = state.clone();
+                let _ = tokio::task::spawn_blocking(move || state.refresh_views(wall_clock())).await;
+            }
+        }
+    }
+}
+
+/// Reads a configuration file with its `[node]` table.
+pub fn load(path: &Path) -> Result<(OfficeConfig, NodeSettings), aufruf_model::ConfigError> {
+    let config = crate::config_file::load(path)?;
+    let settings = NodeSettings::of(&config, path)?;
+    Ok((config, settings))
+}

@@ -1,0 +1,155 @@
+//! The `[node]` table of `aufruf.toml`: who this device is and where it keeps and
+//! finds things. The office part of the file is the model's; this part is the node's.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use aufruf_model::{ConfigError, DeskId, OfficeConfig};
+use serde::Deserialize;
+
+/// What a device does in the office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    Kiosk,
+    Desk,
+    Display,
+    Gateway,
+}
+
+impl RoleName {
+    pub fn as_sync(self) -> aufruf_sync::Role {
+        match self {
+            RoleName::Kiosk => aufruf_sync::Role::Kiosk,
+            RoleName::Desk => aufruf_sync::Role::Desk,
+            RoleName::Display => aufruf_sync::Role::Display,
+            RoleName::Gateway => aufruf_sync::Role::Gateway,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RoleName::Kiosk => "kiosk",
+            RoleName::Desk => "desk",
+            RoleName::Display => "display",
+            RoleName::Gateway => "gateway",
+        }
+    }
+}
+
+/// This device's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// The device's name in the office, e.g. `kiosk-1`; its certificate names it too.
+    pub id: String,
+    pub role: RoleName,
+    /// Where the replica is stored (sled).
+    #[serde(default = "default_store")]
+    pub store: PathBuf,
+    /// Folder with `node.crt`, `node.key` and `ca.crt` from enrollment.
+    pub credentials: PathBuf,
+    /// Where office peers connect (mutual TLS).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The local HTTP API (health, metrics, state, actions). Loopback by default.
+    #[serde(default = "default_api")]
+    pub api: SocketAddr,
+    /// Peers to dial even without mDNS (many city networks block multicast).
+    #[serde(default)]
+    pub peers: Vec<SocketAddr>,
+    /// Announce this node and find peers over mDNS (`_aufruf._tcp.local.`). Static
+    /// peers are dialled either way.
+    #[serde(default = "yes")]
+    pub mdns: bool,
+    /// Interfaces for mDNS (e.g. `["eth0"]`); empty: all but loopback.
+    #[serde(default)]
+    pub mdns_interfaces: Vec<String>,
+    /// For a desk terminal: the desk it serves (defaults to the node id).
+    #[serde(default)]
+    pub desk: Option<DeskId>,
+    /// Days a day document is kept before only its statistics remain.
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+    /// Start of the status address printed on tickets (`<url>/t/<token>`).
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+}
+
+fn default_store() -> PathBuf {
+    PathBuf::from("/var/lib/aufruf/store")
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 7340))
+}
+
+fn default_api() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7380))
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_retention() -> u32 {
+    7
+}
+
+fn default_public_url() -> String {
+    "http://localhost:7380".to_owned()
+}
+
+impl NodeSettings {
+    /// The `[node]` table of a loaded configuration, checked.
+    pub fn of(config: &OfficeConfig, file: &Path) -> Result<NodeSettings, ConfigError> {
+        let error = |field: String, problem: String| ConfigError {
+            file: file.display().to_string(),
+            line: None,
+            field,
+            problem,
+        };
+        let table = config.node.clone().ok_or_else(|| {
+            error(
+                "node".into(),
+                "this device has no [node] table (id, role, credentials, …)".into(),
+            )
+        })?;
+        let settings: NodeSettings = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "node".to_owned()
+                } else {
+                    format!("node.{path}")
+                };
+                error(field, e.into_inner().to_string())
+            })?;
+        if aufruf_sync::NodeId::new(settings.id.as_str()).is_err() {
+            return Err(error(
+                "node.id".into(),
+                format!(
+                    "\"{}\" must be 1-64 letters, digits, dots, dashes or underscores",
+                    settings.id
+                ),
+            ));
+        }
+        if settings.role == RoleName::Desk {
+            let desk = settings.desk_id();
+            if config.desk(&desk).is_none() {
+                return Err(error(
+                    "node.desk".into(),
+                    format!("desk \"{desk}\" is not among the office's desks"),
+                ));
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The desk this terminal serves.
+    pub fn desk_id(&self) -> DeskId {
+        self.desk
+            .clone()
+            .unwrap_or_else(|| DeskId::new(self.id.as_str()))
+    }
+}

@@ -1,0 +1,154 @@
+//! A test office: a temporary folder with the office CA, enrolled nodes started in
+//! this process or as `aufruf run` processes, and an HTTP client for their APIs.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aufruf_node::credentials::{self, OfficeFolder};
+use aufruf_node::runtime::{self, RunningNode};
+use aufruf_node::settings::{NodeSettings, RoleName};
+use serde_json::Value;
+
+pub struct TestOffice {
+    pub dir: tempfile::TempDir,
+    pub office: OfficeFolder,
+    pub http: reqwest::Client,
+}
+
+impl TestOffice {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let office = OfficeFolder::init(
+            &dir.path().join("office"),
+            &aufruf_sync::OfficeId::new("zeitz").unwrap(),
+        )
+        .unwrap();
+        Self {
+            dir,
+            office,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn home(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Enrolls a node and returns its settings (loopback, free ports).
+    pub fn enroll(&self, name: &str, role: RoleName, peers: Vec<SocketAddr>) -> NodeSettings {
+        let node = aufruf_sync::NodeId::new(name).unwrap();
+        let token = self
+            .office
+            .issue_token(&node, role.as_sync(), Duration::from_secs(60))
+            .unwrap();
+        let (issued, _) = self.office.enroll(&token).unwrap();
+        let home = self.home(name);
+        credentials::save_node(&home.join("credentials"), &issued).unwrap();
+        NodeSettings {
+            id: name.to_owned(),
+            role,
+            store: home.join("store"),
+            credentials: home.join("credentials"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api: SocketAddr::from(([127, 0, 0, 1], 0)),
+            peers,
+            mdns: false,
+            mdns_interfaces: Vec::new(),
+            desk: None,
+            retention_days: 7,
+            public_url: "http://localhost:7380".into(),
+        }
+    }
+
+    /// Starts a node in this process.
+    pub async fn start(&self, settings: NodeSettings) -> RunningNode {
+        let config = aufruf_node::config_file::load_or_example(None).unwrap();
+        runtime::start(config, settings).await.unwrap()
+    }
+
+    /// Writes an `aufruf.toml` for `settings` with fixed ports and starts
+    /// `aufruf run` on it.
+    pub fn spawn(&self, settings: &NodeSettings) -> Child {
+        let file = self.home(&settings.id).join("aufruf.toml");
+        let peers: Vec<String> = settings.peers.iter().map(|p| format!("\"{p}\"")).collect();
+        let node = format!(
+            "\n[node]\nid = \"{}\"\nrole = \"{}\"\nstore = \"{}\"\ncredentials = \"{}\"\n\
+             listen = \"{}\"\napi = \"{}\"\npeers = [{}]\nmdns = false\n",
+            settings.id,
+            settings.role.name(),
+            settings.store.display(),
+            settings.credentials.display(),
+            settings.listen,
+            settings.api,
+            peers.join(", ")
+        );
+        let example = aufruf_node::config_file::EXAMPLE;
+        std::fs::write(&file, format!("{example}{node}")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_aufruf"))
+            .args(["run", "--config"])
+            .arg(&file)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    }
+
+    pub async fn get(&self, api: SocketAddr, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("http://{api}{path}"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, api: SocketAddr, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("http://{api}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `check` against a node until it holds; panics with `what` after `within`.
+    pub async fn eventually<F, Fut>(&self, within: Duration, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let waited = tokio::time::timeout(within, async {
+            let mut ticks = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                ticks.tick().await;
+                if check().await {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "timed out waiting until {what}");
+    }
+}
+
+/// A free loopback port (bound, then released for a child process to take).
+pub fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

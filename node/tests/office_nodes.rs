@@ -1,0 +1,393 @@
+//! Several nodes of one office over loopback mutual TLS, driven through their HTTP
+//! APIs: a ticket's way from kiosk to desk to display, a desk killed mid-day, a desk
+//! cut off from the display, and answers to bad requests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use aufruf_node::settings::RoleName;
+use common::{TestOffice, free_port};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn peers_of(v: &Value) -> usize {
+    v["peers"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_drawn_at_the_kiosk_is_called_at_a_desk_and_shown_on_the_display() {
+    let office = TestOffice::new();
+    // Step 1: kiosk, desk and display come up and find each other.
+    let kiosk = office
+        .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
+        .await;
+    let desk = office
+        .start(office.enroll("desk-1", RoleName::Desk, vec![kiosk.sync_addr]))
+        .await;
+    let display = office
+        .start(office.enroll(
+            "display-1",
+            RoleName::Display,
+            vec![kiosk.sync_addr, desk.sync_addr],
+        ))
+        .await;
+    for node in [&kiosk, &desk, &display] {
+        let api = node.api_addr;
+        office
+            .eventually(PATIENCE, "every node has two peers", || async {
+                peers_of(&office.get(api, "/health").await.1) == 2
+            })
+            .await;
+    }
+    let mut feed = office
+        .http
+        .get(format!("http://{}/api/display/feed", display.api_addr))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+
+    // Step 2: a visitor draws a QR ticket; the desk opens and sees them waiting.
+    let (status, issued) = office
+        .post(
+            kiosk.api_addr,
+            "/api/tickets",
+            json!({"service": "anmeldung", "kind": "qr"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let number = issued["ticket"]["number"].as_str().unwrap().to_owned();
+    assert_eq!(number, "U 001");
+    assert_eq!(
+        issued["ticket"]["ahead"],
+        json!(null),
+        "no desk is open yet"
+    );
+    assert!(
+        issued["status_url"]
+            .as_str()
+            .unwrap()
+            .contains("/t/kiosk-1-1")
+    );
+    let (status, _) = office
+        .post(desk.api_addr, "/api/desks/desk-1/open", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    office
+        .eventually(PATIENCE, "the desk sees the visitor waiting", || async {
+            office.get(desk.api_addr, "/api/desks/desk-1").await.1["waiting_for_desk"] == json!(1)
+        })
+        .await;
+
+    // Step 3: the desk calls next and gets the visitor.
+    let (status, view) = office
+        .post(desk.api_addr, "/api/desks/desk-1/call-next", json!({}))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["current"]["number"], json!(number));
+    assert_eq!(view["display_reachable"], json!(true));
+
+    // Step 4: the display's feed shows the call with the desk's name.
+    let shown = tokio::time::timeout(PATIENCE, async {
+        let mut text = String::new();
+        while let Some(chunk) = feed.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if text.contains(&format!(
+                "\"number\":\"{number}\",\"desk\":\"desk-1\",\"desk_name\":\"Platz 1\""
+            )) {
+                return text;
+            }
+        }
+        text
+    })
+    .await
+    .expect("the display shows the call");
+    assert!(shown.contains("event: display"), "{shown}");
+
+    // Step 5: served and done; the kiosk's day agrees.
+    assert_eq!(
+        office
+            .post(desk.api_addr, "/api/desks/desk-1/serving", json!({}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        office
+            .post(desk.api_addr, "/api/desks/desk-1/done", json!({}))
+            .await
+            .0,
+        200
+    );
+    office
+        .eventually(PATIENCE, "the kiosk sees the ticket done", || async {
+            office.get(kiosk.api_addr, "/api/day").await.1["tickets"][0]["status"] == json!("done")
+        })
+        .await;
+    let metrics = office
+        .http
+        .get(format!("http://{}/metrics", display.api_addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("aufruf_peers_connected 2"), "{metrics}");
+    assert!(
+        metrics.contains("aufruf_call_to_replica_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aufruf_tickets_waiting{service=\"anmeldung\"} 0"),
+        "{metrics}"
+    );
+
+    for node in [kiosk, desk, display] {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_killed_and_restarted_mid_day_loses_nothing() {
+    let office = TestOffice::new();
+    let kiosk = office
+        .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
+        .await;
+    let mut settings = office.enroll("desk-1", RoleName::Desk, vec![kiosk.sync_addr]);
+    settings.api = free_port();
+    settings.listen = free_port();
+    let api = settings.api;
+
+    // Step 1: the desk runs as its own process; two visitors draw tickets.
+    let mut process = office.spawn(&settings);
+    office
+        .eventually(
+            PATIENCE,
+            "the desk process answers and has its peer",
+            || async {
+                office
+                    .http
+                    .get(format!("http://{api}/health"))
+                    .send()
+                    .await
+                    .is_ok()
+                    && peers_of(&office.get(api, "/health").await.1) == 1
+            },
+        )
+        .await;
+    for _ in 0..2 {
+        let (status, _) = office
+            .post(
+                kiosk.api_addr,
+                "/api/tickets",
+                json!({"service": "reisepass"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    assert_eq!(
+        office
+            .post(api, "/api/desks/desk-1/open", json!({}))
+            .await
+            .0,
+        200
+    );
+    office
+        .eventually(PATIENCE, "the desk sees both visitors", || async {
+            office.get(api, "/api/desks/desk-1").await.1["waiting_for_desk"] == json!(2)
+        })
+        .await;
+    let (status, called) = office
+        .post(api, "/api/desks/desk-1/call-next", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let called = called["current"]["number"].clone();
+
+    // Step 2: kill -9 right after the call was acknowledged; more visitors come.
+    process.kill().unwrap();
+    process.wait().unwrap();
+    let (status, _) = office
+        .post(
+            kiosk.api_addr,
+            "/api/tickets",
+            json!({"service": "reisepass"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // Step 3: restarted on the same store, the call is still there and the new
+    // ticket arrives from the kiosk.
+    let mut process = office.spawn(&settings);
+    office
+        .eventually(
+            PATIENCE,
+            "the restarted desk is back with its call and all tickets",
+            || async {
+                let Ok(r) = office
+                    .http
+                    .get(format!("http://{api}/api/day"))
+                    .send()
+                    .await
+                else {
+                    return false;
+                };
+                let day: Value = r.json().await.unwrap_or(Value::Null);
+                day["tickets"].as_array().is_some_and(|t| t.len() == 3)
+            },
+        )
+        .await;
+    let view = office.get(api, "/api/desks/desk-1").await.1;
+    assert_eq!(view["current"]["number"], called);
+    assert_eq!(view["open"], json!(true));
+    process.kill().unwrap();
+    process.wait().unwrap();
+    kiosk.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_cut_off_from_the_display_is_told_so() {
+    let office = TestOffice::new();
+    let display = office
+        .start(office.enroll("display-1", RoleName::Display, vec![]))
+        .await;
+    let desk = office
+        .start(office.enroll("desk-2", RoleName::Desk, vec![display.sync_addr]))
+        .await;
+    let api = desk.api_addr;
+    office
+        .eventually(PATIENCE, "the desk reaches the display", || async {
+            office.get(api, "/api/desks/desk-2").await.1["display_reachable"] == json!(true)
+        })
+        .await;
+    display.shutdown().await;
+    office
+        .eventually(
+            PATIENCE,
+            "the desk says the display is unreachable",
+            || async {
+                office.get(api, "/api/desks/desk-2").await.1["display_reachable"] == json!(false)
+            },
+        )
+        .await;
+    desk.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_json_error_that_says_what_is_wrong() {
+    let office = TestOffice::new();
+    let kiosk = office
+        .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
+        .await;
+    let desk = office
+        .start(office.enroll("desk-1", RoleName::Desk, vec![]))
+        .await;
+    let k = kiosk.api_addr;
+    let d = desk.api_addr;
+    let cases: Vec<(u16, &str, (u16, Value))> = vec![
+        (
+            404,
+            "unknown_service",
+            office
+                .post(k, "/api/tickets", json!({"service": "hundesteuer"}))
+                .await,
+        ),
+        (
+            400,
+            "bad_body",
+            office
+                .post(k, "/api/tickets", json!({"servise": "anmeldung"}))
+                .await,
+        ),
+        (
+            400,
+            "bad_kind",
+            office
+                .post(
+                    k,
+                    "/api/tickets",
+                    json!({"service": "anmeldung", "kind": "fax"}),
+                )
+                .await,
+        ),
+        (
+            404,
+            "unknown_booking",
+            office
+                .post(k, "/api/check-in", json!({"code": "NOPE"}))
+                .await,
+        ),
+        (
+            409,
+            "wrong_role",
+            office
+                .post(d, "/api/tickets", json!({"service": "anmeldung"}))
+                .await,
+        ),
+        (
+            409,
+            "wrong_role",
+            office.post(k, "/api/desks/desk-1/open", json!({})).await,
+        ),
+        (
+            404,
+            "unknown_desk",
+            office.post(d, "/api/desks/desk-99/open", json!({})).await,
+        ),
+        (
+            404,
+            "unknown_action",
+            office.post(d, "/api/desks/desk-1/dance", json!({})).await,
+        ),
+        (
+            409,
+            "desk_not_open",
+            office
+                .post(d, "/api/desks/desk-1/call-next", json!({}))
+                .await,
+        ),
+        (
+            400,
+            "missing_ticket",
+            office.post(d, "/api/desks/desk-1/call", json!({})).await,
+        ),
+        (
+            400,
+            "bad_ticket",
+            office
+                .post(d, "/api/desks/desk-1/return", json!({"ticket": "x"}))
+                .await,
+        ),
+        (404, "not_found", office.get(k, "/api/nothing").await),
+        (
+            404,
+            "unknown_ticket",
+            office.get(k, "/api/tickets/kiosk-1-99").await,
+        ),
+    ];
+    for (status, kind, (got, body)) in cases {
+        assert_eq!((got, body["kind"].as_str()), (status, Some(kind)), "{body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        office.post(d, "/api/desks/desk-1/open", json!({})).await.0,
+        200
+    );
+    let (status, body) = office
+        .post(d, "/api/desks/desk-1/call-next", json!({}))
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (409, Some("nobody_waiting"))
+    );
+    kiosk.shutdown().await;
+    desk.shutdown().await;
+}
