@@ -172,6 +172,11 @@ impl<D: Documents> Office<D> {
         Ok(outcome)
     }
 
+    /// Forgets the cached days before `date` (their documents were retired).
+    pub fn forget_before(&mut self, date: NaiveDate) {
+        self.days.retain(|d, _| *d >= date);
+    }
+
     /// Feeds a booking into the day (the gateway does this for the portal).
     pub fn book(&mut self, date: NaiveDate, appointment: Appointment) -> Result<(), OfficeError> {
         let name = document_name(date)?;

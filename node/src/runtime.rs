@@ -124,6 +124,9 @@ pub async fn start(
             .ok();
     }
 
+    // Days that ran out while the node was off go before anything else is served.
+    retire_expired(&state).await;
+
     let listener = tokio::net::TcpListener::bind(settings.api)
         .await
         .map_err(|source| StartError::Api {
@@ -258,8 +261,9 @@ async fn watch_peers(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) 
     }
 }
 
-/// At each local midnight: a new day begins (its document is created by the first
-/// action of the day); days past the retention are summarised in the log.
+/// At each local midnight (and once at start, in [`start`]): a new day begins (its document is created by
+/// the first action of the day), and days past the retention are deleted, their
+/// statistics kept.
 async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
     let zone = state.config.timezone();
     loop {
@@ -271,10 +275,21 @@ async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool
             () = tokio::time::sleep(wait) => {
                 let today = state.today(wall_clock());
                 tracing::info!(%today, "a new office day begins");
+                retire_expired(&state).await;
                 let state = state.clone();
                 let _ = tokio::task::spawn_blocking(move || state.refresh_views(wall_clock())).await;
             }
         }
+    }
+}
+
+async fn retire_expired(state: &Arc<NodeState>) {
+    let state = state.clone();
+    let retired = tokio::task::spawn_blocking(move || state.retire_expired(wall_clock())).await;
+    match retired {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "days past the retention not deleted"),
+        Err(e) => tracing::error!(error = %e, "retention task failed"),
     }
 }
 

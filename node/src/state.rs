@@ -10,11 +10,12 @@ use std::time::{Duration, SystemTime};
 
 use aufruf_hardware::{Language, TicketOffer, TicketPrinter, TicketSlip};
 use aufruf_model::estimate::{self, HandlingTimes};
+use aufruf_model::statistics::DayStatistics;
 use aufruf_model::{
     ActionError, Day, DeskId, Event, OfficeConfig, Origin, ServiceId, Stamp, Status, Ticket,
     TicketId, Timestamp,
 };
-use aufruf_sync::Replica;
+use aufruf_sync::{DocumentName, Replica};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -285,6 +286,74 @@ impl NodeState {
         let outcome = self.office().act(date, now, action)?;
         self.refresh_views(now);
         Ok(outcome)
+    }
+
+    // ---- days past their retention ----
+
+    /// Deletes the day documents older than the retention, after keeping their
+    /// statistics (no personal data) in the office document. Returns the days deleted.
+    pub fn retire_expired(&self, now: Timestamp) -> Result<Vec<NaiveDate>, NodeError> {
+        let today = self.today(now);
+        let retention = chrono::Days::new(u64::from(self.settings.retention_days));
+        let Some(cutoff) = today.checked_sub_days(retention) else {
+            return Ok(Vec::new());
+        };
+        let expired: Vec<NaiveDate> = self
+            .replica
+            .document_names()
+            .iter()
+            .filter_map(|name| match name {
+                DocumentName::Day { year, month, day } => {
+                    NaiveDate::from_ymd_opt(i32::from(*year), u32::from(*month), u32::from(*day))
+                }
+                DocumentName::Office => None,
+            })
+            .filter(|date| *date < cutoff)
+            .collect();
+        for date in &expired {
+            let statistics = {
+                let mut office = self.office();
+                DayStatistics::of(*date, office.day(*date)?)
+            };
+            self.keep_statistics(&statistics)?;
+        }
+        let horizon = crate::office::document_name(cutoff)?;
+        self.replica
+            .retire_days_before(horizon)
+            .map_err(|e| NodeError::Office(OfficeError::Store(e.to_string())))?;
+        self.office().forget_before(cutoff);
+        if !expired.is_empty() {
+            tracing::info!(days = ?expired, "days past the retention deleted; their statistics are kept");
+        }
+        Ok(expired)
+    }
+
+    /// The statistics kept of a deleted (or any summarised) day.
+    pub fn statistics(&self, date: NaiveDate) -> Option<DayStatistics> {
+        let key = format!("statistics:{date}");
+        self.replica
+            .read(&DocumentName::Office, |doc| {
+                use automerge::ReadDoc;
+                match doc.get(automerge::ROOT, key.as_str()).ok().flatten() {
+                    Some((automerge::Value::Scalar(s), _)) => {
+                        s.as_str().and_then(|text| serde_json::from_str(text).ok())
+                    }
+                    _ => None,
+                }
+            })
+            .flatten()
+    }
+
+    fn keep_statistics(&self, statistics: &DayStatistics) -> Result<(), NodeError> {
+        let key = format!("statistics:{}", statistics.date);
+        let text =
+            serde_json::to_string(statistics).map_err(|e| NodeError::Internal(e.to_string()))?;
+        self.replica
+            .change(&DocumentName::Office, |tx| {
+                use automerge::transaction::Transactable;
+                tx.put(automerge::ROOT, key.as_str(), text.as_str())
+            })
+            .map_err(|e| NodeError::Office(OfficeError::Store(e.to_string())))
     }
 
     // ---- kiosk ----

@@ -11,7 +11,7 @@
 //! **Architecture Invariant**: a local change is flushed to disk before any frame
 //! carrying it is handed to a connection, and before `change` returns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -69,6 +69,10 @@ struct Inner {
     core: Replicator,
     store: Store,
     chunks_since_snapshot: BTreeMap<DocumentName, usize>,
+    /// Documents holding peer changes the store refused (e.g. a full disk). A later
+    /// local change may depend on them, so the next durable write of such a
+    /// document is a whole snapshot, not just the new change.
+    unstored: BTreeSet<DocumentName>,
     outlets: BTreeMap<ConnectionId, mpsc::UnboundedSender<Outgoing>>,
     next_connection: u64,
 }
@@ -111,6 +115,7 @@ impl Replica {
                     core,
                     store,
                     chunks_since_snapshot,
+                    unstored: BTreeSet::new(),
                     outlets: BTreeMap::new(),
                     next_connection: 1,
                 }),
@@ -136,7 +141,14 @@ impl Replica {
             .change(now, name, change)
             .map_err(ChangeError::Refused)?;
         if !local.chunk.is_empty() {
-            if let Err(error) = inner.store.append(name, &local.chunk, Durability::Flushed) {
+            let stored = if inner.unstored.contains(name) {
+                // The new change may depend on peer changes the store refused
+                // earlier: store the whole document.
+                inner.compact(name)
+            } else {
+                inner.store.append(name, &local.chunk, Durability::Flushed)
+            };
+            if let Err(error) = stored {
                 // Take the change back: what is not durable must not reach peers.
                 let stored = inner
                     .store
@@ -153,6 +165,22 @@ impl Replica {
         }
         self.carry_out(&mut inner, now, local.outputs);
         Ok(local.value)
+    }
+
+    /// Retires the day documents before `horizon` (a `day/…` name): deletes them
+    /// from memory and disk, and ignores peers that still offer them. Returns the
+    /// documents deleted.
+    pub fn retire_days_before(
+        &self,
+        horizon: DocumentName,
+    ) -> Result<Vec<DocumentName>, StoreError> {
+        let mut inner = self.lock();
+        let retired = inner.core.retire_before(horizon);
+        for name in &retired {
+            inner.store.remove_document(name)?;
+            inner.chunks_since_snapshot.remove(name);
+        }
+        Ok(retired)
     }
 
     /// Reads a document; `None` when this node does not have it.
@@ -303,7 +331,8 @@ impl Replica {
                         match inner.store.append(&name, &chunk, Durability::Buffered) {
                             Ok(()) => inner.count_chunk(&name),
                             Err(error) => {
-                                tracing::error!(document = %name, %error, "change from a peer not stored; it will be fetched again");
+                                tracing::error!(document = %name, %error, "change from a peer not stored; the next local change stores the whole document");
+                                inner.unstored.insert(name.clone());
                             }
                         }
                         let _ = self.remote_changes.send(RemoteChange { name });
@@ -312,7 +341,8 @@ impl Replica {
                         match inner.store.append(&name, &chunk, Durability::Buffered) {
                             Ok(()) => inner.count_chunk(&name),
                             Err(error) => {
-                                tracing::error!(document = %name, %error, "changes from a peer not stored; they will be fetched again");
+                                tracing::error!(document = %name, %error, "changes from a peer not stored; the next local change stores the whole document");
+                                inner.unstored.insert(name.clone());
                             }
                         }
                     }
@@ -369,6 +399,7 @@ impl Inner {
         if let Some(document) = self.core.document(name) {
             self.store.compact(name, document)?;
             self.chunks_since_snapshot.insert(name.clone(), 0);
+            self.unstored.remove(name);
         }
         Ok(())
     }

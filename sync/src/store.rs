@@ -488,6 +488,39 @@ impl Store {
         Ok(copy)
     }
 
+    /// Deletes a document with its chunks, snapshot and sync states, flushes, and
+    /// rewrites the store into a fresh generation so the old bytes leave the disk
+    /// with the old generation's files (sled would keep them in its log for long).
+    pub fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError> {
+        let key = name.to_string();
+        let chunk_keys: Vec<sled::IVec> = self
+            .trees
+            .chunks
+            .scan_prefix(document_prefix(name))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let mut chunks = sled::Batch::default();
+        for old in chunk_keys {
+            chunks.remove(old);
+        }
+        let mut states = sled::Batch::default();
+        for record in self.trees.sync_states.iter() {
+            let (state_key, _) = record?;
+            let named = state_key
+                .iter()
+                .position(|b| *b == 0)
+                .and_then(|split| parse_name(&state_key[split + 1..]));
+            if named.as_ref() == Some(name) {
+                states.remove(state_key);
+            }
+        }
+        self.trees.chunks.apply_batch(chunks)?;
+        self.trees.snapshots.remove(key.as_bytes())?;
+        self.trees.sync_states.apply_batch(states)?;
+        self.flush()?;
+        self.rewrite()
+    }
+
     /// Saves the encoded automerge sync state for `peer` and `name` (buffered; it is
     /// flushed with the next durable write).
     pub fn save_sync_state(

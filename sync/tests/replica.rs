@@ -120,3 +120,45 @@ fn changes_from_a_peer_are_announced_merged_and_kept() {
     let desk = open(&desk_path, "desk-1");
     assert_eq!(desk.read(&day(), |d| d.keys(ROOT).count()), Some(1));
 }
+
+#[test]
+fn retired_days_are_deleted_and_not_taken_back_from_a_peer() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = open(dir_a.path(), "desk-1");
+    let old = DocumentName::day(2026, 3, 1).unwrap();
+    let write = |replica: &Replica, name: &DocumentName, key: &str| {
+        replica
+            .change(name, |tx| {
+                tx.put(ROOT, key, "personal data")?;
+                Ok::<_, automerge::AutomergeError>(())
+            })
+            .unwrap();
+    };
+    write(&a, &old, "ticket-1");
+    issue(&a, "ticket-2");
+    {
+        // Step 1: both nodes hold both days.
+        let b = open(dir_b.path(), "desk-2");
+        pump(&a, &b);
+        assert_eq!(b.document_names(), vec![old.clone(), day()]);
+
+        // Step 2: desk-2's retention ends for the old day.
+        let horizon = DocumentName::day(2026, 3, 5).unwrap();
+        assert_eq!(b.retire_days_before(horizon).unwrap(), vec![old.clone()]);
+        assert_eq!(b.document_names(), vec![day()]);
+
+        // Step 3: desk-1 has not retired it and keeps writing to it; desk-2 does
+        // not take it back, and the session goes on.
+        write(&a, &old, "ticket-3");
+        issue(&a, "ticket-4");
+        pump(&a, &b);
+        assert_eq!(b.document_names(), vec![day()]);
+        assert!(
+            b.read(&day(), |d| d.get(ROOT, "ticket-4").unwrap().is_some())
+                .unwrap()
+        );
+    }
+    // Step 4: after a restart the old day is gone from disk too.
+    let b = open(dir_b.path(), "desk-2");
+    assert_eq!(b.document_names(), vec![day()]);
+}

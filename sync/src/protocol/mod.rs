@@ -266,6 +266,9 @@ pub struct Replicator {
     limits: Limits,
     documents: BTreeMap<DocumentName, Automerge>,
     saved_sync_states: BTreeMap<(NodeId, DocumentName), Vec<u8>>,
+    /// Day documents before this one are retired: dropped here and ignored when a
+    /// peer still offers them, so deleted personal data does not come back.
+    horizon: Option<DocumentName>,
     sessions: BTreeMap<ConnectionId, Session>,
 }
 
@@ -293,7 +296,41 @@ impl Replicator {
             documents: BTreeMap::new(),
             saved_sync_states: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            horizon: None,
         }
+    }
+
+    /// Retires every day document dated before `horizon` (a `day/…` name): drops it
+    /// with its sync states, and from now on ignores peers that still announce or sync
+    /// such days. Returns the documents dropped, for the shell to delete from disk.
+    /// The horizon only moves forward.
+    pub fn retire_before(&mut self, horizon: DocumentName) -> Vec<DocumentName> {
+        if !matches!(horizon, DocumentName::Day { .. }) {
+            return Vec::new();
+        }
+        if self.horizon.as_ref().is_none_or(|h| *h < horizon) {
+            self.horizon = Some(horizon);
+        }
+        let retired: Vec<DocumentName> = self
+            .documents
+            .keys()
+            .filter(|name| self.is_retired(name))
+            .cloned()
+            .collect();
+        for name in &retired {
+            self.documents.remove(name);
+            for session in self.sessions.values_mut() {
+                session.documents.remove(name);
+                session.waiting.remove(name);
+            }
+            self.saved_sync_states.retain(|(_, doc), _| doc != name);
+        }
+        retired
+    }
+
+    /// Whether `name` is a day before the horizon.
+    pub fn is_retired(&self, name: &DocumentName) -> bool {
+        matches!(name, DocumentName::Day { .. }) && self.horizon.as_ref().is_some_and(|h| name < h)
     }
 
     /// Who this node is.
@@ -604,6 +641,10 @@ impl Replicator {
             return Err(SessionError::TooManyDocuments);
         }
         for name in names {
+            if self.is_retired(&name) {
+                // The peer has not retired this day yet; it is not taken back.
+                continue;
+            }
             if !self.documents.contains_key(&name) {
                 self.documents.insert(name.clone(), Automerge::new());
                 outputs.push(Output::DocumentAnnounced { name: name.clone() });
@@ -631,6 +672,9 @@ impl Replicator {
         message: &[u8],
         outputs: &mut Vec<Output>,
     ) -> Result<(), SessionError> {
+        if self.is_retired(&name) {
+            return Ok(());
+        }
         let Some(session) = self.sessions.get_mut(&connection) else {
             return Ok(());
         };

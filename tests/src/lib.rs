@@ -1,0 +1,21 @@
+//! Cross-crate tests of Aufruf: a whole office on one deterministic simulated LAN.
+//!
+//! [`Lan`] runs the office's devices — kiosks, desk terminals, the foyer display, the
+//! gateway — each with the real `aufruf_node::office::Office` on the real sans-IO
+//! protocol core of `aufruf-sync`, an in-memory [`Disk`] that survives crashes the way
+//! the sled store does, and a wall clock that is off by minutes. The LAN partitions,
+//! heals, fails links one way, drops connections, crashes and restarts devices and
+//! lets simulated time pass; everything random comes from one seeded generator, so a
+//! seed replays exactly. [`schedule`] drives random office days on it and checks the
+//! office's promises after every heal.
+//!
+//! - [`disk`]: what a simulated device keeps across a crash.
+//! - [`lan`]: devices, connections, faults, time, and the checks.
+//! - [`schedule`]: random office days, the seeds to run and how to replay one.
+
+pub mod disk;
+pub mod lan;
+pub mod schedule;
+
+pub use disk::Disk;
+pub use lan::{Acknowledged, Lan, PrintedTicket, ShownCall, the_date};
