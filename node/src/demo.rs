@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aufruf_model::OfficeConfig;
-use aufruf_sync::{NodeId, Role};
+use aufruf_sync::NodeId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal};
@@ -188,22 +188,8 @@ async fn start_node(
         );
         config.printer = Some(printer);
     }
-    let settings = NodeSettings {
-        id: name.to_owned(),
-        role,
-        store: home.join("store"),
-        credentials: home.join("credentials"),
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        api: SocketAddr::from(([127, 0, 0, 1], 0)),
-        peers: earlier.iter().map(|n| n.sync_addr).collect(),
-        // Everything runs on loopback here; mDNS would talk to the real network.
-        mdns: false,
-        mdns_interfaces: Vec::new(),
-        desk: None,
-        retention_days: 7,
-        public_url: "http://localhost:7380".into(),
-    };
-    let _: Role = role.as_sync();
+    let peers = earlier.iter().map(|n| n.sync_addr).collect();
+    let settings = NodeSettings::on_loopback(name, role, &home, peers);
     Ok(runtime::start(config, settings).await?)
 }
 

@@ -146,6 +146,27 @@ impl NodeSettings {
         Ok(settings)
     }
 
+    /// A device that talks only over loopback (free ports, static peers, no mDNS,
+    /// which would reach the real network) and keeps its store and credentials
+    /// under `home`: the demo office and the tests.
+    pub fn on_loopback(id: &str, role: RoleName, home: &Path, peers: Vec<SocketAddr>) -> Self {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        NodeSettings {
+            id: id.to_owned(),
+            role,
+            store: home.join("store"),
+            credentials: home.join("credentials"),
+            listen: any_port,
+            api: any_port,
+            peers,
+            mdns: false,
+            mdns_interfaces: Vec::new(),
+            desk: None,
+            retention_days: default_retention(),
+            public_url: default_public_url(),
+        }
+    }
+
     /// The desk this terminal serves.
     pub fn desk_id(&self) -> DeskId {
         self.desk

@@ -48,20 +48,7 @@ impl TestOffice {
         let (issued, _) = self.office.enroll(&token).unwrap();
         let home = self.home(name);
         credentials::save_node(&home.join("credentials"), &issued).unwrap();
-        NodeSettings {
-            id: name.to_owned(),
-            role,
-            store: home.join("store"),
-            credentials: home.join("credentials"),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            api: SocketAddr::from(([127, 0, 0, 1], 0)),
-            peers,
-            mdns: false,
-            mdns_interfaces: Vec::new(),
-            desk: None,
-            retention_days: 7,
-            public_url: "http://localhost:7380".into(),
-        }
+        NodeSettings::on_loopback(name, role, &home, peers)
     }
 
     /// Starts a node in this process.
