@@ -442,3 +442,62 @@ async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
     assert_eq!(state.day_view(now).unwrap().tickets.len(), 1);
     kiosk.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out() {
+    let office = TestOffice::new();
+    let tickets = office.home("kiosk-1").join("tickets");
+    let kiosk = office
+        .start_kiosk_with_printer(office.enroll("kiosk-1", RoleName::Kiosk, vec![]), &tickets)
+        .await;
+    let k = kiosk.api_addr;
+
+    // Step 1: a paper ticket comes out of the (emulated) printer.
+    let (status, issued) = office
+        .post(
+            k,
+            "/api/tickets",
+            json!({"service": "fundsachen", "kind": "paper", "language": "en"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["delivered_as"], json!("paper"));
+    let picture = issued["picture"]
+        .as_str()
+        .expect("the emulated printer's picture");
+    assert!(picture.ends_with(".png") && std::path::Path::new(picture).exists());
+
+    // Step 2: the roll runs out. The ticket is still issued, and offered as QR code.
+    std::fs::write(tickets.join(aufruf_hardware::printer::PAPER_OUT_MARKER), "").unwrap();
+    let (status, issued) = office
+        .post(
+            k,
+            "/api/tickets",
+            json!({"service": "fundsachen", "kind": "paper"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["delivered_as"], json!("qr"));
+    assert!(
+        issued["print_problem"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty()),
+        "{issued}"
+    );
+    assert_eq!(issued["ticket"]["number"], json!("L 002"));
+    let day = office.get(k, "/api/day").await.1;
+    assert_eq!(day["tickets"].as_array().map(Vec::len), Some(2));
+
+    // The printer's state is in the metrics.
+    let metrics = office
+        .http
+        .get(format!("http://{k}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("aufruf_printer{state="), "{metrics}");
+    kiosk.shutdown().await;
+}

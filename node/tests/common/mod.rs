@@ -57,6 +57,20 @@ impl TestOffice {
         runtime::start(config, settings).await.unwrap()
     }
 
+    /// Starts a kiosk whose printer is the emulated one, drawing into `tickets`.
+    pub async fn start_kiosk_with_printer(
+        &self,
+        settings: NodeSettings,
+        tickets: &Path,
+    ) -> RunningNode {
+        let mut config = aufruf_node::config_file::load_or_example(None).unwrap();
+        let mut printer = toml::Table::new();
+        printer.insert("kind".into(), "emulated".into());
+        printer.insert("dir".into(), tickets.display().to_string().into());
+        config.printer = Some(printer);
+        runtime::start(config, settings).await.unwrap()
+    }
+
     /// Writes an `aufruf.toml` for `settings` with fixed ports and starts
     /// `aufruf run` on it.
     pub fn spawn(&self, settings: &NodeSettings) -> Child {
