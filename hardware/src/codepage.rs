@@ -38,6 +38,22 @@ pub(crate) fn printable(text: &str) -> String {
         .collect()
 }
 
+/// The text in code page 858 bytes, after [`printable`]: ASCII as it is, the rest by
+/// its place in the upper half.
+pub(crate) fn encode(text: &str) -> Vec<u8> {
+    printable(text)
+        .chars()
+        .map(|c| match u8::try_from(c) {
+            Ok(byte) if byte.is_ascii() => byte,
+            _ => UPPER_HALF
+                .chars()
+                .position(|u| u == c)
+                .and_then(|i| u8::try_from(0x80 + i).ok())
+                .unwrap_or(b'?'),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 mod tests {
@@ -62,6 +78,15 @@ mod tests {
         ] {
             assert_eq!(decode(byte), letter);
         }
+    }
+
+    #[test]
+    fn a_hyphen_stays_a_hyphen_and_umlauts_round_trip() {
+        let text = "kiosk-1-2 Straße Übergabe €5";
+        let bytes = encode(text);
+        assert_eq!(&bytes[..9], b"kiosk-1-2");
+        let back: String = bytes.iter().map(|b| decode(*b)).collect();
+        assert_eq!(back, text);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use escpos::utils::{
     JustifyMode, PageCode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption,
 };
 
-use crate::codepage::printable;
+use crate::codepage;
 use crate::config::QrMode;
 use crate::qr::{QrError, QrImage};
 use crate::slip::TicketSlip;
@@ -50,28 +50,28 @@ pub fn ticket_bytes(slip: &TicketSlip, qr: QrMode) -> Result<Vec<u8>, LayoutErro
         .init()?
         .justify(JustifyMode::CENTER)?
         .bold(true)?
-        .writeln(&printable(&slip.office_name))?
+        .custom(&line(&slip.office_name))?
         .bold(false)?
         .feed()?
-        .writeln(&printable(slip.number_heading()))?
+        .custom(&line(slip.number_heading()))?
         .size(4, 4)?
         .bold(true)?
-        .writeln(&printable(&slip.number))?
+        .custom(&line(&slip.number))?
         .bold(false)?
         .reset_size()?
-        .writeln(&printable(&slip.service))?
+        .custom(&line(&slip.service))?
         .feed()?
         .size(1, 2)?
-        .writeln(&printable(&slip.visitors_ahead_text()))?;
+        .custom(&line(&slip.visitors_ahead_text()))?;
     if let Some(estimate) = slip.estimate_text() {
-        printer.writeln(&printable(&estimate))?;
+        printer.custom(&line(&estimate))?;
     }
     printer
         .reset_size()?
         .feed()?
-        .writeln(&printable(&slip.issued_text()))?
+        .custom(&line(&slip.issued_text()))?
         .feed()?
-        .writeln(&printable(slip.qr_hint()))?;
+        .custom(&line(slip.qr_hint()))?;
     match qr {
         QrMode::Native => {
             printer.qrcode_option(
@@ -91,10 +91,20 @@ pub fn ticket_bytes(slip: &TicketSlip, qr: QrMode) -> Result<Vec<u8>, LayoutErro
     // A blank line keeps the URL clear of the code for scanners.
     printer
         .feed()?
-        .writeln(&printable(&slip.status_url))?
+        .custom(&line(&slip.status_url))?
         .feeds(3)?
         .print_cut()?;
     Ok(spool.take())
+}
+
+/// One line of text in code page 858, ended like `escpos` ends it (`ESC d 1`, print
+/// and feed one line). The text is encoded
+/// here, not by `escpos`: escpos 0.20's PC858 table has the ASCII hyphen where the
+/// soft hyphen (0xF0) belongs, so "kiosk-1-2" came out as "kiosk\xF01\xF02".
+fn line(text: &str) -> Vec<u8> {
+    let mut bytes = codepage::encode(text);
+    bytes.extend_from_slice(&[0x1b, b'd', 1]);
+    bytes
 }
 
 /// An in-memory `escpos` driver: collects what `print()` flushes.

@@ -131,3 +131,18 @@ fn raster_qr_replaces_the_qr_command_with_an_image() {
         <1d>VA<00>"#]]
     .assert_eq(&summary);
 }
+
+/// Regression: escpos 0.20 encodes the ASCII hyphen as 0xF0 (the soft hyphen) in
+/// code page 858, so "kiosk-1-2" printed as "kiosk 1 2".
+#[test]
+fn hyphens_in_the_address_print_as_hyphens() {
+    let mut slip = slip(Language::De);
+    slip.status_url = "http://localhost:7380/t/kiosk-1-2".to_owned();
+    let bytes = ticket_bytes(&slip, QrMode::Native).unwrap();
+    let text = dump(&bytes);
+    assert!(
+        text.contains("\nhttp://localhost:7380/t/kiosk-1-2<1b>d<01>"),
+        "{text}"
+    );
+    assert!(!text.contains("<f0>"), "{text}");
+}
