@@ -501,3 +501,95 @@ async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out
     assert!(metrics.contains("aufruf_printer{state="), "{metrics}");
     kiosk.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_killed_again_and_again_while_issuing_loses_no_acknowledged_ticket() {
+    let office = TestOffice::new();
+    let mut settings = office.enroll("kiosk-1", RoleName::Kiosk, vec![]);
+    settings.api = free_port();
+    settings.listen = free_port();
+    let api = settings.api;
+    let mut acknowledged: Vec<(String, String)> = Vec::new();
+    for round in 0..20_usize {
+        // Step 1: the kiosk process starts on its store and has every ticket it ever
+        // acknowledged.
+        let mut process = office.spawn(&settings);
+        office
+            .eventually(PATIENCE, "the kiosk answers", || async {
+                office
+                    .http
+                    .get(format!("http://{api}/health"))
+                    .send()
+                    .await
+                    .is_ok()
+            })
+            .await;
+        let day = office.get(api, "/api/day").await.1;
+        let present: Vec<&str> = day["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        for (id, number) in &acknowledged {
+            assert!(
+                present.contains(&id.as_str()),
+                "round {round}: {number} ({id}) was lost"
+            );
+        }
+
+        // Step 2: two visitors at a time draw tickets; kill -9 while requests are in
+        // flight, once enough were acknowledged.
+        let (acks, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let mut visitors = Vec::new();
+        for _ in 0..2 {
+            let (http, acks) = (office.http.clone(), acks.clone());
+            visitors.push(tokio::spawn(async move {
+                loop {
+                    let sent = http
+                        .post(format!("http://{api}/api/tickets"))
+                        .json(&json!({"service": "meldebescheinigung"}))
+                        .send()
+                        .await;
+                    let Ok(answer) = sent else { return };
+                    if answer.status() != 201 {
+                        return;
+                    }
+                    let Ok(issued) = answer.json::<Value>().await else {
+                        return;
+                    };
+                    let id = issued["ticket"]["id"].as_str().unwrap().to_owned();
+                    let number = issued["ticket"]["number"].as_str().unwrap().to_owned();
+                    let _ = acks.send((id, number));
+                }
+            }));
+        }
+        drop(acks);
+        let wanted = 3 + round * 2;
+        let mut this_round = 0;
+        while let Some(ack) = received.recv().await {
+            acknowledged.push(ack);
+            this_round += 1;
+            if this_round == wanted {
+                process.kill().unwrap();
+                break;
+            }
+        }
+        process.wait().unwrap();
+        for visitor in visitors {
+            let _ = visitor.await;
+        }
+        // Answers that arrived before the kill count as acknowledged too.
+        while let Ok(ack) = received.try_recv() {
+            acknowledged.push(ack);
+        }
+    }
+    // No display number was ever handed out twice.
+    let mut numbers: Vec<&str> = acknowledged.iter().map(|(_, n)| n.as_str()).collect();
+    let issued = numbers.len();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), issued, "a number was printed twice");
+    // 3 + 5 + … + 41 acknowledged at the kills, at least.
+    assert!(issued >= (0..20).map(|r| 3 + r * 2).sum::<usize>());
+}
