@@ -127,24 +127,10 @@ impl<D: Documents> Office<D> {
         &self.config
     }
 
-    pub fn documents(&self) -> &D {
-        &self.documents
-    }
-
-    pub fn node(&self) -> &NodeId {
-        self.clock.node()
-    }
-
     /// The day as this node knows it now, including everything peers have sent.
     pub fn day(&mut self, date: NaiveDate) -> Result<&Day, OfficeError> {
         self.refresh(date)?;
         Ok(&self.days.entry(date).or_default().read.day)
-    }
-
-    /// Entries of the day's document this build could not read.
-    pub fn unreadable(&mut self, date: NaiveDate) -> Result<&[String], OfficeError> {
-        self.refresh(date)?;
-        Ok(&self.days.entry(date).or_default().read.unreadable)
     }
 
     /// Runs a local action of the model on the day and makes its event durable.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aufruf_hardware::{Language, TicketOffer, TicketPrinter, TicketSlip};
 use aufruf_model::estimate::{self, HandlingTimes};
@@ -575,7 +575,7 @@ impl NodeState {
         let outlook = estimate::estimate_all(day, &self.config, &times, now);
         let tickets = day
             .tickets()
-            .map(|t| self.view_with(t, outlook.get(&t.id).copied(), now))
+            .map(|t| self.view_with(t, outlook.get(&t.id).copied()))
             .collect();
         let desks = self
             .config
@@ -768,15 +768,10 @@ impl NodeState {
         let outlook = (t.status == Status::Waiting)
             .then(|| estimate::estimate(day, &self.config, times, &t.id, now))
             .flatten();
-        self.view_with(t, outlook, now)
+        self.view_with(t, outlook)
     }
 
-    fn view_with(
-        &self,
-        t: &Ticket,
-        outlook: Option<estimate::Estimate>,
-        _now: Timestamp,
-    ) -> TicketView {
+    fn view_with(&self, t: &Ticket, outlook: Option<estimate::Estimate>) -> TicketView {
         TicketView {
             id: t.id.to_string(),
             number: t.number.to_string(),
@@ -874,9 +869,4 @@ pub fn display_view(config: &OfficeConfig, day: &Day, date: NaiveDate) -> Displa
         waiting_total: waiting.values().sum(),
         waiting,
     }
-}
-
-/// How long ago a stamp was, for logs.
-pub fn age(now: Timestamp, then: Timestamp) -> Duration {
-    now.since(then)
 }
