@@ -129,15 +129,7 @@ async fn a_ticket_drawn_at_the_kiosk_is_called_at_a_desk_and_shown_on_the_displa
             office.get(kiosk.api_addr, "/api/day").await.1["tickets"][0]["status"] == json!("done")
         })
         .await;
-    let metrics = office
-        .http
-        .get(format!("http://{}/metrics", display.api_addr))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = office.metrics(display.api_addr).await;
     assert!(metrics.contains("aufruf_peers_connected 2"), "{metrics}");
     assert!(
         metrics.contains("aufruf_call_to_replica_seconds_count 1"),
@@ -489,15 +481,7 @@ async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out
     assert_eq!(day["tickets"].as_array().map(Vec::len), Some(2));
 
     // The printer's state is in the metrics.
-    let metrics = office
-        .http
-        .get(format!("http://{k}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = office.metrics(k).await;
     assert!(metrics.contains("aufruf_printer{state="), "{metrics}");
     kiosk.shutdown().await;
 }

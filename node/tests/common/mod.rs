@@ -122,6 +122,17 @@ impl TestOffice {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The node's metrics in Prometheus' text format.
+    pub async fn metrics(&self, api: SocketAddr) -> String {
+        let r = self
+            .http
+            .get(format!("http://{api}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
     /// Polls `check` against a node until it holds; panics with `what` after `within`.
     pub async fn eventually<F, Fut>(&self, within: Duration, what: &str, mut check: F)
     where
