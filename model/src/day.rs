@@ -1,11 +1,12 @@
-//! One office day: its tickets, desk sessions and appointments, and the actions that
-//! kiosks and desks take on it.
+//! One office day: its tickets, desk sessions and appointments, as one replica holds
+//! them.
 //!
 //! Every change is an [`Event`]. Peers' events go through [`Day::apply`], which is
-//! idempotent and order-independent. Local actions ([`Day::issue`], [`Day::call_next`],
-//! …) first check that the action makes sense here and now, refuse it with an
-//! [`ActionError`] otherwise, and return the event they applied so the caller can store
-//! and replicate it.
+//! idempotent and order-independent; the queries below read the folded state. The
+//! local actions of kiosks and desks ([`Day::issue`], [`Day::call_next`], …) are
+//! methods of [`Day`] too, but live in [`crate::actions`] with the numbers and the
+//! queue policy they use; the words they answer in — [`ActionError`] and
+//! [`RecallOutcome`] — are defined here, next to [`Event`].
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::OfficeConfig;
 use crate::hlc::{Hlc, Stamp};
 use crate::ids::{BookingCode, DeskId, NodeId, ServiceId, TicketId};
-use crate::numbers;
-use crate::policy;
-use crate::ticket::{
-    DisplayNumber, LostClaim, Origin, Refusal, Status, Ticket, TicketEvent, TicketLog, Transfer,
-};
+use crate::ticket::{LostClaim, Origin, Refusal, Status, Ticket, TicketEvent, TicketLog};
 use crate::time::Timestamp;
 
 /// A change to the day, as stored and replicated.
@@ -190,6 +187,19 @@ impl Day {
         self.latest
     }
 
+    /// The sequence number `node`'s next ticket id gets: one above every id of that
+    /// node the day holds, issued or not (a peer's later event may arrive before the
+    /// ticket's `Issued`).
+    pub(crate) fn next_seq(&self, node: &NodeId) -> u32 {
+        self.tickets
+            .keys()
+            .filter(|id| &id.node == node)
+            .map(|id| id.seq)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
     pub fn ticket(&self, id: &TicketId) -> Option<&Ticket> {
         self.tickets.get(id).and_then(TicketLog::ticket)
     }
@@ -277,317 +287,5 @@ impl Day {
                 .map(|d| d.services.clone())
                 .unwrap_or_default(),
         }
-    }
-
-    // ---- kiosk actions ----
-
-    /// Issues a walk-in or remote ticket for `service` with a number from the issuing
-    /// node's block.
-    pub fn issue(
-        &mut self,
-        config: &OfficeConfig,
-        service: &ServiceId,
-        origin: Origin,
-        stamp: Stamp,
-    ) -> Result<Event, ActionError> {
-        let prefix = config
-            .service(service)
-            .ok_or_else(|| ActionError::UnknownService(service.clone()))?
-            .prefix;
-        self.fresh(&stamp)?;
-        let node = stamp.node.clone();
-        let number = numbers::next_number(config, self, &node)?;
-        let seq = self
-            .tickets
-            .keys()
-            .filter(|id| id.node == node)
-            .map(|id| id.seq)
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let event = Event::Ticket {
-            ticket: TicketId::new(node, seq),
-            stamp,
-            event: TicketEvent::Issued {
-                number: DisplayNumber { prefix, number },
-                service: service.clone(),
-                origin,
-            },
-        };
-        self.apply(event.clone());
-        Ok(event)
-    }
-
-    /// Checks in a booked citizen: issues their ticket, marked as an appointment.
-    pub fn check_in(
-        &mut self,
-        config: &OfficeConfig,
-        code: &BookingCode,
-        stamp: Stamp,
-    ) -> Result<Event, ActionError> {
-        let appointment = self
-            .appointments
-            .get(code)
-            .ok_or_else(|| ActionError::UnknownBooking(code.clone()))?
-            .clone();
-        if let Some(ticket) = self.checked_in(code) {
-            return Err(ActionError::AlreadyCheckedIn {
-                code: code.clone(),
-                ticket: ticket.id.clone(),
-            });
-        }
-        let origin = Origin::Appointment {
-            code: code.clone(),
-            due: appointment.due,
-        };
-        self.issue(config, &appointment.service, origin, stamp)
-    }
-
-    /// Cancels a ticket that is not being served (the visitor left).
-    pub fn cancel(&mut self, ticket: &TicketId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.ticket_action(ticket, stamp, TicketEvent::Cancelled)
-    }
-
-    /// Puts a parked or no-show ticket back into its queue.
-    pub fn return_ticket(&mut self, ticket: &TicketId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.ticket_action(ticket, stamp, TicketEvent::Returned)
-    }
-
-    // ---- desk actions ----
-
-    pub fn open_desk(
-        &mut self,
-        config: &OfficeConfig,
-        desk: &DeskId,
-        services: Vec<ServiceId>,
-        stamp: Stamp,
-    ) -> Result<Event, ActionError> {
-        let configured = config
-            .desk(desk)
-            .ok_or_else(|| ActionError::UnknownDesk(desk.clone()))?;
-        let services = if services.is_empty() {
-            configured.services.clone()
-        } else {
-            services
-        };
-        for service in &services {
-            if config.service(service).is_none() {
-                return Err(ActionError::UnknownService(service.clone()));
-            }
-            if !configured.services.contains(service) {
-                return Err(ActionError::DeskDoesNotServe {
-                    desk: desk.clone(),
-                    service: service.clone(),
-                });
-            }
-        }
-        self.desk_action(desk, stamp, DeskEvent::Opened { services })
-    }
-
-    pub fn pause_desk(&mut self, desk: &DeskId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.require_open(desk)?;
-        self.desk_action(desk, stamp, DeskEvent::Paused)
-    }
-
-    pub fn resume_desk(&mut self, desk: &DeskId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.require_open(desk)?;
-        self.desk_action(desk, stamp, DeskEvent::Resumed)
-    }
-
-    pub fn close_desk(&mut self, desk: &DeskId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.require_open(desk)?;
-        if let Some(current) = self.current_of(desk) {
-            return Err(ActionError::DeskBusy {
-                desk: desk.clone(),
-                ticket: current.id.clone(),
-            });
-        }
-        self.desk_action(desk, stamp, DeskEvent::Closed)
-    }
-
-    /// Calls the visitor the queue policy picks for this desk.
-    pub fn call_next(
-        &mut self,
-        config: &OfficeConfig,
-        desk: &DeskId,
-        stamp: Stamp,
-    ) -> Result<Event, ActionError> {
-        self.ready_to_call(desk)?;
-        let now = stamp.hlc.wall();
-        let next = policy::next_for_desk(self, config, desk, now)
-            .ok_or_else(|| ActionError::NobodyWaiting(desk.clone()))?
-            .id
-            .clone();
-        self.ticket_action(&next, stamp, TicketEvent::Called { desk: desk.clone() })
-    }
-
-    /// Calls one particular waiting visitor, out of the policy's order.
-    pub fn call(
-        &mut self,
-        config: &OfficeConfig,
-        desk: &DeskId,
-        ticket: &TicketId,
-        stamp: Stamp,
-    ) -> Result<Event, ActionError> {
-        self.ready_to_call(desk)?;
-        let t = self.known(ticket)?;
-        if !policy::may_call(self, config, desk, t) {
-            return Err(ActionError::DeskDoesNotServe {
-                desk: desk.clone(),
-                service: t.service.clone(),
-            });
-        }
-        self.ticket_action(ticket, stamp, TicketEvent::Called { desk: desk.clone() })
-    }
-
-    /// Calls the current visitor again; after the configured number of calls the
-    /// ticket becomes a no-show instead.
-    pub fn recall(
-        &mut self,
-        config: &OfficeConfig,
-        desk: &DeskId,
-        stamp: Stamp,
-    ) -> Result<RecallOutcome, ActionError> {
-        let current = self.current_id(desk)?;
-        let calls = self.known(&current)?.calls;
-        if calls >= config.queue.calls_before_no_show {
-            let event = TicketEvent::NoShow { desk: desk.clone() };
-            return self
-                .ticket_action(&current, stamp, event)
-                .map(RecallOutcome::NoShow);
-        }
-        let event = TicketEvent::Recalled { desk: desk.clone() };
-        self.ticket_action(&current, stamp, event)
-            .map(RecallOutcome::Recalled)
-    }
-
-    /// The called visitor has arrived at the desk.
-    pub fn start_serving(&mut self, desk: &DeskId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.current_action(desk, stamp, TicketEvent::Serving { desk: desk.clone() })
-    }
-
-    pub fn finish(&mut self, desk: &DeskId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.current_action(desk, stamp, TicketEvent::Done { desk: desk.clone() })
-    }
-
-    pub fn no_show(&mut self, desk: &DeskId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.current_action(desk, stamp, TicketEvent::NoShow { desk: desk.clone() })
-    }
-
-    pub fn park(&mut self, desk: &DeskId, stamp: Stamp) -> Result<Event, ActionError> {
-        self.current_action(desk, stamp, TicketEvent::Parked { desk: desk.clone() })
-    }
-
-    /// Sends the current visitor on to another service's queue or another desk; the
-    /// visitor keeps their place by arrival time.
-    pub fn transfer(
-        &mut self,
-        config: &OfficeConfig,
-        desk: &DeskId,
-        to: Transfer,
-        stamp: Stamp,
-    ) -> Result<Event, ActionError> {
-        match &to {
-            Transfer::Service(s) if config.service(s).is_none() => {
-                return Err(ActionError::UnknownService(s.clone()));
-            }
-            Transfer::Desk(d) if config.desk(d).is_none() => {
-                return Err(ActionError::UnknownDesk(d.clone()));
-            }
-            _ => {}
-        }
-        let event = TicketEvent::Transferred {
-            desk: desk.clone(),
-            to,
-        };
-        self.current_action(desk, stamp, event)
-    }
-
-    // ---- helpers ----
-
-    fn known(&self, ticket: &TicketId) -> Result<&Ticket, ActionError> {
-        self.ticket(ticket)
-            .ok_or_else(|| ActionError::UnknownTicket(ticket.clone()))
-    }
-
-    fn current_id(&self, desk: &DeskId) -> Result<TicketId, ActionError> {
-        self.current_of(desk)
-            .map(|t| t.id.clone())
-            .ok_or_else(|| ActionError::NoCurrentVisitor(desk.clone()))
-    }
-
-    fn require_open(&self, desk: &DeskId) -> Result<DeskSession, ActionError> {
-        self.desk_session(desk)
-            .filter(|s| s.open)
-            .ok_or_else(|| ActionError::DeskNotOpen(desk.clone()))
-    }
-
-    fn ready_to_call(&self, desk: &DeskId) -> Result<(), ActionError> {
-        self.require_open(desk)?;
-        match self.current_of(desk) {
-            Some(current) => Err(ActionError::DeskBusy {
-                desk: desk.clone(),
-                ticket: current.id.clone(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    fn current_action(
-        &mut self,
-        desk: &DeskId,
-        stamp: Stamp,
-        event: TicketEvent,
-    ) -> Result<Event, ActionError> {
-        let current = self.current_id(desk)?;
-        self.ticket_action(&current, stamp, event)
-    }
-
-    fn fresh(&self, stamp: &Stamp) -> Result<(), ActionError> {
-        if stamp.hlc <= self.latest {
-            return Err(ActionError::StaleStamp {
-                stamp: stamp.clone(),
-                latest: self.latest,
-            });
-        }
-        Ok(())
-    }
-
-    fn ticket_action(
-        &mut self,
-        ticket: &TicketId,
-        stamp: Stamp,
-        event: TicketEvent,
-    ) -> Result<Event, ActionError> {
-        self.fresh(&stamp)?;
-        self.known(ticket)?
-            .check(&event)
-            .map_err(|refusal| ActionError::Refused {
-                ticket: ticket.clone(),
-                refusal,
-            })?;
-        let event = Event::Ticket {
-            ticket: ticket.clone(),
-            stamp,
-            event,
-        };
-        self.apply(event.clone());
-        Ok(event)
-    }
-
-    fn desk_action(
-        &mut self,
-        desk: &DeskId,
-        stamp: Stamp,
-        event: DeskEvent,
-    ) -> Result<Event, ActionError> {
-        self.fresh(&stamp)?;
-        let event = Event::Desk {
-            desk: desk.clone(),
-            stamp,
-            event,
-        };
-        self.apply(event.clone());
-        Ok(event)
     }
 }

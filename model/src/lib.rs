@@ -5,6 +5,7 @@
 //! `now` (a [`Timestamp`]) or a [`Stamp`] from the caller's [`HlcClock`]. Replication,
 //! storage, screens and printers build on this crate; it knows none of them.
 
+pub mod actions;
 pub mod calendar;
 pub mod config;
 pub mod day;
