@@ -61,7 +61,13 @@ pub struct QueueSettings {
     pub walk_in_max_wait_minutes: u32,
     /// After this many calls without the visitor showing up, the ticket is a no-show.
     pub calls_before_no_show: u32,
+    /// A booked citizen may check in from this many minutes before the appointment's
+    /// start (at most a day).
+    pub check_in_early_minutes: u32,
 }
+
+/// The longest check-in window `queue.check_in_early_minutes` may set: a day.
+pub const MAX_CHECK_IN_EARLY_MINUTES: u32 = 24 * 60;
 
 impl Default for QueueSettings {
     fn default() -> Self {
@@ -69,6 +75,7 @@ impl Default for QueueSettings {
             appointment_window_minutes: 5,
             walk_in_max_wait_minutes: 45,
             calls_before_no_show: 3,
+            check_in_early_minutes: 60,
         }
     }
 }
@@ -80,6 +87,10 @@ impl QueueSettings {
 
     pub fn walk_in_max_wait(&self) -> Duration {
         Duration::from_secs(u64::from(self.walk_in_max_wait_minutes) * 60)
+    }
+
+    pub fn check_in_early(&self) -> Duration {
+        Duration::from_secs(u64::from(self.check_in_early_minutes) * 60)
     }
 }
 
@@ -326,6 +337,15 @@ impl OfficeConfig {
             return fail(
                 "queue.walk_in_max_wait_minutes".into(),
                 "must be at least 1".into(),
+            );
+        }
+        if q.check_in_early_minutes > MAX_CHECK_IN_EARLY_MINUTES {
+            return fail(
+                "queue.check_in_early_minutes".into(),
+                format!(
+                    "{} is more than a day ({MAX_CHECK_IN_EARLY_MINUTES} minutes)",
+                    q.check_in_early_minutes
+                ),
             );
         }
         if self.departments.is_empty() {

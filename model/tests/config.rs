@@ -137,6 +137,13 @@ fn other_problems_are_named() {
             "queue.calls_before_no_show: must be at least 1",
         ),
         (
+            broken(
+                "calls_before_no_show = 3",
+                "calls_before_no_show = 3\ncheck_in_early_minutes = 1441",
+            ),
+            "queue.check_in_early_minutes: 1441 is more than a day (1440 minutes)",
+        ),
+        (
             broken("first = 500\nlast = 999", "first = 999\nlast = 500"),
             "number_blocks[1]: first (999) must be at least 1 and not above last (500)",
         ),
@@ -167,10 +174,17 @@ fn other_problems_are_named() {
 }
 
 #[test]
+fn a_configuration_without_the_check_in_window_gets_an_hour() {
+    assert!(!common::OFFICE.contains("check_in_early_minutes"));
+    assert_eq!(common::office().queue.check_in_early_minutes, 60);
+}
+
+#[test]
 fn the_example_office_of_the_repository_is_valid() {
     let text = include_str!("../../aufruf.toml");
     let config = OfficeConfig::from_toml("aufruf.toml", text).unwrap();
     assert_eq!(config.queue.calls_before_no_show, 3);
+    assert_eq!(config.queue.check_in_early_minutes, 60);
     let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(); // a Tuesday
     let nine = chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap();
     assert!(config.is_open(&"buergerbuero".into(), date, nine));

@@ -433,7 +433,7 @@ proptest! {
         desk in 0..3usize,
         now in 0..200u64,
     ) {
-        let settings = QueueSettings { appointment_window_minutes: 5, walk_in_max_wait_minutes: 30, calls_before_no_show: 3 };
+        let settings = QueueSettings { appointment_window_minutes: 5, walk_in_max_wait_minutes: 30, calls_before_no_show: 3, ..QueueSettings::default() };
         let ids: Vec<TicketId> = (0..queue.len()).map(|i| TicketId::new("kiosk-1".into(), i as u32)).collect();
         let services: Vec<ServiceId> = SERVICES.iter().map(|s| ServiceId::new(*s)).collect();
         let desks: Vec<DeskId> = (0..3).map(|d| DeskId::new(format!("desk-{d}"))).collect();
