@@ -44,12 +44,12 @@ pub fn expired(today: NaiveDate, retention_days: u32, kept: &[NaiveDate]) -> Vec
     kept.iter().copied().filter(|d| *d < oldest_kept).collect()
 }
 
-fn to_utc(t: Timestamp) -> DateTime<Utc> {
+pub(crate) fn to_utc(t: Timestamp) -> DateTime<Utc> {
     let ms = i64::try_from(t.as_millis()).unwrap_or(i64::MAX);
     DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-fn from_utc(t: DateTime<Utc>) -> Timestamp {
+pub(crate) fn from_utc(t: DateTime<Utc>) -> Timestamp {
     Timestamp::from_millis(u64::try_from(t.timestamp_millis()).unwrap_or(0))
 }
 
