@@ -196,6 +196,18 @@ pub struct OpeningInterval {
 }
 
 impl OpeningInterval {
+    /// The end of a day, written "24:00" as a closing time.
+    pub const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999) {
+        Some(t) => t,
+        None => NaiveTime::MIN,
+    };
+
+    /// Open the whole day: `"00:00-24:00"`.
+    pub const ALL_DAY: OpeningInterval = OpeningInterval {
+        opens: NaiveTime::MIN,
+        closes: Self::END_OF_DAY,
+    };
+
     pub fn contains(&self, time: NaiveTime) -> bool {
         self.opens <= time && time < self.closes
     }
@@ -220,7 +232,11 @@ impl TryFrom<String> for OpeningInterval {
         };
         let interval = OpeningInterval {
             opens: parse(opens)?,
-            closes: parse(closes)?,
+            closes: if closes.trim() == "24:00" {
+                OpeningInterval::END_OF_DAY
+            } else {
+                parse(closes)?
+            },
         };
         if interval.closes <= interval.opens {
             return Err(format!("`{text}` ends before it starts"));
@@ -231,7 +247,12 @@ impl TryFrom<String> for OpeningInterval {
 
 impl From<OpeningInterval> for String {
     fn from(i: OpeningInterval) -> String {
-        format!("{}-{}", i.opens.format("%H:%M"), i.closes.format("%H:%M"))
+        let closes = if i.closes == OpeningInterval::END_OF_DAY {
+            "24:00".to_owned()
+        } else {
+            i.closes.format("%H:%M").to_string()
+        };
+        format!("{}-{closes}", i.opens.format("%H:%M"))
     }
 }
 
@@ -271,6 +292,25 @@ impl OfficeConfig {
 
     pub fn department(&self, id: &DepartmentId) -> Option<&Department> {
         self.departments.iter().find(|d| &d.id == id)
+    }
+
+    /// The same office open around the clock, every day, without holidays: for the
+    /// demo office and tests that run at any hour.
+    pub fn open_around_the_clock(mut self) -> Self {
+        let all_day = || vec![OpeningInterval::ALL_DAY];
+        for department in &mut self.departments {
+            department.hours = WeeklyHours {
+                mon: all_day(),
+                tue: all_day(),
+                wed: all_day(),
+                thu: all_day(),
+                fri: all_day(),
+                sat: all_day(),
+                sun: all_day(),
+            };
+        }
+        self.office.holidays.clear();
+        self
     }
 
     /// The number blocks of one issuing node, in ascending order.

@@ -218,3 +218,23 @@ proptest! {
         let _ = OfficeConfig::from_toml("aufruf.toml", &text[..cut]);
     }
 }
+
+#[test]
+fn a_day_can_be_open_until_midnight_written_24_00() {
+    use aufruf_model::config::OpeningInterval;
+    use chrono::NaiveTime;
+
+    let text = broken(r#""13:00-16:00""#, r#""13:00-24:00""#);
+    let config = OfficeConfig::from_toml("aufruf.toml", &text).unwrap();
+    let monday = &config.departments[0].hours.mon;
+    let evening = monday.last().unwrap();
+    assert_eq!(evening.closes, OpeningInterval::END_OF_DAY);
+    assert!(evening.contains(NaiveTime::from_hms_opt(23, 59, 59).unwrap()));
+    assert_eq!(String::from(*evening), "13:00-24:00");
+    // "24:00" closes a day; it does not open one.
+    let err = error_of(&broken(r#""13:00-16:00""#, r#""24:00-24:00""#));
+    assert!(
+        err.contains("`24:00` in `24:00-24:00` is not a time"),
+        "{err}"
+    );
+}

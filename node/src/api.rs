@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use aufruf_hardware::Language;
 use aufruf_model::{ActionError, DeskId, ServiceId, TicketId, Transfer};
+use aufruf_office::{DeskAction, DeskService, KioskService, OfficeError, ServiceError, Wish};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,8 +22,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::wrappers::WatchStream;
 
-use crate::office::OfficeError;
-use crate::state::{DeskAction, NodeError, NodeState, wall_clock};
+use crate::replica::NodeReplica;
+use crate::state::{NodeState, Services, wall_clock};
 
 /// The API's routes over a node's state.
 pub fn router(state: Arc<NodeState>) -> Router {
@@ -30,6 +31,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/day", get(day))
+        .route("/api/kiosk", get(kiosk_view))
         .route("/api/tickets", post(draw_ticket))
         .route("/api/tickets/{id}", get(ticket))
         .route("/api/check-in", post(check_in))
@@ -66,17 +68,19 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<NodeError> for ApiError {
-    fn from(e: NodeError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         let message = e.to_string();
         let (status, kind) = match &e {
-            NodeError::Office(OfficeError::Action(a)) => action_status(a),
-            NodeError::WrongRole { .. } => (StatusCode::CONFLICT, "wrong_role"),
-            NodeError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown_service"),
-            NodeError::Office(OfficeError::Store(_)) => {
+            ServiceError::Office(OfficeError::Action(a)) => action_status(a),
+            ServiceError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown_service"),
+            ServiceError::NotThisDesk { .. } => (StatusCode::FORBIDDEN, "not_this_desk"),
+            ServiceError::Closed { .. } => (StatusCode::CONFLICT, "closed"),
+            ServiceError::TooEarly { .. } => (StatusCode::CONFLICT, "too_early"),
+            ServiceError::Office(OfficeError::Store(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "not_stored")
             }
-            NodeError::Office(_) | NodeError::Internal(_) => {
+            ServiceError::Office(_) | ServiceError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
@@ -88,6 +92,32 @@ impl From<NodeError> for ApiError {
             kind,
             message,
         }
+    }
+}
+
+/// This node is not of the role an endpoint needs.
+fn wrong_role(state: &NodeState, what: &str, needs: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::CONFLICT,
+        kind: "wrong_role",
+        message: format!(
+            "this node is a {}; {what} needs a {needs}",
+            state.role().name()
+        ),
+    }
+}
+
+fn kiosk(state: &NodeState, what: &str) -> Result<KioskService<NodeReplica>, ApiError> {
+    match &state.services {
+        Services::Kiosk(kiosk) => Ok(kiosk.clone()),
+        _ => Err(wrong_role(state, what, "kiosk")),
+    }
+}
+
+fn desk_service(state: &NodeState, what: &str) -> Result<DeskService<NodeReplica>, ApiError> {
+    match &state.services {
+        Services::Desk(desk) => Ok(desk.clone()),
+        _ => Err(wrong_role(state, what, "desk terminal")),
     }
 }
 
@@ -114,7 +144,7 @@ fn action_status(e: &ActionError) -> (StatusCode, &'static str) {
 
 /// Runs blocking node work (locks, disk flushes) off the async threads.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+    work: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
@@ -153,13 +183,13 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
         "status": "ok",
         "node": state.settings.id,
         "role": state.role().name(),
-        "office": state.config.office.id,
+        "office": state.config().office.id,
         "peers": peers,
     }))
 }
 
 async fn metrics(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
-    let text = blocking(move || Ok(state.metrics_text(wall_clock()))).await?;
+    let text = blocking(move || Ok(state.metrics_text())).await?;
     Ok((
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         text,
@@ -168,7 +198,7 @@ async fn metrics(State(state): State<Arc<NodeState>>) -> Result<Response, ApiErr
 }
 
 async fn day(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
-    let view = blocking(move || state.day_view(wall_clock())).await?;
+    let view = blocking(move || state.office().day_view(wall_clock())).await?;
     Ok(Json(view).into_response())
 }
 
@@ -177,7 +207,7 @@ async fn ticket(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let ticket = parse_ticket(&id)?;
-    let view = blocking(move || state.ticket_view(wall_clock(), &ticket)).await?;
+    let view = blocking(move || state.office().ticket_view(wall_clock(), &ticket)).await?;
     match view {
         Some(view) => Ok(Json(view).into_response()),
         None => Err(ApiError {
@@ -213,10 +243,10 @@ struct CheckIn {
     language: Option<String>,
 }
 
-fn paper_and_language(kind: &str, language: Option<&str>) -> Result<(bool, Language), ApiError> {
-    let paper = match kind {
-        "paper" => true,
-        "qr" => false,
+fn wish_and_language(kind: &str, language: Option<&str>) -> Result<(Wish, Language), ApiError> {
+    let wish = match kind {
+        "paper" => Wish::Paper,
+        "qr" => Wish::Qr,
         other => {
             return Err(ApiError::bad(
                 "bad_kind",
@@ -234,18 +264,24 @@ fn paper_and_language(kind: &str, language: Option<&str>) -> Result<(bool, Langu
             ));
         }
     };
-    Ok((paper, language))
+    Ok((wish, language))
+}
+
+async fn kiosk_view(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
+    let kiosk = kiosk(&state, "the kiosk's screen")?;
+    Ok(Json(kiosk.view(wall_clock())).into_response())
 }
 
 async fn draw_ticket(
     State(state): State<Arc<NodeState>>,
     request: Result<Json<DrawTicket>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let kiosk = kiosk(&state, "drawing a ticket")?;
     let request = body(request)?;
-    let (paper, language) = paper_and_language(&request.kind, request.language.as_deref())?;
+    let (wish, language) = wish_and_language(&request.kind, request.language.as_deref())?;
+    let service = ServiceId::new(request.service);
     let issued =
-        blocking(move || state.draw_ticket(wall_clock(), &request.service, paper, language))
-            .await?;
+        blocking(move || kiosk.draw_ticket(wall_clock(), &service, wish, language)).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
@@ -253,10 +289,11 @@ async fn check_in(
     State(state): State<Arc<NodeState>>,
     request: Result<Json<CheckIn>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let kiosk = kiosk(&state, "checking in")?;
     let request = body(request)?;
-    let (paper, language) = paper_and_language(&request.kind, request.language.as_deref())?;
+    let (wish, language) = wish_and_language(&request.kind, request.language.as_deref())?;
     let issued =
-        blocking(move || state.check_in(wall_clock(), &request.code, paper, language)).await?;
+        blocking(move || kiosk.check_in(wall_clock(), &request.code, wish, language)).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
@@ -265,11 +302,19 @@ async fn desk(
     Path(desk): Path<String>,
 ) -> Result<Response, ApiError> {
     let desk = DeskId::new(desk);
-    if state.config.desk(&desk).is_none() {
-        return Err(NodeError::from(OfficeError::Action(ActionError::UnknownDesk(desk))).into());
+    match &state.services {
+        Services::Desk(service) => {
+            service.check_desk(&desk)?;
+            Ok(Json(service.view()?).into_response())
+        }
+        // Any node can tell how a desk stands; only the desk's terminal acts for it.
+        _ => {
+            let view = state.office().desk_view(&desk).ok_or_else(|| {
+                ApiError::from(ServiceError::from(ActionError::UnknownDesk(desk)))
+            })?;
+            Ok(Json(view).into_response())
+        }
     }
-    let view = blocking(move || state.desk_view(wall_clock(), &desk)).await?;
-    Ok(Json(view).into_response())
 }
 
 /// Optional details of a desk action.
@@ -288,6 +333,7 @@ async fn desk_action(
     Path((desk, action)): Path<(String, String)>,
     request: Option<Json<serde_json::Value>>,
 ) -> Result<Response, ApiError> {
+    let service = desk_service(&state, "a desk action")?;
     let details: DeskRequest = match request {
         None => DeskRequest::default(),
         Some(Json(value)) => {
@@ -347,24 +393,24 @@ async fn desk_action(
             });
         }
     };
-    let desk = DeskId::new(desk);
-    let view = blocking(move || state.desk_action(wall_clock(), &desk, action)).await?;
+    service.check_desk(&DeskId::new(desk))?;
+    let view = blocking(move || service.act(wall_clock(), action)).await?;
     Ok(Json(view).into_response())
 }
 
-async fn display(State(state): State<Arc<NodeState>>) -> Json<crate::state::DisplayView> {
-    Json(state.display_view())
+async fn display(State(state): State<Arc<NodeState>>) -> Response {
+    Json(&*state.office().display_view()).into_response()
 }
 
 async fn display_feed(
     State(state): State<Arc<NodeState>>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let mut stopping = state.stopping();
-    let stream = WatchStream::new(state.display_feed())
+    let stream = WatchStream::new(state.office().subscribe_display())
         .map(|view| {
             let event = SseEvent::default().event("display");
             Ok(event
-                .json_data(&view)
+                .json_data(&*view)
                 .unwrap_or_else(|_| SseEvent::default().comment("unencodable")))
         })
         // The feed ends when the node shuts down, so the server can stop.

@@ -7,8 +7,7 @@ use aufruf_model::{ConfigError, OfficeConfig};
 
 /// The example office configuration shipped in the repository, used when no file is
 /// given to commands that can do without one.
-pub const EXAMPLE: &str = include_str!("../../aufruf.toml");
-pub const EXAMPLE_NAME: &str = "aufruf.toml (built-in example)";
+pub use aufruf_office::{EXAMPLE, EXAMPLE_NAME};
 
 /// Reads and validates the configuration at `path`.
 pub fn load(path: &Path) -> Result<OfficeConfig, ConfigError> {

@@ -1,26 +1,29 @@
 //! `aufruf demo`: a whole office on this machine — a kiosk, two desks and a display as
 //! separate nodes, each with its own store, certificate and mutual-TLS links — and,
-//! unless switched off, simulated visitors and clerks working through the nodes' HTTP
-//! APIs exactly as the real devices' screens will.
+//! unless switched off, simulated visitors and clerks acting through the nodes' role
+//! services, exactly as the devices' screens do.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use aufruf_model::OfficeConfig;
+use aufruf_hardware::Language;
+use aufruf_model::{OfficeConfig, ServiceId};
+use aufruf_office::views::Delivery;
+use aufruf_office::{DeskAction, DeskService, DisplayService, KioskService, Wish};
 use aufruf_sync::NodeId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal};
-use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::credentials::{self, OfficeFolder};
+use crate::replica::NodeReplica;
 use crate::runtime::{self, RunningNode};
 use crate::settings::{NodeSettings, RoleName};
+use crate::state::{Services, wall_clock};
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -42,10 +45,19 @@ pub struct DemoSummary {
     pub issued: u32,
     pub printed: u32,
     pub called: u32,
+    /// Visitors who reached a desk.
     pub served: u32,
+    /// Visitors whose concern was dealt with.
+    pub finished: u32,
 }
 
 /// The demo's devices: name, role, and for desks the desk they serve.
+/// Visitors already at the door when the demo office opens.
+const AT_THE_DOOR: u32 = 3;
+
+/// The demo's desk terminals.
+const DESKS: [&str; 2] = ["desk-1", "desk-2"];
+
 const DEVICES: [(&str, RoleName); 4] = [
     ("kiosk-1", RoleName::Kiosk),
     ("desk-1", RoleName::Desk),
@@ -58,7 +70,8 @@ pub async fn run(
     options: DemoOptions,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<DemoSummary> {
-    let config = crate::config_file::load_or_example(None)?;
+    // The demo office is open around the clock, so it can be tried at any hour.
+    let config = crate::config_file::load_or_example(None)?.open_around_the_clock();
     prepare_dir(&options.dir)?;
     let office = OfficeFolder::init(
         &options.dir.join("office"),
@@ -94,23 +107,25 @@ pub async fn run(
     let summary = Arc::new(Counters::default());
     let mut people = Vec::new();
     if options.simulate {
-        let apis: Vec<SocketAddr> = nodes.iter().map(|n| n.api_addr).collect();
-        people.push(tokio::spawn(visitors(
-            apis[0],
-            config.clone(),
-            options.clone(),
-            summary.clone(),
-        )));
-        for (i, desk) in ["desk-1", "desk-2"].into_iter().enumerate() {
-            people.push(tokio::spawn(clerk(
-                apis[1 + i],
-                desk.to_owned(),
-                config.clone(),
-                options.clone(),
-                summary.clone(),
-            )));
+        for (i, node) in nodes.iter().enumerate() {
+            match &node.state.services {
+                Services::Kiosk(kiosk) => people.push(tokio::spawn(visitors(
+                    kiosk.clone(),
+                    options.clone(),
+                    summary.clone(),
+                ))),
+                Services::Desk(desk) => people.push(tokio::spawn(clerk(
+                    desk.clone(),
+                    options.seed.wrapping_mul(31).wrapping_add(i as u64 * 7919),
+                    options.clone(),
+                    summary.clone(),
+                ))),
+                Services::Display(display) => {
+                    people.push(tokio::spawn(display_log(display.clone())));
+                }
+                Services::Gateway(_) => {}
+            }
         }
-        people.push(tokio::spawn(display_log(nodes[3].state.clone())));
     }
 
     let until = async {
@@ -134,10 +149,11 @@ pub async fn run(
         printed: summary.printed.load(Ordering::Relaxed),
         called: summary.called.load(Ordering::Relaxed),
         served: summary.served.load(Ordering::Relaxed),
+        finished: summary.finished.load(Ordering::Relaxed),
     };
     println!(
-        "demo: {} tickets issued ({} printed), {} calls, {} visitors served",
-        summary.issued, summary.printed, summary.called, summary.served
+        "demo: {} tickets issued ({} printed), {} calls, {} visitors served, {} finished",
+        summary.issued, summary.printed, summary.called, summary.served, summary.finished
     );
     Ok(summary)
 }
@@ -148,6 +164,7 @@ struct Counters {
     printed: AtomicU32,
     called: AtomicU32,
     served: AtomicU32,
+    finished: AtomicU32,
 }
 
 fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
@@ -193,153 +210,148 @@ async fn start_node(
     Ok(runtime::start(config, settings).await?)
 }
 
-#[derive(Debug, Deserialize)]
-struct Issued {
-    ticket: TicketSummary,
-    delivered_as: String,
-    print_problem: Option<String>,
+/// A service the demo's visitors may ask for: one that the demo's desks serve.
+fn demo_services(config: &OfficeConfig) -> Vec<ServiceId> {
+    let mut services: Vec<ServiceId> = config
+        .desks
+        .iter()
+        .filter(|d| DESKS.contains(&d.id.as_str()))
+        .flat_map(|d| d.services.iter().cloned())
+        .collect();
+    services.sort();
+    services.dedup();
+    services
 }
 
-#[derive(Debug, Deserialize)]
-struct TicketSummary {
-    number: String,
-    service_name: String,
-    ahead: Option<u32>,
-    estimate_minutes: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-struct DeskState {
-    current: Option<TicketSummary>,
-}
-
-/// Visitors arrive at the kiosk (a Poisson process) and draw paper or QR tickets.
-async fn visitors(
-    kiosk: SocketAddr,
-    config: OfficeConfig,
-    options: DemoOptions,
-    counters: Arc<Counters>,
-) {
-    let http = reqwest::Client::new();
+/// Visitors arrive at the kiosk (a Poisson process; a few wait at the door when the
+/// demo opens) and draw paper or QR tickets.
+async fn visitors(kiosk: KioskService<NodeReplica>, options: DemoOptions, counters: Arc<Counters>) {
     let mut rng = StdRng::seed_from_u64(options.seed);
     // One visitor every three minutes on average, as two desks can serve them.
     let gaps = Exp::new(1.0 / 180.0).ok();
-    let services: Vec<String> = config
-        .desks
-        .iter()
-        .filter(|d| d.id.as_str() == "desk-1" || d.id.as_str() == "desk-2")
-        .flat_map(|d| d.services.iter().map(ToString::to_string))
-        .collect();
-    loop {
-        let gap = gaps.map_or(180.0, |g| g.sample(&mut rng)) / options.speed;
-        tokio::time::sleep(Duration::from_secs_f64(gap.min(3600.0))).await;
-        let service = &services[rng.random_range(0..services.len().max(1))];
-        let kind = if rng.random_bool(0.7) { "paper" } else { "qr" };
-        let body = serde_json::json!({ "service": service, "kind": kind });
-        let answer = http
-            .post(format!("http://{kiosk}/api/tickets"))
-            .json(&body)
-            .send()
-            .await;
-        match answer {
-            Ok(r) if r.status().is_success() => {
-                if let Ok(issued) = r.json::<Issued>().await {
-                    counters.issued.fetch_add(1, Ordering::Relaxed);
-                    if issued.delivered_as == "paper" {
-                        counters.printed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let t = &issued.ticket;
-                    println!(
-                        "kiosk-1   ticket {} for {} ({}) — {} ahead, about {} min{}",
-                        t.number,
-                        t.service_name,
-                        issued.delivered_as,
-                        t.ahead.map_or("?".into(), |a| a.to_string()),
-                        t.estimate_minutes.map_or("?".into(), |m| m.to_string()),
-                        issued
-                            .print_problem
-                            .map(|p| format!(" [{p}]"))
-                            .unwrap_or_default()
-                    );
+    let services = demo_services(kiosk.office().config());
+    if services.is_empty() {
+        println!("kiosk-1   no service is served by the demo's desks");
+        return;
+    }
+    for visitor in 0_u32.. {
+        if visitor >= AT_THE_DOOR {
+            let gap = gaps.map_or(180.0, |g| g.sample(&mut rng)) / options.speed;
+            tokio::time::sleep(Duration::from_secs_f64(gap.min(3600.0))).await;
+        }
+        let service = services[rng.random_range(0..services.len())].clone();
+        let wish = if rng.random_bool(0.7) {
+            Wish::Paper
+        } else {
+            Wish::Qr
+        };
+        let kiosk = kiosk.clone();
+        let drawn = tokio::task::spawn_blocking(move || {
+            kiosk.draw_ticket(wall_clock(), &service, wish, Language::De)
+        })
+        .await;
+        match drawn {
+            Ok(Ok(issued)) => {
+                counters.issued.fetch_add(1, Ordering::Relaxed);
+                if issued.delivered_as == Delivery::Paper {
+                    counters.printed.fetch_add(1, Ordering::Relaxed);
                 }
+                let t = &issued.ticket;
+                println!(
+                    "kiosk-1   ticket {} for {} ({:?}) — {} ahead, about {} min{}",
+                    t.number,
+                    t.service_name,
+                    issued.delivered_as,
+                    t.ahead.map_or("?".into(), |a| a.to_string()),
+                    t.estimate_minutes.map_or("?".into(), |m| m.to_string()),
+                    issued
+                        .print_problem
+                        .map(|p| format!(" [{p}]"))
+                        .unwrap_or_default()
+                );
             }
-            Ok(r) => println!("kiosk-1   refused: {}", r.text().await.unwrap_or_default()),
-            Err(e) => println!("kiosk-1   unreachable: {e}"),
+            Ok(Err(e)) => println!("kiosk-1   refused: {e}"),
+            Err(e) => println!("kiosk-1   failed: {e}"),
         }
     }
 }
 
-/// A clerk opens the desk and calls, serves and finishes visitors.
+/// A clerk opens the desk and calls, serves and finishes visitors. Each clerk has
+/// their own pace (seed and start), so the desks do not act in lockstep.
 async fn clerk(
-    api: SocketAddr,
-    desk: String,
-    config: OfficeConfig,
+    desk: DeskService<NodeReplica>,
+    seed: u64,
     options: DemoOptions,
     counters: Arc<Counters>,
 ) {
-    let http = reqwest::Client::new();
-    let mut rng = StdRng::seed_from_u64(options.seed ^ u64::from(desk.len() as u32) ^ 0x5eed);
-    let url = |action: &str| format!("http://{api}/api/desks/{desk}/{action}");
-    let post = |action: &'static str| {
-        let http = http.clone();
-        let url = url(action);
-        async move { http.post(url).send().await }
-    };
-    if let Err(e) = post("open").await {
-        println!("{desk}    cannot open: {e}");
-        return;
-    }
-    println!("{desk}    opened");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let name = desk.desk().to_string();
     let pause = |seconds: f64| {
         tokio::time::sleep(Duration::from_secs_f64(
             (seconds / options.speed).min(3600.0),
         ))
     };
+    let act = |action: DeskAction| {
+        let desk = desk.clone();
+        async move {
+            tokio::task::spawn_blocking(move || desk.act(wall_clock(), action))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        }
+    };
+    // Clerks do not sit down at the same second.
+    pause(rng.random_range(5.0..40.0)).await;
+    if let Err(e) = act(DeskAction::Open {
+        services: Vec::new(),
+    })
+    .await
+    {
+        println!("{name}    cannot open: {e}");
+        return;
+    }
+    println!("{name}    opened");
     loop {
-        let called = match post("call-next").await {
-            Ok(r) if r.status().is_success() => {
-                r.json::<DeskState>().await.ok().and_then(|s| s.current)
-            }
-            _ => None,
-        };
+        let called = act(DeskAction::CallNext).await.ok().and_then(|v| v.current);
         let Some(visitor) = called else {
-            pause(20.0).await;
+            pause(rng.random_range(10.0..30.0)).await;
             continue;
         };
         counters.called.fetch_add(1, Ordering::Relaxed);
         println!(
-            "{desk}    calls {} ({})",
+            "{name}    calls {} ({})",
             visitor.number, visitor.service_name
         );
-        pause(30.0).await;
-        let arrived = post("serving").await.is_ok_and(|r| r.status().is_success());
-        if !arrived {
+        // The visitor walks over from the foyer.
+        pause(rng.random_range(15.0..45.0)).await;
+        if let Err(e) = act(DeskAction::Serving).await {
             // Another desk called the same visitor a moment earlier and won the claim;
             // this desk's screen says so, and the clerk calls the next visitor.
             println!(
-                "{desk}    {} was taken by another desk; calling the next visitor",
+                "{name}    {} was taken by another desk ({e}); calling the next visitor",
                 visitor.number
             );
             continue;
         }
-        let minutes = config
-            .services
-            .iter()
-            .find(|s| s.name.de == visitor.service_name)
+        counters.served.fetch_add(1, Ordering::Relaxed);
+        let minutes = desk
+            .office()
+            .config()
+            .service(&visitor.service)
             .map_or(5.0, |s| f64::from(s.expected_minutes));
         let handling =
             LogNormal::new(minutes.ln() - 0.08, 0.4).map_or(minutes, |d| d.sample(&mut rng));
         pause(handling * 60.0).await;
-        if post("done").await.is_ok_and(|r| r.status().is_success()) {
-            counters.served.fetch_add(1, Ordering::Relaxed);
-            println!("{desk}    finished {}", visitor.number);
+        if act(DeskAction::Done).await.is_ok() {
+            counters.finished.fetch_add(1, Ordering::Relaxed);
+            println!("{name}    finished {}", visitor.number);
         }
     }
 }
 
 /// Logs what the foyer display shows whenever it changes.
-async fn display_log(display: Arc<crate::state::NodeState>) {
-    let mut feed = display.display_feed();
+async fn display_log(display: DisplayService<NodeReplica>) {
+    let mut feed = display.subscribe();
     let mut shown = String::new();
     while feed.changed().await.is_ok() {
         let view = feed.borrow_and_update().clone();

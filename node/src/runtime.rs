@@ -35,6 +35,8 @@ pub enum StartError {
     Network(#[from] net::NetError),
     #[error("[printer]: {0}")]
     Printer(String),
+    #[error("{0}")]
+    Service(String),
     #[error("local API on {address}: {source}")]
     Api {
         address: SocketAddr,
@@ -111,15 +113,13 @@ pub async fn start(
         _ => None,
     };
 
-    let state = Arc::new(NodeState::new(
-        settings.clone(),
-        config,
-        replica.clone(),
-        printer,
-    ));
+    let state = Arc::new(
+        NodeState::new(settings.clone(), config, replica.clone(), printer)
+            .map_err(|e| StartError::Service(e.to_string()))?,
+    );
     {
         let state = state.clone();
-        tokio::task::spawn_blocking(move || state.refresh_views(wall_clock()))
+        tokio::task::spawn_blocking(move || state.office().refresh(wall_clock()))
             .await
             .ok();
     }
@@ -253,7 +253,7 @@ async fn watch_peers(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) 
             change = changes.recv() => match change {
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     let state = state.clone();
-                    let _ = tokio::task::spawn_blocking(move || state.refresh_views(wall_clock())).await;
+                    let _ = tokio::task::spawn_blocking(move || state.office().refresh(wall_clock())).await;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
@@ -265,7 +265,7 @@ async fn watch_peers(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) 
 /// the first action of the day), and days past the retention are deleted, their
 /// statistics kept.
 async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
-    let zone = state.config.timezone();
+    let zone = state.config().timezone();
     loop {
         let now = wall_clock();
         let next = calendar::next_day_start(zone, now);
@@ -273,11 +273,11 @@ async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool
         tokio::select! {
             _ = stopped.changed() => return,
             () = tokio::time::sleep(wait) => {
-                let today = state.today(wall_clock());
+                let today = state.office().today(wall_clock());
                 tracing::info!(%today, "a new office day begins");
                 retire_expired(&state).await;
                 let state = state.clone();
-                let _ = tokio::task::spawn_blocking(move || state.refresh_views(wall_clock())).await;
+                let _ = tokio::task::spawn_blocking(move || state.office().refresh(wall_clock())).await;
             }
         }
     }
@@ -285,7 +285,8 @@ async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool
 
 async fn retire_expired(state: &Arc<NodeState>) {
     let state = state.clone();
-    let retired = tokio::task::spawn_blocking(move || state.retire_expired(wall_clock())).await;
+    let retired =
+        tokio::task::spawn_blocking(move || state.office().retire_expired(wall_clock())).await;
     match retired {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "days past the retention not deleted"),

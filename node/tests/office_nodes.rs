@@ -386,31 +386,39 @@ async fn bad_requests_get_a_json_error_that_says_what_is_wrong() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
-    use aufruf_model::{Origin, ServiceId, Timestamp};
-    use aufruf_node::state::wall_clock;
+    use aufruf_model::{ServiceId, Timestamp};
+    use aufruf_node::state::{Services, wall_clock};
+    use aufruf_office::Wish;
 
     let office = TestOffice::new();
     let kiosk = office
         .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
         .await;
     let state = kiosk.state.clone();
+    let Services::Kiosk(service) = &state.services else {
+        panic!("a kiosk node has the kiosk service")
+    };
     let day = Duration::from_secs(24 * 3600);
     let now = wall_clock();
     // Step 1: the kiosk worked ten days ago and today.
     for when in [now - day * 10, now] {
-        state
-            .act(when, |d, config, stamp| {
-                d.issue(config, &ServiceId::new("anmeldung"), Origin::WalkIn, stamp)
-            })
+        service
+            .draw_ticket(
+                when,
+                &ServiceId::new("anmeldung"),
+                Wish::Qr,
+                aufruf_hardware::Language::De,
+            )
             .unwrap();
     }
-    let old_date = state.today(now - day * 10);
+    let office_service = state.office().clone();
+    let old_date = office_service.today(now - day * 10);
     assert_eq!(state.replica.document_names().len(), 2);
 
     // Step 2: the retention of seven days ends for the old day only.
     let retired = tokio::task::spawn_blocking({
-        let state = state.clone();
-        move || state.retire_expired(Timestamp::from_millis(now.as_millis()))
+        let office_service = office_service.clone();
+        move || office_service.retire_expired(Timestamp::from_millis(now.as_millis()))
     })
     .await
     .unwrap()
@@ -424,14 +432,17 @@ async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
         .collect();
     assert_eq!(
         names,
-        vec!["office".to_owned(), format!("day/{}", state.today(now))]
+        vec![
+            "office".to_owned(),
+            format!("day/{}", office_service.today(now))
+        ]
     );
-    let kept = state
+    let kept = office_service
         .statistics(old_date)
         .expect("statistics of the deleted day");
     assert_eq!(kept.services[&ServiceId::new("anmeldung")].walk_ins, 1);
     // Today is untouched.
-    assert_eq!(state.day_view(now).unwrap().tickets.len(), 1);
+    assert_eq!(office_service.day_view(now).unwrap().tickets.len(), 1);
     kiosk.shutdown().await;
 }
 

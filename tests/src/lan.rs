@@ -36,7 +36,7 @@ use aufruf_model::{
     ActionError, Appointment, BookingCode, Day, DeskEvent, DeskId, Event, OfficeConfig, Origin,
     ServiceId, Stamp, TicketEvent, TicketId, Timestamp, Transfer,
 };
-use aufruf_node::office::{Carries, Office, OfficeError, document_name};
+use aufruf_office::{Carries, Office, OfficeError, document_name};
 use aufruf_sync::protocol::{
     ConnectionId, Identity, Input, Limits, Output, Replicator, SessionError,
 };

@@ -1,7 +1,7 @@
 //! Cross-crate tests of Aufruf: a whole office on one deterministic simulated LAN.
 //!
 //! [`Lan`] runs the office's devices — kiosks, desk terminals, the foyer display, the
-//! gateway — each with the real `aufruf_node::office::Office` on the real sans-IO
+//! gateway — each with the real `aufruf_office::Office` on the real sans-IO
 //! protocol core of `aufruf-sync`, an in-memory [`Disk`] that survives crashes the way
 //! the sled store does, and a wall clock that is off by minutes. The LAN partitions,
 //! heals, fails links one way, drops connections, crashes and restarts devices and

@@ -301,7 +301,7 @@ fn desk_step(lan: &mut Lan, desk: &str) {
     };
 }
 
-fn transfer(lan: &mut Lan, desk: &str) -> Result<(), aufruf_node::office::OfficeError> {
+fn transfer(lan: &mut Lan, desk: &str) -> Result<(), aufruf_office::OfficeError> {
     let to = if lan.rng().random_bool(0.5) {
         Transfer::Service(ServiceId::new(
             SERVICES[lan.rng().random_range(0..SERVICES.len())],

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aufruf_model::{DeskId, Status};
-use aufruf_node::office::OfficeError;
+use aufruf_office::OfficeError;
 use aufruf_tests::Lan;
 use aufruf_tests::schedule::{Shape, random_day};
 

@@ -53,7 +53,9 @@ impl TestOffice {
 
     /// Starts a node in this process.
     pub async fn start(&self, settings: NodeSettings) -> RunningNode {
-        let config = aufruf_node::config_file::load_or_example(None).unwrap();
+        let config = aufruf_node::config_file::load_or_example(None)
+            .unwrap()
+            .open_around_the_clock();
         runtime::start(config, settings).await.unwrap()
     }
 
@@ -63,7 +65,9 @@ impl TestOffice {
         settings: NodeSettings,
         tickets: &Path,
     ) -> RunningNode {
-        let mut config = aufruf_node::config_file::load_or_example(None).unwrap();
+        let mut config = aufruf_node::config_file::load_or_example(None)
+            .unwrap()
+            .open_around_the_clock();
         let mut printer = toml::Table::new();
         printer.insert("kind".into(), "emulated".into());
         printer.insert("dir".into(), tickets.display().to_string().into());
@@ -87,8 +91,12 @@ impl TestOffice {
             settings.api,
             peers.join(", ")
         );
-        let example = aufruf_node::config_file::EXAMPLE;
-        std::fs::write(&file, format!("{example}{node}")).unwrap();
+        // The example office, open around the clock so the test runs at any hour.
+        let office = aufruf_node::config_file::load_or_example(None)
+            .unwrap()
+            .open_around_the_clock();
+        let office = toml::to_string(&office).unwrap();
+        std::fs::write(&file, format!("{office}{node}")).unwrap();
         Command::new(env!("CARGO_BIN_EXE_aufruf"))
             .args(["run", "--config"])
             .arg(&file)

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aufruf_model::{Day, DeskId, Event, Stamp, TicketId};
-use aufruf_node::day_doc;
+use aufruf_office::day_doc;
 
 use super::Lan;
 

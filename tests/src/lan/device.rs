@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use aufruf_model::{DeskId, DisplayNumber, Stamp, TicketId};
-use aufruf_node::day_doc::DayDocError;
-use aufruf_node::office::{Documents, Office, OfficeError};
+use aufruf_office::day_doc::DayDocError;
+use aufruf_office::{Documents, Office, OfficeError};
 use aufruf_sync::protocol::{Output, Replicator};
 use aufruf_sync::{DocumentName, Role};
 use automerge::Automerge;

@@ -1,23 +1,22 @@
 //! The office on its replicated documents: the model's actions made durable and
 //! shared, and each day kept current as peers' changes arrive.
 //!
-//! [`Office`] works on anything that implements [`Documents`]: the real
-//! [`aufruf_sync::Replica`] (sled + peers) in a running node, a bare protocol core in
-//! the simulated LAN of the tests — the same code either way.
+//! [`Office`] works on anything that implements [`Documents`]: the real replica (sled +
+//! peers) in a running node, an in-memory store in this crate's tests, a bare protocol
+//! core in the simulated LAN of `tests/` — the same code either way.
 //!
 //! An action runs in four steps: catch up with what peers wrote, stamp with this
 //! node's clock (after everything seen), let the model validate and apply it, write
 //! the event to the day's document and return only once that is durable. Only then may
 //! the caller print a ticket or show "called".
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aufruf_model::day::RecallOutcome;
 use aufruf_model::{
     ActionError, Appointment, Day, Event, HlcClock, NodeId, OfficeConfig, Stamp, Timestamp,
 };
-use aufruf_sync::{ChangeError, DocumentName, Replica};
+use aufruf_sync::DocumentName;
 use automerge::transaction::Transaction;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use chrono::{Datelike, NaiveDate};
@@ -40,27 +39,6 @@ pub trait Documents {
         name: &DocumentName,
         read: impl FnOnce(&Automerge) -> R,
     ) -> Option<R>;
-}
-
-impl Documents for Arc<Replica> {
-    fn change_durably(
-        &mut self,
-        name: &DocumentName,
-        write: &mut dyn FnMut(&mut Transaction<'_>) -> Result<(), DayDocError>,
-    ) -> Result<(), OfficeError> {
-        self.change(name, |tx| write(tx)).map_err(|e| match e {
-            ChangeError::Refused(e) => OfficeError::Document(e),
-            ChangeError::Store(e) => OfficeError::Store(e.to_string()),
-        })
-    }
-
-    fn read_document<R>(
-        &self,
-        name: &DocumentName,
-        read: impl FnOnce(&Automerge) -> R,
-    ) -> Option<R> {
-        self.read(name, read)
-    }
 }
 
 /// Why an office action did not happen.
@@ -111,6 +89,31 @@ struct CachedDay {
     read: DayRead,
     /// The document's heads as far as `read` reflects them.
     heads: Vec<ChangeHash>,
+    /// What changed since [`Office::take_touched`] was last asked.
+    touched: Touched,
+}
+
+/// The tickets a refresh or an action changed, so views and metrics look only at them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touched {
+    /// These tickets (possibly none).
+    Some(BTreeSet<aufruf_model::TicketId>),
+    /// The day was read whole: anything may have changed.
+    All,
+}
+
+impl Default for Touched {
+    fn default() -> Self {
+        Touched::Some(BTreeSet::new())
+    }
+}
+
+impl Touched {
+    fn add(&mut self, ticket: &aufruf_model::TicketId) {
+        if let Touched::Some(set) = self {
+            set.insert(ticket.clone());
+        }
+    }
 }
 
 impl<D: Documents> Office<D> {
@@ -155,7 +158,23 @@ impl<D: Documents> Office<D> {
             self.days.remove(&date);
             return Err(e);
         }
+        if let Event::Ticket { ticket, .. } = &event {
+            cached.touched.add(ticket);
+        }
         Ok(outcome)
+    }
+
+    /// The tickets of `date` that changed since this was last asked.
+    pub fn take_touched(&mut self, date: NaiveDate) -> Touched {
+        self.days
+            .get_mut(&date)
+            .map(|cached| std::mem::take(&mut cached.touched))
+            .unwrap_or_default()
+    }
+
+    /// The node whose clock stamps this office's actions.
+    pub fn node(&self) -> &NodeId {
+        self.clock.node()
     }
 
     /// Forgets the cached days before `date` (their documents were retired).
@@ -190,9 +209,13 @@ impl<D: Documents> Office<D> {
                 .all(|h| doc.get_change_by_hash(h).is_some());
             if cached.heads.is_empty() || !known {
                 cached.read = day_doc::read_day(doc)?;
+                cached.touched = Touched::All;
             } else {
                 let changed = day_doc::changed_between(doc, &cached.heads, &after);
                 day_doc::read_changed(doc, &changed, &mut cached.read)?;
+                for ticket in &changed.tickets {
+                    cached.touched.add(ticket);
+                }
             }
             cached.heads = after;
             Ok::<(), DayDocError>(())

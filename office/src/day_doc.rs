@@ -289,7 +289,7 @@ mod tests {
     use automerge::ActorId;
 
     fn office() -> OfficeConfig {
-        crate::config_file::load_or_example(None).unwrap()
+        crate::example_office().unwrap()
     }
 
     fn doc(actor: &str) -> Automerge {

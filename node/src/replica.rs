@@ -1,0 +1,65 @@
+//! The office service's view of the node's replica: `aufruf_sync::Replica` (sled +
+//! peers) behind the traits `aufruf_office` asks for.
+
+use std::sync::Arc;
+
+use aufruf_office::day_doc::DayDocError;
+use aufruf_office::views::{PeerRole, PeerView};
+use aufruf_office::{Documents, OfficeError, Replication};
+use aufruf_sync::{ChangeError, DocumentName, Replica, Role};
+use automerge::Automerge;
+use automerge::transaction::Transaction;
+
+/// The node's replica, shared with the network shell.
+#[derive(Debug, Clone)]
+pub struct NodeReplica(pub Arc<Replica>);
+
+impl Documents for NodeReplica {
+    fn change_durably(
+        &mut self,
+        name: &DocumentName,
+        write: &mut dyn FnMut(&mut Transaction<'_>) -> Result<(), DayDocError>,
+    ) -> Result<(), OfficeError> {
+        self.0.change(name, |tx| write(tx)).map_err(|e| match e {
+            ChangeError::Refused(e) => OfficeError::Document(e),
+            ChangeError::Store(e) => OfficeError::Store(e.to_string()),
+        })
+    }
+
+    fn read_document<R>(
+        &self,
+        name: &DocumentName,
+        read: impl FnOnce(&Automerge) -> R,
+    ) -> Option<R> {
+        self.0.read(name, read)
+    }
+}
+
+impl Replication for NodeReplica {
+    fn peers(&self) -> Vec<PeerView> {
+        self.0
+            .peers()
+            .iter()
+            .map(|hello| PeerView {
+                node: hello.node.to_string(),
+                role: match hello.role {
+                    Role::Kiosk => PeerRole::Kiosk,
+                    Role::Desk => PeerRole::Desk,
+                    Role::Display => PeerRole::Display,
+                    Role::Gateway => PeerRole::Gateway,
+                },
+            })
+            .collect()
+    }
+
+    fn document_names(&self) -> Vec<DocumentName> {
+        self.0.document_names()
+    }
+
+    fn retire_days_before(&self, horizon: &DocumentName) -> Result<(), OfficeError> {
+        self.0
+            .retire_days_before(horizon.clone())
+            .map(|_| ())
+            .map_err(|e| OfficeError::Store(e.to_string()))
+    }
+}

@@ -1,0 +1,50 @@
+//! The gateway: the office's door to the citizen portal. It feeds bookings into the
+//! day and draws tickets for citizens near the office; the portal (its own crate)
+//! calls only these.
+
+use std::sync::Arc;
+
+use aufruf_model::{Appointment, Origin, ServiceId, TicketId, Timestamp};
+use chrono::NaiveDate;
+
+use crate::service::{OfficeService, Replication, ServiceError};
+use crate::views::TicketView;
+
+/// The gateway's actions.
+#[derive(Debug, Clone)]
+pub struct GatewayService<R: Replication> {
+    office: Arc<OfficeService<R>>,
+}
+
+impl<R: Replication> GatewayService<R> {
+    pub fn new(office: Arc<OfficeService<R>>) -> Self {
+        Self { office }
+    }
+
+    pub fn office(&self) -> &Arc<OfficeService<R>> {
+        &self.office
+    }
+
+    /// Feeds a booked appointment into its day, durably.
+    pub fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), ServiceError> {
+        self.office.book(date, appointment)
+    }
+
+    /// Draws a walk-in ticket for a citizen near the office (from the phone).
+    pub fn draw_remote_ticket(
+        &self,
+        now: Timestamp,
+        service: &ServiceId,
+    ) -> Result<TicketView, ServiceError> {
+        self.office.issue(now, service, Origin::Remote)
+    }
+
+    /// A ticket's state for its status page.
+    pub fn ticket(
+        &self,
+        now: Timestamp,
+        id: &TicketId,
+    ) -> Result<Option<TicketView>, ServiceError> {
+        self.office.ticket_view(now, id)
+    }
+}

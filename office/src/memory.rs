@@ -1,0 +1,96 @@
+//! The office's documents in memory: for the services' tests and for screens that are
+//! previewed without a replica. Changes are "durable" at once; there are no peers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aufruf_sync::DocumentName;
+use automerge::transaction::Transaction;
+use automerge::{ActorId, Automerge};
+
+use crate::day_doc::DayDocError;
+use crate::replicated::{Documents, OfficeError};
+use crate::service::Replication;
+use crate::views::PeerView;
+
+/// Documents held in memory, shared by clones.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryReplica {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    documents: BTreeMap<DocumentName, Automerge>,
+    peers: Vec<PeerView>,
+    actor: u64,
+}
+
+impl MemoryReplica {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Pretends these peers have live sessions.
+    pub fn set_peers(&self, peers: Vec<PeerView>) {
+        self.lock().peers = peers;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Documents for MemoryReplica {
+    fn change_durably(
+        &mut self,
+        name: &DocumentName,
+        write: &mut dyn FnMut(&mut Transaction<'_>) -> Result<(), DayDocError>,
+    ) -> Result<(), OfficeError> {
+        let mut inner = self.lock();
+        inner.actor += 1;
+        let actor = ActorId::from(inner.actor.to_be_bytes().as_slice());
+        let doc = inner
+            .documents
+            .entry(name.clone())
+            .or_insert_with(|| Automerge::new().with_actor(actor));
+        let mut tx = doc.transaction();
+        match write(&mut tx) {
+            Ok(()) => {
+                tx.commit();
+                Ok(())
+            }
+            Err(e) => {
+                tx.rollback();
+                Err(OfficeError::Document(e))
+            }
+        }
+    }
+
+    fn read_document<R>(
+        &self,
+        name: &DocumentName,
+        read: impl FnOnce(&Automerge) -> R,
+    ) -> Option<R> {
+        self.lock().documents.get(name).map(read)
+    }
+}
+
+impl Replication for MemoryReplica {
+    fn peers(&self) -> Vec<PeerView> {
+        self.lock().peers.clone()
+    }
+
+    fn document_names(&self) -> Vec<DocumentName> {
+        self.lock().documents.keys().cloned().collect()
+    }
+
+    fn retire_days_before(&self, horizon: &DocumentName) -> Result<(), OfficeError> {
+        self.lock()
+            .documents
+            .retain(|name, _| !(matches!(name, DocumentName::Day { .. }) && name < horizon));
+        Ok(())
+    }
+}

@@ -1,0 +1,582 @@
+//! The office service every role's service stands on: the office on its replica behind
+//! one lock, today's views published to subscribers after every change, retention of
+//! old days, and the operator's reads.
+//!
+//! Views are pushed, not polled: after a local action or a peer's change the service
+//! re-derives the display, kiosk and desk views and sends them on `watch` channels
+//! (only when they differ). Reading a published view takes no lock, so it never waits
+//! behind an action's disk flush.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use aufruf_model::estimate::{self, HandlingTimes};
+use aufruf_model::statistics::DayStatistics;
+use aufruf_model::{
+    ActionError, Day, DeskId, Event, NodeId, OfficeConfig, Origin, ServiceId, Stamp, Status,
+    Ticket, TicketId, Timestamp, policy,
+};
+use aufruf_sync::DocumentName;
+use chrono::NaiveDate;
+use tokio::sync::watch;
+
+use crate::office_doc;
+use crate::replicated::{Carries, Documents, Office, OfficeError, Touched, document_name};
+use crate::views::{
+    CallView, DayView, DeskSummary, DeskView, DisplayView, KioskDepartment, KioskService,
+    KioskView, LostClaimView, PeerRole, PeerView, TicketView, office_date, office_time,
+    service_name,
+};
+
+/// How many visitors a desk's view lists as next in line.
+const NEXT_SHOWN: usize = 5;
+/// How many past calls the display lists.
+const RECENT_SHOWN: usize = 8;
+
+/// The replica under the office, as the services need it beyond reading and writing
+/// documents. A running node implements it over `aufruf_sync::Replica`; tests over
+/// memory ([`crate::memory::MemoryReplica`]).
+pub trait Replication: Documents + Clone + Send + Sync + 'static {
+    /// The peers with a live session now.
+    fn peers(&self) -> Vec<PeerView>;
+    /// The documents this node holds.
+    fn document_names(&self) -> Vec<DocumentName>;
+    /// Deletes the day documents before `horizon` from memory and disk, and ignores
+    /// them from peers from now on.
+    fn retire_days_before(&self, horizon: &DocumentName) -> Result<(), OfficeError>;
+}
+
+/// Hears what the service notices, for the node's metrics.
+pub trait Observer: Send + Sync + fmt::Debug {
+    /// A call made at another node reached this replica `latency` after it was made.
+    fn call_arrived(&self, latency: Duration);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unobserved;
+
+impl Observer for Unobserved {
+    fn call_arrived(&self, _latency: Duration) {}
+}
+
+/// Why a service did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Office(#[from] OfficeError),
+    #[error("there is no service \"{0}\"")]
+    UnknownService(String),
+    /// A desk terminal acts for its own desk only.
+    #[error("this terminal serves desk {own}, not {asked}")]
+    NotThisDesk { own: DeskId, asked: DeskId },
+    /// Walk-in tickets for the service are not issued now (outside the department's
+    /// opening hours, or a holiday).
+    #[error("no walk-in tickets for {service} now{}", reopens.as_ref().map(|r| format!("; {r}")).unwrap_or_default())]
+    Closed {
+        service: String,
+        /// When it reopens, in the kiosk's words ("öffnet Donnerstag, 08:00").
+        reopens: Option<String>,
+    },
+    /// A booked citizen came earlier than check-in opens for the appointment.
+    #[error("check-in for this appointment opens at {opens}")]
+    TooEarly {
+        /// Office time, `HH:MM`.
+        opens: String,
+    },
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<ActionError> for ServiceError {
+    fn from(e: ActionError) -> Self {
+        ServiceError::Office(OfficeError::Action(e))
+    }
+}
+
+/// Who this node is in the office, as far as the services need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    pub node: NodeId,
+    /// Days a day document is kept before only its statistics remain.
+    pub retention_days: u32,
+}
+
+/// The shared office service; each role's service holds an `Arc` of it.
+#[derive(Debug)]
+pub struct OfficeService<R: Replication> {
+    config: OfficeConfig,
+    setup: Setup,
+    replica: R,
+    office: Mutex<Office<R>>,
+    observer: Arc<dyn Observer>,
+    /// Calls made elsewhere whose arrival was already reported.
+    seen_calls: Mutex<BTreeSet<Stamp>>,
+    display: watch::Sender<Arc<DisplayView>>,
+    kiosk: watch::Sender<Arc<KioskView>>,
+    desks: watch::Sender<Arc<BTreeMap<DeskId, DeskView>>>,
+}
+
+impl<R: Replication> OfficeService<R> {
+    pub fn new(
+        config: OfficeConfig,
+        setup: Setup,
+        replica: R,
+        observer: Arc<dyn Observer>,
+    ) -> Self {
+        let office = Office::new(config.clone(), replica.clone(), setup.node.clone());
+        // The kiosk's departments and services are there before the first change.
+        let kiosk = kiosk_view(&config, &BTreeMap::new(), None);
+        Self {
+            config,
+            setup,
+            replica,
+            office: Mutex::new(office),
+            observer,
+            seen_calls: Mutex::new(BTreeSet::new()),
+            display: watch::channel(Arc::default()).0,
+            kiosk: watch::channel(Arc::new(kiosk)).0,
+            desks: watch::channel(Arc::default()).0,
+        }
+    }
+
+    pub fn config(&self) -> &OfficeConfig {
+        &self.config
+    }
+
+    pub fn node(&self) -> &NodeId {
+        &self.setup.node
+    }
+
+    pub fn replica(&self) -> &R {
+        &self.replica
+    }
+
+    /// The office day `now` falls on.
+    pub fn today(&self, now: Timestamp) -> NaiveDate {
+        office_date(&self.config, now)
+    }
+
+    /// Runs a model action on today's day, durably, then publishes the views.
+    pub(crate) fn act<T: Carries>(
+        &self,
+        now: Timestamp,
+        action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
+    ) -> Result<T, ServiceError> {
+        let date = self.today(now);
+        let mut office = self.office();
+        let outcome = office.act(date, now, action)?;
+        self.publish(&mut office, date, now);
+        Ok(outcome)
+    }
+
+    /// Reads today under the lock.
+    pub(crate) fn with_today<T>(
+        &self,
+        now: Timestamp,
+        read: impl FnOnce(&Day, &OfficeConfig) -> T,
+    ) -> Result<T, ServiceError> {
+        let date = self.today(now);
+        let mut office = self.office();
+        let day = office.day(date)?;
+        Ok(read(day, &self.config))
+    }
+
+    /// Catches up with peers' changes and publishes the views: call it when the
+    /// replica reports a change, and at the start of a day.
+    pub fn refresh(&self, now: Timestamp) {
+        let date = self.today(now);
+        let mut office = self.office();
+        if let Err(e) = office.day(date) {
+            tracing::error!(error = %e, "cannot read today's document");
+            return;
+        }
+        self.publish(&mut office, date, now);
+    }
+
+    /// The display's content now; changes arrive on [`Self::subscribe_display`].
+    pub fn display_view(&self) -> Arc<DisplayView> {
+        self.display.borrow().clone()
+    }
+
+    pub fn subscribe_display(&self) -> watch::Receiver<Arc<DisplayView>> {
+        self.display.subscribe()
+    }
+
+    pub fn kiosk_view(&self) -> Arc<KioskView> {
+        self.kiosk.borrow().clone()
+    }
+
+    pub fn subscribe_kiosk(&self) -> watch::Receiver<Arc<KioskView>> {
+        self.kiosk.subscribe()
+    }
+
+    /// The published view of a desk, with the node's peers as they are now.
+    pub fn desk_view(&self, desk: &DeskId) -> Option<DeskView> {
+        let mut view = self.desks.borrow().get(desk).cloned()?;
+        let peers = self.replica.peers();
+        view.display_reachable = peers.iter().any(|p| p.role == PeerRole::Display);
+        view.peers = peers;
+        Some(view)
+    }
+
+    pub fn subscribe_desks(&self) -> watch::Receiver<Arc<BTreeMap<DeskId, DeskView>>> {
+        self.desks.subscribe()
+    }
+
+    /// Every ticket of today with its outlook: the operator's overview.
+    pub fn day_view(&self, now: Timestamp) -> Result<DayView, ServiceError> {
+        let date = self.today(now);
+        self.with_today(now, |day, config| {
+            let times = learned(day);
+            let outlook = estimate::estimate_all(day, config, &times, now);
+            DayView {
+                date,
+                node: self.setup.node.to_string(),
+                tickets: day
+                    .tickets()
+                    .map(|t| TicketView::of(config, t, outlook.get(&t.id).copied()))
+                    .collect(),
+                waiting: waiting_counts(day),
+                desks: config
+                    .desks
+                    .iter()
+                    .map(|d| desk_summary(day, config, &d.id))
+                    .collect(),
+            }
+        })
+    }
+
+    /// One ticket of today with its outlook, if there is such a ticket.
+    pub fn ticket_view(
+        &self,
+        now: Timestamp,
+        id: &TicketId,
+    ) -> Result<Option<TicketView>, ServiceError> {
+        self.with_today(now, |day, config| {
+            day.ticket(id)
+                .map(|t| ticket_with_outlook(day, config, t, now))
+        })
+    }
+
+    /// Draws a ticket of `origin` for `service` and returns it with its outlook.
+    pub(crate) fn issue(
+        &self,
+        now: Timestamp,
+        service: &ServiceId,
+        origin: Origin,
+    ) -> Result<TicketView, ServiceError> {
+        if self.config.service(service).is_none() {
+            return Err(ServiceError::UnknownService(service.to_string()));
+        }
+        let event = self.act(now, |day, config, stamp| {
+            day.issue(config, service, origin, stamp)
+        })?;
+        self.issued_view(now, &event)
+    }
+
+    /// The view of the ticket an issuing action wrote.
+    pub(crate) fn issued_view(
+        &self,
+        now: Timestamp,
+        event: &Event,
+    ) -> Result<TicketView, ServiceError> {
+        let Event::Ticket { ticket: id, .. } = event else {
+            return Err(ServiceError::Internal("issuing gave no ticket".into()));
+        };
+        self.ticket_view(now, id)?
+            .ok_or_else(|| ServiceError::Internal(format!("ticket {id} vanished")))
+    }
+
+    /// Feeds a booking into its day (the gateway's action), then publishes the views.
+    pub(crate) fn book(
+        &self,
+        date: NaiveDate,
+        appointment: aufruf_model::Appointment,
+    ) -> Result<(), ServiceError> {
+        let mut office = self.office();
+        office.book(date, appointment)?;
+        Ok(())
+    }
+
+    // ---- days past their retention ----
+
+    /// Deletes the day documents older than the retention, after keeping their
+    /// statistics (no personal data) in the office document. Returns the days deleted.
+    pub fn retire_expired(&self, now: Timestamp) -> Result<Vec<NaiveDate>, ServiceError> {
+        let today = self.today(now);
+        let retention = chrono::Days::new(u64::from(self.setup.retention_days));
+        let Some(cutoff) = today.checked_sub_days(retention) else {
+            return Ok(Vec::new());
+        };
+        let expired: Vec<NaiveDate> = self
+            .replica
+            .document_names()
+            .iter()
+            .filter_map(day_of)
+            .filter(|date| *date < cutoff)
+            .collect();
+        for date in &expired {
+            let statistics = {
+                let mut office = self.office();
+                DayStatistics::of(*date, office.day(*date)?)
+            };
+            office_doc::keep_statistics(&mut self.replica.clone(), &statistics)?;
+        }
+        self.replica.retire_days_before(&document_name(cutoff)?)?;
+        self.office().forget_before(cutoff);
+        if !expired.is_empty() {
+            tracing::info!(days = ?expired, "days past the retention deleted; their statistics are kept");
+        }
+        Ok(expired)
+    }
+
+    /// The statistics kept of a deleted (or any summarised) day.
+    pub fn statistics(&self, date: NaiveDate) -> Option<DayStatistics> {
+        office_doc::statistics(&self.replica, date)
+    }
+
+    fn office(&self) -> MutexGuard<'_, Office<R>> {
+        // A panic while holding the lock leaves the office as it was before the
+        // action (the action either returned or unwound before writing); go on.
+        self.office
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Derives today's views after a change and sends those that differ.
+    fn publish(&self, office: &mut Office<R>, date: NaiveDate, now: Timestamp) {
+        let touched = office.take_touched(date);
+        let Ok(day) = office.day(date) else { return };
+        self.report_arrived_calls(day, &touched, now);
+        let display = display_view(&self.config, day, date);
+        let kiosk = kiosk_view(&self.config, &waiting_counts(day), Some(date));
+        let desks: BTreeMap<DeskId, DeskView> = self
+            .config
+            .desks
+            .iter()
+            .map(|d| (d.id.clone(), desk_view(day, &self.config, &d.id, now)))
+            .collect();
+        send_if_changed(&self.display, display);
+        send_if_changed(&self.kiosk, kiosk);
+        send_if_changed(&self.desks, desks);
+    }
+
+    /// Tells the observer about calls made elsewhere that just arrived here.
+    fn report_arrived_calls(&self, day: &Day, touched: &Touched, now: Timestamp) {
+        let mut seen = self
+            .seen_calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut report = |t: &Ticket| {
+            for stamp in &t.calls_won {
+                if stamp.node != self.setup.node && seen.insert(stamp.clone()) {
+                    self.observer.call_arrived(now.since(stamp.hlc.wall()));
+                }
+            }
+        };
+        match touched {
+            Touched::All => day.tickets().for_each(&mut report),
+            Touched::Some(ids) => ids.iter().filter_map(|id| day.ticket(id)).for_each(report),
+        }
+    }
+}
+
+fn send_if_changed<T: PartialEq>(channel: &watch::Sender<Arc<T>>, view: T) {
+    channel.send_if_modified(|shown| {
+        if **shown == view {
+            false
+        } else {
+            *shown = Arc::new(view);
+            true
+        }
+    });
+}
+
+fn day_of(name: &DocumentName) -> Option<NaiveDate> {
+    match name {
+        DocumentName::Day { year, month, day } => {
+            NaiveDate::from_ymd_opt(i32::from(*year), u32::from(*month), u32::from(*day))
+        }
+        DocumentName::Office => None,
+    }
+}
+
+pub(crate) fn learned(day: &Day) -> HandlingTimes {
+    let mut times = HandlingTimes::new();
+    times.learn_from(day);
+    times
+}
+
+fn ticket_with_outlook(day: &Day, config: &OfficeConfig, t: &Ticket, now: Timestamp) -> TicketView {
+    let outlook = (t.status == Status::Waiting)
+        .then(|| estimate::estimate(day, config, &learned(day), &t.id, now))
+        .flatten();
+    TicketView::of(config, t, outlook)
+}
+
+fn waiting_counts(day: &Day) -> BTreeMap<ServiceId, u32> {
+    let mut counts = BTreeMap::new();
+    for t in day.waiting() {
+        *counts.entry(t.service.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn desk_summary(day: &Day, config: &OfficeConfig, desk: &DeskId) -> DeskSummary {
+    let session = day.desk_session(desk);
+    DeskSummary {
+        desk: desk.clone(),
+        open: session.as_ref().is_some_and(|s| s.open),
+        paused: session.as_ref().is_some_and(|s| s.paused),
+        services: day.services_of(config, desk),
+        current: day.current_of(desk).map(|t| t.number.to_string()),
+    }
+}
+
+/// A desk's view without its peers (those are added when it is read).
+fn desk_view(day: &Day, config: &OfficeConfig, desk: &DeskId, now: Timestamp) -> DeskView {
+    let summary = desk_summary(day, config, desk);
+    let mut candidates: Vec<policy::Candidate<'_>> = day
+        .waiting()
+        .map(policy::Candidate::from)
+        .filter(|c| c.eligible(desk, &summary.services))
+        .collect();
+    let waiting_for_desk = u32::try_from(candidates.len()).unwrap_or(u32::MAX);
+    let mut next = Vec::new();
+    while next.len() < NEXT_SHOWN {
+        let Some(picked) = policy::pick(&candidates, desk, &summary.services, now, &config.queue)
+        else {
+            break;
+        };
+        let id = picked.id.clone();
+        candidates.retain(|c| *c.id != id);
+        if let Some(t) = day.ticket(&id) {
+            next.push(TicketView::of(config, t, None));
+        }
+    }
+    let parked = day
+        .tickets()
+        .filter(|t| matches!(&t.status, Status::Parked { desk: d } if d == desk))
+        .map(|t| TicketView::of(config, t, None))
+        .collect();
+    let lost_claims = day
+        .lost_claims_of(desk)
+        .map(|c| LostClaimView {
+            ticket: c.ticket.clone(),
+            number: day
+                .ticket(&c.ticket)
+                .map(|t| t.number.to_string())
+                .unwrap_or_default(),
+            taken_by: c.winner.clone(),
+        })
+        .collect();
+    DeskView {
+        name: config
+            .desk(desk)
+            .map(|d| d.name.clone())
+            .unwrap_or_default(),
+        desk: summary.desk,
+        open: summary.open,
+        paused: summary.paused,
+        services: summary.services,
+        current: day
+            .current_of(desk)
+            .map(|t| TicketView::of(config, t, None)),
+        waiting_for_desk,
+        next,
+        parked,
+        lost_claims,
+        display_reachable: false,
+        peers: Vec::new(),
+    }
+}
+
+/// The foyer display's content for a day.
+pub fn display_view(config: &OfficeConfig, day: &Day, date: NaiveDate) -> DisplayView {
+    let call_of = |t: &Ticket, desk: &DeskId| CallView {
+        number: t.number.to_string(),
+        desk: desk.clone(),
+        desk_name: config
+            .desk(desk)
+            .map(|d| d.name.clone())
+            .unwrap_or_default(),
+        calls: t.calls,
+        at: office_time(config, t.since).format("%H:%M:%S").to_string(),
+    };
+    // Latest first; equal times by number, so every replica shows the same order.
+    let latest_first = |a: &(&Ticket, &DeskId), b: &(&Ticket, &DeskId)| {
+        b.0.since
+            .cmp(&a.0.since)
+            .then_with(|| a.0.number.cmp(&b.0.number))
+    };
+    let mut calls: Vec<(&Ticket, &DeskId)> = day
+        .tickets()
+        .filter_map(|t| match &t.status {
+            Status::Called { desk } => Some((t, desk)),
+            _ => None,
+        })
+        .collect();
+    calls.sort_by(latest_first);
+    let mut recent: Vec<(&Ticket, &DeskId)> = day
+        .tickets()
+        .filter_map(|t| match &t.status {
+            Status::Serving { desk } | Status::Done { desk } => Some((t, desk)),
+            _ => None,
+        })
+        .collect();
+    // Only the few shown are sorted and formatted, however long the day.
+    if recent.len() > RECENT_SHOWN {
+        recent.select_nth_unstable_by(RECENT_SHOWN - 1, latest_first);
+        recent.truncate(RECENT_SHOWN);
+    }
+    recent.sort_by(latest_first);
+    let mut waiting = BTreeMap::new();
+    for (service, n) in waiting_counts(day) {
+        *waiting.entry(service_name(config, &service)).or_insert(0) += n;
+    }
+    DisplayView {
+        date: Some(date),
+        calls: calls.into_iter().map(|(t, d)| call_of(t, d)).collect(),
+        recent: recent.into_iter().map(|(t, d)| call_of(t, d)).collect(),
+        waiting_total: waiting.values().sum(),
+        waiting,
+    }
+}
+
+/// The kiosk's start screen for a day: departments, their services, who waits.
+fn kiosk_view(
+    config: &OfficeConfig,
+    waiting: &BTreeMap<ServiceId, u32>,
+    date: Option<NaiveDate>,
+) -> KioskView {
+    KioskView {
+        date,
+        departments: config
+            .departments
+            .iter()
+            .map(|department| KioskDepartment {
+                department: department.id.clone(),
+                name_de: department.name.de.clone(),
+                name_en: department.name.en.clone(),
+                // Opening hours depend on the time of reading: the kiosk service
+                // fills these in.
+                open: false,
+                reopens: None,
+                services: config
+                    .services
+                    .iter()
+                    .filter(|s| s.department == department.id)
+                    .map(|s| KioskService {
+                        service: s.id.clone(),
+                        name_de: s.name.de.clone(),
+                        name_en: s.name.en.clone(),
+                        waiting: waiting.get(&s.id).copied().unwrap_or(0),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

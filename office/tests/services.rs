@@ -1,0 +1,419 @@
+//! The role services over an in-memory replica: what a kiosk, a desk and the display
+//! may do and see, told as the office's morning.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aufruf_hardware::{Language, PrintError, PrinterStatus, QrOnlyReason, TicketOffer, TicketSlip};
+use aufruf_model::{Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp};
+use aufruf_office::memory::MemoryReplica;
+use aufruf_office::views::{Delivery, PeerRole, PeerView, TicketState};
+use aufruf_office::{
+    DeskAction, DeskService, DisplayService, Documents, GatewayService, KioskService, OfficeError,
+    OfficeService, Printer, Replication, ServiceError, Setup, Unobserved, Wish,
+};
+use chrono::NaiveDate;
+
+/// Wednesday, 25 November 2026, at `hh:mm` office time.
+fn wednesday(hh: u64, mm: u64) -> Timestamp {
+    let start = aufruf_model::calendar::day_start(
+        chrono_tz::Europe::Berlin,
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+    );
+    start + Duration::from_secs(hh * 3600 + mm * 60)
+}
+
+fn office_on<R: Replication>(
+    config: OfficeConfig,
+    node: &str,
+    replica: R,
+) -> Arc<OfficeService<R>> {
+    Arc::new(OfficeService::new(
+        config,
+        Setup {
+            node: NodeId::new(node),
+            retention_days: 7,
+        },
+        replica,
+        Arc::new(Unobserved),
+    ))
+}
+
+/// A kiosk, desk 1 and the display sharing one in-memory replica (as if perfectly
+/// synchronised), each with its own service.
+struct Foyer {
+    kiosk: KioskService<MemoryReplica>,
+    desk: DeskService<MemoryReplica>,
+    display: DisplayService<MemoryReplica>,
+    replica: MemoryReplica,
+}
+
+fn foyer(printer: Option<Arc<dyn Printer>>) -> Foyer {
+    let config = aufruf_office::example_office().unwrap();
+    let replica = MemoryReplica::new();
+    let kiosk_office = office_on(config.clone(), "kiosk-1", replica.clone());
+    let desk_office = office_on(config, "desk-1", replica.clone());
+    Foyer {
+        kiosk: KioskService::new(
+            kiosk_office.clone(),
+            printer,
+            Some("https://termine.zeitz.de/".into()),
+        ),
+        desk: DeskService::new(desk_office.clone(), DeskId::new("desk-1")).unwrap(),
+        display: DisplayService::new(desk_office),
+        replica,
+    }
+}
+
+#[derive(Debug)]
+struct FakePrinter {
+    offer: Mutex<TicketOffer>,
+    printed: Mutex<Vec<TicketSlip>>,
+}
+
+impl FakePrinter {
+    fn new(offer: TicketOffer) -> Arc<Self> {
+        Arc::new(Self {
+            offer: Mutex::new(offer),
+            printed: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Printer for FakePrinter {
+    fn offer(&self) -> TicketOffer {
+        *self.offer.lock().unwrap()
+    }
+
+    fn print(&self, slip: &TicketSlip) -> Result<Option<PathBuf>, PrintError> {
+        if let TicketOffer::QrOnly(_) = self.offer() {
+            return Err(PrintError::NotReady(PrinterStatus::unreachable("gone")));
+        }
+        self.printed.lock().unwrap().push(slip.clone());
+        Ok(None)
+    }
+}
+
+#[test]
+fn a_morning_at_the_counter_is_pushed_to_every_screen() {
+    let printer = FakePrinter::new(TicketOffer::PaperAndQr { paper_low: false });
+    let foyer = foyer(Some(printer.clone()));
+    let mut display_feed = foyer.display.subscribe();
+    let mut desk_feed = foyer.desk.subscribe();
+
+    // Step 1: at 08:05 a citizen draws a paper ticket for a registration.
+    let anmeldung = ServiceId::new("anmeldung");
+    let issued = foyer
+        .kiosk
+        .draw_ticket(wednesday(8, 5), &anmeldung, Wish::Paper, Language::De)
+        .unwrap();
+    assert_eq!(issued.delivered_as, Delivery::Paper);
+    assert_eq!(issued.ticket.status, TicketState::Waiting);
+    assert_eq!(issued.ticket.ahead, None, "no desk is open yet");
+    let url = issued.status_url.clone().unwrap();
+    assert!(url.starts_with("https://termine.zeitz.de/t/"), "{url}");
+    let slip = printer.printed.lock().unwrap()[0].clone();
+    assert_eq!(
+        (slip.number.as_str(), slip.status_url.as_str()),
+        (issued.ticket.number.as_str(), url.as_str())
+    );
+
+    // Step 2: desk 1 opens; the kiosk's view (pushed) counts one waiting.
+    foyer.desk.office().refresh(wednesday(8, 6));
+    assert_eq!(
+        foyer.kiosk.view(wednesday(8, 6)).departments[0]
+            .services
+            .iter()
+            .find(|s| s.service == anmeldung)
+            .unwrap()
+            .waiting,
+        1
+    );
+    let view = foyer
+        .desk
+        .act(wednesday(8, 10), DeskAction::Open { services: vec![] })
+        .unwrap();
+    assert!(view.open);
+    assert_eq!(view.next.len(), 1);
+    assert_eq!(view.next[0].number, issued.ticket.number);
+
+    // Step 3: the clerk calls the next visitor: the display is told without asking.
+    display_feed.mark_unchanged();
+    desk_feed.mark_unchanged();
+    let view = foyer
+        .desk
+        .act(wednesday(8, 11), DeskAction::CallNext)
+        .unwrap();
+    assert_eq!(view.current.as_ref().unwrap().status, TicketState::Called);
+    assert!(
+        display_feed.has_changed().unwrap(),
+        "the display was not pushed"
+    );
+    assert!(desk_feed.has_changed().unwrap(), "the desk was not pushed");
+    let shown = display_feed.borrow_and_update().clone();
+    assert_eq!(shown.calls.len(), 1);
+    assert_eq!(shown.calls[0].number, issued.ticket.number);
+    assert_eq!(shown.calls[0].desk, DeskId::new("desk-1"));
+
+    // Step 4: serving and done; the call moves to the recent list.
+    foyer
+        .desk
+        .act(wednesday(8, 12), DeskAction::Serving)
+        .unwrap();
+    let view = foyer.desk.act(wednesday(8, 20), DeskAction::Done).unwrap();
+    assert!(view.current.is_none());
+    let shown = foyer.display.view();
+    assert!(shown.calls.is_empty());
+    assert_eq!(shown.recent[0].number, issued.ticket.number);
+    assert!(
+        foyer.replica.document_names().len() == 1,
+        "one day document"
+    );
+}
+
+#[test]
+fn a_desk_terminal_acts_for_its_own_desk_only() {
+    let foyer = foyer(None);
+    assert!(matches!(
+        foyer.desk.check_desk(&DeskId::new("desk-2")),
+        Err(ServiceError::NotThisDesk { .. })
+    ));
+    assert!(matches!(
+        foyer.desk.check_desk(&DeskId::new("desk-99")),
+        Err(ServiceError::Office(OfficeError::Action(_)))
+    ));
+    assert!(foyer.desk.check_desk(&DeskId::new("desk-1")).is_ok());
+    assert!(DeskService::new(foyer.desk.office().clone(), DeskId::new("desk-99")).is_err());
+}
+
+#[test]
+fn the_desk_sees_whether_the_display_is_connected() {
+    let foyer = foyer(None);
+    foyer.desk.office().refresh(wednesday(9, 0));
+    assert!(!foyer.desk.view().unwrap().display_reachable);
+    foyer.replica.set_peers(vec![PeerView {
+        node: "display-1".into(),
+        role: PeerRole::Display,
+    }]);
+    assert!(foyer.desk.view().unwrap().display_reachable);
+}
+
+#[test]
+fn at_eleven_at_night_the_kiosk_names_the_next_opening_instead_of_a_ticket() {
+    let foyer = foyer(None);
+    let late = wednesday(23, 0);
+    let refused = foyer
+        .kiosk
+        .draw_ticket(late, &ServiceId::new("reisepass"), Wish::Qr, Language::De)
+        .unwrap_err();
+    match &refused {
+        ServiceError::Closed { service, reopens } => {
+            assert_eq!(service, "Reisepass");
+            assert_eq!(reopens.as_deref(), Some("öffnet morgen, 08:00"));
+        }
+        other => panic!("expected closed, got {other:?}"),
+    }
+    assert!(
+        refused.to_string().contains("öffnet morgen, 08:00"),
+        "{refused}"
+    );
+    // Nothing was written.
+    assert!(foyer.replica.document_names().is_empty());
+    // The start screen says so for each department.
+    let view = foyer.kiosk.view(late);
+    assert!(view.departments.iter().all(|d| !d.open));
+    assert_eq!(
+        view.departments[0].reopens.as_ref().unwrap().en,
+        "opens tomorrow at 08:00"
+    );
+    // On Wednesday morning the Bürgerbüro is open, the day-care department is not.
+    let morning = foyer.kiosk.view(wednesday(9, 0));
+    assert!(morning.departments[0].open);
+    assert!(!morning.departments[1].open);
+    let kita = foyer
+        .kiosk
+        .draw_ticket(
+            wednesday(9, 0),
+            &ServiceId::new("kita-platz"),
+            Wish::Qr,
+            Language::De,
+        )
+        .unwrap_err();
+    assert!(kita.to_string().contains("öffnet morgen, 09:00"), "{kita}");
+}
+
+#[test]
+fn a_booked_citizen_checks_in_from_an_hour_before_the_appointment() {
+    let foyer = foyer(None);
+    let gateway = GatewayService::new(office_on(
+        aufruf_office::example_office().unwrap(),
+        "gateway",
+        foyer.replica.clone(),
+    ));
+    let date = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    gateway
+        .book(
+            date,
+            Appointment {
+                code: BookingCode::new("ZT-4711"),
+                service: ServiceId::new("reisepass"),
+                due: wednesday(10, 30),
+            },
+        )
+        .unwrap();
+    let early = foyer
+        .kiosk
+        .check_in(wednesday(9, 29), "zt-4711 ", Wish::Qr, Language::De)
+        .unwrap_err();
+    assert!(
+        matches!(&early, ServiceError::TooEarly { opens } if opens == "09:30"),
+        "{early:?}"
+    );
+    let issued = foyer
+        .kiosk
+        .check_in(wednesday(9, 30), "zt-4711 ", Wish::Qr, Language::De)
+        .unwrap();
+    assert_eq!(issued.ticket.appointment.as_deref(), Some("10:30"));
+}
+
+#[test]
+fn out_of_paper_the_kiosk_hands_out_the_qr_code_and_says_why() {
+    let printer = FakePrinter::new(TicketOffer::QrOnly(QrOnlyReason::PaperOut));
+    let with_printer = foyer(Some(printer.clone()));
+    let issued = with_printer
+        .kiosk
+        .draw_ticket(
+            wednesday(8, 30),
+            &ServiceId::new("anmeldung"),
+            Wish::Paper,
+            Language::En,
+        )
+        .unwrap();
+    assert_eq!(issued.delivered_as, Delivery::Qr);
+    assert_eq!(
+        issued.print_problem.as_deref(),
+        Some("The printer is out of paper. Please use the QR code.")
+    );
+    assert!(printer.printed.lock().unwrap().is_empty());
+    // Without any printer the kiosk still issues, as QR.
+    let bare = foyer(None);
+    let issued = bare
+        .kiosk
+        .draw_ticket(
+            wednesday(8, 30),
+            &ServiceId::new("anmeldung"),
+            Wish::Paper,
+            Language::De,
+        )
+        .unwrap();
+    assert_eq!(issued.delivered_as, Delivery::Qr);
+}
+
+#[test]
+fn an_unknown_service_is_refused_by_name() {
+    let foyer = foyer(None);
+    let refused = foyer
+        .kiosk
+        .draw_ticket(
+            wednesday(8, 30),
+            &ServiceId::new("hundesteuer"),
+            Wish::Qr,
+            Language::De,
+        )
+        .unwrap_err();
+    assert!(matches!(refused, ServiceError::UnknownService(ref s) if s == "hundesteuer"));
+}
+
+/// A replica whose disk flush waits until the test lets it go.
+#[derive(Debug, Clone)]
+struct SlowDisk {
+    inner: MemoryReplica,
+    entered: Arc<Mutex<Option<mpsc::Sender<()>>>>,
+    release: Arc<Mutex<Option<mpsc::Receiver<()>>>>,
+}
+
+impl Documents for SlowDisk {
+    fn change_durably(
+        &mut self,
+        name: &aufruf_sync::DocumentName,
+        write: &mut dyn FnMut(
+            &mut automerge::transaction::Transaction<'_>,
+        ) -> Result<(), aufruf_office::day_doc::DayDocError>,
+    ) -> Result<(), OfficeError> {
+        let result = self.inner.change_durably(name, write);
+        // The "flush": only the first one is slow.
+        if let Some(entered) = self.entered.lock().unwrap().take() {
+            entered.send(()).unwrap();
+            let release = self.release.lock().unwrap().take().unwrap();
+            release.recv().unwrap();
+        }
+        result
+    }
+
+    fn read_document<R>(
+        &self,
+        name: &aufruf_sync::DocumentName,
+        read: impl FnOnce(&automerge::Automerge) -> R,
+    ) -> Option<R> {
+        self.inner.read_document(name, read)
+    }
+}
+
+impl Replication for SlowDisk {
+    fn peers(&self) -> Vec<PeerView> {
+        self.inner.peers()
+    }
+
+    fn document_names(&self) -> Vec<aufruf_sync::DocumentName> {
+        self.inner.document_names()
+    }
+
+    fn retire_days_before(&self, horizon: &aufruf_sync::DocumentName) -> Result<(), OfficeError> {
+        self.inner.retire_days_before(horizon)
+    }
+}
+
+#[test]
+fn reading_the_screens_never_waits_behind_a_disk_flush() {
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let disk = SlowDisk {
+        inner: MemoryReplica::new(),
+        entered: Arc::new(Mutex::new(Some(entered_tx))),
+        release: Arc::new(Mutex::new(Some(release_rx))),
+    };
+    let office = office_on(aufruf_office::example_office().unwrap(), "desk-1", disk);
+    let desk = DeskService::new(office.clone(), DeskId::new("desk-1")).unwrap();
+    let display = DisplayService::new(office.clone());
+    office.refresh(wednesday(8, 0));
+
+    // Step 1: the clerk opens the desk; the disk is slow to confirm.
+    let acting = std::thread::spawn({
+        let desk = desk.clone();
+        move || desk.act(wednesday(8, 1), DeskAction::Open { services: vec![] })
+    });
+    entered.recv_timeout(Duration::from_secs(10)).unwrap();
+
+    // Step 2: meanwhile the display and the desk screen read their views at once.
+    let (read_tx, read_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let shown = display.view();
+        let desk_shown = desk.view().map(|v| v.open);
+        read_tx.send((shown.calls.len(), desk_shown)).unwrap();
+    });
+    let (calls, desk_open) = read_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("reading a view waited behind the flush");
+    assert_eq!(calls, 0);
+    // The desk is not shown open before its opening is durable.
+    assert!(!desk_open.unwrap());
+
+    // Step 3: the flush completes; only now is the desk shown open.
+    release.send(()).unwrap();
+    let view = acting.join().unwrap().unwrap();
+    assert!(view.open);
+}
