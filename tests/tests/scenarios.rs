@@ -157,7 +157,7 @@ fn a_kiosk_cut_off_from_everyone_keeps_issuing_and_no_number_collides() {
     assert_eq!(lan.day("display").tickets().count(), 5);
 
     // Step 2: the cable is back. All ten tickets are everywhere, each with its own
-    // number: kiosk 1 from its block 1–999, kiosk 2 from 1000–1899.
+    // number: kiosk 1 from its block 1–3999, kiosk 2 from 4000–7999.
     lan.heal();
     lan.settle();
     lan.check_converged();
@@ -167,7 +167,7 @@ fn a_kiosk_cut_off_from_everyone_keeps_issuing_and_no_number_collides() {
         numbers.sort_unstable();
         assert_eq!(
             numbers,
-            vec![1, 2, 3, 4, 5, 1000, 1001, 1002, 1003, 1004],
+            vec![1, 2, 3, 4, 5, 4000, 4001, 4002, 4003, 4004],
             "on {name}"
         );
         for ticket in &printed {
