@@ -8,7 +8,8 @@
 //! queue policy they use; the words they answer in — [`ActionError`] and
 //! [`RecallOutcome`] — are defined here, next to [`Event`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +119,120 @@ pub struct Day {
     tickets: BTreeMap<TicketId, TicketLog>,
     desks: BTreeMap<DeskId, BTreeMap<Stamp, DeskEvent>>,
     appointments: BTreeMap<BookingCode, Appointment>,
+    /// Derived from `tickets` alone (so equal days have equal indexes).
+    index: Index,
+}
+
+/// Indexes over the folded tickets, kept in step by [`Day::apply`], so that what a
+/// desk, the display or the kiosk asks costs what it returns, not the whole day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Index {
+    waiting: BTreeSet<TicketId>,
+    /// Tickets called to or served at each desk.
+    at_desk: BTreeMap<DeskId, BTreeSet<TicketId>>,
+    parked: BTreeMap<DeskId, BTreeSet<TicketId>>,
+    /// Tickets with a lost claim of each desk.
+    lost_by: BTreeMap<DeskId, BTreeSet<TicketId>>,
+    /// Tickets being served or done, by the time they got there.
+    past_calls: BTreeSet<(Timestamp, TicketId)>,
+    /// The highest ticket sequence number of each node (issued or not).
+    seq_by_node: BTreeMap<NodeId, u32>,
+    /// The highest display number each node issued.
+    number_by_node: BTreeMap<NodeId, u32>,
+    /// Handling times of finished tickets per service: total and count.
+    handling: BTreeMap<ServiceId, (Duration, u32)>,
+}
+
+/// What the index knows of one folded ticket.
+struct Facts {
+    status: Status,
+    since: Timestamp,
+    service: ServiceId,
+    handling: Option<Duration>,
+    losers: Vec<DeskId>,
+    number: u32,
+}
+
+impl Facts {
+    fn of(t: &Ticket) -> Self {
+        Facts {
+            status: t.status.clone(),
+            since: t.since,
+            service: t.service.clone(),
+            handling: t.handling,
+            losers: t.lost_claims.iter().map(|c| c.loser.clone()).collect(),
+            number: t.number.number,
+        }
+    }
+}
+
+impl Index {
+    /// Moves a ticket's entries from what it was to what it is.
+    fn replace(&mut self, id: &TicketId, before: Option<Facts>, after: Option<&Facts>) {
+        if let Some(before) = before {
+            self.entries(id, &before, false);
+        }
+        if let Some(after) = after {
+            self.entries(id, after, true);
+            let number = self.number_by_node.entry(id.node.clone()).or_insert(0);
+            *number = (*number).max(after.number);
+        }
+    }
+
+    fn entries(&mut self, id: &TicketId, facts: &Facts, add: bool) {
+        fn set<K: Ord + Clone>(
+            map: &mut BTreeMap<K, BTreeSet<TicketId>>,
+            key: &K,
+            id: &TicketId,
+            add: bool,
+        ) {
+            if add {
+                map.entry(key.clone()).or_default().insert(id.clone());
+            } else if let Some(ids) = map.get_mut(key) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+        match &facts.status {
+            Status::Waiting => {
+                if add {
+                    self.waiting.insert(id.clone());
+                } else {
+                    self.waiting.remove(id);
+                }
+            }
+            Status::Called { desk } => set(&mut self.at_desk, desk, id, add),
+            Status::Serving { desk } => set(&mut self.at_desk, desk, id, add),
+            Status::Parked { desk } => set(&mut self.parked, desk, id, add),
+            Status::Done { .. } | Status::NoShow | Status::Cancelled => {}
+        }
+        if matches!(facts.status, Status::Serving { .. } | Status::Done { .. }) {
+            if add {
+                self.past_calls.insert((facts.since, id.clone()));
+            } else {
+                self.past_calls.remove(&(facts.since, id.clone()));
+            }
+        }
+        if let (Status::Done { .. }, Some(took)) = (&facts.status, facts.handling) {
+            if add {
+                let total = self.handling.entry(facts.service.clone()).or_default();
+                total.0 += took;
+                total.1 += 1;
+            } else if let Some(total) = self.handling.get_mut(&facts.service) {
+                total.0 = total.0.saturating_sub(took);
+                total.1 = total.1.saturating_sub(1);
+                if total.1 == 0 {
+                    // Equal days have equal indexes: no empty entries.
+                    self.handling.remove(&facts.service);
+                }
+            }
+        }
+        for loser in &facts.losers {
+            set(&mut self.lost_by, loser, id, add);
+        }
+    }
 }
 
 impl Day {
@@ -137,8 +252,20 @@ impl Day {
                 stamp,
                 event,
             } => {
+                let seq = self
+                    .index
+                    .seq_by_node
+                    .entry(ticket.node.clone())
+                    .or_insert(0);
+                *seq = (*seq).max(ticket.seq);
                 let log = self.tickets.entry(ticket.clone()).or_default();
-                log.insert(&ticket, stamp, event)
+                let before = log.ticket().map(Facts::of);
+                let new = log.insert(&ticket, stamp, event);
+                if new {
+                    let after = log.ticket().map(Facts::of);
+                    self.index.replace(&ticket, before, after.as_ref());
+                }
+                new
             }
             Event::Desk { desk, stamp, event } => {
                 let log = self.desks.entry(desk).or_default();
@@ -191,13 +318,53 @@ impl Day {
     /// node the day holds, issued or not (a peer's later event may arrive before the
     /// ticket's `Issued`).
     pub(crate) fn next_seq(&self, node: &NodeId) -> u32 {
-        self.tickets
-            .keys()
-            .filter(|id| &id.node == node)
-            .map(|id| id.seq)
-            .max()
-            .unwrap_or(0)
-            + 1
+        self.index.seq_by_node.get(node).copied().unwrap_or(0) + 1
+    }
+
+    /// The highest display number `node` has issued this day, if any.
+    pub fn highest_number_of(&self, node: &NodeId) -> Option<u32> {
+        self.index.number_by_node.get(node).copied()
+    }
+
+    /// Handling times of the day's finished tickets per service: total and count.
+    pub fn handling_totals(&self) -> impl Iterator<Item = (&ServiceId, Duration, u32)> {
+        self.index
+            .handling
+            .iter()
+            .map(|(service, (total, n))| (service, *total, *n))
+    }
+
+    /// Visitors parked at `desk`.
+    pub fn parked_at(&self, desk: &DeskId) -> impl Iterator<Item = &Ticket> {
+        self.indexed(self.index.parked.get(desk))
+    }
+
+    /// Visitors called to a desk right now (not yet served).
+    pub fn called(&self) -> impl Iterator<Item = &Ticket> {
+        self.index
+            .at_desk
+            .values()
+            .flatten()
+            .filter_map(|id| self.ticket(id))
+            .filter(|t| matches!(t.status, Status::Called { .. }))
+    }
+
+    /// The `n` visitors who most recently reached a desk (being served or done),
+    /// latest first.
+    pub fn latest_at_desks(&self, n: usize) -> impl Iterator<Item = &Ticket> {
+        self.index
+            .past_calls
+            .iter()
+            .rev()
+            .filter_map(|(_, id)| self.ticket(id))
+            .take(n)
+    }
+
+    fn indexed<'a>(
+        &'a self,
+        ids: Option<&'a BTreeSet<TicketId>>,
+    ) -> impl Iterator<Item = &'a Ticket> + 'a {
+        ids.into_iter().flatten().filter_map(|id| self.ticket(id))
     }
 
     pub fn ticket(&self, id: &TicketId) -> Option<&Ticket> {
@@ -209,8 +376,9 @@ impl Day {
         self.tickets.values().filter_map(TicketLog::ticket)
     }
 
+    /// The waiting visitors, in ticket-id order.
     pub fn waiting(&self) -> impl Iterator<Item = &Ticket> {
-        self.tickets().filter(|t| t.status == Status::Waiting)
+        self.index.waiting.iter().filter_map(|id| self.ticket(id))
     }
 
     pub fn appointments(&self) -> impl Iterator<Item = &Appointment> {
@@ -264,15 +432,14 @@ impl Day {
     /// The visitor the desk is calling or serving now (the latest, should a merge have
     /// left more than one).
     pub fn current_of(&self, desk: &DeskId) -> Option<&Ticket> {
-        self.tickets()
-            .filter(|t| t.status.desk() == Some(desk))
+        self.indexed(self.index.at_desk.get(desk))
             .max_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)))
     }
 
     /// Calls of this desk that another desk won; the desk should be told of each.
     pub fn lost_claims_of(&self, desk: &DeskId) -> impl Iterator<Item = &LostClaim> + use<'_> {
         let desk = desk.clone();
-        self.tickets()
+        self.indexed(self.index.lost_by.get(&desk))
             .flat_map(|t| t.lost_claims.iter())
             .filter(move |c| c.loser == desk)
     }

@@ -9,7 +9,7 @@ use crate::config::OfficeConfig;
 use crate::day::Day;
 use crate::ids::{BookingCode, DeskId, NodeId, ServiceId, TicketId};
 use crate::policy::{self, Candidate};
-use crate::ticket::{Origin, Status, Ticket};
+use crate::ticket::{Origin, Ticket};
 use crate::time::Timestamp;
 
 /// How many finished tickets the configured expectation counts as.
@@ -48,10 +48,10 @@ impl HandlingTimes {
 
     /// Learns from every finished ticket of a day.
     pub fn learn_from(&mut self, day: &Day) {
-        for t in day.tickets() {
-            if let (Status::Done { .. }, Some(d)) = (&t.status, t.handling) {
-                self.record(&t.service, d);
-            }
+        for (service, total, n) in day.handling_totals() {
+            let entry = self.learned.entry(service.clone()).or_default();
+            entry.0 += total;
+            entry.1 += n;
         }
     }
 

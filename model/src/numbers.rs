@@ -9,11 +9,7 @@ use crate::ids::NodeId;
 /// node has issued today. Numbers are durable in the day, so a restarted node goes on
 /// where it stopped.
 pub fn next_number(config: &OfficeConfig, day: &Day, node: &NodeId) -> Result<u32, ActionError> {
-    let used = day
-        .tickets()
-        .filter(|t| &t.id.node == node)
-        .map(|t| t.number.number)
-        .max();
+    let used = day.highest_number_of(node);
     let mut blocks = config.blocks_of(node).peekable();
     if blocks.peek().is_none() {
         return Err(ActionError::NoNumberBlock(node.clone()));

@@ -21,10 +21,11 @@
 //! nodes ever create the same desk map, [`read_day`] still reads the union of all
 //! conflicting objects, because events are a set and the union is exactly right.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use aufruf_model::day::DeskEvent;
 use aufruf_model::{Appointment, Day, DeskId, Event, Hlc, NodeId, Stamp, TicketEvent, TicketId};
+use automerge::legacy;
 use automerge::transaction::Transactable;
 use automerge::{
     Automerge, AutomergeError, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value,
@@ -97,8 +98,8 @@ pub fn read_day(doc: &impl ReadDoc) -> Result<DayRead, DayDocError> {
     Ok(read)
 }
 
-/// Reads the events of some tickets (and all desks and bookings) into `read`: the
-/// cheap path after a remote change touched only those.
+/// Reads the root keys a set of changes touched into `read`: the cheap path after a
+/// change touched only those.
 pub fn read_changed(
     doc: &impl ReadDoc,
     changed: &Changed,
@@ -108,14 +109,8 @@ pub fn read_changed(
     for ticket in &changed.tickets {
         read_key(doc, &format!("{TICKET}{ticket}"), read)?;
     }
-    if changed.desks_or_bookings {
-        let keys: Vec<String> = doc
-            .keys(ROOT)
-            .filter(|k| k.starts_with(DESK) || k.starts_with(BOOKING))
-            .collect();
-        for key in keys {
-            read_key(doc, &key, read)?;
-        }
+    for key in &changed.other_keys {
+        read_key(doc, key, read)?;
     }
     Ok(())
 }
@@ -124,10 +119,76 @@ pub fn read_changed(
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changed {
     pub tickets: BTreeSet<TicketId>,
-    pub desks_or_bookings: bool,
+    /// Desk and booking keys of the root.
+    pub other_keys: BTreeSet<String>,
 }
 
-/// What changed in the document between two sets of heads.
+impl Changed {
+    fn add(&mut self, key: &str) {
+        if let Some(ticket) = key.strip_prefix(TICKET).and_then(parse_ticket_id) {
+            self.tickets.insert(ticket);
+        } else if key.starts_with(DESK) || key.starts_with(BOOKING) {
+            self.other_keys.insert(key.to_owned());
+        }
+    }
+}
+
+/// The maps of a day document, by object id, and the root key each hangs under: what
+/// [`changed_since`] needs to name the key a change touched without reading the
+/// whole document.
+#[derive(Debug, Default, Clone)]
+pub struct RootMaps {
+    by_object: HashMap<String, String>,
+}
+
+impl RootMaps {
+    /// Learns every map under the root of `doc`.
+    pub fn of(doc: &Automerge) -> Self {
+        let mut maps = RootMaps::default();
+        for key in doc.keys(ROOT) {
+            for (value, obj) in doc.get_all(ROOT, key.as_str()).unwrap_or_default() {
+                if matches!(value, Value::Object(_)) {
+                    maps.by_object.insert(obj.to_string(), key.clone());
+                }
+            }
+        }
+        maps
+    }
+}
+
+/// What the changes after `before` touched, read from their operations alone: the
+/// cost grows with the new changes, not with the day. `None` if an operation is on an
+/// object this replica does not know (then read the document whole).
+pub fn changed_since(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    maps: &mut RootMaps,
+) -> Option<Changed> {
+    let mut changed = Changed::default();
+    for change in doc.get_changes(before) {
+        let expanded = change.decode();
+        for (index, op) in expanded.operations.iter().enumerate() {
+            let key = match (&op.obj, &op.key) {
+                (legacy::ObjectId::Root, legacy::Key::Map(key)) => {
+                    if let legacy::OpType::Make(_) = op.action {
+                        // The new object's id is this operation's id.
+                        let counter = expanded.start_op.get() + u64::try_from(index).ok()?;
+                        maps.by_object
+                            .insert(format!("{counter}@{}", expanded.actor_id), key.to_string());
+                    }
+                    key.to_string()
+                }
+                (legacy::ObjectId::Root, legacy::Key::Seq(_)) => return None,
+                (legacy::ObjectId::Id(id), _) => maps.by_object.get(&id.to_string())?.clone(),
+            };
+            changed.add(&key);
+        }
+    }
+    Some(changed)
+}
+
+/// What changed in the document between two sets of heads, by a diff of the whole
+/// document (the slow path, for a document read afresh).
 pub fn changed_between(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Changed {
     let mut changed = Changed::default();
     for patch in doc.diff(before, after) {
@@ -138,11 +199,8 @@ pub fn changed_between(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHa
             (None, automerge::PatchAction::PutMap { key, .. }) => Some(key.clone()),
             _ => None,
         };
-        let Some(key) = key else { continue };
-        if let Some(ticket) = key.strip_prefix(TICKET).and_then(parse_ticket_id) {
-            changed.tickets.insert(ticket);
-        } else if key.starts_with(DESK) || key.starts_with(BOOKING) {
-            changed.desks_or_bookings = true;
+        if let Some(key) = key {
+            changed.add(&key);
         }
     }
     changed
@@ -411,10 +469,76 @@ mod tests {
         write(&mut d, &[second]);
         let changed = changed_between(&d, &before, &d.get_heads());
         assert_eq!(
-            changed.tickets.into_iter().collect::<Vec<_>>(),
+            changed.tickets.iter().cloned().collect::<Vec<_>>(),
             vec![TicketId::new("kiosk-1".into(), 2)]
         );
-        assert!(!changed.desks_or_bookings);
+        assert!(changed.other_keys.is_empty());
+        let mut maps = RootMaps::of(&Automerge::load(&d.save()).unwrap());
+        assert_eq!(changed_since(&d, &before, &mut maps), Some(changed));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+        /// Whatever three replicas write and merge, the cheap reading of the new
+        /// operations names every root key the diff of the whole document names (and
+        /// perhaps a key whose value was written again unchanged), and reading only
+        /// those gives the day a full read gives.
+        #[test]
+        fn the_operations_of_new_changes_name_what_the_diff_names(
+            steps in proptest::collection::vec((0_usize..3, 0_usize..4, 0_u32..6), 1..40),
+            cut in 0_usize..40,
+        ) {
+            let config = office();
+            let nodes = ["kiosk-1", "kiosk-2", "desk-1"];
+            let mut docs: Vec<Automerge> = nodes.iter().map(|n| doc(n)).collect();
+            let mut clocks: Vec<HlcClock> = nodes.iter().map(|n| HlcClock::new(NodeId::new(*n))).collect();
+            let mut days = [Day::new(), Day::new(), Day::new()];
+            let mut before = Vec::new();
+            let mut maps = RootMaps::default();
+            let mut read = DayRead::default();
+            for (i, (who, what, n)) in steps.iter().enumerate() {
+                if i == cut.min(steps.len() - 1) {
+                    // The reader catches up here.
+                    before = docs[2].get_heads();
+                    maps = RootMaps::of(&docs[2]);
+                    read = read_day(&docs[2]).unwrap();
+                }
+                let now = Timestamp::from_minutes(u64::try_from(i).unwrap() + 1);
+                clocks[*who].observe(days[*who].latest());
+                let stamp = clocks[*who].tick(now);
+                let event = match what {
+                    0 if *who < 2 => days[*who]
+                        .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, stamp)
+                        .ok(),
+                    1 => days[*who].open_desk(&config, &"desk-1".into(), vec![], stamp).ok(),
+                    2 => Some(Event::Booked(Appointment {
+                        code: format!("B{n}").as_str().into(),
+                        service: ServiceId::new("reisepass"),
+                        due: Timestamp::from_minutes(u64::from(*n) * 10),
+                    })),
+                    _ => {
+                        // Merge another replica's changes in.
+                        let other = (who + 1 + usize::try_from(*n).unwrap() % 2) % 3;
+                        let mut theirs = docs[other].clone();
+                        docs[*who].merge(&mut theirs).unwrap();
+                        days[*who] = read_day(&docs[*who]).unwrap().day;
+                        None
+                    }
+                };
+                if let Some(event) = event {
+                    write(&mut docs[*who], &[event]);
+                }
+            }
+            let after = docs[2].get_heads();
+            let slow = changed_between(&docs[2], &before, &after);
+            let fast = changed_since(&docs[2], &before, &mut maps);
+            proptest::prop_assert!(fast.is_some(), "every object is known");
+            let fast = fast.unwrap_or_default();
+            proptest::prop_assert!(fast.tickets.is_superset(&slow.tickets), "{fast:?} {slow:?}");
+            proptest::prop_assert!(fast.other_keys.is_superset(&slow.other_keys), "{fast:?} {slow:?}");
+            read_changed(&docs[2], &fast, &mut read).unwrap();
+            proptest::prop_assert_eq!(&read.day, &read_day(&docs[2]).unwrap().day);
+        }
     }
 
     #[test]

@@ -91,6 +91,8 @@ struct CachedDay {
     heads: Vec<ChangeHash>,
     /// What changed since [`Office::take_touched`] was last asked.
     touched: Touched,
+    /// The document's maps by object id, to name what a change touched.
+    maps: day_doc::RootMaps,
 }
 
 /// The tickets a refresh or an action changed, so views and metrics look only at them.
@@ -207,14 +209,22 @@ impl<D: Documents> Office<D> {
                 .heads
                 .iter()
                 .all(|h| doc.get_change_by_hash(h).is_some());
-            if cached.heads.is_empty() || !known {
-                cached.read = day_doc::read_day(doc)?;
-                cached.touched = Touched::All;
+            let changed = if cached.heads.is_empty() || !known {
+                None
             } else {
-                let changed = day_doc::changed_between(doc, &cached.heads, &after);
-                day_doc::read_changed(doc, &changed, &mut cached.read)?;
-                for ticket in &changed.tickets {
-                    cached.touched.add(ticket);
+                day_doc::changed_since(doc, &cached.heads, &mut cached.maps)
+            };
+            match changed {
+                Some(changed) => {
+                    day_doc::read_changed(doc, &changed, &mut cached.read)?;
+                    for ticket in &changed.tickets {
+                        cached.touched.add(ticket);
+                    }
+                }
+                None => {
+                    cached.read = day_doc::read_day(doc)?;
+                    cached.maps = day_doc::RootMaps::of(doc);
+                    cached.touched = Touched::All;
                 }
             }
             cached.heads = after;

@@ -458,8 +458,7 @@ fn desk_view(day: &Day, config: &OfficeConfig, desk: &DeskId, now: Timestamp) ->
         }
     }
     let parked = day
-        .tickets()
-        .filter(|t| matches!(&t.status, Status::Parked { desk: d } if d == desk))
+        .parked_at(desk)
         .map(|t| TicketView::of(config, t, None))
         .collect();
     let lost_claims = day
@@ -513,25 +512,17 @@ pub fn display_view(config: &OfficeConfig, day: &Day, date: NaiveDate) -> Displa
             .then_with(|| a.0.number.cmp(&b.0.number))
     };
     let mut calls: Vec<(&Ticket, &DeskId)> = day
-        .tickets()
-        .filter_map(|t| match &t.status {
-            Status::Called { desk } => Some((t, desk)),
-            _ => None,
-        })
+        .called()
+        .filter_map(|t| t.status.desk().map(|d| (t, d)))
         .collect();
     calls.sort_by(latest_first);
     let mut recent: Vec<(&Ticket, &DeskId)> = day
-        .tickets()
+        .latest_at_desks(RECENT_SHOWN)
         .filter_map(|t| match &t.status {
             Status::Serving { desk } | Status::Done { desk } => Some((t, desk)),
             _ => None,
         })
         .collect();
-    // Only the few shown are sorted and formatted, however long the day.
-    if recent.len() > RECENT_SHOWN {
-        recent.select_nth_unstable_by(RECENT_SHOWN - 1, latest_first);
-        recent.truncate(RECENT_SHOWN);
-    }
     recent.sort_by(latest_first);
     let mut waiting = BTreeMap::new();
     for (service, n) in waiting_counts(day) {
