@@ -9,12 +9,15 @@
 //! - [`trust`]: the office CA, node certificates, one-time enrollment tokens.
 //! - [`discovery`]: mDNS announce/browse of the office's peers (a hint besides static peers).
 pub mod discovery;
-pub mod name;
 pub mod net;
-pub mod protocol;
 pub mod replica;
 pub mod store;
 pub mod trust;
+
+/// The sans-IO peer protocol core, its own crate (`aufruf-sync-protocol`) so that
+/// Cargo keeps tokio, sled and sockets out of it.
+pub use aufruf_sync_protocol as protocol;
+pub use aufruf_sync_protocol::name;
 
 pub use name::{DocumentName, NameError, NodeId, OfficeId, Role};
 pub use replica::{ChangeError, OpenedReplica, RemoteChange, Replica};

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use automerge::Automerge;
 use automerge::transaction::Transaction;
+use automerge::{ActorId, Automerge};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::name::{DocumentName, NodeId};
@@ -97,7 +97,9 @@ impl Replica {
     ) -> Result<OpenedReplica, StoreError> {
         let opened = Store::open(path)?;
         let store = opened.store;
-        let mut core = Replicator::new(identity, limits);
+        // Random actors: a node whose store was set aside must not reuse the actor
+        // of changes its peers already hold.
+        let mut core = Replicator::with_actors(identity, limits, |_| ActorId::random());
         let mut chunks_since_snapshot = BTreeMap::new();
         for name in store.document_names()? {
             if let Some(loaded) = store.load(&name)? {
