@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge};
@@ -89,13 +90,15 @@ pub struct OpenedReplica {
 
 impl Replica {
     /// Opens (or creates) the store at `path` and loads every document and saved
-    /// sync state from it.
+    /// sync state from it. `now` is the caller's wall clock; it only names a store
+    /// that cannot be opened and is set aside ([`Store::open`]).
     pub fn open(
         path: &Path,
         identity: Identity,
         limits: Limits,
+        now: SystemTime,
     ) -> Result<OpenedReplica, StoreError> {
-        let opened = Store::open(path)?;
+        let opened = Store::open(path, now)?;
         let store = opened.store;
         // Random actors: a node whose store was set aside must not reuse the actor
         // of changes its peers already hold.

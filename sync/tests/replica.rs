@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::replica::{COMPACT_AFTER_CHUNKS, Outgoing};
@@ -16,7 +17,7 @@ fn open(path: &Path, node: &str) -> Replica {
         node: NodeId::new(node).unwrap(),
         role: Role::Desk,
     };
-    Replica::open(path, identity, Limits::default())
+    Replica::open(path, identity, Limits::default(), SystemTime::now())
         .unwrap()
         .replica
 }
