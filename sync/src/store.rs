@@ -165,6 +165,91 @@ const LOCK: &str = "lock";
 const SLED_FILES: [&str; 3] = ["conf", "db", "blobs"];
 const SLED_SNAPSHOT_PREFIX: &str = "snap.";
 
+/// What a [`Replica`](crate::Replica) needs of its store: [`Store`] (sled) on a
+/// device, [`MemoryStore`](crate::memory_store::MemoryStore) in tests and
+/// simulations. Errors are [`StoreError`]s either way.
+pub trait DocumentStore: Send + std::fmt::Debug {
+    /// Appends one automerge chunk to a document's log; with
+    /// [`Durability::Flushed`] it is durable when this returns.
+    fn append(
+        &self,
+        name: &DocumentName,
+        chunk: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// A document from its snapshot and the chunks after it; `None` when the store
+    /// knows nothing of it.
+    fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError>;
+    /// The names of all stored documents.
+    fn document_names(&self) -> Result<Vec<DocumentName>, StoreError>;
+    /// Replaces a document's log by a snapshot of `document`, which must contain
+    /// every stored chunk of it.
+    fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError>;
+    /// Deletes a document with its chunks, snapshot and sync states.
+    fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError>;
+    /// Saves the encoded automerge sync state for `peer` and `name`.
+    fn save_sync_state(
+        &self,
+        peer: &NodeId,
+        name: &DocumentName,
+        state: &[u8],
+    ) -> Result<(), StoreError>;
+    /// All saved sync states, as `(peer, document, encoded state)`.
+    fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, StoreError>;
+    /// Bytes the store occupies.
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}
+
+impl DocumentStore for Store {
+    fn append(
+        &self,
+        name: &DocumentName,
+        chunk: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        Store::append(self, name, chunk, durability)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Store::flush(self)
+    }
+
+    fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError> {
+        Store::load(self, name)
+    }
+
+    fn document_names(&self) -> Result<Vec<DocumentName>, StoreError> {
+        Store::document_names(self)
+    }
+
+    fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError> {
+        Store::compact(self, name, document)
+    }
+
+    fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError> {
+        Store::remove_document(self, name)
+    }
+
+    fn save_sync_state(
+        &self,
+        peer: &NodeId,
+        name: &DocumentName,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        Store::save_sync_state(self, peer, name, state)
+    }
+
+    fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, StoreError> {
+        Store::sync_states(self)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Store::size_on_disk(self)
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, creating it if needed, and rewrites it into a
     /// fresh generation if its files are much larger than its records. A store that
