@@ -14,7 +14,10 @@
 //! changes the tick saw, and covers peers whose session with S died unnoticed.
 //!
 //! The shell delivers [`Input`]s and carries out the returned [`Output`]s: it writes
-//! frames, closes connections, persists changed documents and sync states.
+//! frames, closes connections, persists changed documents and sync states. The shell
+//! is `aufruf-sync`, which re-exports this crate as `aufruf_sync::protocol`; [`name`]
+//! (document names, office and node ids, roles) and [`frame`] (the byte layout) are
+//! its modules here.
 //!
 //! **Architecture Invariant**: this crate reads no clock, opens no socket, spawns no
 //! thread, draws no random numbers and knows nothing of tokio, sled or TLS. Cargo

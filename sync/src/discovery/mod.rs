@@ -16,8 +16,9 @@
 //!   earliest, it is given up.
 //! - A **tokio part**: [`Discovery::start`] registers the service and browses;
 //!   [`Discovery::next_event`] yields [`PeerEvent`]s, and [`dial_discovered`] applies
-//!   them to a [`Network`] in one call. [`Discovery::shutdown`] (or dropping it)
-//!   unregisters: peers see the goodbye at once instead of after the 120 s TTL.
+//!   them to a [`Network`](crate::net::Network) in one call. [`Discovery::shutdown`]
+//!   (or dropping it) unregisters: peers see the goodbye at once instead of after
+//!   the 120 s TTL.
 //!
 //! **mDNS is a hint, never the truth about liveness.** A peer's session is alive as
 //! long as its mutual-TLS session and heartbeats are (see [`net`](crate::net) and the
