@@ -22,10 +22,12 @@
 //! **Architecture Invariant**: this crate reads no clock, opens no socket, spawns no
 //! thread, draws no random numbers and knows nothing of tokio, sled or TLS. Cargo
 //! enforces the part it can: the crate depends on automerge, thiserror and tracing
-//! only, so the shell's crates are not there to be used. Time is the `now` argument,
-//! a `Duration` since an arbitrary epoch chosen by the shell; the automerge actor of
-//! every document the core creates comes from the caller
-//! ([`Replicator::with_actors`]).
+//! only, so the shell's crates are not there to be used; `clippy.toml` next to
+//! `Cargo.toml` disallows std's clocks, sockets, threads and files. Time is the
+//! `now` argument, a `Duration` since an arbitrary epoch chosen by the shell; the
+//! automerge actor of every document the core creates comes from the caller
+//! ([`Replicator::with_actors`]); automerge's `Automerge::new()` still draws a
+//! random actor inside, which the core replaces at once.
 //!
 //! **Architecture Invariant**: a frame that is malformed, truncated, oversized or
 //! unexpected ends that peer's session with a [`SessionError`] before any document is
