@@ -69,7 +69,7 @@ impl OfficeFolder {
             path: dir.to_owned(),
             source,
         })?;
-        let ca = OfficeCa::create(office)?;
+        let ca = OfficeCa::create(office, SystemTime::now())?;
         write(&dir.join("office-id"), office.as_str(), false)?;
         write(&dir.join("ca.crt"), &ca.certificate_pem, false)?;
         write(&dir.join("ca.key"), &ca.key_pem, true)?;

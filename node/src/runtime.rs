@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aufruf_hardware::{PrinterConfig, TicketPrinter};
 use aufruf_model::OfficeConfig;
@@ -70,8 +70,9 @@ pub async fn start(
         node: node.clone(),
         role: settings.role.as_sync(),
     };
+    let now = SystemTime::now();
     let opened =
-        Replica::open(&settings.store, identity.clone(), Limits::default()).map_err(|e| {
+        Replica::open(&settings.store, identity.clone(), Limits::default(), now).map_err(|e| {
             StartError::Store {
                 path: settings.store.display().to_string(),
                 message: e.to_string(),

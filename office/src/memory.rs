@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aufruf_sync::DocumentName;
+use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge};
 

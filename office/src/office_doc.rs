@@ -3,7 +3,7 @@
 //! This module is the only writer and reader of that document.
 
 use aufruf_model::statistics::DayStatistics;
-use aufruf_sync::DocumentName;
+use aufruf_sync_protocol::DocumentName;
 use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 use chrono::NaiveDate;

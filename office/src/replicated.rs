@@ -16,7 +16,7 @@ use aufruf_model::day::RecallOutcome;
 use aufruf_model::{
     ActionError, Appointment, Day, Event, HlcClock, NodeId, OfficeConfig, Stamp, Timestamp,
 };
-use aufruf_sync::DocumentName;
+use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use chrono::{Datelike, NaiveDate};

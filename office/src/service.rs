@@ -18,7 +18,7 @@ use aufruf_model::{
     ActionError, Day, DeskId, Event, NodeId, OfficeConfig, Origin, ServiceId, Stamp, Status,
     Ticket, TicketId, Timestamp, policy,
 };
-use aufruf_sync::DocumentName;
+use aufruf_sync_protocol::DocumentName;
 use chrono::NaiveDate;
 use tokio::sync::watch;
 
@@ -36,7 +36,7 @@ const NEXT_SHOWN: usize = 5;
 const RECENT_SHOWN: usize = 8;
 
 /// The replica under the office, as the services need it beyond reading and writing
-/// documents. A running node implements it over `aufruf_sync::Replica`; tests over
+/// documents. A running node implements it over `aufruf_sync_protocol::Replica`; tests over
 /// memory ([`crate::memory::MemoryReplica`]).
 pub trait Replication: Documents + Clone + Send + Sync + 'static {
     /// The peers with a live session now.

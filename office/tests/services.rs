@@ -339,7 +339,7 @@ struct SlowDisk {
 impl Documents for SlowDisk {
     fn change_durably(
         &mut self,
-        name: &aufruf_sync::DocumentName,
+        name: &aufruf_sync_protocol::DocumentName,
         write: &mut dyn FnMut(
             &mut automerge::transaction::Transaction<'_>,
         ) -> Result<(), aufruf_office::day_doc::DayDocError>,
@@ -356,7 +356,7 @@ impl Documents for SlowDisk {
 
     fn read_document<R>(
         &self,
-        name: &aufruf_sync::DocumentName,
+        name: &aufruf_sync_protocol::DocumentName,
         read: impl FnOnce(&automerge::Automerge) -> R,
     ) -> Option<R> {
         self.inner.read_document(name, read)
@@ -368,11 +368,11 @@ impl Replication for SlowDisk {
         self.inner.peers()
     }
 
-    fn document_names(&self) -> Vec<aufruf_sync::DocumentName> {
+    fn document_names(&self) -> Vec<aufruf_sync_protocol::DocumentName> {
         self.inner.document_names()
     }
 
-    fn retire_days_before(&self, horizon: &aufruf_sync::DocumentName) -> Result<(), OfficeError> {
+    fn retire_days_before(&self, horizon: &aufruf_sync_protocol::DocumentName) -> Result<(), OfficeError> {
         self.inner.retire_days_before(horizon)
     }
 }

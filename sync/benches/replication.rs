@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
@@ -42,12 +42,20 @@ async fn start(ca: &OfficeCa, name: &str, peers: Vec<SocketAddr>) -> BenchNode {
         role: Role::Desk,
     };
     let replica = Arc::new(
-        Replica::open(&dir.path().join("store"), identity, Limits::default())
-            .unwrap()
-            .replica,
+        Replica::open(
+            &dir.path().join("store"),
+            identity,
+            Limits::default(),
+            SystemTime::now(),
+        )
+        .unwrap()
+        .replica,
     );
     let credentials = ca
-        .issue(&node, Validity::starting_now(Duration::from_secs(3600)))
+        .issue(
+            &node,
+            Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
+        )
         .unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = Tls::new(&credentials, &office(), provider).unwrap();
@@ -347,7 +355,7 @@ async fn catch_up(ca: &OfficeCa, tickets: usize) -> CatchUp {
 async fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let calls = if quick { 50 } else { 300 };
-    let ca = OfficeCa::create(&office()).unwrap();
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
     println!("| measurement | result | target |");
     println!("|---|---|---|");
     let only_heal = std::env::args().any(|a| a == "heal");

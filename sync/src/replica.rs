@@ -1,4 +1,5 @@
-//! One node's replica of the office documents: the protocol core and the sled store
+//! One node's replica of the office documents: the protocol core and the store
+//! (sled on a device, [`MemoryStore`](crate::memory_store::MemoryStore) in tests)
 //! behind one lock, with the calls the office model and the transport use.
 //!
 //! The office model applies local changes with [`Replica::change`] (durable when it
@@ -14,15 +15,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
-use automerge::Automerge;
 use automerge::transaction::Transaction;
+use automerge::{ActorId, Automerge};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::name::{DocumentName, NodeId};
 use crate::protocol::frame::Hello;
 use crate::protocol::{ConnectionId, Identity, Input, Limits, Output, Replicator, SessionError};
-use crate::store::{Durability, Store, StoreError};
+use crate::store::{DocumentStore, Durability, Store, StoreError};
 
 /// Chunks appended to a document after which it is compacted into a snapshot.
 pub const COMPACT_AFTER_CHUNKS: usize = 256;
@@ -57,17 +59,20 @@ pub enum Outgoing {
 }
 
 /// A node's documents, store and peer sessions. Cheap to share in an `Arc`.
+///
+/// `S` is the store: [`Store`] (sled) unless a test or simulation passes another
+/// [`DocumentStore`] to [`Replica::with_store`].
 #[derive(Debug)]
-pub struct Replica {
-    inner: Mutex<Inner>,
+pub struct Replica<S: DocumentStore = Store> {
+    inner: Mutex<Inner<S>>,
     remote_changes: broadcast::Sender<RemoteChange>,
     epoch: tokio::time::Instant,
 }
 
 #[derive(Debug)]
-struct Inner {
+struct Inner<S: DocumentStore> {
     core: Replicator,
-    store: Store,
+    store: S,
     chunks_since_snapshot: BTreeMap<DocumentName, usize>,
     /// Documents holding peer changes the store refused (e.g. a full disk). A later
     /// local change may depend on them, so the next durable write of such a
@@ -89,15 +94,29 @@ pub struct OpenedReplica {
 
 impl Replica {
     /// Opens (or creates) the store at `path` and loads every document and saved
-    /// sync state from it.
+    /// sync state from it. `now` is the caller's wall clock; it only names a store
+    /// that cannot be opened and is set aside ([`Store::open`]).
     pub fn open(
         path: &Path,
         identity: Identity,
         limits: Limits,
+        now: SystemTime,
     ) -> Result<OpenedReplica, StoreError> {
-        let opened = Store::open(path)?;
-        let store = opened.store;
-        let mut core = Replicator::new(identity, limits);
+        let opened = Store::open(path, now)?;
+        Ok(OpenedReplica {
+            replica: Replica::with_store(opened.store, identity, limits)?,
+            moved_aside: opened.moved_aside,
+        })
+    }
+}
+
+impl<S: DocumentStore> Replica<S> {
+    /// A replica on `store`, with every document and saved sync state loaded from
+    /// it.
+    pub fn with_store(store: S, identity: Identity, limits: Limits) -> Result<Self, StoreError> {
+        // Random actors: a node whose store was set aside must not reuse the actor
+        // of changes its peers already hold.
+        let mut core = Replicator::with_actors(identity, limits, |_| ActorId::random());
         let mut chunks_since_snapshot = BTreeMap::new();
         for name in store.document_names()? {
             if let Some(loaded) = store.load(&name)? {
@@ -109,20 +128,17 @@ impl Replica {
             core.restore_sync_state(peer, name, state);
         }
         let (remote_changes, _) = broadcast::channel(1024);
-        Ok(OpenedReplica {
-            replica: Replica {
-                inner: Mutex::new(Inner {
-                    core,
-                    store,
-                    chunks_since_snapshot,
-                    unstored: BTreeSet::new(),
-                    outlets: BTreeMap::new(),
-                    next_connection: 1,
-                }),
-                remote_changes,
-                epoch: tokio::time::Instant::now(),
-            },
-            moved_aside: opened.moved_aside,
+        Ok(Replica {
+            inner: Mutex::new(Inner {
+                core,
+                store,
+                chunks_since_snapshot,
+                unstored: BTreeSet::new(),
+                outlets: BTreeMap::new(),
+                next_connection: 1,
+            }),
+            remote_changes,
+            epoch: tokio::time::Instant::now(),
         })
     }
 
@@ -298,7 +314,7 @@ impl Replica {
         self.epoch.elapsed()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner<S>> {
         // A panic while holding the lock leaves documents as automerge left them;
         // the core already guards automerge's panics, so carry on.
         self.inner
@@ -306,7 +322,7 @@ impl Replica {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn carry_out(&self, inner: &mut Inner, now: std::time::Duration, outputs: Vec<Output>) {
+    fn carry_out(&self, inner: &mut Inner<S>, now: std::time::Duration, outputs: Vec<Output>) {
         let mut pending = outputs;
         while !pending.is_empty() {
             let mut more = Vec::new();
@@ -372,7 +388,7 @@ impl Replica {
     }
 }
 
-impl Drop for Replica {
+impl<S: DocumentStore> Drop for Replica<S> {
     fn drop(&mut self) {
         if let Err(error) = self.lock().store.flush() {
             tracing::warn!(%error, "store not flushed on close");
@@ -380,7 +396,7 @@ impl Drop for Replica {
     }
 }
 
-impl Inner {
+impl<S: DocumentStore> Inner<S> {
     fn count_chunk(&mut self, name: &DocumentName) {
         let count = self.chunks_since_snapshot.entry(name.clone()).or_default();
         *count += 1;

@@ -165,18 +165,104 @@ const LOCK: &str = "lock";
 const SLED_FILES: [&str; 3] = ["conf", "db", "blobs"];
 const SLED_SNAPSHOT_PREFIX: &str = "snap.";
 
+/// What a [`Replica`](crate::Replica) needs of its store: [`Store`] (sled) on a
+/// device, [`MemoryStore`](crate::memory_store::MemoryStore) in tests and
+/// simulations. Errors are [`StoreError`]s either way.
+pub trait DocumentStore: Send + std::fmt::Debug {
+    /// Appends one automerge chunk to a document's log; with
+    /// [`Durability::Flushed`] it is durable when this returns.
+    fn append(
+        &self,
+        name: &DocumentName,
+        chunk: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// A document from its snapshot and the chunks after it; `None` when the store
+    /// knows nothing of it.
+    fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError>;
+    /// The names of all stored documents.
+    fn document_names(&self) -> Result<Vec<DocumentName>, StoreError>;
+    /// Replaces a document's log by a snapshot of `document`, which must contain
+    /// every stored chunk of it.
+    fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError>;
+    /// Deletes a document with its chunks, snapshot and sync states.
+    fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError>;
+    /// Saves the encoded automerge sync state for `peer` and `name`.
+    fn save_sync_state(
+        &self,
+        peer: &NodeId,
+        name: &DocumentName,
+        state: &[u8],
+    ) -> Result<(), StoreError>;
+    /// All saved sync states, as `(peer, document, encoded state)`.
+    fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, StoreError>;
+    /// Bytes the store occupies.
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}
+
+impl DocumentStore for Store {
+    fn append(
+        &self,
+        name: &DocumentName,
+        chunk: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        Store::append(self, name, chunk, durability)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Store::flush(self)
+    }
+
+    fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError> {
+        Store::load(self, name)
+    }
+
+    fn document_names(&self) -> Result<Vec<DocumentName>, StoreError> {
+        Store::document_names(self)
+    }
+
+    fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError> {
+        Store::compact(self, name, document)
+    }
+
+    fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError> {
+        Store::remove_document(self, name)
+    }
+
+    fn save_sync_state(
+        &self,
+        peer: &NodeId,
+        name: &DocumentName,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        Store::save_sync_state(self, peer, name, state)
+    }
+
+    fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, StoreError> {
+        Store::sync_states(self)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Store::size_on_disk(self)
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, creating it if needed, and rewrites it into a
     /// fresh generation if its files are much larger than its records. A store that
     /// cannot be opened (or whose records cannot be read) is renamed to
-    /// `<path>.unopenable-<unix seconds>` and a fresh, empty store is created in its
-    /// place, with a warning in the log.
-    pub fn open(path: &Path) -> Result<OpenedStore, StoreError> {
+    /// `<path>.unopenable-<unix seconds of now>` and a fresh, empty store is created
+    /// in its place, with a warning in the log. `now` (the caller's wall clock) only
+    /// names that directory; the store reads no clock itself.
+    pub fn open(path: &Path, now: SystemTime) -> Result<OpenedStore, StoreError> {
         let (mut store, moved_aside) = match Self::open_unchecked(path) {
             Ok(store) => (store, None),
             Err(error @ StoreError::Locked(_)) => return Err(error),
             Err(error) => {
-                let aside = aside_path(path);
+                let aside = aside_path(path, now);
                 tracing::warn!(
                     store = %path.display(),
                     moved_to = %aside.display(),
@@ -757,8 +843,8 @@ fn sync_directory(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn aside_path(path: &Path) -> PathBuf {
-    let seconds = SystemTime::now()
+fn aside_path(path: &Path, now: SystemTime) -> PathBuf {
+    let seconds = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
@@ -810,6 +896,11 @@ mod tests {
     use super::*;
     use automerge::transaction::Transactable;
     use automerge::{ROOT, ReadDoc};
+
+    /// 11 March 2026, 00:00 UTC: the tests' now.
+    fn now() -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_secs(1_773_187_200)
+    }
 
     fn day() -> DocumentName {
         DocumentName::day(2026, 3, 11).unwrap()
@@ -870,7 +961,7 @@ mod tests {
     fn a_flushed_append_is_on_disk_when_append_returns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let store = Store::open(&path).unwrap().store;
+        let store = Store::open(&path, now()).unwrap().store;
         let mut doc = Automerge::new();
         let chunk = issue_ticket(&mut doc, "A-001");
         store.append(&day(), &chunk, Durability::Flushed).unwrap();
@@ -879,7 +970,7 @@ mod tests {
         std::mem::forget(store);
         let crashed = dir.path().join("as-left-by-crash");
         copy_dir(&path, &crashed);
-        let reopened = Store::open(&crashed).unwrap();
+        let reopened = Store::open(&crashed, now()).unwrap();
         assert!(reopened.moved_aside.is_none());
         let loaded = reopened.store.load(&day()).unwrap().unwrap();
         assert_eq!(loaded.document.get_heads(), doc.get_heads());
@@ -891,7 +982,7 @@ mod tests {
         let path = dir.path().join("store");
         let mut doc = Automerge::new();
         {
-            let mut store = Store::open(&path).unwrap().store;
+            let mut store = Store::open(&path, now()).unwrap().store;
             for n in 0..20 {
                 let chunk = issue_ticket(&mut doc, &format!("A-{n:03}"));
                 store.append(&day(), &chunk, Durability::Buffered).unwrap();
@@ -905,7 +996,7 @@ mod tests {
                 "compaction removed the old chunks"
             );
         }
-        let store = Store::open(&path).unwrap().store;
+        let store = Store::open(&path, now()).unwrap().store;
         let loaded = store.load(&day()).unwrap().unwrap();
         assert_eq!(loaded.chunks_since_snapshot, 1);
         assert_eq!(loaded.document.get_heads(), doc.get_heads());
@@ -920,7 +1011,7 @@ mod tests {
         let path = dir.path().join("store");
         let mut doc = Automerge::new();
         {
-            let store = Store::open(&path).unwrap().store;
+            let store = Store::open(&path, now()).unwrap().store;
             for n in 0..5 {
                 let chunk = issue_ticket(&mut doc, &format!("A-{n:03}"));
                 store.append(&day(), &chunk, Durability::Flushed).unwrap();
@@ -937,7 +1028,7 @@ mod tests {
             store.flush().unwrap();
             assert_eq!(doc.get_heads(), heads_before_tear);
         }
-        let store = Store::open(&path).unwrap().store;
+        let store = Store::open(&path, now()).unwrap().store;
         let loaded = store.load(&day()).unwrap().unwrap();
         assert_eq!(loaded.skipped_records, 1);
         assert_eq!(loaded.document.get_heads(), doc.get_heads());
@@ -951,7 +1042,7 @@ mod tests {
         let desk = NodeId::new("desk-1").unwrap();
         let kiosk = NodeId::new("kiosk-1").unwrap();
         {
-            let store = Store::open(&path).unwrap().store;
+            let store = Store::open(&path, now()).unwrap().store;
             store.save_sync_state(&desk, &day(), b"one").unwrap();
             store
                 .save_sync_state(&kiosk, &DocumentName::Office, b"two")
@@ -959,7 +1050,7 @@ mod tests {
             store.save_sync_state(&desk, &day(), b"three").unwrap();
             store.flush().unwrap();
         }
-        let store = Store::open(&path).unwrap().store;
+        let store = Store::open(&path, now()).unwrap().store;
         let mut states = store.sync_states().unwrap();
         states.sort();
         assert_eq!(
@@ -982,11 +1073,13 @@ mod tests {
             .with_writer(log.clone())
             .with_ansi(false)
             .finish();
-        let opened = tracing::subscriber::with_default(subscriber, || Store::open(&path)).unwrap();
+        let opened =
+            tracing::subscriber::with_default(subscriber, || Store::open(&path, now())).unwrap();
         let logged = log.text();
         assert!(logged.contains("moved aside"), "{logged}");
         assert!(logged.contains("WARN"), "{logged}");
         let aside = opened.moved_aside.expect("moved aside");
+        assert_eq!(aside, dir.path().join("store.unopenable-1773187200"));
         assert_eq!(std::fs::read(&aside).unwrap(), b"not a sled store");
         assert!(path.is_dir());
         assert!(opened.store.document_names().unwrap().is_empty());
@@ -996,8 +1089,11 @@ mod tests {
     fn a_store_in_use_is_not_moved_aside() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let _in_use = Store::open(&path).unwrap();
-        assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
+        let _in_use = Store::open(&path, now()).unwrap();
+        assert!(matches!(
+            Store::open(&path, now()),
+            Err(StoreError::Locked(_))
+        ));
         assert!(!dir.path().read_dir().unwrap().any(|e| {
             e.unwrap()
                 .file_name()
@@ -1011,7 +1107,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         {
-            let store = Store::open(&path).unwrap().store;
+            let store = Store::open(&path, now()).unwrap().store;
             let mut doc = Automerge::new();
             let chunk = issue_ticket(&mut doc, "A-001");
             store.append(&day(), &chunk, Durability::Flushed).unwrap();
@@ -1020,14 +1116,14 @@ mod tests {
         let sled_dir = generation_path(&path, generation);
         std::fs::write(sled_dir.join("conf"), b"\xff\xfe garbage").unwrap();
         std::fs::write(sled_dir.join("db"), vec![0xA5; 4096]).unwrap();
-        let opened = Store::open(&path).unwrap();
+        let opened = Store::open(&path, now()).unwrap();
         assert!(opened.moved_aside.is_some());
         assert!(opened.store.document_names().unwrap().is_empty());
     }
 
     /// A store at `path` with `tickets` flushed tickets, and the document they make.
     fn store_with_tickets(path: &Path, tickets: usize) -> (Store, Automerge) {
-        let store = Store::open(path).unwrap().store;
+        let store = Store::open(path, now()).unwrap().store;
         let mut doc = Automerge::new();
         for n in 0..tickets {
             let chunk = issue_ticket(&mut doc, &format!("A-{n:03}"));
@@ -1058,7 +1154,7 @@ mod tests {
     fn reopen_after_crash(dir: &Path, path: &Path, doc: &Automerge) -> Store {
         let crashed = dir.join("as-left-by-crash");
         copy_dir(path, &crashed);
-        let opened = Store::open(&crashed).unwrap();
+        let opened = Store::open(&crashed, now()).unwrap();
         assert!(opened.moved_aside.is_none());
         let loaded = opened.store.load(&day()).unwrap().unwrap();
         assert_eq!(loaded.document.get_heads(), doc.get_heads());
@@ -1070,7 +1166,7 @@ mod tests {
     fn a_fresh_store_is_a_generation_with_its_lock_next_to_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let store = Store::open(&path).unwrap().store;
+        let store = Store::open(&path, now()).unwrap().store;
         assert_eq!(entries(&path), ["<n>", "CURRENT", "lock"]);
         assert_eq!(read_current(&path).unwrap(), Some(store.generation));
         assert!(generation_path(&path, store.generation).join("db").exists());
@@ -1083,7 +1179,7 @@ mod tests {
         let (store, doc) = store_with_tickets(&path, 50);
         let first = store.generation;
         drop(store);
-        let store = Store::open(&path).unwrap().store;
+        let store = Store::open(&path, now()).unwrap().store;
         // sled zero-fills the rest of its 512 KB segment on opening a database;
         // the fresh generation written from it is not.
         assert_eq!(store.generation, first + 1);
@@ -1181,7 +1277,7 @@ mod tests {
         // A migration that a crash interrupted before its commit.
         std::fs::create_dir_all(path.join("1")).unwrap();
         std::fs::write(path.join("1").join("db"), b"half").unwrap();
-        let opened = Store::open(&path).unwrap();
+        let opened = Store::open(&path, now()).unwrap();
         assert!(opened.moved_aside.is_none());
         assert!(opened.store.generation >= 1);
         assert_eq!(entries(&path), ["<n>", "CURRENT", "lock"]);
@@ -1193,7 +1289,7 @@ mod tests {
     fn a_chunk_stored_as_a_sled_blob_is_on_disk_when_append_returns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let store = Store::open(&path).unwrap().store;
+        let store = Store::open(&path, now()).unwrap().store;
         let mut doc = Automerge::new();
         let before = doc.get_heads();
         // Over 128 KB: sled keeps it in a blob file of its own.
@@ -1219,7 +1315,7 @@ mod tests {
         let generation = store.generation;
         drop(store);
         std::fs::remove_dir_all(generation_path(&path, generation)).unwrap();
-        let opened = Store::open(&path).unwrap();
+        let opened = Store::open(&path, now()).unwrap();
         let aside = opened.moved_aside.expect("moved aside");
         assert_eq!(read_current(&aside).unwrap(), Some(generation));
         assert!(opened.store.document_names().unwrap().is_empty());

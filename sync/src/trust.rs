@@ -12,6 +12,8 @@
 //! common name ([`node_of_certificate`]).
 //!
 //! **Architecture Invariant**: only this module creates or parses certificates.
+//! It reads no clock: validity starts and token expiry are checked at a `now` the
+//! caller passes.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -105,9 +107,8 @@ pub struct Validity {
 }
 
 impl Validity {
-    /// From now for `duration`.
-    pub fn starting_now(duration: Duration) -> Self {
-        let from = SystemTime::now();
+    /// From `from` (usually the caller's now) for `duration`.
+    pub fn starting(from: SystemTime, duration: Duration) -> Self {
         Validity {
             from,
             until: from + duration,
@@ -121,8 +122,8 @@ pub fn office_server_name(office: &OfficeId) -> String {
 }
 
 impl OfficeCa {
-    /// Creates a new office CA (ECDSA P-256), valid for [`CA_VALIDITY`].
-    pub fn create(office: &OfficeId) -> Result<OfficeCa, TrustError> {
+    /// Creates a new office CA (ECDSA P-256), valid for [`CA_VALIDITY`] from `now`.
+    pub fn create(office: &OfficeId, now: SystemTime) -> Result<OfficeCa, TrustError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
@@ -134,7 +135,7 @@ impl OfficeCa {
             .push(DnType::OrganizationName, office.as_str());
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let validity = Validity::starting_now(CA_VALIDITY);
+        let validity = Validity::starting(now, CA_VALIDITY);
         params.not_before = validity.from.into();
         params.not_after = validity.until.into();
         let certificate = params.self_signed(&key)?;
@@ -324,21 +325,22 @@ fn unix_seconds(time: SystemTime) -> u64 {
 mod tests {
     use super::*;
 
+    /// 11 March 2026, 00:00 UTC: the tests' now.
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_773_187_200)
+    }
+
     #[test]
     fn a_token_enrolls_exactly_once_and_names_the_node() {
         let office = OfficeId::new("zeitz").unwrap();
-        let ca = OfficeCa::create(&office).unwrap();
+        let ca = OfficeCa::create(&office, now()).unwrap();
         let mut book = EnrollmentBook::new();
         let desk = NodeId::new("desk-2").unwrap();
         let token = book
-            .issue_token(
-                desk.clone(),
-                Role::Desk,
-                SystemTime::now() + Duration::from_secs(3600),
-            )
+            .issue_token(desk.clone(), Role::Desk, now() + Duration::from_secs(3600))
             .unwrap();
         let mut book = EnrollmentBook::from_text(&book.to_text()).unwrap();
-        let (credentials, role) = book.redeem(&ca, &token, SystemTime::now()).unwrap();
+        let (credentials, role) = book.redeem(&ca, &token, now()).unwrap();
         assert_eq!(role, Role::Desk);
         assert_eq!(credentials.node, desk);
         let der = rustls::pki_types::pem::PemObject::from_pem_slice(
@@ -348,23 +350,19 @@ mod tests {
         .unwrap();
         assert_eq!(node_of_certificate(&der).unwrap(), desk);
         assert!(matches!(
-            book.redeem(&ca, &token, SystemTime::now()),
+            book.redeem(&ca, &token, now()),
             Err(TrustError::UnknownToken)
         ));
     }
 
     #[test]
     fn an_expired_token_is_refused() {
-        let ca = OfficeCa::create(&OfficeId::new("zeitz").unwrap()).unwrap();
+        let ca = OfficeCa::create(&OfficeId::new("zeitz").unwrap(), now()).unwrap();
         let mut book = EnrollmentBook::new();
         let token = book
-            .issue_token(
-                NodeId::new("kiosk-1").unwrap(),
-                Role::Kiosk,
-                SystemTime::now(),
-            )
+            .issue_token(NodeId::new("kiosk-1").unwrap(), Role::Kiosk, now())
             .unwrap();
-        let later = SystemTime::now() + Duration::from_secs(120);
+        let later = now() + Duration::from_secs(120);
         assert!(matches!(
             book.redeem(&ca, &token, later),
             Err(TrustError::ExpiredToken)

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::{DocumentName, NodeId, OfficeId, Replica, Role};
@@ -20,7 +21,7 @@ fn open(path: &Path) -> Replica {
         node: NodeId::new("kiosk-1").unwrap(),
         role: Role::Kiosk,
     };
-    Replica::open(path, identity, Limits::default())
+    Replica::open(path, identity, Limits::default(), SystemTime::now())
         .unwrap()
         .replica
 }
@@ -85,7 +86,7 @@ fn a_killed_kiosk_loses_no_acknowledged_ticket() {
         node: NodeId::new("kiosk-1").unwrap(),
         role: Role::Kiosk,
     };
-    let opened = Replica::open(&path, identity, Limits::default()).unwrap();
+    let opened = Replica::open(&path, identity, Limits::default(), SystemTime::now()).unwrap();
     assert!(opened.moved_aside.is_none());
     let stored: Vec<String> = opened
         .replica

@@ -56,12 +56,20 @@ async fn start_node_at(
         role: Role::Desk,
     };
     let replica = Arc::new(
-        Replica::open(&dir.path().join("store"), identity, Limits::default())
-            .unwrap()
-            .replica,
+        Replica::open(
+            &dir.path().join("store"),
+            identity,
+            Limits::default(),
+            SystemTime::now(),
+        )
+        .unwrap()
+        .replica,
     );
     let credentials = ca
-        .issue(&node, Validity::starting_now(Duration::from_secs(3600)))
+        .issue(
+            &node,
+            Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
+        )
         .unwrap();
     let tls = Tls::new(&credentials, &office(), provider()).unwrap();
     let config = NetConfig {
@@ -144,7 +152,7 @@ async fn converged(replicas: &[&Arc<Replica>]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_over_mutual_tls_converge() {
-    let ca = OfficeCa::create(&office()).unwrap();
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
     // Step 1: three nodes with diverging documents; each dials the earlier ones.
     let kiosk = start_node(&ca, "kiosk-1", vec![]).await;
     issue(&kiosk.replica, "A-001");
@@ -227,18 +235,19 @@ async fn intrude(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_without_a_valid_office_certificate_or_with_garbage_are_refused() {
-    let ca = OfficeCa::create(&office()).unwrap();
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
     let kiosk = start_node(&ca, "kiosk-1", vec![]).await;
     issue(&kiosk.replica, "A-001");
     let before = heads(&kiosk.replica);
     let address = kiosk.network.local_addr();
 
     // A certificate from another office's CA.
-    let foreign_ca = OfficeCa::create(&OfficeId::new("naumburg").unwrap()).unwrap();
+    let foreign_ca =
+        OfficeCa::create(&OfficeId::new("naumburg").unwrap(), SystemTime::now()).unwrap();
     let foreign = foreign_ca
         .issue(
             &NodeId::new("desk-9").unwrap(),
-            Validity::starting_now(Duration::from_secs(3600)),
+            Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
         )
         .unwrap();
     assert!(intrude(address, &ca, Some(&foreign), b"").await.is_empty());
@@ -264,7 +273,7 @@ async fn peers_without_a_valid_office_certificate_or_with_garbage_are_refused() 
     let valid = ca
         .issue(
             &NodeId::new("desk-7").unwrap(),
-            Validity::starting_now(Duration::from_secs(3600)),
+            Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
         )
         .unwrap();
     let mut garbage = 13u32.to_be_bytes().to_vec();
@@ -289,7 +298,7 @@ async fn peers_without_a_valid_office_certificate_or_with_garbage_are_refused() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dialler_reconnects_after_its_peer_restarts_and_catches_up() {
-    let ca = OfficeCa::create(&office()).unwrap();
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
     let kiosk = start_node(&ca, "kiosk-1", vec![]).await;
     let address = kiosk.network.local_addr();
     issue(&kiosk.replica, "A-001");
@@ -319,7 +328,7 @@ async fn a_dialler_reconnects_after_its_peer_restarts_and_catches_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_handshake_blocks_nobody() {
-    let ca = OfficeCa::create(&office()).unwrap();
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
     let kiosk = start_node(&ca, "kiosk-1", vec![]).await;
     issue(&kiosk.replica, "A-001");
     // A connection that opens TCP and then says nothing at all.

@@ -26,7 +26,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use aufruf_sync::discovery::{Discovery, Ignored, InterfacePolicy, PeerEvent, dial_discovered};
 use aufruf_sync::net::{self, NetConfig, Tls};
@@ -232,7 +232,8 @@ fn two_namespaces_find_each_other_and_ignore_another_office() {
     // One office CA per office; each child issues its own node certificate.
     let ca_dir = tempfile::tempdir().expect("CA directory");
     for office in ["zeitz", "naumburg"] {
-        let ca = OfficeCa::create(&OfficeId::new(office).unwrap()).expect("office CA");
+        let ca = OfficeCa::create(&OfficeId::new(office).unwrap(), SystemTime::now())
+            .expect("office CA");
         std::fs::write(
             ca_dir.path().join(format!("{office}.crt")),
             &ca.certificate_pem,
@@ -446,7 +447,10 @@ fn child_in_namespace() {
         key_pem: std::fs::read_to_string(ca_dir.join(format!("{office}.key"))).expect("CA key"),
     };
     let credentials = ca
-        .issue(&node, Validity::starting_now(Duration::from_secs(3600)))
+        .issue(
+            &node,
+            Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
+        )
         .expect("node certificate");
     let store = tempfile::tempdir().expect("store directory");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -465,6 +469,7 @@ fn child_in_namespace() {
                 &store.path().join("store"),
                 identity.clone(),
                 Limits::default(),
+                SystemTime::now(),
             )
             .expect("replica")
             .replica,

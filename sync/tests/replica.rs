@@ -3,29 +3,40 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::replica::{COMPACT_AFTER_CHUNKS, Outgoing};
-use aufruf_sync::{ChangeError, DocumentName, NodeId, OfficeId, RemoteChange, Replica, Role};
+use aufruf_sync::{
+    ChangeError, DocumentName, DocumentStore, MemoryStore, NodeId, OfficeId, RemoteChange, Replica,
+    Role,
+};
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
 
-fn open(path: &Path, node: &str) -> Replica {
-    let identity = Identity {
+fn identity(node: &str) -> Identity {
+    Identity {
         office: OfficeId::new("zeitz").unwrap(),
         node: NodeId::new(node).unwrap(),
         role: Role::Desk,
-    };
-    Replica::open(path, identity, Limits::default())
+    }
+}
+
+fn open(path: &Path, node: &str) -> Replica {
+    Replica::open(path, identity(node), Limits::default(), SystemTime::now())
         .unwrap()
         .replica
+}
+
+fn in_memory(store: &MemoryStore, node: &str) -> Replica<MemoryStore> {
+    Replica::with_store(store.clone(), identity(node), Limits::default()).unwrap()
 }
 
 fn day() -> DocumentName {
     DocumentName::day(2026, 3, 11).unwrap()
 }
 
-fn issue(replica: &Replica, ticket: &str) {
+fn issue<S: DocumentStore>(replica: &Replica<S>, ticket: &str) {
     replica
         .change(&day(), |tx| {
             tx.put(ROOT, ticket, "issued")?;
@@ -35,9 +46,9 @@ fn issue(replica: &Replica, ticket: &str) {
 }
 
 /// Moves frames between two replicas' connections until both are quiet.
-fn pump(
-    a: &Replica,
-    b: &Replica,
+fn pump<A: DocumentStore, B: DocumentStore>(
+    a: &Replica<A>,
+    b: &Replica<B>,
 ) -> (
     aufruf_sync::protocol::ConnectionId,
     aufruf_sync::protocol::ConnectionId,
@@ -161,4 +172,33 @@ fn retired_days_are_deleted_and_not_taken_back_from_a_peer() {
     // Step 4: after a restart the old day is gone from disk too.
     let b = open(dir_b.path(), "desk-2");
     assert_eq!(b.document_names(), vec![day()]);
+}
+
+#[test]
+fn a_replica_on_a_memory_store_keeps_its_changes_and_syncs_with_one_on_disk() {
+    let store = MemoryStore::new();
+    {
+        // Step 1: desk-1 runs on memory only and issues enough to be compacted.
+        let desk = in_memory(&store, "desk-1");
+        for n in 0..COMPACT_AFTER_CHUNKS + 3 {
+            issue(&desk, &format!("A-{n:03}"));
+        }
+    }
+    // Step 2: "restarted" on the same records, it still has every ticket.
+    let desk = in_memory(&store, "desk-1");
+    let count = |replica: &Replica<MemoryStore>| replica.read(&day(), |d| d.keys(ROOT).count());
+    assert_eq!(count(&desk), Some(COMPACT_AFTER_CHUNKS + 3));
+
+    // Step 3: it syncs with a replica on disk like any other, and keeps what it
+    // hears.
+    let dir = tempfile::tempdir().unwrap();
+    let other = open(&dir.path().join("store"), "desk-2");
+    issue(&other, "B-001");
+    pump(&desk, &other);
+    assert_eq!(count(&desk), Some(COMPACT_AFTER_CHUNKS + 4));
+    drop(desk);
+    assert_eq!(
+        count(&in_memory(&store, "desk-1")),
+        Some(COMPACT_AFTER_CHUNKS + 4)
+    );
 }

@@ -10,6 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::{DocumentName, NodeId, OfficeId, Replica, Role};
@@ -25,7 +26,7 @@ fn open(path: &Path) -> Replica {
         node: NodeId::new("desk-1").unwrap(),
         role: Role::Desk,
     };
-    let opened = Replica::open(path, identity, Limits::default()).unwrap();
+    let opened = Replica::open(path, identity, Limits::default(), SystemTime::now()).unwrap();
     assert!(opened.moved_aside.is_none());
     opened.replica
 }

@@ -1,12 +1,12 @@
 //! Deterministic simulated LAN: nodes with diverging documents, lost connections,
 //! random delivery order across links, partitions and heals — every replica ends
 //! with the same documents and heads. Replay one schedule with
-//! `AUFRUF_SIM_SEED=<seed> cargo test -p aufruf-sync --test simulated_lan`.
+//! `AUFRUF_SIM_SEED=<seed> cargo test -p aufruf-sync-protocol --test simulated_lan`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod common;
 
-use aufruf_sync::DocumentName;
+use aufruf_sync_protocol::DocumentName;
 use common::Lan;
 
 fn seeds() -> Vec<u64> {

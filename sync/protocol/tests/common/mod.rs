@@ -6,8 +6,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use aufruf_sync::protocol::{ConnectionId, Identity, Input, Limits, Output, Replicator};
-use aufruf_sync::{DocumentName, NodeId, OfficeId, Role};
+use aufruf_sync_protocol::{ConnectionId, Identity, Input, Limits, Output, Replicator};
+use aufruf_sync_protocol::{DocumentName, NodeId, OfficeId, Role};
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
 

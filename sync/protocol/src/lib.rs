@@ -14,19 +14,27 @@
 //! changes the tick saw, and covers peers whose session with S died unnoticed.
 //!
 //! The shell delivers [`Input`]s and carries out the returned [`Output`]s: it writes
-//! frames, closes connections, persists changed documents and sync states.
+//! frames, closes connections, persists changed documents and sync states. The shell
+//! is `aufruf-sync`, which re-exports this crate as `aufruf_sync::protocol`; [`name`]
+//! (document names, office and node ids, roles) and [`frame`] (the byte layout) are
+//! its modules here.
 //!
-//! **Architecture Invariant**: this module reads no clock, opens no socket, spawns no
-//! thread and knows nothing of tokio, sled or TLS; it uses only automerge, thiserror,
-//! tracing and the standard library without `std::net`, `std::thread` or its clocks
-//! (`tests/architecture.rs` checks the sources for them). Time is the `now` argument,
-//! a `Duration` since an arbitrary epoch chosen by the shell.
+//! **Architecture Invariant**: this crate reads no clock, opens no socket, spawns no
+//! thread, draws no random numbers and knows nothing of tokio, sled or TLS. Cargo
+//! enforces the part it can: the crate depends on automerge, thiserror and tracing
+//! only, so the shell's crates are not there to be used; `clippy.toml` next to
+//! `Cargo.toml` disallows std's clocks, sockets, threads and files. Time is the
+//! `now` argument, a `Duration` since an arbitrary epoch chosen by the shell; the
+//! automerge actor of every document the core creates comes from the caller
+//! ([`Replicator::with_actors`]); automerge's `Automerge::new()` still draws a
+//! random actor inside, which the core replaces at once.
 //!
 //! **Architecture Invariant**: a frame that is malformed, truncated, oversized or
 //! unexpected ends that peer's session with a [`SessionError`] before any document is
 //! touched.
 
 pub mod frame;
+pub mod name;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -34,10 +42,10 @@ use std::time::Duration;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transaction;
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 
-use crate::name::{DocumentName, NodeId, OfficeId, Role};
 use frame::{DecodeError, Frame, Hello, PROTOCOL_VERSION};
+pub use name::{DocumentName, NameError, NodeId, OfficeId, Role};
 
 /// How the core limits what peers may do and when it gives up on them.
 #[derive(Clone, Debug)]
@@ -264,6 +272,7 @@ pub struct LocalChange<R> {
 pub struct Replicator {
     identity: Identity,
     limits: Limits,
+    new_actor: ActorSource,
     documents: BTreeMap<DocumentName, Automerge>,
     saved_sync_states: BTreeMap<(NodeId, DocumentName), Vec<u8>>,
     /// Day documents before this one are retired: dropped here and ignored when a
@@ -287,12 +296,45 @@ struct Session {
     their_peers: BTreeSet<NodeId>,
 }
 
+/// Names the automerge actor of each document the core creates.
+struct ActorSource(Box<dyn FnMut(&DocumentName) -> ActorId + Send>);
+
+impl std::fmt::Debug for ActorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ActorSource")
+    }
+}
+
 impl Replicator {
-    /// A core with no documents and no sessions.
+    /// A core with no documents and no sessions that names the actor of each
+    /// document it creates `<node id>/<n>`, counting from 0: runs replay exactly.
+    ///
+    /// For simulations and tests. A node that keeps running after its store was lost
+    /// or set aside would reuse those actors for different changes, which its peers
+    /// refuse; real nodes use [`Replicator::with_actors`] with random actors.
     pub fn new(identity: Identity, limits: Limits) -> Self {
+        let node = identity.node.clone();
+        let mut created: u64 = 0;
+        Self::with_actors(identity, limits, move |_| {
+            let actor = ActorId::from(format!("{node}/{created}").into_bytes());
+            created += 1;
+            actor
+        })
+    }
+
+    /// A core with no documents and no sessions; `new_actor` names the automerge
+    /// actor of each document the core creates (by a local change or because a peer
+    /// announced it). Every call must return an actor never used before for that
+    /// document, by any node: the shell passes random ones (`ActorId::random`).
+    pub fn with_actors(
+        identity: Identity,
+        limits: Limits,
+        new_actor: impl FnMut(&DocumentName) -> ActorId + Send + 'static,
+    ) -> Self {
         Replicator {
             identity,
             limits,
+            new_actor: ActorSource(Box::new(new_actor)),
             documents: BTreeMap::new(),
             saved_sync_states: BTreeMap::new(),
             sessions: BTreeMap::new(),
@@ -380,7 +422,11 @@ impl Replicator {
     ) -> Result<LocalChange<R>, E> {
         let mut outputs = Vec::new();
         let is_new = !self.documents.contains_key(name);
-        let document = self.documents.entry(name.clone()).or_default();
+        let new_actor = &mut self.new_actor.0;
+        let document = self
+            .documents
+            .entry(name.clone())
+            .or_insert_with(|| Automerge::new().with_actor(new_actor(name)));
         let before = document.get_heads();
         let value = match document.transact(change) {
             Ok(success) => success.result,
@@ -646,7 +692,9 @@ impl Replicator {
                 continue;
             }
             if !self.documents.contains_key(&name) {
-                self.documents.insert(name.clone(), Automerge::new());
+                let actor = (self.new_actor.0)(&name);
+                self.documents
+                    .insert(name.clone(), Automerge::new().with_actor(actor));
                 outputs.push(Output::DocumentAnnounced { name: name.clone() });
                 // Our other peers learn of it too; they may not talk to the sender.
                 self.announce_to_all(now, &name, outputs);

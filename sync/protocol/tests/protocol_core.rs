@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use aufruf_sync::protocol::frame::{Frame, Hello, PROTOCOL_VERSION};
-use aufruf_sync::protocol::{ConnectionId, Input, Limits, Output, Replicator, SessionError};
-use aufruf_sync::{DocumentName, NodeId, OfficeId, Role};
-use automerge::ChangeHash;
+use aufruf_sync_protocol::frame::{Frame, Hello, PROTOCOL_VERSION};
+use aufruf_sync_protocol::{ConnectionId, Input, Limits, Output, Replicator, SessionError};
+use aufruf_sync_protocol::{DocumentName, NodeId, OfficeId, Role};
+use automerge::{ActorId, ChangeHash};
 use proptest::prelude::*;
 
 const TO_DESK: ConnectionId = ConnectionId(1);
@@ -133,6 +133,36 @@ fn a_connected_pair_shares_both_documents() {
     assert_eq!(heads(&kiosk), heads(&desk));
     assert_eq!(kiosk.peers().count(), 1);
     assert_eq!(desk.document_names().count(), 2);
+}
+
+#[test]
+fn documents_the_core_creates_take_their_actor_from_the_caller() {
+    // `new` counts per node: the kiosk made the day (its first) and took the
+    // office document from the desk's announcement (its second).
+    let (kiosk, desk) = connected_pair();
+    let actor =
+        |core: &Replicator, name: &DocumentName| core.document(name).unwrap().get_actor().clone();
+    assert_eq!(
+        actor(&kiosk, &day()),
+        ActorId::from(b"kiosk-1/0".as_slice())
+    );
+    assert_eq!(
+        actor(&kiosk, &DocumentName::Office),
+        ActorId::from(b"kiosk-1/1".as_slice())
+    );
+    assert_eq!(
+        actor(&desk, &DocumentName::Office),
+        ActorId::from(b"desk-1/0".as_slice())
+    );
+    assert_eq!(actor(&desk, &day()), ActorId::from(b"desk-1/1".as_slice()));
+
+    let mut named =
+        Replicator::with_actors(common::identity("desk-2"), Limits::default(), |name| {
+            ActorId::from(format!("desk-2 {name}").into_bytes())
+        });
+    common::issue_ticket(&mut named, Duration::ZERO, &day(), "A-002");
+    let expected = ActorId::from(format!("desk-2 {}", day()).into_bytes());
+    assert_eq!(actor(&named, &day()), expected);
 }
 
 fn hello_from(office: &str, node: &str, version: u16) -> Vec<u8> {
