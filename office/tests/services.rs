@@ -372,7 +372,10 @@ impl Replication for SlowDisk {
         self.inner.document_names()
     }
 
-    fn retire_days_before(&self, horizon: &aufruf_sync_protocol::DocumentName) -> Result<(), OfficeError> {
+    fn retire_days_before(
+        &self,
+        horizon: &aufruf_sync_protocol::DocumentName,
+    ) -> Result<(), OfficeError> {
         self.inner.retire_days_before(horizon)
     }
 }
