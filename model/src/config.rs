@@ -26,13 +26,34 @@ pub struct OfficeConfig {
     pub desks: Vec<Desk>,
     #[serde(default)]
     pub number_blocks: Vec<NumberBlock>,
-    /// Settings of this one device (role, addresses, store); read by the node, not
-    /// by the model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+}
+
+/// A device's own tables in its `aufruf.toml`, beside the office's: read by the node,
+/// not by the model, which only keeps them out of the office's configuration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceTables {
+    /// `[node]`: who this device is (id, role, addresses, store).
     pub node: Option<toml::Table>,
-    /// This device's ticket printer; read by the node.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `[printer]`: this device's ticket printer.
     pub printer: Option<toml::Table>,
+}
+
+/// A device's file: the office's configuration and the device's own tables.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceFile {
+    office: Office,
+    #[serde(default)]
+    queue: QueueSettings,
+    departments: Vec<Department>,
+    services: Vec<Service>,
+    desks: Vec<Desk>,
+    #[serde(default)]
+    number_blocks: Vec<NumberBlock>,
+    #[serde(default)]
+    node: Option<toml::Table>,
+    #[serde(default)]
+    printer: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,14 +293,32 @@ pub struct ConfigError {
 impl OfficeConfig {
     /// Parses and validates `text`, the contents of the file called `file`.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, ConfigError> {
-        let config = parse(file, text)?;
+        Ok(Self::from_device_file(file, text)?.0)
+    }
+
+    /// A device's `aufruf.toml`: the office's configuration, validated, and the
+    /// device's own `[node]` and `[printer]` tables, unread.
+    pub fn from_device_file(file: &str, text: &str) -> Result<(Self, DeviceTables), ConfigError> {
+        let raw: DeviceFile = parse(file, text)?;
+        let config = OfficeConfig {
+            office: raw.office,
+            queue: raw.queue,
+            departments: raw.departments,
+            services: raw.services,
+            desks: raw.desks,
+            number_blocks: raw.number_blocks,
+        };
         config.validate().map_err(|(field, problem)| ConfigError {
             file: file.to_owned(),
             line: None,
             field,
             problem,
         })?;
-        Ok(config)
+        let device = DeviceTables {
+            node: raw.node,
+            printer: raw.printer,
+        };
+        Ok((config, device))
     }
 
     pub fn service(&self, id: &ServiceId) -> Option<&Service> {
@@ -542,7 +581,7 @@ impl OfficeConfig {
     }
 }
 
-fn parse(file: &str, text: &str) -> Result<OfficeConfig, ConfigError> {
+fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
     let error = |line, field: String, problem: String| ConfigError {
         file: file.to_owned(),
         line,

@@ -20,7 +20,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail, ensure};
-use aufruf_node::settings::{NodeSettings, RoleName};
+use aufruf_node::settings::{NodeSettings, Role};
 use common::{TestOffice, free_port};
 use serde_json::{Value, json};
 
@@ -179,7 +179,7 @@ fn memory(pid: u32) -> anyhow::Result<(f64, f64)> {
 }
 
 /// Enrolls a node with fixed loopback ports, so the process can be told them.
-fn enroll(office: &TestOffice, name: &str, role: RoleName, peers: Vec<SocketAddr>) -> NodeSettings {
+fn enroll(office: &TestOffice, name: &str, role: Role, peers: Vec<SocketAddr>) -> NodeSettings {
     let mut settings = office.enroll(name, role, peers);
     settings.api = free_port();
     settings.listen = free_port();
@@ -306,12 +306,12 @@ fn main() -> anyhow::Result<()> {
 async fn bench(total: usize) -> anyhow::Result<()> {
     // Dropped in reverse order: the processes are killed before the folder goes.
     let office = TestOffice::new();
-    let kiosk = enroll(&office, "kiosk-1", RoleName::Kiosk, vec![]);
-    let desk = enroll(&office, "desk-1", RoleName::Desk, vec![kiosk.listen]);
+    let kiosk = enroll(&office, "kiosk-1", Role::Kiosk, vec![]);
+    let desk = enroll(&office, "desk-1", Role::Desk, vec![kiosk.listen]);
     let display = enroll(
         &office,
         "display-1",
-        RoleName::Display,
+        Role::Display,
         vec![kiosk.listen, desk.listen],
     );
     let mut processes = Processes { nodes: Vec::new() };

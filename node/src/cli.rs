@@ -117,7 +117,8 @@ enum OfficeCommand {
         node: String,
         /// kiosk, desk, display or gateway.
         #[arg(long)]
-        role: String,
+        #[arg(value_parser = parse_role)]
+        role: aufruf_sync::Role,
         /// Hours the token stays valid.
         #[arg(long, default_value_t = 24)]
         hours: u64,
@@ -215,13 +216,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             hours,
         }) => {
             let folder = OfficeFolder::open(&dir)?;
-            let role = match role.as_str() {
-                "kiosk" => aufruf_sync::Role::Kiosk,
-                "desk" => aufruf_sync::Role::Desk,
-                "display" => aufruf_sync::Role::Display,
-                "gateway" => aufruf_sync::Role::Gateway,
-                other => bail!("--role: \"{other}\" is not kiosk, desk, display or gateway"),
-            };
             let node = aufruf_sync::NodeId::new(node.as_str())?;
             let token =
                 folder.issue_token(&node, role, std::time::Duration::from_secs(hours * 3600))?;
@@ -358,4 +352,10 @@ async fn stopped() {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
+}
+
+/// `--role kiosk|desk|display|gateway`.
+fn parse_role(text: &str) -> Result<aufruf_sync::Role, String> {
+    text.parse()
+        .map_err(|e: aufruf_sync::NameError| e.to_string())
 }

@@ -3,14 +3,21 @@
 
 use std::path::Path;
 
+use aufruf_model::config::DeviceTables;
 use aufruf_model::{ConfigError, OfficeConfig};
 
 /// The example office configuration shipped in the repository, used when no file is
 /// given to commands that can do without one.
 pub use aufruf_office::{EXAMPLE, EXAMPLE_NAME};
 
-/// Reads and validates the configuration at `path`.
+/// Reads and validates the office configuration at `path` (a device's own tables in
+/// it are allowed and left out).
 pub fn load(path: &Path) -> Result<OfficeConfig, ConfigError> {
+    Ok(load_device(path)?.0)
+}
+
+/// Reads a device's file: the office's configuration and the device's own tables.
+pub fn load_device(path: &Path) -> Result<(OfficeConfig, DeviceTables), ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: file.clone(),
@@ -18,7 +25,7 @@ pub fn load(path: &Path) -> Result<OfficeConfig, ConfigError> {
         field: "(file)".to_owned(),
         problem: format!("cannot be read: {e}"),
     })?;
-    OfficeConfig::from_toml(&file, &text)
+    OfficeConfig::from_device_file(&file, &text)
 }
 
 /// The configuration at `path`, or the built-in example when there is none.

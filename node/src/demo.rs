@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use aufruf_hardware::Language;
+use aufruf_hardware::{Connection, Language, PrinterConfig};
 use aufruf_model::{OfficeConfig, ServiceId};
 use aufruf_office::views::Delivery;
 use aufruf_office::{DeskAction, DeskService, DisplayService, KioskService, Wish};
@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::credentials::{self, OfficeFolder};
 use crate::replica::NodeReplica;
 use crate::runtime::{self, RunningNode};
-use crate::settings::{NodeSettings, RoleName};
+use crate::settings::{NodeSettings, Role};
 use crate::state::{Services, wall_clock};
 
 /// How the demo runs.
@@ -58,11 +58,11 @@ const AT_THE_DOOR: u32 = 3;
 /// The demo's desk terminals.
 const DESKS: [&str; 2] = ["desk-1", "desk-2"];
 
-const DEVICES: [(&str, RoleName); 4] = [
-    ("kiosk-1", RoleName::Kiosk),
-    ("desk-1", RoleName::Desk),
-    ("desk-2", RoleName::Desk),
-    ("display-1", RoleName::Display),
+const DEVICES: [(&str, Role); 4] = [
+    ("kiosk-1", Role::Kiosk),
+    ("desk-1", Role::Desk),
+    ("desk-2", Role::Desk),
+    ("display-1", Role::Display),
 ];
 
 /// Runs the demo office until `stop` turns true or the duration is over.
@@ -186,28 +186,23 @@ async fn start_node(
     office: &OfficeFolder,
     config: &OfficeConfig,
     name: &str,
-    role: RoleName,
+    role: Role,
     earlier: &[RunningNode],
 ) -> anyhow::Result<RunningNode> {
     let home = dir.join(name);
     let node = NodeId::new(name)?;
-    let token = office.issue_token(&node, role.as_sync(), Duration::from_secs(600))?;
+    let token = office.issue_token(&node, role, Duration::from_secs(600))?;
     let (issued, issued_role) = office.enroll(&token)?;
-    debug_assert_eq!(issued_role, role.as_sync());
+    debug_assert_eq!(issued_role, role);
     credentials::save_node(&home.join("credentials"), &issued)?;
-    let mut config = config.clone();
-    if role == RoleName::Kiosk {
-        let mut printer = toml::Table::new();
-        printer.insert("kind".into(), "emulated".into());
-        printer.insert(
-            "dir".into(),
-            home.join("tickets").display().to_string().into(),
-        );
-        config.printer = Some(printer);
-    }
     let peers = earlier.iter().map(|n| n.sync_addr).collect();
-    let settings = NodeSettings::on_loopback(name, role, &home, peers);
-    Ok(runtime::start(config, settings).await?)
+    let mut settings = NodeSettings::on_loopback(name, role, &home, peers);
+    if role == Role::Kiosk {
+        settings.printer = Some(PrinterConfig::new(Connection::Emulated {
+            dir: home.join("tickets"),
+        }));
+    }
+    Ok(runtime::start(config.clone(), settings).await?)
 }
 
 /// A service the demo's visitors may ask for: one that the demo's desks serve.
@@ -258,10 +253,13 @@ async fn visitors(kiosk: KioskService<NodeReplica>, options: DemoOptions, counte
                 }
                 let t = &issued.ticket;
                 println!(
-                    "kiosk-1   ticket {} for {} ({:?}) — {} ahead, about {} min{}",
+                    "kiosk-1   ticket {} for {} ({}) — {} ahead, about {} min{}",
                     t.number,
                     t.service_name,
-                    issued.delivered_as,
+                    match issued.delivered_as {
+                        Delivery::Paper => "paper",
+                        Delivery::Qr => "QR code",
+                    },
                     t.ahead.map_or("?".into(), |a| a.to_string()),
                     t.estimate_minutes.map_or("?".into(), |m| m.to_string()),
                     issued

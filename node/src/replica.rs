@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use aufruf_office::day_doc::DayDocError;
-use aufruf_office::views::{PeerRole, PeerView};
+use aufruf_office::views::PeerView;
 use aufruf_office::{Documents, OfficeError, Replication};
-use aufruf_sync::{ChangeError, DocumentName, Replica, Role};
+use aufruf_sync::{ChangeError, DocumentName, Replica};
 use automerge::Automerge;
 use automerge::transaction::Transaction;
 
@@ -42,12 +42,7 @@ impl Replication for NodeReplica {
             .iter()
             .map(|hello| PeerView {
                 node: hello.node.to_string(),
-                role: match hello.role {
-                    Role::Kiosk => PeerRole::Kiosk,
-                    Role::Desk => PeerRole::Desk,
-                    Role::Display => PeerRole::Display,
-                    Role::Gateway => PeerRole::Gateway,
-                },
+                role: hello.role,
             })
             .collect()
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aufruf_hardware::{PrinterConfig, TicketPrinter};
+use aufruf_hardware::TicketPrinter;
 use aufruf_model::OfficeConfig;
 use aufruf_model::calendar;
 use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::credentials;
-use crate::settings::{NodeSettings, RoleName};
+use crate::settings::{NodeSettings, Role};
 use crate::state::{NodeState, wall_clock};
 
 /// Why a node could not start.
@@ -68,7 +68,7 @@ pub async fn start(
     let identity = Identity {
         office: office.clone(),
         node: node.clone(),
-        role: settings.role.as_sync(),
+        role: settings.role,
     };
     let now = SystemTime::now();
     let opened =
@@ -97,15 +97,9 @@ pub async fn start(
     let network = net::start(replica.clone(), tls, net_config).await?;
     let sync_addr = network.local_addr();
 
-    let printer = match (&settings.role, &config.printer) {
-        (RoleName::Kiosk, Some(table)) => {
-            let printer_config: PrinterConfig = toml::Value::Table(table.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| StartError::Printer(e.to_string()))?;
-            printer_config
-                .validate()
-                .map_err(|e| StartError::Printer(e.to_string()))?;
-            let printer = TicketPrinter::start(printer_config);
+    let printer = match (&settings.role, &settings.printer) {
+        (Role::Kiosk, Some(printer_config)) => {
+            let printer = TicketPrinter::start(printer_config.clone());
             if let Some(problem) = printer.startup_problem() {
                 tracing::warn!(%problem, "ticket printer not usable; offering QR tickets only");
             }
@@ -297,7 +291,7 @@ async fn retire_expired(state: &Arc<NodeState>) {
 
 /// Reads a configuration file with its `[node]` table.
 pub fn load(path: &Path) -> Result<(OfficeConfig, NodeSettings), aufruf_model::ConfigError> {
-    let config = crate::config_file::load(path)?;
-    let settings = NodeSettings::of(&config, path)?;
+    let (config, device) = crate::config_file::load_device(path)?;
+    let settings = NodeSettings::of(&device, &config, path)?;
     Ok((config, settings))
 }

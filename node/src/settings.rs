@@ -4,37 +4,18 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use aufruf_hardware::PrinterConfig;
+use aufruf_model::config::DeviceTables;
 use aufruf_model::{ConfigError, DeskId, OfficeConfig};
 use serde::Deserialize;
 
-/// What a device does in the office.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RoleName {
-    Kiosk,
-    Desk,
-    Display,
-    Gateway,
-}
+/// What a device does in the office: the sync protocol's role, the only one there is.
+pub use aufruf_sync::Role;
 
-impl RoleName {
-    pub fn as_sync(self) -> aufruf_sync::Role {
-        match self {
-            RoleName::Kiosk => aufruf_sync::Role::Kiosk,
-            RoleName::Desk => aufruf_sync::Role::Desk,
-            RoleName::Display => aufruf_sync::Role::Display,
-            RoleName::Gateway => aufruf_sync::Role::Gateway,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RoleName::Kiosk => "kiosk",
-            RoleName::Desk => "desk",
-            RoleName::Display => "display",
-            RoleName::Gateway => "gateway",
-        }
-    }
+/// Reads a role by name (`kiosk`, `desk`, `display`, `gateway`).
+fn role<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
 }
 
 /// This device's settings.
@@ -43,7 +24,8 @@ impl RoleName {
 pub struct NodeSettings {
     /// The device's name in the office, e.g. `kiosk-1`; its certificate names it too.
     pub id: String,
-    pub role: RoleName,
+    #[serde(deserialize_with = "role")]
+    pub role: Role,
     /// Where the replica is stored (sled).
     #[serde(default = "default_store")]
     pub store: PathBuf,
@@ -74,6 +56,9 @@ pub struct NodeSettings {
     /// Start of the status address printed on tickets (`<url>/t/<token>`).
     #[serde(default = "default_public_url")]
     pub public_url: String,
+    /// The ticket printer, from the file's `[printer]` table (kiosks only).
+    #[serde(skip)]
+    pub printer: Option<PrinterConfig>,
 }
 
 fn default_store() -> PathBuf {
@@ -102,21 +87,25 @@ fn default_public_url() -> String {
 
 impl NodeSettings {
     /// The `[node]` table of a loaded configuration, checked.
-    pub fn of(config: &OfficeConfig, file: &Path) -> Result<NodeSettings, ConfigError> {
+    pub fn of(
+        device: &DeviceTables,
+        config: &OfficeConfig,
+        file: &Path,
+    ) -> Result<NodeSettings, ConfigError> {
         let error = |field: String, problem: String| ConfigError {
             file: file.display().to_string(),
             line: None,
             field,
             problem,
         };
-        let table = config.node.clone().ok_or_else(|| {
+        let table = device.node.clone().ok_or_else(|| {
             error(
                 "node".into(),
                 "this device has no [node] table (id, role, credentials, …)".into(),
             )
         })?;
-        let settings: NodeSettings = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| {
+        let mut settings: NodeSettings =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let path = e.path().to_string();
                 let field = if path == "." {
                     "node".to_owned()
@@ -134,7 +123,25 @@ impl NodeSettings {
                 ),
             ));
         }
-        if settings.role == RoleName::Desk {
+        if let Some(table) = &device.printer {
+            let printer: PrinterConfig = serde_path_to_error::deserialize(toml::Value::Table(
+                table.clone(),
+            ))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "printer".to_owned()
+                } else {
+                    format!("printer.{path}")
+                };
+                error(field, e.into_inner().to_string())
+            })?;
+            printer
+                .validate()
+                .map_err(|e| error("printer".into(), e.to_string()))?;
+            settings.printer = Some(printer);
+        }
+        if settings.role == Role::Desk {
             let desk = settings.desk_id();
             if config.desk(&desk).is_none() {
                 return Err(error(
@@ -149,7 +156,7 @@ impl NodeSettings {
     /// A device that talks only over loopback (free ports, static peers, no mDNS,
     /// which would reach the real network) and keeps its store and credentials
     /// under `home`: the demo office and the tests.
-    pub fn on_loopback(id: &str, role: RoleName, home: &Path, peers: Vec<SocketAddr>) -> Self {
+    pub fn on_loopback(id: &str, role: Role, home: &Path, peers: Vec<SocketAddr>) -> Self {
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         NodeSettings {
             id: id.to_owned(),
@@ -164,6 +171,7 @@ impl NodeSettings {
             desk: None,
             retention_days: default_retention(),
             public_url: default_public_url(),
+            printer: None,
         }
     }
 

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::metrics::{Metrics, Scrape};
 use crate::replica::NodeReplica;
-use crate::settings::{NodeSettings, RoleName};
+use crate::settings::{NodeSettings, Role};
 
 /// The wall clock, read only here and handed to the office as a [`Timestamp`].
 pub fn wall_clock() -> Timestamp {
@@ -62,14 +62,14 @@ impl NodeState {
         ));
         let printer = printer.map(Arc::new);
         let services = match settings.role {
-            RoleName::Kiosk => RoleService::Kiosk(KioskService::new(
+            Role::Kiosk => RoleService::Kiosk(KioskService::new(
                 office,
                 printer.clone().map(|p| p as Arc<dyn Printer>),
                 Some(settings.public_url.clone()),
             )),
-            RoleName::Desk => RoleService::Desk(DeskService::new(office, settings.desk_id())?),
-            RoleName::Display => RoleService::Display(DisplayService::new(office)),
-            RoleName::Gateway => RoleService::Gateway(GatewayService::new(office)),
+            Role::Desk => RoleService::Desk(DeskService::new(office, settings.desk_id())?),
+            Role::Display => RoleService::Display(DisplayService::new(office)),
+            Role::Gateway => RoleService::Gateway(GatewayService::new(office)),
         };
         let (stopping, _) = watch::channel(false);
         Ok(Self {
@@ -82,7 +82,7 @@ impl NodeState {
         })
     }
 
-    pub fn role(&self) -> RoleName {
+    pub fn role(&self) -> Role {
         self.settings.role
     }
 

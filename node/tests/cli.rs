@@ -86,10 +86,10 @@ fn bad_simulation_options_are_explained() {
 }
 
 #[test]
-fn the_demo_office_runs_for_20_seconds_and_serves_visitors() {
+fn the_demo_office_at_its_default_speed_serves_visitors_within_30_seconds() {
     let dir = std::env::temp_dir().join(format!("aufruf-demo-{}", std::process::id()));
     let dir_arg = dir.to_str().unwrap();
-    let (ok, out, err) = aufruf(&["demo", "--for", "20s", "--speed", "120", "--dir", dir_arg]);
+    let (ok, out, err) = aufruf(&["demo", "--for", "30s", "--dir", dir_arg]);
     assert!(ok, "{out}\n{err}");
     for node in ["kiosk-1", "desk-1", "desk-2", "display-1"] {
         assert!(
@@ -120,4 +120,54 @@ fn the_demo_office_runs_for_20_seconds_and_serves_visitors() {
         .count();
     assert!(tickets >= 1, "no ticket pictures");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_device_file_with_a_broken_printer_table_is_refused_before_the_node_starts() {
+    let dir = std::env::temp_dir().join(format!("aufruf-cli-printer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("aufruf.toml");
+    let example = include_str!("../../aufruf.toml");
+    let device = format!(
+        "{example}\n[node]\nid = \"kiosk-1\"\nrole = \"kiosk\"\ncredentials = \"{}\"\n\n\
+         [printer]\nkind = \"fax\"\n",
+        dir.join("credentials").display()
+    );
+    std::fs::write(&file, device).unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(err.contains(path) && err.contains("printer"), "{err}");
+    // The office part of the same file is fine: the device's tables are its own.
+    let (ok, out, err) = aufruf(&["config", "check", path]);
+    assert!(ok, "{err}");
+    assert!(out.contains(": ok"), "{out}");
+    // A role that is none of the office's is named.
+    let bad_role = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("role = \"kiosk\"", "role = \"admin\"");
+    std::fs::write(&file, bad_role).unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(
+        err.contains("node.role") && err.contains("\"admin\" is not a role"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_token_for_a_role_the_office_does_not_have_is_refused() {
+    let (ok, _, err) = aufruf(&[
+        "office",
+        "token",
+        "--dir",
+        "/nonexistent",
+        "--node",
+        "x-1",
+        "--role",
+        "admin",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("\"admin\" is not a role"), "{err}");
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use aufruf_node::settings::RoleName;
+use aufruf_node::settings::Role;
 use common::{TestOffice, free_port};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -24,15 +24,15 @@ async fn a_ticket_drawn_at_the_kiosk_is_called_at_a_desk_and_shown_on_the_displa
     let office = TestOffice::new();
     // Step 1: kiosk, desk and display come up and find each other.
     let kiosk = office
-        .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
+        .start(office.enroll("kiosk-1", Role::Kiosk, vec![]))
         .await;
     let desk = office
-        .start(office.enroll("desk-1", RoleName::Desk, vec![kiosk.sync_addr]))
+        .start(office.enroll("desk-1", Role::Desk, vec![kiosk.sync_addr]))
         .await;
     let display = office
         .start(office.enroll(
             "display-1",
-            RoleName::Display,
+            Role::Display,
             vec![kiosk.sync_addr, desk.sync_addr],
         ))
         .await;
@@ -149,9 +149,9 @@ async fn a_ticket_drawn_at_the_kiosk_is_called_at_a_desk_and_shown_on_the_displa
 async fn a_desk_killed_and_restarted_mid_day_loses_nothing() {
     let office = TestOffice::new();
     let kiosk = office
-        .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
+        .start(office.enroll("kiosk-1", Role::Kiosk, vec![]))
         .await;
-    let mut settings = office.enroll("desk-1", RoleName::Desk, vec![kiosk.sync_addr]);
+    let mut settings = office.enroll("desk-1", Role::Desk, vec![kiosk.sync_addr]);
     settings.api = free_port();
     settings.listen = free_port();
     let api = settings.api;
@@ -246,10 +246,10 @@ async fn a_desk_killed_and_restarted_mid_day_loses_nothing() {
 async fn a_desk_cut_off_from_the_display_is_told_so() {
     let office = TestOffice::new();
     let display = office
-        .start(office.enroll("display-1", RoleName::Display, vec![]))
+        .start(office.enroll("display-1", Role::Display, vec![]))
         .await;
     let desk = office
-        .start(office.enroll("desk-2", RoleName::Desk, vec![display.sync_addr]))
+        .start(office.enroll("desk-2", Role::Desk, vec![display.sync_addr]))
         .await;
     let api = desk.api_addr;
     office
@@ -274,10 +274,10 @@ async fn a_desk_cut_off_from_the_display_is_told_so() {
 async fn bad_requests_get_a_json_error_that_says_what_is_wrong() {
     let office = TestOffice::new();
     let kiosk = office
-        .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
+        .start(office.enroll("kiosk-1", Role::Kiosk, vec![]))
         .await;
     let desk = office
-        .start(office.enroll("desk-1", RoleName::Desk, vec![]))
+        .start(office.enroll("desk-1", Role::Desk, vec![]))
         .await;
     let k = kiosk.api_addr;
     let d = desk.api_addr;
@@ -392,7 +392,7 @@ async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
 
     let office = TestOffice::new();
     let kiosk = office
-        .start(office.enroll("kiosk-1", RoleName::Kiosk, vec![]))
+        .start(office.enroll("kiosk-1", Role::Kiosk, vec![]))
         .await;
     let state = kiosk.state.clone();
     let Services::Kiosk(service) = &state.services else {
@@ -451,7 +451,7 @@ async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out
     let office = TestOffice::new();
     let tickets = office.home("kiosk-1").join("tickets");
     let kiosk = office
-        .start_kiosk_with_printer(office.enroll("kiosk-1", RoleName::Kiosk, vec![]), &tickets)
+        .start_kiosk_with_printer(office.enroll("kiosk-1", Role::Kiosk, vec![]), &tickets)
         .await;
     let k = kiosk.api_addr;
 
@@ -500,7 +500,7 @@ async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kiosk_killed_again_and_again_while_issuing_loses_no_acknowledged_ticket() {
     let office = TestOffice::new();
-    let mut settings = office.enroll("kiosk-1", RoleName::Kiosk, vec![]);
+    let mut settings = office.enroll("kiosk-1", Role::Kiosk, vec![]);
     settings.api = free_port();
     settings.listen = free_port();
     let api = settings.api;

@@ -26,8 +26,7 @@ use crate::office_doc;
 use crate::replicated::{Carries, Documents, Office, OfficeError, Touched, document_name};
 use crate::views::{
     CallView, DayView, DeskSummary, DeskView, DisplayView, KioskDepartment, KioskService,
-    KioskView, LostClaimView, PeerRole, PeerView, TicketView, office_date, office_time,
-    service_name,
+    KioskView, LostClaimView, PeerView, TicketView, office_date, office_time, service_name,
 };
 
 /// How many visitors a desk's view lists as next in line.
@@ -217,7 +216,9 @@ impl<R: Replication> OfficeService<R> {
     pub fn desk_view(&self, desk: &DeskId) -> Option<DeskView> {
         let mut view = self.desks.borrow().get(desk).cloned()?;
         let peers = self.replica.peers();
-        view.display_reachable = peers.iter().any(|p| p.role == PeerRole::Display);
+        view.display_reachable = peers
+            .iter()
+            .any(|p| p.role == aufruf_sync_protocol::Role::Display);
         view.peers = peers;
         Some(view)
     }

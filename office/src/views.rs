@@ -12,6 +12,7 @@ use aufruf_model::{
     DepartmentId, DeskId, OfficeConfig, Origin, ServiceId, Status, Ticket, TicketId, Timestamp,
     calendar,
 };
+use aufruf_sync_protocol::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -138,17 +139,8 @@ pub struct DeskSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerView {
     pub node: String,
-    pub role: PeerRole,
-}
-
-/// What a peer device does in the office.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PeerRole {
-    Kiosk,
-    Desk,
-    Display,
-    Gateway,
+    #[serde(serialize_with = "role_name")]
+    pub role: Role,
 }
 
 /// What a clerk's terminal shows.
@@ -286,6 +278,11 @@ pub(crate) fn office_time(config: &OfficeConfig, t: Timestamp) -> DateTime<chron
 /// The office day `now` falls on.
 pub(crate) fn office_date(config: &OfficeConfig, now: Timestamp) -> NaiveDate {
     calendar::local_date(config.timezone(), now)
+}
+
+/// Roles appear by name (`display`) in JSON.
+fn role_name<S: serde::Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(role.name())
 }
 
 /// Ticket ids appear as `kiosk-1/17` in JSON.

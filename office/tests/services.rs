@@ -11,7 +11,7 @@ use std::time::Duration;
 use aufruf_hardware::{Language, PrintError, PrinterStatus, QrOnlyReason, TicketOffer, TicketSlip};
 use aufruf_model::{Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp};
 use aufruf_office::memory::MemoryReplica;
-use aufruf_office::views::{Delivery, PeerRole, PeerView, TicketState};
+use aufruf_office::views::{Delivery, PeerView, TicketState};
 use aufruf_office::{
     DeskAction, DeskService, DisplayService, Documents, GatewayService, KioskService, OfficeError,
     OfficeService, Printer, Replication, ServiceError, Setup, Unobserved, Wish,
@@ -197,7 +197,7 @@ fn the_desk_sees_whether_the_display_is_connected() {
     assert!(!foyer.desk.view().unwrap().display_reachable);
     foyer.replica.set_peers(vec![PeerView {
         node: "display-1".into(),
-        role: PeerRole::Display,
+        role: aufruf_sync_protocol::Role::Display,
     }]);
     assert!(foyer.desk.view().unwrap().display_reachable);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aufruf_node::credentials::{self, OfficeFolder};
 use aufruf_node::runtime::{self, RunningNode};
-use aufruf_node::settings::{NodeSettings, RoleName};
+use aufruf_node::settings::{NodeSettings, Role};
 use serde_json::Value;
 
 pub struct TestOffice {
@@ -39,11 +39,11 @@ impl TestOffice {
     }
 
     /// Enrolls a node and returns its settings (loopback, free ports).
-    pub fn enroll(&self, name: &str, role: RoleName, peers: Vec<SocketAddr>) -> NodeSettings {
+    pub fn enroll(&self, name: &str, role: Role, peers: Vec<SocketAddr>) -> NodeSettings {
         let node = aufruf_sync::NodeId::new(name).unwrap();
         let token = self
             .office
-            .issue_token(&node, role.as_sync(), Duration::from_secs(60))
+            .issue_token(&node, role, Duration::from_secs(60))
             .unwrap();
         let (issued, _) = self.office.enroll(&token).unwrap();
         let home = self.home(name);
@@ -65,13 +65,15 @@ impl TestOffice {
         settings: NodeSettings,
         tickets: &Path,
     ) -> RunningNode {
-        let mut config = aufruf_node::config_file::load_or_example(None)
+        let config = aufruf_node::config_file::load_or_example(None)
             .unwrap()
             .open_around_the_clock();
-        let mut printer = toml::Table::new();
-        printer.insert("kind".into(), "emulated".into());
-        printer.insert("dir".into(), tickets.display().to_string().into());
-        config.printer = Some(printer);
+        let mut settings = settings;
+        settings.printer = Some(aufruf_hardware::PrinterConfig::new(
+            aufruf_hardware::Connection::Emulated {
+                dir: tickets.to_path_buf(),
+            },
+        ));
         runtime::start(config, settings).await.unwrap()
     }
 

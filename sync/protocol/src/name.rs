@@ -34,6 +34,9 @@ pub enum NameError {
     /// Empty, too long, or with characters other than `[A-Za-z0-9._-]`.
     #[error("not a valid id: {0:?}")]
     Id(String),
+    /// Not one of the office's roles.
+    #[error("{0:?} is not a role: kiosk, desk, display or gateway")]
+    Role(String),
 }
 
 impl DocumentName {
@@ -159,6 +162,19 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in wire-code order.
+    pub const ALL: [Role; 4] = [Role::Kiosk, Role::Desk, Role::Display, Role::Gateway];
+
+    /// The role's name in configuration files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Kiosk => "kiosk",
+            Role::Desk => "desk",
+            Role::Display => "display",
+            Role::Gateway => "gateway",
+        }
+    }
+
     /// Wire code of the role.
     pub fn code(self) -> u8 {
         match self {
@@ -181,9 +197,36 @@ impl Role {
     }
 }
 
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = NameError;
+
+    fn from_str(text: &str) -> Result<Self, NameError> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.name() == text)
+            .ok_or_else(|| NameError::Role(text.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_read_back_by_name_and_nothing_else_does() {
+        for role in Role::ALL {
+            assert_eq!(role.name().parse::<Role>(), Ok(role));
+            assert_eq!(Role::from_code(role.code()), Some(role));
+        }
+        assert!("Kiosk".parse::<Role>().is_err());
+        assert!("admin".parse::<Role>().is_err());
+    }
 
     #[test]
     fn document_names_round_trip_and_refuse_nonsense() {
