@@ -1,10 +1,11 @@
 //! The simulated office LAN: devices, connections, faults and time, and the checks of
 //! the office's promises.
 //!
-//! Each device runs the real [`Office`] on the real protocol core ([`Replicator`]) of
-//! `aufruf-sync` (see `device`), with an in-memory [`Disk`](crate::disk::Disk) and
-//! its own wall-clock skew. Between every
-//! pair of devices the LAN has a link whose two directions can fail independently
+//! Each device runs the real [`Office`](aufruf_office::Office) on the real replica
+//! shell of `aufruf-sync` ([`Replica`](aufruf_sync::Replica), with the protocol core
+//! inside), whose store is an in-memory [`Disk`](crate::disk::Disk)
+//! ([`SimStore`](crate::disk::SimStore)) and whose clock is the LAN's ([`SimClock`]);
+//! each device has its own wall-clock skew. Between every pair of devices the LAN has a link whose two directions can fail independently
 //! (one-way links), plus a partition into groups. Over a link runs at most one
 //! connection, modelled like TCP: frames arrive in order within a connection (the
 //! automerge sync protocol needs that), while the LAN picks at random which
@@ -32,13 +33,14 @@
 //! - `actions`: the office's actions on a device, narrated and recorded.
 //! - `network`: links, partitions, one-way links, connections, delivery order, time.
 //! - `faults`: crashes, restarts from the disk, full disks.
-//! - `plumbing`: a core's inputs and outputs carried between devices and disks.
-//! - `device`: one device's running state and what it acknowledged.
+//! - `plumbing`: inputs into a device's replica, its queued frames and closes carried.
+//! - `device`: one device's running state (replica, office, clock) and what it
+//!   acknowledged.
 //! - `checks`: the office's promises.
 
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aufruf_model::{OfficeConfig, Timestamp};
@@ -56,7 +58,7 @@ mod faults;
 mod network;
 mod plumbing;
 
-pub use device::{Acknowledged, Node, PrintedTicket, ShownCall, SimDocuments};
+pub use device::{Acknowledged, Node, PrintedTicket, ShownCall, SimClock, SimDocuments};
 use network::Connection;
 pub use network::MAX_LATENCY;
 
@@ -74,6 +76,8 @@ pub struct Lan {
     pub seed: u64,
     rng: StdRng,
     now: Duration,
+    /// `now` as the replicas read it.
+    clock: SimClock,
     config: OfficeConfig,
     date: NaiveDate,
     day_start: Timestamp,
@@ -83,7 +87,6 @@ pub struct Lan {
     connections: Vec<Connection>,
     /// Session ends whose transport is gone but whose core has not noticed yet.
     zombies: BTreeSet<(usize, ConnectionId)>,
-    next_connection: u64,
     groups: Vec<usize>,
     /// Failed directions `(from, to)`.
     down: BTreeSet<(usize, usize)>,
@@ -91,8 +94,6 @@ pub struct Lan {
     story: Vec<String>,
     /// Sessions that ended for a reason other than silence; none is expected.
     session_errors: Vec<String>,
-    /// Things the shell had to repair (damaged documents); none is expected.
-    incidents: Vec<String>,
     frames_delivered: u64,
     /// The device that acted last, successfully or not.
     last_actor: Option<usize>,
@@ -122,6 +123,7 @@ impl Lan {
             seed,
             rng: StdRng::seed_from_u64(seed),
             now: Duration::ZERO,
+            clock: SimClock::default(),
             config,
             date,
             day_start: Timestamp(day_start),
@@ -134,13 +136,11 @@ impl Lan {
             nodes: Vec::new(),
             connections: Vec::new(),
             zombies: BTreeSet::new(),
-            next_connection: 1,
             groups: Vec::new(),
             down: BTreeSet::new(),
             acknowledged: Acknowledged::default(),
             story: Vec::new(),
             session_errors: Vec::new(),
-            incidents: Vec::new(),
             frames_delivered: 0,
             last_actor: None,
             lazy_documents: false,
@@ -193,7 +193,7 @@ impl Lan {
             role,
             skew_ms: 0,
             incarnation: 0,
-            disk: Rc::default(),
+            disk: Arc::default(),
             running: None,
         });
         self.groups.push(0);
@@ -206,8 +206,8 @@ impl Lan {
 
     /// Devices added or restarted from now on start without the day's document, as
     /// real nodes do: they create it with their first change or take it from a peer's
-    /// announcement. automerge then picks the document's actor at random, so change
-    /// hashes (not the story) differ between runs of the same seed.
+    /// announcement. The replica names the actor of a document it creates
+    /// (`<device>#<incarnation>/<document>`), so a seed still replays exactly.
     pub fn lazy_documents(&mut self) {
         self.lazy_documents = true;
     }

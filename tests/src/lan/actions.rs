@@ -12,6 +12,7 @@ use automerge::{Automerge, ChangeHash};
 
 use super::Lan;
 use super::device::{PrintedTicket, ShownCall};
+use crate::disk::lock;
 
 impl Lan {
     /// Runs a local action of the model on a device, durably, and records what it
@@ -22,16 +23,14 @@ impl Lan {
         action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
     ) -> Result<T, OfficeError> {
         let wall = self.wall_clock(node);
-        let (now, date) = (self.now, self.date);
+        let date = self.date;
         let Some(running) = self.nodes[node].running.as_mut() else {
             let name = self.nodes[node].name.clone();
             self.fail(format!("{name} is down and cannot act"))
         };
-        running.machine.borrow_mut().now = now;
         let result = running.office.act(date, wall, action);
         self.last_actor = Some(node);
-        let outbox = std::mem::take(&mut running.machine.borrow_mut().outbox);
-        self.route(node, outbox);
+        self.carry(node);
         if let Ok(outcome) = &result {
             self.acknowledge(node, outcome.event());
         }
@@ -70,14 +69,11 @@ impl Lan {
             due: self.day_start + due,
         };
         let date = self.date;
-        let now = self.now;
         let Some(running) = self.nodes[index].running.as_mut() else {
             self.fail(format!("{node} is down and cannot take bookings"))
         };
-        running.machine.borrow_mut().now = now;
         let result = running.office.book(date, appointment);
-        let outbox = std::mem::take(&mut running.machine.borrow_mut().outbox);
-        self.route(index, outbox);
+        self.carry(index);
         match result {
             Ok(()) => self.say(format!("{node} takes booking {code} for {service}")),
             Err(error) => self.fail(format!("{node} could not take booking {code}: {error}")),
@@ -197,11 +193,9 @@ impl Lan {
         let Some(running) = &self.nodes[node].running else {
             return Vec::new();
         };
-        let machine = running.machine.borrow();
-        let mut heads = machine
-            .core
-            .document(&self.day_name)
-            .map(Automerge::get_heads)
+        let mut heads = running
+            .replica
+            .read(&self.day_name, Automerge::get_heads)
             .unwrap_or_default();
         heads.sort();
         heads
@@ -220,7 +214,7 @@ impl Lan {
             Err(OfficeError::Action(error)) => {
                 self.say(format!("{who} tries to {verb}: refused, {error}"));
             }
-            Err(OfficeError::Store(error)) if self.nodes[node].disk.borrow().is_full() => {
+            Err(OfficeError::Store(error)) if lock(&self.nodes[node].disk).is_full() => {
                 self.say(format!("{who} tries to {verb}: not stored, {error}"));
             }
             Err(error) => self.fail(format!("{who} could not {verb}: {error}")),

@@ -1,17 +1,19 @@
 //! Crashes, restarts and disks: what a device loses when its power goes, how it comes
 //! back from its disk, and a disk that is full.
 
-use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use aufruf_office::Office;
-use aufruf_sync::OfficeId;
-use aufruf_sync::protocol::{Identity, Input, Replicator};
-use automerge::{ActorId, Automerge};
+use aufruf_sync::protocol::{Identity, Input};
+use aufruf_sync::{DocumentName, OfficeId, Replica};
+use automerge::ActorId;
 use rand::Rng;
 
 use super::Lan;
-use super::device::{Machine, Running, SimDocuments};
+use super::device::{Running, SimDocuments};
+use crate::disk::{SimStore, lock};
 
 impl Lan {
     /// The device loses power: its core, sessions, cached days and clock are gone, a
@@ -20,7 +22,7 @@ impl Lan {
     pub fn crash(&mut self, name: &str) {
         let node = self.node(name);
         let kept = {
-            let buffered = self.nodes[node].disk.borrow().buffered_writes();
+            let buffered = lock(&self.nodes[node].disk).buffered_writes();
             self.rng.random_range(0..=buffered)
         };
         self.crash_keeping(node, kept);
@@ -30,7 +32,7 @@ impl Lan {
     /// peers are not stored.
     pub fn fill_disk(&mut self, name: &str) {
         let node = self.node(name);
-        self.nodes[node].disk.borrow_mut().set_full(true);
+        lock(&self.nodes[node].disk).set_full(true);
         self.say(format!("the disk of {name} is full"));
     }
 
@@ -38,7 +40,7 @@ impl Lan {
     pub fn free_disks(&mut self) {
         for node in 0..self.nodes.len() {
             let freed = {
-                let mut disk = self.nodes[node].disk.borrow_mut();
+                let mut disk = lock(&self.nodes[node].disk);
                 let was_full = disk.is_full();
                 disk.set_full(false);
                 was_full
@@ -52,7 +54,7 @@ impl Lan {
 
     /// Writes of the device that a crash could lose now.
     pub fn unflushed_writes(&self, node: usize) -> usize {
-        self.nodes[node].disk.borrow().buffered_writes()
+        lock(&self.nodes[node].disk).buffered_writes()
     }
 
     /// A crash after which exactly `kept` unflushed writes reached the disk.
@@ -60,9 +62,10 @@ impl Lan {
         if !self.is_up(node) {
             return;
         }
-        let buffered = self.nodes[node].disk.borrow().buffered_writes();
+        let buffered = lock(&self.nodes[node].disk).buffered_writes();
+        // The crash first: the replica's flush when it is dropped must come too late.
+        lock(&self.nodes[node].disk).crash(kept);
         self.nodes[node].running = None;
-        self.nodes[node].disk.borrow_mut().crash(kept);
         self.zombies.retain(|(n, _)| *n != node);
         let mut index = 0;
         while index < self.connections.len() {
@@ -135,43 +138,42 @@ impl Lan {
             node: self.peer_id(node),
             role: self.nodes[node].role,
         };
-        let mut core = Replicator::new(identity, self.limits.clone());
-        // automerge picks a random actor for a new document; the simulation names it,
-        // so a seed replays exactly. A new incarnation writes as a new actor.
-        let actor = ActorId::from(format!("{name}#{}", self.nodes[node].incarnation).into_bytes());
-        let disk = Rc::clone(&self.nodes[node].disk);
-        {
-            let disk = disk.borrow();
-            for document in disk.document_names() {
-                match disk.load(document, actor.clone()) {
-                    Some(Ok(loaded)) => core.insert_document(document.clone(), loaded),
-                    Some(Err(error)) => {
-                        self.fail(format!("{name}: {document} does not load: {error}"))
-                    }
-                    None => {}
-                }
-            }
-            for (peer, document, state) in disk.sync_states() {
-                core.restore_sync_state(peer.clone(), document.clone(), state.clone());
-            }
+        // The simulation names every actor, so a seed replays exactly: documents on
+        // the disk load as `<device>#<incarnation>`, documents this boot creates as
+        // `<device>#<incarnation>/<document>`. A new incarnation writes as new actors.
+        let incarnation = self.nodes[node].incarnation;
+        let actor = ActorId::from(format!("{name}#{incarnation}").into_bytes());
+        let prefix = format!("{name}#{incarnation}");
+        let new_actor = move |document: &DocumentName| {
+            ActorId::from(format!("{prefix}/{document}").into_bytes())
+        };
+        let disk = Arc::clone(&self.nodes[node].disk);
+        if !self.lazy_documents {
+            lock(&disk).format(&self.day_name);
         }
-        if !self.lazy_documents && core.document(&self.day_name).is_none() {
-            core.insert_document(self.day_name.clone(), Automerge::new().with_actor(actor));
-        }
-        let machine = Rc::new(RefCell::new(Machine {
-            core,
-            now: self.now,
-            outbox: Vec::new(),
-        }));
+        let store = SimStore::boot(&disk, actor);
+        let replica = match Replica::with_clock_and_actors(
+            store,
+            identity,
+            self.limits.clone(),
+            self.clock.clone(),
+            new_actor,
+        ) {
+            Ok(replica) => Rc::new(replica),
+            Err(error) => self.fail(format!("{name}: the disk does not load: {error}")),
+        };
         let documents = SimDocuments {
-            machine: Rc::clone(&machine),
-            disk,
+            replica: Rc::clone(&replica),
         };
         let office = Office::new(
             self.config.clone(),
             documents,
             aufruf_model::NodeId::new(name.as_str()),
         );
-        self.nodes[node].running = Some(Running { machine, office });
+        self.nodes[node].running = Some(Running {
+            replica,
+            office,
+            outlets: BTreeMap::new(),
+        });
     }
 }

@@ -2,6 +2,7 @@
 //! connections with their frames in flight, delivery in random order, and time.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::time::Duration;
 
 use aufruf_sync::protocol::{ConnectionId, Input};
@@ -122,29 +123,25 @@ impl Lan {
         if a == b || !self.passable(a, b) || !self.passable(b, a) || self.is_connected(a, b) {
             return false;
         }
-        let ca = ConnectionId(self.next_connection);
-        let cb = ConnectionId(self.next_connection + 1);
-        self.next_connection += 2;
+        let na = self.peer_id(a);
+        let nb = self.peer_id(b);
+        let (Some(ra), Some(rb)) = (&self.nodes[a].running, &self.nodes[b].running) else {
+            return false;
+        };
+        let (ra, rb) = (Rc::clone(&ra.replica), Rc::clone(&rb.replica));
+        let (ca, outlet_a) = ra.connect(Some(nb));
+        let (cb, outlet_b) = rb.connect(Some(na));
         self.connections.push(Connection {
             ends: [(a, ca), (b, cb)],
             queues: [VecDeque::new(), VecDeque::new()],
         });
-        let na = self.peer_id(a);
-        let nb = self.peer_id(b);
-        self.input(
-            a,
-            Input::Connected {
-                connection: ca,
-                certified_node: Some(nb),
-            },
-        );
-        self.input(
-            b,
-            Input::Connected {
-                connection: cb,
-                certified_node: Some(na),
-            },
-        );
+        for (node, connection, outlet) in [(a, ca, outlet_a), (b, cb, outlet_b)] {
+            if let Some(running) = self.nodes[node].running.as_mut() {
+                running.outlets.insert(connection, outlet);
+            }
+        }
+        self.carry(a);
+        self.carry(b);
         true
     }
 
@@ -234,6 +231,7 @@ impl Lan {
             }
         }
         self.now = then;
+        self.clock.set(then);
         for node in 0..self.nodes.len() {
             self.input(node, Input::Tick);
         }

@@ -1,10 +1,10 @@
-//! The plumbing between the devices: inputs into a core and its outputs carried out
-//! as the real shell (`aufruf_sync::Replica`) does — frames onto connections, closes,
-//! writes to the disk, reloads of damaged documents.
+//! The plumbing between the devices: inputs into a device's replica
+//! (`aufruf_sync::Replica`, which stores, reloads and answers by itself) and what it
+//! queued on its connections carried over the LAN — frames onto connections, closes
+//! to the other end.
 
-use aufruf_sync::DocumentName;
-use aufruf_sync::protocol::{Input, Output, SessionError};
-use automerge::{ActorId, Automerge};
+use aufruf_sync::protocol::{ConnectionId, Input, SessionError};
+use aufruf_sync::replica::Outgoing;
 
 use super::Lan;
 
@@ -16,90 +16,72 @@ impl Lan {
         }
     }
 
+    /// Feeds an input to a device's replica and carries out what it queued.
     pub(super) fn input(&mut self, node: usize, input: Input<'_>) {
-        let now = self.now;
-        let Some(running) = &self.nodes[node].running else {
+        let Some(running) = self.nodes[node].running.as_mut() else {
             return;
         };
-        let outputs = running.machine.borrow_mut().core.handle(now, input);
-        self.route(node, outputs);
+        match input {
+            Input::Frame { connection, bytes } => running.replica.receive(connection, bytes),
+            Input::Sent { connection, bytes } => running.replica.sent(connection, bytes),
+            Input::Disconnected { connection } => {
+                running.replica.disconnect(connection);
+                running.outlets.remove(&connection);
+            }
+            Input::Tick => running.replica.tick(),
+            Input::Connected { .. } => {
+                let name = self.nodes[node].name.clone();
+                self.fail(format!("{name}: connections are opened by Lan::connect"))
+            }
+        }
+        self.carry(node);
     }
 
-    /// Carries out a core's outputs as the real shell (`aufruf_sync::Replica`) does.
-    pub(super) fn route(&mut self, node: usize, outputs: Vec<Output>) {
-        for output in outputs {
-            match output {
-                Output::Send { connection, frame } => {
+    /// Carries what a device's replica queued on its connections: frames onto the
+    /// wire, closes to the other end.
+    pub(super) fn carry(&mut self, node: usize) {
+        let Some(running) = self.nodes[node].running.as_mut() else {
+            return;
+        };
+        let mut queued = Vec::new();
+        for (connection, outlet) in &mut running.outlets {
+            while let Ok(message) = outlet.try_recv() {
+                queued.push((*connection, message));
+            }
+        }
+        for (connection, message) in queued {
+            match message {
+                Outgoing::Frame(frame) => {
                     let now = self.now;
                     // Without a connection the transport is gone: the frame is lost.
                     if let Some((index, side)) = self.find(node, connection) {
                         self.connections[index].queues[side].push_back((now, frame));
                     }
                 }
-                Output::Close { connection, error } => {
-                    if !matches!(error, SessionError::PeerSilent | SessionError::HelloTimeout) {
-                        let line = format!("{}: {error}", self.nodes[node].name);
-                        self.session_errors.push(line);
-                    }
-                    self.zombies.remove(&(node, connection));
-                    if let Some((index, side)) = self.find(node, connection) {
-                        let closed = self.connections.remove(index);
-                        let (other, id) = closed.ends[1 - side];
-                        if self.passable(node, other) {
-                            self.input(other, Input::Disconnected { connection: id });
-                        } else {
-                            self.zombies.insert((other, id));
-                        }
-                    }
-                }
-                Output::DocumentChanged { name, chunk } | Output::ChangesQueued { name, chunk } => {
-                    self.nodes[node]
-                        .disk
-                        .borrow_mut()
-                        .append_buffered(&name, chunk);
-                }
-                Output::SyncStateChanged { peer, name, state } => {
-                    self.nodes[node]
-                        .disk
-                        .borrow_mut()
-                        .save_sync_state(peer, name, state);
-                }
-                Output::DocumentDamaged { name } => self.reload(node, name),
-                Output::PeerReady { .. } | Output::DocumentAnnounced { .. } => {}
+                Outgoing::Close(error) => self.close(node, connection, &error),
             }
         }
     }
 
-    /// The shell's answer to a damaged document: reload it from the disk.
-    pub(super) fn reload(&mut self, node: usize, name: DocumentName) {
-        let line = format!(
-            "{}: {name} damaged by a sync message",
-            self.nodes[node].name
-        );
-        self.incidents.push(line.clone());
-        self.say(line);
-        let actor = ActorId::from(
-            format!(
-                "{}#{}r{}",
-                self.nodes[node].name,
-                self.nodes[node].incarnation,
-                self.incidents.len()
-            )
-            .into_bytes(),
-        );
-        let reloaded = match self.nodes[node].disk.borrow().load(&name, actor.clone()) {
-            Some(Ok(document)) => document,
-            _ => Automerge::new().with_actor(actor),
-        };
-        let now = self.now;
-        let Some(running) = &self.nodes[node].running else {
-            return;
-        };
-        let outputs = running
-            .machine
-            .borrow_mut()
-            .core
-            .restore_document(now, name, reloaded);
-        self.route(node, outputs);
+    /// A device's replica ended a session: the connection goes, and the other end
+    /// learns of it at once if the link lets the reset through.
+    fn close(&mut self, node: usize, connection: ConnectionId, error: &SessionError) {
+        if !matches!(error, SessionError::PeerSilent | SessionError::HelloTimeout) {
+            let line = format!("{}: {error}", self.nodes[node].name);
+            self.session_errors.push(line);
+        }
+        if let Some(running) = self.nodes[node].running.as_mut() {
+            running.outlets.remove(&connection);
+        }
+        self.zombies.remove(&(node, connection));
+        if let Some((index, side)) = self.find(node, connection) {
+            let closed = self.connections.remove(index);
+            let (other, id) = closed.ends[1 - side];
+            if self.passable(node, other) {
+                self.input(other, Input::Disconnected { connection: id });
+            } else {
+                self.zombies.insert((other, id));
+            }
+        }
     }
 }
