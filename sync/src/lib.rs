@@ -23,5 +23,5 @@ pub use aufruf_sync_protocol::name;
 
 pub use memory_store::MemoryStore;
 pub use name::{DocumentName, NameError, NodeId, OfficeId, Role};
-pub use replica::{ChangeError, OpenedReplica, RemoteChange, Replica};
+pub use replica::{ChangeError, Clock, MonotonicClock, OpenedReplica, RemoteChange, Replica};
 pub use store::{DocumentStore, Durability, OpenedStore, Store, StoreError};

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge};
@@ -58,6 +58,36 @@ pub enum Outgoing {
     Close(SessionError),
 }
 
+/// Where a replica's time comes from: the monotonic time since some start, which
+/// the replica hands to the protocol core as its `now`. Nodes use [`MonotonicClock`];
+/// a simulation passes a clock it moves itself.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Time since the clock's start; never goes back.
+    fn now(&self) -> Duration;
+}
+
+/// tokio's monotonic clock (paused and advanced by `tokio::time` in tests), counted
+/// from when the clock was made.
+#[derive(Debug, Clone, Copy)]
+pub struct MonotonicClock {
+    epoch: tokio::time::Instant,
+}
+
+impl MonotonicClock {
+    /// A clock that starts now.
+    pub fn start() -> Self {
+        MonotonicClock {
+            epoch: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for MonotonicClock {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+}
+
 /// A node's documents, store and peer sessions. Cheap to share in an `Arc`.
 ///
 /// `S` is the store: [`Store`] (sled) unless a test or simulation passes another
@@ -66,7 +96,7 @@ pub enum Outgoing {
 pub struct Replica<S: DocumentStore = Store> {
     inner: Mutex<Inner<S>>,
     remote_changes: broadcast::Sender<RemoteChange>,
-    epoch: tokio::time::Instant,
+    clock: Box<dyn Clock>,
 }
 
 #[derive(Debug)]
@@ -112,11 +142,27 @@ impl Replica {
 
 impl<S: DocumentStore> Replica<S> {
     /// A replica on `store`, with every document and saved sync state loaded from
-    /// it.
+    /// it, on tokio's monotonic clock.
     pub fn with_store(store: S, identity: Identity, limits: Limits) -> Result<Self, StoreError> {
         // Random actors: a node whose store was set aside must not reuse the actor
         // of changes its peers already hold.
-        let mut core = Replicator::with_actors(identity, limits, |_| ActorId::random());
+        Self::with_clock_and_actors(store, identity, limits, MonotonicClock::start(), |_| {
+            ActorId::random()
+        })
+    }
+
+    /// A replica on `store` whose time comes from `clock` and whose new documents
+    /// write as the actors `new_actor` names — for simulations that replay exactly.
+    /// Documents loaded from the store keep the actor the store gives them. The
+    /// actors must never repeat across restarts on the same store.
+    pub fn with_clock_and_actors(
+        store: S,
+        identity: Identity,
+        limits: Limits,
+        clock: impl Clock + 'static,
+        new_actor: impl FnMut(&DocumentName) -> ActorId + Send + 'static,
+    ) -> Result<Self, StoreError> {
+        let mut core = Replicator::with_actors(identity, limits, new_actor);
         let mut chunks_since_snapshot = BTreeMap::new();
         for name in store.document_names()? {
             if let Some(loaded) = store.load(&name)? {
@@ -138,7 +184,7 @@ impl<S: DocumentStore> Replica<S> {
                 next_connection: 1,
             }),
             remote_changes,
-            epoch: tokio::time::Instant::now(),
+            clock: Box::new(clock),
         })
     }
 
@@ -310,8 +356,8 @@ impl<S: DocumentStore> Replica<S> {
         self.carry_out(&mut inner, now, outputs);
     }
 
-    fn now(&self) -> std::time::Duration {
-        self.epoch.elapsed()
+    fn now(&self) -> Duration {
+        self.clock.now()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<S>> {
@@ -322,7 +368,7 @@ impl<S: DocumentStore> Replica<S> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn carry_out(&self, inner: &mut Inner<S>, now: std::time::Duration, outputs: Vec<Output>) {
+    fn carry_out(&self, inner: &mut Inner<S>, now: Duration, outputs: Vec<Output>) {
         let mut pending = outputs;
         while !pending.is_empty() {
             let mut more = Vec::new();

@@ -202,3 +202,49 @@ fn a_replica_on_a_memory_store_keeps_its_changes_and_syncs_with_one_on_disk() {
         Some(COMPACT_AFTER_CHUNKS + 4)
     );
 }
+
+/// A clock the test moves by hand.
+#[derive(Debug, Clone, Default)]
+struct HandClock(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl HandClock {
+    fn advance(&self, by: std::time::Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap();
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl aufruf_sync::Clock for HandClock {
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[test]
+fn a_replica_runs_on_the_clock_and_actors_it_is_given() {
+    let clock = HandClock::default();
+    let replica = Replica::with_clock_and_actors(
+        MemoryStore::new(),
+        identity("desk-1"),
+        Limits::default(),
+        clock.clone(),
+        |name| automerge::ActorId::from(format!("desk-1 {name}").into_bytes()),
+    )
+    .unwrap();
+    issue(&replica, "k1/1");
+    let actor = replica.read(&day(), |doc| doc.get_actor().clone()).unwrap();
+    assert_eq!(actor.to_bytes(), format!("desk-1 {}", day()).as_bytes());
+
+    // A peer that never says hello is given up only once the given clock has moved.
+    let (_, mut outgoing) = replica.connect(None);
+    while outgoing.try_recv().is_ok() {}
+    replica.tick();
+    assert!(outgoing.try_recv().is_err(), "no time has passed");
+    clock.advance(Limits::default().hello_within * 2);
+    replica.tick();
+    let mut closed = false;
+    while let Ok(message) = outgoing.try_recv() {
+        closed |= matches!(message, Outgoing::Close(_));
+    }
+    assert!(closed, "the silent connection is closed on the hand clock");
+}

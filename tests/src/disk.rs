@@ -6,10 +6,17 @@
 //! only buffered and reach the disk with the next flush. A power cut keeps a prefix of
 //! the buffered writes — a log written in order may have got any part of its tail out —
 //! and loses the rest.
+//!
+//! [`SimStore`] is the disk as the `DocumentStore` of a real `aufruf_sync::Replica`,
+//! so the replica's own store handling (flush before acknowledging, buffered peer
+//! changes, a whole-document write after refused peer changes, compaction) runs in the
+//! simulation; a full disk refuses every write with an error.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use aufruf_sync::{DocumentName, NodeId};
+use aufruf_sync::store::LoadedDocument;
+use aufruf_sync::{DocumentName, DocumentStore, Durability, NodeId, StoreError};
 use automerge::{ActorId, Automerge, AutomergeError};
 
 /// The durable store of one simulated node.
@@ -21,11 +28,11 @@ pub struct Disk {
     sync_states: BTreeMap<(NodeId, DocumentName), Vec<u8>>,
     /// Written but not yet flushed, oldest first.
     buffered: Vec<Write>,
-    /// A full disk refuses local changes and drops what peers send.
+    /// A full disk refuses every write.
     full: bool,
-    /// Documents with peer changes the full disk dropped; like the real replica, the
-    /// next local change of such a document stores the whole document.
-    unstored: BTreeSet<DocumentName>,
+    /// Bumped by every crash: a store handle of an earlier boot writes nothing more
+    /// (the dropped replica's last flush must not undo the crash).
+    boots: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -59,38 +66,11 @@ impl Disk {
         self.chunks.entry(name.clone()).or_default().push(chunk);
     }
 
-    /// Appends a change that came from a peer; durable only after the next flush.
-    /// On a full disk the write is lost (the real shell logs it and goes on).
-    pub fn append_buffered(&mut self, name: &DocumentName, chunk: Vec<u8>) {
-        if self.full {
-            self.unstored.insert(name.clone());
-            return;
-        }
-        self.buffered.push(Write::Chunk {
-            name: name.clone(),
-            chunk,
-        });
-    }
-
-    /// Whether peer changes of `name` were dropped since its last whole write.
-    pub fn is_unstored(&self, name: &DocumentName) -> bool {
-        self.unstored.contains(name)
-    }
-
     /// Replaces everything stored of `name` by one whole save, flushed (the real
     /// store's compaction).
     pub fn store_whole(&mut self, name: &DocumentName, saved: Vec<u8>) {
         self.flush();
         self.chunks.insert(name.clone(), vec![saved]);
-        self.unstored.remove(name);
-    }
-
-    /// Saves a peer's sync state; durable only after the next flush.
-    pub fn save_sync_state(&mut self, peer: NodeId, name: DocumentName, state: Vec<u8>) {
-        if self.full {
-            return;
-        }
-        self.buffered.push(Write::SyncState { peer, name, state });
     }
 
     /// Makes every buffered write durable.
@@ -108,6 +88,7 @@ impl Disk {
 
     /// A power cut: the first `kept` buffered writes reached the disk, the rest is gone.
     pub fn crash(&mut self, kept: usize) {
+        self.boots += 1;
         let buffered = std::mem::take(&mut self.buffered);
         for write in buffered.into_iter().take(kept) {
             self.make_durable(write);
@@ -150,5 +131,154 @@ impl Disk {
                 self.sync_states.insert((peer, name), state);
             }
         }
+    }
+}
+
+/// The simulated disk as the store of a real `aufruf_sync::Replica`: what the sled
+/// store does, with the disk's faults (a crash keeps a prefix of the unflushed
+/// writes; a full disk refuses every write). Documents load with the actor of the
+/// device's current incarnation.
+#[derive(Debug, Clone)]
+pub struct SimStore {
+    disk: Arc<Mutex<Disk>>,
+    actor: ActorId,
+    boot: u32,
+}
+
+impl SimStore {
+    /// The store of the boot that starts now; documents load as `actor`.
+    pub fn boot(disk: &Arc<Mutex<Disk>>, actor: ActorId) -> Self {
+        let boot = lock(disk).boots;
+        SimStore {
+            disk: Arc::clone(disk),
+            actor,
+            boot,
+        }
+    }
+
+    /// The disk, if this store belongs to the running boot.
+    fn live(&self) -> Option<MutexGuard<'_, Disk>> {
+        let disk = lock(&self.disk);
+        (disk.boots == self.boot).then_some(disk)
+    }
+
+    /// The disk for a write: an error when it is full, `None` after a crash.
+    fn writable(&self) -> Result<Option<MutexGuard<'_, Disk>>, StoreError> {
+        match self.live() {
+            Some(disk) if disk.full => Err(StoreError::Directory {
+                path: "simulated disk".into(),
+                source: std::io::Error::new(std::io::ErrorKind::StorageFull, "the disk is full"),
+            }),
+            live => Ok(live),
+        }
+    }
+}
+
+/// Locks a disk; a test that panicked while holding it has failed already.
+pub fn lock(disk: &Mutex<Disk>) -> MutexGuard<'_, Disk> {
+    disk.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Disk {
+    /// Records a document with no changes yet, so that it loads (empty) at boot.
+    pub fn format(&mut self, name: &DocumentName) {
+        self.chunks.entry(name.clone()).or_default();
+    }
+
+    fn remove(&mut self, name: &DocumentName) {
+        self.flush();
+        self.chunks.remove(name);
+        self.sync_states.retain(|(_, document), _| document != name);
+    }
+}
+
+impl DocumentStore for SimStore {
+    fn append(
+        &self,
+        name: &DocumentName,
+        chunk: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        let Some(mut disk) = self.writable()? else {
+            return Ok(());
+        };
+        match durability {
+            Durability::Flushed => disk.append_flushed(name, chunk.to_vec()),
+            Durability::Buffered => disk.buffered.push(Write::Chunk {
+                name: name.clone(),
+                chunk: chunk.to_vec(),
+            }),
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        if let Some(mut disk) = self.live() {
+            disk.flush();
+        }
+        Ok(())
+    }
+
+    fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError> {
+        let disk = lock(&self.disk);
+        let chunks_since_snapshot = disk.chunks.get(name).map_or(0, Vec::len);
+        match disk.load(name, self.actor.clone()) {
+            None => Ok(None),
+            Some(Ok(document)) => Ok(Some(LoadedDocument {
+                document,
+                chunks_since_snapshot,
+                skipped_records: 0,
+            })),
+            Some(Err(source)) => Err(StoreError::Document {
+                name: name.clone(),
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    fn document_names(&self) -> Result<Vec<DocumentName>, StoreError> {
+        Ok(lock(&self.disk).document_names().cloned().collect())
+    }
+
+    fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError> {
+        if let Some(mut disk) = self.writable()? {
+            disk.store_whole(name, document.save());
+        }
+        Ok(())
+    }
+
+    fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError> {
+        if let Some(mut disk) = self.live() {
+            disk.remove(name);
+        }
+        Ok(())
+    }
+
+    fn save_sync_state(
+        &self,
+        peer: &NodeId,
+        name: &DocumentName,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        if let Some(mut disk) = self.writable()? {
+            disk.buffered.push(Write::SyncState {
+                peer: peer.clone(),
+                name: name.clone(),
+                state: state.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, StoreError> {
+        Ok(lock(&self.disk)
+            .sync_states()
+            .map(|(peer, name, state)| (peer.clone(), name.clone(), state.clone()))
+            .collect())
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(0)
     }
 }

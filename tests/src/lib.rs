@@ -1,11 +1,11 @@
 //! Cross-crate tests of Aufruf: a whole office on one deterministic simulated LAN.
 //!
 //! [`Lan`] runs the office's devices — kiosks, desk terminals, the foyer display, the
-//! gateway — each with the real `aufruf_office::Office` on the real sans-IO
-//! protocol core of `aufruf-sync`, an in-memory [`Disk`] that survives crashes the way
-//! the sled store does, and a wall clock that is off by minutes. The LAN partitions,
-//! heals, fails links one way, drops connections, crashes and restarts devices and
-//! lets simulated time pass; everything random comes from one seeded generator, so a
+//! gateway — each with the real `aufruf_office::Office` on the real replica shell
+//! (`aufruf_sync::Replica`) of `aufruf-sync`, an in-memory [`Disk`] as its store that
+//! survives crashes the way the sled store does, and a wall clock that is off by
+//! minutes. The LAN partitions, heals, fails links one way, drops connections, crashes
+//! and restarts devices and lets simulated time pass; everything random comes from one seeded generator, so a
 //! seed replays exactly. [`schedule`] drives random office days on it and checks the
 //! office's promises after every heal.
 //!

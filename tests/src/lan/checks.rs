@@ -78,9 +78,6 @@ impl Lan {
                 self.session_errors
             ));
         }
-        if !self.incidents.is_empty() {
-            self.fail(format!("incidents: {:?}", self.incidents));
-        }
         // Same heads.
         let reference = self.heads(0);
         for node in 1..self.nodes.len() {
@@ -235,11 +232,10 @@ impl Lan {
         let Some(running) = &self.nodes[node].running else {
             self.fail(format!("{} is down", self.nodes[node].name));
         };
-        let machine = running.machine.borrow();
-        let Some(document) = machine.core.document(&self.day_name) else {
+        let Some(read) = running.replica.read(&self.day_name, day_doc::read_day) else {
             self.fail(format!("{} has no day document", self.nodes[node].name));
         };
-        match day_doc::read_day(document) {
+        match read {
             Ok(read) => read,
             Err(error) => self.fail(format!(
                 "{}: the day does not read: {error}",

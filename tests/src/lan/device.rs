@@ -1,36 +1,31 @@
-//! One simulated device: its documents on the protocol core and the disk, and what the
-//! office acknowledged on it.
+//! One simulated device: the real replica shell on its simulated disk and the LAN's
+//! clock, the office on top, and what the office acknowledged on it.
 
-use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aufruf_model::{DeskId, DisplayNumber, Stamp, TicketId};
 use aufruf_office::day_doc::DayDocError;
 use aufruf_office::{Documents, Office, OfficeError};
-use aufruf_sync::protocol::{Output, Replicator};
-use aufruf_sync::{DocumentName, Role};
+use aufruf_sync::protocol::ConnectionId;
+use aufruf_sync::replica::Outgoing;
+use aufruf_sync::{ChangeError, Clock, DocumentName, Replica, Role};
 use automerge::Automerge;
 use automerge::transaction::Transaction;
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::disk::Disk;
+use crate::disk::{Disk, SimStore};
 
-/// Documents of one simulated node: its protocol core and its disk. The office's
-/// changes are durable on the [`Disk`] before their frames reach the LAN, because the
-/// frames wait in the machine's outbox until the action has returned.
+/// Documents of one simulated node: the real replica shell of `aufruf-sync` on the
+/// node's simulated disk. The office's changes are durable on the [`Disk`] before
+/// their frames reach the LAN: the replica flushes them before it queues their frames,
+/// and the LAN carries queued frames only after the action has returned.
 #[derive(Debug)]
 pub struct SimDocuments {
-    pub(super) machine: Rc<RefCell<Machine>>,
-    pub(super) disk: Rc<RefCell<Disk>>,
-}
-
-#[derive(Debug)]
-pub(super) struct Machine {
-    pub(super) core: Replicator,
-    /// The LAN's time when the current action started.
-    pub(super) now: Duration,
-    /// Outputs of local changes, routed by the LAN after the action.
-    pub(super) outbox: Vec<Output>,
+    pub(super) replica: Rc<Replica<SimStore>>,
 }
 
 impl Documents for SimDocuments {
@@ -39,25 +34,12 @@ impl Documents for SimDocuments {
         name: &DocumentName,
         write: &mut dyn FnMut(&mut Transaction<'_>) -> Result<(), DayDocError>,
     ) -> Result<(), OfficeError> {
-        if self.disk.borrow().is_full() {
-            // The real replica applies the change, fails to store it and takes it back
-            // from the document; refusing up front leaves the same state.
-            return Err(OfficeError::Store("the disk is full".to_owned()));
-        }
-        let mut machine = self.machine.borrow_mut();
-        let now = machine.now;
-        let local = machine.core.change(now, name, |tx| write(tx))?;
-        if !local.chunk.is_empty() {
-            let mut disk = self.disk.borrow_mut();
-            match machine.core.document(name) {
-                // The change may depend on peer changes the disk dropped: store the
-                // whole document, as the real replica does.
-                Some(document) if disk.is_unstored(name) => disk.store_whole(name, document.save()),
-                _ => disk.append_flushed(name, local.chunk),
-            }
-        }
-        machine.outbox.extend(local.outputs);
-        Ok(())
+        self.replica
+            .change(name, |tx| write(tx))
+            .map_err(|error| match error {
+                ChangeError::Refused(error) => OfficeError::Document(error),
+                ChangeError::Store(error) => OfficeError::Store(error.to_string()),
+            })
     }
 
     fn read_document<R>(
@@ -65,7 +47,24 @@ impl Documents for SimDocuments {
         name: &DocumentName,
         read: impl FnOnce(&Automerge) -> R,
     ) -> Option<R> {
-        self.machine.borrow().core.document(name).map(read)
+        self.replica.read(name, read)
+    }
+}
+
+/// The LAN's time, as every replica on it reads it; only `Lan::advance` moves it.
+#[derive(Debug, Clone, Default)]
+pub struct SimClock(Arc<AtomicU64>);
+
+impl SimClock {
+    pub(super) fn set(&self, now: Duration) {
+        let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        self.0.store(nanos, Ordering::SeqCst);
+    }
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::SeqCst))
     }
 }
 
@@ -103,12 +102,14 @@ pub struct Node {
     pub skew_ms: i64,
     /// Restarts so far; part of the automerge actor.
     pub incarnation: u32,
-    pub(super) disk: Rc<RefCell<Disk>>,
+    pub(super) disk: Arc<Mutex<Disk>>,
     pub(super) running: Option<Running>,
 }
 
 #[derive(Debug)]
 pub(super) struct Running {
-    pub(super) machine: Rc<RefCell<Machine>>,
+    pub(super) replica: Rc<Replica<SimStore>>,
     pub(super) office: Office<SimDocuments>,
+    /// What the replica queued per connection, for the LAN to carry.
+    pub(super) outlets: BTreeMap<ConnectionId, UnboundedReceiver<Outgoing>>,
 }
