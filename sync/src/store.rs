@@ -661,19 +661,10 @@ impl Trees {
     }
 }
 
-/// sled's page cache.
-const STORE_CACHE_BYTES: u64 = 4 * 1024 * 1024;
-
 /// Opens (or creates) the sled database at `path` and reads every record once, so
 /// a database that opens but cannot be read is treated like one that does not open.
 fn open_trees(path: &Path) -> Result<Trees, StoreError> {
-    // sled's page cache defaults to 1 GB; the store's live data is a few hundred KB
-    // (a 3,000-ticket day is about 74 KB), and automerge keeps the documents in
-    // memory anyway.
-    let config = sled::Config::new()
-        .path(path)
-        .flush_every_ms(None)
-        .cache_capacity(STORE_CACHE_BYTES);
+    let config = sled::Config::new().path(path).flush_every_ms(None);
     // A process killed a moment ago may still hold sled's file lock; its kernel
     // lock disappears with it, so a short wait is worth it before giving up on
     // the store. (Not a test-synchronisation sleep: this is start-up code.)
