@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         office_name: "Bürgerbüro Zeitz".to_owned(),
         number: "A 017".to_owned(),
         service: "Führerschein & Straßenverkehr".to_owned(),
-        visitors_ahead: 3,
+        visitors_ahead: Some(3),
         estimate_minutes: Some(12),
         issued_at: chrono::NaiveDate::from_ymd_opt(2026, 3, 11)
             .and_then(|d| d.and_hms_opt(9, 5, 0))

@@ -16,8 +16,9 @@ pub struct TicketSlip {
     pub number: String,
     /// The concern the visitor chose, in the slip's language.
     pub service: String,
-    /// How many visitors wait ahead of this one.
-    pub visitors_ahead: u32,
+    /// How many visitors wait ahead of this one; `None` when no open desk serves the
+    /// concern yet, so nobody can say.
+    pub visitors_ahead: Option<u32>,
     /// About how many minutes until the call, if there is an estimate.
     pub estimate_minutes: Option<u32>,
     /// When the ticket was issued, in the office's local time.
@@ -47,9 +48,15 @@ impl TicketSlip {
         }
     }
 
-    /// "Vor Ihnen warten 3 Personen" / "3 visitors ahead of you".
+    /// "Vor Ihnen warten 3 Personen" / "3 visitors ahead of you"; without a count (no
+    /// desk open yet) "Bitte warten Sie auf Ihren Aufruf" / "Please wait to be called".
     pub fn visitors_ahead_text(&self) -> String {
-        let n = self.visitors_ahead;
+        let Some(n) = self.visitors_ahead else {
+            return match self.language {
+                Language::De => "Bitte warten Sie auf Ihren Aufruf".to_owned(),
+                Language::En => "Please wait to be called".to_owned(),
+            };
+        };
         match (self.language, n) {
             (Language::De, 0) => "Sie sind als Nächstes an der Reihe".to_owned(),
             (Language::De, 1) => "Vor Ihnen wartet 1 Person".to_owned(),
@@ -107,10 +114,17 @@ mod tests {
 
     fn slip(language: Language, ahead: u32, estimate: Option<u32>) -> TicketSlip {
         TicketSlip {
+            visitors_ahead: Some(ahead),
+            ..unknown(language, estimate)
+        }
+    }
+
+    fn unknown(language: Language, estimate: Option<u32>) -> TicketSlip {
+        TicketSlip {
             office_name: "Bürgerbüro Zeitz".to_owned(),
             number: "A 017".to_owned(),
             service: "Personalausweis".to_owned(),
-            visitors_ahead: ahead,
+            visitors_ahead: None,
             estimate_minutes: estimate,
             issued_at: NaiveDate::from_ymd_opt(2026, 3, 11)
                 .and_then(|d| d.and_hms_opt(9, 5, 0))
@@ -133,6 +147,20 @@ mod tests {
         assert_eq!(
             slip(Language::De, 0, None).waiting_text(),
             "Sie sind als Nächstes an der Reihe"
+        );
+    }
+
+    /// Regression: with no desk open a ticket has no count, and the paper said "you are
+    /// next" to every visitor.
+    #[test]
+    fn without_an_open_desk_the_ticket_promises_no_place_in_line() {
+        assert_eq!(
+            unknown(Language::De, None).waiting_text(),
+            "Bitte warten Sie auf Ihren Aufruf"
+        );
+        assert_eq!(
+            unknown(Language::En, None).waiting_text(),
+            "Please wait to be called"
         );
     }
 

@@ -18,7 +18,7 @@ fn slip(language: Language) -> TicketSlip {
             Language::De => "Führerschein & Straßenverkehr".to_owned(),
             Language::En => "Driving licence".to_owned(),
         },
-        visitors_ahead: 3,
+        visitors_ahead: Some(3),
         estimate_minutes: Some(12),
         issued_at: NaiveDate::from_ymd_opt(2026, 3, 11)
             .and_then(|d| d.and_hms_opt(9, 5, 0))
@@ -75,7 +75,7 @@ fn german_ticket_with_native_qr() {
 fn english_ticket_without_estimate() {
     let mut slip = slip(Language::En);
     slip.estimate_minutes = None;
-    slip.visitors_ahead = 1;
+    slip.visitors_ahead = Some(1);
     let bytes = ticket_bytes(&slip, QrMode::Native).unwrap();
     expect![[r#"
         <1b>@<1b>t<13><1b>a<01><1b>E<01>B<81>rgerb<81>ro Zeitz<1b>d<01>

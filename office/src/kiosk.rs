@@ -197,7 +197,7 @@ impl<R: Replication> KioskService<R> {
                     .service(&issued.ticket.service)
                     .map_or_else(|| issued.ticket.service_name.clone(), |s| s.name.en.clone()),
             },
-            visitors_ahead: issued.ticket.ahead.unwrap_or(0),
+            visitors_ahead: issued.ticket.ahead,
             estimate_minutes: issued.ticket.estimate_minutes,
             issued_at: office_time(config, now).naive_local(),
             status_url: issued.status_url.clone().unwrap_or_default(),

@@ -117,6 +117,9 @@ fn a_morning_at_the_counter_is_pushed_to_every_screen() {
     let url = issued.status_url.clone().unwrap();
     assert!(url.starts_with("https://termine.zeitz.de/t/"), "{url}");
     let slip = printer.printed.lock().unwrap()[0].clone();
+    // No desk is open: the paper promises no place in line.
+    assert_eq!(slip.visitors_ahead, None);
+    assert_eq!(slip.waiting_text(), "Bitte warten Sie auf Ihren Aufruf");
     assert_eq!(
         (slip.number.as_str(), slip.status_url.as_str()),
         (issued.ticket.number.as_str(), url.as_str())
