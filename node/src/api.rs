@@ -305,13 +305,16 @@ async fn desk(
     match &state.services {
         Services::Desk(service) => {
             service.check_desk(&desk)?;
-            Ok(Json(service.view()?).into_response())
+            Ok(Json(service.view(wall_clock())?).into_response())
         }
         // Any node can tell how a desk stands; only the desk's terminal acts for it.
         _ => {
-            let view = state.office().desk_view(&desk).ok_or_else(|| {
-                ApiError::from(ServiceError::from(ActionError::UnknownDesk(desk)))
-            })?;
+            let view = state
+                .office()
+                .desk_view(wall_clock(), &desk)
+                .ok_or_else(|| {
+                    ApiError::from(ServiceError::from(ActionError::UnknownDesk(desk)))
+                })?;
             Ok(Json(view).into_response())
         }
     }

@@ -67,7 +67,9 @@ impl NodeState {
                 printer.clone().map(|p| p as Arc<dyn Printer>),
                 Some(settings.public_url.clone()),
             )),
-            Role::Desk => RoleService::Desk(DeskService::new(office, settings.desk_id())?),
+            Role::Desk => {
+                RoleService::Desk(DeskService::new(office, settings.desk_id(), wall_clock())?)
+            }
             Role::Display => RoleService::Display(DisplayService::new(office)),
             Role::Gateway => RoleService::Gateway(GatewayService::new(office)),
         };

@@ -27,9 +27,7 @@ use aufruf_model::day::DeskEvent;
 use aufruf_model::{Appointment, Day, DeskId, Event, Hlc, NodeId, Stamp, TicketEvent, TicketId};
 use automerge::legacy;
 use automerge::transaction::Transactable;
-use automerge::{
-    Automerge, AutomergeError, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value,
-};
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
 
 /// The layout version this build writes and reads.
 pub const SCHEMA: i64 = 1;
@@ -187,25 +185,6 @@ pub fn changed_since(
     Some(changed)
 }
 
-/// What changed in the document between two sets of heads, by a diff of the whole
-/// document (the slow path, for a document read afresh).
-pub fn changed_between(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Changed {
-    let mut changed = Changed::default();
-    for patch in doc.diff(before, after) {
-        // The root key a patch is under: the first step of its path, or, for a new
-        // key of the root itself, the key it puts.
-        let key = match (patch.path.first(), &patch.action) {
-            (Some((_, Prop::Map(key))), _) => Some(key.clone()),
-            (None, automerge::PatchAction::PutMap { key, .. }) => Some(key.clone()),
-            _ => None,
-        };
-        if let Some(key) = key {
-            changed.add(&key);
-        }
-    }
-    changed
-}
-
 fn check_schema(doc: &impl ReadDoc) -> Result<(), DayDocError> {
     // Concurrent writers put the same version; any of them will do.
     let found = doc
@@ -348,6 +327,25 @@ mod tests {
 
     fn office() -> OfficeConfig {
         crate::example_office().unwrap()
+    }
+
+    /// What changed in the document between two sets of heads, by a diff of the whole
+    /// document: the reference `changed_since` is held to.
+    fn changed_between(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Changed {
+        let mut changed = Changed::default();
+        for patch in doc.diff(before, after) {
+            // The root key a patch is under: the first step of its path, or, for a new
+            // key of the root itself, the key it puts.
+            let key = match (patch.path.first(), &patch.action) {
+                (Some((_, automerge::Prop::Map(key))), _) => Some(key.clone()),
+                (None, automerge::PatchAction::PutMap { key, .. }) => Some(key.clone()),
+                _ => None,
+            };
+            if let Some(key) = key {
+                changed.add(&key);
+            }
+        }
+        changed
     }
 
     fn doc(actor: &str) -> Automerge {

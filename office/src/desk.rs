@@ -49,10 +49,15 @@ pub struct DeskService<R: Replication> {
 
 impl<R: Replication> DeskService<R> {
     /// The service of `desk`, which must be one of the office's desks.
-    pub fn new(office: Arc<OfficeService<R>>, desk: DeskId) -> Result<Self, ServiceError> {
+    pub fn new(
+        office: Arc<OfficeService<R>>,
+        desk: DeskId,
+        now: Timestamp,
+    ) -> Result<Self, ServiceError> {
         if office.config().desk(&desk).is_none() {
             return Err(ActionError::UnknownDesk(desk).into());
         }
+        office.serve_desk(&desk, now);
         Ok(Self { office, desk })
     }
 
@@ -124,17 +129,18 @@ impl<R: Replication> DeskService<R> {
                 office.act(now, |day, _, s| day.finish(desk, s))?;
             }
         }
-        self.view()
+        self.view(now)
     }
 
     /// The desk's view as last published, with the node's peers as they are now.
-    pub fn view(&self) -> Result<DeskView, ServiceError> {
+    pub fn view(&self, now: Timestamp) -> Result<DeskView, ServiceError> {
         self.office
-            .desk_view(&self.desk)
-            .ok_or_else(|| ServiceError::Internal("no view of this desk yet".into()))
+            .desk_view(now, &self.desk)
+            .ok_or_else(|| ServiceError::Internal("no view of this desk".into()))
     }
 
-    /// Every desk's view, pushed after each change (this desk's is under its id).
+    /// The views of the desks served here, pushed after each change (this desk's is
+    /// under its id; read [`Self::view`] for its peers).
     pub fn subscribe(&self) -> watch::Receiver<Arc<BTreeMap<DeskId, DeskView>>> {
         self.office.subscribe_desks()
     }

@@ -93,14 +93,18 @@ struct CachedDay {
     touched: Touched,
     /// The document's maps by object id, to name what a change touched.
     maps: day_doc::RootMaps,
+    /// The document did not exist at an earlier refresh: when it appears, everything
+    /// in it is new to this node (not merely unread, as at start or after a reload).
+    absent: bool,
 }
 
 /// The tickets a refresh or an action changed, so views and metrics look only at them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Touched {
-    /// These tickets (possibly none).
+    /// These tickets (possibly none) changed since this node last looked.
     Some(BTreeSet<aufruf_model::TicketId>),
-    /// The day was read whole: anything may have changed.
+    /// The day was read whole for the first time (at start, or after a reload):
+    /// anything may have changed, and nothing in it is known to be new.
     All,
 }
 
@@ -224,14 +228,22 @@ impl<D: Documents> Office<D> {
                 None => {
                     cached.read = day_doc::read_day(doc)?;
                     cached.maps = day_doc::RootMaps::of(doc);
-                    cached.touched = Touched::All;
+                    cached.touched = if cached.absent {
+                        Touched::Some(cached.read.day.tickets().map(|t| t.id.clone()).collect())
+                    } else {
+                        Touched::All
+                    };
+                    cached.absent = false;
                 }
             }
             cached.heads = after;
             Ok::<(), DayDocError>(())
         });
         match outcome {
-            None => Ok(()),
+            None => {
+                self.days.entry(date).or_default().absent = true;
+                Ok(())
+            }
             Some(result) => result.map_err(OfficeError::from),
         }
     }

@@ -26,7 +26,7 @@ use crate::office_doc;
 use crate::replicated::{Carries, Documents, Office, OfficeError, Touched, document_name};
 use crate::views::{
     CallView, DayView, DeskSummary, DeskView, DisplayView, KioskDepartment, KioskService,
-    KioskView, LostClaimView, PeerView, TicketView, office_date, office_time, service_name,
+    KioskView, LostClaimView, PeerView, TicketView, office_time, service_name,
 };
 
 /// How many visitors a desk's view lists as next in line.
@@ -111,8 +111,11 @@ pub struct OfficeService<R: Replication> {
     replica: R,
     office: Mutex<Office<R>>,
     observer: Arc<dyn Observer>,
-    /// Calls made elsewhere whose arrival was already reported.
-    seen_calls: Mutex<BTreeSet<Stamp>>,
+    /// Calls made elsewhere today whose arrival was already reported (emptied when the
+    /// day changes, so a node running for weeks does not collect them).
+    seen_calls: Mutex<(Option<NaiveDate>, BTreeSet<Stamp>)>,
+    /// Desks with a terminal on this node: only their views are kept current.
+    served_desks: Mutex<BTreeSet<DeskId>>,
     display: watch::Sender<Arc<DisplayView>>,
     kiosk: watch::Sender<Arc<KioskView>>,
     desks: watch::Sender<Arc<BTreeMap<DeskId, DeskView>>>,
@@ -134,7 +137,8 @@ impl<R: Replication> OfficeService<R> {
             replica,
             office: Mutex::new(office),
             observer,
-            seen_calls: Mutex::new(BTreeSet::new()),
+            seen_calls: Mutex::new((None, BTreeSet::new())),
+            served_desks: Mutex::new(BTreeSet::new()),
             display: watch::channel(Arc::default()).0,
             kiosk: watch::channel(Arc::new(kiosk)).0,
             desks: watch::channel(Arc::default()).0,
@@ -155,7 +159,7 @@ impl<R: Replication> OfficeService<R> {
 
     /// The office day `now` falls on.
     pub fn today(&self, now: Timestamp) -> NaiveDate {
-        office_date(&self.config, now)
+        self.config.local_date(now)
     }
 
     /// Runs a model action on today's day, durably, then publishes the views.
@@ -212,9 +216,18 @@ impl<R: Replication> OfficeService<R> {
         self.kiosk.subscribe()
     }
 
-    /// The published view of a desk, with the node's peers as they are now.
-    pub fn desk_view(&self, desk: &DeskId) -> Option<DeskView> {
-        let mut view = self.desks.borrow().get(desk).cloned()?;
+    /// A desk's view with the node's peers as they are now: the published one for a
+    /// desk with a terminal here, otherwise derived under the lock (an operator's
+    /// look at another desk). `None` for a desk the office does not have.
+    pub fn desk_view(&self, now: Timestamp, desk: &DeskId) -> Option<DeskView> {
+        self.config.desk(desk)?;
+        let published = self.desks.borrow().get(desk).cloned();
+        let mut view = match published {
+            Some(view) => view,
+            None => self
+                .with_today(now, |day, config| desk_view(day, config, desk, now))
+                .ok()?,
+        };
         let peers = self.replica.peers();
         view.display_reachable = peers
             .iter()
@@ -223,6 +236,17 @@ impl<R: Replication> OfficeService<R> {
         Some(view)
     }
 
+    /// Keeps `desk`'s view published from now on: a terminal for it runs here.
+    pub(crate) fn serve_desk(&self, desk: &DeskId, now: Timestamp) {
+        self.served_desks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(desk.clone());
+        self.refresh(now);
+    }
+
+    /// Pushed whenever a served desk's view changes. The published views carry no
+    /// peers (`display_reachable` is false there): read [`Self::desk_view`] on change.
     pub fn subscribe_desks(&self) -> watch::Receiver<Arc<BTreeMap<DeskId, DeskView>>> {
         self.desks.subscribe()
     }
@@ -351,36 +375,52 @@ impl<R: Replication> OfficeService<R> {
     fn publish(&self, office: &mut Office<R>, date: NaiveDate, now: Timestamp) {
         let touched = office.take_touched(date);
         let Ok(day) = office.day(date) else { return };
-        self.report_arrived_calls(day, &touched, now);
-        let display = display_view(&self.config, day, date);
-        let kiosk = kiosk_view(&self.config, &waiting_counts(day), Some(date));
-        let desks: BTreeMap<DeskId, DeskView> = self
-            .config
-            .desks
-            .iter()
-            .map(|d| (d.id.clone(), desk_view(day, &self.config, &d.id, now)))
+        self.report_arrived_calls(day, date, &touched, now);
+        let waiting = waiting_counts(day);
+        let display = display_view(&self.config, day, &waiting, date);
+        let kiosk = kiosk_view(&self.config, &waiting, Some(date));
+        let served = self
+            .served_desks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let desks: BTreeMap<DeskId, DeskView> = served
+            .into_iter()
+            .map(|desk| {
+                let view = desk_view(day, &self.config, &desk, now);
+                (desk, view)
+            })
             .collect();
         send_if_changed(&self.display, display);
         send_if_changed(&self.kiosk, kiosk);
         send_if_changed(&self.desks, desks);
     }
 
-    /// Tells the observer about calls made elsewhere that just arrived here.
-    fn report_arrived_calls(&self, day: &Day, touched: &Touched, now: Timestamp) {
+    /// Tells the observer about calls made elsewhere that just arrived here. A day
+    /// read whole (at start, after a reload) holds no arrivals: its calls are only
+    /// marked as seen, so old calls do not count as hours-long latencies.
+    fn report_arrived_calls(&self, day: &Day, date: NaiveDate, touched: &Touched, now: Timestamp) {
         let mut seen = self
             .seen_calls
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut report = |t: &Ticket| {
+        if seen.0 != Some(date) {
+            *seen = (Some(date), BTreeSet::new());
+        }
+        let seen = &mut seen.1;
+        let mut note = |t: &Ticket, report: bool| {
             for stamp in &t.calls_won {
-                if stamp.node != self.setup.node && seen.insert(stamp.clone()) {
+                if stamp.node != self.setup.node && seen.insert(stamp.clone()) && report {
                     self.observer.call_arrived(now.since(stamp.hlc.wall()));
                 }
             }
         };
         match touched {
-            Touched::All => day.tickets().for_each(&mut report),
-            Touched::Some(ids) => ids.iter().filter_map(|id| day.ticket(id)).for_each(report),
+            Touched::All => day.tickets().for_each(|t| note(t, false)),
+            Touched::Some(ids) => ids
+                .iter()
+                .filter_map(|id| day.ticket(id))
+                .for_each(|t| note(t, true)),
         }
     }
 }
@@ -495,7 +535,12 @@ fn desk_view(day: &Day, config: &OfficeConfig, desk: &DeskId, now: Timestamp) ->
 }
 
 /// The foyer display's content for a day.
-pub fn display_view(config: &OfficeConfig, day: &Day, date: NaiveDate) -> DisplayView {
+pub fn display_view(
+    config: &OfficeConfig,
+    day: &Day,
+    waiting_per_service: &BTreeMap<ServiceId, u32>,
+    date: NaiveDate,
+) -> DisplayView {
     let call_of = |t: &Ticket, desk: &DeskId| CallView {
         number: t.number.to_string(),
         desk: desk.clone(),
@@ -526,8 +571,8 @@ pub fn display_view(config: &OfficeConfig, day: &Day, date: NaiveDate) -> Displa
         .collect();
     recent.sort_by(latest_first);
     let mut waiting = BTreeMap::new();
-    for (service, n) in waiting_counts(day) {
-        *waiting.entry(service_name(config, &service)).or_insert(0) += n;
+    for (service, n) in waiting_per_service {
+        *waiting.entry(service_name(config, service)).or_insert(0) += n;
     }
     DisplayView {
         date: Some(date),

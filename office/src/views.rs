@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use aufruf_model::estimate::Estimate;
 use aufruf_model::{
     DepartmentId, DeskId, OfficeConfig, Origin, ServiceId, Status, Ticket, TicketId, Timestamp,
-    calendar,
 };
 use aufruf_sync_protocol::Role;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -273,11 +272,6 @@ pub(crate) fn office_time(config: &OfficeConfig, t: Timestamp) -> DateTime<chron
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .with_timezone(&config.timezone())
-}
-
-/// The office day `now` falls on.
-pub(crate) fn office_date(config: &OfficeConfig, now: Timestamp) -> NaiveDate {
-    calendar::local_date(config.timezone(), now)
 }
 
 /// Roles appear by name (`display`) in JSON.

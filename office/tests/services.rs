@@ -63,7 +63,8 @@ fn foyer(printer: Option<Arc<dyn Printer>>) -> Foyer {
             printer,
             Some("https://termine.zeitz.de/".into()),
         ),
-        desk: DeskService::new(desk_office.clone(), DeskId::new("desk-1")).unwrap(),
+        desk: DeskService::new(desk_office.clone(), DeskId::new("desk-1"), wednesday(8, 0))
+            .unwrap(),
         display: DisplayService::new(desk_office),
         replica,
     }
@@ -190,19 +191,26 @@ fn a_desk_terminal_acts_for_its_own_desk_only() {
         Err(ServiceError::Office(OfficeError::Action(_)))
     ));
     assert!(foyer.desk.check_desk(&DeskId::new("desk-1")).is_ok());
-    assert!(DeskService::new(foyer.desk.office().clone(), DeskId::new("desk-99")).is_err());
+    assert!(
+        DeskService::new(
+            foyer.desk.office().clone(),
+            DeskId::new("desk-99"),
+            wednesday(8, 0)
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn the_desk_sees_whether_the_display_is_connected() {
     let foyer = foyer(None);
     foyer.desk.office().refresh(wednesday(9, 0));
-    assert!(!foyer.desk.view().unwrap().display_reachable);
+    assert!(!foyer.desk.view(wednesday(9, 0)).unwrap().display_reachable);
     foyer.replica.set_peers(vec![PeerView {
         node: "display-1".into(),
         role: aufruf_sync_protocol::Role::Display,
     }]);
-    assert!(foyer.desk.view().unwrap().display_reachable);
+    assert!(foyer.desk.view(wednesday(9, 0)).unwrap().display_reachable);
 }
 
 #[test]
@@ -393,7 +401,7 @@ fn reading_the_screens_never_waits_behind_a_disk_flush() {
         release: Arc::new(Mutex::new(Some(release_rx))),
     };
     let office = office_on(aufruf_office::example_office().unwrap(), "desk-1", disk);
-    let desk = DeskService::new(office.clone(), DeskId::new("desk-1")).unwrap();
+    let desk = DeskService::new(office.clone(), DeskId::new("desk-1"), wednesday(8, 0)).unwrap();
     let display = DisplayService::new(office.clone());
     office.refresh(wednesday(8, 0));
 
@@ -408,7 +416,7 @@ fn reading_the_screens_never_waits_behind_a_disk_flush() {
     let (read_tx, read_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let shown = display.view();
-        let desk_shown = desk.view().map(|v| v.open);
+        let desk_shown = desk.view(wednesday(8, 1)).map(|v| v.open);
         read_tx.send((shown.calls.len(), desk_shown)).unwrap();
     });
     let (calls, desk_open) = read_rx
@@ -422,4 +430,63 @@ fn reading_the_screens_never_waits_behind_a_disk_flush() {
     release.send(()).unwrap();
     let view = acting.join().unwrap().unwrap();
     assert!(view.open);
+}
+
+/// Counts the calls the service reports as arrived from elsewhere.
+#[derive(Debug, Default)]
+struct CallCounter(Mutex<Vec<Duration>>);
+
+impl aufruf_office::Observer for CallCounter {
+    fn call_arrived(&self, latency: Duration) {
+        self.0.lock().unwrap().push(latency);
+    }
+}
+
+#[test]
+fn a_call_from_another_desk_is_counted_once_and_old_calls_read_at_start_not_at_all() {
+    let config = aufruf_office::example_office().unwrap();
+    let replica = MemoryReplica::new();
+    let watcher = |counter: &Arc<CallCounter>| {
+        Arc::new(OfficeService::new(
+            config.clone(),
+            Setup {
+                node: NodeId::new("display-1"),
+                retention_days: 7,
+            },
+            replica.clone(),
+            counter.clone(),
+        ))
+    };
+    let kiosk = KioskService::new(
+        office_on(config.clone(), "kiosk-1", replica.clone()),
+        None,
+        None,
+    );
+    let desk = DeskService::new(
+        office_on(config.clone(), "desk-1", replica.clone()),
+        DeskId::new("desk-1"),
+        wednesday(8, 0),
+    )
+    .unwrap();
+    let counter = Arc::new(CallCounter::default());
+    let display = watcher(&counter);
+    display.refresh(wednesday(8, 0));
+
+    // Step 1: a visitor is called at desk 1; the display's replica sees it 2 s later.
+    let anmeldung = ServiceId::new("anmeldung");
+    kiosk
+        .draw_ticket(wednesday(8, 1), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    desk.act(wednesday(8, 1), DeskAction::Open { services: vec![] })
+        .unwrap();
+    desk.act(wednesday(8, 2), DeskAction::CallNext).unwrap();
+    display.refresh(wednesday(8, 2) + Duration::from_secs(2));
+    display.refresh(wednesday(8, 3));
+    assert_eq!(*counter.0.lock().unwrap(), vec![Duration::from_secs(2)]);
+
+    // Step 2: a display started later reads the day whole: that call is no arrival.
+    let late_counter = Arc::new(CallCounter::default());
+    let late = watcher(&late_counter);
+    late.refresh(wednesday(9, 0));
+    assert!(late_counter.0.lock().unwrap().is_empty());
 }
