@@ -392,6 +392,7 @@ impl Replication for SlowDisk {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // the clerk and the screens act on their own threads
 fn reading_the_screens_never_waits_behind_a_disk_flush() {
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
