@@ -38,18 +38,23 @@ pub struct DeviceTables {
     pub printer: Option<toml::Table>,
 }
 
-/// A device's file: the office's configuration and the device's own tables.
+/// A device's file: its own tables and, optionally, the office's configuration (a
+/// device that has none takes the one the office publishes).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeviceFile {
-    office: Office,
     #[serde(default)]
-    queue: QueueSettings,
-    departments: Vec<Department>,
-    services: Vec<Service>,
-    desks: Vec<Desk>,
+    office: Option<Office>,
     #[serde(default)]
-    number_blocks: Vec<NumberBlock>,
+    queue: Option<QueueSettings>,
+    #[serde(default)]
+    departments: Option<Vec<Department>>,
+    #[serde(default)]
+    services: Option<Vec<Service>>,
+    #[serde(default)]
+    desks: Option<Vec<Desk>>,
+    #[serde(default)]
+    number_blocks: Option<Vec<NumberBlock>>,
     #[serde(default)]
     node: Option<toml::Table>,
     #[serde(default)]
@@ -291,34 +296,62 @@ pub struct ConfigError {
 }
 
 impl OfficeConfig {
-    /// Parses and validates `text`, the contents of the file called `file`.
+    /// Parses and validates `text`, the contents of the file called `file`: the
+    /// office's configuration alone (a device's `[node]` or `[printer]` table is
+    /// refused here: it belongs in that device's own file).
     pub fn from_toml(file: &str, text: &str) -> Result<Self, ConfigError> {
-        Ok(Self::from_device_file(file, text)?.0)
+        let config: OfficeConfig = parse(file, text)?;
+        config.validated(file)
     }
 
-    /// A device's `aufruf.toml`: the office's configuration, validated, and the
-    /// device's own `[node]` and `[printer]` tables, unread.
-    pub fn from_device_file(file: &str, text: &str) -> Result<(Self, DeviceTables), ConfigError> {
+    /// A device's `aufruf.toml`: the device's own `[node]` and `[printer]` tables,
+    /// unread, and the office's configuration, validated, if the file has one.
+    pub fn from_device_file(
+        file: &str,
+        text: &str,
+    ) -> Result<(Option<Self>, DeviceTables), ConfigError> {
         let raw: DeviceFile = parse(file, text)?;
-        let config = OfficeConfig {
-            office: raw.office,
-            queue: raw.queue,
-            departments: raw.departments,
-            services: raw.services,
-            desks: raw.desks,
-            number_blocks: raw.number_blocks,
+        let device = DeviceTables {
+            node: raw.node,
+            printer: raw.printer,
         };
-        config.validate().map_err(|(field, problem)| ConfigError {
+        let has_office = raw.office.is_some()
+            || raw.queue.is_some()
+            || raw.departments.is_some()
+            || raw.services.is_some()
+            || raw.desks.is_some()
+            || raw.number_blocks.is_some();
+        if !has_office {
+            return Ok((None, device));
+        }
+        let missing = |field: &str| ConfigError {
+            file: file.to_owned(),
+            line: None,
+            field: field.to_owned(),
+            problem: "missing: a file with the office's configuration needs [office], \
+                      [[departments]], [[services]] and [[desks]]"
+                .to_owned(),
+        };
+        let config = OfficeConfig {
+            office: raw.office.ok_or_else(|| missing("office"))?,
+            queue: raw.queue.unwrap_or_default(),
+            departments: raw.departments.ok_or_else(|| missing("departments"))?,
+            services: raw.services.ok_or_else(|| missing("services"))?,
+            desks: raw.desks.ok_or_else(|| missing("desks"))?,
+            number_blocks: raw.number_blocks.unwrap_or_default(),
+        };
+        Ok((Some(config.validated(file)?), device))
+    }
+
+    /// Checks what the types alone cannot; `file` names the source in the error.
+    pub fn validated(self, file: &str) -> Result<Self, ConfigError> {
+        self.validate().map_err(|(field, problem)| ConfigError {
             file: file.to_owned(),
             line: None,
             field,
             problem,
         })?;
-        let device = DeviceTables {
-            node: raw.node,
-            printer: raw.printer,
-        };
-        Ok((config, device))
+        Ok(self)
     }
 
     pub fn service(&self, id: &ServiceId) -> Option<&Service> {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use aufruf_hardware::Language;
 use aufruf_model::{ActionError, DeskId, ServiceId, TicketId, Transfer};
+use aufruf_office::office_doc::{self, ConfigRefusal, SignedConfig};
 use aufruf_office::{DeskAction, DeskService, KioskService, OfficeError, ServiceError, Wish};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -39,9 +40,19 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/api/desks/{desk}/{action}", post(desk_action))
         .route("/api/display", get(display))
         .route("/api/display/feed", get(display_feed))
+        .route(
+            "/api/office/config",
+            get(office_config)
+                .post(publish_config)
+                .layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)),
+        )
         .fallback(not_found)
         .with_state(state)
 }
+
+/// The largest body `POST /api/office/config` reads: a configuration at its limit,
+/// hex-encoded signature and JSON quoting included.
+const CONFIG_BODY_LIMIT: usize = 2 * office_doc::MAX_CONFIG_BYTES;
 
 /// An error as the API answers it.
 #[derive(Debug)]
@@ -77,6 +88,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotThisDesk { .. } => (StatusCode::FORBIDDEN, "not_this_desk"),
             ServiceError::Closed { .. } => (StatusCode::CONFLICT, "closed"),
             ServiceError::TooEarly { .. } => (StatusCode::CONFLICT, "too_early"),
+            ServiceError::ConfigRefused(refusal) => config_status(refusal),
             ServiceError::Office(OfficeError::Store(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "not_stored")
             }
@@ -121,6 +133,19 @@ fn desk_service(state: &NodeState, what: &str) -> Result<DeskService<NodeReplica
     }
 }
 
+fn config_status(refusal: &ConfigRefusal) -> (StatusCode, &'static str) {
+    use ConfigRefusal as R;
+    match refusal {
+        R::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        R::Unreadable(_) => (StatusCode::BAD_REQUEST, "unreadable"),
+        R::NotSigned => (StatusCode::FORBIDDEN, "not_signed"),
+        R::OtherOffice { .. } => (StatusCode::CONFLICT, "other_office"),
+        R::NewerFormat { .. } => (StatusCode::CONFLICT, "newer_format"),
+        R::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
+        R::NotNewer { .. } => (StatusCode::CONFLICT, "not_newer"),
+    }
+}
+
 fn action_status(e: &ActionError) -> (StatusCode, &'static str) {
     use ActionError as A;
     match e {
@@ -158,8 +183,17 @@ async fn blocking<T: Send + 'static>(
 
 /// A JSON body, or a JSON error saying what is wrong with it.
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError::bad("bad_body", e.body_text()))
+    body.map(|Json(b)| b).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                kind: "too_large",
+                message: e.body_text(),
+            }
+        } else {
+            ApiError::bad("bad_body", e.body_text())
+        }
+    })
 }
 
 async fn not_found() -> ApiError {
@@ -167,7 +201,7 @@ async fn not_found() -> ApiError {
         status: StatusCode::NOT_FOUND,
         kind: "not_found",
         message: "no such endpoint; see /health, /metrics, /api/day, /api/tickets, \
-                  /api/check-in, /api/desks/{desk}, /api/display"
+                  /api/check-in, /api/desks/{desk}, /api/display, /api/office/config"
             .into(),
     }
 }
@@ -270,6 +304,30 @@ fn wish_and_language(kind: &str, language: Option<&str>) -> Result<(Wish, Langua
 async fn kiosk_view(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
     let kiosk = kiosk(&state, "the kiosk's screen")?;
     Ok(Json(kiosk.view(wall_clock())).into_response())
+}
+
+/// Which configuration this node runs on.
+async fn office_config(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> {
+    let status = state.office().config_status();
+    Json(json!({
+        "office": state.config().office.id,
+        "revision": status.revision,
+        "format": office_doc::CONFIG_FORMAT,
+        "refused": status.refused,
+    }))
+}
+
+/// Publishes an administrator's signed configuration to the office (`aufruf config
+/// apply`). The signature is the authority, checked here and by every peer.
+async fn publish_config(
+    State(state): State<Arc<NodeState>>,
+    request: Result<Json<SignedConfig>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let signed = body(request)?;
+    let office = state.office().clone();
+    let revision = blocking(move || office.publish_config(wall_clock(), &signed)).await?;
+    tracing::info!(revision, "the office's configuration was published here");
+    Ok(Json(json!({ "revision": revision })).into_response())
 }
 
 async fn draw_ticket(

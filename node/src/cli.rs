@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config_file;
 use crate::credentials::{self, OfficeFolder};
-use crate::{demo, runtime};
+use crate::{admin, demo, runtime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -149,6 +149,18 @@ enum ConfigCommand {
         #[arg(default_value = "aufruf.toml")]
         file: PathBuf,
     },
+    /// Publish the office's configuration to every device: validated, signed with the
+    /// office CA's key, handed to a running node, picked up live by all.
+    Apply {
+        /// The office's configuration (no `[node]` or `[printer]` tables).
+        file: PathBuf,
+        /// The office folder with the CA key (`aufruf office init`).
+        #[arg(long = "office")]
+        office_dir: PathBuf,
+        /// A running node's local API.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        api: std::net::SocketAddr,
+    },
 }
 
 /// Runs the command line and reports any error on stderr.
@@ -169,7 +181,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("info");
             let (office, settings) = runtime::load(&config)?;
             runtime_builder()?.block_on(async move {
-                let node = runtime::start(office, settings).await?;
+                // A device without the office's configuration waits for a peer to bring
+                // it; Ctrl-C ends the wait.
+                let node = tokio::select! {
+                    node = runtime::start(office, settings) => node?,
+                    () = stopped() => return Ok(()),
+                };
                 println!(
                     "aufruf: {} running; local API on http://{}",
                     node.state.settings.id, node.api_addr
@@ -240,6 +257,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Simulate(args) => simulate(args),
+        Command::Config(ConfigCommand::Apply {
+            file,
+            office_dir,
+            api,
+        }) => {
+            let revision = admin::apply(&file, &office_dir, api)?;
+            println!(
+                "{}: published as revision {revision}; every device takes it as it reaches them",
+                file.display()
+            );
+            Ok(())
+        }
         Command::Config(ConfigCommand::Check { file }) => {
             let config = config_file::load(&file)?;
             println!(

@@ -13,18 +13,39 @@ pub use aufruf_office::{EXAMPLE, EXAMPLE_NAME};
 /// Reads and validates the office configuration at `path` (a device's own tables in
 /// it are allowed and left out).
 pub fn load(path: &Path) -> Result<OfficeConfig, ConfigError> {
-    Ok(load_device(path)?.0)
+    load_device(path)?.0.ok_or_else(|| ConfigError {
+        file: path.display().to_string(),
+        line: None,
+        field: "office".to_owned(),
+        problem: "this file has no office configuration ([office], [[departments]], \
+                  [[services]], [[desks]])"
+            .to_owned(),
+    })
 }
 
-/// Reads a device's file: the office's configuration and the device's own tables.
-pub fn load_device(path: &Path) -> Result<(OfficeConfig, DeviceTables), ConfigError> {
+/// Reads the office's configuration alone (no device tables), as `aufruf config
+/// apply` publishes it: the file's text and the configuration it holds.
+pub fn load_office(path: &Path) -> Result<(String, OfficeConfig), ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: file.clone(),
+    let text = read(path)?;
+    let config = OfficeConfig::from_toml(&file, &text)?;
+    Ok((text, config))
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
         line: None,
         field: "(file)".to_owned(),
         problem: format!("cannot be read: {e}"),
-    })?;
+    })
+}
+
+/// Reads a device's file: the device's own tables and, if it has them, the office's
+/// configuration.
+pub fn load_device(path: &Path) -> Result<(Option<OfficeConfig>, DeviceTables), ConfigError> {
+    let file = path.display().to_string();
+    let text = read(path)?;
     OfficeConfig::from_device_file(&file, &text)
 }
 

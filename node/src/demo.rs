@@ -202,7 +202,7 @@ async fn start_node(
             dir: home.join("tickets"),
         }));
     }
-    Ok(runtime::start(config.clone(), settings).await?)
+    Ok(runtime::start(Some(config.clone()), settings).await?)
 }
 
 /// A service the demo's visitors may ask for: one that the demo's desks serve.
@@ -224,7 +224,7 @@ async fn visitors(kiosk: KioskService<NodeReplica>, options: DemoOptions, counte
     let mut rng = StdRng::seed_from_u64(options.seed);
     // One visitor every three minutes on average, as two desks can serve them.
     let gaps = Exp::new(1.0 / 180.0).ok();
-    let services = demo_services(kiosk.office().config());
+    let services = demo_services(&kiosk.office().config());
     if services.is_empty() {
         println!("kiosk-1   no service is served by the demo's desks");
         return;

@@ -11,14 +11,17 @@ use std::time::{Duration, SystemTime};
 use aufruf_hardware::TicketPrinter;
 use aufruf_model::OfficeConfig;
 use aufruf_model::calendar;
+use aufruf_office::office_doc::{self, AdminCheck};
 use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
+use aufruf_sync::trust::AdminSignatures;
 use aufruf_sync::{NodeId, OfficeId, Replica};
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::credentials;
+use crate::replica::NodeReplica;
 use crate::settings::{NodeSettings, Role};
 use crate::state::{NodeState, wall_clock};
 
@@ -57,13 +60,19 @@ pub struct RunningNode {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Starts a node as its settings say.
+/// Starts a node as its settings say, on the office's configuration: the newest the
+/// office has published, or `config` from the device's own file, or — when neither is
+/// there yet — the first one a peer brings (the node waits for it).
 pub async fn start(
-    config: OfficeConfig,
+    config: Option<OfficeConfig>,
     settings: NodeSettings,
 ) -> Result<RunningNode, StartError> {
-    let office =
-        OfficeId::new(config.office.id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
+    let office_id = settings
+        .office
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.office.id.clone()))
+        .ok_or_else(|| StartError::Id("the office is not named in [node] office".into()))?;
+    let office = OfficeId::new(office_id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
     let node = NodeId::new(settings.id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
     let identity = Identity {
         office: office.clone(),
@@ -97,6 +106,15 @@ pub async fn start(
     let network = net::start(replica.clone(), tls, net_config).await?;
     let sync_addr = network.local_addr();
 
+    let admin: Arc<dyn AdminCheck> = Arc::new(OfficeAdmin(
+        AdminSignatures::from_ca_pem(&node_credentials.ca_certificate_pem)
+            .map_err(credentials::CredentialsError::from)?,
+    ));
+    let config = match config {
+        Some(config) => config,
+        None => published_config(&replica, &*admin, &office_id, &settings).await,
+    };
+
     let printer = match (&settings.role, &settings.printer) {
         (Role::Kiosk, Some(printer_config)) => {
             let printer = TicketPrinter::start(printer_config.clone());
@@ -109,7 +127,7 @@ pub async fn start(
     };
 
     let state = Arc::new(
-        NodeState::new(settings.clone(), config, replica.clone(), printer)
+        NodeState::new(settings.clone(), config, replica.clone(), printer, admin)
             .map_err(|e| StartError::Service(e.to_string()))?,
     );
     {
@@ -260,8 +278,9 @@ async fn watch_peers(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) 
 /// the first action of the day), and days past the retention are deleted, their
 /// statistics kept.
 async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
-    let zone = state.config().timezone();
     loop {
+        // Read each time: the office may have published a configuration since.
+        let zone = state.config().timezone();
         let now = wall_clock();
         let next = calendar::next_day_start(zone, now);
         let wait = next.since(now) + Duration::from_millis(50);
@@ -289,9 +308,54 @@ async fn retire_expired(state: &Arc<NodeState>) {
     }
 }
 
-/// Reads a configuration file with its `[node]` table.
-pub fn load(path: &Path) -> Result<(OfficeConfig, NodeSettings), aufruf_model::ConfigError> {
+/// Waits until the replica holds a configuration the office's administrator
+/// published: a device whose file names only itself learns the office from a peer.
+async fn published_config(
+    replica: &Arc<Replica>,
+    admin: &dyn AdminCheck,
+    office: &str,
+    settings: &NodeSettings,
+) -> OfficeConfig {
+    let mut changes = replica.subscribe();
+    let documents = NodeReplica(replica.clone());
+    let mut told = false;
+    loop {
+        if let Some(published) = office_doc::published_config(&documents, admin, office) {
+            return published.config;
+        }
+        if !told {
+            tracing::warn!(
+                office,
+                peers = ?settings.peers,
+                mdns = settings.mdns,
+                "no office configuration yet: waiting for a peer to bring the one the office published"
+            );
+            told = true;
+        }
+        if let Err(broadcast::error::RecvError::Closed) = changes.recv().await {
+            // The replica is gone; nothing will arrive.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The office's administrator as the office service checks it: signatures by the
+/// office CA's key.
+#[derive(Debug)]
+struct OfficeAdmin(AdminSignatures);
+
+impl AdminCheck for OfficeAdmin {
+    fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool {
+        self.0.verifies(payload, signature)
+    }
+}
+
+/// Reads a device's file: its `[node]` table and, if it has one, the office's
+/// configuration.
+pub fn load(
+    path: &Path,
+) -> Result<(Option<OfficeConfig>, NodeSettings), aufruf_model::ConfigError> {
     let (config, device) = crate::config_file::load_device(path)?;
-    let settings = NodeSettings::of(&device, &config, path)?;
+    let settings = NodeSettings::of(&device, config.as_ref(), path)?;
     Ok((config, settings))
 }

@@ -24,6 +24,11 @@ fn role<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Er
 pub struct NodeSettings {
     /// The device's name in the office, e.g. `kiosk-1`; its certificate names it too.
     pub id: String,
+    /// The office this device belongs to. Needed when the file holds only the
+    /// device's own tables (the device then takes the configuration the office
+    /// publishes); otherwise it must match `[office] id`.
+    #[serde(default)]
+    pub office: Option<String>,
     #[serde(deserialize_with = "role")]
     pub role: Role,
     /// Where the replica is stored (sled).
@@ -89,7 +94,7 @@ impl NodeSettings {
     /// The `[node]` table of a loaded configuration, checked.
     pub fn of(
         device: &DeviceTables,
-        config: &OfficeConfig,
+        config: Option<&OfficeConfig>,
         file: &Path,
     ) -> Result<NodeSettings, ConfigError> {
         let error = |field: String, problem: String| ConfigError {
@@ -141,7 +146,28 @@ impl NodeSettings {
                 .map_err(|e| error("printer".into(), e.to_string()))?;
             settings.printer = Some(printer);
         }
-        if settings.role == Role::Desk {
+        match (config, &settings.office) {
+            (None, None) => {
+                return Err(error(
+                    "node.office".into(),
+                    "this file holds no office configuration, so [node] must name the \
+                     office whose published configuration the device takes"
+                        .into(),
+                ));
+            }
+            (Some(config), Some(office)) if *office != config.office.id => {
+                return Err(error(
+                    "node.office".into(),
+                    format!(
+                        "\"{office}\" is not the office this file configures (\"{}\")",
+                        config.office.id
+                    ),
+                ));
+            }
+            (Some(config), None) => settings.office = Some(config.office.id.clone()),
+            _ => {}
+        }
+        if let (Role::Desk, Some(config)) = (settings.role, config) {
             let desk = settings.desk_id();
             if config.desk(&desk).is_none() {
                 return Err(error(
@@ -160,6 +186,7 @@ impl NodeSettings {
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         NodeSettings {
             id: id.to_owned(),
+            office: None,
             role,
             store: home.join("store"),
             credentials: home.join("credentials"),
@@ -173,6 +200,11 @@ impl NodeSettings {
             public_url: default_public_url(),
             printer: None,
         }
+    }
+
+    /// The office's id (set once the settings are read: [`Self::of`]).
+    pub fn office_id(&self) -> &str {
+        self.office.as_deref().unwrap_or_default()
     }
 
     /// The desk this terminal serves.

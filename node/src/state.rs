@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use aufruf_hardware::TicketPrinter;
 use aufruf_model::{OfficeConfig, Timestamp};
+use aufruf_office::office_doc::AdminCheck;
 use aufruf_office::{
     DeskService, DisplayService, GatewayService, KioskService, OfficeService, Printer, RoleService,
     ServiceError, Setup,
@@ -49,16 +50,22 @@ impl NodeState {
         config: OfficeConfig,
         replica: Arc<Replica>,
         printer: Option<TicketPrinter>,
+        admin: Arc<dyn AdminCheck>,
     ) -> Result<Self, ServiceError> {
         let metrics = Arc::new(Metrics::new());
         let office = Arc::new(OfficeService::new(
-            config,
+            config.clone(),
             Setup {
+                office: settings
+                    .office
+                    .clone()
+                    .unwrap_or_else(|| config.office.id.clone()),
                 node: aufruf_model::NodeId::new(settings.id.as_str()),
                 retention_days: settings.retention_days,
             },
             NodeReplica(replica.clone()),
             metrics.clone(),
+            admin,
         ));
         let printer = printer.map(Arc::new);
         let services = match settings.role {
@@ -92,7 +99,8 @@ impl NodeState {
         self.services.office()
     }
 
-    pub fn config(&self) -> &OfficeConfig {
+    /// The office's configuration in force now.
+    pub fn config(&self) -> Arc<OfficeConfig> {
         self.office().config()
     }
 

@@ -171,3 +171,46 @@ fn a_token_for_a_role_the_office_does_not_have_is_refused() {
     assert!(!ok);
     assert!(err.contains("\"admin\" is not a role"), "{err}");
 }
+
+#[test]
+fn a_device_file_without_the_office_must_name_it_and_must_match_it() {
+    let dir = std::env::temp_dir().join(format!("aufruf-cli-office-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("aufruf.toml");
+    let path = file.to_str().unwrap();
+    let node = format!(
+        "[node]\nid = \"kiosk-1\"\nrole = \"kiosk\"\ncredentials = \"{}\"\n",
+        dir.join("credentials").display()
+    );
+    // Only the device's own table, and no office named: nothing to wait for.
+    std::fs::write(&file, &node).unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(err.contains(path) && err.contains("node.office"), "{err}");
+    // `config check` and `config apply` want the office's configuration itself.
+    let (ok, _, err) = aufruf(&["config", "check", path]);
+    assert!(!ok);
+    assert!(err.contains("no office configuration"), "{err}");
+    // With the office's tables, a different office in [node] is a contradiction.
+    let example = include_str!("../../aufruf.toml");
+    std::fs::write(&file, format!("{example}\n{node}office = \"halle\"\n")).unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(
+        err.contains("node.office") && err.contains("\"halle\""),
+        "{err}"
+    );
+    // Half an office is named as such.
+    std::fs::write(
+        &file,
+        format!("[office]\nid = \"zeitz\"\nname = \"Zeitz\"\n\n{node}"),
+    )
+    .unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(
+        err.contains("departments") && err.contains("missing"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -122,7 +122,7 @@ impl<R: Replication> KioskService<R> {
         if let WalkIns::Closed { reopens } = config.walk_ins(service, now) {
             let today = self.office.today(now);
             return Err(ServiceError::Closed {
-                service: service_name(config, service),
+                service: service_name(&config, service),
                 reopens: reopens.map(|r| r.describe_de(today)),
             });
         }
@@ -146,7 +146,7 @@ impl<R: Replication> KioskService<R> {
         })?;
         if let Some(opens) = too_early {
             return Err(ServiceError::TooEarly {
-                opens: office_time(self.office.config(), opens)
+                opens: office_time(&self.office.config(), opens)
                     .format("%H:%M")
                     .to_string(),
             });
@@ -199,7 +199,7 @@ impl<R: Replication> KioskService<R> {
             },
             visitors_ahead: issued.ticket.ahead,
             estimate_minutes: issued.ticket.estimate_minutes,
-            issued_at: office_time(config, now).naive_local(),
+            issued_at: office_time(&config, now).naive_local(),
             status_url: issued.status_url.clone().unwrap_or_default(),
             language,
         };

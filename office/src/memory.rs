@@ -23,8 +23,9 @@ pub struct MemoryReplica {
 struct Inner {
     documents: BTreeMap<DocumentName, Automerge>,
     peers: Vec<PeerView>,
-    actor: u64,
 }
+
+static NEXT_ACTOR: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl MemoryReplica {
     pub fn new() -> Self {
@@ -34,6 +35,29 @@ impl MemoryReplica {
     /// Pretends these peers have live sessions.
     pub fn set_peers(&self, peers: Vec<PeerView>) {
         self.lock().peers = peers;
+    }
+
+    /// Takes every change `other` holds that this replica lacks, as a peer's
+    /// replication would deliver them.
+    pub fn receive_from(&self, other: &MemoryReplica) {
+        let theirs: Vec<(DocumentName, Automerge)> = other
+            .lock()
+            .documents
+            .iter()
+            .map(|(name, doc)| (name.clone(), doc.clone()))
+            .collect();
+        let mut inner = self.lock();
+        for (name, mut doc) in theirs {
+            match inner.documents.get_mut(&name) {
+                Some(ours) => {
+                    // Both are well-formed automerge documents: merging cannot fail.
+                    let _ = ours.merge(&mut doc);
+                }
+                None => {
+                    inner.documents.insert(name, doc);
+                }
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -50,8 +74,10 @@ impl Documents for MemoryReplica {
         write: &mut dyn FnMut(&mut Transaction<'_>) -> Result<(), DayDocError>,
     ) -> Result<(), OfficeError> {
         let mut inner = self.lock();
-        inner.actor += 1;
-        let actor = ActorId::from(inner.actor.to_be_bytes().as_slice());
+        // Unique across every replica of the process, as random actors are across
+        // devices: replicas that exchange changes must not share an actor.
+        let actor = NEXT_ACTOR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let actor = ActorId::from(actor.to_be_bytes().as_slice());
         let doc = inner
             .documents
             .entry(name.clone())

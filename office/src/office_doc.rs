@@ -1,17 +1,260 @@
-//! The office document (`office`): what outlives a day. Today it keeps the statistics
-//! of each retired day under `statistics:<date>` — counts and times, no personal data.
+//! The office document (`office`): what outlives a day. It keeps
+//!
+//! - `config`: the office's configuration as its administrator published it
+//!   ([`SignedConfig`]: the TOML text with a revision, signed with the office CA's
+//!   key). A node believes a configuration because of its signature, never because of
+//!   the peer that relayed it; of the entries it holds (two admins may publish at
+//!   once) the valid one with the highest revision counts.
+//! - `statistics:<date>`: the statistics of each retired day — counts and times, no
+//!   personal data.
+//!
 //! This module is the only writer and reader of that document.
 
 use aufruf_model::statistics::DayStatistics;
+use aufruf_model::{ConfigError, OfficeConfig};
 use aufruf_sync_protocol::DocumentName;
 use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use crate::day_doc::DayDocError;
 use crate::replicated::{Documents, OfficeError};
 
 const STATISTICS: &str = "statistics:";
+const CONFIG: &str = "config";
+
+/// The configuration format this build understands. A configuration of a newer
+/// format is refused (the device keeps the one it has) until the device is updated.
+pub const CONFIG_FORMAT: u32 = 1;
+/// The largest published configuration a node reads (the example office is 4 KiB).
+pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
+
+/// What the administrator signs: the configuration's text and where it belongs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPayload {
+    /// The format of `text`: [`CONFIG_FORMAT`] when written by this build.
+    pub format: u32,
+    /// Counts up with every publication; a node takes only a higher one.
+    pub revision: u64,
+    /// The office it is for: a configuration of another office is refused.
+    pub office: String,
+    /// The configuration, as the administrator's `aufruf.toml` has it.
+    pub text: String,
+}
+
+impl ConfigPayload {
+    /// The bytes that are signed and kept (JSON).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Plain strings and numbers always serialise.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// A published configuration: the payload's bytes and the admin's signature of them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedConfig {
+    /// [`ConfigPayload::to_bytes`], as text.
+    pub payload: String,
+    /// The signature, hexadecimal.
+    pub signature: String,
+}
+
+/// Checks the administrator's signatures (the node: against the office CA).
+pub trait AdminCheck: Send + Sync + std::fmt::Debug {
+    /// Whether the administrator signed exactly `payload`.
+    fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool;
+}
+
+/// A configuration a node accepted: checked, signed, for its office, and readable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub revision: u64,
+    pub config: OfficeConfig,
+    pub signed: SignedConfig,
+}
+
+/// Why a published configuration is not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigRefusal {
+    #[error("the configuration is larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge,
+    #[error("the configuration is not readable: {0}")]
+    Unreadable(String),
+    #[error("the configuration is not signed by the office's administrator (the office CA's key)")]
+    NotSigned,
+    #[error("the configuration is for office \"{theirs}\", this is \"{ours}\"")]
+    OtherOffice { theirs: String, ours: String },
+    #[error(
+        "the configuration has format {format}; this device understands format {CONFIG_FORMAT} and keeps its configuration until it is updated"
+    )]
+    NewerFormat { format: u32 },
+    #[error("{0}")]
+    Invalid(ConfigError),
+    #[error("revision {revision} is not newer than revision {current}, which this office has")]
+    NotNewer { revision: u64, current: u64 },
+}
+
+impl SignedConfig {
+    /// Signs `payload` with `sign` (the admin's key).
+    pub fn new<E>(
+        payload: &ConfigPayload,
+        sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Self, E> {
+        let bytes = payload.to_bytes();
+        let signature = sign(&bytes)?;
+        Ok(SignedConfig {
+            payload: String::from_utf8_lossy(&bytes).into_owned(),
+            signature: hex(&signature),
+        })
+    }
+
+    /// Checks the signature, the office, the format and the configuration itself.
+    pub fn check(&self, admin: &dyn AdminCheck, office: &str) -> Result<Published, ConfigRefusal> {
+        if self.payload.len() + self.signature.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigRefusal::TooLarge);
+        }
+        let signature = unhex(&self.signature).ok_or(ConfigRefusal::NotSigned)?;
+        if !admin.verifies(self.payload.as_bytes(), &signature) {
+            return Err(ConfigRefusal::NotSigned);
+        }
+        let payload: ConfigPayload = serde_json::from_str(&self.payload)
+            .map_err(|e| ConfigRefusal::Unreadable(e.to_string()))?;
+        if payload.office != office {
+            return Err(ConfigRefusal::OtherOffice {
+                theirs: payload.office,
+                ours: office.to_owned(),
+            });
+        }
+        if payload.format > CONFIG_FORMAT {
+            return Err(ConfigRefusal::NewerFormat {
+                format: payload.format,
+            });
+        }
+        let origin = format!("office configuration revision {}", payload.revision);
+        let config =
+            OfficeConfig::from_toml(&origin, &payload.text).map_err(ConfigRefusal::Invalid)?;
+        if config.office.id != office {
+            return Err(ConfigRefusal::OtherOffice {
+                theirs: config.office.id,
+                ours: office.to_owned(),
+            });
+        }
+        Ok(Published {
+            revision: payload.revision,
+            config,
+            signed: self.clone(),
+        })
+    }
+
+    /// The order in which concurrent publications win: higher revision, then (for
+    /// two admins publishing the same revision at once) the larger signature, so
+    /// every node picks the same one.
+    pub fn rank(published: &Published) -> (u64, &str) {
+        (published.revision, published.signed.signature.as_str())
+    }
+}
+
+/// Keeps `signed` as the office's configuration, durably; peers receive it like any
+/// change. Check it first ([`SignedConfig::check`]).
+pub fn keep_config(
+    documents: &mut impl Documents,
+    signed: &SignedConfig,
+) -> Result<(), OfficeError> {
+    let bytes = serde_json::to_vec(signed).map_err(DayDocError::from)?;
+    documents.change_durably(&DocumentName::Office, &mut |tx| {
+        tx.put(
+            automerge::ROOT,
+            CONFIG,
+            automerge::ScalarValue::Bytes(bytes.clone()),
+        )?;
+        Ok(())
+    })
+}
+
+/// The office document's heads: they change when anything in it does.
+pub fn heads(documents: &impl Documents) -> Vec<automerge::ChangeHash> {
+    documents
+        .read_document(&DocumentName::Office, |doc| doc.get_heads())
+        .unwrap_or_default()
+}
+
+/// Every configuration entry the office document holds now (several when admins
+/// published concurrently), unchecked; oversized or unreadable entries are left out.
+pub fn config_entries(documents: &impl Documents) -> Vec<SignedConfig> {
+    documents
+        .read_document(&DocumentName::Office, |doc| {
+            doc.get_all(automerge::ROOT, CONFIG)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(value, _)| match value {
+                    automerge::Value::Scalar(s) => match s.as_ref() {
+                        automerge::ScalarValue::Bytes(b) if b.len() <= MAX_CONFIG_BYTES => {
+                            serde_json::from_slice(b).ok()
+                        }
+                        _ => None,
+                    },
+                    automerge::Value::Object(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The winning valid configuration among `entries`, and the entries refused, with why.
+pub fn best_config(
+    entries: &[SignedConfig],
+    admin: &dyn AdminCheck,
+    office: &str,
+) -> (Option<Published>, Vec<(SignedConfig, ConfigRefusal)>) {
+    let mut best: Option<Published> = None;
+    let mut refused = Vec::new();
+    for entry in entries {
+        match entry.check(admin, office) {
+            Ok(published) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| SignedConfig::rank(&published) > SignedConfig::rank(b))
+                {
+                    best = Some(published);
+                }
+            }
+            Err(refusal) => refused.push((entry.clone(), refusal)),
+        }
+    }
+    (best, refused)
+}
+
+/// The configuration the office document holds, if a valid one.
+pub fn published_config(
+    documents: &impl Documents,
+    admin: &dyn AdminCheck,
+    office: &str,
+) -> Option<Published> {
+    best_config(&config_entries(documents), admin, office).0
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
 
 /// Keeps a day's statistics in the office document, durably.
 pub fn keep_statistics(

@@ -136,6 +136,11 @@ impl<D: Documents> Office<D> {
         &self.config
     }
 
+    /// Acts on `config` from now on (the office published a new one).
+    pub fn set_config(&mut self, config: OfficeConfig) {
+        self.config = config;
+    }
+
     /// The day as this node knows it now, including everything peers have sent.
     pub fn day(&mut self, date: NaiveDate) -> Result<&Day, OfficeError> {
         self.refresh(date)?;

@@ -22,7 +22,7 @@ use aufruf_sync_protocol::DocumentName;
 use chrono::NaiveDate;
 use tokio::sync::watch;
 
-use crate::office_doc;
+use crate::office_doc::{self, AdminCheck, ConfigRefusal, Published, SignedConfig};
 use crate::replicated::{Carries, Documents, Office, OfficeError, Touched, document_name};
 use crate::views::{
     CallView, DayView, DeskSummary, DeskView, DisplayView, KioskDepartment, KioskService,
@@ -85,6 +85,9 @@ pub enum ServiceError {
         /// Office time, `HH:MM`.
         opens: String,
     },
+    /// A published configuration this office does not take.
+    #[error("configuration refused: {0}")]
+    ConfigRefused(#[from] ConfigRefusal),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -98,6 +101,8 @@ impl From<ActionError> for ServiceError {
 /// Who this node is in the office, as far as the services need to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setup {
+    /// The office's id: configurations published for another office are refused.
+    pub office: String,
     pub node: NodeId,
     /// Days a day document is kept before only its statistics remain.
     pub retention_days: u32,
@@ -106,7 +111,11 @@ pub struct Setup {
 /// The shared office service; each role's service holds an `Arc` of it.
 #[derive(Debug)]
 pub struct OfficeService<R: Replication> {
-    config: OfficeConfig,
+    /// The configuration in force; swapped when the office publishes a newer one.
+    config: watch::Sender<Arc<OfficeConfig>>,
+    /// Which published configuration is in force, and what was refused.
+    adopted: Mutex<Adopted>,
+    admin: Arc<dyn AdminCheck>,
     setup: Setup,
     replica: R,
     office: Mutex<Office<R>>,
@@ -121,18 +130,48 @@ pub struct OfficeService<R: Replication> {
     desks: watch::Sender<Arc<BTreeMap<DeskId, DeskView>>>,
 }
 
+/// The published configuration in force, and the entries of the office document
+/// already judged.
+#[derive(Debug, Default)]
+struct Adopted {
+    /// 0: the device's own file's configuration, until the office publishes one.
+    revision: u64,
+    signature: String,
+    /// The office document's heads when it was last looked at.
+    heads: Vec<automerge::ChangeHash>,
+    /// Entries refused, so each is reported once.
+    refused: BTreeSet<SignedConfig>,
+    /// Why the latest refused entry was refused, for the operator.
+    notice: Option<String>,
+}
+
+/// Which configuration a node runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigStatus {
+    /// 0 when the device runs on its own file's configuration.
+    pub revision: u64,
+    /// Why the office's latest publication was not taken, if it was not.
+    pub refused: Option<String>,
+}
+
 impl<R: Replication> OfficeService<R> {
+    /// A service on `config` — the device's own (revision 0) or the office's
+    /// [`office_doc::published_config`] — which takes any newer configuration the
+    /// office publishes, checked with `admin`, from then on.
     pub fn new(
         config: OfficeConfig,
         setup: Setup,
         replica: R,
         observer: Arc<dyn Observer>,
+        admin: Arc<dyn AdminCheck>,
     ) -> Self {
         let office = Office::new(config.clone(), replica.clone(), setup.node.clone());
         // The kiosk's departments and services are there before the first change.
         let kiosk = kiosk_view(&config, &BTreeMap::new(), None);
-        Self {
-            config,
+        let service = Self {
+            config: watch::channel(Arc::new(config)).0,
+            adopted: Mutex::new(Adopted::default()),
+            admin,
             setup,
             replica,
             office: Mutex::new(office),
@@ -142,11 +181,102 @@ impl<R: Replication> OfficeService<R> {
             display: watch::channel(Arc::default()).0,
             kiosk: watch::channel(Arc::new(kiosk)).0,
             desks: watch::channel(Arc::default()).0,
+        };
+        service.adopt_published_config();
+        service
+    }
+
+    /// The configuration in force now.
+    pub fn config(&self) -> Arc<OfficeConfig> {
+        self.config.borrow().clone()
+    }
+
+    /// Pushed when the office's configuration changes.
+    pub fn subscribe_config(&self) -> watch::Receiver<Arc<OfficeConfig>> {
+        self.config.subscribe()
+    }
+
+    /// Which configuration is in force, and what was refused.
+    pub fn config_status(&self) -> ConfigStatus {
+        let adopted = self.adopted();
+        ConfigStatus {
+            revision: adopted.revision,
+            refused: adopted.notice.clone(),
         }
     }
 
-    pub fn config(&self) -> &OfficeConfig {
-        &self.config
+    /// Publishes an administrator's configuration to the office: checked here as every
+    /// peer will check it, kept durably in the office document, in force here at once
+    /// and on every device as the change reaches it. Returns the revision.
+    pub fn publish_config(
+        &self,
+        now: Timestamp,
+        signed: &SignedConfig,
+    ) -> Result<u64, ServiceError> {
+        let published = signed.check(&*self.admin, &self.setup.office)?;
+        let current = self.adopted().revision;
+        if published.revision <= current {
+            return Err(ConfigRefusal::NotNewer {
+                revision: published.revision,
+                current,
+            }
+            .into());
+        }
+        office_doc::keep_config(&mut self.replica.clone(), signed)?;
+        self.refresh(now);
+        Ok(published.revision)
+    }
+
+    /// Takes the office document's best configuration if it is newer than the one
+    /// in force. Cheap when the office document has not changed.
+    fn adopt_published_config(&self) {
+        let heads = office_doc::heads(&self.replica);
+        let winner = {
+            let mut adopted = self.adopted();
+            if heads == adopted.heads {
+                return;
+            }
+            adopted.heads = heads;
+            let entries = office_doc::config_entries(&self.replica);
+            let fresh: Vec<SignedConfig> = entries
+                .into_iter()
+                .filter(|e| !adopted.refused.contains(e))
+                .collect();
+            let (best, refused) = office_doc::best_config(&fresh, &*self.admin, &self.setup.office);
+            for (entry, refusal) in refused {
+                tracing::warn!(%refusal, "the office's configuration entry is refused; the device keeps revision {}", adopted.revision);
+                adopted.notice = Some(refusal.to_string());
+                adopted.refused.insert(entry);
+            }
+            match best {
+                Some(best)
+                    if (best.revision, best.signed.signature.as_str())
+                        > (adopted.revision, adopted.signature.as_str()) =>
+                {
+                    adopted.revision = best.revision;
+                    adopted.signature = best.signed.signature.clone();
+                    adopted.notice = None;
+                    best
+                }
+                _ => return,
+            }
+        };
+        self.adopt(winner);
+    }
+
+    fn adopt(&self, published: Published) {
+        let Published {
+            revision, config, ..
+        } = published;
+        tracing::info!(revision, "the office's configuration is in force");
+        self.office().set_config(config.clone());
+        self.config.send_replace(Arc::new(config));
+    }
+
+    fn adopted(&self) -> MutexGuard<'_, Adopted> {
+        self.adopted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn node(&self) -> &NodeId {
@@ -159,7 +289,7 @@ impl<R: Replication> OfficeService<R> {
 
     /// The office day `now` falls on.
     pub fn today(&self, now: Timestamp) -> NaiveDate {
-        self.config.local_date(now)
+        self.config.borrow().local_date(now)
     }
 
     /// Runs a model action on today's day, durably, then publishes the views.
@@ -184,12 +314,13 @@ impl<R: Replication> OfficeService<R> {
         let date = self.today(now);
         let mut office = self.office();
         let day = office.day(date)?;
-        Ok(read(day, &self.config))
+        Ok(read(day, &self.config()))
     }
 
     /// Catches up with peers' changes and publishes the views: call it when the
     /// replica reports a change, and at the start of a day.
     pub fn refresh(&self, now: Timestamp) {
+        self.adopt_published_config();
         let date = self.today(now);
         let mut office = self.office();
         if let Err(e) = office.day(date) {
@@ -220,7 +351,7 @@ impl<R: Replication> OfficeService<R> {
     /// desk with a terminal here, otherwise derived under the lock (an operator's
     /// look at another desk). `None` for a desk the office does not have.
     pub fn desk_view(&self, now: Timestamp, desk: &DeskId) -> Option<DeskView> {
-        self.config.desk(desk)?;
+        self.config().desk(desk)?;
         let published = self.desks.borrow().get(desk).cloned();
         let mut view = match published {
             Some(view) => view,
@@ -293,7 +424,7 @@ impl<R: Replication> OfficeService<R> {
         service: &ServiceId,
         origin: Origin,
     ) -> Result<TicketView, ServiceError> {
-        if self.config.service(service).is_none() {
+        if self.config().service(service).is_none() {
             return Err(ServiceError::UnknownService(service.to_string()));
         }
         let event = self.act(now, |day, config, stamp| {
@@ -376,9 +507,10 @@ impl<R: Replication> OfficeService<R> {
         let touched = office.take_touched(date);
         let Ok(day) = office.day(date) else { return };
         self.report_arrived_calls(day, date, &touched, now);
+        let config = self.config();
         let waiting = waiting_counts(day);
-        let display = display_view(&self.config, day, &waiting, date);
-        let kiosk = kiosk_view(&self.config, &waiting, Some(date));
+        let display = display_view(&config, day, &waiting, date);
+        let kiosk = kiosk_view(&config, &waiting, Some(date));
         let served = self
             .served_desks
             .lock()
@@ -387,7 +519,7 @@ impl<R: Replication> OfficeService<R> {
         let desks: BTreeMap<DeskId, DeskView> = served
             .into_iter()
             .map(|desk| {
-                let view = desk_view(day, &self.config, &desk, now);
+                let view = desk_view(day, &config, &desk, now);
                 (desk, view)
             })
             .collect();

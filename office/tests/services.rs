@@ -11,6 +11,7 @@ use std::time::Duration;
 use aufruf_hardware::{Language, PrintError, PrinterStatus, QrOnlyReason, TicketOffer, TicketSlip};
 use aufruf_model::{Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp};
 use aufruf_office::memory::MemoryReplica;
+use aufruf_office::office_doc::{ConfigPayload, ConfigRefusal, SignedConfig};
 use aufruf_office::views::{Delivery, PeerView, TicketState};
 use aufruf_office::{
     DeskAction, DeskService, DisplayService, Documents, GatewayService, KioskService, OfficeError,
@@ -35,12 +36,36 @@ fn office_on<R: Replication>(
     Arc::new(OfficeService::new(
         config,
         Setup {
+            office: "zeitz".into(),
             node: NodeId::new(node),
             retention_days: 7,
         },
         replica,
         Arc::new(Unobserved),
+        Arc::new(TestAdmin),
     ))
+}
+
+/// The administrator of the tests: a signature is a keyed hash of the payload, so a
+/// changed payload or a made-up signature does not verify. (The real check, ECDSA
+/// against the office CA, is tested in `aufruf-sync`'s trust module.)
+#[derive(Debug)]
+struct TestAdmin;
+
+impl TestAdmin {
+    fn sign(payload: &[u8]) -> Result<Vec<u8>, std::convert::Infallible> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        "the admin's secret".hash(&mut hasher);
+        payload.hash(&mut hasher);
+        Ok(hasher.finish().to_be_bytes().to_vec())
+    }
+}
+
+impl aufruf_office::office_doc::AdminCheck for TestAdmin {
+    fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool {
+        TestAdmin::sign(payload).is_ok_and(|s| s == signature)
+    }
 }
 
 /// A kiosk, desk 1 and the display sharing one in-memory replica (as if perfectly
@@ -451,11 +476,13 @@ fn a_call_from_another_desk_is_counted_once_and_old_calls_read_at_start_not_at_a
         Arc::new(OfficeService::new(
             config.clone(),
             Setup {
+                office: "zeitz".into(),
                 node: NodeId::new("display-1"),
                 retention_days: 7,
             },
             replica.clone(),
             counter.clone(),
+            Arc::new(TestAdmin),
         ))
     };
     let kiosk = KioskService::new(
@@ -490,4 +517,175 @@ fn a_call_from_another_desk_is_counted_once_and_old_calls_read_at_start_not_at_a
     let late = watcher(&late_counter);
     late.refresh(wednesday(9, 0));
     assert!(late_counter.0.lock().unwrap().is_empty());
+}
+
+// ---- the office's configuration, published by its administrator ----
+
+/// The example office with one more service, Wohngeld (prefix W), in the Bürgerbüro.
+fn example_with_wohngeld() -> String {
+    let mut text = aufruf_office::EXAMPLE.to_owned();
+    text.push_str(
+        "\n[[services]]\nid = \"wohngeld\"\ndepartment = \"buergerbuero\"\n\
+         name = { de = \"Wohngeld\", en = \"Housing benefit\" }\nprefix = \"W\"\n\
+         expected_minutes = 10\n",
+    );
+    text
+}
+
+fn signed(revision: u64, format: u32, office: &str, text: &str) -> SignedConfig {
+    let payload = ConfigPayload {
+        format,
+        revision,
+        office: office.into(),
+        text: text.into(),
+    };
+    SignedConfig::new(&payload, TestAdmin::sign).unwrap()
+}
+
+fn kiosk_offers(kiosk: &KioskService<MemoryReplica>, now: Timestamp, service: &str) -> bool {
+    kiosk
+        .view(now)
+        .departments
+        .iter()
+        .flat_map(|d| d.services.iter())
+        .any(|s| s.service.as_str() == service)
+}
+
+#[test]
+fn a_service_the_admin_adds_appears_on_every_kiosk_without_a_restart() {
+    let config = aufruf_office::example_office().unwrap();
+    let at_kiosk = MemoryReplica::new();
+    let at_gateway = MemoryReplica::new();
+    let kiosk = KioskService::new(
+        office_on(config.clone(), "kiosk-1", at_kiosk.clone()),
+        None,
+        None,
+    );
+    let gateway = office_on(config, "gateway", at_gateway.clone());
+    let now = wednesday(9, 0);
+    assert!(!kiosk_offers(&kiosk, now, "wohngeld"));
+    assert!(matches!(
+        kiosk.draw_ticket(now, &ServiceId::new("wohngeld"), Wish::Qr, Language::De),
+        Err(ServiceError::UnknownService(_))
+    ));
+    assert_eq!(kiosk.office().config_status().revision, 0);
+
+    // The admin publishes at the gateway; it is in force there at once…
+    let revision = gateway
+        .publish_config(now, &signed(1, 1, "zeitz", &example_with_wohngeld()))
+        .unwrap();
+    assert_eq!(revision, 1);
+    assert!(
+        gateway
+            .config()
+            .service(&ServiceId::new("wohngeld"))
+            .is_some()
+    );
+    // …and at the kiosk as soon as the change arrives, pushed to its subscribers.
+    let changes = kiosk.office().subscribe_config();
+    at_kiosk.receive_from(&at_gateway);
+    kiosk.office().refresh(now);
+    assert!(changes.has_changed().unwrap());
+    assert!(kiosk_offers(&kiosk, now, "wohngeld"));
+    let ticket = kiosk
+        .draw_ticket(now, &ServiceId::new("wohngeld"), Wish::Qr, Language::De)
+        .unwrap();
+    assert_eq!(ticket.ticket.number.chars().next(), Some('W'));
+    assert_eq!(kiosk.office().config_status().revision, 1);
+
+    // A device starting later takes the published configuration from its replica.
+    let late = office_on(
+        aufruf_office::example_office().unwrap(),
+        "kiosk-2",
+        at_kiosk.clone(),
+    );
+    assert_eq!(late.config_status().revision, 1);
+    assert!(late.config().service(&ServiceId::new("wohngeld")).is_some());
+}
+
+#[test]
+fn configurations_the_office_must_not_take_are_refused_and_the_last_good_one_stays() {
+    let config = aufruf_office::example_office().unwrap();
+    let replica = MemoryReplica::new();
+    let office = office_on(config.clone(), "gateway", replica.clone());
+    let now = wednesday(9, 0);
+    office
+        .publish_config(now, &signed(3, 1, "zeitz", aufruf_office::EXAMPLE))
+        .unwrap();
+    let refused = |signed: SignedConfig| match office.publish_config(now, &signed) {
+        Err(ServiceError::ConfigRefused(refusal)) => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    let mut forged = signed(4, 1, "zeitz", &example_with_wohngeld());
+    forged.signature = "00".repeat(8);
+    assert_eq!(refused(forged.clone()), ConfigRefusal::NotSigned);
+    let mut tampered = signed(4, 1, "zeitz", aufruf_office::EXAMPLE);
+    tampered.payload = tampered.payload.replace("Platz 1", "Platz 9");
+    assert_eq!(refused(tampered), ConfigRefusal::NotSigned);
+    assert!(matches!(
+        refused(signed(4, 1, "halle", aufruf_office::EXAMPLE)),
+        ConfigRefusal::OtherOffice { .. }
+    ));
+    assert_eq!(
+        refused(signed(4, 2, "zeitz", aufruf_office::EXAMPLE)),
+        ConfigRefusal::NewerFormat { format: 2 }
+    );
+    assert_eq!(
+        refused(signed(2, 1, "zeitz", &example_with_wohngeld())),
+        ConfigRefusal::NotNewer {
+            revision: 2,
+            current: 3
+        }
+    );
+    // The same precise errors as a file: field, and what is wrong.
+    let broken = aufruf_office::EXAMPLE.replace("department = \"kita\"", "department = \"kinder\"");
+    let ConfigRefusal::Invalid(error) = refused(signed(4, 1, "zeitz", &broken)) else {
+        panic!("expected an invalid configuration");
+    };
+    assert_eq!(error.file, "office configuration revision 4");
+    assert!(
+        error.to_string().contains("unknown department \"kinder\""),
+        "{error}"
+    );
+    let huge = format!("{}\n# {}", aufruf_office::EXAMPLE, "x".repeat(300 * 1024));
+    assert_eq!(
+        refused(signed(4, 1, "zeitz", &huge)),
+        ConfigRefusal::TooLarge
+    );
+
+    // A peer writing straight into the office document gets no further: the entry is
+    // refused, reported, and the configuration in force stays.
+    aufruf_office::office_doc::keep_config(&mut replica.clone(), &forged).unwrap();
+    office.refresh(now);
+    let status = office.config_status();
+    assert_eq!(status.revision, 3);
+    assert!(status.refused.unwrap().contains("not signed"));
+    assert!(
+        office
+            .config()
+            .service(&ServiceId::new("wohngeld"))
+            .is_none()
+    );
+    assert_eq!(*office.config(), config);
+}
+
+#[test]
+fn two_admins_publishing_at_once_leave_every_device_on_the_same_configuration() {
+    let config = aufruf_office::example_office().unwrap();
+    let (left, right) = (MemoryReplica::new(), MemoryReplica::new());
+    let a = office_on(config.clone(), "kiosk-1", left.clone());
+    let b = office_on(config, "desk-1", right.clone());
+    let now = wednesday(9, 0);
+    a.publish_config(now, &signed(1, 1, "zeitz", aufruf_office::EXAMPLE))
+        .unwrap();
+    b.publish_config(now, &signed(1, 1, "zeitz", &example_with_wohngeld()))
+        .unwrap();
+    left.receive_from(&right);
+    right.receive_from(&left);
+    a.refresh(now);
+    b.refresh(now);
+    assert_eq!(a.config(), b.config());
+    assert_eq!(a.config_status(), b.config_status());
+    assert_eq!(a.config_status().revision, 1);
 }

@@ -52,6 +52,9 @@ pub enum TrustError {
     /// A bad id.
     #[error(transparent)]
     Name(#[from] NameError),
+    /// A key or certificate that cannot make or check admin signatures (ECDSA P-256).
+    #[error("not an office CA key or certificate (ECDSA P-256)")]
+    NotAnAdminKey,
     /// The enrollment book's text does not parse.
     #[error("enrollment book line {0} unreadable")]
     Book(usize),
@@ -179,6 +182,69 @@ impl OfficeCa {
             key_pem: key.serialize_pem(),
             ca_certificate_pem: self.certificate_pem.clone(),
         })
+    }
+}
+
+/// What an admin signature is made over: this context, then the payload, so a
+/// signature over one thing is never a signature over another (the CA key also
+/// signs certificates).
+const ADMIN_CONTEXT: &[u8] = b"aufruf admin signature v1\0";
+
+impl OfficeCa {
+    /// Signs `payload` as the office's administrator (the holder of the CA key): how
+    /// `aufruf config apply` vouches for the office's configuration. ECDSA P-256.
+    pub fn sign_as_admin(&self, payload: &[u8]) -> Result<Vec<u8>, TrustError> {
+        use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+        let key = KeyPair::from_pem(&self.key_pem)?;
+        let random = ring::rand::SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &key.serialize_der(),
+            &random,
+        )
+        .map_err(|_| TrustError::NotAnAdminKey)?;
+        let mut message = ADMIN_CONTEXT.to_vec();
+        message.extend_from_slice(payload);
+        let signature = pair
+            .sign(&random, &message)
+            .map_err(|_| TrustError::Randomness)?;
+        Ok(signature.as_ref().to_vec())
+    }
+}
+
+/// Checks admin signatures against the office CA's certificate, which every node holds:
+/// what a node believes about the office's configuration rests on this, not on which
+/// peer relayed it.
+#[derive(Clone)]
+pub struct AdminSignatures {
+    public_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for AdminSignatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSignatures").finish_non_exhaustive()
+    }
+}
+
+impl AdminSignatures {
+    /// From the office CA's certificate (PEM).
+    pub fn from_ca_pem(pem: &str) -> Result<Self, TrustError> {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .map_err(|_| TrustError::NotAnAdminKey)?;
+        let certificate = pem.parse_x509().map_err(|_| TrustError::NotAnAdminKey)?;
+        Ok(AdminSignatures {
+            public_key: certificate.public_key().subject_public_key.data.to_vec(),
+        })
+    }
+
+    /// Whether the office's administrator signed exactly `payload`.
+    pub fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool {
+        use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+        let mut message = ADMIN_CONTEXT.to_vec();
+        message.extend_from_slice(payload);
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.public_key)
+            .verify(&message, signature)
+            .is_ok()
     }
 }
 
@@ -328,6 +394,42 @@ mod tests {
     /// 11 March 2026, 00:00 UTC: the tests' now.
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_773_187_200)
+    }
+
+    #[test]
+    fn only_the_office_ca_key_makes_admin_signatures_its_nodes_accept() {
+        let office = OfficeId::new("zeitz").unwrap();
+        let ca = OfficeCa::create(&office, now()).unwrap();
+        let other = OfficeCa::create(&office, now()).unwrap();
+        let check = AdminSignatures::from_ca_pem(&ca.certificate_pem).unwrap();
+        let payload = b"{\"revision\":2}";
+        let signature = ca.sign_as_admin(payload).unwrap();
+        assert!(check.verifies(payload, &signature));
+        assert!(
+            !check.verifies(b"{\"revision\":3}", &signature),
+            "tampered payload"
+        );
+        let forged = other.sign_as_admin(payload).unwrap();
+        assert!(!check.verifies(payload, &forged), "another CA's key");
+        assert!(!check.verifies(payload, &[]), "no signature");
+        assert!(!check.verifies(payload, &signature[..signature.len() - 1]));
+        // A node's own key is not the admin's.
+        let node = ca
+            .issue(
+                &NodeId::new("display-1").unwrap(),
+                Validity::starting(now(), Duration::from_secs(60)),
+            )
+            .unwrap();
+        let as_node = OfficeCa {
+            office: office.clone(),
+            certificate_pem: node.certificate_pem.clone(),
+            key_pem: node.key_pem.clone(),
+        };
+        assert!(!check.verifies(payload, &as_node.sign_as_admin(payload).unwrap()));
+        assert!(matches!(
+            AdminSignatures::from_ca_pem("not a certificate"),
+            Err(TrustError::NotAnAdminKey)
+        ));
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl TestOffice {
         let config = aufruf_node::config_file::load_or_example(None)
             .unwrap()
             .open_around_the_clock();
-        runtime::start(config, settings).await.unwrap()
+        runtime::start(Some(config), settings).await.unwrap()
     }
 
     /// Starts a kiosk whose printer is the emulated one, drawing into `tickets`.
@@ -74,12 +74,19 @@ impl TestOffice {
                 dir: tickets.to_path_buf(),
             },
         ));
-        runtime::start(config, settings).await.unwrap()
+        runtime::start(Some(config), settings).await.unwrap()
     }
 
     /// Writes an `aufruf.toml` for `settings` with fixed ports and starts
     /// `aufruf run` on it.
     pub fn spawn(&self, settings: &NodeSettings) -> Child {
+        self.spawn_with(settings, true)
+    }
+
+    /// Like [`Self::spawn`]; with `with_office` false the file holds only the
+    /// device's `[node]` table (naming the office), so the node takes the
+    /// configuration the office publishes.
+    pub fn spawn_with(&self, settings: &NodeSettings, with_office: bool) -> Child {
         let file = self.home(&settings.id).join("aufruf.toml");
         let peers: Vec<String> = settings.peers.iter().map(|p| format!("\"{p}\"")).collect();
         let node = format!(
@@ -97,7 +104,16 @@ impl TestOffice {
         let office = aufruf_node::config_file::load_or_example(None)
             .unwrap()
             .open_around_the_clock();
-        let office = toml::to_string(&office).unwrap();
+        let office = if with_office {
+            toml::to_string(&office).unwrap()
+        } else {
+            String::new()
+        };
+        let node = if with_office {
+            node
+        } else {
+            format!("{node}office = \"zeitz\"\n")
+        };
         std::fs::write(&file, format!("{office}{node}")).unwrap();
         Command::new(env!("CARGO_BIN_EXE_aufruf"))
             .args(["run", "--config"])
