@@ -28,6 +28,10 @@ use crate::state::{NodeState, Services, wall_clock};
 
 /// The API's routes over a node's state.
 pub fn router(state: Arc<NodeState>) -> Router {
+    let guard = Arc::new(crate::guard::Guard::new(
+        state.settings.api_token.clone(),
+        state.settings.tickets_per_minute,
+    ));
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -47,6 +51,10 @@ pub fn router(state: Arc<NodeState>) -> Router {
                 .layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            crate::guard::check,
+        ))
         .with_state(state)
 }
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config_file;
 pub mod credentials;
 pub mod demo;
+pub mod guard;
 pub mod metrics;
 pub mod replica;
 pub mod runtime;

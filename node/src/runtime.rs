@@ -227,6 +227,7 @@ async fn serve_api(
     let shutdown = async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -42,6 +42,14 @@ pub struct NodeSettings {
     /// The local HTTP API (health, metrics, state, actions). Loopback by default.
     #[serde(default = "default_api")]
     pub api: SocketAddr,
+    /// The token every API request must carry (`Authorization: Bearer …`), except
+    /// `GET /health`. Required when `api` is reachable beyond this device.
+    #[serde(default)]
+    pub api_token: Option<String>,
+    /// Tickets and check-ins one client address may draw per minute through the API
+    /// (a short burst, then this rate); 0: no limit.
+    #[serde(default = "default_tickets_per_minute")]
+    pub tickets_per_minute: u32,
     /// Peers to dial even without mDNS (many city networks block multicast).
     #[serde(default)]
     pub peers: Vec<SocketAddr>,
@@ -77,6 +85,13 @@ fn default_listen() -> SocketAddr {
 fn default_api() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 7380))
 }
+
+fn default_tickets_per_minute() -> u32 {
+    30
+}
+
+/// The shortest API token accepted.
+pub const MIN_API_TOKEN: usize = 32;
 
 fn yes() -> bool {
     true
@@ -146,6 +161,25 @@ impl NodeSettings {
                 .map_err(|e| error("printer".into(), e.to_string()))?;
             settings.printer = Some(printer);
         }
+        match &settings.api_token {
+            Some(token) if token.len() < MIN_API_TOKEN || !token.is_ascii() => {
+                return Err(error(
+                    "node.api_token".into(),
+                    format!("must be at least {MIN_API_TOKEN} ASCII characters"),
+                ));
+            }
+            None if !settings.api.ip().is_loopback() => {
+                return Err(error(
+                    "node.api_token".into(),
+                    format!(
+                        "the API listens on {}, beyond this device: set an api_token \
+                         (at least {MIN_API_TOKEN} characters) that its clients send",
+                        settings.api
+                    ),
+                ));
+            }
+            _ => {}
+        }
         match (config, &settings.office) {
             (None, None) => {
                 return Err(error(
@@ -192,6 +226,9 @@ impl NodeSettings {
             credentials: home.join("credentials"),
             listen: any_port,
             api: any_port,
+            api_token: None,
+            // The demo's and the tests' visitors draw as fast as they can.
+            tickets_per_minute: 0,
             peers,
             mdns: false,
             mdns_interfaces: Vec::new(),

@@ -214,3 +214,31 @@ fn a_device_file_without_the_office_must_name_it_and_must_match_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_api_open_beyond_the_device_needs_a_token() {
+    let dir = std::env::temp_dir().join(format!("aufruf-cli-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("aufruf.toml");
+    let path = file.to_str().unwrap();
+    let example = include_str!("../../aufruf.toml");
+    let node = format!(
+        "[node]\nid = \"display-1\"\nrole = \"display\"\ncredentials = \"{}\"\napi = \"0.0.0.0:7380\"\n",
+        dir.join("credentials").display()
+    );
+    std::fs::write(&file, format!("{example}\n{node}")).unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(
+        err.contains("node.api_token") && err.contains("0.0.0.0:7380"),
+        "{err}"
+    );
+    std::fs::write(&file, format!("{example}\n{node}api_token = \"short\"\n")).unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(
+        err.contains("node.api_token") && err.contains("at least 32"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -91,14 +91,16 @@ impl TestOffice {
         let peers: Vec<String> = settings.peers.iter().map(|p| format!("\"{p}\"")).collect();
         let node = format!(
             "\n[node]\nid = \"{}\"\nrole = \"{}\"\nstore = \"{}\"\ncredentials = \"{}\"\n\
-             listen = \"{}\"\napi = \"{}\"\npeers = [{}]\nmdns = false\n",
+             listen = \"{}\"\napi = \"{}\"\npeers = [{}]\nmdns = false\n\
+             tickets_per_minute = {}\n",
             settings.id,
             settings.role.name(),
             settings.store.display(),
             settings.credentials.display(),
             settings.listen,
             settings.api,
-            peers.join(", ")
+            peers.join(", "),
+            settings.tickets_per_minute
         );
         // The example office, open around the clock so the test runs at any hour.
         let office = aufruf_node::config_file::load_or_example(None)
