@@ -62,6 +62,9 @@ pub fn router(state: Arc<NodeState>) -> Router {
 /// hex-encoded signature and JSON quoting included.
 const CONFIG_BODY_LIMIT: usize = 2 * office_doc::MAX_CONFIG_BYTES;
 
+/// How often an idle display feed sends a comment.
+const FEED_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// An error as the API answers it.
 #[derive(Debug)]
 pub struct ApiError {
@@ -473,7 +476,12 @@ async fn display(State(state): State<Arc<NodeState>>) -> Response {
 
 async fn display_feed(
     State(state): State<Arc<NodeState>>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let place = state.display_feed_place().ok_or_else(|| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "too_many_feeds",
+        message: "every display feed place is taken; try again later".into(),
+    })?;
     let mut stopping = state.stopping();
     let stream = WatchStream::new(state.office().subscribe_display())
         .map(|view| {
@@ -485,8 +493,15 @@ async fn display_feed(
         // The feed ends when the node shuts down, so the server can stop.
         .take_until(async move {
             let _ = stopping.wait_for(|s| *s).await;
+        })
+        // The place is given back when the feed ends (or its client goes).
+        .map(move |event| {
+            let _held = &place;
+            event
         });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    // A comment every few seconds keeps proxies from closing the feed and lets the
+    // server notice a display that went away (its place is then free again).
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(FEED_KEEP_ALIVE)))
 }
 
 /// `kiosk-1-17` or `kiosk-1/17` as a ticket id.

@@ -11,5 +11,6 @@ pub mod guard;
 pub mod metrics;
 pub mod replica;
 pub mod runtime;
+pub mod server;
 pub mod settings;
 pub mod state;

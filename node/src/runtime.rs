@@ -221,19 +221,11 @@ impl RunningNode {
 async fn serve_api(
     listener: tokio::net::TcpListener,
     state: Arc<NodeState>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
+    let limits = state.settings.api_limits;
     let app = crate::api::router(state);
-    let shutdown = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    };
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "local API stopped");
-    }
+    crate::server::serve(listener, app, limits, stopped).await;
 }
 
 /// Dials the office peers mDNS finds; liveness stays the TLS session's.

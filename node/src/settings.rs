@@ -72,6 +72,9 @@ pub struct NodeSettings {
     /// The ticket printer, from the file's `[printer]` table (kiosks only).
     #[serde(skip)]
     pub printer: Option<PrinterConfig>,
+    /// The API server's bounds (connections, header deadline, display feeds).
+    #[serde(skip)]
+    pub api_limits: crate::server::ApiLimits,
 }
 
 fn default_store() -> PathBuf {
@@ -236,6 +239,7 @@ impl NodeSettings {
             retention_days: default_retention(),
             public_url: default_public_url(),
             printer: None,
+            api_limits: crate::server::ApiLimits::default(),
         }
     }
 

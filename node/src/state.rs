@@ -41,6 +41,8 @@ pub struct NodeState {
     /// Turns true when the node shuts down, so long-lived streams (the display
     /// feed) end and let the server stop.
     stopping: watch::Sender<bool>,
+    /// One permit per open display feed.
+    display_feeds: Arc<tokio::sync::Semaphore>,
 }
 
 impl NodeState {
@@ -81,7 +83,11 @@ impl NodeState {
             Role::Gateway => RoleService::Gateway(GatewayService::new(office)),
         };
         let (stopping, _) = watch::channel(false);
+        let display_feeds = Arc::new(tokio::sync::Semaphore::new(
+            settings.api_limits.display_feeds,
+        ));
         Ok(Self {
+            display_feeds,
             settings,
             replica,
             services,
@@ -111,6 +117,12 @@ impl NodeState {
     /// Ends the node's long-lived streams.
     pub fn begin_shutdown(&self) {
         self.stopping.send_replace(true);
+    }
+
+    /// A place for one more display feed, held while it is open; `None` when all
+    /// places are taken.
+    pub fn display_feed_place(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.display_feeds.clone().try_acquire_owned().ok()
     }
 
     /// Turns true when the node shuts down.

@@ -183,3 +183,73 @@ async fn with_a_token_configured_only_the_health_check_goes_without_it() {
     assert_eq!(status, 200);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_silent_connections_is_cut_and_the_api_answers_again() {
+    let office = TestOffice::new();
+    let mut settings = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    settings.api_limits = aufruf_node::server::ApiLimits {
+        connections: 8,
+        header_timeout: std::time::Duration::from_millis(500),
+        display_feeds: 2,
+    };
+    let kiosk = office.start(settings).await;
+    let k = kiosk.api_addr;
+    let host = format!("127.0.0.1:{}", k.port());
+    // Eight clients connect and say nothing (slowloris); a ninth is turned away at once.
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(tokio::net::TcpStream::connect(k).await.unwrap());
+    }
+    let closed = |mut stream: tokio::net::TcpStream| async move {
+        let mut byte = [0_u8; 1];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut byte))
+            .await
+            .expect("the server closes the connection");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    };
+    closed(tokio::net::TcpStream::connect(k).await.unwrap()).await;
+    // The silent ones are cut after the header deadline…
+    for stream in silent {
+        closed(stream).await;
+    }
+    // …and the API answers again.
+    let (status, _, _) = raw(k, &get("/api/kiosk", &host, "")).await;
+    assert_eq!(status, 200);
+    kiosk.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_feeds_beyond_the_cap_are_refused_until_one_goes_away() {
+    let office = TestOffice::new();
+    let mut settings = office.enroll("display-1", Role::Display, vec![]);
+    settings.api_limits.display_feeds = 2;
+    let display = office.start(settings).await;
+    let api = display.api_addr;
+    let feed = || async {
+        office
+            .http
+            .get(format!("http://{api}/api/display/feed"))
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = feed().await;
+    let second = feed().await;
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let third = feed().await;
+    assert_eq!(third.status(), 503);
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["kind"], "too_many_feeds");
+    // A display goes away; its place is free once the server notices.
+    drop(first);
+    office
+        .eventually(
+            std::time::Duration::from_secs(30),
+            "a feed place is free again",
+            || async { feed().await.status() == 200 },
+        )
+        .await;
+    drop(second);
+    display.shutdown().await;
+}
