@@ -39,17 +39,29 @@ fn read(path: &Path) -> Result<String, CredentialsError> {
     })
 }
 
+/// Writes `text` to `path`. A secret is created with mode 0600 in the very call that
+/// creates it (no moment in which others may read it), and an existing file is made
+/// 0600 before the secret is written into it.
 fn write(path: &Path, text: &str, secret: bool) -> Result<(), CredentialsError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let io = |source| CredentialsError::Io {
         path: path.to_owned(),
         source,
     };
-    std::fs::write(path, text).map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
     if secret {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        options.mode(0o600);
     }
-    Ok(())
+    let mut file = options.open(path).map_err(io)?;
+    if secret {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    file.set_len(0).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 /// The office folder with its CA.
@@ -104,10 +116,9 @@ impl OfficeFolder {
         role: Role,
         valid_for: Duration,
     ) -> Result<EnrollmentToken, CredentialsError> {
-        let mut book = self.book()?;
-        let token = book.issue_token(node.clone(), role, SystemTime::now() + valid_for)?;
-        write(&self.dir.join("enrollment.book"), &book.to_text(), true)?;
-        Ok(token)
+        self.with_book(|book| {
+            Ok(book.issue_token(node.clone(), role, SystemTime::now() + valid_for)?)
+        })
     }
 
     /// Redeems a token: the node's certificate, issued once.
@@ -115,15 +126,38 @@ impl OfficeFolder {
         &self,
         token: &EnrollmentToken,
     ) -> Result<(NodeCredentials, Role), CredentialsError> {
-        let mut book = self.book()?;
-        let issued = book.redeem(&self.ca, token, SystemTime::now())?;
-        write(&self.dir.join("enrollment.book"), &book.to_text(), true)?;
-        Ok(issued)
+        self.with_book(|book| Ok(book.redeem(&self.ca, token, SystemTime::now())?))
     }
 
-    fn book(&self) -> Result<EnrollmentBook, CredentialsError> {
+    /// Reads the enrollment book, lets `change` change it and writes it back, all
+    /// under an exclusive lock of the book's file: two enrollments at once cannot
+    /// both redeem one token, nor lose each other's tokens.
+    fn with_book<T>(
+        &self,
+        change: impl FnOnce(&mut EnrollmentBook) -> Result<T, CredentialsError>,
+    ) -> Result<T, CredentialsError> {
+        use std::io::{Read, Seek, Write};
         let path = self.dir.join("enrollment.book");
-        Ok(EnrollmentBook::from_text(&read(&path)?)?)
+        let io = |source| CredentialsError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        // Released when `file` is closed, also on an early return.
+        file.lock().map_err(io)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(io)?;
+        let mut book = EnrollmentBook::from_text(&text)?;
+        let outcome = change(&mut book)?;
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        file.write_all(book.to_text().as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(outcome)
     }
 }
 
@@ -146,4 +180,85 @@ pub fn load_node(dir: &Path, node: &NodeId) -> Result<NodeCredentials, Credentia
         key_pem: read(&dir.join("node.key"))?,
         ca_certificate_pem: read(&dir.join("ca.crt"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn keys_are_written_readable_by_their_owner_only_even_over_an_open_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let office =
+            OfficeFolder::init(&dir.path().join("office"), &OfficeId::new("zeitz").unwrap())
+                .unwrap();
+        assert_eq!(mode(&office.dir.join("ca.key")), 0o600);
+        assert_eq!(mode(&office.dir.join("enrollment.book")), 0o600);
+        let token = office
+            .issue_token(
+                &NodeId::new("desk-1").unwrap(),
+                Role::Desk,
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let (issued, _) = office.enroll(&token).unwrap();
+        let credentials = dir.path().join("credentials");
+        std::fs::create_dir_all(&credentials).unwrap();
+        // A key file left world-readable by someone is tightened before the key goes in.
+        std::fs::write(credentials.join("node.key"), "old").unwrap();
+        std::fs::set_permissions(
+            credentials.join("node.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        save_node(&credentials, &issued).unwrap();
+        assert_eq!(mode(&credentials.join("node.key")), 0o600);
+        let loaded = load_node(&credentials, &issued.node).unwrap();
+        assert_eq!(loaded.key_pem, issued.key_pem);
+    }
+
+    #[test]
+    fn a_token_redeemed_by_many_at_once_enrolls_exactly_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let office =
+            OfficeFolder::init(&dir.path().join("office"), &OfficeId::new("zeitz").unwrap())
+                .unwrap();
+        let token = office
+            .issue_token(
+                &NodeId::new("kiosk-1").unwrap(),
+                Role::Kiosk,
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        // Another token issued meanwhile must survive the redemptions.
+        let other = office
+            .issue_token(
+                &NodeId::new("desk-1").unwrap(),
+                Role::Desk,
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let enrolled = std::thread::scope(|scope| {
+            let attempts: Vec<_> = (0..8)
+                .map(|_| {
+                    let folder = OfficeFolder::open(&office.dir).unwrap();
+                    let token = token.clone();
+                    scope.spawn(move || folder.enroll(&token).is_ok())
+                })
+                .collect();
+            attempts
+                .into_iter()
+                .map(|a| a.join().is_ok_and(|ok| ok))
+                .filter(|ok| *ok)
+                .count()
+        });
+        assert_eq!(enrolled, 1);
+        assert!(office.enroll(&other).is_ok());
+    }
 }

@@ -236,7 +236,10 @@ async fn display_feeds_beyond_the_cap_are_refused_until_one_goes_away() {
     };
     let first = feed().await;
     let second = feed().await;
-    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
     let third = feed().await;
     assert_eq!(third.status(), 503);
     let body: Value = third.json().await.unwrap();
