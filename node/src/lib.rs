@@ -10,6 +10,7 @@ pub mod demo;
 pub mod guard;
 pub mod metrics;
 pub mod replica;
+pub mod retention;
 pub mod runtime;
 pub mod server;
 pub mod settings;

@@ -292,8 +292,16 @@ async fn roll_over_days(state: Arc<NodeState>, mut stopped: watch::Receiver<bool
 
 async fn retire_expired(state: &Arc<NodeState>) {
     let state = state.clone();
-    let retired =
-        tokio::task::spawn_blocking(move || state.office().retire_expired(wall_clock())).await;
+    let retired = tokio::task::spawn_blocking(move || {
+        let retention = Duration::from_secs(u64::from(state.settings.retention_days) * 24 * 3600);
+        crate::retention::remove_old_moved_aside(
+            &state.settings.store,
+            retention,
+            SystemTime::now(),
+        );
+        state.office().retire_expired(wall_clock())
+    })
+    .await;
     match retired {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "days past the retention not deleted"),

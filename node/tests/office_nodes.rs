@@ -423,7 +423,8 @@ async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(retired, vec![old_date]);
+    assert_eq!(retired.deleted, vec![old_date]);
+    assert!(retired.unreadable.is_empty());
     let names: Vec<String> = state
         .replica
         .document_names()

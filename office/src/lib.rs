@@ -29,7 +29,9 @@ pub use display::DisplayService;
 pub use gateway::GatewayService;
 pub use kiosk::{KioskService, Printer, Wish};
 pub use replicated::{Carries, Documents, Office, OfficeError, Touched, document_name};
-pub use service::{Observer, OfficeService, Replication, ServiceError, Setup, Unobserved};
+pub use service::{
+    ConfigStatus, Observer, OfficeService, Replication, Retired, ServiceError, Setup, Unobserved,
+};
 
 /// The example office shipped in the repository (`aufruf.toml`): the demo's office,
 /// and the one tests use.

@@ -145,6 +145,15 @@ struct Adopted {
     notice: Option<String>,
 }
 
+/// What a run of the retention did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retired {
+    /// The days deleted.
+    pub deleted: Vec<NaiveDate>,
+    /// Days among them that could not be read, so no statistics were kept, and why.
+    pub unreadable: Vec<(NaiveDate, String)>,
+}
+
 /// Which configuration a node runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigStatus {
@@ -460,12 +469,14 @@ impl<R: Replication> OfficeService<R> {
     // ---- days past their retention ----
 
     /// Deletes the day documents older than the retention, after keeping their
-    /// statistics (no personal data) in the office document. Returns the days deleted.
-    pub fn retire_expired(&self, now: Timestamp) -> Result<Vec<NaiveDate>, ServiceError> {
+    /// statistics (no personal data) in the office document. A day that cannot be
+    /// read is deleted all the same — its personal data must not outlive the
+    /// retention — without statistics, and reported.
+    pub fn retire_expired(&self, now: Timestamp) -> Result<Retired, ServiceError> {
         let today = self.today(now);
         let retention = chrono::Days::new(u64::from(self.setup.retention_days));
         let Some(cutoff) = today.checked_sub_days(retention) else {
-            return Ok(Vec::new());
+            return Ok(Retired::default());
         };
         let expired: Vec<NaiveDate> = self
             .replica
@@ -474,19 +485,31 @@ impl<R: Replication> OfficeService<R> {
             .filter_map(day_of)
             .filter(|date| *date < cutoff)
             .collect();
+        let mut unreadable = Vec::new();
         for date in &expired {
             let statistics = {
                 let mut office = self.office();
-                DayStatistics::of(*date, office.day(*date)?)
+                office.day(*date).map(|day| DayStatistics::of(*date, day))
             };
-            office_doc::keep_statistics(&mut self.replica.clone(), &statistics)?;
+            match statistics {
+                Ok(statistics) => {
+                    office_doc::keep_statistics(&mut self.replica.clone(), &statistics)?;
+                }
+                Err(e) => {
+                    tracing::error!(%date, error = %e, "a day past the retention cannot be read; it is deleted without statistics");
+                    unreadable.push((*date, e.to_string()));
+                }
+            }
         }
         self.replica.retire_days_before(&document_name(cutoff)?)?;
         self.office().forget_before(cutoff);
         if !expired.is_empty() {
             tracing::info!(days = ?expired, "days past the retention deleted; their statistics are kept");
         }
-        Ok(expired)
+        Ok(Retired {
+            deleted: expired,
+            unreadable,
+        })
     }
 
     /// The statistics kept of a deleted (or any summarised) day.

@@ -689,3 +689,49 @@ fn two_admins_publishing_at_once_leave_every_device_on_the_same_configuration() 
     assert_eq!(a.config_status(), b.config_status());
     assert_eq!(a.config_status().revision, 1);
 }
+
+#[test]
+fn a_day_past_the_retention_that_cannot_be_read_is_deleted_and_reported_not_kept() {
+    let config = aufruf_office::example_office()
+        .unwrap()
+        .open_around_the_clock();
+    let replica = MemoryReplica::new();
+    let office = office_on(config.clone(), "kiosk-1", replica.clone());
+    let kiosk = KioskService::new(office.clone(), None, None);
+    let ten_days_ago = wednesday(9, 0) - Duration::from_secs(10 * 24 * 3600);
+    let eleven_days_ago = ten_days_ago - Duration::from_secs(24 * 3600);
+    for when in [ten_days_ago, eleven_days_ago] {
+        kiosk
+            .draw_ticket(when, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
+            .unwrap();
+    }
+    // One of the old days was written by a newer version: this one cannot read it.
+    let broken = aufruf_office::document_name(office.today(eleven_days_ago)).unwrap();
+    replica
+        .clone()
+        .change_durably(&broken, &mut |tx| {
+            use automerge::transaction::Transactable;
+            tx.put(automerge::ROOT, "schema", 99_i64)?;
+            Ok(())
+        })
+        .unwrap();
+    let fresh = office_on(config, "kiosk-1", replica.clone());
+    let retired = fresh.retire_expired(wednesday(9, 0)).unwrap();
+    assert_eq!(retired.deleted.len(), 2);
+    assert_eq!(retired.unreadable.len(), 1);
+    assert_eq!(retired.unreadable[0].0, fresh.today(eleven_days_ago));
+    assert!(
+        retired.unreadable[0].1.contains("layout version 99"),
+        "{:?}",
+        retired.unreadable
+    );
+    // Both days are gone; only the readable one left statistics.
+    assert!(
+        replica
+            .document_names()
+            .iter()
+            .all(|n| *n == aufruf_sync_protocol::DocumentName::Office)
+    );
+    assert!(fresh.statistics(fresh.today(ten_days_ago)).is_some());
+    assert!(fresh.statistics(fresh.today(eleven_days_ago)).is_none());
+}
