@@ -30,7 +30,9 @@ use crate::state::{NodeState, wall_clock};
 pub enum StartError {
     #[error("[node] id: {0}")]
     Id(String),
-    #[error("store {path}: {message}")]
+    #[error(
+        "store {path}: {message}; it was left as it is: fix the cause and start the node again"
+    )]
     Store { path: String, message: String },
     #[error("credentials: {0}")]
     Credentials(#[from] credentials::CredentialsError),

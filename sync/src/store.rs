@@ -105,6 +105,40 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the error says the store's contents are damaged (then a fresh store
+    /// refilled from peers is the way on), rather than that its surroundings failed:
+    /// the lock is held, or the system refused (permissions, space, file
+    /// descriptors, memory, a read-only file system, an I/O error of the disk).
+    pub fn is_corruption(&self) -> bool {
+        let environment = |e: &io::Error| {
+            use io::ErrorKind as K;
+            matches!(
+                e.kind(),
+                K::PermissionDenied
+                    | K::StorageFull
+                    | K::QuotaExceeded
+                    | K::ReadOnlyFilesystem
+                    | K::ResourceBusy
+                    | K::WouldBlock
+                    | K::OutOfMemory
+                    | K::Interrupted
+                    | K::TimedOut
+            ) || matches!(
+                e.raw_os_error(),
+                // EIO, ENFILE, EMFILE, ENOMEM
+                Some(5 | 23 | 24 | 12)
+            )
+        };
+        match self {
+            StoreError::Locked(_) => false,
+            StoreError::Directory { source, .. } => !environment(source),
+            StoreError::Sled(sled::Error::Io(source)) => !environment(source),
+            StoreError::Sled(_) | StoreError::Current(_) | StoreError::Document { .. } => true,
+        }
+    }
+}
+
 /// The sled store of one node.
 #[derive(Debug)]
 pub struct Store {
@@ -260,7 +294,10 @@ impl Store {
     pub fn open(path: &Path, now: SystemTime) -> Result<OpenedStore, StoreError> {
         let (mut store, moved_aside) = match Self::open_unchecked(path) {
             Ok(store) => (store, None),
-            Err(error @ StoreError::Locked(_)) => return Err(error),
+            // Not the store's fault (in use, no space, no permission, no file
+            // descriptors, a failing disk): moving it aside would throw away good
+            // data and reissue what it holds. The node stops and says why.
+            Err(error) if !error.is_corruption() => return Err(error),
             Err(error) => {
                 let aside = aside_path(path, now);
                 tracing::warn!(
@@ -1083,6 +1120,36 @@ mod tests {
         assert_eq!(std::fs::read(&aside).unwrap(), b"not a sled store");
         assert!(path.is_dir());
         assert!(opened.store.document_names().unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_damaged_contents_count_as_corruption_not_a_refusing_system() {
+        let directory = |kind: io::ErrorKind| StoreError::Directory {
+            path: PathBuf::from("store"),
+            source: io::Error::from(kind),
+        };
+        for kind in [
+            io::ErrorKind::PermissionDenied,
+            io::ErrorKind::StorageFull,
+            io::ErrorKind::ReadOnlyFilesystem,
+            io::ErrorKind::OutOfMemory,
+        ] {
+            assert!(!directory(kind).is_corruption(), "{kind:?}");
+            let sled = StoreError::Sled(sled::Error::Io(io::Error::from(kind)));
+            assert!(!sled.is_corruption(), "sled {kind:?}");
+        }
+        for errno in [5, 23, 24] {
+            let e = StoreError::Directory {
+                path: PathBuf::from("store"),
+                source: io::Error::from_raw_os_error(errno),
+            };
+            assert!(!e.is_corruption(), "errno {errno}");
+        }
+        assert!(!StoreError::Locked(PathBuf::from("store")).is_corruption());
+        assert!(StoreError::Current(PathBuf::from("store")).is_corruption());
+        assert!(directory(io::ErrorKind::InvalidData).is_corruption());
+        assert!(directory(io::ErrorKind::UnexpectedEof).is_corruption());
+        assert!(StoreError::Sled(sled::Error::Corruption { at: None, bt: () }).is_corruption());
     }
 
     #[test]
