@@ -230,6 +230,8 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
         "role": state.role().name(),
         "office": state.config().office.id,
         "peers": peers,
+        // Changes received from peers and not yet on disk (flushed within 1 s).
+        "unflushed_received": state.replica.has_unflushed_received(),
     }))
 }
 

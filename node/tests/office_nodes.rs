@@ -589,3 +589,91 @@ async fn a_kiosk_killed_again_and_again_while_issuing_loses_no_acknowledged_tick
     // 3 + 5 + … + 41 acknowledged at the kills, at least.
     assert!(issued >= (0..20).map(|r| 3 + r * 2).sum::<usize>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_that_reached_a_second_device_survive_a_power_cut_and_the_kiosks_disk() {
+    const TICKETS: usize = 300;
+    let office = TestOffice::new();
+    let mut kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    kiosk.api = free_port();
+    kiosk.listen = free_port();
+    let mut desk = office.enroll("desk-1", Role::Desk, vec![kiosk.listen]);
+    desk.api = free_port();
+    desk.listen = free_port();
+    let (k, d) = (kiosk.api, desk.api);
+    let mut kiosk_process = Killed(office.spawn(&kiosk));
+    let mut desk_process = Killed(office.spawn(&desk));
+    let answers = |api: std::net::SocketAddr| {
+        let http = office.http.clone();
+        async move {
+            match http.get(format!("http://{api}/health")).send().await {
+                Ok(answer) => answer.json::<Value>().await.ok(),
+                Err(_) => None,
+            }
+        }
+    };
+    office
+        .eventually(PATIENCE, "kiosk and desk are connected", || async {
+            answers(k).await.is_some() && answers(d).await.is_some_and(|h| peers_of(&h) == 1)
+        })
+        .await;
+    let mut acknowledged = Vec::new();
+    for _ in 0..TICKETS {
+        let (status, issued) = office
+            .post(k, "/api/tickets", json!({"service": "meldebescheinigung"}))
+            .await;
+        assert_eq!(status, 201, "{issued}");
+        acknowledged.push((
+            issued["ticket"]["id"].as_str().unwrap().to_owned(),
+            issued["ticket"]["number"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // The desk has them all and says they are on its disk (within a second of
+    // arriving).
+    office
+        .eventually(PATIENCE, "the desk holds every ticket, flushed", || async {
+            let day = office.get(d, "/api/day").await.1;
+            let health = office.get(d, "/health").await.1;
+            day["tickets"].as_array().map(Vec::len) == Some(TICKETS)
+                && health["unflushed_received"] == json!(false)
+        })
+        .await;
+    // Power cut: both die at once; the kiosk's disk is gone with it.
+    kiosk_process.0.kill().unwrap();
+    desk_process.0.kill().unwrap();
+    kiosk_process.0.wait().unwrap();
+    desk_process.0.wait().unwrap();
+    std::fs::remove_dir_all(&kiosk.store).unwrap();
+
+    let _desk_process = Killed(office.spawn(&desk));
+    office
+        .eventually(PATIENCE, "the desk is back", || async {
+            answers(d).await.is_some()
+        })
+        .await;
+    let day = office.get(d, "/api/day").await.1;
+    let held: std::collections::BTreeMap<String, String> = day["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().to_owned(),
+                t["number"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (id, number) in &acknowledged {
+        assert_eq!(held.get(id), Some(number), "{number} ({id}) was lost");
+    }
+}
+
+/// A child process killed when the test ends, passed or failed.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -110,7 +110,16 @@ struct Inner<S: DocumentStore> {
     unstored: BTreeSet<DocumentName>,
     outlets: BTreeMap<ConnectionId, mpsc::UnboundedSender<Outgoing>>,
     next_connection: u64,
+    /// When the oldest change received from a peer and not yet flushed arrived.
+    unflushed_since: Option<Duration>,
+    /// Changes received from peers are flushed within this long.
+    flush_within: Duration,
 }
+
+/// Changes received from peers are durable within this long unless
+/// [`Replica::set_flush_within`] says otherwise. Flushes are grouped: one per tick
+/// at most.
+pub const FLUSH_RECEIVED_WITHIN: Duration = Duration::from_secs(1);
 
 /// The result of [`Replica::open`].
 #[derive(Debug)]
@@ -182,6 +191,8 @@ impl<S: DocumentStore> Replica<S> {
                 unstored: BTreeSet::new(),
                 outlets: BTreeMap::new(),
                 next_connection: 1,
+                unflushed_since: None,
+                flush_within: FLUSH_RECEIVED_WITHIN,
             }),
             remote_changes,
             clock: Box::new(clock),
@@ -208,7 +219,11 @@ impl<S: DocumentStore> Replica<S> {
                 // earlier: store the whole document.
                 inner.compact(name)
             } else {
-                inner.store.append(name, &local.chunk, Durability::Flushed)
+                inner
+                    .store
+                    .append(name, &local.chunk, Durability::Flushed)
+                    // The flush made everything received before durable too.
+                    .inspect(|()| inner.unflushed_since = None)
             };
             if let Err(error) = stored {
                 // Take the change back: what is not durable must not reach peers.
@@ -289,7 +304,10 @@ impl<S: DocumentStore> Replica<S> {
     /// Flushes everything received from peers to disk (local changes are flushed
     /// by [`Replica::change`] already).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.lock().store.flush()
+        let mut inner = self.lock();
+        inner.store.flush()?;
+        inner.unflushed_since = None;
+        Ok(())
     }
 
     /// Compacts every document into a snapshot now.
@@ -344,9 +362,37 @@ impl<S: DocumentStore> Replica<S> {
         self.lock().outlets.remove(&connection);
     }
 
-    /// Time passed: heartbeats, silent peers.
+    /// Time passed: heartbeats, silent peers, and the flush of changes received
+    /// from peers. A received change is flushed at the first tick at least half of
+    /// the flush bound after it arrived, so with ticks at most half the bound apart
+    /// it is durable within the bound — and one flush covers every change received
+    /// meanwhile.
     pub fn tick(&self) {
-        self.input(Input::Tick);
+        let now = self.now();
+        let mut inner = self.lock();
+        let outputs = inner.core.handle(now, Input::Tick);
+        self.carry_out(&mut inner, now, outputs);
+        if let Some(since) = inner.unflushed_since
+            && now.saturating_sub(since) >= inner.flush_within / 2
+        {
+            match inner.store.flush() {
+                Ok(()) => inner.unflushed_since = None,
+                Err(error) => {
+                    tracing::error!(%error, "changes received from peers not flushed; trying again at the next tick");
+                }
+            }
+        }
+    }
+
+    /// Changes received from peers are flushed within `bound` (default
+    /// [`FLUSH_RECEIVED_WITHIN`]), given ticks at most `bound / 2` apart.
+    pub fn set_flush_within(&self, bound: Duration) {
+        self.lock().flush_within = bound;
+    }
+
+    /// Whether changes received from peers wait for their flush.
+    pub fn has_unflushed_received(&self) -> bool {
+        self.lock().unflushed_since.is_some()
     }
 
     fn input(&self, input: Input<'_>) {
@@ -391,7 +437,10 @@ impl<S: DocumentStore> Replica<S> {
                     }
                     Output::DocumentChanged { name, chunk } => {
                         match inner.store.append(&name, &chunk, Durability::Buffered) {
-                            Ok(()) => inner.count_chunk(&name),
+                            Ok(()) => {
+                                inner.count_chunk(&name);
+                                inner.unflushed_since.get_or_insert(now);
+                            }
                             Err(error) => {
                                 tracing::error!(document = %name, %error, "change from a peer not stored; the next local change stores the whole document");
                                 inner.unstored.insert(name.clone());
@@ -401,7 +450,10 @@ impl<S: DocumentStore> Replica<S> {
                     }
                     Output::ChangesQueued { name, chunk } => {
                         match inner.store.append(&name, &chunk, Durability::Buffered) {
-                            Ok(()) => inner.count_chunk(&name),
+                            Ok(()) => {
+                                inner.count_chunk(&name);
+                                inner.unflushed_since.get_or_insert(now);
+                            }
                             Err(error) => {
                                 tracing::error!(document = %name, %error, "changes from a peer not stored; the next local change stores the whole document");
                                 inner.unstored.insert(name.clone());

@@ -248,3 +248,114 @@ fn a_replica_runs_on_the_clock_and_actors_it_is_given() {
     }
     assert!(closed, "the silent connection is closed on the hand clock");
 }
+
+/// A memory store that counts what was appended without a flush since the last one.
+#[derive(Debug, Clone, Default)]
+struct FlushWatch {
+    inner: MemoryStore,
+    unflushed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlushWatch {
+    fn unflushed(&self) -> usize {
+        self.unflushed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl DocumentStore for FlushWatch {
+    fn append(
+        &self,
+        name: &DocumentName,
+        chunk: &[u8],
+        durability: aufruf_sync::store::Durability,
+    ) -> Result<(), aufruf_sync::StoreError> {
+        self.inner.append(name, chunk, durability)?;
+        match durability {
+            aufruf_sync::store::Durability::Buffered => {
+                self.unflushed
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            aufruf_sync::store::Durability::Flushed => self.flush()?,
+        }
+        Ok(())
+    }
+    fn flush(&self) -> Result<(), aufruf_sync::StoreError> {
+        self.unflushed.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.inner.flush()
+    }
+    fn load(
+        &self,
+        name: &DocumentName,
+    ) -> Result<Option<aufruf_sync::store::LoadedDocument>, aufruf_sync::StoreError> {
+        self.inner.load(name)
+    }
+    fn document_names(&self) -> Result<Vec<DocumentName>, aufruf_sync::StoreError> {
+        self.inner.document_names()
+    }
+    fn compact(
+        &mut self,
+        name: &DocumentName,
+        document: &automerge::Automerge,
+    ) -> Result<(), aufruf_sync::StoreError> {
+        self.inner.compact(name, document)
+    }
+    fn remove_document(&mut self, name: &DocumentName) -> Result<(), aufruf_sync::StoreError> {
+        self.inner.remove_document(name)
+    }
+    fn save_sync_state(
+        &self,
+        peer: &NodeId,
+        name: &DocumentName,
+        state: &[u8],
+    ) -> Result<(), aufruf_sync::StoreError> {
+        self.inner.save_sync_state(peer, name, state)
+    }
+    fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, aufruf_sync::StoreError> {
+        self.inner.sync_states()
+    }
+    fn size_on_disk(&self) -> Result<u64, aufruf_sync::StoreError> {
+        self.inner.size_on_disk()
+    }
+}
+
+#[test]
+fn changes_received_from_a_peer_are_flushed_within_the_bound_in_one_flush() {
+    let clock = HandClock::default();
+    let store = FlushWatch::default();
+    let desk = Replica::with_clock_and_actors(
+        store.clone(),
+        identity("desk-2"),
+        Limits::default(),
+        clock.clone(),
+        |_| automerge::ActorId::random(),
+    )
+    .unwrap();
+    // `pump` connects desk-1 (first) with desk-2 (second).
+    let kiosk = in_memory(&MemoryStore::new(), "desk-1");
+    for n in 0..30 {
+        issue(&kiosk, &format!("K-{n:03}"));
+    }
+    pump(&kiosk, &desk);
+    assert!(store.unflushed() > 0, "received changes are buffered first");
+    assert!(desk.has_unflushed_received());
+    // Not yet: they arrived just now.
+    desk.tick();
+    assert!(store.unflushed() > 0);
+    clock.advance(std::time::Duration::from_millis(499));
+    desk.tick();
+    assert!(store.unflushed() > 0);
+    // Half the bound after their arrival, one flush takes them all.
+    clock.advance(std::time::Duration::from_millis(1));
+    desk.tick();
+    assert_eq!(store.unflushed(), 0);
+    assert!(!desk.has_unflushed_received());
+
+    // A tighter bound is kept too.
+    desk.set_flush_within(std::time::Duration::from_millis(200));
+    issue(&kiosk, "K-100");
+    pump(&kiosk, &desk);
+    assert!(store.unflushed() > 0);
+    clock.advance(std::time::Duration::from_millis(100));
+    desk.tick();
+    assert_eq!(store.unflushed(), 0);
+}
