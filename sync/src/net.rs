@@ -4,9 +4,13 @@
 //!
 //! A frame on the wire is a `u32` big-endian length and that many bytes; a length
 //! over [`Limits::max_frame_len`](crate::protocol::Limits) ends the connection before
-//! anything is allocated. TLS handshakes run in their own task, never in the accept
-//! loop, so one slow or hostile client cannot stall the others. Liveness comes from
-//! the session's heartbeats (in the core), not from discovery.
+//! anything is allocated, and a frame's buffer grows only as its bytes arrive. TLS
+//! handshakes run in their own tasks, never in the accept loop, at most
+//! [`MAX_HANDSHAKES`] at once, so slow or hostile clients cannot stall the others or
+//! pile up; a failing `accept` (e.g. no file descriptors left) backs off. Each
+//! certified node has one session: when two nodes dial each other, both keep the
+//! connection the node with the smaller id dialled. Liveness comes from the session's
+//! heartbeats (in the core), not from discovery.
 //!
 //! **Architecture Invariant**: only certificates chained to the office CA are
 //! accepted, in both directions, and the certificate's node id must match the
@@ -59,6 +63,13 @@ pub enum NetError {
     #[error(transparent)]
     Trust(#[from] TrustError),
 }
+
+/// TLS handshakes in progress at once; further connections are closed at once.
+pub const MAX_HANDSHAKES: usize = 16;
+/// How long accepting pauses after `accept` failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
+/// A frame's buffer grows by at most this much before its bytes have arrived.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Where to listen, whom to dial, how patiently.
 #[derive(Clone, Debug)]
@@ -160,6 +171,7 @@ pub struct Network {
     config: NetConfig,
     stop: watch::Receiver<bool>,
     traffic: Arc<Traffic>,
+    sessions: Arc<Sessions>,
     diallers: BTreeMap<SocketAddr, watch::Sender<bool>>,
 }
 
@@ -191,6 +203,7 @@ pub async fn start(
     let (shutdown, stop) = watch::channel(false);
     let (session_token, sessions_done) = mpsc::channel(1);
     let traffic = Arc::new(Traffic::default());
+    let sessions = Arc::new(Sessions::default());
     let accepting = tokio::spawn(accept_loop(
         listener,
         Shared {
@@ -200,6 +213,7 @@ pub async fn start(
             stop: stop.clone(),
             _session_token: session_token.clone(),
             traffic: traffic.clone(),
+            sessions: sessions.clone(),
         },
     ));
     let ticking = tokio::spawn(tick_loop(replica.clone(), config.tick_every, stop.clone()));
@@ -215,6 +229,7 @@ pub async fn start(
         config: config.clone(),
         stop,
         traffic,
+        sessions,
         diallers: BTreeMap::new(),
     };
     for peer in &config.static_peers {
@@ -233,6 +248,69 @@ struct Shared {
     /// Held, never used: its drop tells `Network::shutdown` the task ended.
     _session_token: mpsc::Sender<()>,
     traffic: Arc<Traffic>,
+    sessions: Arc<Sessions>,
+}
+
+/// The live session with each certified node, so there is one per node.
+#[derive(Debug, Default)]
+struct Sessions {
+    by_node: std::sync::Mutex<BTreeMap<NodeId, LiveSession>>,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug)]
+struct LiveSession {
+    id: u64,
+    dialled_by_us: bool,
+    /// Ends the session when it loses to another with the same node.
+    end: watch::Sender<bool>,
+}
+
+impl Sessions {
+    /// Registers a session with `peer`; `None` when an existing session with it is
+    /// the one to keep (this one then ends at once). Of two sessions dialled in
+    /// opposite directions the one dialled by the node with the smaller id is kept,
+    /// which both ends agree on; of two in the same direction the newer (the older
+    /// may belong to a peer that restarted and is not yet found silent).
+    fn register(
+        &self,
+        us: &NodeId,
+        peer: &NodeId,
+        dialled_by_us: bool,
+    ) -> Option<(u64, watch::Receiver<bool>)> {
+        let mut by_node = self
+            .by_node
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let preferred = |dialled_by_us: bool| dialled_by_us == (us < peer);
+        if let Some(existing) = by_node.get(peer) {
+            if existing.dialled_by_us != dialled_by_us && preferred(existing.dialled_by_us) {
+                return None;
+            }
+            let _ = existing.end.send(true);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (end, ended) = watch::channel(false);
+        by_node.insert(
+            peer.clone(),
+            LiveSession {
+                id,
+                dialled_by_us,
+                end,
+            },
+        );
+        Some((id, ended))
+    }
+
+    fn unregister(&self, peer: &NodeId, id: u64) {
+        let mut by_node = self
+            .by_node
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if by_node.get(peer).is_some_and(|s| s.id == id) {
+            by_node.remove(peer);
+        }
+    }
 }
 
 impl Network {
@@ -273,6 +351,7 @@ impl Network {
                 stop,
                 _session_token: session_token,
                 traffic: self.traffic.clone(),
+                sessions: self.sessions.clone(),
             },
         )));
     }
@@ -345,6 +424,7 @@ impl Jitter {
 
 async fn accept_loop(listener: TcpListener, shared: Shared) {
     let mut stop = shared.stop.clone();
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -353,9 +433,16 @@ async fn accept_loop(listener: TcpListener, shared: Shared) {
         let (tcp, address) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                continue;
+                tracing::warn!(%error, "accept failed; pausing");
+                tokio::select! {
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    _ = stop.changed() => return,
+                }
             }
+        };
+        let Ok(handshaking) = handshakes.clone().try_acquire_owned() else {
+            tracing::info!(%address, "too many TLS handshakes at once; connection closed");
+            continue;
         };
         let _ = tcp.set_nodelay(true);
         let shared = shared.clone();
@@ -367,6 +454,7 @@ async fn accept_loop(listener: TcpListener, shared: Shared) {
                 handshake = tokio::time::timeout(within, accepting) => handshake,
                 _ = stop.changed() => return,
             };
+            drop(handshaking);
             let stream = match handshake {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
@@ -380,7 +468,7 @@ async fn accept_loop(listener: TcpListener, shared: Shared) {
             };
             let certified = certified_node(stream.get_ref().1.peer_certificates());
             match certified {
-                Ok(node) => run_session(&shared, stream, node).await,
+                Ok(node) => run_session(&shared, stream, node, false).await,
                 Err(error) => tracing::info!(%address, %error, "peer certificate unusable"),
             }
         });
@@ -399,7 +487,7 @@ async fn dial_forever(address: SocketAddr, mut jitter: Jitter, shared: Shared) {
         };
         match dialled {
             Ok(Ok((stream, node))) => {
-                run_session(&shared, stream, node).await;
+                run_session(&shared, stream, node, true).await;
                 if started.elapsed() >= config.reconnect_max {
                     attempt = 0;
                 }
@@ -458,12 +546,19 @@ fn certified_node(certificates: Option<&[CertificateDer<'_>]>) -> Result<NodeId,
     trust::node_of_certificate(first)
 }
 
-/// Runs one peer session over an established TLS stream until either side ends it.
-async fn run_session<S>(shared: &Shared, stream: S, certified: NodeId)
+/// Runs one peer session over an established TLS stream until either side ends it,
+/// or another session with the same node takes its place.
+async fn run_session<S>(shared: &Shared, stream: S, certified: NodeId, dialled_by_us: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let replica = &shared.replica;
+    let us = replica.identity().node;
+    let Some((session, mut replaced)) = shared.sessions.register(&us, &certified, dialled_by_us)
+    else {
+        tracing::debug!(peer = %certified, "a session with this node runs already; closing this one");
+        return;
+    };
     let mut stop = shared.stop.clone();
     let (connection, mut outgoing) = replica.connect(Some(certified.clone()));
     let max_frame_len = replica.limits().max_frame_len;
@@ -513,8 +608,12 @@ where
             }
         }
         _ = stop.changed() => {}
+        _ = replaced.wait_for(|r| *r) => {
+            tracing::debug!(peer = %certified, "another session with this node is kept; closing this one");
+        }
     }
     replica.disconnect(connection);
+    shared.sessions.unregister(&certified, session);
 }
 
 /// Why a connection stopped delivering frames.
@@ -550,11 +649,23 @@ where
                 max: max_frame_len,
             });
         }
-        frame.resize(len, 0);
-        if let Err(error) = reader.read_exact(&mut frame).await {
-            return ReadEnd::Io(error);
+        // The buffer grows with the bytes that arrive, a chunk at a time: a peer
+        // announcing a large frame and sending nothing costs nothing.
+        frame.clear();
+        while frame.len() < len {
+            let start = frame.len();
+            frame.resize(start + (len - start).min(READ_CHUNK), 0);
+            match reader.read(&mut frame[start..]).await {
+                Ok(0) => return ReadEnd::Io(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => frame.truncate(start + n),
+                Err(error) => return ReadEnd::Io(error),
+            }
         }
         deliver(&frame);
+        // A large frame's buffer is not kept for the small ones that follow.
+        if frame.capacity() > READ_CHUNK {
+            frame = Vec::new();
+        }
     }
 }
 
@@ -578,6 +689,52 @@ mod tests {
         let mut cut_short: &[u8] = &[0, 0, 0, 9, 1, 2];
         let ended = read_frames(&mut cut_short, 1024, |_| panic!("no whole frame")).await;
         assert!(matches!(ended, ReadEnd::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof));
+    }
+
+    #[tokio::test]
+    async fn a_frame_announced_but_not_sent_allocates_nothing_ahead() {
+        // 16 MiB announced, 3 bytes sent, then the stream ends.
+        let mut wire: &[u8] = &[1, 0, 0, 0, 7, 7, 7];
+        let ended = read_frames(&mut wire, 32 << 20, |_| panic!("no whole frame")).await;
+        assert!(matches!(ended, ReadEnd::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof));
+        // A frame larger than one read chunk arrives whole.
+        let big = vec![9u8; 3 * READ_CHUNK + 5];
+        let mut bytes = u32::try_from(big.len()).unwrap().to_be_bytes().to_vec();
+        bytes.extend_from_slice(&big);
+        bytes.extend_from_slice(&[0, 0, 0, 1, 42]);
+        let mut wire: &[u8] = &bytes;
+        let mut frames = Vec::new();
+        read_frames(&mut wire, 32 << 20, |frame| frames.push(frame.to_vec())).await;
+        assert_eq!(frames, vec![big, vec![42]]);
+    }
+
+    #[test]
+    fn two_sessions_with_one_node_leave_the_one_both_ends_agree_on() {
+        let (a, b) = (
+            NodeId::new("desk-1").unwrap(),
+            NodeId::new("kiosk-1").unwrap(),
+        );
+        // a < b: both keep the session a dialled.
+        let at_a = Sessions::default();
+        let (_, a_dialled) = at_a.register(&a, &b, true).unwrap();
+        assert!(
+            at_a.register(&a, &b, false).is_none(),
+            "b's dial loses at a"
+        );
+        let at_b = Sessions::default();
+        let (b_dialled_id, b_dialled) = at_b.register(&b, &a, true).unwrap();
+        let (a_dialled_id, _) = at_b.register(&b, &a, false).expect("a's dial wins at b");
+        assert!(*b_dialled.borrow(), "b's own dial is ended");
+        assert!(!*a_dialled.borrow());
+        // The ended one unregistering does not remove the winner.
+        at_b.unregister(&a, b_dialled_id);
+        assert!(at_b.register(&b, &a, true).is_none());
+        at_b.unregister(&a, a_dialled_id);
+        // A newer session in the same direction replaces an older one (the peer
+        // may have restarted).
+        let (_, newer) = at_a.register(&a, &b, true).unwrap();
+        assert!(*a_dialled.borrow(), "the older was replaced by the newer");
+        assert!(!*newer.borrow());
     }
 
     #[test]

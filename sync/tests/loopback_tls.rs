@@ -340,3 +340,63 @@ async fn a_client_that_never_finishes_its_handshake_blocks_nobody() {
     desk.network.shutdown().await;
     kiosk.network.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_that_dial_each_other_hold_one_session() {
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
+    let mut kiosk = start_node(&ca, "kiosk-1", vec![]).await;
+    let desk = start_node(&ca, "desk-1", vec![kiosk.network.local_addr()]).await;
+    kiosk.network.add_peer(desk.network.local_addr());
+    for round in 0..5 {
+        issue(&kiosk.replica, &format!("A-{round:03}"));
+        converged(&[&kiosk.replica, &desk.replica]).await;
+        for node in [&kiosk, &desk] {
+            let peers: Vec<String> = node
+                .replica
+                .peers()
+                .iter()
+                .map(|p| p.node.to_string())
+                .collect();
+            assert_eq!(peers.len(), 1, "round {round}: {peers:?}");
+        }
+    }
+    desk.network.shutdown().await;
+    kiosk.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_handshakes_is_bounded_and_the_office_carries_on() {
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
+    let kiosk = start_node(&ca, "kiosk-1", vec![]).await;
+    issue(&kiosk.replica, "A-001");
+    let address = kiosk.network.local_addr();
+    // Connections that open TCP and then say nothing, far more than may handshake.
+    let mut silent = Vec::new();
+    for _ in 0..(aufruf_sync::net::MAX_HANDSHAKES + 20) {
+        silent.push(TcpStream::connect(address).await.unwrap());
+    }
+    // Those beyond the bound are closed at once, long before the handshake deadline.
+    let watches: Vec<_> = silent
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut byte = [0u8; 1];
+                let read =
+                    tokio::time::timeout(Duration::from_secs(1), stream.read(&mut byte)).await;
+                matches!(read, Ok(Ok(0) | Err(_)))
+            })
+        })
+        .collect();
+    let mut closed_at_once = 0;
+    for watch in watches {
+        if watch.await.unwrap() {
+            closed_at_once += 1;
+        }
+    }
+    assert_eq!(closed_at_once, 20);
+    // A real peer still gets through and converges.
+    let desk = start_node(&ca, "desk-1", vec![address]).await;
+    converged(&[&kiosk.replica, &desk.replica]).await;
+    desk.network.shutdown().await;
+    kiosk.network.shutdown().await;
+}
