@@ -11,6 +11,8 @@ use chrono::NaiveTime;
 use clap::{Parser, Subcommand};
 
 use crate::config_file;
+use aufruf_sync::enroll::{self, NetworkToken};
+
 use crate::credentials::{self, OfficeFolder};
 use crate::{admin, demo, runtime};
 
@@ -123,15 +125,33 @@ enum OfficeCommand {
         #[arg(long, default_value_t = 24)]
         hours: u64,
     },
+    /// Serve enrollments over the network while it runs (Ctrl-C ends it): devices
+    /// send their signing request and token; the CA key stays in this folder.
+    ServeEnrollment {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where devices reach it.
+        #[arg(long, default_value = "0.0.0.0:7341")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum NodeCommand {
-    /// Redeem an enrollment token: writes the device's certificate and key.
+    /// Redeem an enrollment token: writes the device's certificate and key. Over the
+    /// network (`--office`: the key is made here and never leaves the device) or
+    /// from the office folder on this machine (`--office-dir`).
     Enroll {
+        /// The office's enrollment service (`aufruf office serve-enrollment`).
+        #[arg(
+            long,
+            conflicts_with = "office_dir",
+            required_unless_present = "office_dir"
+        )]
+        office: Option<std::net::SocketAddr>,
         /// The office folder made by `aufruf office init`.
         #[arg(long)]
-        office_dir: PathBuf,
+        office_dir: Option<PathBuf>,
         /// The token from `aufruf office token`.
         #[arg(long)]
         token: String,
@@ -236,18 +256,65 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let node = aufruf_sync::NodeId::new(node.as_str())?;
             let token =
                 folder.issue_token(&node, role, std::time::Duration::from_secs(hours * 3600))?;
-            println!("{}", token.0);
+            println!("{}", NetworkToken::text(&token, &folder.ca)?);
             Ok(())
         }
+        Command::Office(OfficeCommand::ServeEnrollment { dir, listen }) => {
+            init_logging("info");
+            let folder = std::sync::Arc::new(OfficeFolder::open(&dir)?);
+            runtime_builder()?.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("listen on {listen}"))?;
+                println!(
+                    "aufruf: enrollment for office \"{}\" on {}",
+                    folder.ca.office,
+                    listener.local_addr()?
+                );
+                let redeem = {
+                    let folder = folder.clone();
+                    std::sync::Arc::new(
+                        move |token: &aufruf_sync::trust::EnrollmentToken, request: &str| {
+                            folder
+                                .redeem_request(token, request)
+                                .map_err(|e| e.to_string())
+                        },
+                    )
+                };
+                let (stop, stopping) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    stopped().await;
+                    let _ = stop.send(true);
+                });
+                let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+                enroll::serve(listener, &folder.ca, provider, redeem, stopping).await?;
+                Ok(())
+            })
+        }
         Command::Node(NodeCommand::Enroll {
+            office,
             office_dir,
             token,
             out,
         }) => {
-            let folder = OfficeFolder::open(&office_dir)?;
-            let (issued, role) = folder.enroll(&aufruf_sync::trust::EnrollmentToken(
-                token.trim().to_owned(),
-            ))?;
+            let (issued, role) = match (office, office_dir) {
+                (Some(address), _) => {
+                    let token = NetworkToken::parse(&token)?;
+                    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+                    runtime_builder()?
+                        .block_on(async { enroll::enroll(address, &token, provider).await })?
+                }
+                (None, Some(dir)) => {
+                    let folder = OfficeFolder::open(&dir)?;
+                    // The fingerprint after the dot is for devices enrolling over the
+                    // network; here the folder is the office.
+                    let secret = token.trim().split('.').next().unwrap_or_default();
+                    folder.enroll(&aufruf_sync::trust::EnrollmentToken(secret.to_owned()))?
+                }
+                (None, None) => {
+                    bail!("name the office: --office <address> or --office-dir <folder>")
+                }
+            };
             credentials::save_node(&out, &issued)?;
             println!(
                 "{}: credentials for {} ({role:?}) written",

@@ -121,6 +121,18 @@ impl OfficeFolder {
         })
     }
 
+    /// Redeems a token with a node's signing request (enrollment over the network):
+    /// the certificate (PEM), the node and its role.
+    pub fn redeem_request(
+        &self,
+        token: &EnrollmentToken,
+        request_pem: &str,
+    ) -> Result<(String, NodeId, Role), CredentialsError> {
+        self.with_book(|book| {
+            Ok(book.redeem_request(&self.ca, token, request_pem, SystemTime::now())?)
+        })
+    }
+
     /// Redeems a token: the node's certificate, issued once.
     pub fn enroll(
         &self,

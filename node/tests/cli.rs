@@ -242,3 +242,114 @@ fn an_api_open_beyond_the_device_needs_a_token() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The enrollment service as a process, killed when the test ends.
+struct Service(std::process::Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_device_enrolls_over_the_network_once_and_only_with_its_office() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |p: &str| dir.path().join(p).to_str().unwrap().to_owned();
+    let office = path("office");
+    let (ok, _, err) = aufruf(&["office", "init", "--dir", &office, "--office", "zeitz"]);
+    assert!(ok, "{err}");
+    let (ok, token, err) = aufruf(&[
+        "office", "token", "--dir", &office, "--node", "desk-3", "--role", "desk",
+    ]);
+    assert!(ok, "{err}");
+    let token = token.trim().to_owned();
+    assert!(token.contains('.'), "secret and fingerprint: {token}");
+
+    // The admin's machine serves enrollments; it says where once it listens.
+    let mut service = Service(
+        Command::new(env!("CARGO_BIN_EXE_aufruf"))
+            .args(["office", "serve-enrollment", "--dir", &office])
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut said = String::new();
+    std::io::BufReader::new(service.0.stdout.as_mut().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    let address = said.trim().rsplit(' ').next().unwrap().to_owned();
+
+    // The device makes its key, sends its request, gets its certificate.
+    let out = path("credentials");
+    let (ok, said, err) = aufruf(&[
+        "node", "enroll", "--office", &address, "--token", &token, "--out", &out,
+    ]);
+    assert!(ok, "{err}");
+    assert!(said.contains("desk-3"), "{said}");
+    let key = std::path::Path::new(&out).join("node.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let certificate = std::fs::read_to_string(std::path::Path::new(&out).join("node.crt")).unwrap();
+    assert_eq!(
+        aufruf_sync::trust::node_of_certificate_pem(&certificate)
+            .unwrap()
+            .as_str(),
+        "desk-3"
+    );
+    // The CA key is not on the device.
+    assert!(!std::path::Path::new(&out).join("ca.key").exists());
+
+    // The same token again: refused.
+    let (ok, _, err) = aufruf(&[
+        "node",
+        "enroll",
+        "--office",
+        &address,
+        "--token",
+        &token,
+        "--out",
+        &path("again"),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("unknown or already used"), "{err}");
+    // A token naming another office's fingerprint: the service is not trusted.
+    let (ok, fresh, _) = aufruf(&[
+        "office", "token", "--dir", &office, "--node", "desk-4", "--role", "desk",
+    ]);
+    assert!(ok);
+    let (secret, _) = fresh.trim().split_once('.').unwrap();
+    let forged = format!("{secret}.{}", "ab".repeat(32));
+    let (ok, _, err) = aufruf(&[
+        "node",
+        "enroll",
+        "--office",
+        &address,
+        "--token",
+        &forged,
+        "--out",
+        &path("forged"),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("not this office's"), "{err}");
+    // A garbled token is named as such.
+    let (ok, _, err) = aufruf(&[
+        "node",
+        "enroll",
+        "--office",
+        &address,
+        "--token",
+        "hello",
+        "--out",
+        &path("garbled"),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("<secret>.<office fingerprint>"), "{err}");
+}

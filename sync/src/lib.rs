@@ -10,6 +10,7 @@
 //! - [`trust`]: the office CA, node certificates, one-time enrollment tokens.
 //! - [`discovery`]: mDNS announce/browse of the office's peers (a hint besides static peers).
 pub mod discovery;
+pub mod enroll;
 pub mod memory_store;
 pub mod net;
 pub mod replica;

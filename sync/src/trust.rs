@@ -52,6 +52,9 @@ pub enum TrustError {
     /// A bad id.
     #[error(transparent)]
     Name(#[from] NameError),
+    /// A certificate signing request that does not parse or is not signed by its key.
+    #[error("not a valid certificate signing request")]
+    BadRequest,
     /// A key or certificate that cannot make or check admin signatures (ECDSA P-256).
     #[error("not an office CA key or certificate (ECDSA P-256)")]
     NotAnAdminKey,
@@ -152,9 +155,39 @@ impl OfficeCa {
     /// Issues a certificate for `node` with the given validity. Enrollment goes
     /// through [`EnrollmentBook::redeem`]; this is for renewals and tests.
     pub fn issue(&self, node: &NodeId, validity: Validity) -> Result<NodeCredentials, TrustError> {
+        let key = KeyPair::generate()?;
+        let certificate_pem = self.certify(node, &key, validity)?;
+        Ok(NodeCredentials {
+            node: node.clone(),
+            certificate_pem,
+            key_pem: key.serialize_pem(),
+            ca_certificate_pem: self.certificate_pem.clone(),
+        })
+    }
+
+    /// Certifies a node's public key from its certificate signing request (PEM): only
+    /// the key is taken from the request; names, uses and validity are the office's.
+    /// The node's private key never leaves the node.
+    pub fn certify_request(
+        &self,
+        node: &NodeId,
+        request_pem: &str,
+        validity: Validity,
+    ) -> Result<String, TrustError> {
+        let request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
+            .map_err(|_| TrustError::BadRequest)?;
+        self.certify(node, &request.public_key, validity)
+    }
+
+    /// The node certificate (PEM) for `public_key`.
+    fn certify(
+        &self,
+        node: &NodeId,
+        public_key: &impl rcgen::PublicKeyData,
+        validity: Validity,
+    ) -> Result<String, TrustError> {
         let ca_key = KeyPair::from_pem(&self.key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(&self.certificate_pem, ca_key)?;
-        let key = KeyPair::generate()?;
         let office_name = office_server_name(&self.office);
         let mut params = CertificateParams::new(vec![
             format!("{}.{office_name}", node.as_str().to_ascii_lowercase()),
@@ -175,14 +208,49 @@ impl OfficeCa {
         params.use_authority_key_identifier_extension = true;
         params.not_before = validity.from.into();
         params.not_after = validity.until.into();
-        let certificate = params.signed_by(&key, &issuer)?;
-        Ok(NodeCredentials {
-            node: node.clone(),
-            certificate_pem: certificate.pem(),
+        Ok(params.signed_by(public_key, &issuer)?.pem())
+    }
+}
+
+/// A node's new key and the request to certify it, made on the node.
+pub struct NodeKey {
+    /// The private key (PEM); it stays on the node.
+    pub key_pem: String,
+    /// The certificate signing request (PEM) sent to the office.
+    pub request_pem: String,
+}
+
+impl std::fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeKey").finish_non_exhaustive()
+    }
+}
+
+impl NodeKey {
+    /// A fresh ECDSA P-256 key and its signing request (the office names the node
+    /// from the token, not from the request).
+    pub fn generate() -> Result<NodeKey, TrustError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "aufruf node");
+        let request = params.serialize_request(&key)?;
+        Ok(NodeKey {
             key_pem: key.serialize_pem(),
-            ca_certificate_pem: self.certificate_pem.clone(),
+            request_pem: request.pem()?,
         })
     }
+}
+
+/// The SHA-256 fingerprint (hex) of a certificate (PEM): what an enrollment token
+/// carries so a new node knows the office it talks to before it trusts anything.
+pub fn fingerprint(certificate_pem: &str) -> Result<String, TrustError> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes())
+        .map_err(|_| TrustError::NotAnAdminKey)?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &pem.contents);
+    Ok(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// What an admin signature is made over: this context, then the payload, so a
@@ -246,6 +314,13 @@ impl AdminSignatures {
             .verify(&message, signature)
             .is_ok()
     }
+}
+
+/// The node id a PEM node certificate names.
+pub fn node_of_certificate_pem(pem: &str) -> Result<NodeId, TrustError> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|_| TrustError::NotANodeCertificate)?;
+    node_of_certificate(&pem.contents)
 }
 
 /// The node id a DER node certificate names (its common name).
@@ -313,6 +388,44 @@ impl EnrollmentBook {
         Ok(EnrollmentToken(token))
     }
 
+    /// Uses a token with a node's signing request: certifies the key in it for the
+    /// token's node and forgets the token, so it works only once. Returns the
+    /// certificate (PEM), the node and its role.
+    pub fn redeem_request(
+        &mut self,
+        ca: &OfficeCa,
+        token: &EnrollmentToken,
+        request_pem: &str,
+        now: SystemTime,
+    ) -> Result<(String, NodeId, Role), TrustError> {
+        let pending = self.take(token, now)?;
+        let certificate = ca.certify_request(
+            &pending.node,
+            request_pem,
+            Validity {
+                from: now,
+                until: now + NODE_CERTIFICATE_VALIDITY,
+            },
+        )?;
+        Ok((certificate, pending.node, pending.role))
+    }
+
+    /// Removes a token that is known and not expired.
+    fn take(
+        &mut self,
+        token: &EnrollmentToken,
+        now: SystemTime,
+    ) -> Result<PendingEnrollment, TrustError> {
+        let pending = self
+            .pending
+            .remove(&token.0)
+            .ok_or(TrustError::UnknownToken)?;
+        if unix_seconds(now) > pending.expires_unix {
+            return Err(TrustError::ExpiredToken);
+        }
+        Ok(pending)
+    }
+
     /// Uses a token: issues the node's certificate and forgets the token, so it
     /// works only once. Returns the role the token was issued for as well.
     pub fn redeem(
@@ -321,13 +434,7 @@ impl EnrollmentBook {
         token: &EnrollmentToken,
         now: SystemTime,
     ) -> Result<(NodeCredentials, Role), TrustError> {
-        let pending = self
-            .pending
-            .remove(&token.0)
-            .ok_or(TrustError::UnknownToken)?;
-        if unix_seconds(now) > pending.expires_unix {
-            return Err(TrustError::ExpiredToken);
-        }
+        let pending = self.take(token, now)?;
         let credentials = ca.issue(
             &pending.node,
             Validity {
