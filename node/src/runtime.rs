@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 use aufruf_hardware::TicketPrinter;
 use aufruf_model::OfficeConfig;
 use aufruf_model::calendar;
+use aufruf_sync::Replica;
 use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
-use aufruf_sync::{NodeId, OfficeId, Replica};
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -25,8 +25,6 @@ use crate::state::{NodeState, wall_clock};
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("[node] id: {0}")]
-    Id(String),
     #[error("store {path}: {message}")]
     Store { path: String, message: String },
     #[error("credentials: {0}")]
@@ -62,9 +60,8 @@ pub async fn start(
     config: OfficeConfig,
     settings: NodeSettings,
 ) -> Result<RunningNode, StartError> {
-    let office =
-        OfficeId::new(config.office.id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
-    let node = NodeId::new(settings.id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
+    let office = config.office.id.clone();
+    let node = settings.id.clone();
     let identity = Identity {
         office: office.clone(),
         node: node.clone(),

@@ -54,7 +54,7 @@ impl NodeState {
         let office = Arc::new(OfficeService::new(
             config,
             Setup {
-                node: aufruf_model::NodeId::new(settings.id.as_str()),
+                node: settings.id.clone(),
                 retention_days: settings.retention_days,
             },
             NodeReplica(replica.clone()),

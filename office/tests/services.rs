@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aufruf_hardware::{Language, PrintError, PrinterStatus, QrOnlyReason, TicketOffer, TicketSlip};
-use aufruf_model::{Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp};
+use aufruf_model::{
+    Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp, node_id,
+};
 use aufruf_office::memory::MemoryReplica;
 use aufruf_office::views::{Delivery, PeerView, TicketState};
 use aufruf_office::{
@@ -35,7 +37,7 @@ fn office_on<R: Replication>(
     Arc::new(OfficeService::new(
         config,
         Setup {
-            node: NodeId::new(node),
+            node: NodeId::new(node).unwrap(),
             retention_days: 7,
         },
         replica,
@@ -207,7 +209,7 @@ fn the_desk_sees_whether_the_display_is_connected() {
     foyer.desk.office().refresh(wednesday(9, 0));
     assert!(!foyer.desk.view(wednesday(9, 0)).unwrap().display_reachable);
     foyer.replica.set_peers(vec![PeerView {
-        node: "display-1".into(),
+        node: node_id!("display-1"),
         role: aufruf_sync_protocol::Role::Display,
     }]);
     assert!(foyer.desk.view(wednesday(9, 0)).unwrap().display_reachable);
@@ -451,7 +453,7 @@ fn a_call_from_another_desk_is_counted_once_and_old_calls_read_at_start_not_at_a
         Arc::new(OfficeService::new(
             config.clone(),
             Setup {
-                node: NodeId::new("display-1"),
+                node: node_id!("display-1"),
                 retention_days: 7,
             },
             replica.clone(),

@@ -48,7 +48,7 @@ impl TestOffice {
         let (issued, _) = self.office.enroll(&token).unwrap();
         let home = self.home(name);
         credentials::save_node(&home.join("credentials"), &issued).unwrap();
-        NodeSettings::on_loopback(name, role, &home, peers)
+        NodeSettings::on_loopback(node, role, &home, peers)
     }
 
     /// Starts a node in this process.
@@ -80,7 +80,7 @@ impl TestOffice {
     /// Writes an `aufruf.toml` for `settings` with fixed ports and starts
     /// `aufruf run` on it.
     pub fn spawn(&self, settings: &NodeSettings) -> Child {
-        let file = self.home(&settings.id).join("aufruf.toml");
+        let file = self.home(settings.id.as_str()).join("aufruf.toml");
         let peers: Vec<String> = settings.peers.iter().map(|p| format!("\"{p}\"")).collect();
         let node = format!(
             "\n[node]\nid = \"{}\"\nrole = \"{}\"\nstore = \"{}\"\ncredentials = \"{}\"\n\
