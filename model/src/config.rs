@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
+use aufruf_names::OfficeId;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +65,8 @@ struct DeviceFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Office {
-    pub id: String,
+    /// Checked when read, like every office id (`aufruf_names::OfficeId`).
+    pub id: OfficeId,
     pub name: String,
     #[serde(default = "default_timezone")]
     pub timezone: String,
@@ -423,9 +425,6 @@ impl OfficeConfig {
     /// Returns the offending field's path and the problem.
     fn validate(&self) -> Result<(), (String, String)> {
         let fail = |field: String, problem: String| Err((field, problem));
-        if self.office.id.trim().is_empty() {
-            return fail("office.id".into(), "must not be empty".into());
-        }
         if self.office.name.trim().is_empty() {
             return fail("office.name".into(), "must not be empty".into());
         }

@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aufruf_names::node_id;
+
 use crate::config::OfficeConfig;
 use crate::day::Day;
-use crate::ids::{BookingCode, DeskId, NodeId, ServiceId, TicketId};
+use crate::ids::{BookingCode, DeskId, ServiceId, TicketId};
 use crate::policy::{self, Candidate};
 use crate::ticket::{Origin, Ticket};
 use crate::time::Timestamp;
@@ -175,7 +177,11 @@ fn forward(
         })
         .collect();
 
-    // Booked citizens not yet checked in will be in the queue once they come.
+    // Booked citizens not yet checked in will be in the queue once they come. They have
+    // no ticket yet; the policy breaks ties by ticket id, so each gets a stand-in id
+    // under the node `booking`, numbered in booking-code order. A real node of that
+    // name does no harm: stand-ins are told apart by `real`, and a pick is found again
+    // by identity, not by id.
     let checked_in: BTreeSet<&BookingCode> = day
         .tickets()
         .filter_map(|t| match &t.origin {
@@ -186,11 +192,10 @@ fn forward(
     let expected_bookings: Vec<(TicketId, &crate::day::Appointment)> = day
         .appointments()
         .filter(|a| a.due + LATE_BOOKING_GRACE >= now && !checked_in.contains(&a.code))
-        .map(|a| {
-            (
-                TicketId::new(NodeId::new(format!("booking:{}", a.code)), 0),
-                a,
-            )
+        .enumerate()
+        .map(|(i, a)| {
+            let seq = u32::try_from(i).unwrap_or(u32::MAX);
+            (TicketId::new(node_id!("booking"), seq), a)
         })
         .collect();
     let window = config.queue.appointment_window();
@@ -234,8 +239,8 @@ fn forward(
             at,
             &config.queue,
         )
-        .map(|c| c.id.clone());
-        match picked.and_then(|id| queue.iter().position(|w| w.candidate.id == &id)) {
+        .and_then(|c| queue.iter().position(|w| std::ptr::eq(&w.candidate, c)));
+        match picked {
             Some(i) => {
                 let waiting = queue.swap_remove(i);
                 let service = waiting.candidate.service.clone();

@@ -99,10 +99,11 @@ impl HlcClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aufruf_names::node_id;
 
     #[test]
     fn stamps_increase_even_when_the_wall_clock_goes_back() {
-        let mut clock = HlcClock::new("kiosk-1".into());
+        let mut clock = HlcClock::new(node_id!("kiosk-1"));
         let a = clock.tick(Timestamp(1_000));
         let b = clock.tick(Timestamp(900));
         let c = clock.tick(Timestamp(1_000));
@@ -111,8 +112,8 @@ mod tests {
 
     #[test]
     fn a_stamp_after_observing_a_peer_orders_after_the_peers_stamp() {
-        let mut fast = HlcClock::new("desk-1".into());
-        let mut slow = HlcClock::new("desk-2".into());
+        let mut fast = HlcClock::new(node_id!("desk-1"));
+        let mut slow = HlcClock::new(node_id!("desk-2"));
         let from_fast = fast.tick(Timestamp(10 * 60_000));
         slow.observe(from_fast.hlc);
         let reply = slow.tick(Timestamp(60_000));

@@ -1,11 +1,15 @@
 //! Names of the things in an office: nodes, departments, services, desks and tickets.
 //!
 //! They are short strings chosen by the office (`kiosk-1`, `desk-3`, `ausweis`), kept as
-//! newtypes so a desk id can never be passed where a service id is meant.
+//! newtypes so a desk id can never be passed where a service id is meant. A node's id
+//! is `aufruf-names`' [`NodeId`], the one the sync protocol speaks too: checked when it
+//! is read (from a file, a frame or a document), and valid everywhere after.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use aufruf_names::NodeId;
 
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -44,10 +48,6 @@ macro_rules! name_type {
     };
 }
 
-name_type!(
-    /// A device of the office: kiosk, desk terminal, display or gateway.
-    NodeId
-);
 name_type!(
     /// A department with its own services, desks and opening hours.
     DepartmentId

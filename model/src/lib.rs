@@ -20,6 +20,7 @@ pub mod statistics;
 pub mod ticket;
 pub mod time;
 
+pub use aufruf_names::{NameError, OfficeId, Role, node_id};
 pub use config::{ConfigError, OfficeConfig};
 pub use day::{ActionError, Appointment, Day, DeskEvent, Event};
 pub use estimate::{Estimate, HandlingTimes};

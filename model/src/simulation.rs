@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 use std::time::Duration;
 
+use aufruf_names::{NameError, node_id};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -54,7 +55,7 @@ impl Default for SimulationParams {
             walk_away: 0.03,
             opens_minute: 8 * 60,
             closes_minute: 18 * 60,
-            kiosk: NodeId::new("kiosk-1"),
+            kiosk: node_id!("kiosk-1"),
         }
     }
 }
@@ -72,6 +73,9 @@ pub enum SimulationError {
     BadShare,
     #[error("the model refused a step")]
     Refused(#[from] ActionError),
+    /// Each desk's terminal is a node named after its desk, as a real one is by default.
+    #[error("desk \"{desk}\" cannot name its terminal: {problem}")]
+    DeskName { desk: DeskId, problem: NameError },
 }
 
 /// Waiting times of a group of visitors.
@@ -152,7 +156,7 @@ pub fn simulate(
     if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
         return Err(SimulationError::BadShare);
     }
-    Office::new(config, params).run()
+    Office::new(config, params)?.run()
 }
 
 /// A simulated day starts at this instant (2026-03-10 00:00 UTC).
@@ -234,17 +238,27 @@ struct Office<'a> {
 }
 
 impl<'a> Office<'a> {
-    fn new(config: &'a OfficeConfig, params: &'a SimulationParams) -> Self {
+    fn new(
+        config: &'a OfficeConfig,
+        params: &'a SimulationParams,
+    ) -> Result<Self, SimulationError> {
         let desks: Vec<Desk> = config.desks[..params.desks]
             .iter()
-            .map(|d| Desk {
-                id: d.id.clone(),
-                clock: HlcClock::new(NodeId::new(d.id.as_str())),
-                busy_since: None,
-                busy: Duration::ZERO,
-                last_free: at_minute(f64::from(params.opens_minute)),
+            .map(|d| {
+                let node =
+                    NodeId::new(d.id.as_str()).map_err(|problem| SimulationError::DeskName {
+                        desk: d.id.clone(),
+                        problem,
+                    })?;
+                Ok(Desk {
+                    id: d.id.clone(),
+                    clock: HlcClock::new(node),
+                    busy_since: None,
+                    busy: Duration::ZERO,
+                    last_free: at_minute(f64::from(params.opens_minute)),
+                })
             })
-            .collect();
+            .collect::<Result<_, SimulationError>>()?;
         let mut office = Office {
             config,
             params,
@@ -259,7 +273,7 @@ impl<'a> Office<'a> {
             no_shows: 0,
         };
         office.visitors = office.draw_visitors();
-        office
+        Ok(office)
     }
 
     /// Draws the day's visitors from the seed.

@@ -153,7 +153,11 @@ fn other_problems_are_named() {
         ),
         (
             broken("[office]\nid = \"test\"", "[office]\nid = \"\""),
-            "office.id: must not be empty",
+            "office.id: \"\" is not a valid id: 1-64 letters, digits, dots, dashes or underscores",
+        ),
+        (
+            broken(r#"node = "kiosk-2""#, r#"node = "kiosk 2""#),
+            "number_blocks[1].node: \"kiosk 2\" is not a valid id: 1-64 letters, digits, dots, dashes or underscores",
         ),
         (
             broken(

@@ -8,7 +8,7 @@ use aufruf_model::day::{ActionError, RecallOutcome};
 use aufruf_model::estimate::{self, HandlingTimes};
 use aufruf_model::ticket::Refusal;
 use aufruf_model::{
-    Appointment, BookingCode, Day, Event, Origin, Status, TicketId, Transfer, policy,
+    Appointment, BookingCode, Day, Event, Origin, Status, TicketId, Transfer, node_id, policy,
 };
 use common::*;
 
@@ -73,7 +73,7 @@ fn finishing_a_visitor_never_called_is_refused() {
     );
     let s = clerk.stamp(&day, minute(2));
     let err = day
-        .cancel(&TicketId::new("kiosk-1".into(), 7), s)
+        .cancel(&TicketId::new(node_id!("kiosk-1"), 7), s)
         .unwrap_err();
     assert!(matches!(err, ActionError::UnknownTicket(_)));
 }
@@ -368,7 +368,7 @@ fn a_stale_stamp_is_refused_rather_than_folded_out_of_order() {
     let mut kiosk = Device::new("kiosk-1");
     let s = kiosk.stamp(&day, minute(5));
     day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
-    let mut unobservant = aufruf_model::HlcClock::new("desk-1".into());
+    let mut unobservant = aufruf_model::HlcClock::new(node_id!("desk-1"));
     let stale = unobservant.tick(minute(1));
     assert!(matches!(
         day.open_desk(&office, &desk(1), vec![], stale),

@@ -15,7 +15,7 @@ use aufruf_model::policy::{self, Candidate, Class};
 use aufruf_model::ticket::TicketEvent;
 use aufruf_model::{
     Appointment, BookingCode, Day, DeskId, Event, Origin, ServiceId, Status, TicketId, Timestamp,
-    Transfer,
+    Transfer, node_id,
 };
 use common::*;
 use proptest::prelude::*;
@@ -434,7 +434,7 @@ proptest! {
         now in 0..200u64,
     ) {
         let settings = QueueSettings { appointment_window_minutes: 5, walk_in_max_wait_minutes: 30, calls_before_no_show: 3, ..QueueSettings::default() };
-        let ids: Vec<TicketId> = (0..queue.len()).map(|i| TicketId::new("kiosk-1".into(), i as u32)).collect();
+        let ids: Vec<TicketId> = (0..queue.len()).map(|i| TicketId::new(node_id!("kiosk-1"), i as u32)).collect();
         let services: Vec<ServiceId> = SERVICES.iter().map(|s| ServiceId::new(*s)).collect();
         let desks: Vec<DeskId> = (0..3).map(|d| DeskId::new(format!("desk-{d}"))).collect();
         let all: Vec<Candidate<'_>> = queue.iter().enumerate().map(|(i, w)| Candidate {

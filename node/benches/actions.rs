@@ -318,7 +318,7 @@ async fn bench(total: usize) -> anyhow::Result<()> {
     for settings in [&kiosk, &desk, &display] {
         processes
             .nodes
-            .push((settings.id.clone(), office.spawn(settings)));
+            .push((settings.id.to_string(), office.spawn(settings)));
     }
     let client = Client {
         http: reqwest::Client::builder()
@@ -327,7 +327,14 @@ async fn bench(total: usize) -> anyhow::Result<()> {
             .build()?,
     };
     for settings in [&kiosk, &desk, &display] {
-        wait_until_up(&client, &mut processes, &settings.id, settings.api, 2).await?;
+        wait_until_up(
+            &client,
+            &mut processes,
+            settings.id.as_str(),
+            settings.api,
+            2,
+        )
+        .await?;
     }
     println!(
         "kiosk-1, desk-1 and display-1 are up (pids {}); {total} visitors, one after another",

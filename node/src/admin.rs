@@ -27,7 +27,7 @@ const MAX_ANSWER: u64 = 64 * 1024;
 pub fn apply(file: &Path, office_dir: &Path, api: SocketAddr) -> anyhow::Result<u64> {
     let (text, config) = config_file::load_office(file)?;
     let folder = OfficeFolder::open(office_dir)?;
-    if config.office.id != folder.ca.office.as_str() {
+    if config.office.id != folder.ca.office {
         bail!(
             "{}: office.id is \"{}\", but {} holds the CA of office \"{}\"",
             file.display(),
@@ -46,7 +46,7 @@ pub fn apply(file: &Path, office_dir: &Path, api: SocketAddr) -> anyhow::Result<
     let payload = ConfigPayload {
         format: CONFIG_FORMAT,
         revision: current + 1,
-        office: config.office.id.clone(),
+        office: config.office.id.to_string(),
         text,
     };
     let signed = SignedConfig::new(&payload, |bytes| folder.ca.sign_as_admin(bytes))?;

@@ -508,20 +508,17 @@ async fn display_feed(
 
 /// `kiosk-1-17` or `kiosk-1/17` as a ticket id.
 fn parse_ticket(text: &str) -> Result<TicketId, ApiError> {
-    let (node, seq) = text
-        .rsplit_once('/')
-        .or_else(|| text.rsplit_once('-'))
-        .ok_or_else(|| {
-            ApiError::bad(
-                "bad_ticket",
-                format!("\"{text}\" is not a ticket id like kiosk-1-17"),
-            )
-        })?;
-    let seq = seq.parse().map_err(|_| {
+    let bad = || {
         ApiError::bad(
             "bad_ticket",
             format!("\"{text}\" is not a ticket id like kiosk-1-17"),
         )
-    })?;
-    Ok(TicketId::new(aufruf_model::NodeId::new(node), seq))
+    };
+    let (node, seq) = text
+        .rsplit_once('/')
+        .or_else(|| text.rsplit_once('-'))
+        .ok_or_else(bad)?;
+    let seq = seq.parse().map_err(|_| bad())?;
+    let node = aufruf_model::NodeId::new(node).map_err(|_| bad())?;
+    Ok(TicketId::new(node, seq))
 }

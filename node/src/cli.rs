@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use aufruf_model::simulation::{self, SimulationParams};
+use aufruf_model::{NodeId, OfficeId, Role};
 use chrono::NaiveTime;
 use clap::{Parser, Subcommand};
 
@@ -108,7 +109,7 @@ enum OfficeCommand {
         dir: PathBuf,
         /// The office id, as in `[office] id` of aufruf.toml.
         #[arg(long)]
-        office: String,
+        office: OfficeId,
     },
     /// Hand out a one-time enrollment token for a device.
     Token {
@@ -116,11 +117,10 @@ enum OfficeCommand {
         dir: PathBuf,
         /// The device's node id, e.g. desk-3.
         #[arg(long)]
-        node: String,
-        /// kiosk, desk, display or gateway.
-        #[arg(long)]
-        #[arg(value_parser = parse_role)]
-        role: aufruf_sync::Role,
+        node: NodeId,
+        /// What the device does.
+        #[arg(long, value_enum)]
+        role: Role,
         /// Hours the token stays valid.
         #[arg(long, default_value_t = 24)]
         hours: u64,
@@ -238,8 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Office(OfficeCommand::Init { dir, office }) => {
-            let id = aufruf_sync::OfficeId::new(office.as_str())?;
-            OfficeFolder::init(&dir, &id)?;
+            OfficeFolder::init(&dir, &office)?;
             println!(
                 "{}: office CA for \"{office}\" created; keep this folder safe",
                 dir.display()
@@ -253,7 +252,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             hours,
         }) => {
             let folder = OfficeFolder::open(&dir)?;
-            let node = aufruf_sync::NodeId::new(node.as_str())?;
             let token =
                 folder.issue_token(&node, role, std::time::Duration::from_secs(hours * 3600))?;
             println!("{}", NetworkToken::text(&token, &folder.ca)?);
@@ -448,10 +446,4 @@ async fn stopped() {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
-}
-
-/// `--role kiosk|desk|display|gateway`.
-fn parse_role(text: &str) -> Result<aufruf_sync::Role, String> {
-    text.parse()
-        .map_err(|e: aufruf_sync::NameError| e.to_string())
 }

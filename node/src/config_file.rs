@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn the_shipped_example_is_valid() {
         let config = load_or_example(None).unwrap();
-        assert_eq!(config.office.id, "zeitz");
+        assert_eq!(config.office.id.as_str(), "zeitz");
         assert!(config.desks.len() >= 6);
     }
 

@@ -73,10 +73,7 @@ pub async fn run(
     // The demo office is open around the clock, so it can be tried at any hour.
     let config = crate::config_file::load_or_example(None)?.open_around_the_clock();
     prepare_dir(&options.dir)?;
-    let office = OfficeFolder::init(
-        &options.dir.join("office"),
-        &aufruf_sync::OfficeId::new(config.office.id.as_str())?,
-    )?;
+    let office = OfficeFolder::init(&options.dir.join("office"), &config.office.id)?;
 
     // Each node dials the ones started before it; sessions carry both directions.
     let mut nodes: Vec<RunningNode> = Vec::new();
@@ -196,7 +193,7 @@ async fn start_node(
     debug_assert_eq!(issued_role, role);
     credentials::save_node(&home.join("credentials"), &issued)?;
     let peers = earlier.iter().map(|n| n.sync_addr).collect();
-    let mut settings = NodeSettings::on_loopback(name, role, &home, peers);
+    let mut settings = NodeSettings::on_loopback(node, role, &home, peers);
     if role == Role::Kiosk {
         settings.printer = Some(PrinterConfig::new(Connection::Emulated {
             dir: home.join("tickets"),

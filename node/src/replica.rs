@@ -41,7 +41,7 @@ impl Replication for NodeReplica {
             .peers()
             .iter()
             .map(|hello| PeerView {
-                node: hello.node.to_string(),
+                node: hello.node.clone(),
                 role: hello.role,
             })
             .collect()

@@ -12,11 +12,11 @@ use aufruf_hardware::TicketPrinter;
 use aufruf_model::OfficeConfig;
 use aufruf_model::calendar;
 use aufruf_office::office_doc::{self, AdminCheck};
+use aufruf_sync::Replica;
 use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::trust::AdminSignatures;
-use aufruf_sync::{NodeId, OfficeId, Replica};
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -69,13 +69,13 @@ pub async fn start(
     config: Option<OfficeConfig>,
     settings: NodeSettings,
 ) -> Result<RunningNode, StartError> {
-    let office_id = settings
+    let office = settings
         .office
         .clone()
         .or_else(|| config.as_ref().map(|c| c.office.id.clone()))
         .ok_or_else(|| StartError::Id("the office is not named in [node] office".into()))?;
-    let office = OfficeId::new(office_id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
-    let node = NodeId::new(settings.id.as_str()).map_err(|e| StartError::Id(e.to_string()))?;
+    let office_id = office.as_str().to_owned();
+    let node = settings.id.clone();
     let identity = Identity {
         office: office.clone(),
         node: node.clone(),

@@ -6,30 +6,25 @@ use std::path::{Path, PathBuf};
 
 use aufruf_hardware::PrinterConfig;
 use aufruf_model::config::DeviceTables;
-use aufruf_model::{ConfigError, DeskId, OfficeConfig};
+use aufruf_model::{ConfigError, DeskId, NodeId, OfficeConfig, OfficeId};
 use serde::Deserialize;
 
-/// What a device does in the office: the sync protocol's role, the only one there is.
-pub use aufruf_sync::Role;
+/// What a device does in the office: `aufruf-names`' role, the only one there is (the
+/// model and the sync protocol use it too).
+pub use aufruf_model::Role;
 
-/// Reads a role by name (`kiosk`, `desk`, `display`, `gateway`).
-fn role<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    text.parse().map_err(serde::de::Error::custom)
-}
-
-/// This device's settings.
+/// This device's settings. The id and the role are checked as the table is read.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSettings {
     /// The device's name in the office, e.g. `kiosk-1`; its certificate names it too.
-    pub id: String,
+    pub id: NodeId,
     /// The office this device belongs to. Needed when the file holds only the
     /// device's own tables (the device then takes the configuration the office
     /// publishes); otherwise it must match `[office] id`.
     #[serde(default)]
-    pub office: Option<String>,
-    #[serde(deserialize_with = "role")]
+    pub office: Option<OfficeId>,
+    /// `kiosk`, `desk`, `display` or `gateway`.
     pub role: Role,
     /// Where the replica is stored (sled).
     #[serde(default = "default_store")]
@@ -137,15 +132,6 @@ impl NodeSettings {
                 };
                 error(field, e.into_inner().to_string())
             })?;
-        if aufruf_sync::NodeId::new(settings.id.as_str()).is_err() {
-            return Err(error(
-                "node.id".into(),
-                format!(
-                    "\"{}\" must be 1-64 letters, digits, dots, dashes or underscores",
-                    settings.id
-                ),
-            ));
-        }
         if let Some(table) = &device.printer {
             let printer: PrinterConfig = serde_path_to_error::deserialize(toml::Value::Table(
                 table.clone(),
@@ -219,10 +205,10 @@ impl NodeSettings {
     /// A device that talks only over loopback (free ports, static peers, no mDNS,
     /// which would reach the real network) and keeps its store and credentials
     /// under `home`: the demo office and the tests.
-    pub fn on_loopback(id: &str, role: Role, home: &Path, peers: Vec<SocketAddr>) -> Self {
+    pub fn on_loopback(id: NodeId, role: Role, home: &Path, peers: Vec<SocketAddr>) -> Self {
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         NodeSettings {
-            id: id.to_owned(),
+            id,
             office: None,
             role,
             store: home.join("store"),
@@ -241,11 +227,6 @@ impl NodeSettings {
             printer: None,
             api_limits: crate::server::ApiLimits::default(),
         }
-    }
-
-    /// The office's id (set once the settings are read: [`Self::of`]).
-    pub fn office_id(&self) -> &str {
-        self.office.as_deref().unwrap_or_default()
     }
 
     /// The desk this terminal serves.

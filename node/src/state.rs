@@ -62,7 +62,7 @@ impl NodeState {
                     .office
                     .clone()
                     .unwrap_or_else(|| config.office.id.clone()),
-                node: aufruf_model::NodeId::new(settings.id.as_str()),
+                node: settings.id.clone(),
                 retention_days: settings.retention_days,
             },
             NodeReplica(replica.clone()),

@@ -153,6 +153,17 @@ fn a_device_file_with_a_broken_printer_table_is_refused_before_the_node_starts()
         err.contains("node.role") && err.contains("\"admin\" is not a role"),
         "{err}"
     );
+    // So is an id no node may have: it would name a certificate, tickets and stamps.
+    let bad_id = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("id = \"kiosk-1\"", "id = \"kiosk/1\"");
+    std::fs::write(&file, bad_id).unwrap();
+    let (ok, _, err) = aufruf(&["run", "--config", path]);
+    assert!(!ok);
+    assert!(
+        err.contains("node.id") && err.contains("\"kiosk/1\" is not a valid id"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -169,7 +180,30 @@ fn a_token_for_a_role_the_office_does_not_have_is_refused() {
         "admin",
     ]);
     assert!(!ok);
-    assert!(err.contains("\"admin\" is not a role"), "{err}");
+    assert!(
+        err.contains("invalid value 'admin' for '--role <ROLE>'")
+            && err.contains("[possible values: kiosk, desk, display, gateway]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_token_for_a_node_id_no_node_may_have_is_refused() {
+    let (ok, _, err) = aufruf(&[
+        "office",
+        "token",
+        "--dir",
+        "/nonexistent",
+        "--node",
+        "../x",
+        "--role",
+        "desk",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("'--node <NODE>'") && err.contains("\"../x\" is not a valid id"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -303,26 +303,27 @@ fn event_id_of(stamp: &Stamp) -> String {
     format!("{}.{}.{}", stamp.hlc.wall_ms, stamp.hlc.counter, stamp.node)
 }
 
+/// `None` for anything a document should not hold, an invalid node id included: a
+/// document comes from peers, and what it says is checked like a frame is.
 fn parse_event_id(id: &str) -> Option<Stamp> {
     let mut parts = id.splitn(3, '.');
     let wall_ms = parts.next()?.parse().ok()?;
     let counter = parts.next()?.parse().ok()?;
-    let node = parts.next().filter(|n| !n.is_empty())?;
-    Some(Stamp::new(Hlc::new(wall_ms, counter), NodeId::new(node)))
+    let node = NodeId::new(parts.next()?).ok()?;
+    Some(Stamp::new(Hlc::new(wall_ms, counter), node))
 }
 
+/// `None` for anything but `<node id>/<seq>`, as [`parse_event_id`].
 fn parse_ticket_id(id: &str) -> Option<TicketId> {
     let (node, seq) = id.rsplit_once('/')?;
-    if node.is_empty() {
-        return None;
-    }
-    Some(TicketId::new(NodeId::new(node), seq.parse().ok()?))
+    let node = NodeId::new(node).ok()?;
+    Some(TicketId::new(node, seq.parse().ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aufruf_model::{HlcClock, OfficeConfig, Origin, ServiceId, Timestamp};
+    use aufruf_model::{HlcClock, OfficeConfig, Origin, ServiceId, Timestamp, node_id};
     use automerge::ActorId;
 
     fn office() -> OfficeConfig {
@@ -364,20 +365,33 @@ mod tests {
 
     #[test]
     fn ids_round_trip() {
-        let stamp = Stamp::new(Hlc::new(1_773_100_800_123, 7), NodeId::new("desk.3"));
+        let stamp = Stamp::new(Hlc::new(1_773_100_800_123, 7), node_id!("desk.3"));
         assert_eq!(parse_event_id(&event_id(&stamp)), Some(stamp));
-        let ticket = TicketId::new(NodeId::new("kiosk/1"), 42);
+        let ticket = TicketId::new(node_id!("kiosk.1_a-b"), 42);
         assert_eq!(parse_ticket_id(&ticket.to_string()), Some(ticket));
         assert_eq!(parse_event_id("12.x.node"), None);
         assert_eq!(parse_ticket_id("/3"), None);
     }
 
     #[test]
+    fn ids_with_a_node_id_no_node_may_have_are_refused() {
+        for event in ["12.3.", "12.3.desk/3", "12.3.../x", "12.3.kiosk 1"] {
+            assert_eq!(parse_event_id(event), None, "{event}");
+        }
+        let long = "k".repeat(65);
+        assert_eq!(parse_event_id(&format!("12.3.{long}")), None);
+        for ticket in ["kiosk/1/42", "../kiosk/4", "kiosk:1/4", "kiösk/4"] {
+            assert_eq!(parse_ticket_id(ticket), None, "{ticket}");
+        }
+        assert_eq!(parse_ticket_id(&format!("{long}/4")), None);
+    }
+
+    #[test]
     fn a_day_written_is_the_day_read_back() {
         let config = office();
         let mut day = Day::new();
-        let mut kiosk = HlcClock::new(NodeId::new("kiosk-1"));
-        let mut desk = HlcClock::new(NodeId::new("desk-1"));
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
+        let mut desk = HlcClock::new(node_id!("desk-1"));
         let mut events = vec![Event::Booked(Appointment {
             code: "XK7P".into(),
             service: ServiceId::new("reisepass"),
@@ -421,7 +435,7 @@ mod tests {
                 &config,
                 &"desk-1".into(),
                 vec![],
-                Stamp::new(Hlc::new(10, 0), "t1".into()),
+                Stamp::new(Hlc::new(10, 0), node_id!("t1")),
             )
             .unwrap();
         let eb = b
@@ -429,7 +443,7 @@ mod tests {
                 &config,
                 &"desk-1".into(),
                 vec![],
-                Stamp::new(Hlc::new(11, 0), "t2".into()),
+                Stamp::new(Hlc::new(11, 0), node_id!("t2")),
             )
             .unwrap();
         write(&mut one, std::slice::from_ref(&ea));
@@ -452,7 +466,7 @@ mod tests {
     fn changes_name_the_tickets_they_touched() {
         let config = office();
         let mut day = Day::new();
-        let mut kiosk = HlcClock::new(NodeId::new("kiosk-1"));
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
         let mut d = doc("aa");
         let s = kiosk.tick(Timestamp::from_minutes(1));
         let first = day
@@ -468,7 +482,7 @@ mod tests {
         let changed = changed_between(&d, &before, &d.get_heads());
         assert_eq!(
             changed.tickets.iter().cloned().collect::<Vec<_>>(),
-            vec![TicketId::new("kiosk-1".into(), 2)]
+            vec![TicketId::new(node_id!("kiosk-1"), 2)]
         );
         assert!(changed.other_keys.is_empty());
         let mut maps = RootMaps::of(&Automerge::load(&d.save()).unwrap());
@@ -489,7 +503,7 @@ mod tests {
             let config = office();
             let nodes = ["kiosk-1", "kiosk-2", "desk-1"];
             let mut docs: Vec<Automerge> = nodes.iter().map(|n| doc(n)).collect();
-            let mut clocks: Vec<HlcClock> = nodes.iter().map(|n| HlcClock::new(NodeId::new(*n))).collect();
+            let mut clocks: Vec<HlcClock> = nodes.iter().map(|n| HlcClock::new(NodeId::new(*n).unwrap())).collect();
             let mut days = [Day::new(), Day::new(), Day::new()];
             let mut before = Vec::new();
             let mut maps = RootMaps::default();
@@ -562,6 +576,50 @@ mod tests {
         ));
     }
 
+    /// Node ids come back from documents peers wrote; one no node may have is skipped
+    /// like any other malformed entry, and the rest of the day is read.
+    #[test]
+    fn entries_naming_an_invalid_node_are_skipped() {
+        let config = office();
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
+        let s = kiosk.tick(Timestamp::from_minutes(2));
+        let issued = day
+            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .unwrap();
+        let mut d = doc("aa");
+        write(&mut d, std::slice::from_ref(&issued));
+        let Event::Ticket { event, .. } = &issued else {
+            panic!("issue returns a ticket event")
+        };
+        let good_event = serde_json::to_string(event).unwrap();
+        d.transact::<_, _, AutomergeError>(|tx| {
+            // A ticket of a node that cannot exist.
+            let m = tx.put_object(ROOT, "ticket:../etc/1", ObjType::Map)?;
+            tx.put(&m, "5.0.kiosk-1", good_event.as_str())?;
+            // An event stamped by one, under the good ticket.
+            let (_, good) = tx.get(ROOT, "ticket:kiosk-1/1")?.unwrap();
+            tx.put(&good, "6.0.desk/3", good_event.as_str())?;
+            // A desk event stamped by one.
+            let desk = tx.put_object(ROOT, "desk:desk-1", ObjType::Map)?;
+            tx.put(&desk, format!("7.0.{}", "d".repeat(65)), "{}")?;
+            Ok(())
+        })
+        .unwrap();
+        let read = read_day(&d).unwrap();
+        let mut unreadable = read.unreadable.clone();
+        unreadable.sort();
+        assert_eq!(
+            unreadable,
+            vec![
+                format!("desk:desk-1/7.0.{}", "d".repeat(65)),
+                "ticket:../etc/1".to_owned(),
+                "ticket:kiosk-1/1/6.0.desk/3".to_owned(),
+            ]
+        );
+        assert_eq!(read.day, day);
+    }
+
     /// Issue 3's budget: a day of 3,000 tickets, each issued, called, served and
     /// finished (12,000 events), stays well under 150 KB as a saved document and is
     /// read back whole.
@@ -570,12 +628,12 @@ mod tests {
         let mut config = office();
         config.number_blocks[0].last = 9999;
         let mut day = Day::new();
-        let mut kiosk = HlcClock::new(NodeId::new("kiosk-1"));
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
         let mut desks: Vec<(DeskId, HlcClock)> = (1..=6)
             .map(|n| {
                 (
                     DeskId::new(format!("desk-{n}")),
-                    HlcClock::new(NodeId::new(format!("desk-{n}"))),
+                    HlcClock::new(NodeId::new(format!("desk-{n}")).unwrap()),
                 )
             })
             .collect();

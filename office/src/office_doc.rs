@@ -136,9 +136,9 @@ impl SignedConfig {
         let origin = format!("office configuration revision {}", payload.revision);
         let config =
             OfficeConfig::from_toml(&origin, &payload.text).map_err(ConfigRefusal::Invalid)?;
-        if config.office.id != office {
+        if config.office.id.as_str() != office {
             return Err(ConfigRefusal::OtherOffice {
-                theirs: config.office.id,
+                theirs: config.office.id.to_string(),
                 ours: office.to_owned(),
             });
         }

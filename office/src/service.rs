@@ -102,7 +102,7 @@ impl From<ActionError> for ServiceError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setup {
     /// The office's id: configurations published for another office are refused.
-    pub office: String,
+    pub office: aufruf_model::OfficeId,
     pub node: NodeId,
     /// Days a day document is kept before only its statistics remain.
     pub retention_days: u32,
@@ -222,7 +222,7 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         signed: &SignedConfig,
     ) -> Result<u64, ServiceError> {
-        let published = signed.check(&*self.admin, &self.setup.office)?;
+        let published = signed.check(&*self.admin, self.setup.office.as_str())?;
         let current = self.adopted().revision;
         if published.revision <= current {
             return Err(ConfigRefusal::NotNewer {
@@ -251,7 +251,8 @@ impl<R: Replication> OfficeService<R> {
                 .into_iter()
                 .filter(|e| !adopted.refused.contains(e))
                 .collect();
-            let (best, refused) = office_doc::best_config(&fresh, &*self.admin, &self.setup.office);
+            let (best, refused) =
+                office_doc::best_config(&fresh, &*self.admin, self.setup.office.as_str());
             for (entry, refusal) in refused {
                 tracing::warn!(%refusal, "the office's configuration entry is refused; the device keeps revision {}", adopted.revision);
                 adopted.notice = Some(refusal.to_string());

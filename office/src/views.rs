@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use aufruf_model::estimate::Estimate;
 use aufruf_model::{
-    DepartmentId, DeskId, OfficeConfig, Origin, ServiceId, Status, Ticket, TicketId, Timestamp,
+    DepartmentId, DeskId, NodeId, OfficeConfig, Origin, Role, ServiceId, Status, Ticket, TicketId,
+    Timestamp,
 };
-use aufruf_sync_protocol::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -137,8 +137,8 @@ pub struct DeskSummary {
 /// A peer this node has a live session with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerView {
-    pub node: String,
-    #[serde(serialize_with = "role_name")]
+    pub node: NodeId,
+    /// By name (`display`) in JSON.
     pub role: Role,
 }
 
@@ -272,11 +272,6 @@ pub(crate) fn office_time(config: &OfficeConfig, t: Timestamp) -> DateTime<chron
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .with_timezone(&config.timezone())
-}
-
-/// Roles appear by name (`display`) in JSON.
-fn role_name<S: serde::Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(role.name())
 }
 
 /// Ticket ids appear as `kiosk-1/17` in JSON.

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aufruf_hardware::{Language, PrintError, PrinterStatus, QrOnlyReason, TicketOffer, TicketSlip};
-use aufruf_model::{Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp};
+use aufruf_model::{
+    Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp, node_id,
+};
 use aufruf_office::memory::MemoryReplica;
 use aufruf_office::office_doc::{ConfigPayload, ConfigRefusal, SignedConfig};
 use aufruf_office::views::{Delivery, PeerView, TicketState};
@@ -36,8 +38,8 @@ fn office_on<R: Replication>(
     Arc::new(OfficeService::new(
         config,
         Setup {
-            office: "zeitz".into(),
-            node: NodeId::new(node),
+            office: "zeitz".parse().unwrap(),
+            node: NodeId::new(node).unwrap(),
             retention_days: 7,
         },
         replica,
@@ -232,7 +234,7 @@ fn the_desk_sees_whether_the_display_is_connected() {
     foyer.desk.office().refresh(wednesday(9, 0));
     assert!(!foyer.desk.view(wednesday(9, 0)).unwrap().display_reachable);
     foyer.replica.set_peers(vec![PeerView {
-        node: "display-1".into(),
+        node: node_id!("display-1"),
         role: aufruf_sync_protocol::Role::Display,
     }]);
     assert!(foyer.desk.view(wednesday(9, 0)).unwrap().display_reachable);
@@ -476,8 +478,8 @@ fn a_call_from_another_desk_is_counted_once_and_old_calls_read_at_start_not_at_a
         Arc::new(OfficeService::new(
             config.clone(),
             Setup {
-                office: "zeitz".into(),
-                node: NodeId::new("display-1"),
+                office: "zeitz".parse().unwrap(),
+                node: node_id!("display-1"),
                 retention_days: 7,
             },
             replica.clone(),

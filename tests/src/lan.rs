@@ -46,7 +46,7 @@ use std::time::Duration;
 use aufruf_model::{OfficeConfig, Timestamp};
 use aufruf_office::document_name;
 use aufruf_sync::protocol::{ConnectionId, Limits};
-use aufruf_sync::{DocumentName, Role};
+use aufruf_sync::{DocumentName, NodeId, Role};
 use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -188,8 +188,12 @@ impl Lan {
         } else {
             panic!("{name}: name a device kiosk-…, desk-…, display… or gateway…")
         };
+        let name = match NodeId::new(name) {
+            Ok(id) => id,
+            Err(error) => panic!("{error}"),
+        };
         self.nodes.push(Node {
-            name: name.to_owned(),
+            name,
             role,
             skew_ms: 0,
             incarnation: 0,
@@ -214,7 +218,7 @@ impl Lan {
 
     /// The index of the named device.
     pub fn node(&self, name: &str) -> usize {
-        match self.nodes.iter().position(|n| n.name == name) {
+        match self.nodes.iter().position(|n| n.name.as_str() == name) {
             Some(node) => node,
             None => panic!("no device {name} on this LAN"),
         }

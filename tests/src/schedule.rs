@@ -225,7 +225,7 @@ pub fn random_step(lan: &mut Lan, shape: &Shape) {
                     Some(last) if lan.is_up(last) && lan.rng().random_bool(0.5) => last,
                     _ => up[lan.rng().random_range(0..up.len())],
                 };
-                let name = lan.nodes()[node].name.clone();
+                let name = lan.nodes()[node].name.to_string();
                 lan.crash(&name);
             }
         }
@@ -236,7 +236,7 @@ pub fn random_step(lan: &mut Lan, shape: &Shape) {
                 if lan.rng().random_bool(0.3) {
                     // The clock came back from the outage wrong.
                     let skew = lan.rng().random_range(-300_000..=300_000);
-                    let name = lan.nodes()[node].name.clone();
+                    let name = lan.nodes()[node].name.to_string();
                     lan.set_skew(&name, skew);
                 }
                 lan.restart_by_index(node);
@@ -246,7 +246,7 @@ pub fn random_step(lan: &mut Lan, shape: &Shape) {
             if lan.rng().random_bool(0.5) {
                 let n = lan.nodes().len();
                 let node = lan.rng().random_range(0..n);
-                let name = lan.nodes()[node].name.clone();
+                let name = lan.nodes()[node].name.to_string();
                 lan.fill_disk(&name);
             } else {
                 lan.free_disks();
@@ -311,7 +311,7 @@ fn transfer(lan: &mut Lan, desk: &str) -> Result<(), aufruf_office::OfficeError>
             .nodes()
             .iter()
             .filter(|n| n.role == Role::Desk)
-            .map(|n| n.name.clone())
+            .map(|n| n.name.to_string())
             .collect();
         Transfer::Desk(DeskId::new(
             desks[lan.rng().random_range(0..desks.len())].as_str(),
@@ -374,7 +374,7 @@ fn pick_node(lan: &mut Lan, role: impl Fn(Role) -> bool) -> Option<String> {
         .iter()
         .enumerate()
         .filter(|(i, n)| role(n.role) && lan.is_up(*i))
-        .map(|(_, n)| n.name.clone())
+        .map(|(_, n)| n.name.to_string())
         .collect();
     if candidates.is_empty() {
         return None;

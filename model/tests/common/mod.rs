@@ -93,7 +93,7 @@ pub struct Device {
 impl Device {
     pub fn new(name: &str) -> Self {
         Self {
-            clock: HlcClock::new(NodeId::new(name)),
+            clock: HlcClock::new(NodeId::new(name).unwrap()),
         }
     }
 

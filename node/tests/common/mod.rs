@@ -48,7 +48,7 @@ impl TestOffice {
         let (issued, _) = self.office.enroll(&token).unwrap();
         let home = self.home(name);
         credentials::save_node(&home.join("credentials"), &issued).unwrap();
-        NodeSettings::on_loopback(name, role, &home, peers)
+        NodeSettings::on_loopback(node, role, &home, peers)
     }
 
     /// Starts a node in this process.
@@ -87,7 +87,7 @@ impl TestOffice {
     /// device's `[node]` table (naming the office), so the node takes the
     /// configuration the office publishes.
     pub fn spawn_with(&self, settings: &NodeSettings, with_office: bool) -> Child {
-        let file = self.home(&settings.id).join("aufruf.toml");
+        let file = self.home(settings.id.as_str()).join("aufruf.toml");
         let peers: Vec<String> = settings.peers.iter().map(|p| format!("\"{p}\"")).collect();
         let node = format!(
             "\n[node]\nid = \"{}\"\nrole = \"{}\"\nstore = \"{}\"\ncredentials = \"{}\"\n\

@@ -48,7 +48,7 @@ impl Lan {
         self.narrated(kiosk, "issue a ticket", |day, config, stamp| {
             day.issue(config, &service, origin, stamp)
         })
-        .map(|event| ticket_of(&event))
+        .map(|event| self.ticket_of(&event))
     }
 
     /// A kiosk checks in a booked citizen and prints their ticket.
@@ -57,7 +57,7 @@ impl Lan {
         self.narrated(kiosk, "check in a booking", |day, config, stamp| {
             day.check_in(config, &code, stamp)
         })
-        .map(|event| ticket_of(&event))
+        .map(|event| self.ticket_of(&event))
     }
 
     /// Feeds a booking into the day on a device (as the gateway does for the portal).
@@ -100,7 +100,7 @@ impl Lan {
         self.narrated(desk, "call next", |day, config, stamp| {
             day.call_next(config, &id, stamp)
         })
-        .map(|event| ticket_of(&event))
+        .map(|event| self.ticket_of(&event))
     }
 
     pub fn recall(&mut self, desk: &str) -> Result<(), OfficeError> {
@@ -237,7 +237,7 @@ impl Lan {
         self.acknowledged.events.push((node, stamp.clone()));
         match event {
             TicketEvent::Issued { number, .. } => self.acknowledged.tickets.push(PrintedTicket {
-                node: self.nodes[node].name.clone(),
+                node: self.nodes[node].name.to_string(),
                 ticket: ticket.clone(),
                 number: *number,
             }),
@@ -251,13 +251,15 @@ impl Lan {
     }
 }
 
-/// The ticket an event is about. Only used on the events of `issue`, `check_in` and
-/// `call_next`, which the model always returns as ticket events; the empty id for
-/// anything else would fail every later lookup loudly.
-fn ticket_of(event: &Event) -> TicketId {
-    match event {
-        Event::Ticket { ticket, .. } => ticket.clone(),
-        _ => TicketId::new(aufruf_model::NodeId::new(""), 0),
+impl Lan {
+    /// The ticket an event is about. Only used on the events of `issue`, `check_in` and
+    /// `call_next`, which the model always returns as ticket events; anything else
+    /// fails the run at once.
+    fn ticket_of(&self, event: &Event) -> TicketId {
+        match event {
+            Event::Ticket { ticket, .. } => ticket.clone(),
+            other => self.fail(format!("expected a ticket event, got {other:?}")),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use aufruf_office::day_doc::DayDocError;
 use aufruf_office::{Documents, Office, OfficeError};
 use aufruf_sync::protocol::ConnectionId;
 use aufruf_sync::replica::Outgoing;
-use aufruf_sync::{ChangeError, Clock, DocumentName, Replica, Role};
+use aufruf_sync::{ChangeError, Clock, DocumentName, NodeId, Replica, Role};
 use automerge::Automerge;
 use automerge::transaction::Transaction;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -96,7 +96,8 @@ pub struct Acknowledged {
 /// One device of the office.
 #[derive(Debug)]
 pub struct Node {
-    pub name: String,
+    /// Checked once, when the device is added.
+    pub name: NodeId,
     pub role: Role,
     /// How far this device's wall clock is off, in milliseconds.
     pub skew_ms: i64,

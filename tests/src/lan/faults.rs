@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aufruf_office::Office;
 use aufruf_sync::protocol::{Identity, Input};
-use aufruf_sync::{DocumentName, OfficeId, Replica};
+use aufruf_sync::{DocumentName, Replica};
 use automerge::ActorId;
 use rand::Rng;
 
@@ -129,12 +129,8 @@ impl Lan {
     /// Builds the running state of a device from its disk.
     pub(super) fn boot(&mut self, node: usize) {
         let name = self.nodes[node].name.clone();
-        let office = match OfficeId::new(self.config.office.id.clone()) {
-            Ok(office) => office,
-            Err(error) => self.fail(format!("{error}")),
-        };
         let identity = Identity {
-            office,
+            office: self.config.office.id.clone(),
             node: self.peer_id(node),
             role: self.nodes[node].role,
         };
@@ -165,11 +161,7 @@ impl Lan {
         let documents = SimDocuments {
             replica: Rc::clone(&replica),
         };
-        let office = Office::new(
-            self.config.clone(),
-            documents,
-            aufruf_model::NodeId::new(name.as_str()),
-        );
+        let office = Office::new(self.config.clone(), documents, name);
         self.nodes[node].running = Some(Running {
             replica,
             office,

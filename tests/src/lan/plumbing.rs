@@ -10,10 +10,7 @@ use super::Lan;
 
 impl Lan {
     pub(super) fn peer_id(&self, node: usize) -> aufruf_sync::NodeId {
-        match aufruf_sync::NodeId::new(self.nodes[node].name.clone()) {
-            Ok(id) => id,
-            Err(error) => self.fail(format!("{error}")),
-        }
+        self.nodes[node].name.clone()
     }
 
     /// Feeds an input to a device's replica and carries out what it queued.
