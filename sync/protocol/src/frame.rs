@@ -10,15 +10,22 @@
 //! | `3` sync | document name, then the rest of the frame is one automerge sync message |
 //! | `4` heartbeat | nothing |
 //! | `5` peers | count `u16`, that many node ids |
+//! | `6` changes | document name, heads, count `u16`, that many changes: length `u32` and an automerge change chunk |
+//! | `7` heads | document name, heads |
 //!
-//! Ids and names are a `u8` length and that many UTF-8 bytes. Decoding is strict:
-//! a short frame, trailing bytes, an unknown kind or an invalid name is an error, and
-//! nothing is decoded partially.
+//! Ids and names are a `u8` length and that many UTF-8 bytes; heads are a count `u16`
+//! and that many 32-byte change hashes. Decoding is strict: a short frame, trailing
+//! bytes, an unknown kind or an invalid name is an error, and nothing is decoded
+//! partially. Frames check only their own layout; how many heads or changes a peer
+//! may send is the core's [`Limits`](crate::Limits).
 
 use crate::name::{DocumentName, NameError, NodeId, OfficeId, Role};
 
 /// The protocol version this build speaks; peers must speak the same.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: `changes` and `heads` frames (new changes are pushed as they are, outside the
+/// automerge sync protocol).
+pub const PROTOCOL_VERSION: u16 = 2;
 
 const MAGIC: &[u8; 6] = b"AUFRUF";
 const KIND_HELLO: u8 = 1;
@@ -26,6 +33,14 @@ const KIND_ANNOUNCE: u8 = 2;
 const KIND_SYNC: u8 = 3;
 const KIND_HEARTBEAT: u8 = 4;
 const KIND_PEERS: u8 = 5;
+const KIND_CHANGES: u8 = 6;
+const KIND_HEADS: u8 = 7;
+
+/// The length of a change hash (SHA-256).
+pub const HASH_LEN: usize = 32;
+
+/// One head of a document as it travels: the 32 bytes of an automerge change hash.
+pub type Head = [u8; HASH_LEN];
 
 /// One message between two peers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +62,24 @@ pub enum Frame {
     /// The nodes the sender has sessions with now; a receiver need not relay a
     /// change at once to a peer that has a session with the change's sender.
     Peers(Vec<NodeId>),
+    /// New changes of one document, pushed as they happen (outside the automerge
+    /// sync protocol), with the sender's heads once they are applied.
+    Changes {
+        /// The document.
+        name: DocumentName,
+        /// The sender's heads after these changes.
+        heads: Vec<Head>,
+        /// Raw (uncompressed) automerge change chunks, dependencies first.
+        changes: Vec<Vec<u8>>,
+    },
+    /// The sender's heads of one document; a receiver that does not know them all
+    /// starts an automerge sync round to catch up.
+    Heads {
+        /// The document.
+        name: DocumentName,
+        /// The sender's heads.
+        heads: Vec<Head>,
+    },
 }
 
 /// Who a peer says it is.
@@ -89,6 +122,9 @@ pub enum DecodeError {
     /// More names than the length field can say.
     #[error("too many names to encode")]
     TooMany,
+    /// A changes frame without changes, or with an empty change.
+    #[error("empty change")]
+    EmptyChange,
 }
 
 impl Frame {
@@ -126,6 +162,29 @@ impl Frame {
                 for node in nodes.iter().take(usize::from(count)) {
                     put_text(&mut out, node.as_str());
                 }
+            }
+            Frame::Changes {
+                name,
+                heads,
+                changes,
+            } => {
+                out.push(KIND_CHANGES);
+                put_text(&mut out, &name.to_string());
+                put_heads(&mut out, heads);
+                // The core sends at most `Limits::max_changes_per_frame` (< u16::MAX)
+                // changes of at most `Limits::max_frame_len` (< u32::MAX) bytes.
+                let count = u16::try_from(changes.len()).unwrap_or(u16::MAX);
+                out.extend_from_slice(&count.to_be_bytes());
+                for change in changes.iter().take(usize::from(count)) {
+                    let len = u32::try_from(change.len()).unwrap_or(u32::MAX);
+                    out.extend_from_slice(&len.to_be_bytes());
+                    out.extend_from_slice(&change[..len as usize]);
+                }
+            }
+            Frame::Heads { name, heads } => {
+                out.push(KIND_HEADS);
+                put_text(&mut out, &name.to_string());
+                put_heads(&mut out, heads);
             }
         }
         out
@@ -179,12 +238,52 @@ impl Frame {
                 }
                 Frame::Peers(nodes)
             }
+            KIND_CHANGES => {
+                let name = DocumentName::parse(reader.text()?)?;
+                let heads = reader.heads()?;
+                let count = reader.u16()?;
+                if count == 0 {
+                    return Err(DecodeError::EmptyChange);
+                }
+                let mut changes = Vec::new();
+                for _ in 0..count {
+                    let len = reader.take(4)?;
+                    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+                    // `take` checks the length against the bytes that are there
+                    // before anything is allocated.
+                    let change =
+                        reader.take(usize::try_from(len).map_err(|_| DecodeError::Truncated)?)?;
+                    if change.is_empty() {
+                        return Err(DecodeError::EmptyChange);
+                    }
+                    changes.push(change.to_vec());
+                }
+                Frame::Changes {
+                    name,
+                    heads,
+                    changes,
+                }
+            }
+            KIND_HEADS => {
+                let name = DocumentName::parse(reader.text()?)?;
+                let heads = reader.heads()?;
+                Frame::Heads { name, heads }
+            }
             other => return Err(DecodeError::UnknownKind(other)),
         };
         if !reader.rest.is_empty() {
             return Err(DecodeError::Trailing(reader.rest.len()));
         }
         Ok(frame)
+    }
+}
+
+fn put_heads(out: &mut Vec<u8>, heads: &[Head]) {
+    // The core sends at most `Limits::max_heads` (< u16::MAX) heads.
+    let count = u16::try_from(heads.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&count.to_be_bytes());
+    for head in heads.iter().take(usize::from(count)) {
+        out.extend_from_slice(head);
     }
 }
 
@@ -211,6 +310,22 @@ impl<'a> Reader<'a> {
 
     fn byte(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        let bytes = self.take(2)?;
+        Ok(u16::from_be_bytes([bytes[0], bytes[1]]))
+    }
+
+    fn heads(&mut self) -> Result<Vec<Head>, DecodeError> {
+        let count = self.u16()?;
+        let mut heads = Vec::new();
+        for _ in 0..count {
+            let mut head = [0; HASH_LEN];
+            head.copy_from_slice(self.take(HASH_LEN)?);
+            heads.push(head);
+        }
+        Ok(heads)
     }
 
     fn text(&mut self) -> Result<&'a str, DecodeError> {
@@ -246,6 +361,19 @@ mod tests {
                 NodeId::new("kiosk-1").unwrap(),
                 NodeId::new("display-1").unwrap(),
             ]),
+            Frame::Changes {
+                name: DocumentName::day(2026, 3, 11).unwrap(),
+                heads: vec![[7; HASH_LEN], [9; HASH_LEN]],
+                changes: vec![vec![1, 2, 3], vec![4]],
+            },
+            Frame::Heads {
+                name: DocumentName::Office,
+                heads: vec![[3; HASH_LEN]],
+            },
+            Frame::Heads {
+                name: DocumentName::Office,
+                heads: Vec::new(),
+            },
         ];
         for frame in frames {
             let bytes = frame.encode();
@@ -268,5 +396,33 @@ mod tests {
                 assert_eq!(Frame::decode(&longer), Err(DecodeError::Trailing(1)));
             }
         }
+    }
+
+    #[test]
+    fn a_changes_frame_is_checked_before_anything_is_allocated_for_it() {
+        let frame = Frame::Changes {
+            name: DocumentName::Office,
+            heads: Vec::new(),
+            changes: vec![vec![1, 2, 3]],
+        };
+        let bytes = frame.encode();
+        // The change's length field (after kind, name and heads) says 4 GiB.
+        let at = 1 + 1 + "office".len() + 2 + 2;
+        let mut huge = bytes.clone();
+        huge[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(Frame::decode(&huge), Err(DecodeError::Truncated));
+        // No changes at all, or an empty one, is not a push.
+        let mut none = bytes[..at - 2].to_vec();
+        none.extend_from_slice(&0u16.to_be_bytes());
+        assert_eq!(Frame::decode(&none), Err(DecodeError::EmptyChange));
+        let empty = Frame::Changes {
+            name: DocumentName::Office,
+            heads: Vec::new(),
+            changes: vec![Vec::new()],
+        };
+        assert_eq!(
+            Frame::decode(&empty.encode()),
+            Err(DecodeError::EmptyChange)
+        );
     }
 }

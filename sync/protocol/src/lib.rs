@@ -5,13 +5,24 @@
 //! sync of each named document with each peer, announcing documents, heartbeats and
 //! dead-peer detection, the frame-size limit and the send budget (back-pressure).
 //!
-//! Changes spread like this: a local change goes to every peer at once. Changes
-//! merged from peer S go on at once to every other peer that does not itself have a
-//! session with S (peers tell each other whom they are connected to with a `Peers`
-//! frame); in a full mesh that takes the n² relays of a desk call off its critical
-//! path. Every tick, each peer whose last message from us predates our current
-//! heads is caught up: that makes up the skipped relays once per tick however many
-//! changes the tick saw, and covers peers whose session with S died unnoticed.
+//! Changes spread like this: a local change goes to every peer at once, pushed as
+//! it is in a `changes` frame with the sender's heads. A receiver that has the
+//! change's dependencies applies it with `apply_changes`, which costs the same at
+//! the day's last ticket as at its first; automerge's sync protocol, whose every
+//! received message walks the document's whole history, runs only to start a
+//! session and to catch up. Changes merged from peer S go on at once to every other
+//! peer that does not itself have a session with S (peers tell each other whom they
+//! are connected to with a `Peers` frame); in a full mesh that takes the n² relays
+//! of a desk call off its critical path.
+//!
+//! What each peer has is tracked per document: the heads we last told it and the
+//! heads it last told us. Every tick, a peer that has not heard our current heads
+//! and has not told us the same heads gets a small `heads` frame; a node that hears
+//! heads it does not know (or receives a change whose dependencies it lacks: such a
+//! change is dropped, not queued, so a peer cannot fill our memory with orphans)
+//! starts an automerge sync round with that peer. That makes up the skipped relays
+//! once per tick however many changes the tick saw, and covers peers whose session
+//! with S died unnoticed.
 //!
 //! The shell delivers [`Input`]s and carries out the returned [`Output`]s: it writes
 //! frames, closes connections, persists changed documents and sync states. The shell
@@ -42,9 +53,9 @@ use std::time::Duration;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transaction;
-use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 
-use frame::{DecodeError, Frame, Hello, PROTOCOL_VERSION};
+use frame::{DecodeError, Frame, Head, Hello, PROTOCOL_VERSION};
 pub use name::{DocumentName, NameError, NodeId, OfficeId, Role};
 
 /// How the core limits what peers may do and when it gives up on them.
@@ -65,6 +76,10 @@ pub struct Limits {
     pub max_documents: usize,
     /// Most node ids one peer may list as its own peers.
     pub max_peers: usize,
+    /// Most heads a `changes` or `heads` frame may carry.
+    pub max_heads: usize,
+    /// Most changes one `changes` frame may carry.
+    pub max_changes_per_frame: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +92,8 @@ impl Default for Limits {
             send_budget: 4 * 1024 * 1024,
             max_documents: 4096,
             max_peers: 1024,
+            max_heads: 256,
+            max_changes_per_frame: 1024,
         }
     }
 }
@@ -240,6 +257,22 @@ pub enum SessionError {
     /// The peer listed more peers than [`Limits::max_peers`].
     #[error("peer listed too many peers")]
     TooManyPeers,
+    /// The peer sent more heads than [`Limits::max_heads`].
+    #[error("peer sent too many heads")]
+    TooManyHeads,
+    /// The peer pushed more changes in one frame than
+    /// [`Limits::max_changes_per_frame`].
+    #[error("peer pushed too many changes in one frame")]
+    TooManyChanges,
+    /// A pushed change that is not a plain automerge change, or that automerge
+    /// refused.
+    #[error("change for {name} refused: {reason}")]
+    ChangeRefused {
+        /// The document.
+        name: DocumentName,
+        /// What was wrong.
+        reason: String,
+    },
     /// An automerge sync message that automerge refused.
     #[error("sync message for {name} refused: {reason}")]
     SyncRefused {
@@ -289,11 +322,33 @@ struct Session {
     last_heard: Duration,
     last_sent: Duration,
     unconfirmed_bytes: usize,
-    documents: BTreeMap<DocumentName, sync::State>,
+    documents: BTreeMap<DocumentName, PeerDocument>,
     /// Documents whose next sync message waits for send budget.
     waiting: BTreeSet<DocumentName>,
     /// The nodes the peer says it has sessions with.
     their_peers: BTreeSet<NodeId>,
+}
+
+/// One document as replicated with one peer.
+#[derive(Debug, Default)]
+struct PeerDocument {
+    /// automerge's sync state, for session starts and catch-up rounds.
+    sync: sync::State,
+    /// Our heads as we last told the peer (in a push, a heads frame or a sync
+    /// message); the peer has them once our frames arrive.
+    told: Vec<ChangeHash>,
+    /// The peer's heads as it last told us in a push or a heads frame.
+    heard: Option<Vec<ChangeHash>>,
+}
+
+impl PeerDocument {
+    fn resumed(sync: sync::State) -> Self {
+        PeerDocument {
+            sync,
+            told: Vec::new(),
+            heard: None,
+        }
+    }
 }
 
 /// Names the automerge actor of each document the core creates.
@@ -450,7 +505,14 @@ impl Replicator {
             self.announce_to_all(now, name, &mut outputs);
         }
         if !chunk.is_empty() {
-            self.sync_all(now, name, &mut outputs);
+            let peers: Vec<ConnectionId> = self.peers().map(|(id, _)| id).collect();
+            self.push(
+                now,
+                &peers,
+                name,
+                std::slice::from_ref(&chunk),
+                &mut outputs,
+            );
         }
         Ok(LocalChange {
             value,
@@ -473,7 +535,9 @@ impl Replicator {
         self.saved_sync_states.retain(|(_, doc), _| *doc != name);
         for session in self.sessions.values_mut() {
             if session.documents.contains_key(&name) {
-                session.documents.insert(name.clone(), sync::State::new());
+                session
+                    .documents
+                    .insert(name.clone(), PeerDocument::default());
             }
         }
         self.announce_to_all(now, &name, &mut outputs);
@@ -551,24 +615,43 @@ impl Replicator {
             self.end_session(now, connection, outputs);
             outputs.push(Output::Close { connection, error });
         }
-        // Catch-up: any document whose heads moved since we last wrote to a peer.
-        let mut behind = Vec::new();
+        // Catch-up: peers that told us heads we still lack get a sync round; peers
+        // that may not know our heads are told them.
+        let mut rounds = Vec::new();
+        let mut tell = Vec::new();
+        let heads: BTreeMap<&DocumentName, Vec<ChangeHash>> = self
+            .documents
+            .iter()
+            .map(|(name, document)| (name, document.get_heads()))
+            .collect();
         for (connection, session) in &self.sessions {
             if session.peer.is_none() {
                 continue;
             }
             for (name, state) in &session.documents {
-                let moved = self
-                    .documents
-                    .get(name)
-                    .is_some_and(|document| document.get_heads() != state.last_sent_heads);
-                if moved {
-                    behind.push((*connection, name.clone()));
+                let (Some(document), Some(ours)) = (self.documents.get(name), heads.get(name))
+                else {
+                    continue;
+                };
+                if let Some(heard) = &state.heard {
+                    if heard == ours {
+                        continue;
+                    }
+                    if heard.iter().any(|head| !has_change(document, ours, head)) {
+                        rounds.push((*connection, name.clone()));
+                        continue;
+                    }
+                }
+                if state.told != *ours {
+                    tell.push((*connection, name.clone()));
                 }
             }
         }
-        for (connection, name) in behind {
-            self.sync_one(now, connection, &name, outputs);
+        for (connection, name) in rounds {
+            self.start_round(now, connection, &name, outputs);
+        }
+        for (connection, name) in tell {
+            self.tell_heads(now, connection, &name, outputs);
         }
         let quiet: Vec<ConnectionId> = self
             .sessions
@@ -620,6 +703,17 @@ impl Replicator {
             (Frame::Announce(names), true) => self.learn(now, connection, names, outputs),
             (Frame::Sync { name, message }, true) => {
                 self.apply_sync(now, connection, name, &message, outputs)
+            }
+            (
+                Frame::Changes {
+                    name,
+                    heads,
+                    changes,
+                },
+                true,
+            ) => self.apply_pushed(now, connection, name, &heads, changes, outputs),
+            (Frame::Heads { name, heads }, true) => {
+                self.hear_heads(now, connection, name, &heads, outputs)
             }
         }
     }
@@ -726,7 +820,7 @@ impl Replicator {
         let Some(session) = self.sessions.get_mut(&connection) else {
             return Ok(());
         };
-        let Some(state) = session.documents.get_mut(&name) else {
+        let Some(PeerDocument { sync: state, .. }) = session.documents.get_mut(&name) else {
             return Err(SessionError::Unexpected(
                 "sync for a document never announced",
             ));
@@ -759,12 +853,7 @@ impl Replicator {
             }
             Err(_) => {
                 tracing::error!(document = %name, "automerge panicked applying a sync message; document dropped for reload");
-                self.documents.remove(&name);
-                for session in self.sessions.values_mut() {
-                    session.documents.remove(&name);
-                    session.waiting.remove(&name);
-                }
-                outputs.push(Output::DocumentDamaged { name: name.clone() });
+                self.drop_damaged(&name, outputs);
                 return Err(SessionError::SyncRefused {
                     name,
                     reason: "automerge panicked".to_owned(),
@@ -802,6 +891,274 @@ impl Replicator {
         Ok(())
     }
 
+    /// Applies changes a peer pushed. Changes whose dependencies this node lacks are
+    /// not kept (automerge would queue them without bound); the peer has them, and
+    /// the sync round started here fetches them with their dependencies.
+    fn apply_pushed(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        name: DocumentName,
+        heads: &[Head],
+        changes: Vec<Vec<u8>>,
+        outputs: &mut Vec<Output>,
+    ) -> Result<(), SessionError> {
+        if heads.len() > self.limits.max_heads {
+            return Err(SessionError::TooManyHeads);
+        }
+        if changes.len() > self.limits.max_changes_per_frame {
+            return Err(SessionError::TooManyChanges);
+        }
+        if self.is_retired(&name) {
+            return Ok(());
+        }
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return Ok(());
+        };
+        let sender = session.peer.as_ref().map(|peer| peer.node.clone());
+        let Some(state) = session.documents.get_mut(&name) else {
+            return Err(SessionError::Unexpected(
+                "changes for a document never announced",
+            ));
+        };
+        let Some(document) = self.documents.get_mut(&name) else {
+            return Err(SessionError::Unexpected(
+                "changes for a document being reloaded",
+            ));
+        };
+        let changes = parse_changes(&name, changes)?;
+        let before = document.get_heads();
+        let mut ready: Vec<Change> = Vec::new();
+        let mut ready_hashes: BTreeSet<ChangeHash> = BTreeSet::new();
+        let mut missing = false;
+        for change in changes {
+            let hash = change.hash();
+            if ready_hashes.contains(&hash) || has_change(document, &before, &hash) {
+                continue;
+            }
+            let deps_here = change
+                .deps()
+                .iter()
+                .all(|dep| ready_hashes.contains(dep) || has_change(document, &before, dep));
+            if deps_here {
+                ready_hashes.insert(hash);
+                ready.push(change);
+            } else {
+                missing = true;
+            }
+        }
+        state.heard = Some(hashes(heads));
+        if !ready.is_empty() {
+            let raw: Vec<Vec<u8>> = ready.iter().map(|c| c.raw_bytes().to_vec()).collect();
+            let applied = catch_unwind(AssertUnwindSafe(|| document.apply_changes(ready)));
+            match applied {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    return Err(SessionError::ChangeRefused {
+                        name,
+                        reason: error.to_string(),
+                    });
+                }
+                Err(_) => {
+                    tracing::error!(document = %name, "automerge panicked applying pushed changes; document dropped for reload");
+                    self.drop_damaged(&name, outputs);
+                    return Err(SessionError::ChangeRefused {
+                        name,
+                        reason: "automerge panicked".to_owned(),
+                    });
+                }
+            }
+            let after = document.get_heads();
+            if state.heard.as_ref() == Some(&after) {
+                // Both sides have exactly this: a reconnect starts from here.
+                state.sync.shared_heads = after;
+            }
+            outputs.push(Output::DocumentChanged {
+                name: name.clone(),
+                chunk: raw.concat(),
+            });
+            let others: Vec<ConnectionId> = self
+                .sessions
+                .iter()
+                .filter(|(id, session)| {
+                    **id != connection
+                        && session.peer.is_some()
+                        && !sender
+                            .as_ref()
+                            .is_some_and(|node| session.their_peers.contains(node))
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            self.push(now, &others, &name, &raw, outputs);
+        }
+        if missing {
+            self.start_round(now, connection, &name, outputs);
+        }
+        Ok(())
+    }
+
+    /// Notes a peer's heads; heads this node does not know start a sync round.
+    fn hear_heads(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        name: DocumentName,
+        heads: &[Head],
+        outputs: &mut Vec<Output>,
+    ) -> Result<(), SessionError> {
+        if heads.len() > self.limits.max_heads {
+            return Err(SessionError::TooManyHeads);
+        }
+        if self.is_retired(&name) {
+            return Ok(());
+        }
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return Ok(());
+        };
+        let Some(state) = session.documents.get_mut(&name) else {
+            return Err(SessionError::Unexpected(
+                "heads for a document never announced",
+            ));
+        };
+        let Some(document) = self.documents.get(&name) else {
+            // Being reloaded; the reload restarts every session's sync of it.
+            return Ok(());
+        };
+        let theirs = hashes(heads);
+        let ours = document.get_heads();
+        let unknown = theirs.iter().any(|head| !has_change(document, &ours, head));
+        if theirs == ours {
+            state.sync.shared_heads.clone_from(&ours);
+        }
+        state.heard = Some(theirs);
+        if unknown {
+            self.start_round(now, connection, &name, outputs);
+        }
+        Ok(())
+    }
+
+    /// Pushes changes of `name` (raw change chunks, dependencies first) with our
+    /// heads to each of `connections` that syncs the document. A peer over its send
+    /// budget gets nothing now; the next tick tells it our heads and it catches up.
+    fn push(
+        &mut self,
+        now: Duration,
+        connections: &[ConnectionId],
+        name: &DocumentName,
+        changes: &[Vec<u8>],
+        outputs: &mut Vec<Output>,
+    ) {
+        let Some(document) = self.documents.get(name) else {
+            return;
+        };
+        let heads = document.get_heads();
+        if heads.len() > self.limits.max_heads || changes.len() > self.limits.max_changes_per_frame
+        {
+            // The peer would refuse the frame: let a sync round carry them.
+            for connection in connections {
+                self.sync_one(now, *connection, name, outputs);
+            }
+            return;
+        }
+        let mut encoded: Option<Vec<u8>> = None;
+        for connection in connections {
+            let Some(session) = self.sessions.get(connection) else {
+                continue;
+            };
+            if session.peer.is_none()
+                || !session.documents.contains_key(name)
+                || session.unconfirmed_bytes >= self.limits.send_budget
+            {
+                continue;
+            }
+            let bytes = encoded
+                .get_or_insert_with(|| {
+                    Frame::Changes {
+                        name: name.clone(),
+                        heads: heads.iter().map(|head| head.0).collect(),
+                        changes: changes.to_vec(),
+                    }
+                    .encode()
+                })
+                .clone();
+            if self.send_encoded(now, *connection, bytes, outputs)
+                && let Some(state) = self
+                    .sessions
+                    .get_mut(connection)
+                    .and_then(|session| session.documents.get_mut(name))
+            {
+                state.told.clone_from(&heads);
+            }
+        }
+    }
+
+    /// Tells a peer our heads of `name`.
+    fn tell_heads(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        name: &DocumentName,
+        outputs: &mut Vec<Output>,
+    ) {
+        let Some(document) = self.documents.get(name) else {
+            return;
+        };
+        let heads = document.get_heads();
+        if heads.len() > self.limits.max_heads {
+            self.sync_one(now, connection, name, outputs);
+            return;
+        }
+        let frame = Frame::Heads {
+            name: name.clone(),
+            heads: heads.iter().map(|head| head.0).collect(),
+        };
+        if self.send(now, connection, &frame, outputs)
+            && let Some(state) = self
+                .sessions
+                .get_mut(&connection)
+                .and_then(|session| session.documents.get_mut(name))
+        {
+            state.told = heads;
+        }
+    }
+
+    /// Starts an automerge sync round with a peer whose heads we lack: our heads,
+    /// a Bloom filter of what we have since the heads we last shared, and what we
+    /// need. What the peer said it had in an earlier round is stale by now and is
+    /// forgotten, or automerge would answer it with changes the peer has had pushed.
+    fn start_round(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        name: &DocumentName,
+        outputs: &mut Vec<Output>,
+    ) {
+        let Some(state) = self
+            .sessions
+            .get_mut(&connection)
+            .and_then(|session| session.documents.get_mut(name))
+        else {
+            return;
+        };
+        state.sync.their_have = None;
+        state.sync.their_need = None;
+        if let Some(heard) = &state.heard {
+            state.sync.their_heads = Some(heard.clone());
+        }
+        state.sync.in_flight = false;
+        self.sync_one(now, connection, name, outputs);
+    }
+
+    /// Forgets a document automerge panicked on; the shell reloads it.
+    fn drop_damaged(&mut self, name: &DocumentName, outputs: &mut Vec<Output>) {
+        self.documents.remove(name);
+        for session in self.sessions.values_mut() {
+            session.documents.remove(name);
+            session.waiting.remove(name);
+        }
+        outputs.push(Output::DocumentDamaged { name: name.clone() });
+    }
+
     /// Adds a document to a session's sync; true when it was not there yet.
     fn start_document(&mut self, connection: ConnectionId, name: &DocumentName) -> bool {
         let Some(session) = self.sessions.get_mut(&connection) else {
@@ -819,7 +1176,9 @@ impl Replicator {
             })
             .and_then(|bytes| sync::State::decode(bytes).ok())
             .unwrap_or_default();
-        session.documents.insert(name.clone(), state);
+        session
+            .documents
+            .insert(name.clone(), PeerDocument::resumed(state));
         true
     }
 
@@ -892,8 +1251,12 @@ impl Replicator {
         let Some(session) = self.sessions.get_mut(&connection) else {
             return;
         };
-        let (Some(state), Some(document)) =
-            (session.documents.get_mut(name), self.documents.get(name))
+        let (
+            Some(PeerDocument {
+                sync: state, told, ..
+            }),
+            Some(document),
+        ) = (session.documents.get_mut(name), self.documents.get(name))
         else {
             return;
         };
@@ -915,6 +1278,7 @@ impl Replicator {
             return;
         }
         if let Some(message) = document.generate_sync_message(state) {
+            told.clone_from(&state.last_sent_heads);
             let frame = Frame::Sync {
                 name: name.clone(),
                 message: message.encode(),
@@ -929,11 +1293,21 @@ impl Replicator {
         connection: ConnectionId,
         frame: &Frame,
         outputs: &mut Vec<Output>,
-    ) {
+    ) -> bool {
+        self.send_encoded(now, connection, frame.encode(), outputs)
+    }
+
+    /// Hands an encoded frame to the shell; false when it was not sent.
+    fn send_encoded(
+        &mut self,
+        now: Duration,
+        connection: ConnectionId,
+        bytes: Vec<u8>,
+        outputs: &mut Vec<Output>,
+    ) -> bool {
         let Some(session) = self.sessions.get_mut(&connection) else {
-            return;
+            return false;
         };
-        let bytes = frame.encode();
         if bytes.len() > self.limits.max_frame_len {
             // The peer would refuse it; better to say so here than to loop.
             tracing::error!(
@@ -941,7 +1315,7 @@ impl Replicator {
                 len = bytes.len(),
                 "frame over the size limit not sent"
             );
-            return;
+            return false;
         }
         session.last_sent = now;
         session.unconfirmed_bytes += bytes.len();
@@ -949,6 +1323,7 @@ impl Replicator {
             connection,
             frame: bytes,
         });
+        true
     }
 
     fn end_session(&mut self, now: Duration, connection: ConnectionId, outputs: &mut Vec<Output>) {
@@ -960,7 +1335,7 @@ impl Replicator {
         };
         self.tell_peers(now, outputs);
         for (name, state) in session.documents {
-            let encoded = state.encode();
+            let encoded = state.sync.encode();
             self.saved_sync_states
                 .insert((peer.node.clone(), name.clone()), encoded.clone());
             outputs.push(Output::SyncStateChanged {
@@ -970,4 +1345,53 @@ impl Replicator {
             });
         }
     }
+}
+
+/// Whether `document` has applied the change `hash`; `heads` are its heads, checked
+/// first because that is where a pushed change's dependencies usually are.
+fn has_change(document: &Automerge, heads: &[ChangeHash], hash: &ChangeHash) -> bool {
+    heads.contains(hash) || document.get_change_meta_by_hash(hash).is_some()
+}
+
+/// Heads as they came over the wire, sorted and without repeats like automerge's.
+fn hashes(heads: &[Head]) -> Vec<ChangeHash> {
+    let set: BTreeSet<ChangeHash> = heads.iter().map(|head| ChangeHash(*head)).collect();
+    set.into_iter().collect()
+}
+
+/// Where an automerge chunk keeps its checksum: after 4 magic bytes.
+const CHECKSUM: std::ops::Range<usize> = 4..8;
+/// Where an automerge chunk says what it is: after the magic and checksum bytes.
+const CHUNK_TYPE_AT: usize = 8;
+/// The chunk type of an uncompressed change.
+const CHUNK_TYPE_CHANGE: u8 = 1;
+
+/// Parses pushed changes, all or nothing. Only plain change chunks are taken: a
+/// compressed one would be inflated before anything could bound its size.
+fn parse_changes(name: &DocumentName, raw: Vec<Vec<u8>>) -> Result<Vec<Change>, SessionError> {
+    raw.into_iter()
+        .map(|bytes| {
+            if bytes.get(CHUNK_TYPE_AT) != Some(&CHUNK_TYPE_CHANGE) {
+                return Err(SessionError::ChangeRefused {
+                    name: name.clone(),
+                    reason: "not an uncompressed change chunk".to_owned(),
+                });
+            }
+            let change = Change::try_from(bytes.as_slice()).map_err(|error| {
+                SessionError::ChangeRefused {
+                    name: name.clone(),
+                    reason: error.to_string(),
+                }
+            })?;
+            // automerge's loaders check the chunk's checksum (the first bytes of the
+            // change's hash); `Change::try_from` does not.
+            if bytes.get(CHECKSUM) != change.hash().0.get(..CHECKSUM.len()) {
+                return Err(SessionError::ChangeRefused {
+                    name: name.clone(),
+                    reason: "checksum does not match".to_owned(),
+                });
+            }
+            Ok(change)
+        })
+        .collect()
 }

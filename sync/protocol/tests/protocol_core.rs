@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use aufruf_sync_protocol::frame::{Frame, Hello, PROTOCOL_VERSION};
+use aufruf_sync_protocol::frame::{Frame, HASH_LEN, Hello, PROTOCOL_VERSION};
 use aufruf_sync_protocol::{ConnectionId, Input, Limits, Output, Replicator, SessionError};
 use aufruf_sync_protocol::{DocumentName, NodeId, OfficeId, Role};
 use automerge::{ActorId, ChangeHash};
@@ -486,7 +486,7 @@ fn garbage_frames() -> impl Strategy<Value = Vec<u8>> {
         // Anything at all.
         proptest::collection::vec(any::<u8>(), 0..300),
         // A known kind byte with random rest.
-        (1u8..=4, proptest::collection::vec(any::<u8>(), 0..100)).prop_map(|(kind, rest)| {
+        (1u8..=7, proptest::collection::vec(any::<u8>(), 0..100)).prop_map(|(kind, rest)| {
             let mut frame = vec![kind];
             frame.extend(rest);
             frame
@@ -537,10 +537,25 @@ proptest! {
 
     #[test]
     fn mutated_real_sync_messages_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        // A real sync message from the desk carrying a change, bit-flipped.
+        let (mut kiosk, mut frame) = a_sync_message_with_a_change();
+        for (at, mask) in flips {
+            let at = 17 + at % (frame.len() - 17);
+            frame[at] ^= mask | 1;
+        }
+        let before = heads(&kiosk);
+        let out = kiosk.handle(Duration::ZERO, Input::Frame { connection: TO_DESK, bytes: &frame });
+        if closed(&out).is_some() {
+            prop_assert_eq!(heads(&kiosk), before);
+        }
+    }
+
+    #[test]
+    fn mutated_real_pushed_changes_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
         let (mut kiosk, mut desk) = connected_pair();
-        // A real sync message from the desk (after a new change), bit-flipped.
+        // A real push from the desk (a new change), bit-flipped.
         let out = common::issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
-        let mut frame = sends(&out).into_iter().find(|f| matches!(Frame::decode(f), Ok(Frame::Sync { .. }))).unwrap();
+        let mut frame = sends(&out).into_iter().find(|f| matches!(Frame::decode(f), Ok(Frame::Changes { .. }))).unwrap();
         for (at, mask) in flips {
             let at = 17 + at % (frame.len() - 17);
             frame[at] ^= mask | 1;
@@ -595,6 +610,319 @@ fn changes_waiting_for_their_dependencies_are_still_persisted() {
     }));
     assert!(
         !out.iter()
+            .any(|o| matches!(o, Output::DocumentChanged { .. }))
+    );
+}
+
+/// Delivers every frame in `outputs` to `to` on `connection`; returns what it says.
+fn deliver(
+    to: &mut Replicator,
+    connection: ConnectionId,
+    now: Duration,
+    outputs: &[Output],
+) -> Vec<Output> {
+    let mut answers = Vec::new();
+    for frame in sends(outputs) {
+        answers.extend(to.handle(
+            now,
+            Input::Frame {
+                connection,
+                bytes: &frame,
+            },
+        ));
+    }
+    answers
+}
+
+fn kinds(outputs: &[Output]) -> Vec<Frame> {
+    sends(outputs)
+        .iter()
+        .map(|f| Frame::decode(f).unwrap())
+        .collect()
+}
+
+/// A kiosk that missed the desk's push of `B-002` (as if it had been cut off at
+/// the time), and the desk's answer to the sync round the kiosk starts when it
+/// hears the desk's heads.
+fn a_sync_message_with_a_change() -> (Replicator, Vec<u8>) {
+    let (mut kiosk, mut desk) = connected_pair();
+    let _lost = common::issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
+    let asked = kiosk.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &heads_frame(&desk),
+        },
+    );
+    let answer = deliver(&mut desk, TO_KIOSK, Duration::ZERO, &asked);
+    let frame = sends(&answer)
+        .into_iter()
+        .find(|f| matches!(Frame::decode(f), Ok(Frame::Sync { .. })))
+        .unwrap();
+    (kiosk, frame)
+}
+
+/// A heads frame with `core`'s heads of the day.
+fn heads_frame(core: &Replicator) -> Vec<u8> {
+    Frame::Heads {
+        name: day(),
+        heads: core
+            .document(&day())
+            .unwrap()
+            .get_heads()
+            .iter()
+            .map(|h| h.0)
+            .collect(),
+    }
+    .encode()
+}
+
+#[test]
+fn a_new_change_is_pushed_once_and_needs_no_answer() {
+    let (mut kiosk, mut desk) = connected_pair();
+    let now = Duration::from_millis(10);
+    // Step 1: the kiosk issues a ticket: one frame, the change itself.
+    let out = common::issue_ticket(&mut kiosk, now, &day(), "A-002");
+    let frames = kinds(&out);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    let Frame::Changes {
+        heads: pushed_heads,
+        changes,
+        ..
+    } = &frames[0]
+    else {
+        panic!("not a push: {frames:?}");
+    };
+    assert_eq!(changes.len(), 1);
+    let kiosk_heads: Vec<[u8; HASH_LEN]> = kiosk
+        .document(&day())
+        .unwrap()
+        .get_heads()
+        .iter()
+        .map(|h| h.0)
+        .collect();
+    assert_eq!(*pushed_heads, kiosk_heads);
+    // Step 2: the desk applies it and says nothing back.
+    let answer = deliver(&mut desk, TO_KIOSK, now, &out);
+    assert!(
+        answer
+            .iter()
+            .any(|o| matches!(o, Output::DocumentChanged { .. }))
+    );
+    assert!(sends(&answer).is_empty(), "{:?}", kinds(&answer));
+    assert_eq!(heads(&kiosk), heads(&desk));
+    // Step 3: the next ticks send heartbeats only: both sides know the other has
+    // the change, so no sync round runs for it.
+    let later = now + Limits::default().heartbeat_every;
+    for core in [&mut kiosk, &mut desk] {
+        let frames = kinds(&core.handle(later, Input::Tick));
+        assert!(frames.iter().all(|f| *f == Frame::Heartbeat), "{frames:?}");
+    }
+}
+
+#[test]
+fn a_pushed_change_without_its_dependencies_is_not_kept_but_fetched_by_a_sync_round() {
+    let (mut kiosk, mut desk) = connected_pair();
+    let now = Duration::from_millis(10);
+    // Step 1: the desk issues two tickets; the kiosk gets only the second push.
+    let _lost = common::issue_ticket(&mut desk, now, &day(), "B-001");
+    let second = common::issue_ticket(&mut desk, now, &day(), "B-002");
+    let before = heads(&kiosk);
+    let asked = deliver(&mut kiosk, TO_DESK, now, &second);
+    // Step 2: nothing of it is applied or stored; the kiosk asks the desk instead.
+    assert_eq!(heads(&kiosk), before);
+    assert!(!asked.iter().any(|o| matches!(
+        o,
+        Output::DocumentChanged { .. } | Output::ChangesQueued { .. }
+    )));
+    let frames = kinds(&asked);
+    assert!(
+        matches!(frames.as_slice(), [Frame::Sync { .. }]),
+        "{frames:?}"
+    );
+    // Step 3: the round brings both tickets.
+    run_until_quiet(&mut kiosk, &mut desk, now, asked, true);
+    assert_eq!(heads(&kiosk), heads(&desk));
+    let tickets: Vec<String> =
+        automerge::ReadDoc::keys(kiosk.document(&day()).unwrap(), automerge::ROOT).collect();
+    assert!(
+        tickets.contains(&"B-001".to_owned()) && tickets.contains(&"B-002".to_owned()),
+        "{tickets:?}"
+    );
+}
+
+#[test]
+fn heads_a_node_lacks_start_a_sync_round_and_heads_it_has_are_only_noted() {
+    let (mut kiosk, mut desk) = connected_pair();
+    let now = Duration::from_millis(10);
+    // Step 1: the desk's heads, which the kiosk has: nothing to do.
+    let out = kiosk.handle(
+        now,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &heads_frame(&desk),
+        },
+    );
+    assert!(sends(&out).is_empty(), "{:?}", kinds(&out));
+    // Step 2: the desk has a ticket the kiosk missed; its heads make the kiosk ask.
+    let _missed = common::issue_ticket(&mut desk, now, &day(), "B-001");
+    let asked = kiosk.handle(
+        now,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &heads_frame(&desk),
+        },
+    );
+    assert!(
+        matches!(kinds(&asked).as_slice(), [Frame::Sync { .. }]),
+        "{:?}",
+        kinds(&asked)
+    );
+    run_until_quiet(&mut kiosk, &mut desk, now, asked, true);
+    assert_eq!(heads(&kiosk), heads(&desk));
+}
+
+/// A kiosk connected to a desk (limits as given) and the desk's first push.
+fn kiosk_and_a_push(limits: Limits) -> (Replicator, Frame) {
+    let (_kiosk, mut desk) = connected_pair();
+    let out = common::issue_ticket(&mut desk, Duration::ZERO, &day(), "B-001");
+    let push = kinds(&out).into_iter().next().unwrap();
+    let (kiosk, _desk) = connected_pair();
+    let mut limited = node("kiosk-1", limits);
+    for name in kiosk.document_names() {
+        limited.insert_document(name.clone(), kiosk.document(name).unwrap().fork());
+    }
+    limited.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_DESK,
+            certified_node: None,
+        },
+    );
+    limited.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &hello_from("zeitz", "desk-1", PROTOCOL_VERSION),
+        },
+    );
+    limited.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &Frame::Announce(vec![day()]).encode(),
+        },
+    );
+    (limited, push)
+}
+
+#[test]
+fn pushes_over_the_limits_or_not_plain_changes_end_the_session_untouched() {
+    let limits = Limits {
+        max_heads: 2,
+        max_changes_per_frame: 2,
+        ..Limits::default()
+    };
+    let (_, push) = kiosk_and_a_push(limits.clone());
+    let Frame::Changes {
+        name,
+        heads: push_heads,
+        changes,
+    } = push
+    else {
+        panic!("not a push")
+    };
+    let mut compressed = changes[0].clone();
+    compressed[8] = 2; // the chunk type of a compressed change
+    let mut garbled = changes[0].clone();
+    let last = garbled.len() - 1;
+    garbled[last] ^= 0xff;
+    let cases: Vec<(Frame, &str)> = vec![
+        (
+            Frame::Changes {
+                name: name.clone(),
+                heads: vec![[1; HASH_LEN]; 3],
+                changes: changes.clone(),
+            },
+            "too many heads",
+        ),
+        (
+            Frame::Heads {
+                name: name.clone(),
+                heads: vec![[1; HASH_LEN]; 3],
+            },
+            "too many heads",
+        ),
+        (
+            Frame::Changes {
+                name: name.clone(),
+                heads: push_heads.clone(),
+                changes: vec![changes[0].clone(); 3],
+            },
+            "too many changes",
+        ),
+        (
+            Frame::Changes {
+                name: name.clone(),
+                heads: push_heads.clone(),
+                changes: vec![compressed],
+            },
+            "not an uncompressed change",
+        ),
+        (
+            Frame::Changes {
+                name: name.clone(),
+                heads: push_heads.clone(),
+                changes: vec![garbled],
+            },
+            "refused",
+        ),
+        (
+            Frame::Changes {
+                name: DocumentName::day(2030, 1, 1).unwrap(),
+                heads: push_heads.clone(),
+                changes: changes.clone(),
+            },
+            "never announced",
+        ),
+        (
+            Frame::Heads {
+                name: DocumentName::day(2030, 1, 1).unwrap(),
+                heads: push_heads.clone(),
+            },
+            "never announced",
+        ),
+    ];
+    for (frame, expected) in cases {
+        let (mut kiosk, _) = kiosk_and_a_push(limits.clone());
+        let before = heads(&kiosk);
+        let out = kiosk.handle(
+            Duration::ZERO,
+            Input::Frame {
+                connection: TO_DESK,
+                bytes: &frame.encode(),
+            },
+        );
+        let error = closed(&out).expect("session ended").to_string();
+        assert!(error.contains(expected), "{expected}: {error}");
+        assert_eq!(heads(&kiosk), before, "{expected}");
+        assert!(!out.iter().any(|o| matches!(
+            o,
+            Output::DocumentChanged { .. } | Output::ChangesQueued { .. }
+        )));
+    }
+    // The real push itself is within the limits.
+    let (mut kiosk, push) = kiosk_and_a_push(limits);
+    let out = kiosk.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &push.encode(),
+        },
+    );
+    assert_eq!(closed(&out), None);
+    assert!(
+        out.iter()
             .any(|o| matches!(o, Output::DocumentChanged { .. }))
     );
 }

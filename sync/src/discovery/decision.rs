@@ -523,12 +523,14 @@ mod tests {
 
     #[test]
     fn other_offices_self_and_other_versions_are_ignored() {
+        let proto = PROTOCOL_VERSION.to_string();
+        let newer = (PROTOCOL_VERSION + 1).to_string();
         let other = sighting(
             &[
                 ("office", "naumburg"),
                 ("node", "desk-1"),
                 ("role", "2"),
-                ("proto", "1"),
+                ("proto", proto.as_str()),
             ],
             vec![v4(10, 0, 0, 8)],
         );
@@ -543,7 +545,7 @@ mod tests {
                 ("office", "zeitz"),
                 ("node", "kiosk-1"),
                 ("role", "1"),
-                ("proto", "1"),
+                ("proto", proto.as_str()),
             ],
             vec![v4(10, 0, 0, 8)],
         );
@@ -553,14 +555,14 @@ mod tests {
                 ("office", "zeitz"),
                 ("node", "desk-1"),
                 ("role", "2"),
-                ("proto", "2"),
+                ("proto", newer.as_str()),
             ],
             vec![v4(10, 0, 0, 8)],
         );
         assert_eq!(
             decide(&own(), &policy(), &newer),
             Err(Ignored::ProtocolVersion {
-                theirs: 2,
+                theirs: PROTOCOL_VERSION + 1,
                 ours: PROTOCOL_VERSION
             })
         );
@@ -568,9 +570,13 @@ mod tests {
 
     #[test]
     fn missing_and_garbled_txt_is_named() {
+        let proto = PROTOCOL_VERSION.to_string();
         let cases: &[(&[(&str, &str)], Ignored)] = &[
             (&[], Ignored::MissingTxt { key: TXT_PROTO }),
-            (&[("proto", "1")], Ignored::MissingTxt { key: TXT_OFFICE }),
+            (
+                &[("proto", proto.as_str())],
+                Ignored::MissingTxt { key: TXT_OFFICE },
+            ),
             (
                 &[("proto", "one")],
                 Ignored::GarbledTxt {
@@ -579,19 +585,19 @@ mod tests {
                 },
             ),
             (
-                &[("proto", "1"), ("office", "../x")],
+                &[("proto", proto.as_str()), ("office", "../x")],
                 Ignored::GarbledTxt {
                     key: TXT_OFFICE,
                     value: "../x".into(),
                 },
             ),
             (
-                &[("proto", "1"), ("office", "zeitz"), ("node", "")],
+                &[("proto", proto.as_str()), ("office", "zeitz"), ("node", "")],
                 Ignored::MissingTxt { key: TXT_NODE },
             ),
             (
                 &[
-                    ("proto", "1"),
+                    ("proto", proto.as_str()),
                     ("office", "zeitz"),
                     ("node", "desk-1"),
                     ("role", "9"),
@@ -630,9 +636,10 @@ mod tests {
 
     #[test]
     fn txt_keys_are_case_insensitive_and_the_first_counts() {
+        let proto = PROTOCOL_VERSION.to_string();
         let seen = sighting(
             &[
-                ("PROTO", "1"),
+                ("PROTO", proto.as_str()),
                 ("Office", "zeitz"),
                 ("office", "naumburg"),
                 ("node", "desk-1"),

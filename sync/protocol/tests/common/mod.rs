@@ -69,6 +69,8 @@ pub struct Lan {
     pub closed_with_error: Vec<String>,
     /// Frames other than heartbeats handed to links so far.
     pub sync_frames: usize,
+    /// Frames handed to links so far, by kind (the frame's first byte).
+    pub frames_by_kind: std::collections::BTreeMap<u8, usize>,
 }
 
 impl Lan {
@@ -83,6 +85,7 @@ impl Lan {
             groups: Vec::new(),
             closed_with_error: Vec::new(),
             sync_frames: 0,
+            frames_by_kind: std::collections::BTreeMap::new(),
         }
     }
 
@@ -213,6 +216,9 @@ impl Lan {
                     {
                         if frame.first() != Some(&4) {
                             self.sync_frames += 1;
+                        }
+                        if let Some(kind) = frame.first() {
+                            *self.frames_by_kind.entry(*kind).or_default() += 1;
                         }
                         let direction = usize::from(link.ends[0] != (node, connection));
                         if !link.black_hole {
