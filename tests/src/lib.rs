@@ -9,12 +9,17 @@
 //! seed replays exactly. [`schedule`] drives random office days on it and checks the
 //! office's promises after every heal.
 //!
+//! - [`network`]: the one simulated network — links, partitions, connections,
+//!   delivery order, time and the story — for whatever [`network::Endpoint`]s run on it.
+//! - [`lan`]: the office's devices on the network, their faults, and the checks.
+//! - [`cores`]: bare protocol cores on the network, for the protocol's own tests.
 //! - [`disk`]: what a simulated device keeps across a crash.
-//! - [`lan`]: devices, connections, faults, time, and the checks.
 //! - [`schedule`]: random office days, the seeds to run and how to replay one.
 
+pub mod cores;
 pub mod disk;
 pub mod lan;
+pub mod network;
 pub mod schedule;
 
 pub use disk::Disk;

@@ -1,15 +1,19 @@
 //! The protocol core between two nodes, frame by frame: handshake rules, heartbeats,
 //! silent peers, limits, back-pressure, and garbage that must never touch a document.
+//!
+//! Tests that need a network of cores (convergence, partitions, relays) run on the one
+//! simulated network of `aufruf-tests` (`tests/tests/protocol_lan.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
-
-mod common;
 
 use std::time::Duration;
 
 use aufruf_sync_protocol::frame::{Frame, HASH_LEN, Hello, PROTOCOL_VERSION};
-use aufruf_sync_protocol::{ConnectionId, Input, Limits, Output, Replicator, SessionError};
+use aufruf_sync_protocol::{
+    ConnectionId, Identity, Input, Limits, Output, Replicator, SessionError,
+};
 use aufruf_sync_protocol::{DocumentName, NodeId, OfficeId, Role};
-use automerge::{ActorId, ChangeHash};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, ChangeHash, ROOT};
 use proptest::prelude::*;
 
 const TO_DESK: ConnectionId = ConnectionId(1);
@@ -19,8 +23,31 @@ fn day() -> DocumentName {
     DocumentName::day(2026, 3, 11).unwrap()
 }
 
+fn identity(node: &str) -> Identity {
+    Identity {
+        office: OfficeId::new("zeitz").unwrap(),
+        node: NodeId::new(node).unwrap(),
+        role: Role::Desk,
+    }
+}
+
+/// Issues a walk-in ticket on a node: one key per ticket at the document's root.
+fn issue_ticket(
+    core: &mut Replicator,
+    now: Duration,
+    day: &DocumentName,
+    ticket: &str,
+) -> Vec<Output> {
+    core.change(now, day, |tx| {
+        tx.put(ROOT, ticket, "issued")?;
+        Ok::<_, automerge::AutomergeError>(())
+    })
+    .unwrap()
+    .outputs
+}
+
 fn node(name: &str, limits: Limits) -> Replicator {
-    Replicator::new(common::identity(name), limits)
+    Replicator::new(identity(name), limits)
 }
 
 fn sends(outputs: &[Output]) -> Vec<Vec<u8>> {
@@ -89,8 +116,8 @@ fn run_until_quiet(
 fn connected_pair() -> (Replicator, Replicator) {
     let mut kiosk = node("kiosk-1", Limits::default());
     let mut desk = node("desk-1", Limits::default());
-    common::issue_ticket(&mut kiosk, Duration::ZERO, &day(), "A-001");
-    common::issue_ticket(&mut desk, Duration::ZERO, &DocumentName::Office, "desk-1");
+    issue_ticket(&mut kiosk, Duration::ZERO, &day(), "A-001");
+    issue_ticket(&mut desk, Duration::ZERO, &DocumentName::Office, "desk-1");
     let from_kiosk = kiosk.handle(
         Duration::ZERO,
         Input::Connected {
@@ -156,11 +183,10 @@ fn documents_the_core_creates_take_their_actor_from_the_caller() {
     );
     assert_eq!(actor(&desk, &day()), ActorId::from(b"desk-1/1".as_slice()));
 
-    let mut named =
-        Replicator::with_actors(common::identity("desk-2"), Limits::default(), |name| {
-            ActorId::from(format!("desk-2 {name}").into_bytes())
-        });
-    common::issue_ticket(&mut named, Duration::ZERO, &day(), "A-002");
+    let mut named = Replicator::with_actors(identity("desk-2"), Limits::default(), |name| {
+        ActorId::from(format!("desk-2 {name}").into_bytes())
+    });
+    issue_ticket(&mut named, Duration::ZERO, &day(), "A-002");
     let expected = ActorId::from(format!("desk-2 {}", day()).into_bytes());
     assert_eq!(actor(&named, &day()), expected);
 }
@@ -341,7 +367,7 @@ fn sync_waits_for_the_send_budget_and_resumes_when_bytes_are_written() {
         ..Limits::default()
     };
     let mut kiosk = node("kiosk-1", limits);
-    common::issue_ticket(&mut kiosk, Duration::ZERO, &day(), "A-001");
+    issue_ticket(&mut kiosk, Duration::ZERO, &day(), "A-001");
     let out = kiosk.handle(
         Duration::ZERO,
         Input::Connected {
@@ -408,7 +434,7 @@ fn a_reconnect_with_saved_sync_state_sends_only_what_is_new() {
         restarted.restore_sync_state(peer, name, state);
     }
     for _ in 0..100 {
-        common::issue_ticket(
+        issue_ticket(
             &mut restarted,
             now,
             &day(),
@@ -554,7 +580,7 @@ proptest! {
     fn mutated_real_pushed_changes_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
         let (mut kiosk, mut desk) = connected_pair();
         // A real push from the desk (a new change), bit-flipped.
-        let out = common::issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
+        let out = issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
         let mut frame = sends(&out).into_iter().find(|f| matches!(Frame::decode(f), Ok(Frame::Changes { .. }))).unwrap();
         for (at, mask) in flips {
             let at = 17 + at % (frame.len() - 17);
@@ -646,7 +672,7 @@ fn kinds(outputs: &[Output]) -> Vec<Frame> {
 /// hears the desk's heads.
 fn a_sync_message_with_a_change() -> (Replicator, Vec<u8>) {
     let (mut kiosk, mut desk) = connected_pair();
-    let _lost = common::issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
+    let _lost = issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
     let asked = kiosk.handle(
         Duration::ZERO,
         Input::Frame {
@@ -682,7 +708,7 @@ fn a_new_change_is_pushed_once_and_needs_no_answer() {
     let (mut kiosk, mut desk) = connected_pair();
     let now = Duration::from_millis(10);
     // Step 1: the kiosk issues a ticket: one frame, the change itself.
-    let out = common::issue_ticket(&mut kiosk, now, &day(), "A-002");
+    let out = issue_ticket(&mut kiosk, now, &day(), "A-002");
     let frames = kinds(&out);
     assert_eq!(frames.len(), 1, "{frames:?}");
     let Frame::Changes {
@@ -725,8 +751,8 @@ fn a_pushed_change_without_its_dependencies_is_not_kept_but_fetched_by_a_sync_ro
     let (mut kiosk, mut desk) = connected_pair();
     let now = Duration::from_millis(10);
     // Step 1: the desk issues two tickets; the kiosk gets only the second push.
-    let _lost = common::issue_ticket(&mut desk, now, &day(), "B-001");
-    let second = common::issue_ticket(&mut desk, now, &day(), "B-002");
+    let _lost = issue_ticket(&mut desk, now, &day(), "B-001");
+    let second = issue_ticket(&mut desk, now, &day(), "B-002");
     let before = heads(&kiosk);
     let asked = deliver(&mut kiosk, TO_DESK, now, &second);
     // Step 2: nothing of it is applied or stored; the kiosk asks the desk instead.
@@ -765,7 +791,7 @@ fn heads_a_node_lacks_start_a_sync_round_and_heads_it_has_are_only_noted() {
     );
     assert!(sends(&out).is_empty(), "{:?}", kinds(&out));
     // Step 2: the desk has a ticket the kiosk missed; its heads make the kiosk ask.
-    let _missed = common::issue_ticket(&mut desk, now, &day(), "B-001");
+    let _missed = issue_ticket(&mut desk, now, &day(), "B-001");
     let asked = kiosk.handle(
         now,
         Input::Frame {
@@ -785,7 +811,7 @@ fn heads_a_node_lacks_start_a_sync_round_and_heads_it_has_are_only_noted() {
 /// A kiosk connected to a desk (limits as given) and the desk's first push.
 fn kiosk_and_a_push(limits: Limits) -> (Replicator, Frame) {
     let (_kiosk, mut desk) = connected_pair();
-    let out = common::issue_ticket(&mut desk, Duration::ZERO, &day(), "B-001");
+    let out = issue_ticket(&mut desk, Duration::ZERO, &day(), "B-001");
     let push = kinds(&out).into_iter().next().unwrap();
     let (kiosk, _desk) = connected_pair();
     let mut limited = node("kiosk-1", limits);

@@ -24,8 +24,8 @@ impl Lan {
     ) -> Result<T, OfficeError> {
         let wall = self.wall_clock(node);
         let date = self.date;
-        let Some(running) = self.nodes[node].running.as_mut() else {
-            let name = self.nodes[node].name.clone();
+        let Some(running) = self.net.nodes_mut()[node].running.as_mut() else {
+            let name = self.nodes()[node].name.clone();
             self.fail(format!("{name} is down and cannot act"))
         };
         let result = running.office.act(date, wall, action);
@@ -69,7 +69,7 @@ impl Lan {
             due: self.day_start + due,
         };
         let date = self.date;
-        let Some(running) = self.nodes[index].running.as_mut() else {
+        let Some(running) = self.net.nodes_mut()[index].running.as_mut() else {
             self.fail(format!("{node} is down and cannot take bookings"))
         };
         let result = running.office.book(date, appointment);
@@ -165,7 +165,7 @@ impl Lan {
     /// Runs `read` on the day as the device knows it now (including what peers sent).
     pub fn with_day<R>(&mut self, node: usize, read: impl FnOnce(&Day) -> R) -> R {
         let date = self.date;
-        let outcome = match self.nodes[node].running.as_mut() {
+        let outcome = match self.net.nodes_mut()[node].running.as_mut() {
             Some(running) => running
                 .office
                 .day(date)
@@ -176,7 +176,7 @@ impl Lan {
         match outcome {
             Ok(value) => value,
             Err(error) => {
-                let name = self.nodes[node].name.clone();
+                let name = self.nodes()[node].name.clone();
                 self.fail(format!("{name} cannot read the day: {error}"))
             }
         }
@@ -190,7 +190,7 @@ impl Lan {
 
     /// The heads of the day's document on a device, sorted (empty when down).
     pub fn heads(&self, node: usize) -> Vec<ChangeHash> {
-        let Some(running) = &self.nodes[node].running else {
+        let Some(running) = &self.nodes()[node].running else {
             return Vec::new();
         };
         let mut heads = running
@@ -214,7 +214,7 @@ impl Lan {
             Err(OfficeError::Action(error)) => {
                 self.say(format!("{who} tries to {verb}: refused, {error}"));
             }
-            Err(OfficeError::Store(error)) if lock(&self.nodes[node].disk).is_full() => {
+            Err(OfficeError::Store(error)) if lock(&self.nodes()[node].disk).is_full() => {
                 self.say(format!("{who} tries to {verb}: not stored, {error}"));
             }
             Err(error) => self.fail(format!("{who} could not {verb}: {error}")),
@@ -237,7 +237,7 @@ impl Lan {
         self.acknowledged.events.push((node, stamp.clone()));
         match event {
             TicketEvent::Issued { number, .. } => self.acknowledged.tickets.push(PrintedTicket {
-                node: self.nodes[node].name.to_string(),
+                node: self.nodes()[node].name.to_string(),
                 ticket: ticket.clone(),
                 number: *number,
             }),

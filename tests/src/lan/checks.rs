@@ -34,7 +34,7 @@ impl Lan {
             None
         });
         if let Some(problem) = problem {
-            let name = self.nodes[node].name.clone();
+            let name = self.nodes()[node].name.clone();
             self.fail(format!("on {name}: {problem}"));
         }
     }
@@ -51,7 +51,7 @@ impl Lan {
             .collect();
         let known = self.with_day(node, event_stamps);
         if let Some(lost) = mine.iter().find(|s| !known.contains(*s)) {
-            let name = self.nodes[node].name.clone();
+            let name = self.nodes()[node].name.clone();
             self.fail(format!(
                 "{name} lost its own acknowledged event {lost:?} (after a crash?)"
             ));
@@ -64,7 +64,7 @@ impl Lan {
     /// twice, at most one desk per visitor, and every desk whose call lost told so.
     pub fn check_converged(&mut self) {
         let down: Vec<&str> = self
-            .nodes
+            .nodes()
             .iter()
             .filter(|n| n.running.is_none())
             .map(|n| n.name.as_str())
@@ -72,17 +72,18 @@ impl Lan {
         if !down.is_empty() {
             self.fail(format!("check_converged with devices down: {down:?}"));
         }
-        if !self.session_errors.is_empty() {
-            self.fail(format!(
-                "sessions ended in error: {:?}",
-                self.session_errors
-            ));
+        let session_errors = self.session_errors();
+        if !session_errors.is_empty() {
+            self.fail(format!("sessions ended in error: {session_errors:?}"));
         }
         // Same heads.
         let reference = self.heads(0);
-        for node in 1..self.nodes.len() {
+        for node in 1..self.nodes().len() {
             if self.heads(node) != reference {
-                let (a, b) = (self.nodes[0].name.clone(), self.nodes[node].name.clone());
+                let (a, b) = (
+                    self.nodes()[0].name.clone(),
+                    self.nodes()[node].name.clone(),
+                );
                 self.fail(format!(
                     "heads of the day differ between {a} ({} heads) and {b} ({} heads)",
                     reference.len(),
@@ -92,9 +93,9 @@ impl Lan {
         }
         // Same day, and the office's incremental reading equals a fresh read.
         let day = self.with_day(0, Day::clone);
-        for node in 0..self.nodes.len() {
+        for node in 0..self.nodes().len() {
             let fresh = self.fresh_read(node);
-            let name = self.nodes[node].name.clone();
+            let name = self.nodes()[node].name.clone();
             if !fresh.unreadable.is_empty() {
                 self.fail(format!("{name}: unreadable entries {:?}", fresh.unreadable));
             }
@@ -107,7 +108,7 @@ impl Lan {
             if fresh.day != day {
                 self.fail(format!(
                     "the queue on {name} differs from the queue on {}",
-                    self.nodes[0].name
+                    self.nodes()[0].name
                 ));
             }
         }
@@ -120,7 +121,7 @@ impl Lan {
             if !stamps.contains(stamp) {
                 self.fail(format!(
                     "the event {stamp:?} acknowledged by {} is lost",
-                    self.nodes[*node].name
+                    self.nodes()[*node].name
                 ));
             }
         }
@@ -199,7 +200,7 @@ impl Lan {
     /// directly both ways or through others, have the same heads — the office keeps
     /// converging within every group that can talk, not only after the heal.
     pub fn check_groups_converged(&self) {
-        let n = self.nodes.len();
+        let n = self.nodes().len();
         let mut group: Vec<Option<usize>> = vec![None; n];
         for start in 0..n {
             if group[start].is_some() || !self.is_up(start) {
@@ -221,7 +222,8 @@ impl Lan {
             if self.heads(a) != self.heads(leader) {
                 self.fail(format!(
                     "{} and {} can talk (through peers) but their days differ after settling",
-                    self.nodes[leader].name, self.nodes[a].name
+                    self.nodes()[leader].name,
+                    self.nodes()[a].name
                 ));
             }
         }
@@ -229,17 +231,17 @@ impl Lan {
 
     /// The day read afresh from the device's document, as a restarted office would.
     fn fresh_read(&self, node: usize) -> day_doc::DayRead {
-        let Some(running) = &self.nodes[node].running else {
-            self.fail(format!("{} is down", self.nodes[node].name));
+        let Some(running) = &self.nodes()[node].running else {
+            self.fail(format!("{} is down", self.nodes()[node].name));
         };
         let Some(read) = running.replica.read(&self.day_name, day_doc::read_day) else {
-            self.fail(format!("{} has no day document", self.nodes[node].name));
+            self.fail(format!("{} has no day document", self.nodes()[node].name));
         };
         match read {
             Ok(read) => read,
             Err(error) => self.fail(format!(
                 "{}: the day does not read: {error}",
-                self.nodes[node].name
+                self.nodes()[node].name
             )),
         }
     }

@@ -1,18 +1,16 @@
-//! One simulated device: the real replica shell on its simulated disk and the LAN's
-//! clock, the office on top, and what the office acknowledged on it.
+//! One simulated device: the real replica shell on its simulated disk and the
+//! network's clock, the office on top, and what the office acknowledged on it.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aufruf_model::{DeskId, DisplayNumber, Stamp, TicketId};
 use aufruf_office::day_doc::DayDocError;
 use aufruf_office::{Documents, Office, OfficeError};
 use aufruf_sync::protocol::ConnectionId;
 use aufruf_sync::replica::Outgoing;
-use aufruf_sync::{ChangeError, Clock, DocumentName, NodeId, Replica, Role};
+use aufruf_sync::{ChangeError, DocumentName, NodeId, Replica, Role};
 use automerge::Automerge;
 use automerge::transaction::Transaction;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -48,23 +46,6 @@ impl Documents for SimDocuments {
         read: impl FnOnce(&Automerge) -> R,
     ) -> Option<R> {
         self.replica.read(name, read)
-    }
-}
-
-/// The LAN's time, as every replica on it reads it; only `Lan::advance` moves it.
-#[derive(Debug, Clone, Default)]
-pub struct SimClock(Arc<AtomicU64>);
-
-impl SimClock {
-    pub(super) fn set(&self, now: Duration) {
-        let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-        self.0.store(nanos, Ordering::SeqCst);
-    }
-}
-
-impl Clock for SimClock {
-    fn now(&self) -> Duration {
-        Duration::from_nanos(self.0.load(Ordering::SeqCst))
     }
 }
 

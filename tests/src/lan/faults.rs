@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use aufruf_office::Office;
-use aufruf_sync::protocol::{Identity, Input};
+use aufruf_sync::protocol::Identity;
 use aufruf_sync::{DocumentName, Replica};
 use automerge::ActorId;
 use rand::Rng;
@@ -22,8 +22,8 @@ impl Lan {
     pub fn crash(&mut self, name: &str) {
         let node = self.node(name);
         let kept = {
-            let buffered = lock(&self.nodes[node].disk).buffered_writes();
-            self.rng.random_range(0..=buffered)
+            let buffered = lock(&self.nodes()[node].disk).buffered_writes();
+            self.rng().random_range(0..=buffered)
         };
         self.crash_keeping(node, kept);
     }
@@ -32,21 +32,21 @@ impl Lan {
     /// peers are not stored.
     pub fn fill_disk(&mut self, name: &str) {
         let node = self.node(name);
-        lock(&self.nodes[node].disk).set_full(true);
+        lock(&self.nodes()[node].disk).set_full(true);
         self.say(format!("the disk of {name} is full"));
     }
 
     /// Frees space on every full disk.
     pub fn free_disks(&mut self) {
-        for node in 0..self.nodes.len() {
+        for node in 0..self.nodes().len() {
             let freed = {
-                let mut disk = lock(&self.nodes[node].disk);
+                let mut disk = lock(&self.nodes()[node].disk);
                 let was_full = disk.is_full();
                 disk.set_full(false);
                 was_full
             };
             if freed {
-                let line = format!("the disk of {} has space again", self.nodes[node].name);
+                let line = format!("the disk of {} has space again", self.nodes()[node].name);
                 self.say(line);
             }
         }
@@ -54,7 +54,7 @@ impl Lan {
 
     /// Writes of the device that a crash could lose now.
     pub fn unflushed_writes(&self, node: usize) -> usize {
-        lock(&self.nodes[node].disk).buffered_writes()
+        lock(&self.nodes()[node].disk).buffered_writes()
     }
 
     /// A crash after which exactly `kept` unflushed writes reached the disk.
@@ -62,29 +62,16 @@ impl Lan {
         if !self.is_up(node) {
             return;
         }
-        let buffered = lock(&self.nodes[node].disk).buffered_writes();
+        let buffered = lock(&self.nodes()[node].disk).buffered_writes();
         // The crash first: the replica's flush when it is dropped must come too late.
-        lock(&self.nodes[node].disk).crash(kept);
-        self.nodes[node].running = None;
-        self.zombies.retain(|(n, _)| *n != node);
-        let mut index = 0;
-        while index < self.connections.len() {
-            let ends = self.connections[index].ends;
-            let Some(side) = ends.iter().position(|(n, _)| *n == node) else {
-                index += 1;
-                continue;
-            };
-            self.connections.remove(index);
-            let (other, id) = ends[1 - side];
-            if self.rng.random_bool(0.5) {
-                self.input(other, Input::Disconnected { connection: id });
-            } else {
-                self.zombies.insert((other, id));
-            }
-        }
+        lock(&self.nodes()[node].disk).crash(kept);
+        self.net.nodes_mut()[node].running = None;
+        // The kernel resets half of the connections; the peers notice the rest by
+        // silence.
+        self.unplug(node, 0.5);
         let line = format!(
             "{} crashes ({kept} of {buffered} unflushed writes reach the disk)",
-            self.nodes[node].name
+            self.nodes()[node].name
         );
         self.say(line);
     }
@@ -110,40 +97,41 @@ impl Lan {
         if self.is_up(node) {
             return;
         }
-        self.nodes[node].incarnation += 1;
+        self.net.nodes_mut()[node].incarnation += 1;
         self.boot(node);
         let line = format!(
             "{} restarts from its disk (incarnation {})",
-            self.nodes[node].name, self.nodes[node].incarnation
+            self.nodes()[node].name,
+            self.nodes()[node].incarnation
         );
         self.say(line);
     }
 
     /// Restarts every crashed device.
     pub fn restart_all(&mut self) {
-        for node in 0..self.nodes.len() {
+        for node in 0..self.nodes().len() {
             self.restart_by_index(node);
         }
     }
 
     /// Builds the running state of a device from its disk.
     pub(super) fn boot(&mut self, node: usize) {
-        let name = self.nodes[node].name.clone();
+        let name = self.nodes()[node].name.clone();
         let identity = Identity {
             office: self.config.office.id.clone(),
-            node: self.peer_id(node),
-            role: self.nodes[node].role,
+            node: self.nodes()[node].name.clone(),
+            role: self.nodes()[node].role,
         };
         // The simulation names every actor, so a seed replays exactly: documents on
         // the disk load as `<device>#<incarnation>`, documents this boot creates as
         // `<device>#<incarnation>/<document>`. A new incarnation writes as new actors.
-        let incarnation = self.nodes[node].incarnation;
+        let incarnation = self.nodes()[node].incarnation;
         let actor = ActorId::from(format!("{name}#{incarnation}").into_bytes());
         let prefix = format!("{name}#{incarnation}");
         let new_actor = move |document: &DocumentName| {
             ActorId::from(format!("{prefix}/{document}").into_bytes())
         };
-        let disk = Arc::clone(&self.nodes[node].disk);
+        let disk = Arc::clone(&self.nodes()[node].disk);
         if !self.lazy_documents {
             lock(&disk).format(&self.day_name);
         }
@@ -152,7 +140,7 @@ impl Lan {
             store,
             identity,
             self.limits.clone(),
-            self.clock.clone(),
+            self.clock().clone(),
             new_actor,
         ) {
             Ok(replica) => Rc::new(replica),
@@ -162,7 +150,7 @@ impl Lan {
             replica: Rc::clone(&replica),
         };
         let office = Office::new(self.config.clone(), documents, name);
-        self.nodes[node].running = Some(Running {
+        self.net.nodes_mut()[node].running = Some(Running {
             replica,
             office,
             outlets: BTreeMap::new(),

@@ -1,21 +1,36 @@
-//! The plumbing between the devices: inputs into a device's replica
-//! (`aufruf_sync::Replica`, which stores, reloads and answers by itself) and what it
-//! queued on its connections carried over the LAN — frames onto connections, closes
-//! to the other end.
+//! The plumbing between a device and the network: a device is an
+//! [`Endpoint`](crate::network::Endpoint) whose inputs go into its replica
+//! (`aufruf_sync::Replica`, which stores, reloads and answers by itself) and whose
+//! outgoing frames and closes are what the replica queued on its connections.
 
-use aufruf_sync::protocol::{ConnectionId, Input, SessionError};
+use std::time::Duration;
+
+use aufruf_sync::NodeId;
+use aufruf_sync::protocol::{ConnectionId, Input};
 use aufruf_sync::replica::Outgoing;
 
-use super::Lan;
+use super::Node;
+use crate::network::Endpoint;
 
-impl Lan {
-    pub(super) fn peer_id(&self, node: usize) -> aufruf_sync::NodeId {
-        self.nodes[node].name.clone()
+impl Endpoint for Node {
+    fn id(&self) -> &NodeId {
+        &self.name
     }
 
-    /// Feeds an input to a device's replica and carries out what it queued.
-    pub(super) fn input(&mut self, node: usize, input: Input<'_>) {
-        let Some(running) = self.nodes[node].running.as_mut() else {
+    fn is_up(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// The replica reads the network's clock itself, so `now` is not needed here.
+    fn connect(&mut self, _now: Duration, peer: &NodeId) -> Option<ConnectionId> {
+        let running = self.running.as_mut()?;
+        let (connection, outlet) = running.replica.connect(Some(peer.clone()));
+        running.outlets.insert(connection, outlet);
+        Some(connection)
+    }
+
+    fn input(&mut self, _now: Duration, input: Input<'_>) {
+        let Some(running) = self.running.as_mut() else {
             return;
         };
         match input {
@@ -27,18 +42,14 @@ impl Lan {
             }
             Input::Tick => running.replica.tick(),
             Input::Connected { .. } => {
-                let name = self.nodes[node].name.clone();
-                self.fail(format!("{name}: connections are opened by Lan::connect"))
+                panic!("{}: connections are opened by Network::connect", self.name)
             }
         }
-        self.carry(node);
     }
 
-    /// Carries what a device's replica queued on its connections: frames onto the
-    /// wire, closes to the other end.
-    pub(super) fn carry(&mut self, node: usize) {
-        let Some(running) = self.nodes[node].running.as_mut() else {
-            return;
+    fn take_outgoing(&mut self) -> Vec<(ConnectionId, Outgoing)> {
+        let Some(running) = self.running.as_mut() else {
+            return Vec::new();
         };
         let mut queued = Vec::new();
         for (connection, outlet) in &mut running.outlets {
@@ -46,39 +57,12 @@ impl Lan {
                 queued.push((*connection, message));
             }
         }
-        for (connection, message) in queued {
-            match message {
-                Outgoing::Frame(frame) => {
-                    let now = self.now;
-                    // Without a connection the transport is gone: the frame is lost.
-                    if let Some((index, side)) = self.find(node, connection) {
-                        self.connections[index].queues[side].push_back((now, frame));
-                    }
-                }
-                Outgoing::Close(error) => self.close(node, connection, &error),
+        // A session the replica ended has nothing more to say.
+        for (connection, message) in &queued {
+            if matches!(message, Outgoing::Close(_)) {
+                running.outlets.remove(connection);
             }
         }
-    }
-
-    /// A device's replica ended a session: the connection goes, and the other end
-    /// learns of it at once if the link lets the reset through.
-    fn close(&mut self, node: usize, connection: ConnectionId, error: &SessionError) {
-        if !matches!(error, SessionError::PeerSilent | SessionError::HelloTimeout) {
-            let line = format!("{}: {error}", self.nodes[node].name);
-            self.session_errors.push(line);
-        }
-        if let Some(running) = self.nodes[node].running.as_mut() {
-            running.outlets.remove(&connection);
-        }
-        self.zombies.remove(&(node, connection));
-        if let Some((index, side)) = self.find(node, connection) {
-            let closed = self.connections.remove(index);
-            let (other, id) = closed.ends[1 - side];
-            if self.passable(node, other) {
-                self.input(other, Input::Disconnected { connection: id });
-            } else {
-                self.zombies.insert((other, id));
-            }
-        }
+        queued
     }
 }
