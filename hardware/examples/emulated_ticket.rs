@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         issued_at: chrono::NaiveDate::from_ymd_opt(2026, 3, 11)
             .and_then(|d| d.and_hms_opt(9, 5, 0))
             .unwrap_or_default(),
-        status_url: "https://termine.zeitz.de/t/7f3a9c2e".to_owned(),
+        status_url: Some("https://termine.zeitz.de/t/7f3a9c2e".to_owned()),
         language: Language::De,
     };
     match printer.print(&slip) {

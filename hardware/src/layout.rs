@@ -70,30 +70,29 @@ pub fn ticket_bytes(slip: &TicketSlip, qr: QrMode) -> Result<Vec<u8>, LayoutErro
         .reset_size()?
         .feed()?
         .custom(&line(&slip.issued_text()))?
-        .feed()?
-        .custom(&line(slip.qr_hint()))?;
-    match qr {
-        QrMode::Native => {
-            printer.qrcode_option(
-                &slip.status_url,
-                QRCodeOption::new(
-                    QRCodeModel::Model2,
-                    QR_MODULE_DOTS,
-                    QRCodeCorrectionLevel::M,
-                ),
-            )?;
+        .feed()?;
+    if let Some(status_url) = &slip.status_url {
+        printer.custom(&line(slip.qr_hint()))?;
+        match qr {
+            QrMode::Native => {
+                printer.qrcode_option(
+                    status_url,
+                    QRCodeOption::new(
+                        QRCodeModel::Model2,
+                        QR_MODULE_DOTS,
+                        QRCodeCorrectionLevel::M,
+                    ),
+                )?;
+            }
+            QrMode::Raster => {
+                let raster = QrImage::encode(status_url)?.raster_command(QR_MODULE_DOTS)?;
+                printer.custom(&raster)?;
+            }
         }
-        QrMode::Raster => {
-            let raster = QrImage::encode(&slip.status_url)?.raster_command(QR_MODULE_DOTS)?;
-            printer.custom(&raster)?;
-        }
+        // A blank line keeps the URL clear of the code for scanners.
+        printer.feed()?.custom(&line(status_url))?;
     }
-    // A blank line keeps the URL clear of the code for scanners.
-    printer
-        .feed()?
-        .custom(&line(&slip.status_url))?
-        .feeds(3)?
-        .print_cut()?;
+    printer.feeds(3)?.print_cut()?;
     Ok(spool.take())
 }
 

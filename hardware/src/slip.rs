@@ -23,8 +23,9 @@ pub struct TicketSlip {
     pub estimate_minutes: Option<u32>,
     /// When the ticket was issued, in the office's local time.
     pub issued_at: NaiveDateTime,
-    /// The page where the visitor follows the ticket on the phone.
-    pub status_url: String,
+    /// The page where the visitor follows the ticket on the phone; `None` when the
+    /// office has no public address (the slip then carries no code).
+    pub status_url: Option<String>,
     /// The language the visitor chose at the kiosk.
     pub language: Language,
 }
@@ -129,7 +130,7 @@ mod tests {
             issued_at: NaiveDate::from_ymd_opt(2026, 3, 11)
                 .and_then(|d| d.and_hms_opt(9, 5, 0))
                 .unwrap_or_default(),
-            status_url: "https://termine.zeitz.de/t/abc".to_owned(),
+            status_url: Some("https://termine.zeitz.de/t/abc".to_owned()),
             language,
         }
     }

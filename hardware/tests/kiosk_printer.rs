@@ -34,7 +34,7 @@ fn slip(language: Language) -> TicketSlip {
         issued_at: NaiveDate::from_ymd_opt(2026, 3, 11)
             .and_then(|d| d.and_hms_opt(9, 5, 0))
             .expect("valid date"),
-        status_url: STATUS_URL.to_owned(),
+        status_url: Some(STATUS_URL.to_owned()),
         language,
     }
 }
@@ -382,7 +382,7 @@ fn printer_hanging_up_mid_ticket_is_reported_and_the_ticket_stays_valid() {
         TicketOffer::QrOnly(QrOnlyReason::PrintFailed)
     );
     // The ticket is still good: its QR code goes on screen instead.
-    let screen = QrImage::encode(&slip.status_url)
+    let screen = QrImage::encode(slip.status_url.as_deref().unwrap())
         .unwrap()
         .to_grey(8)
         .unwrap();

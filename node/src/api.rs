@@ -39,6 +39,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/api/kiosk", get(kiosk_view))
         .route("/api/tickets", post(draw_ticket))
         .route("/api/tickets/{id}", get(ticket))
+        .route("/api/status/{token}", get(status))
         .route("/api/check-in", post(check_in))
         .route("/api/desks/{desk}", get(desk))
         .route("/api/desks/{desk}/{action}", post(desk_action))
@@ -354,6 +355,24 @@ async fn draw_ticket(
     let issued =
         blocking(move || kiosk.draw_ticket(wall_clock(), &service, wish, language)).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// A ticket by its status token (what its status page shows). Unknown, malformed
+/// and other days' tokens get the same answer.
+async fn status(
+    State(state): State<Arc<NodeState>>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let office = state.office().clone();
+    let found = blocking(move || office.ticket_by_status_token(wall_clock(), &token)).await?;
+    match found {
+        Some(ticket) => Ok(Json(ticket).into_response()),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "unknown_ticket",
+            message: "no ticket of today has this status token".into(),
+        }),
+    }
 }
 
 async fn check_in(

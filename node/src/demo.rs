@@ -256,6 +256,7 @@ async fn visitors(kiosk: KioskService<NodeReplica>, options: DemoOptions, counte
                     match issued.delivered_as {
                         Delivery::Paper => "paper",
                         Delivery::Qr => "QR code",
+                        Delivery::Screen => "number on screen",
                     },
                     t.ahead.map_or("?".into(), |a| a.to_string()),
                     t.estimate_minutes.map_or("?".into(), |m| m.to_string()),

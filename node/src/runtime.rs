@@ -176,6 +176,11 @@ pub async fn start(
             Err(e) => tracing::warn!(error = %e, "mDNS unavailable; using static peers only"),
         }
     }
+    if settings.role == Role::Kiosk && settings.public_url.is_none() {
+        tracing::warn!(
+            "no [node] public_url: tickets carry no status link, and the kiosk offers paper tickets only"
+        );
+    }
     tracing::info!(
         node = %settings.id,
         role = settings.role.name(),

@@ -61,9 +61,11 @@ pub struct NodeSettings {
     /// Days a day document is kept before only its statistics remain.
     #[serde(default = "default_retention")]
     pub retention_days: u32,
-    /// Start of the status address printed on tickets (`<url>/t/<token>`).
-    #[serde(default = "default_public_url")]
-    pub public_url: String,
+    /// Start of the status address printed on tickets (`<url>/t/<token>`): the
+    /// portal's public address, reachable from a citizen's phone. Without it the
+    /// kiosk prints no status link and offers paper tickets only.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// The ticket printer, from the file's `[printer]` table (kiosks only).
     #[serde(skip)]
     pub printer: Option<PrinterConfig>,
@@ -97,10 +99,6 @@ fn yes() -> bool {
 
 fn default_retention() -> u32 {
     7
-}
-
-fn default_public_url() -> String {
-    "http://localhost:7380".to_owned()
 }
 
 impl NodeSettings {
@@ -149,6 +147,31 @@ impl NodeSettings {
                 .validate()
                 .map_err(|e| error("printer".into(), e.to_string()))?;
             settings.printer = Some(printer);
+        }
+        if let Some(url) = &settings.public_url {
+            let authority = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .unwrap_or_default();
+            let host = match authority.strip_prefix('[') {
+                // An IPv6 address: `[::1]:8443/…`.
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => authority.split(['/', ':']).next().unwrap_or_default(),
+            };
+            let local = host.is_empty()
+                || host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if local {
+                return Err(error(
+                    "node.public_url".into(),
+                    format!(
+                        "\"{url}\" is not an address a citizen's phone can reach: name the \
+                         portal's public address (https://…), or leave it out"
+                    ),
+                ));
+            }
         }
         match &settings.api_token {
             Some(token) if token.len() < MIN_API_TOKEN || !token.is_ascii() => {
@@ -223,7 +246,7 @@ impl NodeSettings {
             mdns_interfaces: Vec::new(),
             desk: None,
             retention_days: default_retention(),
-            public_url: default_public_url(),
+            public_url: None,
             printer: None,
             api_limits: crate::server::ApiLimits::default(),
         }

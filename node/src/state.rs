@@ -74,7 +74,7 @@ impl NodeState {
             Role::Kiosk => RoleService::Kiosk(KioskService::new(
                 office,
                 printer.clone().map(|p| p as Arc<dyn Printer>),
-                Some(settings.public_url.clone()),
+                settings.public_url.clone(),
             )),
             Role::Desk => {
                 RoleService::Desk(DeskService::new(office, settings.desk_id(), wall_clock())?)

@@ -387,3 +387,28 @@ fn a_device_enrolls_over_the_network_once_and_only_with_its_office() {
     assert!(!ok);
     assert!(err.contains("<secret>.<office fingerprint>"), "{err}");
 }
+
+#[test]
+fn a_status_address_on_localhost_is_refused_because_no_phone_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("aufruf.toml");
+    let path = file.to_str().unwrap();
+    let example = include_str!("../../aufruf.toml");
+    for url in [
+        "http://localhost:7380",
+        "http://127.0.0.1",
+        "https://[::1]:8443/x",
+    ] {
+        let node = format!(
+            "[node]\nid = \"kiosk-1\"\nrole = \"kiosk\"\ncredentials = \"{}\"\npublic_url = \"{url}\"\n",
+            dir.path().join("credentials").display()
+        );
+        std::fs::write(&file, format!("{example}\n{node}")).unwrap();
+        let (ok, _, err) = aufruf(&["run", "--config", path]);
+        assert!(!ok);
+        assert!(
+            err.contains("node.public_url") && err.contains("phone"),
+            "{url}: {err}"
+        );
+    }
+}

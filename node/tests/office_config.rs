@@ -8,25 +8,15 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use aufruf_node::credentials::OfficeFolder;
 use aufruf_node::settings::Role;
-use common::{TestOffice, free_port, path_str};
+use common::{Killed, TestOffice, free_port, path_str};
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A child process killed when the test ends, passed or failed.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `aufruf config apply` as the admin types it: success, and what it printed.
 fn apply(file: &Path, office_dir: &Path, api: SocketAddr) -> (bool, String) {

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use aufruf_node::settings::Role;
-use common::{TestOffice, free_port};
+use common::{Killed, TestOffice, free_port};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -68,12 +68,16 @@ async fn a_ticket_drawn_at_the_kiosk_is_called_at_a_desk_and_shown_on_the_displa
         json!(null),
         "no desk is open yet"
     );
-    assert!(
-        issued["status_url"]
-            .as_str()
-            .unwrap()
-            .contains("/t/kiosk-1-1")
-    );
+    // No public address configured: no status link; the token still finds it.
+    assert_eq!(issued["status_url"], json!(null));
+    let token = issued["status_token"].as_str().unwrap();
+    assert_eq!(token.len(), 32);
+    let (status, by_token) = office
+        .get(kiosk.api_addr, &format!("/api/status/{token}"))
+        .await;
+    assert_eq!((status, by_token["number"].clone()), (200, json!("U 001")));
+    let (status, _) = office.get(kiosk.api_addr, "/api/status/kiosk-1-1").await;
+    assert_eq!(status, 404);
     let (status, _) = office
         .post(desk.api_addr, "/api/desks/desk-1/open", json!({}))
         .await;
@@ -451,9 +455,9 @@ async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
 async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out() {
     let office = TestOffice::new();
     let tickets = office.home("kiosk-1").join("tickets");
-    let kiosk = office
-        .start_kiosk_with_printer(office.enroll("kiosk-1", Role::Kiosk, vec![]), &tickets)
-        .await;
+    let mut settings = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    settings.public_url = Some("https://termine.zeitz.example".into());
+    let kiosk = office.start_kiosk_with_printer(settings, &tickets).await;
     let k = kiosk.api_addr;
 
     // Step 1: a paper ticket comes out of the (emulated) printer.
@@ -665,15 +669,5 @@ async fn tickets_that_reached_a_second_device_survive_a_power_cut_and_the_kiosks
         .collect();
     for (id, number) in &acknowledged {
         assert_eq!(held.get(id), Some(number), "{number} ({id}) was lost");
-    }
-}
-
-/// A child process killed when the test ends, passed or failed.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }

@@ -35,6 +35,33 @@ pub const SCHEMA: i64 = 1;
 const TICKET: &str = "ticket:";
 const DESK: &str = "desk:";
 const BOOKING: &str = "booking:";
+const STATUS: &str = "status:";
+
+/// A ticket's status token: 128 random bits as 32 lowercase hex digits.
+pub fn is_status_token(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Writes which ticket a status token belongs to (in the change that issues it).
+pub fn write_status_token(
+    tx: &mut impl Transactable,
+    token: &str,
+    ticket: &TicketId,
+) -> Result<(), DayDocError> {
+    tx.put(ROOT, format!("{STATUS}{token}"), ticket.to_string())?;
+    Ok(())
+}
+
+/// The ticket a status token belongs to; `None` for unknown or malformed tokens.
+pub fn ticket_of_status_token(doc: &impl ReadDoc, token: &str) -> Option<TicketId> {
+    if !is_status_token(token) {
+        return None;
+    }
+    match doc.get(ROOT, format!("{STATUS}{token}")).ok().flatten() {
+        Some((automerge::Value::Scalar(s), _)) => s.as_str().and_then(parse_ticket_id),
+        _ => None,
+    }
+}
 
 /// Why a day document cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -30,13 +30,23 @@ impl<R: Replication> GatewayService<R> {
         self.office.book(date, appointment)
     }
 
-    /// Draws a walk-in ticket for a citizen near the office (from the phone).
+    /// Draws a walk-in ticket for a citizen near the office (from the phone): the
+    /// ticket and its status token.
     pub fn draw_remote_ticket(
         &self,
         now: Timestamp,
         service: &ServiceId,
-    ) -> Result<TicketView, ServiceError> {
+    ) -> Result<(TicketView, String), ServiceError> {
         self.office.issue(now, service, Origin::Remote)
+    }
+
+    /// A ticket's state by its status token, for its status page.
+    pub fn ticket_by_status_token(
+        &self,
+        now: Timestamp,
+        token: &str,
+    ) -> Result<Option<TicketView>, ServiceError> {
+        self.office.ticket_by_status_token(now, token)
     }
 
     /// A ticket's state for its status page.

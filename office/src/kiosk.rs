@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aufruf_hardware::{Language, PrintError, TicketOffer, TicketPrinter, TicketSlip};
-use aufruf_model::{BookingCode, Event, Origin, ServiceId, Timestamp, WalkIns};
+use aufruf_model::{BookingCode, Origin, ServiceId, Timestamp, WalkIns};
 use tokio::sync::watch;
 
 use crate::service::{OfficeService, Replication, ServiceError};
@@ -126,8 +126,8 @@ impl<R: Replication> KioskService<R> {
                 reopens: reopens.map(|r| r.describe_de(today)),
             });
         }
-        let ticket = self.office.issue(now, service, Origin::WalkIn)?;
-        Ok(self.deliver(now, ticket, wish, language))
+        let (ticket, token) = self.office.issue(now, service, Origin::WalkIn)?;
+        Ok(self.deliver(now, ticket, token, wish, language))
     }
 
     /// Checks in a booked citizen by booking code (as typed or scanned).
@@ -151,28 +151,40 @@ impl<R: Replication> KioskService<R> {
                     .to_string(),
             });
         }
-        let event: Event = self
+        let (ticket, token) = self
             .office
-            .act(now, |day, config, stamp| day.check_in(config, &code, stamp))?;
-        let ticket = self.office.issued_view(now, &event)?;
-        Ok(self.deliver(now, ticket, wish, language))
+            .act_issuing(now, |day, config, stamp| day.check_in(config, &code, stamp))?;
+        Ok(self.deliver(now, ticket, token, wish, language))
     }
 
     fn deliver(
         &self,
         now: Timestamp,
         ticket: TicketView,
+        token: String,
         wish: Wish,
         language: Language,
     ) -> IssuedView {
         let status_url = self
             .public_url
             .as_ref()
-            .map(|url| format!("{url}/t/{}", status_token(&ticket.id)));
+            .map(|url| format!("{}/t/{token}", url.trim_end_matches('/')));
+        // Without a public address there is no code to scan: paper it is.
+        let status_url_present = status_url.is_some();
+        let wish = if !status_url_present {
+            Wish::Paper
+        } else {
+            wish
+        };
         let mut issued = IssuedView {
             ticket,
+            status_token: token,
             status_url,
-            delivered_as: Delivery::Qr,
+            delivered_as: if status_url_present {
+                Delivery::Qr
+            } else {
+                Delivery::Screen
+            },
             print_problem: None,
             picture: None,
         };
@@ -200,7 +212,7 @@ impl<R: Replication> KioskService<R> {
             visitors_ahead: issued.ticket.ahead,
             estimate_minutes: issued.ticket.estimate_minutes,
             issued_at: office_time(&config, now).naive_local(),
-            status_url: issued.status_url.clone().unwrap_or_default(),
+            status_url: issued.status_url.clone(),
             language,
         };
         // The ticket is durable already; a failed print only means QR instead.
@@ -216,9 +228,4 @@ impl<R: Replication> KioskService<R> {
         }
         issued
     }
-}
-
-/// The token in a ticket's status address.
-pub fn status_token(id: &aufruf_model::TicketId) -> String {
-    format!("{}-{}", id.node, id.seq)
 }

@@ -154,6 +154,18 @@ impl<D: Documents> Office<D> {
         now: Timestamp,
         action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
     ) -> Result<T, OfficeError> {
+        self.act_and_write(date, now, action, |_, _| Ok(()))
+    }
+
+    /// Like [`Self::act`], with `also` written into the same durable change (e.g. a
+    /// new ticket's status token).
+    pub fn act_and_write<T: Carries>(
+        &mut self,
+        date: NaiveDate,
+        now: Timestamp,
+        action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
+        also: impl Fn(&mut Transaction<'_>, &Event) -> Result<(), DayDocError>,
+    ) -> Result<T, OfficeError> {
         self.refresh(date)?;
         let name = document_name(date)?;
         let cached = self.days.entry(date).or_default();
@@ -161,9 +173,10 @@ impl<D: Documents> Office<D> {
         let stamp = self.clock.tick(now);
         let outcome = action(&mut cached.read.day, &self.config, stamp)?;
         let event = outcome.event().clone();
-        let written = self
-            .documents
-            .change_durably(&name, &mut |tx| day_doc::write_event(tx, &event));
+        let written = self.documents.change_durably(&name, &mut |tx| {
+            day_doc::write_event(tx, &event)?;
+            also(tx, &event)
+        });
         if let Err(e) = written {
             // The cached day already holds the event; forget it and read afresh.
             self.days.remove(&date);

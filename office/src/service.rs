@@ -427,20 +427,65 @@ impl<R: Replication> OfficeService<R> {
         })
     }
 
-    /// Draws a ticket of `origin` for `service` and returns it with its outlook.
+    /// Draws a ticket of `origin` for `service` and returns it with its outlook and
+    /// its status token.
     pub(crate) fn issue(
         &self,
         now: Timestamp,
         service: &ServiceId,
         origin: Origin,
-    ) -> Result<TicketView, ServiceError> {
+    ) -> Result<(TicketView, String), ServiceError> {
         if self.config().service(service).is_none() {
             return Err(ServiceError::UnknownService(service.to_string()));
         }
-        let event = self.act(now, |day, config, stamp| {
+        self.act_issuing(now, |day, config, stamp| {
             day.issue(config, service, origin, stamp)
-        })?;
-        self.issued_view(now, &event)
+        })
+    }
+
+    /// Runs an action that issues a ticket (drawing, checking in) and gives the
+    /// ticket an unguessable status token in the same durable change: the ticket
+    /// and its view, and the token.
+    pub(crate) fn act_issuing(
+        &self,
+        now: Timestamp,
+        action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<Event, ActionError>,
+    ) -> Result<(TicketView, String), ServiceError> {
+        let token = new_status_token();
+        let date = self.today(now);
+        let event = {
+            let mut office = self.office();
+            let event = office.act_and_write(date, now, action, |tx, event| match event {
+                Event::Ticket { ticket, .. } => {
+                    crate::day_doc::write_status_token(tx, &token, ticket)
+                }
+                _ => Ok(()),
+            })?;
+            self.publish(&mut office, date, now);
+            event
+        };
+        Ok((self.issued_view(now, &event)?, token))
+    }
+
+    /// The ticket a status token belongs to, today, with its outlook. Unknown and
+    /// malformed tokens alike give `None`.
+    pub fn ticket_by_status_token(
+        &self,
+        now: Timestamp,
+        token: &str,
+    ) -> Result<Option<TicketView>, ServiceError> {
+        let date = self.today(now);
+        let name = document_name(date)?;
+        let Some(id) = self
+            .replica
+            .read_document(&name, |doc| {
+                crate::day_doc::ticket_of_status_token(doc, token)
+            })
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        self.ticket_view(now, &id)
     }
 
     /// The view of the ticket an issuing action wrote.
@@ -599,6 +644,14 @@ fn day_of(name: &DocumentName) -> Option<NaiveDate> {
         }
         DocumentName::Office => None,
     }
+}
+
+/// 128 random bits as 32 lowercase hex digits: a ticket's status token.
+fn new_status_token() -> String {
+    use rand::{Rng, SeedableRng};
+    // From the operating system's generator, fresh for each token.
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    format!("{:032x}", rng.random::<u128>())
 }
 
 pub(crate) fn learned(day: &Day) -> HandlingTimes {

@@ -181,12 +181,18 @@ pub enum Delivery {
     Paper,
     /// Shown as a QR code on screen only.
     Qr,
+    /// Shown on screen by its number only: no paper, and no status address for a code
+    /// (the office has no public address configured).
+    Screen,
 }
 
 /// A ticket just drawn at the kiosk (or checked in).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IssuedView {
     pub ticket: TicketView,
+    /// The ticket's unguessable status token (128 bits), the key of its status page;
+    /// the ticket id stays internal.
+    pub status_token: String,
     /// Where the visitor follows the ticket on the phone; `None` when the office has
     /// no public address configured.
     pub status_url: Option<String>,

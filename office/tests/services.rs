@@ -143,14 +143,39 @@ fn a_morning_at_the_counter_is_pushed_to_every_screen() {
     assert_eq!(issued.ticket.status, TicketState::Waiting);
     assert_eq!(issued.ticket.ahead, None, "no desk is open yet");
     let url = issued.status_url.clone().unwrap();
-    assert!(url.starts_with("https://termine.zeitz.de/t/"), "{url}");
+    // The status address carries the ticket's unguessable token, not its id.
+    assert_eq!(
+        url,
+        format!("https://termine.zeitz.de/t/{}", issued.status_token)
+    );
+    assert!(aufruf_office::day_doc::is_status_token(
+        &issued.status_token
+    ));
+    assert!(!url.contains("kiosk-1"), "{url}");
+    let by_token = foyer
+        .display
+        .office()
+        .ticket_by_status_token(wednesday(8, 5), &issued.status_token)
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_token.number, issued.ticket.number);
+    for unknown in ["0".repeat(32), "kiosk-1-1".to_owned(), String::new()] {
+        assert!(
+            foyer
+                .display
+                .office()
+                .ticket_by_status_token(wednesday(8, 5), &unknown)
+                .unwrap()
+                .is_none()
+        );
+    }
     let slip = printer.printed.lock().unwrap()[0].clone();
     // No desk is open: the paper promises no place in line.
     assert_eq!(slip.visitors_ahead, None);
     assert_eq!(slip.waiting_text(), "Bitte warten Sie auf Ihren Aufruf");
     assert_eq!(
-        (slip.number.as_str(), slip.status_url.as_str()),
-        (issued.ticket.number.as_str(), url.as_str())
+        (slip.number.as_str(), slip.status_url.as_deref()),
+        (issued.ticket.number.as_str(), Some(url.as_str()))
     );
 
     // Step 2: desk 1 opens; the kiosk's view (pushed) counts one waiting.
@@ -736,4 +761,34 @@ fn a_day_past_the_retention_that_cannot_be_read_is_deleted_and_reported_not_kept
     );
     assert!(fresh.statistics(fresh.today(ten_days_ago)).is_some());
     assert!(fresh.statistics(fresh.today(eleven_days_ago)).is_none());
+}
+
+#[test]
+fn without_a_public_address_the_kiosk_prints_no_link_and_hands_out_paper() {
+    let config = aufruf_office::example_office()
+        .unwrap()
+        .open_around_the_clock();
+    let replica = MemoryReplica::new();
+    let printer = FakePrinter::new(TicketOffer::PaperAndQr { paper_low: false });
+    let kiosk = KioskService::new(
+        office_on(config.clone(), "kiosk-1", replica.clone()),
+        Some(printer.clone()),
+        None,
+    );
+    let now = wednesday(9, 0);
+    // Asked for a QR code, there is none to give: the ticket comes on paper.
+    let issued = kiosk
+        .draw_ticket(now, &ServiceId::new("fundsachen"), Wish::Qr, Language::De)
+        .unwrap();
+    assert_eq!(issued.delivered_as, Delivery::Paper);
+    assert_eq!(issued.status_url, None);
+    let slip = printer.printed.lock().unwrap()[0].clone();
+    assert_eq!(slip.status_url, None, "no code on the paper either");
+    // Without a printer as well, the number is shown on screen.
+    let bare = KioskService::new(office_on(config, "kiosk-2", replica), None, None);
+    let issued = bare
+        .draw_ticket(now, &ServiceId::new("fundsachen"), Wish::Qr, Language::De)
+        .unwrap();
+    assert_eq!(issued.delivered_as, Delivery::Screen);
+    assert!(issued.print_problem.is_some());
 }

@@ -181,6 +181,16 @@ impl TestOffice {
     }
 }
 
+/// A child process killed when the test ends, passed or failed.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A free loopback port (bound, then released for a child process to take).
 pub fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
