@@ -8,6 +8,7 @@
 //! ```text
 //! cargo bench -p aufruf-node --bench actions
 //! AUFRUF_BENCH_TICKETS=300 cargo bench -p aufruf-node --bench actions
+//! AUFRUF_BENCH_HOLD=600 cargo bench -p aufruf-node --bench actions   # keep the nodes for /proc
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -160,22 +161,39 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
-/// `VmRSS` and `VmHWM` of a process, in MB (kB / 1024).
-fn memory(pid: u32) -> anyhow::Result<(f64, f64)> {
+/// What `/proc/<pid>/status` says of a process's memory, in MB (kB / 1024).
+#[derive(Clone, Copy)]
+struct Memory {
+    rss: f64,
+    hwm: f64,
+    /// Heap, thread stacks and other anonymous mappings.
+    anon: f64,
+    /// Mapped files: the binary's pages and shared libraries.
+    file: f64,
+    threads: f64,
+}
+
+fn memory(pid: u32) -> anyhow::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let field = |name: &str| -> anyhow::Result<f64> {
         let line = status
             .lines()
             .find(|l| l.starts_with(name))
             .ok_or_else(|| anyhow!("no {name} in /proc/{pid}/status"))?;
-        let kb: f64 = line
+        let value: f64 = line
             .split_whitespace()
             .nth(1)
             .ok_or_else(|| anyhow!("bad line {line:?}"))?
             .parse()?;
-        Ok(kb / 1024.0)
+        Ok(value)
     };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
+    Ok(Memory {
+        rss: field("VmRSS:")? / 1024.0,
+        hwm: field("VmHWM:")? / 1024.0,
+        anon: field("RssAnon:")? / 1024.0,
+        file: field("RssFile:")? / 1024.0,
+        threads: field("Threads:")?,
+    })
 }
 
 /// Enrolls a node with fixed loopback ports, so the process can be told them.
@@ -349,6 +367,11 @@ async fn bench(total: usize) -> anyhow::Result<()> {
     client
         .post_ok(desk.api, "/api/desks/desk-1/open", &json!({}), 200)
         .await?;
+    // Memory of the idle nodes, before the day's first visitor.
+    let mut idle = Vec::new();
+    for (_, child) in &processes.nodes {
+        idle.push(memory(child.id())?);
+    }
     let mut samples = Samples {
         ticket: Vec::with_capacity(total),
         call_next: Vec::with_capacity(total),
@@ -377,10 +400,21 @@ async fn bench(total: usize) -> anyhow::Result<()> {
 
     // Memory at the end, before anything is killed.
     let mut memories = Vec::new();
-    for (name, child) in &processes.nodes {
-        memories.push((name.clone(), memory(child.id())?));
+    for ((name, child), idle) in processes.nodes.iter().zip(idle) {
+        memories.push((name.clone(), idle, memory(child.id())?));
     }
     processes.check_alive()?;
+    if let Ok(seconds) = std::env::var("AUFRUF_BENCH_HOLD") {
+        // Time to look into /proc/<pid>/smaps or attach a profiler.
+        let seconds: u64 = seconds
+            .parse()
+            .with_context(|| format!("AUFRUF_BENCH_HOLD={seconds:?}"))?;
+        eprintln!("holding the nodes for {seconds} s (Ctrl-C or SIGINT ends it sooner)");
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
     processes.kill();
 
     report(total, &samples, elapsed, &memories);
@@ -396,7 +430,7 @@ fn scaled(total: usize, (first, last): (usize, usize)) -> (usize, usize) {
     )
 }
 
-fn report(total: usize, s: &Samples, elapsed: Duration, memories: &[(String, (f64, f64))]) {
+fn report(total: usize, s: &Samples, elapsed: Duration, memories: &[(String, Memory, Memory)]) {
     let windows: Vec<(usize, usize)> = WINDOWS.iter().map(|w| scaled(total, *w)).collect();
     let slice = |v: &[f64], (a, b): (usize, usize)| v[a - 1..b].to_vec();
     let day_in = |(a, b): (usize, usize)| -> Vec<f64> {
@@ -484,10 +518,14 @@ fn report(total: usize, s: &Samples, elapsed: Duration, memories: &[(String, (f6
 
     println!();
     println!(
-        "{:<10} | {:>10} | {:>10}",
-        "process", "VmRSS MB", "VmHWM MB"
+        "{:<10} | {:>13} | {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "process", "idle RSS MB", "VmRSS MB", "VmHWM MB", "anon MB", "file MB", "threads"
     );
-    for (name, (rss, hwm)) in memories {
-        println!("{name:<10} | {rss:>10.1} | {hwm:>10.1}");
+    for (name, idle, end) in memories {
+        println!(
+            "{name:<10} | {:>13.1} | {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7}",
+            idle.rss, end.rss, end.hwm, end.anon, end.file, end.threads
+        );
     }
+    println!("(idle: after start-up, before the first visitor; the rest at the end of the day)");
 }
