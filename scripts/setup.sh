@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     gcc          # C parts of crypto crates
+    make         # jemalloc, the aufruf binary's allocator (tikv-jemalloc-sys runs configure and make)
     pkg-config
     iproute2     # `ip netns` for the mDNS test between network namespaces (sync/tests/mdns_netns.rs)
 )

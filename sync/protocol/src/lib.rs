@@ -17,12 +17,13 @@
 //!
 //! What each peer has is tracked per document: the heads we last told it and the
 //! heads it last told us. Every tick, a peer that has not heard our current heads
-//! and has not told us the same heads gets a small `heads` frame; a node that hears
-//! heads it does not know (or receives a change whose dependencies it lacks: such a
-//! change is dropped, not queued, so a peer cannot fill our memory with orphans)
-//! starts an automerge sync round with that peer. That makes up the skipped relays
-//! once per tick however many changes the tick saw, and covers peers whose session
-//! with S died unnoticed.
+//! and has not told us the same heads gets a small `heads` frame; a node whose
+//! peer's heads are still unknown to it at its next tick starts an automerge sync
+//! round with that peer, and so does a node that receives a change whose
+//! dependencies it lacks (such a change is dropped, not queued, so a peer cannot
+//! fill our memory with orphans). That makes up the skipped relays within two ticks
+//! however many changes they saw, and covers peers whose session with S died
+//! unnoticed.
 //!
 //! The shell delivers [`Input`]s and carries out the returned [`Output`]s: it writes
 //! frames, closes connections, persists changed documents and sync states. The shell
@@ -712,9 +713,7 @@ impl Replicator {
                 },
                 true,
             ) => self.apply_pushed(now, connection, name, &heads, changes, outputs),
-            (Frame::Heads { name, heads }, true) => {
-                self.hear_heads(now, connection, name, &heads, outputs)
-            }
+            (Frame::Heads { name, heads }, true) => self.hear_heads(connection, name, &heads),
         }
     }
 
@@ -997,14 +996,16 @@ impl Replicator {
         Ok(())
     }
 
-    /// Notes a peer's heads; heads this node does not know start a sync round.
+    /// Notes a peer's heads. Heads this node does not know start a sync round at the
+    /// next tick if they are still unknown then: the peer may have them from a node
+    /// that pushed them to us too, and that push may just be on its way (under load
+    /// that is the likely case, and every needless round walks the document's whole
+    /// history on both sides).
     fn hear_heads(
         &mut self,
-        now: Duration,
         connection: ConnectionId,
         name: DocumentName,
         heads: &[Head],
-        outputs: &mut Vec<Output>,
     ) -> Result<(), SessionError> {
         if heads.len() > self.limits.max_heads {
             return Err(SessionError::TooManyHeads);
@@ -1025,15 +1026,10 @@ impl Replicator {
             return Ok(());
         };
         let theirs = hashes(heads);
-        let ours = document.get_heads();
-        let unknown = theirs.iter().any(|head| !has_change(document, &ours, head));
-        if theirs == ours {
-            state.sync.shared_heads.clone_from(&ours);
+        if theirs == document.get_heads() {
+            state.sync.shared_heads.clone_from(&theirs);
         }
         state.heard = Some(theirs);
-        if unknown {
-            self.start_round(now, connection, &name, outputs);
-        }
         Ok(())
     }
 

@@ -668,18 +668,19 @@ fn kinds(outputs: &[Output]) -> Vec<Frame> {
 }
 
 /// A kiosk that missed the desk's push of `B-002` (as if it had been cut off at
-/// the time), and the desk's answer to the sync round the kiosk starts when it
-/// hears the desk's heads.
+/// the time), and the desk's answer to the sync round the kiosk starts at its next
+/// tick after hearing the desk's heads.
 fn a_sync_message_with_a_change() -> (Replicator, Vec<u8>) {
     let (mut kiosk, mut desk) = connected_pair();
     let _lost = issue_ticket(&mut desk, Duration::ZERO, &day(), "B-002");
-    let asked = kiosk.handle(
+    kiosk.handle(
         Duration::ZERO,
         Input::Frame {
             connection: TO_DESK,
             bytes: &heads_frame(&desk),
         },
     );
+    let asked = kiosk.handle(Limits::default().heartbeat_every, Input::Tick);
     let answer = deliver(&mut desk, TO_KIOSK, Duration::ZERO, &asked);
     let frame = sends(&answer)
         .into_iter()
@@ -778,10 +779,11 @@ fn a_pushed_change_without_its_dependencies_is_not_kept_but_fetched_by_a_sync_ro
 }
 
 #[test]
-fn heads_a_node_lacks_start_a_sync_round_and_heads_it_has_are_only_noted() {
+fn heads_a_node_still_lacks_at_its_next_tick_start_a_sync_round() {
     let (mut kiosk, mut desk) = connected_pair();
     let now = Duration::from_millis(10);
-    // Step 1: the desk's heads, which the kiosk has: nothing to do.
+    let tick = now + Limits::default().heartbeat_every;
+    // Step 1: the desk's heads, which the kiosk has: nothing to do, then or later.
     let out = kiosk.handle(
         now,
         Input::Frame {
@@ -790,17 +792,25 @@ fn heads_a_node_lacks_start_a_sync_round_and_heads_it_has_are_only_noted() {
         },
     );
     assert!(sends(&out).is_empty(), "{:?}", kinds(&out));
-    // Step 2: the desk has a ticket the kiosk missed; its heads make the kiosk ask.
+    let frames = kinds(&kiosk.handle(tick, Input::Tick));
+    assert!(frames.iter().all(|f| *f == Frame::Heartbeat), "{frames:?}");
+    // Step 2: the desk has a ticket the kiosk missed. Its heads alone send nothing
+    // (the push may be on its way); at the kiosk's next tick they are still
+    // unknown, and the kiosk asks.
     let _missed = issue_ticket(&mut desk, now, &day(), "B-001");
-    let asked = kiosk.handle(
-        now,
+    let out = kiosk.handle(
+        tick,
         Input::Frame {
             connection: TO_DESK,
             bytes: &heads_frame(&desk),
         },
     );
+    assert!(sends(&out).is_empty(), "{:?}", kinds(&out));
+    let asked = kiosk.handle(tick + Limits::default().heartbeat_every, Input::Tick);
     assert!(
-        matches!(kinds(&asked).as_slice(), [Frame::Sync { .. }]),
+        kinds(&asked)
+            .iter()
+            .any(|f| matches!(f, Frame::Sync { .. })),
         "{:?}",
         kinds(&asked)
     );
