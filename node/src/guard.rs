@@ -163,7 +163,7 @@ fn host_is_loopback(headers: &HeaderMap) -> bool {
 }
 
 /// `localhost`, `127.0.0.1`, `[::1]`, each with or without a port.
-fn is_loopback_authority(authority: &str) -> bool {
+pub fn is_loopback_authority(authority: &str) -> bool {
     let host = if let Some(rest) = authority.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {

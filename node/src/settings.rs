@@ -152,18 +152,10 @@ impl NodeSettings {
             let authority = url
                 .strip_prefix("https://")
                 .or_else(|| url.strip_prefix("http://"))
+                .and_then(|rest| rest.split('/').next())
                 .unwrap_or_default();
-            let host = match authority.strip_prefix('[') {
-                // An IPv6 address: `[::1]:8443/…`.
-                Some(v6) => v6.split(']').next().unwrap_or_default(),
-                None => authority.split(['/', ':']).next().unwrap_or_default(),
-            };
-            let local = host.is_empty()
-                || host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if local {
+            // The API guard's notion of "this device only" decides here too.
+            if authority.is_empty() || crate::guard::is_loopback_authority(authority) {
                 return Err(error(
                     "node.public_url".into(),
                     format!(

@@ -328,9 +328,7 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        if hex == self.fingerprint {
+        if trust::fingerprint_der(end_entity.as_ref()) == self.fingerprint {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(

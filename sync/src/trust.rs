@@ -249,8 +249,13 @@ impl NodeKey {
 pub fn fingerprint(certificate_pem: &str) -> Result<String, TrustError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes())
         .map_err(|_| TrustError::NotAnAdminKey)?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, &pem.contents);
-    Ok(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(fingerprint_der(&pem.contents))
+}
+
+/// The SHA-256 fingerprint (hex) of a certificate (DER).
+pub fn fingerprint_der(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What an admin signature is made over: this context, then the payload, so a
