@@ -444,6 +444,11 @@ impl TicketLog {
         self.folded.as_ref()
     }
 
+    /// Whether the event stamped `stamp` is in the log.
+    pub fn contains(&self, stamp: &Stamp) -> bool {
+        self.events.contains_key(stamp)
+    }
+
     pub fn events(&self) -> impl Iterator<Item = (&Stamp, &TicketEvent)> {
         self.events.iter()
     }

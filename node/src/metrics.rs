@@ -24,6 +24,11 @@ struct StateLabel {
     state: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
 /// The node's registry and the metrics in it.
 #[derive(Debug)]
 pub struct Metrics {
@@ -33,6 +38,7 @@ pub struct Metrics {
     call_latency: Histogram,
     store_bytes: Gauge,
     printer: Family<StateLabel, Gauge>,
+    refused: Family<ReasonLabel, prometheus_client::metrics::counter::Counter>,
 }
 
 impl Default for Metrics {
@@ -50,7 +56,13 @@ impl Metrics {
         ]);
         let store_bytes = Gauge::default();
         let printer = Family::<StateLabel, Gauge>::default();
+        let refused = Family::default();
         let mut registry = Registry::default();
+        registry.register(
+            "aufruf_entries_refused",
+            "Entries of day documents that do not count: unsealed, forged, revoked, or beyond their author's role",
+            refused.clone(),
+        );
         registry.register(
             "aufruf_peers_connected",
             "Office peers with a live session",
@@ -83,6 +95,7 @@ impl Metrics {
             call_latency,
             store_bytes,
             printer,
+            refused,
         }
     }
 
@@ -132,5 +145,13 @@ pub struct Scrape<'a> {
 impl Observer for Metrics {
     fn call_arrived(&self, latency: Duration) {
         self.call_latency.observe(latency.as_secs_f64());
+    }
+
+    fn entry_refused(&self, reason: &'static str) {
+        self.refused
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 }

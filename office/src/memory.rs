@@ -37,6 +37,24 @@ impl MemoryReplica {
         self.lock().peers = peers;
     }
 
+    /// Takes the changes of one document `other` holds, as a peer's replication
+    /// that delivered this document before the others would.
+    pub fn receive_document_from(&self, other: &MemoryReplica, name: &DocumentName) {
+        let Some(mut theirs) = other.lock().documents.get(name).cloned() else {
+            return;
+        };
+        let mut inner = self.lock();
+        match inner.documents.get_mut(name) {
+            // Both are well-formed automerge documents: merging cannot fail.
+            Some(ours) => {
+                let _ = ours.merge(&mut theirs);
+            }
+            None => {
+                inner.documents.insert(name.clone(), theirs);
+            }
+        }
+    }
+
     /// Takes every change `other` holds that this replica lacks, as a peer's
     /// replication would deliver them.
     pub fn receive_from(&self, other: &MemoryReplica) {

@@ -69,10 +69,21 @@ impl Lan {
             due: self.day_start + due,
         };
         let date = self.date;
+        let config = self.config.clone();
+        let roster = self.roster();
         let Some(running) = self.net.nodes_mut()[index].running.as_mut() else {
             self.fail(format!("{node} is down and cannot take bookings"))
         };
-        let result = running.office.book(date, appointment);
+        // The booking is the gateway's, sealed with its key, whichever device it
+        // reaches first.
+        let gateway = aufruf_model::node_id!("gateway");
+        let documents = super::device::SimDocuments {
+            replica: std::rc::Rc::clone(&running.replica),
+        };
+        let keys = aufruf_office::testing::test_keys(&gateway, aufruf_model::Role::Gateway);
+        let mut relay = aufruf_office::Office::new(config, documents, gateway, keys);
+        relay.set_roster(roster);
+        let result = relay.book(date, appointment);
         self.carry(index);
         match result {
             Ok(()) => self.say(format!("{node} takes booking {code} for {service}")),
