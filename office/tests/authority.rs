@@ -377,3 +377,69 @@ fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
     );
     assert!(office.refused().contains(&"revoked"));
 }
+
+#[test]
+fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothing() {
+    let replica = MemoryReplica::new();
+    let refusals = Arc::new(Refusals::default());
+    let kiosk = node_id!("kiosk-1");
+    let with_certificate = |signer: TestSigner| {
+        let keys = aufruf_office::replicated::Keys {
+            signer: Arc::new(signer),
+            authority: Arc::new(aufruf_office::testing::TestAuthority),
+        };
+        let office = Arc::new(OfficeService::new(
+            aufruf_office::example_office().unwrap(),
+            Setup {
+                office: "zeitz".parse().unwrap(),
+                node: kiosk.clone(),
+                retention_days: 7,
+            },
+            replica.clone(),
+            refusals.clone(),
+            keys,
+        ));
+        KioskService::new(office, None, None)
+    };
+    let draw = |k: &KioskService<MemoryReplica>, at| {
+        k.draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
+            .unwrap()
+    };
+    // The first certificate ends at 09:00; the kiosk is enrolled again before.
+    let first = with_certificate(TestSigner::valid(
+        &kiosk,
+        Role::Kiosk,
+        0,
+        ms(wednesday(9, 0)),
+    ));
+    draw(&first, wednesday(8, 5));
+    let renewed = with_certificate(TestSigner::valid(&kiosk, Role::Kiosk, 0, u64::MAX));
+    draw(&renewed, wednesday(9, 30));
+    // A reader that starts now counts both tickets.
+    let reader = service_on(&node_id!("display-1"), Role::Display, &replica, &refusals);
+    reader.refresh(wednesday(9, 31));
+    assert_eq!(reader.display_view().waiting_total, 2);
+    // With the ended certificate (a key taken from a retired kiosk) nothing counts.
+    let ended = with_certificate(TestSigner::valid(
+        &kiosk,
+        Role::Kiosk,
+        0,
+        ms(wednesday(9, 0)),
+    ));
+    let drawn = ended.draw_ticket(
+        wednesday(9, 40),
+        &ServiceId::new("anmeldung"),
+        Wish::Qr,
+        Language::De,
+    );
+    let fresh = MemoryReplica::new();
+    fresh.receive_from(&replica);
+    let late_reader = service_on(&node_id!("display-2"), Role::Display, &fresh, &refusals);
+    late_reader.refresh(wednesday(9, 41));
+    assert_eq!(
+        late_reader.display_view().waiting_total,
+        2,
+        "the ticket sealed after the certificate ended does not count ({drawn:?})"
+    );
+    assert!(refusals.0.lock().unwrap().contains(&"outside_validity"));
+}
