@@ -10,8 +10,9 @@
 //! booking:<code>    = <appointment>
 //! ```
 //!
-//! An event id is its stamp (`<wall ms>.<counter>.<node>`), unique because each node's
-//! clock strictly increases; events are immutable JSON strings. Only maps — automerge
+//! A ticket is keyed by its id (`kiosk-1~7f3a9c21/12`: issuer, store incarnation,
+//! running number). An event id is its stamp (`<wall ms>.<counter>.<node>`), unique
+//! because each node's clock strictly increases; events are immutable JSON strings. Only maps — automerge
 //! lists are its slow spot and the queue needs none.
 //!
 //! Tickets and desks hang directly off the root, not under shared `tickets`/`desks`
@@ -340,18 +341,22 @@ fn parse_event_id(id: &str) -> Option<Stamp> {
     Some(Stamp::new(Hlc::new(wall_ms, counter), node))
 }
 
-/// `None` for anything but `<node id>/<seq>`, as [`parse_event_id`].
+/// `None` for anything but `<node id>~<incarnation>/<seq>` ([`TicketId`]'s text), as
+/// [`parse_event_id`].
 fn parse_ticket_id(id: &str) -> Option<TicketId> {
-    let (node, seq) = id.rsplit_once('/')?;
-    let node = NodeId::new(node).ok()?;
-    Some(TicketId::new(node, seq.parse().ok()?))
+    id.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aufruf_model::{HlcClock, OfficeConfig, Origin, ServiceId, Timestamp, node_id};
+    use aufruf_model::{
+        HlcClock, Incarnation, OfficeConfig, Origin, ServiceId, Timestamp, node_id,
+    };
     use automerge::ActorId;
+
+    /// The store every ticket of these tests is issued from.
+    const INC: Incarnation = Incarnation::new(0x0000_0001);
 
     fn office() -> OfficeConfig {
         crate::example_office().unwrap()
@@ -394,7 +399,7 @@ mod tests {
     fn ids_round_trip() {
         let stamp = Stamp::new(Hlc::new(1_773_100_800_123, 7), node_id!("desk.3"));
         assert_eq!(parse_event_id(&event_id(&stamp)), Some(stamp));
-        let ticket = TicketId::new(node_id!("kiosk.1_a-b"), 42);
+        let ticket = TicketId::new(node_id!("kiosk.1_a-b"), INC, 42);
         assert_eq!(parse_ticket_id(&ticket.to_string()), Some(ticket));
         assert_eq!(parse_event_id("12.x.node"), None);
         assert_eq!(parse_ticket_id("/3"), None);
@@ -407,10 +412,19 @@ mod tests {
         }
         let long = "k".repeat(65);
         assert_eq!(parse_event_id(&format!("12.3.{long}")), None);
-        for ticket in ["kiosk/1/42", "../kiosk/4", "kiosk:1/4", "kiösk/4"] {
+        for ticket in [
+            "kiosk/1/42",
+            "../kiosk/4",
+            "kiosk:1/4",
+            "kiösk/4",
+            "kiosk-1/4",
+            "../kiosk~00000001/4",
+            "kiösk~00000001/4",
+            "kiosk-1~0000001/4",
+        ] {
             assert_eq!(parse_ticket_id(ticket), None, "{ticket}");
         }
-        assert_eq!(parse_ticket_id(&format!("{long}/4")), None);
+        assert_eq!(parse_ticket_id(&format!("{long}~00000001/4")), None);
     }
 
     #[test]
@@ -430,8 +444,14 @@ mod tests {
         for m in 2..5 {
             let s = kiosk.tick(Timestamp::from_minutes(m));
             events.push(
-                day.issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
-                    .unwrap(),
+                day.issue(
+                    &config,
+                    &ServiceId::new("anmeldung"),
+                    Origin::WalkIn,
+                    INC,
+                    s,
+                )
+                .unwrap(),
             );
         }
         desk.observe(day.latest());
@@ -497,19 +517,31 @@ mod tests {
         let mut d = doc("aa");
         let s = kiosk.tick(Timestamp::from_minutes(1));
         let first = day
-            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .issue(
+                &config,
+                &ServiceId::new("anmeldung"),
+                Origin::WalkIn,
+                INC,
+                s,
+            )
             .unwrap();
         write(&mut d, &[first]);
         let before = d.get_heads();
         let s = kiosk.tick(Timestamp::from_minutes(2));
         let second = day
-            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .issue(
+                &config,
+                &ServiceId::new("anmeldung"),
+                Origin::WalkIn,
+                INC,
+                s,
+            )
             .unwrap();
         write(&mut d, &[second]);
         let changed = changed_between(&d, &before, &d.get_heads());
         assert_eq!(
             changed.tickets.iter().cloned().collect::<Vec<_>>(),
-            vec![TicketId::new(node_id!("kiosk-1"), 2)]
+            vec![TicketId::new(node_id!("kiosk-1"), INC, 2)]
         );
         assert!(changed.other_keys.is_empty());
         let mut maps = RootMaps::of(&Automerge::load(&d.save()).unwrap());
@@ -547,7 +579,7 @@ mod tests {
                 let stamp = clocks[*who].tick(now);
                 let event = match what {
                     0 if *who < 2 => days[*who]
-                        .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, stamp)
+                        .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, INC, stamp)
                         .ok(),
                     1 => days[*who].open_desk(&config, &"desk-1".into(), vec![], stamp).ok(),
                     2 => Some(Event::Booked(Appointment {
@@ -585,7 +617,7 @@ mod tests {
         let mut d = doc("aa");
         d.transact::<_, _, AutomergeError>(|tx| {
             tx.put(ROOT, "schema", 1_i64)?;
-            let m = tx.put_object(ROOT, "ticket:kiosk-1/1", ObjType::Map)?;
+            let m = tx.put_object(ROOT, "ticket:kiosk-1~00000001/1", ObjType::Map)?;
             tx.put(&m, "5.0.kiosk-1", "{not json")?;
             tx.put(&m, "no-stamp", "{}")?;
             Ok(())
@@ -612,7 +644,13 @@ mod tests {
         let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
         let s = kiosk.tick(Timestamp::from_minutes(2));
         let issued = day
-            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .issue(
+                &config,
+                &ServiceId::new("anmeldung"),
+                Origin::WalkIn,
+                INC,
+                s,
+            )
             .unwrap();
         let mut d = doc("aa");
         write(&mut d, std::slice::from_ref(&issued));
@@ -622,10 +660,10 @@ mod tests {
         let good_event = serde_json::to_string(event).unwrap();
         d.transact::<_, _, AutomergeError>(|tx| {
             // A ticket of a node that cannot exist.
-            let m = tx.put_object(ROOT, "ticket:../etc/1", ObjType::Map)?;
+            let m = tx.put_object(ROOT, "ticket:../etc~00000001/1", ObjType::Map)?;
             tx.put(&m, "5.0.kiosk-1", good_event.as_str())?;
             // An event stamped by one, under the good ticket.
-            let (_, good) = tx.get(ROOT, "ticket:kiosk-1/1")?.unwrap();
+            let (_, good) = tx.get(ROOT, "ticket:kiosk-1~00000001/1")?.unwrap();
             tx.put(&good, "6.0.desk/3", good_event.as_str())?;
             // A desk event stamped by one.
             let desk = tx.put_object(ROOT, "desk:desk-1", ObjType::Map)?;
@@ -640,8 +678,8 @@ mod tests {
             unreadable,
             vec![
                 format!("desk:desk-1/7.0.{}", "d".repeat(65)),
-                "ticket:../etc/1".to_owned(),
-                "ticket:kiosk-1/1/6.0.desk/3".to_owned(),
+                "ticket:../etc~00000001/1".to_owned(),
+                "ticket:kiosk-1~00000001/1/6.0.desk/3".to_owned(),
             ]
         );
         assert_eq!(read.day, day);
@@ -682,7 +720,10 @@ mod tests {
             kiosk.observe(day.latest());
             let s = kiosk.tick(Timestamp::from_millis(t));
             let service = ServiceId::new(services[i % 4]);
-            events.push(day.issue(&config, &service, Origin::WalkIn, s).unwrap());
+            events.push(
+                day.issue(&config, &service, Origin::WalkIn, INC, s)
+                    .unwrap(),
+            );
             let (desk, clock) = &mut desks[i % 6];
             for step in 0..3 {
                 t += 1000;

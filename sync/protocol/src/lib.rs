@@ -328,6 +328,13 @@ struct Session {
     waiting: BTreeSet<DocumentName>,
     /// The nodes the peer says it has sessions with.
     their_peers: BTreeSet<NodeId>,
+    /// The documents the peer announced in its greeting.
+    greeting: BTreeSet<DocumentName>,
+    /// The peer's greeting is complete: its first `peers` frame arrived. A node
+    /// greets a peer with, in this order, the announcement of every document it has,
+    /// a sync message or (for a document without changes) a `heads` frame per
+    /// document, and its `peers` frame; frames of one connection arrive in order.
+    greeted: bool,
 }
 
 /// One document as replicated with one peer.
@@ -461,6 +468,44 @@ impl Replicator {
         self.documents.keys()
     }
 
+    /// A peer this node has caught up from: one whose greeting has arrived whole
+    /// and who has told this node its heads of every document it announced in it, all
+    /// of which this node holds. From then on the node holds everything that peer held
+    /// when it greeted — for a node whose store was lost, all of its own earlier
+    /// tickets that reached that peer. `None` while there is no such peer.
+    pub fn caught_up_from(&self) -> Option<&NodeId> {
+        self.sessions.values().find_map(|session| {
+            let peer = session.peer.as_ref()?;
+            if !session.greeted {
+                return None;
+            }
+            let holds_all = session
+                .greeting
+                .iter()
+                .filter(|name| !self.is_retired(name))
+                .all(|name| {
+                    let (Some(state), Some(document)) =
+                        (session.documents.get(name), self.documents.get(name))
+                    else {
+                        return false;
+                    };
+                    if state.heard.is_none() && state.sync.their_heads.is_none() {
+                        // Its sync message is still on its way (held back by the
+                        // send budget, or not greeted with).
+                        return false;
+                    }
+                    let ours = document.get_heads();
+                    state
+                        .heard
+                        .iter()
+                        .chain(state.sync.their_heads.iter())
+                        .flatten()
+                        .all(|head| has_change(document, &ours, head))
+                });
+            holds_all.then_some(&peer.node)
+        })
+    }
+
     /// The peers with a finished handshake, by connection.
     pub fn peers(&self) -> impl Iterator<Item = (ConnectionId, &Hello)> {
         self.sessions
@@ -566,6 +611,8 @@ impl Replicator {
                         documents: BTreeMap::new(),
                         waiting: BTreeSet::new(),
                         their_peers: BTreeSet::new(),
+                        greeting: BTreeSet::new(),
+                        greeted: false,
                     },
                 );
                 let hello = Frame::Hello(Hello {
@@ -698,6 +745,7 @@ impl Replicator {
                 }
                 if let Some(session) = self.sessions.get_mut(&connection) {
                     session.their_peers = nodes.into_iter().collect();
+                    session.greeted = true;
                 }
                 Ok(())
             }
@@ -759,6 +807,15 @@ impl Replicator {
         for name in &names {
             self.start_document(connection, name);
             self.sync_one(now, connection, name, outputs);
+            // With nothing to offer the sync waits for the peer to open it; the peer
+            // still learns that there is nothing here (see `caught_up_from`).
+            if self
+                .documents
+                .get(name)
+                .is_some_and(|document| document.get_heads().is_empty())
+            {
+                self.tell_heads(now, connection, name, outputs);
+            }
         }
         self.tell_peers(now, outputs);
         Ok(())
@@ -778,6 +835,11 @@ impl Replicator {
         let new_names: BTreeSet<&DocumentName> = names.iter().collect();
         if known + new_names.len() > self.limits.max_documents {
             return Err(SessionError::TooManyDocuments);
+        }
+        if let Some(session) = self.sessions.get_mut(&connection)
+            && !session.greeted
+        {
+            session.greeting.extend(names.iter().cloned());
         }
         for name in names {
             if self.is_retired(&name) {
