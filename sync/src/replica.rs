@@ -448,6 +448,11 @@ impl<S: DocumentStore> Replica<S> {
         self.lock().flush_within = bound;
     }
 
+    /// Whether the next tick has no catch-up to do ([`Replicator::is_idle`]).
+    pub fn is_idle(&self) -> bool {
+        self.lock().core.is_idle()
+    }
+
     /// Whether changes received from peers wait for their flush.
     pub fn has_unflushed_received(&self) -> bool {
         self.lock().unflushed_since.is_some()

@@ -663,8 +663,45 @@ impl Replicator {
             self.end_session(now, connection, outputs);
             outputs.push(Output::Close { connection, error });
         }
-        // Catch-up: peers that told us heads we still lack get a sync round; peers
-        // that may not know our heads are told them.
+        let (rounds, tell) = self.catch_up_due();
+        for (connection, name) in rounds {
+            self.start_round(now, connection, &name, outputs);
+        }
+        for (connection, name) in tell {
+            self.tell_heads(now, connection, &name, outputs);
+        }
+        let quiet: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| {
+                session.peer.is_some()
+                    && now.saturating_sub(session.last_sent) >= self.limits.heartbeat_every
+                    && session.unconfirmed_bytes < self.limits.send_budget
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for connection in quiet {
+            self.send(now, connection, &Frame::Heartbeat, outputs);
+        }
+    }
+
+    /// Whether the next tick has nothing to do but heartbeats and silence checks: no
+    /// peer told heads this node lacks, and every peer that may not know our heads
+    /// has been told them. (A simulation is settled only when every node is idle.)
+    pub fn is_idle(&self) -> bool {
+        let (rounds, tell) = self.catch_up_due();
+        rounds.is_empty() && tell.is_empty()
+    }
+
+    /// The tick's catch-up: peers that told us heads we still lack get a sync round
+    /// (first list); peers that may not know our heads are told them (second).
+    #[allow(clippy::type_complexity)]
+    fn catch_up_due(
+        &self,
+    ) -> (
+        Vec<(ConnectionId, DocumentName)>,
+        Vec<(ConnectionId, DocumentName)>,
+    ) {
         let mut rounds = Vec::new();
         let mut tell = Vec::new();
         let heads: BTreeMap<&DocumentName, Vec<ChangeHash>> = self
@@ -695,25 +732,7 @@ impl Replicator {
                 }
             }
         }
-        for (connection, name) in rounds {
-            self.start_round(now, connection, &name, outputs);
-        }
-        for (connection, name) in tell {
-            self.tell_heads(now, connection, &name, outputs);
-        }
-        let quiet: Vec<ConnectionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, session)| {
-                session.peer.is_some()
-                    && now.saturating_sub(session.last_sent) >= self.limits.heartbeat_every
-                    && session.unconfirmed_bytes < self.limits.send_budget
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for connection in quiet {
-            self.send(now, connection, &Frame::Heartbeat, outputs);
-        }
+        (rounds, tell)
     }
 
     fn receive(

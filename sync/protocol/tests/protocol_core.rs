@@ -1099,3 +1099,41 @@ fn without_a_peer_nobody_has_been_caught_up_from() {
     // Greeted by hello only: the desk's documents are not known yet.
     assert_eq!(kiosk.caught_up_from(), None);
 }
+
+/// Both nodes tick at `now` and everything they send is carried until quiet.
+fn tick_both(kiosk: &mut Replicator, desk: &mut Replicator, now: Duration) {
+    let from_kiosk = kiosk.handle(now, Input::Tick);
+    let from_desk = desk.handle(now, Input::Tick);
+    run_until_quiet(kiosk, desk, now, from_kiosk, true);
+    run_until_quiet(kiosk, desk, now, from_desk, false);
+}
+
+#[test]
+fn a_node_is_idle_only_when_its_next_tick_has_no_catch_up_to_do() {
+    let (mut kiosk, mut desk) = connected_pair();
+    let mut now = Duration::ZERO;
+    for _ in 0..2 {
+        now += Limits::default().heartbeat_every;
+        tick_both(&mut kiosk, &mut desk, now);
+    }
+    assert!(kiosk.is_idle() && desk.is_idle());
+
+    // The desk's push of B-002 is lost; its heads arrive. The kiosk has a round due.
+    let _lost = issue_ticket(&mut desk, now, &day(), "B-002");
+    kiosk.handle(
+        now,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &heads_frame(&desk),
+        },
+    );
+    assert!(!kiosk.is_idle(), "the kiosk lacks heads it heard");
+
+    // Its next ticks fetch the change and tell the new heads; then both are idle.
+    for _ in 0..2 {
+        now += Limits::default().heartbeat_every;
+        tick_both(&mut kiosk, &mut desk, now);
+    }
+    assert_eq!(heads(&kiosk), heads(&desk));
+    assert!(kiosk.is_idle() && desk.is_idle());
+}
