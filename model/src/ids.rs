@@ -75,7 +75,10 @@ name_type!(
 ///
 /// Written `kiosk-1~7f3a9c21/12`: node, `~`, incarnation (eight hex digits), `/`,
 /// running number. `~` and `/` are in no node id, so the text reads back one way only.
-/// Ids order by node, then running number, then incarnation.
+/// A ticket issued before stores had incarnations ([`Incarnation::UNRECORDED`]) is
+/// written as it was then, `kiosk-1/12`, so the days of before still read and its
+/// later events go into its map. Ids order by node, then running number, then
+/// incarnation.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TicketId {
     /// The node that issued the ticket (its events' author when it issued it).
@@ -93,19 +96,27 @@ impl TicketId {
         }
     }
 
-    /// Reads `<node>~<incarnation><sep><seq>`, where `sep` separates the running
-    /// number (`/` in documents; the API also takes `-`, which fits a URL's path).
+    /// Reads `<node>~<incarnation><sep><seq>` (or `<node><sep><seq>` for a ticket of
+    /// before incarnations), where `sep` separates the running number (`/` in
+    /// documents; the API also takes `-`, which fits a URL's path).
     pub fn parse_with(text: &str, sep: char) -> Result<Self, NameError> {
         let refuse = || NameError::Id(text.chars().take(80).collect());
         let (issuer, seq) = text.rsplit_once(sep).ok_or_else(refuse)?;
-        let (node, incarnation) = issuer.split_once('~').ok_or_else(refuse)?;
+        let (node, incarnation) = match issuer.split_once('~') {
+            Some((node, incarnation)) => (node, incarnation.parse()?),
+            None => (issuer, Incarnation::UNRECORDED),
+        };
+        // One text per id: the unrecorded incarnation is written without `~`.
+        if issuer.contains('~') && incarnation == Incarnation::UNRECORDED {
+            return Err(refuse());
+        }
         // Digits only: `u32::from_str` would also take a leading `+`.
         if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
             return Err(refuse());
         }
         Ok(TicketId::new(
             NodeId::new(node)?,
-            incarnation.parse()?,
+            incarnation,
             seq.parse().map_err(|_| refuse())?,
         ))
     }
@@ -113,7 +124,11 @@ impl TicketId {
 
 impl fmt::Display for TicketId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}~{}/{}", self.node, self.incarnation, self.seq)
+        if self.incarnation == Incarnation::UNRECORDED {
+            write!(f, "{}/{}", self.node, self.seq)
+        } else {
+            write!(f, "{}~{}/{}", self.node, self.incarnation, self.seq)
+        }
     }
 }
 
@@ -159,9 +174,20 @@ mod tests {
     }
 
     #[test]
+    fn a_ticket_of_before_incarnations_reads_back_as_it_was_written() {
+        let old = TicketId::new(node_id!("kiosk-1"), Incarnation::UNRECORDED, 3);
+        assert_eq!(old.to_string(), "kiosk-1/3");
+        assert_eq!("kiosk-1/3".parse(), Ok(old.clone()));
+        assert_eq!(TicketId::parse_with("kiosk-1-3", '-'), Ok(old));
+        assert!(
+            "kiosk-1~00000000/3".parse::<TicketId>().is_err(),
+            "one text per id"
+        );
+    }
+
+    #[test]
     fn anything_but_a_ticket_id_is_refused() {
         for text in [
-            "kiosk-1/1",
             "kiosk-1~7f3a9c21",
             "kiosk-1~7f3a9c2/1",
             "kiosk-1~7F3A9C21/1",

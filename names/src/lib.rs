@@ -164,6 +164,10 @@ macro_rules! node_id {
 pub struct Incarnation(u32);
 
 impl Incarnation {
+    /// The incarnation of tickets issued before stores had one (their ids read
+    /// `kiosk-1/12`). No store is created with it.
+    pub const UNRECORDED: Incarnation = Incarnation(0);
+
     /// The incarnation with these bits (drawn at random for a new store).
     pub const fn new(bits: u32) -> Self {
         Incarnation(bits)

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! A ticket is keyed by its id (`kiosk-1~7f3a9c21/12`: issuer, store incarnation,
-//! running number). An event id is its stamp (`<wall ms>.<counter>.<node>`), unique
+//! running number; `kiosk-1/12` for a ticket issued before stores had incarnations). An event id is its stamp (`<wall ms>.<counter>.<node>`), unique
 //! because each node's clock strictly increases; events are immutable JSON strings. Only maps — automerge
 //! lists are its slow spot and the queue needs none.
 //!
@@ -417,7 +417,6 @@ mod tests {
             "../kiosk/4",
             "kiosk:1/4",
             "kiösk/4",
-            "kiosk-1/4",
             "../kiosk~00000001/4",
             "kiösk~00000001/4",
             "kiosk-1~0000001/4",
@@ -467,6 +466,60 @@ mod tests {
         // Saved and loaded, the same.
         let loaded = Automerge::load(&d.save()).unwrap();
         assert_eq!(read_day(&loaded).unwrap().day, day);
+    }
+
+    /// A day written before stores had incarnations (`ticket:kiosk-1/1`) still reads;
+    /// the kiosk, updated, numbers on above its ticket, and a desk's call of it goes
+    /// into that ticket's map.
+    #[test]
+    fn a_day_from_before_incarnations_reads_and_goes_on() {
+        let config = office();
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
+        let mut desk = HlcClock::new(node_id!("desk-1"));
+        let anmeldung = ServiceId::new("anmeldung");
+        let mut d = doc("aa");
+        let s = kiosk.tick(Timestamp::from_minutes(1));
+        let before = day
+            .issue(
+                &config,
+                &anmeldung,
+                Origin::WalkIn,
+                Incarnation::UNRECORDED,
+                s,
+            )
+            .unwrap();
+        write(&mut d, &[before]);
+        assert!(d.get(ROOT, "ticket:kiosk-1/1").unwrap().is_some());
+
+        let mut read = read_day(&d).unwrap();
+        assert!(read.unreadable.is_empty(), "{:?}", read.unreadable);
+        assert_eq!(read.day, day);
+        kiosk.observe(read.day.latest());
+        let s = kiosk.tick(Timestamp::from_minutes(2));
+        let after = read
+            .day
+            .issue(&config, &anmeldung, Origin::WalkIn, INC, s)
+            .unwrap();
+        let Event::Ticket { ticket, .. } = &after else {
+            panic!("issue returns a ticket event")
+        };
+        assert_eq!(
+            (ticket.seq, ticket.to_string().as_str()),
+            (2, "kiosk-1~00000001/2")
+        );
+        desk.observe(read.day.latest());
+        let s = desk.tick(Timestamp::from_minutes(3));
+        let opened = read
+            .day
+            .open_desk(&config, &"desk-1".into(), vec![], s)
+            .unwrap();
+        let s = desk.tick(Timestamp::from_minutes(4));
+        let called = read.day.call_next(&config, &"desk-1".into(), s).unwrap();
+        write(&mut d, &[after, opened, called]);
+        let tickets: Vec<String> = d.keys(ROOT).filter(|k| k.starts_with(TICKET)).collect();
+        assert_eq!(tickets, ["ticket:kiosk-1/1", "ticket:kiosk-1~00000001/2"]);
+        assert_eq!(read_day(&d).unwrap().day, read.day);
     }
 
     #[test]

@@ -894,12 +894,19 @@ fn open_trees(path: &Path) -> Result<Trees, StoreError> {
     Ok(trees)
 }
 
-/// A random incarnation for a new store, from the operating system's generator.
+/// A random incarnation for a new store, from the operating system's generator; never
+/// [`Incarnation::UNRECORDED`], which names the tickets of before incarnations.
 fn new_incarnation() -> Result<Incarnation, StoreError> {
-    let bits: [u8; 4] = ring::rand::generate(&ring::rand::SystemRandom::new())
-        .map_err(|_| StoreError::NoRandomness)?
-        .expose();
-    Ok(Incarnation::new(u32::from_be_bytes(bits)))
+    let random = ring::rand::SystemRandom::new();
+    loop {
+        let bits: [u8; 4] = ring::rand::generate(&random)
+            .map_err(|_| StoreError::NoRandomness)?
+            .expose();
+        let incarnation = Incarnation::new(u32::from_be_bytes(bits));
+        if incarnation != Incarnation::UNRECORDED {
+            return Ok(incarnation);
+        }
+    }
 }
 
 /// A record of the store about itself; `None` when it has none of that name.
