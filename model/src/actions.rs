@@ -15,7 +15,7 @@
 use crate::config::OfficeConfig;
 use crate::day::{ActionError, Day, DeskEvent, DeskSession, Event, RecallOutcome};
 use crate::hlc::Stamp;
-use crate::ids::{BookingCode, DeskId, ServiceId, TicketId};
+use crate::ids::{BookingCode, DeskId, Incarnation, ServiceId, TicketId};
 use crate::numbers;
 use crate::policy;
 use crate::ticket::{DisplayNumber, Origin, Ticket, TicketEvent, Transfer};
@@ -24,12 +24,15 @@ impl Day {
     // ---- kiosk actions ----
 
     /// Issues a walk-in or remote ticket for `service` with a number from the issuing
-    /// node's block.
+    /// node's block. Its id is the stamp's node with the `incarnation` of the store
+    /// it issues from, and the node's next running number (above all of its tickets
+    /// the day holds, of any incarnation).
     pub fn issue(
         &mut self,
         config: &OfficeConfig,
         service: &ServiceId,
         origin: Origin,
+        incarnation: Incarnation,
         stamp: Stamp,
     ) -> Result<Event, ActionError> {
         let prefix = config
@@ -41,7 +44,7 @@ impl Day {
         let number = numbers::next_number(config, self, &node)?;
         let seq = self.next_seq(&node);
         let event = Event::Ticket {
-            ticket: TicketId::new(node, seq),
+            ticket: TicketId::new(node, incarnation, seq),
             stamp,
             event: TicketEvent::Issued {
                 number: DisplayNumber { prefix, number },
@@ -58,6 +61,7 @@ impl Day {
         &mut self,
         config: &OfficeConfig,
         code: &BookingCode,
+        incarnation: Incarnation,
         stamp: Stamp,
     ) -> Result<Event, ActionError> {
         let appointment = self
@@ -74,7 +78,7 @@ impl Day {
             code: code.clone(),
             due: appointment.due,
         };
-        self.issue(config, &appointment.service, origin, stamp)
+        self.issue(config, &appointment.service, origin, incarnation, stamp)
     }
 
     /// Cancels a ticket that is not being served (the visitor left).

@@ -127,7 +127,7 @@ mod tests {
 
     fn ticket(by: &Author, issuer: NodeId, event: TicketEvent) -> Event {
         Event::Ticket {
-            ticket: TicketId::new(issuer, 1),
+            ticket: TicketId::new(issuer, aufruf_names::Incarnation::UNRECORDED, 1),
             stamp: Stamp::new(Hlc::new(1_000, 0), by.node.clone()),
             event,
         }

@@ -9,7 +9,7 @@ use aufruf_names::node_id;
 
 use crate::config::OfficeConfig;
 use crate::day::Day;
-use crate::ids::{BookingCode, DeskId, ServiceId, TicketId};
+use crate::ids::{BookingCode, DeskId, Incarnation, ServiceId, TicketId};
 use crate::policy::{self, Candidate};
 use crate::ticket::{Origin, Ticket};
 use crate::time::Timestamp;
@@ -195,7 +195,10 @@ fn forward(
         .enumerate()
         .map(|(i, a)| {
             let seq = u32::try_from(i).unwrap_or(u32::MAX);
-            (TicketId::new(node_id!("booking"), seq), a)
+            (
+                TicketId::new(node_id!("booking"), Incarnation::new(0), seq),
+                a,
+            )
         })
         .collect();
     let window = config.queue.appointment_window();

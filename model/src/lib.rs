@@ -26,7 +26,7 @@ pub use config::{ConfigError, OfficeConfig};
 pub use day::{ActionError, Appointment, Day, DeskEvent, Event};
 pub use estimate::{Estimate, HandlingTimes};
 pub use hlc::{Hlc, HlcClock, Stamp};
-pub use ids::{BookingCode, DepartmentId, DeskId, NodeId, ServiceId, TicketId};
+pub use ids::{BookingCode, DepartmentId, DeskId, Incarnation, NodeId, ServiceId, TicketId};
 pub use opening::{Reopening, WalkIns};
 pub use ticket::{DisplayNumber, Origin, Status, Ticket, TicketEvent, Transfer};
 pub use time::Timestamp;

@@ -19,7 +19,7 @@ use crate::config::OfficeConfig;
 use crate::day::{ActionError, Appointment, Day, Event, RecallOutcome};
 use crate::estimate::{self, HandlingTimes};
 use crate::hlc::HlcClock;
-use crate::ids::{BookingCode, DeskId, NodeId, ServiceId, TicketId};
+use crate::ids::{BookingCode, DeskId, Incarnation, NodeId, ServiceId, TicketId};
 use crate::ticket::Origin;
 use crate::time::Timestamp;
 
@@ -160,6 +160,8 @@ pub fn simulate(
 }
 
 /// A simulated day starts at this instant (2026-03-10 00:00 UTC).
+/// The simulated kiosk's store: one, kept all day.
+const KIOSK_STORE: Incarnation = Incarnation::new(1);
 const MIDNIGHT: Timestamp = Timestamp::from_millis(1_773_100_800_000);
 const WALK_TO_DESK: Duration = Duration::from_secs(30);
 const WAIT_FOR_VISITOR: Duration = Duration::from_secs(60);
@@ -446,10 +448,16 @@ impl<'a> Office<'a> {
         let stamp = self.kiosk.tick(now);
         let visitor = &self.visitors[v];
         let event = match &visitor.booking {
-            Some(booking) => self.day.check_in(self.config, &booking.code, stamp)?,
-            None => self
+            Some(booking) => self
                 .day
-                .issue(self.config, &visitor.service, Origin::WalkIn, stamp)?,
+                .check_in(self.config, &booking.code, KIOSK_STORE, stamp)?,
+            None => self.day.issue(
+                self.config,
+                &visitor.service,
+                Origin::WalkIn,
+                KIOSK_STORE,
+                stamp,
+            )?,
         };
         let Event::Ticket { ticket, .. } = event else {
             return Ok(());

@@ -8,7 +8,8 @@ use aufruf_model::day::{ActionError, RecallOutcome};
 use aufruf_model::estimate::{self, HandlingTimes};
 use aufruf_model::ticket::Refusal;
 use aufruf_model::{
-    Appointment, BookingCode, Day, Event, Origin, Status, TicketId, Transfer, node_id, policy,
+    Appointment, BookingCode, Day, Event, Incarnation, Origin, Status, TicketId, Transfer, node_id,
+    policy,
 };
 use common::*;
 
@@ -30,7 +31,10 @@ fn a_walk_in_is_issued_called_served_and_finished() {
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    let ticket = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let ticket = ticket_of(
+        &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
     assert_eq!(day.ticket(&ticket).unwrap().number.to_string(), "A 001");
 
     // Step 2: the desk calls next and gets that visitor; they arrive and are served.
@@ -64,7 +68,8 @@ fn finishing_a_visitor_never_called_is_refused() {
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap();
+    day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+        .unwrap();
 
     let s = clerk.stamp(&day, minute(2));
     assert_eq!(
@@ -73,7 +78,7 @@ fn finishing_a_visitor_never_called_is_refused() {
     );
     let s = clerk.stamp(&day, minute(2));
     let err = day
-        .cancel(&TicketId::new(node_id!("kiosk-1"), 7), s)
+        .cancel(&TicketId::new(node_id!("kiosk-1"), INC, 7), s)
         .unwrap_err();
     assert!(matches!(err, ActionError::UnknownTicket(_)));
 }
@@ -87,7 +92,10 @@ fn a_desk_only_calls_visitors_of_its_services() {
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(3), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    let id_card = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let id_card = ticket_of(
+        &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
 
     let s = clerk.stamp(&day, minute(2));
     assert_eq!(
@@ -115,9 +123,15 @@ fn a_due_appointment_goes_before_an_earlier_walk_in() {
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    let walk_in = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let walk_in = ticket_of(
+        &day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
     let s = kiosk.stamp(&day, minute(10));
-    let booked = ticket_of(&day.check_in(&office, &BookingCode::new("XK7P"), s).unwrap());
+    let booked = ticket_of(
+        &day.check_in(&office, &BookingCode::new("XK7P"), INC, s)
+            .unwrap(),
+    );
 
     // Ten minutes before the appointment the walk-in goes first …
     assert_eq!(
@@ -136,7 +150,7 @@ fn a_due_appointment_goes_before_an_earlier_walk_in() {
     // Checking in twice is refused.
     let s = kiosk.stamp(&day, minute(11));
     assert!(matches!(
-        day.check_in(&office, &BookingCode::new("XK7P"), s),
+        day.check_in(&office, &BookingCode::new("XK7P"), INC, s),
         Err(ActionError::AlreadyCheckedIn { .. })
     ));
 }
@@ -152,9 +166,15 @@ fn a_walk_in_waiting_past_the_bound_goes_before_appointments() {
         due: minute(40),
     }));
     let s = kiosk.stamp(&day, minute(0));
-    let walk_in = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let walk_in = ticket_of(
+        &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
     let s = kiosk.stamp(&day, minute(35));
-    let booked = ticket_of(&day.check_in(&office, &BookingCode::new("B1"), s).unwrap());
+    let booked = ticket_of(
+        &day.check_in(&office, &BookingCode::new("B1"), INC, s)
+            .unwrap(),
+    );
 
     assert_eq!(
         policy::next_for_desk(&day, &office, &desk(2), minute(29))
@@ -182,9 +202,15 @@ fn a_transferred_visitor_keeps_the_original_arrival() {
     let s = one.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    let first = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let first = ticket_of(
+        &day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
     let s = kiosk.stamp(&day, minute(2));
-    let second = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let second = ticket_of(
+        &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
 
     let s = one.stamp(&day, minute(3));
     day.call_next(&office, &desk(1), s).unwrap();
@@ -235,9 +261,15 @@ fn a_parked_visitor_reenters_the_queue_when_returned() {
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    let parked = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let parked = ticket_of(
+        &day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
     let s = kiosk.stamp(&day, minute(2));
-    let other = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let other = ticket_of(
+        &day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
 
     let s = clerk.stamp(&day, minute(3));
     day.call_next(&office, &desk(1), s).unwrap();
@@ -270,7 +302,10 @@ fn after_three_calls_without_showing_the_ticket_is_a_no_show() {
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    let ticket = ticket_of(&day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap());
+    let ticket = ticket_of(
+        &day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
 
     let s = clerk.stamp(&day, minute(2));
     day.call_next(&office, &desk(1), s).unwrap();
@@ -306,7 +341,10 @@ fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
     let s = two.stamp(&a, minute(0));
     a.open_desk(&office, &desk(2), vec![], s).unwrap();
     let s = kiosk.stamp(&a, minute(1));
-    let ticket = ticket_of(&a.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let ticket = ticket_of(
+        &a.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
     let mut b = a.clone();
 
     // Cut off from each other, both desks call the same visitor; desk 2 a moment later.
@@ -345,7 +383,8 @@ fn a_busy_desk_cannot_call_the_next_visitor() {
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     for m in [1, 2] {
         let s = kiosk.stamp(&day, minute(m));
-        day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+        day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap();
     }
     let s = clerk.stamp(&day, minute(3));
     day.call_next(&office, &desk(1), s).unwrap();
@@ -367,7 +406,8 @@ fn a_stale_stamp_is_refused_rather_than_folded_out_of_order() {
     let mut day = Day::new();
     let mut kiosk = Device::new("kiosk-1");
     let s = kiosk.stamp(&day, minute(5));
-    day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+    day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+        .unwrap();
     let mut unobservant = aufruf_model::HlcClock::new(node_id!("desk-1"));
     let stale = unobservant.tick(minute(1));
     assert!(matches!(
@@ -383,7 +423,8 @@ fn numbers_go_on_where_the_node_stopped_after_a_restart() {
     let mut kiosk = Device::new("kiosk-2");
     for m in 0..3 {
         let s = kiosk.stamp(&day, minute(m));
-        day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+        day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap();
     }
     // The kiosk restarts and rebuilds its day from the stored events.
     let mut restarted = Day::new();
@@ -394,7 +435,7 @@ fn numbers_go_on_where_the_node_stopped_after_a_restart() {
     let s = kiosk.stamp(&restarted, minute(4));
     let t = ticket_of(
         &restarted
-            .issue(&office, &meldung(), Origin::WalkIn, s)
+            .issue(&office, &meldung(), Origin::WalkIn, INC, s)
             .unwrap(),
     );
     assert_eq!(restarted.ticket(&t).unwrap().number.to_string(), "M 503");
@@ -403,9 +444,55 @@ fn numbers_go_on_where_the_node_stopped_after_a_restart() {
     let mut stranger = Device::new("kiosk-9");
     let s = stranger.stamp(&restarted, minute(5));
     assert!(matches!(
-        restarted.issue(&office, &meldung(), Origin::WalkIn, s),
+        restarted.issue(&office, &meldung(), Origin::WalkIn, INC, s),
         Err(ActionError::NoNumberBlock(_))
     ));
+}
+
+/// A kiosk whose disk was replaced issues from a new store incarnation. Caught up with
+/// the day, it numbers above its earlier tickets; had it not (an operator wrongly said
+/// it was alone), the display number could repeat but the ticket id could not, so the
+/// earlier ticket never swallows the new one.
+#[test]
+fn a_kiosk_on_a_new_store_issues_new_ids_above_its_earlier_tickets() {
+    let office = office();
+    let mut day = Day::new();
+    let mut kiosk = Device::new("kiosk-2");
+    for m in 0..3 {
+        let s = kiosk.stamp(&day, minute(m));
+        day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+            .unwrap();
+    }
+    let new_store = Incarnation::new(0x7f3a_9c21);
+
+    // Caught up: the next ticket goes on above the earlier ones, under the new store.
+    let mut caught_up = day.clone();
+    let mut kiosk = Device::new("kiosk-2");
+    let s = kiosk.stamp(&caught_up, minute(4));
+    let t = ticket_of(
+        &caught_up
+            .issue(&office, &meldung(), Origin::WalkIn, new_store, s)
+            .unwrap(),
+    );
+    assert_eq!((t.seq, t.incarnation), (4, new_store));
+    assert_eq!(caught_up.ticket(&t).unwrap().number.to_string(), "M 503");
+
+    // Not caught up: number and running number repeat, the id does not; once the
+    // two days meet, both visitors are there.
+    let mut alone = Day::new();
+    let mut kiosk = Device::new("kiosk-2");
+    let s = kiosk.stamp(&alone, minute(4));
+    let lone = ticket_of(
+        &alone
+            .issue(&office, &meldung(), Origin::WalkIn, new_store, s)
+            .unwrap(),
+    );
+    assert_eq!(lone.seq, 1);
+    for e in alone.events() {
+        day.apply(e);
+    }
+    assert_eq!(day.waiting().count(), 4);
+    assert!(day.ticket(&lone).is_some());
 }
 
 #[test]
@@ -423,7 +510,8 @@ fn the_estimate_counts_visitors_ahead_and_the_open_desks() {
     for m in 1..=5 {
         let s = kiosk.stamp(&day, minute(m));
         tickets.push(ticket_of(
-            &day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap(),
+            &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+                .unwrap(),
         ));
     }
     let times = HandlingTimes::new();
@@ -449,7 +537,7 @@ fn the_estimate_counts_visitors_ahead_and_the_open_desks() {
     let s = kiosk.stamp(&closed, minute(1));
     let lone = ticket_of(
         &closed
-            .issue(&office, &ausweis(), Origin::WalkIn, s)
+            .issue(&office, &ausweis(), Origin::WalkIn, INC, s)
             .unwrap(),
     );
     assert_eq!(
@@ -470,7 +558,10 @@ fn a_refused_call_names_the_desk_that_has_the_visitor() {
     let s = two.stamp(&day, minute(0));
     day.open_desk(&office, &desk(2), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    let ticket = ticket_of(&day.issue(&office, &ausweis(), Origin::WalkIn, s).unwrap());
+    let ticket = ticket_of(
+        &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+            .unwrap(),
+    );
     let s = one.stamp(&day, minute(2));
     day.call_next(&office, &desk(1), s).unwrap();
     let s = two.stamp(&day, minute(2));
@@ -497,9 +588,10 @@ fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
     let s = kiosk.stamp(&day, minute(1));
-    day.issue(&office, &meldung(), Origin::WalkIn, s).unwrap();
+    day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
+        .unwrap();
     let s = kiosk.stamp(&day, minute(2));
-    day.check_in(&office, &BookingCode::new("SECRET42"), s)
+    day.check_in(&office, &BookingCode::new("SECRET42"), INC, s)
         .unwrap();
     let s = clerk.stamp(&day, minute(4));
     day.call_next(&office, &desk(1), s).unwrap();

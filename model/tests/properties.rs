@@ -144,13 +144,17 @@ impl Office {
                 let s = self.devices[*kiosk].stamp(&self.days[*kiosk], now);
                 let service = [ausweis(), meldung()][*service].clone();
                 self.days[*kiosk]
-                    .issue(config, &service, Origin::WalkIn, s)
+                    .issue(config, &service, Origin::WalkIn, INC, s)
                     .unwrap();
             }
             Step::CheckIn { kiosk, booking } => {
                 let s = self.devices[*kiosk].stamp(&self.days[*kiosk], now);
-                let _ =
-                    self.days[*kiosk].check_in(config, &BookingCode::new(format!("B{booking}")), s);
+                let _ = self.days[*kiosk].check_in(
+                    config,
+                    &BookingCode::new(format!("B{booking}")),
+                    INC,
+                    s,
+                );
             }
             Step::Cancel { kiosk, pick } => {
                 let day = &self.days[*kiosk];
@@ -364,7 +368,7 @@ proptest! {
             let node = node % nodes;
             let s = kiosks[node].stamp(&days[node], minute(t as u64));
             let service = [ausweis(), meldung()][*service].clone();
-            match days[node].issue(&config, &service, Origin::WalkIn, s) {
+            match days[node].issue(&config, &service, Origin::WalkIn, INC, s) {
                 Ok(_) => issued += 1,
                 Err(aufruf_model::ActionError::NumbersExhausted(_)) => {}
                 Err(other) => prop_assert!(false, "{other}"),
@@ -434,7 +438,7 @@ proptest! {
         now in 0..200u64,
     ) {
         let settings = QueueSettings { appointment_window_minutes: 5, walk_in_max_wait_minutes: 30, calls_before_no_show: 3, ..QueueSettings::default() };
-        let ids: Vec<TicketId> = (0..queue.len()).map(|i| TicketId::new(node_id!("kiosk-1"), i as u32)).collect();
+        let ids: Vec<TicketId> = (0..queue.len()).map(|i| TicketId::new(node_id!("kiosk-1"), INC, i as u32)).collect();
         let services: Vec<ServiceId> = SERVICES.iter().map(|s| ServiceId::new(*s)).collect();
         let desks: Vec<DeskId> = (0..3).map(|d| DeskId::new(format!("desk-{d}"))).collect();
         let all: Vec<Candidate<'_>> = queue.iter().enumerate().map(|(i, w)| Candidate {
@@ -500,7 +504,7 @@ proptest! {
         sorted.sort();
         for (m, service) in &sorted {
             let s = kiosk.stamp(&day, minute(*m));
-            day.issue(&config, &both[*service], Origin::WalkIn, s).unwrap();
+            day.issue(&config, &both[*service], Origin::WalkIn, INC, s).unwrap();
         }
         for (i, (due, service)) in appointments.iter().enumerate() {
             day.apply(Event::Booked(Appointment { code: BookingCode::new(format!("B{i}")), service: both[*service].clone(), due: minute(*due) }));

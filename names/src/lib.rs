@@ -1,5 +1,6 @@
 //! The names every part of Aufruf agrees on: which office ([`OfficeId`]), which device
-//! ([`NodeId`]) and what that device does ([`Role`]).
+//! ([`NodeId`]), what that device does ([`Role`]) and which life of its store issued
+//! something ([`Incarnation`]).
 //!
 //! A name is checked once, where it comes in — a configuration file, the command line,
 //! a frame from a peer, a document read back — and is a valid name everywhere after:
@@ -33,6 +34,9 @@ pub enum NameError {
     /// Not one of the office's roles.
     #[error("{0:?} is not a role: kiosk, desk, display or gateway")]
     Role(String),
+    /// Not eight lowercase hex digits.
+    #[error("{0:?} is not a store incarnation: eight lowercase hex digits")]
+    Incarnation(String),
 }
 
 /// Whether `text` is a valid office or node id: `[A-Za-z0-9._-]{1,64}`. A `const fn`,
@@ -147,6 +151,67 @@ macro_rules! node_id {
             Err(_) => unreachable!(),
         }
     }};
+}
+
+/// One life of a device's store: drawn at random when the store is created — new,
+/// replaced with its disk, or set aside because it could not be opened — and kept in
+/// the store for as long as it lives. Ticket ids carry it (`kiosk-1~7f3a9c21/12`), so
+/// a device that lost its store never issues an id a ticket of its earlier store has,
+/// even if it was wrongly told it need not catch up first.
+///
+/// Written as eight lowercase hex digits; read back only in that form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Incarnation(u32);
+
+impl Incarnation {
+    /// The incarnation of tickets issued before stores had one (their ids read
+    /// `kiosk-1/12`). No store is created with it.
+    pub const UNRECORDED: Incarnation = Incarnation(0);
+
+    /// The incarnation with these bits (drawn at random for a new store).
+    pub const fn new(bits: u32) -> Self {
+        Incarnation(bits)
+    }
+
+    /// Its bits, as stored.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Incarnation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08x}", self.0)
+    }
+}
+
+impl FromStr for Incarnation {
+    type Err = NameError;
+
+    /// Exactly eight lowercase hex digits: one text per incarnation, so ids that
+    /// compare equal as text are equal as ids.
+    fn from_str(text: &str) -> Result<Self, NameError> {
+        let refuse = || NameError::Incarnation(text.chars().take(80).collect());
+        if text.len() != 8 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(refuse());
+        }
+        u32::from_str_radix(text, 16)
+            .map(Incarnation)
+            .map_err(|_| refuse())
+    }
+}
+
+impl Serialize for Incarnation {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Incarnation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// What a device does in the office. Read from the `[node]` table and from `--role`,
@@ -277,6 +342,24 @@ mod tests {
     #[test]
     fn a_literal_id_is_the_id_the_constructor_makes() {
         assert_eq!(node_id!("kiosk-1"), NodeId::new("kiosk-1").unwrap());
+    }
+
+    #[test]
+    fn incarnations_are_eight_lowercase_hex_digits_both_ways() {
+        let incarnation = Incarnation::new(0x7f3a_9c21);
+        assert_eq!(incarnation.to_string(), "7f3a9c21");
+        assert_eq!("7f3a9c21".parse(), Ok(incarnation));
+        assert_eq!(Incarnation::new(1).to_string(), "00000001");
+        for bad in [
+            "7F3A9C21",
+            "7f3a9c2",
+            "7f3a9c210",
+            "+f3a9c21",
+            "7f3a 9c2",
+            "",
+        ] {
+            assert!(bad.parse::<Incarnation>().is_err(), "{bad}");
+        }
     }
 
     #[derive(Debug, Deserialize, Serialize, PartialEq)]

@@ -214,14 +214,16 @@ async fn wait_until_up(
     let deadline = Instant::now() + STARTUP;
     loop {
         processes.check_alive()?;
+        // Every store is new: a node issues and calls once it has caught up.
         if let Ok((200, health, _)) = client.get(api, "/health").await
             && peers_of(&health) >= peers
+            && health["status"] == "ok"
         {
             return Ok(());
         }
         ensure!(
             Instant::now() < deadline,
-            "{name} did not answer /health with {peers} peers within {STARTUP:?}"
+            "{name} did not answer /health with {peers} peers, caught up, within {STARTUP:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

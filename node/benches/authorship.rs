@@ -60,7 +60,11 @@ fn main() {
         document,
         window_ms: (0, u64::MAX),
     };
-    let ticket = TicketId::new("kiosk-1".parse().unwrap(), 17);
+    let ticket = TicketId::new(
+        "kiosk-1".parse().unwrap(),
+        aufruf_model::Incarnation::UNRECORDED,
+        17,
+    );
     let started = Instant::now();
     for (i, (entry, value)) in sealed.iter().enumerate() {
         let (author, body) = seals

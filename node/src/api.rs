@@ -11,6 +11,7 @@ use aufruf_hardware::Language;
 use aufruf_model::{ActionError, DeskId, ServiceId, TicketId, Transfer};
 use aufruf_office::office_doc::{self, ConfigRefusal, SignedConfig};
 use aufruf_office::{DeskAction, DeskService, KioskService, OfficeError, ServiceError, Wish};
+use aufruf_sync::CatchUp;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -113,6 +114,13 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Office(OfficeError::Store(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "not_stored")
+            }
+            ServiceError::Office(OfficeError::CatchingUp) => {
+                return ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    kind: "catching_up",
+                    message: catching_up_message(),
+                };
             }
             ServiceError::Office(_) | ServiceError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -229,6 +237,14 @@ async fn not_found() -> ApiError {
     }
 }
 
+/// Why a device with a new store waits, for `/health` and refused requests.
+fn catching_up_message() -> String {
+    format!(
+        "{}; if it is the office's only device, start it with `aufruf run --only-device`",
+        OfficeError::CatchingUp
+    )
+}
+
 async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> {
     let peers: Vec<String> = state
         .replica
@@ -236,8 +252,21 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
         .iter()
         .map(|p| p.node.to_string())
         .collect();
+    let catch_up = state.replica.catch_up();
+    let caught_up = match &catch_up {
+        CatchUp::Pending => json!({ "state": "pending" }),
+        CatchUp::FromPeer(peer) => json!({ "state": "from_peer", "peer": peer }),
+        CatchUp::OnlyDevice => json!({ "state": "only_device" }),
+        CatchUp::Established => json!({ "state": "established" }),
+    };
     Json(json!({
-        "status": "ok",
+        // A device whose new store has not caught up issues and calls nothing.
+        "status": if catch_up.is_pending() { "catching_up" } else { "ok" },
+        "catching_up": catch_up.is_pending().then(catching_up_message),
+        "store": {
+            "incarnation": state.replica.incarnation().to_string(),
+            "catch_up": caught_up,
+        },
         "node": state.settings.id,
         "role": state.role().name(),
         "office": state.config().office.id,
@@ -548,19 +577,15 @@ async fn display_feed(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(FEED_KEEP_ALIVE)))
 }
 
-/// `kiosk-1-17` or `kiosk-1/17` as a ticket id.
+/// `kiosk-1~7f3a9c21/17`, or `kiosk-1~7f3a9c21-17` (which fits a URL's path), as a
+/// ticket id.
 fn parse_ticket(text: &str) -> Result<TicketId, ApiError> {
-    let bad = || {
-        ApiError::bad(
-            "bad_ticket",
-            format!("\"{text}\" is not a ticket id like kiosk-1-17"),
-        )
-    };
-    let (node, seq) = text
-        .rsplit_once('/')
-        .or_else(|| text.rsplit_once('-'))
-        .ok_or_else(bad)?;
-    let seq = seq.parse().map_err(|_| bad())?;
-    let node = aufruf_model::NodeId::new(node).map_err(|_| bad())?;
-    Ok(TicketId::new(node, seq))
+    TicketId::parse_with(text, '/')
+        .or_else(|_| TicketId::parse_with(text, '-'))
+        .map_err(|_| {
+            ApiError::bad(
+                "bad_ticket",
+                format!("\"{text}\" is not a ticket id like kiosk-1~7f3a9c21-17"),
+            )
+        })
 }

@@ -35,6 +35,13 @@ enum Command {
         /// The device's configuration: the office plus its `[node]` table.
         #[arg(long, default_value = "aufruf.toml")]
         config: PathBuf,
+        /// State that this device is the office's only one: a new store (a replaced
+        /// disk, or a store set aside as unreadable) then issues without first
+        /// catching up from another device. Logged and recorded in the store. Never
+        /// use it on an office with other devices: it could give out display numbers
+        /// twice.
+        #[arg(long)]
+        only_device: bool,
     },
     /// A whole office on this machine: kiosk, two desks and a display as separate
     /// nodes, with simulated visitors and clerks.
@@ -211,9 +218,13 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config } => {
+        Command::Run {
+            config,
+            only_device,
+        } => {
             init_logging("info");
-            let (office, settings) = runtime::load(&config)?;
+            let (office, mut settings) = runtime::load(&config)?;
+            settings.only_device = only_device;
             runtime_builder()?.block_on(async move {
                 // A device without the office's configuration waits for a peer to bring
                 // it; Ctrl-C ends the wait.

@@ -55,6 +55,9 @@ pub struct DemoSummary {
 /// Visitors already at the door when the demo office opens.
 const AT_THE_DOOR: u32 = 3;
 
+/// How long the demo's new nodes may take to catch up with each other.
+const CATCH_UP_WITHIN: Duration = Duration::from_secs(30);
+
 /// The demo's desk terminals.
 const DESKS: [&str; 2] = ["desk-1", "desk-2"];
 
@@ -100,6 +103,21 @@ pub async fn run(
         options.dir.join("kiosk-1").join("tickets").display()
     );
     println!("  try: curl http://{}/api/day", nodes[0].api_addr);
+
+    // Every store is new: each node issues and calls only once it has caught up with
+    // another node (they all start empty, so the first greeting does it).
+    for node in &nodes {
+        let mut catch_up = node.state.replica.subscribe_catch_up();
+        tokio::time::timeout(CATCH_UP_WITHIN, catch_up.wait_for(|c| !c.is_pending()))
+            .await
+            .with_context(|| {
+                format!(
+                    "{} did not catch up with the other demo nodes within {CATCH_UP_WITHIN:?}",
+                    node.state.settings.id
+                )
+            })?
+            .context("the node stopped")?;
+    }
 
     let summary = Arc::new(Counters::default());
     let mut people = Vec::new();

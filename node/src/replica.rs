@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aufruf_office::day_doc::DayDocError;
 use aufruf_office::views::PeerView;
 use aufruf_office::{Documents, OfficeError, Replication};
-use aufruf_sync::{ChangeError, DocumentName, Replica};
+use aufruf_sync::{ChangeError, DocumentName, Incarnation, Replica};
 use automerge::Automerge;
 use automerge::transaction::Transaction;
 
@@ -32,6 +32,14 @@ impl Documents for NodeReplica {
         read: impl FnOnce(&Automerge) -> R,
     ) -> Option<R> {
         self.0.read(name, read)
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        self.0.incarnation()
+    }
+
+    fn catching_up(&self) -> bool {
+        self.0.catch_up().is_pending()
     }
 }
 

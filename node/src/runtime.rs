@@ -96,6 +96,20 @@ pub async fn start(
         );
     }
     let replica = Arc::new(opened.replica);
+    if settings.only_device {
+        let declared = replica
+            .declare_only_device()
+            .map_err(|e| StartError::Store {
+                path: settings.store.display().to_string(),
+                message: e.to_string(),
+            })?;
+        if !declared {
+            tracing::info!(
+                catch_up = %replica.catch_up(),
+                "--only-device: the store needs no statement (it is not new); nothing changed"
+            );
+        }
+    }
 
     let node_credentials = credentials::load_node(&settings.credentials, &node)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -305,12 +319,18 @@ fn warn_if_certificate_ends_soon(valid_until: i64) {
     }
 }
 
-/// Re-reads the day whenever a peer's change arrives.
+/// Re-reads the day whenever a peer's change arrives, and when a new store has caught
+/// up (the screens stop saying that they wait).
 async fn watch_peers(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
     let mut changes = state.replica.subscribe();
+    let mut catch_up = state.replica.subscribe_catch_up();
     loop {
         tokio::select! {
             _ = stopped.changed() => return,
+            Ok(()) = catch_up.changed() => {
+                let state = state.clone();
+                let _ = tokio::task::spawn_blocking(move || state.office().refresh(wall_clock())).await;
+            }
             change = changes.recv() => match change {
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     let state = state.clone();

@@ -69,6 +69,11 @@ pub struct NodeSettings {
     /// The API server's bounds (connections, header deadline, display feeds).
     #[serde(skip)]
     pub api_limits: crate::server::ApiLimits,
+    /// An operator's statement, on the command line only (`aufruf run
+    /// --only-device`), never in the file: this device is the office's only one, so
+    /// a new store need not catch up from a peer before it issues.
+    #[serde(skip)]
+    pub only_device: bool,
 }
 
 fn default_store() -> PathBuf {
@@ -239,6 +244,7 @@ impl NodeSettings {
             public_url: None,
             printer: None,
             api_limits: crate::server::ApiLimits::default(),
+            only_device: false,
         }
     }
 

@@ -71,6 +71,11 @@ impl Office {
     }
 
     async fn draw(&self) -> String {
+        self.draw_ticket().await.1
+    }
+
+    /// Draws a ticket: its document key (`ticket:<id>`) and number.
+    async fn draw_ticket(&self) -> (String, String) {
         let (status, issued) = self
             .test
             .post(
@@ -80,7 +85,10 @@ impl Office {
             )
             .await;
         assert_eq!(status, 201, "{issued}");
-        issued["ticket"]["number"].as_str().unwrap().to_owned()
+        (
+            format!("ticket:{}", issued["ticket"]["id"].as_str().unwrap()),
+            issued["ticket"]["number"].as_str().unwrap().to_owned(),
+        )
     }
 
     fn today(&self) -> DocumentName {
@@ -189,20 +197,37 @@ async fn a_stolen_display_key_issuing_in_the_kiosks_name_uses_up_no_number() {
         })
         .await;
     assert_eq!(office.draw().await, "U 002", "the kiosk's numbers go on");
+    office
+        .test
+        .eventually(
+            PATIENCE,
+            "the desk sees the kiosk's second ticket",
+            || async {
+                let (_, desk) = office
+                    .test
+                    .get(office.desk.api_addr, "/api/desks/desk-1")
+                    .await;
+                desk["waiting_for_desk"] == 2
+            },
+        )
+        .await;
     let (_, desk) = office
         .test
         .get(office.desk.api_addr, "/api/desks/desk-1")
         .await;
-    assert_eq!(desk["waiting_for_desk"], 2, "{desk}");
+    assert_eq!(
+        desk["waiting_for_desk"], 2,
+        "only the kiosk's tickets wait: {desk}"
+    );
     office.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stolen_display_key_calling_as_a_desk_calls_nobody() {
     let office = Office::start().await;
-    office.draw().await;
+    let (ticket, _) = office.draw_ticket().await;
     office.display_writes(&[(
-        "ticket:kiosk-1/1".into(),
+        ticket,
         format!("{}.0.display-1", now_ms()),
         r#"{"Called":{"desk":"desk-1"}}"#.into(),
     )]);

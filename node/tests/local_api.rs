@@ -45,10 +45,10 @@ fn get(path: &str, host: &str, extra: &str) -> String {
 async fn web_pages_re_pointed_domains_and_form_posts_cannot_act_through_the_api() {
     let office = TestOffice::new();
     let kiosk = office
-        .start(office.enroll("kiosk-1", Role::Kiosk, vec![]))
+        .start(office.enroll_alone("kiosk-1", Role::Kiosk))
         .await;
     let desk = office
-        .start(office.enroll("desk-1", Role::Desk, vec![]))
+        .start(office.enroll_alone("desk-1", Role::Desk))
         .await;
     let (k, d) = (kiosk.api_addr, desk.api_addr);
     let local = format!("127.0.0.1:{}", k.port());
@@ -129,7 +129,7 @@ async fn web_pages_re_pointed_domains_and_form_posts_cannot_act_through_the_api(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_cannot_draw_the_days_numbers_and_is_told_when_to_try_again() {
     let office = TestOffice::new();
-    let mut settings = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    let mut settings = office.enroll_alone("kiosk-1", Role::Kiosk);
     settings.tickets_per_minute = 6;
     let kiosk = office.start(settings).await;
     let k = kiosk.api_addr;
@@ -164,7 +164,7 @@ async fn one_client_cannot_draw_the_days_numbers_and_is_told_when_to_try_again()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_token_configured_only_the_health_check_goes_without_it() {
     let office = TestOffice::new();
-    let mut settings = office.enroll("display-1", Role::Display, vec![]);
+    let mut settings = office.enroll_alone("display-1", Role::Display);
     let token = "correct-horse-battery-staple-0123456789";
     settings.api_token = Some(token.to_owned());
     let node = office.start(settings).await;
@@ -187,7 +187,7 @@ async fn with_a_token_configured_only_the_health_check_goes_without_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_silent_connections_is_cut_and_the_api_answers_again() {
     let office = TestOffice::new();
-    let mut settings = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    let mut settings = office.enroll_alone("kiosk-1", Role::Kiosk);
     settings.api_limits = aufruf_node::server::ApiLimits {
         connections: 8,
         header_timeout: std::time::Duration::from_millis(500),
@@ -222,7 +222,7 @@ async fn a_flood_of_silent_connections_is_cut_and_the_api_answers_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn display_feeds_beyond_the_cap_are_refused_until_one_goes_away() {
     let office = TestOffice::new();
-    let mut settings = office.enroll("display-1", Role::Display, vec![]);
+    let mut settings = office.enroll_alone("display-1", Role::Display);
     settings.api_limits.display_feeds = 2;
     let display = office.start(settings).await;
     let api = display.api_addr;

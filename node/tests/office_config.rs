@@ -77,6 +77,8 @@ async fn the_admin_adds_a_service_and_every_device_takes_it_without_a_restart() 
                 .is_ok()
         })
         .await;
+    // The kiosk's new store catches up when the desk greets it.
+    office.ready(k).await;
     let (_, status) = office.get(k, "/api/office/config").await;
     assert_eq!(status["revision"], json!(0), "{status}");
     let (code, _) = office

@@ -43,6 +43,8 @@ async fn a_ticket_drawn_at_the_kiosk_is_called_at_a_desk_and_shown_on_the_displa
                 peers_of(&office.get(api, "/health").await.1) == 2
             })
             .await;
+        // Their stores are new: each caught up with the others when they met.
+        office.ready(api).await;
     }
     let mut feed = office
         .http
@@ -177,6 +179,8 @@ async fn a_desk_killed_and_restarted_mid_day_loses_nothing() {
             },
         )
         .await;
+    office.ready(kiosk.api_addr).await;
+    office.ready(api).await;
     for _ in 0..2 {
         let (status, _) = office
             .post(
@@ -278,10 +282,10 @@ async fn a_desk_cut_off_from_the_display_is_told_so() {
 async fn bad_requests_get_a_json_error_that_says_what_is_wrong() {
     let office = TestOffice::new();
     let kiosk = office
-        .start(office.enroll("kiosk-1", Role::Kiosk, vec![]))
+        .start(office.enroll_alone("kiosk-1", Role::Kiosk))
         .await;
     let desk = office
-        .start(office.enroll("desk-1", Role::Desk, vec![]))
+        .start(office.enroll_alone("desk-1", Role::Desk))
         .await;
     let k = kiosk.api_addr;
     let d = desk.api_addr;
@@ -363,7 +367,7 @@ async fn bad_requests_get_a_json_error_that_says_what_is_wrong() {
         (
             404,
             "unknown_ticket",
-            office.get(k, "/api/tickets/kiosk-1-99").await,
+            office.get(k, "/api/tickets/kiosk-1~00000001-99").await,
         ),
     ];
     for (status, kind, (got, body)) in cases {
@@ -396,7 +400,7 @@ async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
 
     let office = TestOffice::new();
     let kiosk = office
-        .start(office.enroll("kiosk-1", Role::Kiosk, vec![]))
+        .start(office.enroll_alone("kiosk-1", Role::Kiosk))
         .await;
     let state = kiosk.state.clone();
     let Services::Kiosk(service) = &state.services else {
@@ -456,7 +460,7 @@ async fn days_past_the_retention_are_deleted_and_only_their_statistics_stay() {
 async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out() {
     let office = TestOffice::new();
     let tickets = office.home("kiosk-1").join("tickets");
-    let mut settings = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    let mut settings = office.enroll_alone("kiosk-1", Role::Kiosk);
     settings.public_url = Some("https://termine.zeitz.example".into());
     let kiosk = office.start_kiosk_with_printer(settings, &tickets).await;
     let k = kiosk.api_addr;
@@ -506,7 +510,7 @@ async fn the_kiosk_prints_paper_tickets_and_offers_the_qr_code_when_paper_is_out
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kiosk_killed_again_and_again_while_issuing_loses_no_acknowledged_ticket() {
     let office = TestOffice::new();
-    let mut settings = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    let mut settings = office.enroll_alone("kiosk-1", Role::Kiosk);
     settings.api = free_port();
     settings.listen = free_port();
     let api = settings.api;
@@ -622,6 +626,7 @@ async fn tickets_that_reached_a_second_device_survive_a_power_cut_and_the_kiosks
             answers(k).await.is_some() && answers(d).await.is_some_and(|h| peers_of(&h) == 1)
         })
         .await;
+    office.ready(k).await;
     let mut acknowledged = Vec::new();
     for _ in 0..TICKETS {
         let (status, issued) = office
@@ -671,4 +676,258 @@ async fn tickets_that_reached_a_second_device_survive_a_power_cut_and_the_kiosks
     for (id, number) in &acknowledged {
         assert_eq!(held.get(id), Some(number), "{number} ({id}) was lost");
     }
+}
+
+/// The ids and numbers of the tickets a node holds today.
+async fn tickets_on(office: &TestOffice, api: std::net::SocketAddr) -> Vec<(String, String)> {
+    let day = office.get(api, "/api/day").await.1;
+    day["tickets"]
+        .as_array()
+        .map(|tickets| {
+            tickets
+                .iter()
+                .map(|t| {
+                    (
+                        t["id"].as_str().unwrap_or_default().to_owned(),
+                        t["number"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 9: three real nodes, tickets drawn; the kiosk is killed, its store folder
+/// removed (a replaced disk), and the kiosk started again. Its first ticket used to be
+/// `kiosk-1/1 "U 001"` once more: the earlier ticket won the fold everywhere and the
+/// citizen holding the new one was in no queue. Now the kiosk first catches up from
+/// the desk or the display and issues above its earlier tickets, under its new
+/// store's incarnation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_whose_store_was_lost_issues_no_ticket_id_or_number_a_second_time() {
+    let office = TestOffice::new();
+    let mut kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    kiosk.api = free_port();
+    kiosk.listen = free_port();
+    let mut desk = office.enroll("desk-1", Role::Desk, vec![kiosk.listen]);
+    desk.api = free_port();
+    desk.listen = free_port();
+    let mut display = office.enroll("display-1", Role::Display, vec![kiosk.listen, desk.listen]);
+    display.api = free_port();
+    display.listen = free_port();
+    let (k, d, s) = (kiosk.api, desk.api, display.api);
+
+    // Step 1: the three come up, find each other and catch up with each other.
+    let mut kiosk_process = Killed(office.spawn(&kiosk));
+    let _desk_process = Killed(office.spawn(&desk));
+    let _display_process = Killed(office.spawn(&display));
+    for api in [k, d, s] {
+        office
+            .eventually(PATIENCE, "every node has two peers", || async {
+                let Ok(answer) = office.http.get(format!("http://{api}/health")).send().await
+                else {
+                    return false;
+                };
+                peers_of(&answer.json().await.unwrap_or(Value::Null)) == 2
+            })
+            .await;
+        office.ready(api).await;
+    }
+
+    // Step 2: three visitors draw tickets; desk and display have them on disk.
+    let mut earlier = Vec::new();
+    for _ in 0..3 {
+        let (status, issued) = office
+            .post(k, "/api/tickets", json!({"service": "anmeldung"}))
+            .await;
+        assert_eq!(status, 201, "{issued}");
+        earlier.push((
+            issued["ticket"]["id"].as_str().unwrap().to_owned(),
+            issued["ticket"]["number"].as_str().unwrap().to_owned(),
+        ));
+    }
+    for api in [d, s] {
+        office
+            .eventually(
+                PATIENCE,
+                "desk and display hold the tickets, flushed",
+                || async {
+                    tickets_on(&office, api).await.len() == 3
+                        && office.get(api, "/health").await.1["unflushed_received"] == json!(false)
+                },
+            )
+            .await;
+    }
+
+    // Step 3: the kiosk dies and its store is gone; it starts again on a new one.
+    kiosk_process.0.kill().unwrap();
+    kiosk_process.0.wait().unwrap();
+    std::fs::remove_dir_all(&kiosk.store).unwrap();
+    let _kiosk_process = Killed(office.spawn(&kiosk));
+
+    // Step 4: the next visitor draws a ticket. Until the kiosk has caught up it
+    // refuses, saying why; then it issues.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut polls = tokio::time::interval(Duration::from_millis(50));
+    let issued = loop {
+        polls.tick().await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted kiosk issued nothing within {PATIENCE:?}"
+        );
+        let Ok(answer) = office
+            .http
+            .post(format!("http://{k}/api/tickets"))
+            .json(&json!({"service": "anmeldung"}))
+            .send()
+            .await
+        else {
+            // Still starting.
+            continue;
+        };
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        if status == 201 {
+            break body;
+        }
+        assert_eq!(
+            (status, body["kind"].as_str()),
+            (503, Some("catching_up")),
+            "{body}"
+        );
+    };
+    let id = issued["ticket"]["id"].as_str().unwrap().to_owned();
+    let number = issued["ticket"]["number"].as_str().unwrap().to_owned();
+    assert!(
+        earlier.iter().all(|(i, n)| *i != id && *n != number),
+        "the new ticket {id} ({number}) repeats one of {earlier:?}"
+    );
+    // Still kiosk-1's ticket, numbered on, from a store of another incarnation.
+    let incarnation = |id: &str| id.split(['~', '/']).nth(1).unwrap_or_default().to_owned();
+    assert!(id.starts_with("kiosk-1~") && id.ends_with("/4"), "{id}");
+    assert_ne!(incarnation(&id), incarnation(&earlier[0].0));
+    assert_eq!(number, "U 004");
+    let health = office.get(k, "/health").await.1;
+    assert_eq!(
+        health["store"]["incarnation"].as_str(),
+        Some(incarnation(&id).as_str())
+    );
+    assert_eq!(
+        health["store"]["catch_up"]["state"],
+        json!("from_peer"),
+        "{health}"
+    );
+
+    // Step 5: every node holds all four visitors, and the desk calls each of them.
+    let mut all = earlier.clone();
+    all.push((id, number));
+    all.sort();
+    for api in [k, d, s] {
+        office
+            .eventually(PATIENCE, "every node holds the four tickets", || async {
+                let mut held = tickets_on(&office, api).await;
+                held.sort();
+                held == all
+            })
+            .await;
+    }
+    assert_eq!(
+        office.post(d, "/api/desks/desk-1/open", json!({})).await.0,
+        200
+    );
+    let mut called = Vec::new();
+    for _ in 0..4 {
+        let (status, view) = office
+            .post(d, "/api/desks/desk-1/call-next", json!({}))
+            .await;
+        assert_eq!(status, 200, "{view}");
+        called.push(view["current"]["number"].as_str().unwrap().to_owned());
+        assert_eq!(
+            office.post(d, "/api/desks/desk-1/done", json!({})).await.0,
+            200
+        );
+    }
+    called.sort();
+    let mut numbers: Vec<String> = all.iter().map(|(_, n)| n.clone()).collect();
+    numbers.sort();
+    assert_eq!(called, numbers);
+}
+
+/// A kiosk alone on a new store waits to catch up and says why — in `/health`, in
+/// refused requests and on its screen — until an operator states that it is the
+/// office's only device; the statement is recorded in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_kiosk_on_a_new_store_waits_and_says_why_until_stated_the_only_device() {
+    let office = TestOffice::new();
+    let mut kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![]);
+    kiosk.api = free_port();
+    kiosk.listen = free_port();
+    let k = kiosk.api;
+    let answers = || async {
+        office
+            .http
+            .get(format!("http://{k}/health"))
+            .send()
+            .await
+            .is_ok()
+    };
+
+    // Step 1: started without the statement, it issues nothing and says why.
+    let mut process = Killed(office.spawn(&kiosk));
+    office
+        .eventually(PATIENCE, "the kiosk answers", answers)
+        .await;
+    let health = office.get(k, "/health").await.1;
+    assert_eq!(health["status"], json!("catching_up"), "{health}");
+    assert_eq!(health["store"]["catch_up"]["state"], json!("pending"));
+    assert!(
+        health["catching_up"]
+            .as_str()
+            .is_some_and(|m| m.contains("--only-device")),
+        "{health}"
+    );
+    let (status, refused) = office
+        .post(k, "/api/tickets", json!({"service": "anmeldung"}))
+        .await;
+    assert_eq!(
+        (status, refused["kind"].as_str()),
+        (503, Some("catching_up")),
+        "{refused}"
+    );
+    let screen = office.get(k, "/api/kiosk").await.1;
+    assert!(
+        screen["catching_up"]["de"]
+            .as_str()
+            .is_some_and(|t| t.contains("keine Nummern")),
+        "{screen}"
+    );
+    assert!(tickets_on(&office, k).await.is_empty());
+
+    // Step 2: the operator restarts it as the office's only device: it issues, under
+    // the incarnation of its store, and the store keeps the statement.
+    process.0.kill().unwrap();
+    process.0.wait().unwrap();
+    kiosk.only_device = true;
+    let _process = Killed(office.spawn(&kiosk));
+    office
+        .eventually(PATIENCE, "the kiosk answers again", answers)
+        .await;
+    office.ready(k).await;
+    let health = office.get(k, "/health").await.1;
+    assert_eq!(
+        health["store"]["catch_up"]["state"],
+        json!("only_device"),
+        "{health}"
+    );
+    assert_eq!(health["catching_up"], json!(null));
+    let (status, issued) = office
+        .post(k, "/api/tickets", json!({"service": "anmeldung"}))
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let incarnation = health["store"]["incarnation"].as_str().unwrap();
+    assert_eq!(
+        issued["ticket"]["id"],
+        json!(format!("kiosk-1~{incarnation}/1"))
+    );
+    assert!(office.get(k, "/api/kiosk").await.1["catching_up"].is_null());
 }

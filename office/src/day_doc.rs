@@ -15,6 +15,8 @@
 //! `<certificate fingerprint prefix>:<signature>:<JSON>`. A value whose seal, author
 //! or role does not hold is left out of the fold and counted ([`DayRead::refused`]).
 //!
+//! A ticket is keyed by its id (`kiosk-1~7f3a9c21/12`: issuer, store incarnation,
+//! running number; `kiosk-1/12` for a ticket issued before stores had incarnations).
 //! An event id is its stamp (`<wall ms>.<counter>.<node>`), unique because each node's
 //! clock strictly increases; events are immutable JSON strings. Only maps — automerge
 //! lists are its slow spot and the queue needs none.
@@ -500,11 +502,10 @@ fn parse_event_id(id: &str) -> Option<Stamp> {
     Some(Stamp::new(Hlc::new(wall_ms, counter), node))
 }
 
-/// `None` for anything but `<node id>/<seq>`, as [`parse_event_id`].
+/// `None` for anything but `<node id>~<incarnation>/<seq>` ([`TicketId`]'s text), as
+/// [`parse_event_id`].
 fn parse_ticket_id(id: &str) -> Option<TicketId> {
-    let (node, seq) = id.rsplit_once('/')?;
-    let node = NodeId::new(node).ok()?;
-    Some(TicketId::new(node, seq.parse().ok()?))
+    id.parse().ok()
 }
 
 #[cfg(test)]
@@ -512,8 +513,13 @@ mod tests {
     use super::*;
     use crate::authority::{Authority, FINGERPRINT_DIGITS, Roster};
     use crate::testing::{TestAuthority, TestSigner};
-    use aufruf_model::{HlcClock, OfficeConfig, Origin, Role, ServiceId, Timestamp, node_id};
+    use aufruf_model::{
+        HlcClock, Incarnation, OfficeConfig, Origin, Role, ServiceId, Timestamp, node_id,
+    };
     use automerge::ActorId;
+
+    /// The store every ticket of these tests is issued from.
+    const INC: Incarnation = Incarnation::new(0x0000_0001);
 
     fn office() -> OfficeConfig {
         crate::example_office().unwrap()
@@ -611,7 +617,7 @@ mod tests {
     fn ids_round_trip() {
         let stamp = Stamp::new(Hlc::new(1_773_100_800_123, 7), node_id!("desk.3"));
         assert_eq!(parse_event_id(&event_id(&stamp)), Some(stamp));
-        let ticket = TicketId::new(node_id!("kiosk.1_a-b"), 42);
+        let ticket = TicketId::new(node_id!("kiosk.1_a-b"), INC, 42);
         assert_eq!(parse_ticket_id(&ticket.to_string()), Some(ticket));
         assert_eq!(parse_event_id("12.x.node"), None);
         assert_eq!(parse_ticket_id("/3"), None);
@@ -624,10 +630,18 @@ mod tests {
         }
         let long = "k".repeat(65);
         assert_eq!(parse_event_id(&format!("12.3.{long}")), None);
-        for ticket in ["kiosk/1/42", "../kiosk/4", "kiosk:1/4", "kiösk/4"] {
+        for ticket in [
+            "kiosk/1/42",
+            "../kiosk/4",
+            "kiosk:1/4",
+            "kiösk/4",
+            "../kiosk~00000001/4",
+            "kiösk~00000001/4",
+            "kiosk-1~0000001/4",
+        ] {
             assert_eq!(parse_ticket_id(ticket), None, "{ticket}");
         }
-        assert_eq!(parse_ticket_id(&format!("{long}/4")), None);
+        assert_eq!(parse_ticket_id(&format!("{long}~00000001/4")), None);
     }
 
     #[test]
@@ -647,8 +661,14 @@ mod tests {
         for m in 2..5 {
             let s = kiosk.tick(Timestamp::from_minutes(m));
             events.push(
-                day.issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
-                    .unwrap(),
+                day.issue(
+                    &config,
+                    &ServiceId::new("anmeldung"),
+                    Origin::WalkIn,
+                    INC,
+                    s,
+                )
+                .unwrap(),
             );
         }
         desk.observe(day.latest());
@@ -664,6 +684,60 @@ mod tests {
         // Saved and loaded, the same.
         let loaded = Automerge::load(&d.save()).unwrap();
         assert_eq!(read_day(&loaded, &seals()).unwrap().day, day);
+    }
+
+    /// A day written before stores had incarnations (`ticket:kiosk-1/1`) still reads;
+    /// the kiosk, updated, numbers on above its ticket, and a desk's call of it goes
+    /// into that ticket's map.
+    #[test]
+    fn a_day_from_before_incarnations_reads_and_goes_on() {
+        let config = office();
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
+        let mut desk = HlcClock::new(node_id!("desk-1"));
+        let anmeldung = ServiceId::new("anmeldung");
+        let mut d = doc("aa");
+        let s = kiosk.tick(Timestamp::from_minutes(1));
+        let before = day
+            .issue(
+                &config,
+                &anmeldung,
+                Origin::WalkIn,
+                Incarnation::UNRECORDED,
+                s,
+            )
+            .unwrap();
+        write(&mut d, &[before]);
+        assert!(d.get(ROOT, "ticket:kiosk-1/1").unwrap().is_some());
+
+        let mut read = read_day(&d, &seals()).unwrap();
+        assert!(read.unreadable.is_empty(), "{:?}", read.unreadable);
+        assert_eq!(read.day, day);
+        kiosk.observe(read.day.latest());
+        let s = kiosk.tick(Timestamp::from_minutes(2));
+        let after = read
+            .day
+            .issue(&config, &anmeldung, Origin::WalkIn, INC, s)
+            .unwrap();
+        let Event::Ticket { ticket, .. } = &after else {
+            panic!("issue returns a ticket event")
+        };
+        assert_eq!(
+            (ticket.seq, ticket.to_string().as_str()),
+            (2, "kiosk-1~00000001/2")
+        );
+        desk.observe(read.day.latest());
+        let s = desk.tick(Timestamp::from_minutes(3));
+        let opened = read
+            .day
+            .open_desk(&config, &"desk-1".into(), vec![], s)
+            .unwrap();
+        let s = desk.tick(Timestamp::from_minutes(4));
+        let called = read.day.call_next(&config, &"desk-1".into(), s).unwrap();
+        write(&mut d, &[after, opened, called]);
+        let tickets: Vec<String> = d.keys(ROOT).filter(|k| k.starts_with(TICKET)).collect();
+        assert_eq!(tickets, ["ticket:kiosk-1/1", "ticket:kiosk-1~00000001/2"]);
+        assert_eq!(read_day(&d, &seals()).unwrap().day, read.day);
     }
 
     #[test]
@@ -715,19 +789,31 @@ mod tests {
         let mut d = doc("aa");
         let s = kiosk.tick(Timestamp::from_minutes(1));
         let first = day
-            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .issue(
+                &config,
+                &ServiceId::new("anmeldung"),
+                Origin::WalkIn,
+                INC,
+                s,
+            )
             .unwrap();
         write(&mut d, &[first]);
         let before = d.get_heads();
         let s = kiosk.tick(Timestamp::from_minutes(2));
         let second = day
-            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .issue(
+                &config,
+                &ServiceId::new("anmeldung"),
+                Origin::WalkIn,
+                INC,
+                s,
+            )
             .unwrap();
         write(&mut d, &[second]);
         let changed = changed_between(&d, &before, &d.get_heads());
         assert_eq!(
             changed.tickets.iter().cloned().collect::<Vec<_>>(),
-            vec![TicketId::new(node_id!("kiosk-1"), 2)]
+            vec![TicketId::new(node_id!("kiosk-1"), INC, 2)]
         );
         assert!(changed.other_keys.is_empty());
         let mut maps = RootMaps::of(&Automerge::load(&d.save()).unwrap());
@@ -765,7 +851,7 @@ mod tests {
                 let stamp = clocks[*who].tick(now);
                 let event = match what {
                     0 if *who < 2 => days[*who]
-                        .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, stamp)
+                        .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, INC, stamp)
                         .ok(),
                     1 => days[*who].open_desk(&config, &"desk-1".into(), vec![], stamp).ok(),
                     2 => Some(Event::Booked(Appointment {
@@ -803,14 +889,14 @@ mod tests {
         let mut d = doc("aa");
         d.transact::<_, _, AutomergeError>(|tx| {
             tx.put(ROOT, "schema", 1_i64)?;
-            let m = tx.put_object(ROOT, "ticket:kiosk-1/1", ObjType::Map)?;
+            let m = tx.put_object(ROOT, "ticket:kiosk-1~00000001/1", ObjType::Map)?;
             tx.put(&m, "5.0.kiosk-1", "{not json")?;
             tx.put(&m, "no-stamp", "{}")?;
             Ok(())
         })
         .unwrap();
         let read = read_day(&d, &seals()).unwrap();
-        assert_eq!(read.unreadable, ["ticket:kiosk-1/1/no-stamp"]);
+        assert_eq!(read.unreadable, ["ticket:kiosk-1~00000001/1/no-stamp"]);
         assert_eq!(
             read.refused.values().collect::<Vec<_>>(),
             [&Unaccepted::Unsealed]
@@ -845,7 +931,13 @@ mod tests {
         let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
         let s = kiosk.tick(Timestamp::from_minutes(2));
         let issued = day
-            .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, s)
+            .issue(
+                &config,
+                &ServiceId::new("anmeldung"),
+                Origin::WalkIn,
+                INC,
+                s,
+            )
             .unwrap();
         let mut d = doc("aa");
         write(&mut d, std::slice::from_ref(&issued));
@@ -855,10 +947,10 @@ mod tests {
         let good_event = serde_json::to_string(event).unwrap();
         d.transact::<_, _, AutomergeError>(|tx| {
             // A ticket of a node that cannot exist.
-            let m = tx.put_object(ROOT, "ticket:../etc/1", ObjType::Map)?;
+            let m = tx.put_object(ROOT, "ticket:../etc~00000001/1", ObjType::Map)?;
             tx.put(&m, "5.0.kiosk-1", good_event.as_str())?;
             // An event stamped by one, under the good ticket.
-            let (_, good) = tx.get(ROOT, "ticket:kiosk-1/1")?.unwrap();
+            let (_, good) = tx.get(ROOT, "ticket:kiosk-1~00000001/1")?.unwrap();
             tx.put(&good, "6.0.desk/3", good_event.as_str())?;
             // A desk event stamped by one.
             let desk = tx.put_object(ROOT, "desk:desk-1", ObjType::Map)?;
@@ -873,8 +965,8 @@ mod tests {
             unreadable,
             vec![
                 format!("desk:desk-1/7.0.{}", "d".repeat(65)),
-                "ticket:../etc/1".to_owned(),
-                "ticket:kiosk-1/1/6.0.desk/3".to_owned(),
+                "ticket:../etc~00000001/1".to_owned(),
+                "ticket:kiosk-1~00000001/1/6.0.desk/3".to_owned(),
             ]
         );
         assert_eq!(read.day, day);
@@ -915,7 +1007,10 @@ mod tests {
             kiosk.observe(day.latest());
             let s = kiosk.tick(Timestamp::from_millis(t));
             let service = ServiceId::new(services[i % 4]);
-            events.push(day.issue(&config, &service, Origin::WalkIn, s).unwrap());
+            events.push(
+                day.issue(&config, &service, Origin::WalkIn, INC, s)
+                    .unwrap(),
+            );
             let (desk, clock) = &mut desks[i % 6];
             for step in 0..3 {
                 t += 1000;

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::service::{OfficeService, Replication, ServiceError};
 use crate::views::{
-    Delivery, IssuedView, KioskView, Reopens, TicketView, office_time, service_name,
+    CatchingUp, Delivery, IssuedView, KioskView, Reopens, TicketView, office_time, service_name,
 };
 
 /// The kiosk's receipt printer, as the kiosk service needs it: real hardware in a
@@ -77,10 +77,14 @@ impl<R: Replication> KioskService<R> {
         )
     }
 
-    /// The start screen at `now`: departments, their services, who waits, and which
-    /// take walk-ins now (and when the others reopen).
+    /// The start screen at `now`: departments, their services, who waits, which take
+    /// walk-ins now (and when the others reopen), and whether the kiosk still waits
+    /// to catch up with the office (a new store) and issues nothing.
     pub fn view(&self, now: Timestamp) -> KioskView {
         let mut view = (*self.office.kiosk_view()).clone();
+        // Read now: the published view changes with the day, catching up may end
+        // without a change to it.
+        view.catching_up = self.office.catching_up().then(CatchingUp::notice);
         let config = self.office.config();
         let today = self.office.today(now);
         for department in &mut view.departments {
@@ -153,7 +157,9 @@ impl<R: Replication> KioskService<R> {
         }
         let (ticket, token) = self
             .office
-            .act_issuing(now, |day, config, stamp| day.check_in(config, &code, stamp))?;
+            .act_issuing(now, |day, config, incarnation, stamp| {
+                day.check_in(config, &code, incarnation, stamp)
+            })?;
         Ok(self.deliver(now, ticket, token, wish, language))
     }
 

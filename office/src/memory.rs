@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use aufruf_model::Incarnation;
 use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge};
@@ -19,17 +20,47 @@ pub struct MemoryReplica {
     inner: Arc<Mutex<Inner>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     documents: BTreeMap<DocumentName, Automerge>,
     peers: Vec<PeerView>,
+    incarnation: Incarnation,
+    catching_up: bool,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        // Distinct per replica of the process, as random ones are across devices.
+        let bits = NEXT_INCARNATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Inner {
+            documents: BTreeMap::new(),
+            peers: Vec::new(),
+            incarnation: Incarnation::new(bits),
+            catching_up: false,
+        }
+    }
 }
 
 static NEXT_ACTOR: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static NEXT_INCARNATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 impl MemoryReplica {
+    /// A replica of a device that has been in the office all along: it acts at once.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A replica on a new store (a replaced disk): it catches up until
+    /// [`Self::set_caught_up`], as a real store does until a peer brought it up to date.
+    pub fn new_store() -> Self {
+        let replica = Self::default();
+        replica.lock().catching_up = true;
+        replica
+    }
+
+    /// The store has caught up with the office.
+    pub fn set_caught_up(&self) {
+        self.lock().catching_up = false;
     }
 
     /// Pretends these peers have live sessions.
@@ -119,6 +150,14 @@ impl Documents for MemoryReplica {
         read: impl FnOnce(&Automerge) -> R,
     ) -> Option<R> {
         self.lock().documents.get(name).map(read)
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        self.lock().incarnation
+    }
+
+    fn catching_up(&self) -> bool {
+        self.lock().catching_up
     }
 }
 

@@ -8,13 +8,16 @@
 //! An action runs in four steps: catch up with what peers wrote, stamp with this
 //! node's clock (after everything seen), let the model validate and apply it, write
 //! the event to the day's document and return only once that is durable. Only then may
-//! the caller print a ticket or show "called".
+//! the caller print a ticket or show "called". A node whose store is new and has not
+//! caught up with a peer yet ([`Documents::catching_up`]) takes no action at all: it
+//! might not know the tickets, numbers and stamps its earlier store gave out today.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aufruf_model::day::RecallOutcome;
 use aufruf_model::{
-    ActionError, Appointment, Day, Event, HlcClock, NodeId, OfficeConfig, Stamp, Timestamp,
+    ActionError, Appointment, Day, Event, HlcClock, Incarnation, NodeId, OfficeConfig, Stamp,
+    Timestamp,
 };
 use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
@@ -40,6 +43,16 @@ pub trait Documents {
         name: &DocumentName,
         read: impl FnOnce(&Automerge) -> R,
     ) -> Option<R>;
+
+    /// The incarnation of the store the documents live in: the ids of the tickets
+    /// this node issues carry it.
+    fn incarnation(&self) -> Incarnation;
+
+    /// Whether the store is new — or was set aside — and has not caught up with the
+    /// office's documents from a peer yet (nor has an operator stated that this is the
+    /// office's only device). Until it has, the node might not know its own tickets,
+    /// numbers and stamps of the day, so it acts on no day.
+    fn catching_up(&self) -> bool;
 }
 
 /// Why an office action did not happen.
@@ -60,6 +73,14 @@ pub enum OfficeError {
     /// The local store did not take the change; nothing was confirmed or sent.
     #[error("not stored: {0}")]
     Store(String),
+    /// This node's store is new and has not caught up with the office yet; nothing
+    /// was written.
+    #[error(
+        "this device's store is new and has not yet caught up with the office from another \
+         device; it issues and calls nothing until it has, or until an operator states \
+         that it is the office's only device"
+    )]
+    CatchingUp,
     #[error("{0} is not a date this office can keep")]
     Date(NaiveDate),
 }
@@ -245,6 +266,9 @@ impl<D: Documents> Office<D> {
         action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
         also: impl Fn(&mut Transaction<'_>, &Event, &Sealer<'_>) -> Result<(), DayDocError>,
     ) -> Result<T, OfficeError> {
+        if self.documents.catching_up() {
+            return Err(OfficeError::CatchingUp);
+        }
         self.refresh(date)?;
         let name = document_name(date)?;
         let document = name.to_string();
@@ -290,6 +314,16 @@ impl<D: Documents> Office<D> {
     /// The node whose clock stamps this office's actions.
     pub fn node(&self) -> &NodeId {
         self.clock.node()
+    }
+
+    /// The incarnation of this node's store, which its tickets' ids carry.
+    pub fn incarnation(&self) -> Incarnation {
+        self.documents.incarnation()
+    }
+
+    /// Whether this node's new store still catches up (and the node acts on no day).
+    pub fn catching_up(&self) -> bool {
+        self.documents.catching_up()
     }
 
     /// Forgets the cached days before `date` (their documents were retired).

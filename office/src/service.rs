@@ -15,8 +15,8 @@ use std::time::Duration;
 use aufruf_model::estimate::{self, HandlingTimes};
 use aufruf_model::statistics::DayStatistics;
 use aufruf_model::{
-    ActionError, Day, DeskId, Event, NodeId, OfficeConfig, Origin, ServiceId, Stamp, Status,
-    Ticket, TicketId, Timestamp, policy,
+    ActionError, Day, DeskId, Event, Incarnation, NodeId, OfficeConfig, Origin, ServiceId, Stamp,
+    Status, Ticket, TicketId, Timestamp, policy,
 };
 use aufruf_sync_protocol::DocumentName;
 use chrono::NaiveDate;
@@ -28,8 +28,8 @@ use crate::office_doc::{
 };
 use crate::replicated::{Carries, Documents, Keys, Office, OfficeError, Touched, document_name};
 use crate::views::{
-    CallView, DayView, DeskSummary, DeskView, DisplayView, KioskDepartment, KioskService,
-    KioskView, LostClaimView, PeerView, TicketView, office_time, service_name,
+    CallView, CatchingUp, DayView, DeskSummary, DeskView, DisplayView, KioskDepartment,
+    KioskService, KioskView, LostClaimView, PeerView, TicketView, office_time, service_name,
 };
 
 /// How many visitors a desk's view lists as next in line.
@@ -197,7 +197,7 @@ impl<R: Replication> OfficeService<R> {
             keys.clone(),
         );
         // The kiosk's departments and services are there before the first change.
-        let kiosk = kiosk_view(&config, &BTreeMap::new(), None);
+        let kiosk = kiosk_view(&config, &BTreeMap::new(), None, replica.catching_up());
         let service = Self {
             config: watch::channel(Arc::new(config)).0,
             adopted: Mutex::new(Adopted::default()),
@@ -386,6 +386,17 @@ impl<R: Replication> OfficeService<R> {
         &self.replica
     }
 
+    /// Whether this device's new store still catches up with the office: it issues
+    /// and calls nothing until it has (see [`Documents::catching_up`]).
+    pub fn catching_up(&self) -> bool {
+        self.replica.catching_up()
+    }
+
+    /// The incarnation of this device's store, which its tickets' ids carry.
+    pub fn incarnation(&self) -> Incarnation {
+        self.replica.incarnation()
+    }
+
     /// The office day `now` falls on.
     pub fn today(&self, now: Timestamp) -> NaiveDate {
         self.config.borrow().local_date(now)
@@ -457,9 +468,10 @@ impl<R: Replication> OfficeService<R> {
         let mut view = match published {
             Some(view) => view,
             None => self
-                .with_today(now, |day, config| desk_view(day, config, desk, now))
+                .with_today(now, |day, config| desk_view(day, config, desk, now, false))
                 .ok()?,
         };
+        view.catching_up = self.catching_up().then(CatchingUp::notice);
         let peers = self.replica.peers();
         view.display_reachable = peers
             .iter()
@@ -529,24 +541,28 @@ impl<R: Replication> OfficeService<R> {
         if self.config().service(service).is_none() {
             return Err(ServiceError::UnknownService(service.to_string()));
         }
-        self.act_issuing(now, |day, config, stamp| {
-            day.issue(config, service, origin, stamp)
+        self.act_issuing(now, |day, config, incarnation, stamp| {
+            day.issue(config, service, origin, incarnation, stamp)
         })
     }
 
-    /// Runs an action that issues a ticket (drawing, checking in) and gives the
-    /// ticket an unguessable status token in the same durable change: the ticket
-    /// and its view, and the token.
+    /// Runs an action that issues a ticket (drawing, checking in) from this device's
+    /// store incarnation and gives the ticket an unguessable status token in the same
+    /// durable change: the ticket and its view, and the token.
     pub(crate) fn act_issuing(
         &self,
         now: Timestamp,
-        action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<Event, ActionError>,
+        action: impl FnOnce(&mut Day, &OfficeConfig, Incarnation, Stamp) -> Result<Event, ActionError>,
     ) -> Result<(TicketView, String), ServiceError> {
         let token = new_status_token();
         self.read_office_document();
         let date = self.today(now);
         let event = {
             let mut office = self.office();
+            let incarnation = office.incarnation();
+            let action = |day: &mut Day, config: &OfficeConfig, stamp| {
+                action(day, config, incarnation, stamp)
+            };
             let event =
                 office.act_and_write(date, now, action, |tx, event, sealer| match event {
                     Event::Ticket { ticket, .. } => {
@@ -663,12 +679,13 @@ impl<R: Replication> OfficeService<R> {
             self.observer.entry_refused(why.label());
         }
         let touched = office.take_touched(date);
+        let catching_up = office.catching_up();
         let Ok(day) = office.day(date) else { return };
         self.report_arrived_calls(day, date, &touched, now);
         let config = self.config();
         let waiting = waiting_counts(day);
         let display = display_view(&config, day, &waiting, date);
-        let kiosk = kiosk_view(&config, &waiting, Some(date));
+        let kiosk = kiosk_view(&config, &waiting, Some(date), catching_up);
         let served = self
             .served_desks
             .lock()
@@ -677,7 +694,7 @@ impl<R: Replication> OfficeService<R> {
         let desks: BTreeMap<DeskId, DeskView> = served
             .into_iter()
             .map(|desk| {
-                let view = desk_view(day, &config, &desk, now);
+                let view = desk_view(day, &config, &desk, now, catching_up);
                 (desk, view)
             })
             .collect();
@@ -776,7 +793,13 @@ fn desk_summary(day: &Day, config: &OfficeConfig, desk: &DeskId) -> DeskSummary 
 }
 
 /// A desk's view without its peers (those are added when it is read).
-fn desk_view(day: &Day, config: &OfficeConfig, desk: &DeskId, now: Timestamp) -> DeskView {
+fn desk_view(
+    day: &Day,
+    config: &OfficeConfig,
+    desk: &DeskId,
+    now: Timestamp,
+    catching_up: bool,
+) -> DeskView {
     let summary = desk_summary(day, config, desk);
     let mut candidates: Vec<policy::Candidate<'_>> = day
         .waiting()
@@ -829,6 +852,7 @@ fn desk_view(day: &Day, config: &OfficeConfig, desk: &DeskId, now: Timestamp) ->
         lost_claims,
         display_reachable: false,
         peers: Vec::new(),
+        catching_up: catching_up.then(CatchingUp::notice),
     }
 }
 
@@ -881,14 +905,17 @@ pub fn display_view(
     }
 }
 
-/// The kiosk's start screen for a day: departments, their services, who waits.
+/// The kiosk's start screen for a day: departments, their services, who waits, and
+/// whether the device still catches up.
 fn kiosk_view(
     config: &OfficeConfig,
     waiting: &BTreeMap<ServiceId, u32>,
     date: Option<NaiveDate>,
+    catching_up: bool,
 ) -> KioskView {
     KioskView {
         date,
+        catching_up: catching_up.then(CatchingUp::notice),
         departments: config
             .departments
             .iter()

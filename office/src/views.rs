@@ -162,6 +162,9 @@ pub struct DeskView {
     /// Whether the foyer display has a live session with this node.
     pub display_reachable: bool,
     pub peers: Vec<PeerView>,
+    /// Set while this device's new store catches up with the office: the desk calls
+    /// nobody until then.
+    pub catching_up: Option<CatchingUp>,
 }
 
 /// A call of this desk that lost to another desk's earlier call.
@@ -263,6 +266,33 @@ pub struct Reopens {
 pub struct KioskView {
     pub date: Option<NaiveDate>,
     pub departments: Vec<KioskDepartment>,
+    /// Set while this device's new store catches up with the office: the kiosk
+    /// issues no ticket until then, and says so.
+    pub catching_up: Option<CatchingUp>,
+}
+
+/// Why a device issues and calls nothing yet, in its screen's words: its store is
+/// new (a replaced disk, or a store set aside as unreadable) and it has not yet caught
+/// up with today's tickets from another device of the office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatchingUp {
+    pub de: String,
+    pub en: String,
+}
+
+impl CatchingUp {
+    /// The notice every screen shows.
+    pub fn notice() -> Self {
+        CatchingUp {
+            de: "Dieses Gerät hat einen neuen Datenspeicher und gleicht sich erst mit den \
+                 anderen Geräten des Büros ab. Bis dahin gibt es keine Nummern aus und ruft \
+                 niemanden auf."
+                .into(),
+            en: "This device has a new store and first catches up with the office's other \
+                 devices. Until then it issues no tickets and calls nobody."
+                .into(),
+        }
+    }
 }
 
 /// A service's German name, or its id when the configuration has no such service.
@@ -280,7 +310,7 @@ pub(crate) fn office_time(config: &OfficeConfig, t: Timestamp) -> DateTime<chron
         .with_timezone(&config.timezone())
 }
 
-/// Ticket ids appear as `kiosk-1/17` in JSON.
+/// Ticket ids appear as `kiosk-1~7f3a9c21/17` in JSON.
 fn as_text<S: serde::Serializer>(id: &TicketId, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(id)
 }

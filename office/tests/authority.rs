@@ -97,11 +97,17 @@ impl Office {
     }
 
     fn draw(&self, at: Timestamp) -> String {
-        self.kiosk
+        self.draw_ticket(at).1
+    }
+
+    /// Draws a ticket: its document key (`ticket:<id>`) and number.
+    fn draw_ticket(&self, at: Timestamp) -> (String, String) {
+        let ticket = self
+            .kiosk
             .draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
             .unwrap()
-            .ticket
-            .number
+            .ticket;
+        (format!("ticket:{}", ticket.id), ticket.number)
     }
 
     /// The thief, enrolled as `node` in `role`: its certificate is in the office
@@ -195,12 +201,12 @@ fn a_display_key_cannot_issue_in_a_kiosks_name_nor_use_up_its_numbers() {
 #[test]
 fn a_desk_key_calls_for_its_own_desk_only() {
     let office = Office::new();
-    office.draw(wednesday(8, 5));
+    let (ticket, _) = office.draw_ticket(wednesday(8, 5));
     office.thief_writes(
         &node_id!("desk-2"),
         Role::Desk,
         &[(
-            "ticket:kiosk-1/1".into(),
+            ticket,
             stamp_id(ms(wednesday(8, 6)), "desk-2"),
             r#"{"Called":{"desk":"desk-1"}}"#.into(),
         )],
@@ -238,7 +244,7 @@ fn a_stamp_at_the_end_of_time_blocks_no_later_action() {
 #[test]
 fn an_entry_altered_by_a_relaying_peer_does_not_count() {
     let office = Office::new();
-    office.draw(wednesday(8, 5));
+    let (ticket, _) = office.draw_ticket(wednesday(8, 5));
     // The relay swaps the service of the kiosk's sealed issue, keeping the seal.
     let relay = MemoryReplica::new();
     relay.receive_from(&office.replica);
@@ -246,7 +252,7 @@ fn an_entry_altered_by_a_relaying_peer_does_not_count() {
     relay
         .clone()
         .change_durably(&name, &mut |tx| {
-            let (_, map) = tx.get(ROOT, "ticket:kiosk-1/1")?.unwrap();
+            let (_, map) = tx.get(ROOT, ticket.as_str())?.unwrap();
             let keys: Vec<String> = tx.keys(&map).collect();
             let (value, _) = tx.get(&map, keys[0].as_str())?.unwrap();
             let altered = value.as_str().unwrap().replace("anmeldung", "reisepass");
@@ -303,12 +309,12 @@ fn an_event_waits_for_its_authors_certificate_and_then_counts() {
 #[test]
 fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
     let office = Office::new();
-    office.draw(wednesday(8, 5));
-    office.draw(wednesday(8, 6));
+    let (first, _) = office.draw_ticket(wednesday(8, 5));
+    let (second, _) = office.draw_ticket(wednesday(8, 6));
     let revoked_at = wednesday(8, 30);
     let call = |ticket: &str, at: Timestamp| {
         (
-            format!("ticket:kiosk-1/{ticket}"),
+            ticket.to_owned(),
             stamp_id(ms(at), "desk-2"),
             r#"{"Called":{"desk":"desk-2"}}"#.to_owned(),
         )
@@ -322,7 +328,7 @@ fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
                 stamp_id(ms(wednesday(8, 1)), "desk-2"),
                 r#"{"Opened":{"services":[]}}"#.into(),
             ),
-            call("1", wednesday(8, 10)),
+            call(&first, wednesday(8, 10)),
         ],
     );
     let signed = SignedRevocation::new(
@@ -362,7 +368,7 @@ fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
     office.thief_writes(
         &node_id!("desk-2"),
         Role::Desk,
-        &[call("2", wednesday(8, 40))],
+        &[call(&second, wednesday(8, 40))],
     );
     let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
     let status: Vec<_> = day

@@ -225,6 +225,80 @@ fn a_morning_at_the_counter_is_pushed_to_every_screen() {
     assert!(day_documents(&foyer.replica).len() == 1, "one day document");
 }
 
+/// A device whose store is new (a replaced disk) acts on no day before it has caught
+/// up; its screens say why. Caught up, it issues above what the office holds of its
+/// earlier store, under its new store's incarnation.
+#[test]
+fn a_device_on_a_new_store_issues_and_calls_nothing_until_it_has_caught_up() {
+    let config = aufruf_office::example_office().unwrap();
+    let anmeldung = ServiceId::new("anmeldung");
+    // Step 1: the kiosk's first store issues two tickets; the desk has them.
+    let first_store = MemoryReplica::new();
+    let first = KioskService::new(
+        office_on(config.clone(), "kiosk-1", first_store.clone()),
+        None,
+        None,
+    );
+    let earlier: Vec<_> = (0..2)
+        .map(|m| {
+            first
+                .draw_ticket(wednesday(8, m), &anmeldung, Wish::Paper, Language::De)
+                .unwrap()
+                .ticket
+        })
+        .collect();
+    let desk_store = MemoryReplica::new_store();
+    desk_store.receive_from(&first_store);
+
+    // Step 2: the kiosk's disk is replaced. The new store issues nothing yet, and the
+    // kiosk's screen says why; so does a desk on a new store.
+    let new_store = MemoryReplica::new_store();
+    let kiosk = KioskService::new(
+        office_on(config.clone(), "kiosk-1", new_store.clone()),
+        None,
+        None,
+    );
+    let refused = kiosk
+        .draw_ticket(wednesday(8, 5), &anmeldung, Wish::Paper, Language::De)
+        .unwrap_err();
+    assert!(
+        matches!(refused, ServiceError::Office(OfficeError::CatchingUp)),
+        "{refused:?}"
+    );
+    let notice = kiosk.view(wednesday(8, 5)).catching_up.unwrap();
+    assert!(notice.en.contains("catches up"), "{notice:?}");
+    let desk = DeskService::new(
+        office_on(config, "desk-1", desk_store.clone()),
+        DeskId::new("desk-1"),
+        wednesday(8, 5),
+    )
+    .unwrap();
+    assert!(matches!(
+        desk.act(wednesday(8, 5), DeskAction::Open { services: vec![] }),
+        Err(ServiceError::Office(OfficeError::CatchingUp))
+    ));
+    let view = desk.view(wednesday(8, 5)).unwrap();
+    assert!(view.catching_up.is_some());
+    assert!(!view.open, "nothing was written");
+
+    // Step 3: the kiosk catches up from the desk; it issues again, above its earlier
+    // tickets, with a new id.
+    new_store.receive_from(&desk_store);
+    new_store.set_caught_up();
+    assert!(kiosk.view(wednesday(8, 6)).catching_up.is_none());
+    let next = kiosk
+        .draw_ticket(wednesday(8, 6), &anmeldung, Wish::Paper, Language::De)
+        .unwrap()
+        .ticket;
+    assert_eq!(next.id.node, node_id!("kiosk-1"));
+    assert_eq!(next.id.seq, 3);
+    assert_ne!(next.id.incarnation, earlier[0].id.incarnation);
+    assert!(
+        earlier.iter().all(|t| t.number < next.number),
+        "{earlier:?} {next:?}"
+    );
+}
+
 #[test]
 fn a_desk_terminal_acts_for_its_own_desk_only() {
     let foyer = foyer(None);
@@ -419,6 +493,14 @@ impl Documents for SlowDisk {
         read: impl FnOnce(&automerge::Automerge) -> R,
     ) -> Option<R> {
         self.inner.read_document(name, read)
+    }
+
+    fn incarnation(&self) -> aufruf_model::Incarnation {
+        self.inner.incarnation()
+    }
+
+    fn catching_up(&self) -> bool {
+        self.inner.catching_up()
     }
 }
 

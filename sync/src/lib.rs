@@ -23,6 +23,6 @@ pub use aufruf_sync_protocol as protocol;
 pub use aufruf_sync_protocol::name;
 
 pub use memory_store::MemoryStore;
-pub use name::{DocumentName, NameError, NodeId, OfficeId, Role};
+pub use name::{DocumentName, Incarnation, NameError, NodeId, OfficeId, Role};
 pub use replica::{ChangeError, Clock, MonotonicClock, OpenedReplica, RemoteChange, Replica};
-pub use store::{DocumentStore, Durability, OpenedStore, Store, StoreError};
+pub use store::{CatchUp, DocumentStore, Durability, OpenedStore, Store, StoreError};

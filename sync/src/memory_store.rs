@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use automerge::Automerge;
 
-use crate::name::{DocumentName, NodeId};
-use crate::store::{DocumentStore, Durability, LoadedDocument, StoreError};
+use crate::name::{DocumentName, Incarnation, NodeId};
+use crate::store::{CatchUp, DocumentStore, Durability, LoadedDocument, StoreError};
 
 /// Documents and sync states in memory. Nothing is ever lost, and `flush` is free.
 #[derive(Clone, Debug, Default)]
@@ -17,17 +17,44 @@ pub struct MemoryStore {
     records: Arc<Mutex<Records>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Records {
     snapshots: BTreeMap<DocumentName, Vec<u8>>,
     chunks: BTreeMap<DocumentName, Vec<Vec<u8>>>,
     sync_states: BTreeMap<(NodeId, DocumentName), Vec<u8>>,
+    incarnation: Incarnation,
+    catch_up: CatchUp,
+}
+
+/// Incarnations of the process's memory stores: distinct, as random ones are.
+static NEXT_INCARNATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+impl Default for Records {
+    fn default() -> Self {
+        Records {
+            snapshots: BTreeMap::new(),
+            chunks: BTreeMap::new(),
+            sync_states: BTreeMap::new(),
+            incarnation: Incarnation::new(
+                NEXT_INCARNATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ),
+            catch_up: CatchUp::Pending,
+        }
+    }
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store: new, so it has to catch up ([`CatchUp::Pending`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store of a device that needs not catch up ([`CatchUp::Established`]):
+    /// for tests that are not about catching up.
+    pub fn established() -> Self {
+        let store = Self::default();
+        store.records().catch_up = CatchUp::Established;
+        store
     }
 
     fn records(&self) -> MutexGuard<'_, Records> {
@@ -143,5 +170,18 @@ impl DocumentStore for MemoryStore {
                 .sum::<usize>()
             + records.sync_states.values().map(Vec::len).sum::<usize>();
         Ok(bytes as u64)
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        self.records().incarnation
+    }
+
+    fn catch_up(&self) -> Result<CatchUp, StoreError> {
+        Ok(self.records().catch_up.clone())
+    }
+
+    fn record_catch_up(&self, caught_up: &CatchUp) -> Result<(), StoreError> {
+        self.records().catch_up = caught_up.clone();
+        Ok(())
     }
 }

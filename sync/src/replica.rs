@@ -9,6 +9,12 @@
 //! carries out the core's outputs (persisting changes and sync states, queueing
 //! frames on the connection's outlet, reloading damaged documents).
 //!
+//! A replica on a new store (see [`CatchUp`]) notes when it has caught up with the
+//! office: after any input, it asks the core whether some peer's greeting is held
+//! whole ([`Replicator::caught_up_from`]) and, once one is, records that in the store
+//! after everything received before it ([`Replica::catch_up`] says where it stands;
+//! [`Replica::declare_only_device`] is the operator's way past the wait).
+//!
 //! **Architecture Invariant**: a local change is flushed to disk before any frame
 //! carrying it is handed to a connection, and before `change` returns.
 
@@ -19,12 +25,12 @@ use std::time::{Duration, SystemTime};
 
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::name::{DocumentName, NodeId};
+use crate::name::{DocumentName, Incarnation, NodeId};
 use crate::protocol::frame::Hello;
 use crate::protocol::{ConnectionId, Identity, Input, Limits, Output, Replicator, SessionError};
-use crate::store::{DocumentStore, Durability, Store, StoreError};
+use crate::store::{CatchUp, DocumentStore, Durability, Store, StoreError};
 
 /// Chunks appended to a document after which it is compacted into a snapshot.
 pub const COMPACT_AFTER_CHUNKS: usize = 256;
@@ -96,6 +102,11 @@ impl Clock for MonotonicClock {
 pub struct Replica<S: DocumentStore = Store> {
     inner: Mutex<Inner<S>>,
     remote_changes: broadcast::Sender<RemoteChange>,
+    /// Where the store stands in catching up; changed (and recorded in the store)
+    /// under the inner lock only.
+    catch_up: watch::Sender<CatchUp>,
+    /// The store's incarnation.
+    incarnation: Incarnation,
     clock: Box<dyn Clock>,
 }
 
@@ -182,8 +193,18 @@ impl<S: DocumentStore> Replica<S> {
         for (peer, name, state) in store.sync_states()? {
             core.restore_sync_state(peer, name, state);
         }
+        let incarnation = store.incarnation();
+        let catch_up = store.catch_up()?;
+        if catch_up.is_pending() {
+            tracing::warn!(
+                %incarnation,
+                "the store is new (or was set aside): this device issues and calls nothing until it has caught up with another device of the office"
+            );
+        }
         let (remote_changes, _) = broadcast::channel(1024);
         Ok(Replica {
+            catch_up: watch::channel(catch_up).0,
+            incarnation,
             inner: Mutex::new(Inner {
                 core,
                 store,
@@ -291,6 +312,42 @@ impl<S: DocumentStore> Replica<S> {
         self.lock().core.identity().clone()
     }
 
+    /// The incarnation of the store, drawn when it was created.
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
+    }
+
+    /// Whether the store, if it began empty, has caught up with the office since.
+    pub fn catch_up(&self) -> CatchUp {
+        self.catch_up.borrow().clone()
+    }
+
+    /// Told whenever [`Self::catch_up`] changes.
+    pub fn subscribe_catch_up(&self) -> watch::Receiver<CatchUp> {
+        self.catch_up.subscribe()
+    }
+
+    /// An operator states that this device is the office's only one: a store still
+    /// catching up stops waiting for a peer, and records that it was told so. Returns
+    /// whether the store was waiting. On a device that is not the only one this can
+    /// make it reissue display numbers its earlier store gave out (ids stay unique:
+    /// they carry the store's incarnation), so it is logged loudly.
+    pub fn declare_only_device(&self) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if !self.catch_up.borrow().is_pending() {
+            return Ok(false);
+        }
+        inner.store_all_received()?;
+        inner.store.record_catch_up(&CatchUp::OnlyDevice)?;
+        inner.unflushed_since = None;
+        tracing::error!(
+            incarnation = %self.incarnation,
+            "an operator stated that this device is the office's only one: its new store issues without having caught up from a peer; if another device of the office holds tickets of today, display numbers may be given out twice"
+        );
+        self.catch_up.send_replace(CatchUp::OnlyDevice);
+        Ok(true)
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.lock().core.limits().clone()
@@ -372,6 +429,7 @@ impl<S: DocumentStore> Replica<S> {
         let mut inner = self.lock();
         let outputs = inner.core.handle(now, Input::Tick);
         self.carry_out(&mut inner, now, outputs);
+        self.note_catch_up(&mut inner);
         if let Some(since) = inner.unflushed_since
             && now.saturating_sub(since) >= inner.flush_within / 2
         {
@@ -390,6 +448,11 @@ impl<S: DocumentStore> Replica<S> {
         self.lock().flush_within = bound;
     }
 
+    /// Whether the next tick has no catch-up to do ([`Replicator::is_idle`]).
+    pub fn is_idle(&self) -> bool {
+        self.lock().core.is_idle()
+    }
+
     /// Whether changes received from peers wait for their flush.
     pub fn has_unflushed_received(&self) -> bool {
         self.lock().unflushed_since.is_some()
@@ -400,6 +463,38 @@ impl<S: DocumentStore> Replica<S> {
         let mut inner = self.lock();
         let outputs = inner.core.handle(now, input);
         self.carry_out(&mut inner, now, outputs);
+        self.note_catch_up(&mut inner);
+    }
+
+    /// Records that a store catching up has caught up, once the core holds a peer's
+    /// whole greeting: durably, after every change received before (the store keeps
+    /// the record only with them). A failed write leaves it waiting; the next input
+    /// tries again.
+    fn note_catch_up(&self, inner: &mut Inner<S>) {
+        if !self.catch_up.borrow().is_pending() {
+            return;
+        }
+        let Some(peer) = inner.core.caught_up_from().cloned() else {
+            return;
+        };
+        let caught_up = CatchUp::FromPeer(peer.clone());
+        let recorded = inner
+            .store_all_received()
+            .and_then(|()| inner.store.record_catch_up(&caught_up));
+        match recorded {
+            Ok(()) => {
+                inner.unflushed_since = None;
+                tracing::warn!(
+                    %peer,
+                    incarnation = %self.incarnation,
+                    "the new store has caught up with the office from {peer}; this device issues and calls from now on"
+                );
+                self.catch_up.send_replace(caught_up);
+            }
+            Err(error) => {
+                tracing::error!(%error, "caught up from {peer}, but the store did not take it; trying again");
+            }
+        }
     }
 
     fn now(&self) -> Duration {
@@ -495,6 +590,16 @@ impl<S: DocumentStore> Drop for Replica<S> {
 }
 
 impl<S: DocumentStore> Inner<S> {
+    /// Makes sure the store holds every change received from peers: documents whose
+    /// peer changes the store refused are stored whole.
+    fn store_all_received(&mut self) -> Result<(), StoreError> {
+        let unstored: Vec<DocumentName> = self.unstored.iter().cloned().collect();
+        for name in unstored {
+            self.compact(&name)?;
+        }
+        Ok(())
+    }
+
     fn count_chunk(&mut self, name: &DocumentName) {
         let count = self.chunks_since_snapshot.entry(name.clone()).or_default();
         *count += 1;

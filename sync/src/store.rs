@@ -8,6 +8,9 @@
 //!     a document's chunks in the order they were written;
 //!   - tree `snapshots`: one compacted `save()` per document;
 //!   - tree `sync_states`: the encoded automerge sync state per `(peer, document)`;
+//!   - tree `meta`: what the store keeps about itself — its `incarnation`, drawn at
+//!     random when the store is created, and `catch-up`, whether a store that began
+//!     empty has caught up with the office since (see [`CatchUp`]);
 //! - `lock`: locked for as long as a [`Store`] has the directory open.
 //!
 //! Every value carries a CRC-32 of its bytes. A record whose checksum does not match
@@ -46,6 +49,16 @@
 //! generations (sled's files directly in the store directory) is generation 0; it is
 //! copied into generation 1 when opened and its files are removed after the commit.
 //!
+//! # A new store
+//!
+//! A store is created with a fresh [`Incarnation`] and [`CatchUp::Pending`], both
+//! flushed before `CURRENT` first names its generation, so a store either has them
+//! or is not there. Until the device has caught up with the office from a peer (or an
+//! operator stated that it is the office's only device) it issues nothing: it might
+//! not know what its earlier store issued today. [`Store::record_catch_up`] records
+//! the end of that wait after everything written before it, in sled's one log, so a
+//! crash before all of the peer's changes are on disk leaves the store pending.
+//!
 //! **Architecture Invariant**: nothing here interprets document contents; the store
 //! only keeps bytes that automerge produced and gives them back in order.
 
@@ -59,7 +72,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use automerge::Automerge;
 
-use crate::name::{DocumentName, NameError, NodeId};
+use crate::name::{DocumentName, Incarnation, NameError, NodeId};
 
 /// How long [`Store::append`] waits before returning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +116,74 @@ pub enum StoreError {
         /// automerge's complaint.
         source: Box<automerge::AutomergeError>,
     },
+    /// What the store keeps about itself (its incarnation, whether it caught up)
+    /// cannot be read.
+    #[error("store {path}: its record {record:?} is damaged")]
+    Meta {
+        /// The store.
+        path: PathBuf,
+        /// The record.
+        record: &'static str,
+    },
+    /// The operating system gave no random bits for a new store's incarnation.
+    #[error("no random bits for a new store's incarnation")]
+    NoRandomness,
+}
+
+/// Whether a store that began empty has caught up with the office since. Until it
+/// has, its device may not know the ticket ids, display numbers and clock stamps it
+/// gave out earlier today (on a disk since replaced, or in a store set aside), so it
+/// issues and calls nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatchUp {
+    /// The store began empty and has not caught up yet.
+    Pending,
+    /// It caught up from this peer: it held everything the peer greeted it with.
+    FromPeer(NodeId),
+    /// An operator stated that this device is the office's only one
+    /// (`aufruf run --only-device`).
+    OnlyDevice,
+    /// The store was in use before stores kept this record.
+    Established,
+}
+
+impl CatchUp {
+    /// Whether the device still waits to catch up.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, CatchUp::Pending)
+    }
+
+    /// The record's text in the store.
+    fn encode(&self) -> String {
+        match self {
+            CatchUp::Pending => "pending".to_owned(),
+            CatchUp::FromPeer(peer) => format!("peer:{peer}"),
+            CatchUp::OnlyDevice => "only-device".to_owned(),
+            CatchUp::Established => "established".to_owned(),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(CatchUp::Pending),
+            "only-device" => Some(CatchUp::OnlyDevice),
+            "established" => Some(CatchUp::Established),
+            _ => NodeId::new(text.strip_prefix("peer:")?)
+                .ok()
+                .map(CatchUp::FromPeer),
+        }
+    }
+}
+
+impl std::fmt::Display for CatchUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CatchUp::Pending => f.write_str("catching up with the office"),
+            CatchUp::FromPeer(peer) => write!(f, "caught up from {peer}"),
+            CatchUp::OnlyDevice => f.write_str("stated the office's only device"),
+            CatchUp::Established => f.write_str("established"),
+        }
+    }
 }
 
 impl StoreError {
@@ -134,7 +215,11 @@ impl StoreError {
             StoreError::Locked(_) => false,
             StoreError::Directory { source, .. } => !environment(source),
             StoreError::Sled(sled::Error::Io(source)) => !environment(source),
-            StoreError::Sled(_) | StoreError::Current(_) | StoreError::Document { .. } => true,
+            StoreError::NoRandomness => false,
+            StoreError::Sled(_)
+            | StoreError::Current(_)
+            | StoreError::Document { .. }
+            | StoreError::Meta { .. } => true,
         }
     }
 }
@@ -146,6 +231,8 @@ pub struct Store {
     /// The generation in use; 0 for sled's files directly in `path`.
     generation: u64,
     trees: Trees,
+    /// Drawn when the store was created; kept for its life.
+    incarnation: Incarnation,
     /// Blob files of the current generation known to be fsynced.
     synced_blobs: Mutex<BTreeSet<OsString>>,
     /// The lock on `lock`; declared last so it is released only after the database
@@ -160,6 +247,7 @@ struct Trees {
     chunks: sled::Tree,
     snapshots: sled::Tree,
     sync_states: sled::Tree,
+    meta: sled::Tree,
 }
 
 /// The result of [`Store::open`].
@@ -191,6 +279,9 @@ const CHUNK_ID_LEN: usize = 8;
 /// is rewritten: as much as the records take, but at least this much, so that a
 /// small store is not rewritten at every compaction.
 const REWRITE_SLACK: u64 = 64 * 1024;
+
+const INCARNATION: &str = "incarnation";
+const CATCH_UP: &str = "catch-up";
 
 const CURRENT: &str = "CURRENT";
 const CURRENT_TMP: &str = "CURRENT.tmp";
@@ -234,6 +325,13 @@ pub trait DocumentStore: Send + std::fmt::Debug {
     fn sync_states(&self) -> Result<Vec<(NodeId, DocumentName, Vec<u8>)>, StoreError>;
     /// Bytes the store occupies.
     fn size_on_disk(&self) -> Result<u64, StoreError>;
+    /// The store's incarnation, drawn when it was created.
+    fn incarnation(&self) -> Incarnation;
+    /// Whether the store, if it began empty, has caught up with the office since.
+    fn catch_up(&self) -> Result<CatchUp, StoreError>;
+    /// Records how the store caught up: durable when this returns, and written after
+    /// everything written before it, so a crash never keeps the record without them.
+    fn record_catch_up(&self, caught_up: &CatchUp) -> Result<(), StoreError>;
 }
 
 impl DocumentStore for Store {
@@ -281,6 +379,18 @@ impl DocumentStore for Store {
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         Store::size_on_disk(self)
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        self.incarnation
+    }
+
+    fn catch_up(&self) -> Result<CatchUp, StoreError> {
+        Store::catch_up(self)
+    }
+
+    fn record_catch_up(&self, caught_up: &CatchUp) -> Result<(), StoreError> {
+        Store::record_catch_up(self, caught_up)
     }
 }
 
@@ -335,6 +445,9 @@ impl Store {
             None => {
                 remove_leftovers(path, None)?;
                 let trees = open_trees(&generation_path(path, 1))?;
+                // A new store: it has to catch up before its device issues anything.
+                write_meta(&trees, INCARNATION, &new_incarnation()?.to_string())?;
+                write_meta(&trees, CATCH_UP, &CatchUp::Pending.encode())?;
                 trees.db.flush()?;
                 sync_directory_tree(&generation_path(path, 1))
                     .map_err(directory_error(&generation_path(path, 1)))?;
@@ -342,13 +455,54 @@ impl Store {
                 (1, trees)
             }
         };
-        Ok(Store {
+        let incarnation = match read_meta(&trees, path, INCARNATION)? {
+            Some(text) => text.parse().map_err(|_| StoreError::Meta {
+                path: path.to_owned(),
+                record: INCARNATION,
+            })?,
+            None => {
+                // A store from before incarnations: it has its history, and gets an
+                // incarnation for what it issues from now on.
+                let incarnation = new_incarnation()?;
+                write_meta(&trees, INCARNATION, &incarnation.to_string())?;
+                write_meta(&trees, CATCH_UP, &CatchUp::Established.encode())?;
+                trees.db.flush()?;
+                incarnation
+            }
+        };
+        let store = Store {
             path: path.to_owned(),
             generation,
             trees,
+            incarnation,
             synced_blobs: Mutex::new(BTreeSet::new()),
             _lock: lock,
-        })
+        };
+        store.catch_up()?;
+        Ok(store)
+    }
+
+    /// The store's incarnation, drawn when it was created.
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
+    }
+
+    /// Whether the store, if it began empty, has caught up with the office since.
+    pub fn catch_up(&self) -> Result<CatchUp, StoreError> {
+        let damaged = || StoreError::Meta {
+            path: self.path.clone(),
+            record: CATCH_UP,
+        };
+        match read_meta(&self.trees, &self.path, CATCH_UP)? {
+            Some(text) => CatchUp::decode(&text).ok_or_else(damaged),
+            None => Err(damaged()),
+        }
+    }
+
+    /// Records how the store caught up, flushed with everything written before it.
+    pub fn record_catch_up(&self, caught_up: &CatchUp) -> Result<(), StoreError> {
+        write_meta(&self.trees, CATCH_UP, &caught_up.encode())?;
+        self.flush()
     }
 
     /// Appends one automerge chunk (a change, or `save_after` of several) to a
@@ -597,6 +751,7 @@ impl Store {
         for (from, to) in [
             (&self.trees.snapshots, &copy.snapshots),
             (&self.trees.sync_states, &copy.sync_states),
+            (&self.trees.meta, &copy.meta),
         ] {
             let mut batch = sled::Batch::default();
             for record in from.iter() {
@@ -688,7 +843,7 @@ impl Trees {
     /// Bytes of all keys and values.
     fn live_bytes(&self) -> Result<u64, StoreError> {
         let mut bytes = 0;
-        for tree in [&self.chunks, &self.snapshots, &self.sync_states] {
+        for tree in [&self.chunks, &self.snapshots, &self.sync_states, &self.meta] {
             for record in tree.iter() {
                 let (key, value) = record?;
                 bytes += (key.len() + value.len()) as u64;
@@ -723,14 +878,61 @@ fn open_trees(path: &Path) -> Result<Trees, StoreError> {
         chunks: db.open_tree("chunks")?,
         snapshots: db.open_tree("snapshots")?,
         sync_states: db.open_tree("sync_states")?,
+        meta: db.open_tree("meta")?,
         db,
     };
-    for tree in [&trees.chunks, &trees.snapshots, &trees.sync_states] {
+    for tree in [
+        &trees.chunks,
+        &trees.snapshots,
+        &trees.sync_states,
+        &trees.meta,
+    ] {
         for record in tree.iter() {
             record?;
         }
     }
     Ok(trees)
+}
+
+/// A random incarnation for a new store, from the operating system's generator; never
+/// [`Incarnation::UNRECORDED`], which names the tickets of before incarnations.
+fn new_incarnation() -> Result<Incarnation, StoreError> {
+    let random = ring::rand::SystemRandom::new();
+    loop {
+        let bits: [u8; 4] = ring::rand::generate(&random)
+            .map_err(|_| StoreError::NoRandomness)?
+            .expose();
+        let incarnation = Incarnation::new(u32::from_be_bytes(bits));
+        if incarnation != Incarnation::UNRECORDED {
+            return Ok(incarnation);
+        }
+    }
+}
+
+/// A record of the store about itself; `None` when it has none of that name.
+fn read_meta(
+    trees: &Trees,
+    path: &Path,
+    record: &'static str,
+) -> Result<Option<String>, StoreError> {
+    let Some(value) = trees.meta.get(record.as_bytes())? else {
+        return Ok(None);
+    };
+    verified(&value)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .map(|text| Some(text.to_owned()))
+        .ok_or_else(|| StoreError::Meta {
+            path: path.to_owned(),
+            record,
+        })
+}
+
+/// Writes a record of the store about itself (buffered, like every sled write).
+fn write_meta(trees: &Trees, record: &str, text: &str) -> Result<(), StoreError> {
+    trees
+        .meta
+        .insert(record.as_bytes(), with_checksum(text.as_bytes()))?;
+    Ok(())
 }
 
 /// Takes the lock on `<path>/lock`, waiting up to two seconds for a process that
@@ -1120,6 +1322,7 @@ mod tests {
         assert_eq!(std::fs::read(&aside).unwrap(), b"not a sled store");
         assert!(path.is_dir());
         assert!(opened.store.document_names().unwrap().is_empty());
+        assert_eq!(opened.store.catch_up().unwrap(), CatchUp::Pending);
     }
 
     #[test]
@@ -1173,12 +1376,13 @@ mod tests {
     fn a_store_with_garbage_in_its_log_is_moved_aside() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        {
+        let first_incarnation = {
             let store = Store::open(&path, now()).unwrap().store;
             let mut doc = Automerge::new();
             let chunk = issue_ticket(&mut doc, "A-001");
             store.append(&day(), &chunk, Durability::Flushed).unwrap();
-        }
+            store.incarnation()
+        };
         let generation = read_current(&path).unwrap().unwrap();
         let sled_dir = generation_path(&path, generation);
         std::fs::write(sled_dir.join("conf"), b"\xff\xfe garbage").unwrap();
@@ -1186,6 +1390,59 @@ mod tests {
         let opened = Store::open(&path, now()).unwrap();
         assert!(opened.moved_aside.is_some());
         assert!(opened.store.document_names().unwrap().is_empty());
+        // The fresh store is a new incarnation that has to catch up.
+        assert_eq!(opened.store.catch_up().unwrap(), CatchUp::Pending);
+        assert_ne!(opened.store.incarnation(), first_incarnation);
+    }
+
+    #[test]
+    fn a_new_store_must_catch_up_and_keeps_its_incarnation_and_the_record_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::open(&path, now()).unwrap().store;
+        let incarnation = store.incarnation();
+        assert_eq!(store.catch_up().unwrap(), CatchUp::Pending);
+        drop(store);
+        // A restart before catching up is still pending: same store, same wait.
+        let store = Store::open(&path, now()).unwrap().store;
+        assert_eq!(store.catch_up().unwrap(), CatchUp::Pending);
+        assert_eq!(store.incarnation(), incarnation);
+        let desk = CatchUp::FromPeer(NodeId::new("desk-1").unwrap());
+        store.record_catch_up(&desk).unwrap();
+        // Opening rewrites the store into a fresh generation; the records go along.
+        let generation = store.generation;
+        drop(store);
+        let store = Store::open(&path, now()).unwrap().store;
+        assert!(store.generation > generation);
+        assert_eq!(store.catch_up().unwrap(), desk);
+        assert_eq!(store.incarnation(), incarnation);
+        for record in [
+            CatchUp::OnlyDevice,
+            CatchUp::Established,
+            CatchUp::Pending,
+            desk,
+        ] {
+            assert_eq!(CatchUp::decode(&record.encode()), Some(record));
+        }
+        assert_eq!(CatchUp::decode("peer:../x"), None);
+    }
+
+    #[test]
+    fn a_damaged_record_of_the_store_moves_it_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        {
+            let store = Store::open(&path, now()).unwrap().store;
+            store
+                .trees
+                .meta
+                .insert(CATCH_UP, b"\0\0\0\0garbage".to_vec())
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let opened = Store::open(&path, now()).unwrap();
+        assert!(opened.moved_aside.is_some());
+        assert_eq!(opened.store.catch_up().unwrap(), CatchUp::Pending);
     }
 
     /// A store at `path` with `tickets` flushed tickets, and the document they make.
@@ -1350,6 +1607,15 @@ mod tests {
         assert_eq!(entries(&path), ["<n>", "CURRENT", "lock"]);
         let loaded = opened.store.load(&day()).unwrap().unwrap();
         assert_eq!(loaded.document.get_heads(), doc.get_heads());
+        // It has its history: it need not catch up, and issues under an incarnation
+        // of its own from now on.
+        assert_eq!(opened.store.catch_up().unwrap(), CatchUp::Established);
+        let incarnation = opened.store.incarnation();
+        drop(opened);
+        assert_eq!(
+            Store::open(&path, now()).unwrap().store.incarnation(),
+            incarnation
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::replica::{COMPACT_AFTER_CHUNKS, Outgoing};
 use aufruf_sync::{
-    ChangeError, DocumentName, DocumentStore, MemoryStore, NodeId, OfficeId, RemoteChange, Replica,
-    Role,
+    CatchUp, ChangeError, DocumentName, DocumentStore, MemoryStore, NodeId, OfficeId, RemoteChange,
+    Replica, Role,
 };
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
@@ -250,13 +250,26 @@ fn a_replica_runs_on_the_clock_and_actors_it_is_given() {
 }
 
 /// A memory store that counts what was appended without a flush since the last one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct FlushWatch {
     inner: MemoryStore,
     unflushed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+impl Default for FlushWatch {
+    fn default() -> Self {
+        FlushWatch::on(MemoryStore::established())
+    }
+}
+
 impl FlushWatch {
+    fn on(inner: MemoryStore) -> Self {
+        FlushWatch {
+            inner,
+            unflushed: std::sync::Arc::default(),
+        }
+    }
+
     fn unflushed(&self) -> usize {
         self.unflushed.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -316,6 +329,16 @@ impl DocumentStore for FlushWatch {
     fn size_on_disk(&self) -> Result<u64, aufruf_sync::StoreError> {
         self.inner.size_on_disk()
     }
+    fn incarnation(&self) -> aufruf_sync::Incarnation {
+        self.inner.incarnation()
+    }
+    fn catch_up(&self) -> Result<CatchUp, aufruf_sync::StoreError> {
+        self.inner.catch_up()
+    }
+    fn record_catch_up(&self, caught_up: &CatchUp) -> Result<(), aufruf_sync::StoreError> {
+        self.flush()?;
+        self.inner.record_catch_up(caught_up)
+    }
 }
 
 #[test]
@@ -358,4 +381,65 @@ fn changes_received_from_a_peer_are_flushed_within_the_bound_in_one_flush() {
     clock.advance(std::time::Duration::from_millis(100));
     desk.tick();
     assert_eq!(store.unflushed(), 0);
+}
+
+#[test]
+fn a_new_store_records_that_it_caught_up_from_a_peer_with_everything_received_before() {
+    // Step 1: desk-1 has been in the office all along and holds five tickets.
+    let peer = in_memory(&MemoryStore::established(), "desk-1");
+    for n in 0..5 {
+        issue(&peer, &format!("A-{n:03}"));
+    }
+    // Step 2: desk-2's disk was replaced: its store is new and waits.
+    let store = FlushWatch::on(MemoryStore::new());
+    let desk = Replica::with_store(store.clone(), identity("desk-2"), Limits::default()).unwrap();
+    assert_eq!(desk.catch_up(), CatchUp::Pending);
+    let told = desk.subscribe_catch_up();
+    // Step 3: they meet; desk-2 holds what desk-1 had and records it, flushed after
+    // every change it received.
+    pump(&peer, &desk);
+    let caught_up = CatchUp::FromPeer(NodeId::new("desk-1").unwrap());
+    assert_eq!(desk.catch_up(), caught_up);
+    assert!(told.has_changed().unwrap());
+    assert_eq!(store.catch_up().unwrap(), caught_up);
+    assert_eq!(store.unflushed(), 0);
+    assert_eq!(desk.read(&day(), |d| d.keys(ROOT).count()), Some(5));
+    // An operator's statement changes nothing now.
+    assert!(!desk.declare_only_device().unwrap());
+    assert_eq!(store.catch_up().unwrap(), caught_up);
+}
+
+#[test]
+fn an_operator_statement_ends_the_wait_of_a_lone_new_store_and_is_recorded() {
+    let store = MemoryStore::new();
+    let kiosk = in_memory(&store, "kiosk-1");
+    assert!(kiosk.catch_up().is_pending());
+    let incarnation = kiosk.incarnation();
+    assert!(kiosk.declare_only_device().unwrap());
+    assert_eq!(kiosk.catch_up(), CatchUp::OnlyDevice);
+    drop(kiosk);
+    // Restarted on the same store: the statement and the incarnation stay.
+    let kiosk = in_memory(&store, "kiosk-1");
+    assert_eq!(kiosk.catch_up(), CatchUp::OnlyDevice);
+    assert_eq!(kiosk.incarnation(), incarnation);
+    assert_ne!(
+        in_memory(&MemoryStore::new(), "kiosk-1").incarnation(),
+        incarnation
+    );
+}
+
+#[test]
+fn a_new_store_on_disk_waits_until_restarted_and_then_still_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let incarnation = {
+        let replica = open(&path, "kiosk-1");
+        assert!(replica.catch_up().is_pending());
+        issue(&replica, "A-001");
+        replica.incarnation()
+    };
+    // A crash or restart while catching up does not count as caught up.
+    let replica = open(&path, "kiosk-1");
+    assert!(replica.catch_up().is_pending());
+    assert_eq!(replica.incarnation(), incarnation);
 }

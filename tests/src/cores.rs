@@ -125,6 +125,10 @@ impl Endpoint for Core {
     fn take_outgoing(&mut self) -> Vec<(ConnectionId, Outgoing)> {
         std::mem::take(&mut self.outbox)
     }
+
+    fn is_idle(&self) -> bool {
+        self.core.is_idle()
+    }
 }
 
 /// Protocol cores on the network, and what their tests do with them.

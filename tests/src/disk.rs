@@ -9,19 +9,30 @@
 //!
 //! [`SimStore`] is the disk as the `DocumentStore` of a real `aufruf_sync::Replica`,
 //! so the replica's own store handling (flush before acknowledging, buffered peer
-//! changes, a whole-document write after refused peer changes, compaction) runs in the
-//! simulation; a full disk refuses every write with an error.
+//! changes, a whole-document write after refused peer changes, compaction, recording
+//! that a new store caught up after everything before it) runs in the simulation; a
+//! full disk refuses every write with an error.
+//!
+//! Like the real store, a disk carries its store's incarnation and whether it caught
+//! up: a disk put in to replace a lost one ([`Disk::new`] with `CatchUp::Pending`)
+//! has to catch up before its device issues anything.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aufruf_sync::store::LoadedDocument;
-use aufruf_sync::{DocumentName, DocumentStore, Durability, NodeId, StoreError};
+use aufruf_sync::{
+    CatchUp, DocumentName, DocumentStore, Durability, Incarnation, NodeId, StoreError,
+};
 use automerge::{ActorId, Automerge, AutomergeError};
 
 /// The durable store of one simulated node.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Disk {
+    /// The incarnation of the store on this disk.
+    incarnation: Incarnation,
+    /// Durable: whether the store, begun empty, has caught up since.
+    catch_up: CatchUp,
     /// Flushed chunks per document, in the order they were written.
     chunks: BTreeMap<DocumentName, Vec<Vec<u8>>>,
     /// Flushed sync states per peer and document.
@@ -49,6 +60,26 @@ enum Write {
 }
 
 impl Disk {
+    /// An empty disk whose store has this incarnation and stands so in catching up:
+    /// [`CatchUp::Established`] for a device that has been in the office all along,
+    /// [`CatchUp::Pending`] for a new disk in place of a lost one.
+    pub fn new(incarnation: Incarnation, catch_up: CatchUp) -> Self {
+        Disk {
+            incarnation,
+            catch_up,
+            chunks: BTreeMap::new(),
+            sync_states: BTreeMap::new(),
+            buffered: Vec::new(),
+            full: false,
+            boots: 0,
+        }
+    }
+
+    /// Where the store stands in catching up, as the disk holds it.
+    pub fn catch_up(&self) -> &CatchUp {
+        &self.catch_up
+    }
+
     /// Whether the disk refuses writes.
     pub fn is_full(&self) -> bool {
         self.full
@@ -280,5 +311,22 @@ impl DocumentStore for SimStore {
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        lock(&self.disk).incarnation
+    }
+
+    fn catch_up(&self) -> Result<CatchUp, StoreError> {
+        Ok(lock(&self.disk).catch_up.clone())
+    }
+
+    /// Flushed after everything buffered before it, as in sled's one log.
+    fn record_catch_up(&self, caught_up: &CatchUp) -> Result<(), StoreError> {
+        if let Some(mut disk) = self.writable()? {
+            disk.flush();
+            disk.catch_up = caught_up.clone();
+        }
+        Ok(())
     }
 }

@@ -14,7 +14,8 @@
 //! of its unflushed writes ([`Disk::crash`](crate::disk::Disk::crash)), and drops its
 //! connections; a restart rebuilds everything from the disk, with a new automerge
 //! actor. A full disk ([`Lan::fill_disk`]) refuses local changes and drops what peers
-//! send, as the real store's errors do.
+//! send, as the real store's errors do. A lost disk ([`Lan::lose_disk`]) is replaced
+//! by a new, empty one whose store has to catch up before the device acts.
 //!
 //! Every acknowledged action — a printed ticket, a call shown at a desk, any event an
 //! action returned — is recorded in [`Acknowledged`]; [`Lan::check_converged`] checks
@@ -26,7 +27,7 @@
 //! in the submodules, by seam:
 //!
 //! - `actions`: the office's actions on a device, narrated and recorded.
-//! - `faults`: crashes, restarts from the disk, full disks.
+//! - `faults`: crashes, restarts from the disk, full disks, lost disks.
 //! - `plumbing`: a device as the network's endpoint — inputs into its replica, what
 //!   the replica queued on its connections.
 //! - `device`: one device's running state (replica, office) and what it acknowledged.
@@ -36,13 +37,16 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use std::sync::Mutex;
+
 use aufruf_model::{OfficeConfig, Timestamp};
 use aufruf_office::document_name;
 use aufruf_sync::protocol::Limits;
-use aufruf_sync::{DocumentName, NodeId, Role};
+use aufruf_sync::{CatchUp, DocumentName, Incarnation, NodeId, Role};
 use chrono::NaiveDate;
 use rand::Rng;
 
+use crate::disk::Disk;
 use crate::network::Network;
 
 mod actions;
@@ -174,12 +178,16 @@ impl Lan {
             Ok(id) => id,
             Err(error) => panic!("{error}"),
         };
+        // A device of the office all along: its store needs not catch up.
+        let disk = Disk::new(Incarnation::new(1), CatchUp::Established);
         let node = self.net.add(Node {
             name,
             role,
             skew_ms: 0,
-            incarnation: 0,
-            disk: Arc::default(),
+            boots: 0,
+            disks: 1,
+            disk_since: 0,
+            disk: Arc::new(Mutex::new(disk)),
             running: None,
         });
         self.boot(node);
@@ -199,7 +207,7 @@ impl Lan {
     /// Devices added or restarted from now on start without the day's document, as
     /// real nodes do: they create it with their first change or take it from a peer's
     /// announcement. The replica names the actor of a document it creates
-    /// (`<device>#<incarnation>/<document>`), so a seed still replays exactly.
+    /// (`<device>#<boot>/<document>`), so a seed still replays exactly.
     pub fn lazy_documents(&mut self) {
         self.lazy_documents = true;
     }

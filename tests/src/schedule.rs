@@ -3,8 +3,9 @@
 //! A day is told in rounds: the LAN comes up and the day's bookings are fed in;
 //! then in each round kiosks issue tickets and check in bookings, desks call, serve,
 //! recall, park, transfer and finish visitors, while links fail (both ways or one
-//! way), connections drop, the office splits in two, devices crash and restart and
-//! time passes — all chosen by the seed. Each round ends with a heal and a settle,
+//! way), connections drop, the office splits in two, devices crash and restart, a
+//! device loses its whole disk and starts again on a new one, and time passes — all
+//! chosen by the seed. Each round ends with a heal and a settle,
 //! after which [`Lan::check_converged`] checks every promise.
 //!
 //! [`run_seeds`] runs a test's default seeds, or `AUFRUF_LAN_SEEDS=<n>` of them, or the
@@ -31,6 +32,13 @@ pub struct Shape {
     pub faults: u32,
     /// Weight of crashes.
     pub crashes: u32,
+    /// Weight of a device losing its whole disk and restarting on a new one (which
+    /// catches up before the device issues or calls). A disk is lost only while
+    /// everything its device acknowledged is on every other device's disk and no
+    /// device is catching up ([`Lan::held_elsewhere`]): what reached no other disk
+    /// is gone with the disk in any system, and a device that catches up from one
+    /// that is itself catching up may miss its own earlier tickets.
+    pub lost_disks: u32,
     /// Bookings fed in before the day starts.
     pub bookings: usize,
     /// Whether the gateway is on the LAN too (it feeds the bookings and issues remote
@@ -52,6 +60,7 @@ impl Default for Shape {
             steps: 28,
             faults: 6,
             crashes: 2,
+            lost_disks: 1,
             bookings: 4,
             gateway: false,
             lazy_documents: false,
@@ -136,6 +145,8 @@ enum Move {
     Heal,
     Crash,
     Restart,
+    /// A device loses its whole disk and starts again on a new one.
+    LoseDisk,
     /// A device's disk fills up, or every full disk gets space again.
     Disk,
     /// Things calm down for a while, the LAN possibly still split.
@@ -157,6 +168,7 @@ pub fn random_step(lan: &mut Lan, shape: &Shape) {
         (Move::Heal, shape.faults / 3),
         (Move::Crash, shape.crashes),
         (Move::Restart, shape.crashes * 2),
+        (Move::LoseDisk, shape.lost_disks),
         (Move::Disk, u32::from(shape.full_disks)),
         (Move::Calm, 2),
     ];
@@ -240,6 +252,22 @@ pub fn random_step(lan: &mut Lan, shape: &Shape) {
                     lan.set_skew(&name, skew);
                 }
                 lan.restart_by_index(node);
+            }
+        }
+        Move::LoseDisk => {
+            let n = lan.nodes().len();
+            // Half of the losses hit the device that has just acted.
+            let node = match lan.last_actor() {
+                Some(last) if lan.rng().random_bool(0.5) => last,
+                _ => lan.rng().random_range(0..n),
+            };
+            let name = lan.nodes()[node].name.to_string();
+            if lan.held_elsewhere(node) {
+                lan.lose_disk(&name);
+            } else {
+                lan.say(format!(
+                    "{name} keeps its disk: its work is not on every other disk yet"
+                ));
             }
         }
         Move::Disk => {

@@ -1,6 +1,6 @@
 //! Random office days on the simulated LAN: a thousand seeded schedules (450 + 350 +
-//! 100 + 100) of work, partitions, one-way links, dropped connections, crashes and
-//! clock skew, each checked after every heal (see `aufruf_tests::schedule`).
+//! 100 + 100) of work, partitions, one-way links, dropped connections, crashes, lost
+//! disks and clock skew, each checked after every heal (see `aufruf_tests::schedule`).
 //! `AUFRUF_LAN_SEEDS=20000` runs that many of each; `AUFRUF_LAN_SEED=<seed>` replays
 //! one exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
@@ -21,13 +21,14 @@ fn random_office_days_keep_every_promise() {
     );
 }
 
-/// A bad day: links fail one way, connections drop, disks fill up and devices crash
-/// all the time.
+/// A bad day: links fail one way, connections drop, disks fill up, devices crash all
+/// the time and lose their disks now and then.
 #[test]
 fn random_days_of_crashes_and_failing_links_keep_every_promise() {
     let shape = Shape {
         faults: 14,
         crashes: 6,
+        lost_disks: 3,
         full_disks: true,
         ..Shape::default()
     };

@@ -3,7 +3,12 @@
 
 #![allow(dead_code)]
 
-use aufruf_model::{DeskId, HlcClock, NodeId, OfficeConfig, ServiceId, Stamp, Timestamp};
+use aufruf_model::{
+    DeskId, HlcClock, Incarnation, NodeId, OfficeConfig, ServiceId, Stamp, Timestamp,
+};
+
+/// The incarnation of every store in these tests.
+pub const INC: Incarnation = Incarnation::new(0x0000_0001);
 
 pub const OFFICE: &str = r#"
 [office]

@@ -51,6 +51,25 @@ impl TestOffice {
         NodeSettings::on_loopback(node, role, &home, peers)
     }
 
+    /// Enrolls a node that runs alone, as the office's only device (`--only-device`):
+    /// its new store issues without catching up from a peer.
+    pub fn enroll_alone(&self, name: &str, role: Role) -> NodeSettings {
+        let mut settings = self.enroll(name, role, vec![]);
+        settings.only_device = true;
+        settings
+    }
+
+    /// Waits until a node's `/health` says it issues and calls (its new store has
+    /// caught up, or it was stated the only device).
+    pub async fn ready(&self, api: SocketAddr) {
+        self.eventually(
+            Duration::from_secs(30),
+            &format!("{api} has caught up with the office"),
+            || async { self.get(api, "/health").await.1["status"] == "ok" },
+        )
+        .await;
+    }
+
     /// Starts a node in this process.
     pub async fn start(&self, settings: NodeSettings) -> RunningNode {
         let config = aufruf_node::config_file::load_or_example(None)
@@ -117,9 +136,12 @@ impl TestOffice {
             format!("{node}office = \"zeitz\"\n")
         };
         std::fs::write(&file, format!("{office}{node}")).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_aufruf"))
-            .args(["run", "--config"])
-            .arg(&file)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aufruf"));
+        command.args(["run", "--config"]).arg(&file);
+        if settings.only_device {
+            command.arg("--only-device");
+        }
+        command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -328,6 +328,13 @@ struct Session {
     waiting: BTreeSet<DocumentName>,
     /// The nodes the peer says it has sessions with.
     their_peers: BTreeSet<NodeId>,
+    /// The documents the peer announced in its greeting.
+    greeting: BTreeSet<DocumentName>,
+    /// The peer's greeting is complete: its first `peers` frame arrived. A node
+    /// greets a peer with, in this order, the announcement of every document it has,
+    /// a sync message or (for a document without changes) a `heads` frame per
+    /// document, and its `peers` frame; frames of one connection arrive in order.
+    greeted: bool,
 }
 
 /// One document as replicated with one peer.
@@ -461,6 +468,44 @@ impl Replicator {
         self.documents.keys()
     }
 
+    /// A peer this node has caught up from: one whose greeting has arrived whole
+    /// and who has told this node its heads of every document it announced in it, all
+    /// of which this node holds. From then on the node holds everything that peer held
+    /// when it greeted — for a node whose store was lost, all of its own earlier
+    /// tickets that reached that peer. `None` while there is no such peer.
+    pub fn caught_up_from(&self) -> Option<&NodeId> {
+        self.sessions.values().find_map(|session| {
+            let peer = session.peer.as_ref()?;
+            if !session.greeted {
+                return None;
+            }
+            let holds_all = session
+                .greeting
+                .iter()
+                .filter(|name| !self.is_retired(name))
+                .all(|name| {
+                    let (Some(state), Some(document)) =
+                        (session.documents.get(name), self.documents.get(name))
+                    else {
+                        return false;
+                    };
+                    if state.heard.is_none() && state.sync.their_heads.is_none() {
+                        // Its sync message is still on its way (held back by the
+                        // send budget, or not greeted with).
+                        return false;
+                    }
+                    let ours = document.get_heads();
+                    state
+                        .heard
+                        .iter()
+                        .chain(state.sync.their_heads.iter())
+                        .flatten()
+                        .all(|head| has_change(document, &ours, head))
+                });
+            holds_all.then_some(&peer.node)
+        })
+    }
+
     /// The peers with a finished handshake, by connection.
     pub fn peers(&self) -> impl Iterator<Item = (ConnectionId, &Hello)> {
         self.sessions
@@ -566,6 +611,8 @@ impl Replicator {
                         documents: BTreeMap::new(),
                         waiting: BTreeSet::new(),
                         their_peers: BTreeSet::new(),
+                        greeting: BTreeSet::new(),
+                        greeted: false,
                     },
                 );
                 let hello = Frame::Hello(Hello {
@@ -616,8 +663,45 @@ impl Replicator {
             self.end_session(now, connection, outputs);
             outputs.push(Output::Close { connection, error });
         }
-        // Catch-up: peers that told us heads we still lack get a sync round; peers
-        // that may not know our heads are told them.
+        let (rounds, tell) = self.catch_up_due();
+        for (connection, name) in rounds {
+            self.start_round(now, connection, &name, outputs);
+        }
+        for (connection, name) in tell {
+            self.tell_heads(now, connection, &name, outputs);
+        }
+        let quiet: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| {
+                session.peer.is_some()
+                    && now.saturating_sub(session.last_sent) >= self.limits.heartbeat_every
+                    && session.unconfirmed_bytes < self.limits.send_budget
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for connection in quiet {
+            self.send(now, connection, &Frame::Heartbeat, outputs);
+        }
+    }
+
+    /// Whether the next tick has nothing to do but heartbeats and silence checks: no
+    /// peer told heads this node lacks, and every peer that may not know our heads
+    /// has been told them. (A simulation is settled only when every node is idle.)
+    pub fn is_idle(&self) -> bool {
+        let (rounds, tell) = self.catch_up_due();
+        rounds.is_empty() && tell.is_empty()
+    }
+
+    /// The tick's catch-up: peers that told us heads we still lack get a sync round
+    /// (first list); peers that may not know our heads are told them (second).
+    #[allow(clippy::type_complexity)]
+    fn catch_up_due(
+        &self,
+    ) -> (
+        Vec<(ConnectionId, DocumentName)>,
+        Vec<(ConnectionId, DocumentName)>,
+    ) {
         let mut rounds = Vec::new();
         let mut tell = Vec::new();
         let heads: BTreeMap<&DocumentName, Vec<ChangeHash>> = self
@@ -648,25 +732,7 @@ impl Replicator {
                 }
             }
         }
-        for (connection, name) in rounds {
-            self.start_round(now, connection, &name, outputs);
-        }
-        for (connection, name) in tell {
-            self.tell_heads(now, connection, &name, outputs);
-        }
-        let quiet: Vec<ConnectionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, session)| {
-                session.peer.is_some()
-                    && now.saturating_sub(session.last_sent) >= self.limits.heartbeat_every
-                    && session.unconfirmed_bytes < self.limits.send_budget
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for connection in quiet {
-            self.send(now, connection, &Frame::Heartbeat, outputs);
-        }
+        (rounds, tell)
     }
 
     fn receive(
@@ -698,6 +764,7 @@ impl Replicator {
                 }
                 if let Some(session) = self.sessions.get_mut(&connection) {
                     session.their_peers = nodes.into_iter().collect();
+                    session.greeted = true;
                 }
                 Ok(())
             }
@@ -759,6 +826,15 @@ impl Replicator {
         for name in &names {
             self.start_document(connection, name);
             self.sync_one(now, connection, name, outputs);
+            // With nothing to offer the sync waits for the peer to open it; the peer
+            // still learns that there is nothing here (see `caught_up_from`).
+            if self
+                .documents
+                .get(name)
+                .is_some_and(|document| document.get_heads().is_empty())
+            {
+                self.tell_heads(now, connection, name, outputs);
+            }
         }
         self.tell_peers(now, outputs);
         Ok(())
@@ -778,6 +854,11 @@ impl Replicator {
         let new_names: BTreeSet<&DocumentName> = names.iter().collect();
         if known + new_names.len() > self.limits.max_documents {
             return Err(SessionError::TooManyDocuments);
+        }
+        if let Some(session) = self.sessions.get_mut(&connection)
+            && !session.greeted
+        {
+            session.greeting.extend(names.iter().cloned());
         }
         for name in names {
             if self.is_retired(&name) {

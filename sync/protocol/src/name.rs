@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-pub use aufruf_names::{MAX_ID_LEN, NameError, NodeId, OfficeId, Role};
+pub use aufruf_names::{Incarnation, MAX_ID_LEN, NameError, NodeId, OfficeId, Role};
 
 /// A replicated document: the long-lived `office` document or one `day/YYYY-MM-DD`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

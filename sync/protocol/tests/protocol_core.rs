@@ -962,3 +962,178 @@ fn pushes_over_the_limits_or_not_plain_changes_end_the_session_untouched() {
             .any(|o| matches!(o, Output::DocumentChanged { .. }))
     );
 }
+
+/// Connects a kiosk with a new, empty store to a desk that holds three tickets of the
+/// day and an office document without changes, then carries frames one at a time,
+/// each way in turn, telling the desk what was written. After every frame the kiosk
+/// takes, `caught_up` is asked whom the kiosk has caught up from; it must not name
+/// the desk before the kiosk holds all the desk greeted it with.
+fn catch_up_frame_by_frame(desk_limits: Limits) -> (Replicator, Replicator) {
+    let mut kiosk = node("kiosk-1", Limits::default());
+    let mut desk = node("desk-1", desk_limits);
+    for ticket in ["A-001", "A-002", "A-003"] {
+        issue_ticket(&mut desk, Duration::ZERO, &day(), ticket);
+    }
+    desk.change(Duration::ZERO, &DocumentName::Office, |_| {
+        Ok::<_, automerge::AutomergeError>(())
+    })
+    .unwrap();
+    assert!(
+        desk.document(&DocumentName::Office)
+            .unwrap()
+            .get_heads()
+            .is_empty()
+    );
+    let now = Duration::ZERO;
+    let mut to_kiosk = sends(&desk.handle(
+        now,
+        Input::Connected {
+            connection: TO_KIOSK,
+            certified_node: None,
+        },
+    ));
+    let mut to_desk = sends(&kiosk.handle(
+        now,
+        Input::Connected {
+            connection: TO_DESK,
+            certified_node: None,
+        },
+    ));
+    for _ in 0..1000 {
+        if to_kiosk.is_empty() && to_desk.is_empty() {
+            break;
+        }
+        if !to_kiosk.is_empty() {
+            let frame = to_kiosk.remove(0);
+            let out = kiosk.handle(
+                now,
+                Input::Frame {
+                    connection: TO_DESK,
+                    bytes: &frame,
+                },
+            );
+            assert_eq!(closed(&out), None);
+            to_desk.extend(sends(&out));
+            if kiosk.caught_up_from().is_some() {
+                assert_eq!(
+                    kiosk.document(&day()).map(|d| d.get_heads()),
+                    desk.document(&day()).map(|d| d.get_heads()),
+                    "caught up before holding the desk's tickets"
+                );
+            }
+            let out = desk.handle(
+                now,
+                Input::Sent {
+                    connection: TO_KIOSK,
+                    bytes: frame.len(),
+                },
+            );
+            to_kiosk.extend(sends(&out));
+        }
+        if !to_desk.is_empty() {
+            let frame = to_desk.remove(0);
+            let out = desk.handle(
+                now,
+                Input::Frame {
+                    connection: TO_KIOSK,
+                    bytes: &frame,
+                },
+            );
+            assert_eq!(closed(&out), None);
+            to_kiosk.extend(sends(&out));
+        }
+    }
+    (kiosk, desk)
+}
+
+#[test]
+fn a_new_store_has_caught_up_from_a_peer_only_once_it_holds_all_the_peer_greeted_with() {
+    let (kiosk, desk) = catch_up_frame_by_frame(Limits::default());
+    assert_eq!(
+        kiosk.caught_up_from(),
+        Some(&NodeId::new("desk-1").unwrap())
+    );
+    assert_eq!(heads(&kiosk), heads(&desk));
+    // The desk, which greeted first with what it had, has caught up from the kiosk
+    // too: the kiosk had nothing.
+    assert_eq!(
+        desk.caught_up_from(),
+        Some(&NodeId::new("kiosk-1").unwrap())
+    );
+}
+
+#[test]
+fn a_greeting_whose_sync_waits_for_the_send_budget_is_not_taken_for_an_empty_document() {
+    // The desk's sync messages wait behind its budget while its `peers` frame goes
+    // out: the kiosk must wait for them, not take the day for empty.
+    let limits = Limits {
+        send_budget: 1,
+        ..Limits::default()
+    };
+    let (kiosk, desk) = catch_up_frame_by_frame(limits);
+    assert_eq!(
+        kiosk.caught_up_from(),
+        Some(&NodeId::new("desk-1").unwrap())
+    );
+    assert_eq!(heads(&kiosk), heads(&desk));
+}
+
+#[test]
+fn without_a_peer_nobody_has_been_caught_up_from() {
+    let mut kiosk = node("kiosk-1", Limits::default());
+    assert_eq!(kiosk.caught_up_from(), None);
+    kiosk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_DESK,
+            certified_node: None,
+        },
+    );
+    kiosk.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &hello_from("zeitz", "desk-1", PROTOCOL_VERSION),
+        },
+    );
+    // Greeted by hello only: the desk's documents are not known yet.
+    assert_eq!(kiosk.caught_up_from(), None);
+}
+
+/// Both nodes tick at `now` and everything they send is carried until quiet.
+fn tick_both(kiosk: &mut Replicator, desk: &mut Replicator, now: Duration) {
+    let from_kiosk = kiosk.handle(now, Input::Tick);
+    let from_desk = desk.handle(now, Input::Tick);
+    run_until_quiet(kiosk, desk, now, from_kiosk, true);
+    run_until_quiet(kiosk, desk, now, from_desk, false);
+}
+
+#[test]
+fn a_node_is_idle_only_when_its_next_tick_has_no_catch_up_to_do() {
+    let (mut kiosk, mut desk) = connected_pair();
+    let mut now = Duration::ZERO;
+    for _ in 0..2 {
+        now += Limits::default().heartbeat_every;
+        tick_both(&mut kiosk, &mut desk, now);
+    }
+    assert!(kiosk.is_idle() && desk.is_idle());
+
+    // The desk's push of B-002 is lost; its heads arrive. The kiosk has a round due.
+    let _lost = issue_ticket(&mut desk, now, &day(), "B-002");
+    kiosk.handle(
+        now,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &heads_frame(&desk),
+        },
+    );
+    assert!(!kiosk.is_idle(), "the kiosk lacks heads it heard");
+
+    // Its next ticks fetch the change and tell the new heads; then both are idle.
+    for _ in 0..2 {
+        now += Limits::default().heartbeat_every;
+        tick_both(&mut kiosk, &mut desk, now);
+    }
+    assert_eq!(heads(&kiosk), heads(&desk));
+    assert!(kiosk.is_idle() && desk.is_idle());
+}

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use aufruf_model::{
-    ActionError, Appointment, BookingCode, Day, DeskEvent, DeskId, Event, OfficeConfig, Origin,
-    ServiceId, Stamp, TicketEvent, TicketId, Transfer,
+    ActionError, Appointment, BookingCode, Day, DeskEvent, DeskId, Event, Incarnation,
+    OfficeConfig, Origin, ServiceId, Stamp, TicketEvent, TicketId, Transfer,
 };
 use aufruf_office::{Carries, OfficeError};
 use automerge::{Automerge, ChangeHash};
@@ -45,8 +45,9 @@ impl Lan {
         } else {
             Origin::WalkIn
         };
+        let incarnation = self.incarnation_of(kiosk);
         self.narrated(kiosk, "issue a ticket", |day, config, stamp| {
-            day.issue(config, &service, origin, stamp)
+            day.issue(config, &service, origin, incarnation, stamp)
         })
         .map(|event| self.ticket_of(&event))
     }
@@ -54,10 +55,20 @@ impl Lan {
     /// A kiosk checks in a booked citizen and prints their ticket.
     pub fn check_in(&mut self, kiosk: &str, code: &str) -> Result<TicketId, OfficeError> {
         let code = BookingCode::new(code);
+        let incarnation = self.incarnation_of(kiosk);
         self.narrated(kiosk, "check in a booking", |day, config, stamp| {
-            day.check_in(config, &code, stamp)
+            day.check_in(config, &code, incarnation, stamp)
         })
         .map(|event| self.ticket_of(&event))
+    }
+
+    /// The incarnation of the store a running device issues from (its office's own).
+    fn incarnation_of(&self, name: &str) -> Incarnation {
+        let node = self.node(name);
+        match &self.nodes()[node].running {
+            Some(running) => running.office.incarnation(),
+            None => self.fail(format!("{name} is down and cannot act")),
+        }
     }
 
     /// Feeds a booking into the day on a device (as the gateway does for the portal).
@@ -224,6 +235,11 @@ impl Lan {
             Ok(event) => self.say(format!("{who}: {}", describe(event))),
             Err(OfficeError::Action(error)) => {
                 self.say(format!("{who} tries to {verb}: refused, {error}"));
+            }
+            Err(OfficeError::CatchingUp) => {
+                self.say(format!(
+                    "{who} tries to {verb}: refused, its new store still catches up"
+                ));
             }
             Err(OfficeError::Store(error)) if lock(&self.nodes()[node].disk).is_full() => {
                 self.say(format!("{who} tries to {verb}: not stored, {error}"));

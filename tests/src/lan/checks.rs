@@ -39,13 +39,15 @@ impl Lan {
         }
     }
 
-    /// Everything the device itself acknowledged is in its day (after a restart: nothing
-    /// acknowledged was lost in the crash).
+    /// Everything the device itself acknowledged on its current disk is in its day
+    /// (after a restart: nothing acknowledged was lost in the crash).
     pub fn check_acknowledged_on(&mut self, node: usize) {
+        let since = self.nodes()[node].disk_since;
         let mine: Vec<Stamp> = self
             .acknowledged
             .events
             .iter()
+            .skip(since)
             .filter(|(n, _)| *n == node)
             .map(|(_, s)| s.clone())
             .collect();
@@ -75,6 +77,16 @@ impl Lan {
         let session_errors = self.session_errors();
         if !session_errors.is_empty() {
             self.fail(format!("sessions ended in error: {session_errors:?}"));
+        }
+        // A device on a new disk has met a peer by now and caught up.
+        let waiting: Vec<String> = self
+            .nodes()
+            .iter()
+            .filter(|n| self.catching_up(n.name.as_str()))
+            .map(|n| n.name.to_string())
+            .collect();
+        if !waiting.is_empty() {
+            self.fail(format!("still catching up after the settle: {waiting:?}"));
         }
         // Same heads.
         let reference = self.heads(0);

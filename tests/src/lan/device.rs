@@ -10,7 +10,7 @@ use aufruf_office::day_doc::DayDocError;
 use aufruf_office::{Documents, Office, OfficeError};
 use aufruf_sync::protocol::ConnectionId;
 use aufruf_sync::replica::Outgoing;
-use aufruf_sync::{ChangeError, DocumentName, NodeId, Replica, Role};
+use aufruf_sync::{ChangeError, DocumentName, Incarnation, NodeId, Replica, Role};
 use automerge::Automerge;
 use automerge::transaction::Transaction;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -46,6 +46,14 @@ impl Documents for SimDocuments {
         read: impl FnOnce(&Automerge) -> R,
     ) -> Option<R> {
         self.replica.read(name, read)
+    }
+
+    fn incarnation(&self) -> Incarnation {
+        self.replica.incarnation()
+    }
+
+    fn catching_up(&self) -> bool {
+        self.replica.catch_up().is_pending()
     }
 }
 
@@ -83,7 +91,13 @@ pub struct Node {
     /// How far this device's wall clock is off, in milliseconds.
     pub skew_ms: i64,
     /// Restarts so far; part of the automerge actor.
-    pub incarnation: u32,
+    pub boots: u32,
+    /// Disks so far (1 for the device's first): its store's incarnation.
+    pub disks: u32,
+    /// How many acknowledged events there were when the current disk was put in: a
+    /// restart brings back the device's own acknowledged events from there on (the
+    /// earlier ones were on a disk since lost, and come back from its peers).
+    pub disk_since: usize,
     pub(super) disk: Arc<Mutex<Disk>>,
     pub(super) running: Option<Running>,
 }

@@ -1,19 +1,21 @@
 //! Crashes, restarts and disks: what a device loses when its power goes, how it comes
-//! back from its disk, and a disk that is full.
+//! back from its disk, a disk that is full, and a disk that is lost and replaced by a
+//! new one (whose store has to catch up before the device issues anything).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use aufruf_office::Office;
+use aufruf_model::{Event, Stamp};
+use aufruf_office::{Office, day_doc};
 use aufruf_sync::protocol::Identity;
-use aufruf_sync::{DocumentName, Replica};
+use aufruf_sync::{CatchUp, DocumentName, Incarnation, Replica};
 use automerge::ActorId;
 use rand::Rng;
 
 use super::Lan;
 use super::device::{Running, SimDocuments};
-use crate::disk::{SimStore, lock};
+use crate::disk::{Disk, SimStore, lock};
 
 impl Lan {
     /// The device loses power: its core, sessions, cached days and clock are gone, a
@@ -97,14 +99,111 @@ impl Lan {
         if self.is_up(node) {
             return;
         }
-        self.net.nodes_mut()[node].incarnation += 1;
+        self.net.nodes_mut()[node].boots += 1;
         self.boot(node);
         let line = format!(
-            "{} restarts from its disk (incarnation {})",
+            "{} restarts from its disk (boot {})",
             self.nodes()[node].name,
-            self.nodes()[node].incarnation
+            self.nodes()[node].boots
         );
         self.say(line);
+    }
+
+    /// The device loses its whole disk — a replaced disk, or a store set aside as
+    /// unreadable — and starts again on a new, empty one: its store has a new
+    /// incarnation and has to catch up with the office before the device issues,
+    /// checks in or calls anything. What the device acknowledged comes back from its
+    /// peers; anything on no other device's disk is gone with the disk (see
+    /// [`Lan::held_elsewhere`]).
+    pub fn lose_disk(&mut self, name: &str) {
+        let node = self.node(name);
+        if self.is_up(node) {
+            self.crash_keeping(node, 0);
+        }
+        let events = self.acknowledged().events.len();
+        let device = &mut self.net.nodes_mut()[node];
+        device.disks += 1;
+        device.disk_since = events;
+        let disk = Disk::new(Incarnation::new(device.disks), CatchUp::Pending);
+        // Handles of the old disk's boots write to the old disk, which is gone.
+        device.disk = Arc::new(Mutex::new(disk));
+        let line = format!("{name} loses its whole disk; a new, empty one is put in");
+        self.say(line);
+        self.restart_unchecked(node);
+    }
+
+    /// Whether every event the device ever acknowledged is on the disk of every other
+    /// device, and no device is catching up: then losing the device's disk loses
+    /// nothing, and whichever device it catches up from holds all of its tickets.
+    /// (Events on no other disk are gone with a lost disk, and a device that catches
+    /// up from one that still catches up itself may miss its own earlier tickets.)
+    pub fn held_elsewhere(&self, node: usize) -> bool {
+        let mine: Vec<&Stamp> = self
+            .acknowledged()
+            .events
+            .iter()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, stamp)| stamp)
+            .collect();
+        let roster = self.roster();
+        let document_name = self.day_name.to_string();
+        let seals = aufruf_office::replicated::day_seals(
+            &roster,
+            &aufruf_office::testing::TestAuthority,
+            &document_name,
+            self.date,
+        );
+        (0..self.nodes().len()).all(|other| {
+            let disk = lock(&self.nodes()[other].disk);
+            if disk.catch_up().is_pending() {
+                return false;
+            }
+            if other == node || mine.is_empty() {
+                return true;
+            }
+            // Only read, never written: any actor does.
+            let reader = ActorId::from(b"reader".as_slice());
+            let stamps: BTreeSet<Stamp> = match disk.load(&self.day_name, reader) {
+                Some(Ok(document)) => day_doc::read_day(&document, &seals)
+                    .map(|read| {
+                        read.day
+                            .events()
+                            .filter_map(|event| match event {
+                                Event::Ticket { stamp, .. } | Event::Desk { stamp, .. } => {
+                                    Some(stamp)
+                                }
+                                Event::Booked(_) => None,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                _ => BTreeSet::new(),
+            };
+            mine.iter().all(|stamp| stamps.contains(*stamp))
+        })
+    }
+
+    /// An operator states that the device is the office's only one: its new store
+    /// issues without having caught up. Returns whether it was catching up.
+    pub fn declare_only_device(&mut self, name: &str) -> bool {
+        let node = self.node(name);
+        let Some(running) = &self.nodes()[node].running else {
+            self.fail(format!("{name} is down; nobody can state anything to it"))
+        };
+        let declared = match running.replica.declare_only_device() {
+            Ok(declared) => declared,
+            Err(error) => self.fail(format!("{name}: the statement was not stored: {error}")),
+        };
+        self.say(format!(
+            "an operator states that {name} is the office's only device"
+        ));
+        declared
+    }
+
+    /// Whether the device's store still catches up (and the device acts on no day).
+    pub fn catching_up(&self, name: &str) -> bool {
+        let node = self.node(name);
+        lock(&self.nodes()[node].disk).catch_up().is_pending()
     }
 
     /// Restarts every crashed device.
@@ -144,11 +243,11 @@ impl Lan {
             role: self.nodes()[node].role,
         };
         // The simulation names every actor, so a seed replays exactly: documents on
-        // the disk load as `<device>#<incarnation>`, documents this boot creates as
-        // `<device>#<incarnation>/<document>`. A new incarnation writes as new actors.
-        let incarnation = self.nodes()[node].incarnation;
-        let actor = ActorId::from(format!("{name}#{incarnation}").into_bytes());
-        let prefix = format!("{name}#{incarnation}");
+        // the disk load as `<device>#<boot>`, documents this boot creates as
+        // `<device>#<boot>/<document>`. A new boot writes as new actors.
+        let boot = self.nodes()[node].boots;
+        let actor = ActorId::from(format!("{name}#{boot}").into_bytes());
+        let prefix = format!("{name}#{boot}");
         let new_actor = move |document: &DocumentName| {
             ActorId::from(format!("{prefix}/{document}").into_bytes())
         };

@@ -65,4 +65,10 @@ impl Endpoint for Node {
         }
         queued
     }
+
+    fn is_idle(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_none_or(|running| running.replica.is_idle())
+    }
 }
