@@ -91,6 +91,16 @@ impl Office {
         )
     }
 
+    /// Desk 1 calls the next visitor; the desk's view after the call.
+    async fn call_next(&self) -> serde_json::Value {
+        let (status, called) = self
+            .test
+            .post(self.desk.api_addr, "/api/desks/desk-1/call-next", json!({}))
+            .await;
+        assert_eq!(status, 200, "{called}");
+        called
+    }
+
     fn today(&self) -> DocumentName {
         let now = aufruf_node::state::wall_clock();
         aufruf_office::document_name(self.kiosk.state.office().today(now)).unwrap()
@@ -234,15 +244,7 @@ async fn a_stolen_display_key_calling_as_a_desk_calls_nobody() {
     office.reached_the_kiosk().await;
     let (_, display) = office.test.get(office.kiosk.api_addr, "/api/display").await;
     assert_eq!(display["calls"], json!([]), "{display}");
-    let (status, called) = office
-        .test
-        .post(
-            office.desk.api_addr,
-            "/api/desks/desk-1/call-next",
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{called}");
+    let called = office.call_next().await;
     assert_eq!(called["current"]["number"], "U 001");
     assert!(office.refused("wrong_role").await);
     office.stop().await;
@@ -269,15 +271,7 @@ async fn a_stolen_display_key_stops_nobody_with_a_newer_schema_or_a_stamp_at_the
         .unwrap();
     office.reached_the_kiosk().await;
     assert_eq!(office.draw().await, "U 002");
-    let (status, called) = office
-        .test
-        .post(
-            office.desk.api_addr,
-            "/api/desks/desk-1/call-next",
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{called}");
+    assert_eq!(office.call_next().await["current"]["number"], "U 001");
     office.stop().await;
 }
 
