@@ -444,6 +444,11 @@ impl TicketLog {
         self.folded.as_ref()
     }
 
+    /// The latest stamp among the events.
+    pub fn latest(&self) -> Option<&Stamp> {
+        self.events.keys().next_back()
+    }
+
     pub fn events(&self) -> impl Iterator<Item = (&Stamp, &TicketEvent)> {
         self.events.iter()
     }

@@ -101,6 +101,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Closed { .. } => (StatusCode::CONFLICT, "closed"),
             ServiceError::TooEarly { .. } => (StatusCode::CONFLICT, "too_early"),
             ServiceError::ConfigRefused(refusal) => config_status(refusal),
+            ServiceError::ClockWrong(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_wrong"),
             ServiceError::Office(OfficeError::Store(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "not_stored")
             }
@@ -225,14 +226,25 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
         .iter()
         .map(|p| p.node.to_string())
         .collect();
+    let clock = state.office().clock_check();
     Json(json!({
-        "status": "ok",
+        "status": if clock.is_wrong() { "clock_wrong" } else { "ok" },
         "node": state.settings.id,
         "role": state.role().name(),
         "office": state.config().office.id,
         "peers": peers,
         // Changes received from peers and not yet on disk (flushed within 1 s).
         "unflushed_received": state.replica.has_unflushed_received(),
+        // This node's wall clock against its peers': when most of them are more
+        // than the bound off, it issues and calls nothing until it is set right.
+        "clock_skew": clock.is_wrong(),
+        "clock": {
+            "ahead_seconds": clock.ahead_ms.map(|ms| ms as f64 / 1000.0),
+            "peers_compared": clock.compared,
+            "peers_off": clock.off,
+            "bound_seconds": clock.bound_ms / 1000,
+            "says": clock.to_string(),
+        },
     }))
 }
 

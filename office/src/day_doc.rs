@@ -436,7 +436,10 @@ mod tests {
         }
         desk.observe(day.latest());
         let s = desk.tick(Timestamp::from_minutes(6));
-        events.push(day.call_next(&config, &"desk-1".into(), s).unwrap());
+        events.push(
+            day.call_next(&config, &"desk-1".into(), Timestamp::from_minutes(6), s)
+                .unwrap(),
+        );
 
         let mut d = doc("aa");
         write(&mut d, &events);
@@ -689,7 +692,7 @@ mod tests {
                 clock.observe(day.latest());
                 let s = clock.tick(Timestamp::from_millis(t));
                 let event = match step {
-                    0 => day.call_next(&config, desk, s),
+                    0 => day.call_next(&config, desk, Timestamp::from_millis(t), s),
                     1 => day.start_serving(desk, s),
                     _ => day.finish(desk, s),
                 };

@@ -13,6 +13,7 @@
 //! or command line: time comes in as a `Timestamp`, the replica through
 //! [`Replication`], the printer through [`kiosk::Printer`].
 
+pub mod clock;
 pub mod day_doc;
 pub mod desk;
 pub mod display;
@@ -24,6 +25,7 @@ pub mod replicated;
 pub mod service;
 pub mod views;
 
+pub use clock::{ClockCheck, PeerClock};
 pub use desk::{DeskAction, DeskService};
 pub use display::DisplayService;
 pub use gateway::GatewayService;

@@ -8,6 +8,7 @@ use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge};
 
+use crate::clock::PeerClock;
 use crate::day_doc::DayDocError;
 use crate::replicated::{Documents, OfficeError};
 use crate::service::Replication;
@@ -23,6 +24,9 @@ pub struct MemoryReplica {
 struct Inner {
     documents: BTreeMap<DocumentName, Automerge>,
     peers: Vec<PeerView>,
+    peer_clocks: Vec<PeerClock>,
+    /// Day documents after this one are not taken from peers.
+    last_day: Option<DocumentName>,
 }
 
 static NEXT_ACTOR: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -37,8 +41,19 @@ impl MemoryReplica {
         self.lock().peers = peers;
     }
 
+    /// Pretends the peers' wall clocks are as these say.
+    pub fn set_peer_clocks(&self, clocks: Vec<PeerClock>) {
+        self.lock().peer_clocks = clocks;
+    }
+
+    /// The last day taken from peers, as the service last set it.
+    pub fn last_day_accepted(&self) -> Option<DocumentName> {
+        self.lock().last_day.clone()
+    }
+
     /// Takes every change `other` holds that this replica lacks, as a peer's
-    /// replication would deliver them.
+    /// replication would deliver them (days after [`Replication::accept_days_until`]
+    /// excepted).
     pub fn receive_from(&self, other: &MemoryReplica) {
         let theirs: Vec<(DocumentName, Automerge)> = other
             .lock()
@@ -48,6 +63,11 @@ impl MemoryReplica {
             .collect();
         let mut inner = self.lock();
         for (name, mut doc) in theirs {
+            if matches!(name, DocumentName::Day { .. })
+                && inner.last_day.as_ref().is_some_and(|last| name > *last)
+            {
+                continue;
+            }
             match inner.documents.get_mut(&name) {
                 Some(ours) => {
                     // Both are well-formed automerge documents: merging cannot fail.
@@ -118,5 +138,13 @@ impl Replication for MemoryReplica {
             .documents
             .retain(|name, _| !(matches!(name, DocumentName::Day { .. }) && name < horizon));
         Ok(())
+    }
+
+    fn accept_days_until(&self, last: &DocumentName) {
+        self.lock().last_day = Some(last.clone());
+    }
+
+    fn peer_clocks(&self) -> Vec<PeerClock> {
+        self.lock().peer_clocks.clone()
     }
 }

@@ -6,7 +6,8 @@
 //! core in the simulated LAN of `tests/` — the same code either way.
 //!
 //! An action runs in four steps: catch up with what peers wrote, stamp with this
-//! node's clock (after everything seen), let the model validate and apply it, write
+//! node's clock (after everything seen, except stamps from a clock further ahead than
+//! the office's clock bound), let the model validate and apply it, write
 //! the event to the day's document and return only once that is durable. Only then may
 //! the caller print a ticket or show "called".
 
@@ -14,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aufruf_model::day::RecallOutcome;
 use aufruf_model::{
-    ActionError, Appointment, Day, Event, HlcClock, NodeId, OfficeConfig, Stamp, Timestamp,
+    ActionError, Appointment, Day, Event, Hlc, HlcClock, NodeId, OfficeConfig, Stamp, Timestamp,
 };
 use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
@@ -169,7 +170,10 @@ impl<D: Documents> Office<D> {
         self.refresh(date)?;
         let name = document_name(date)?;
         let cached = self.days.entry(date).or_default();
-        self.clock.observe(cached.read.day.latest());
+        // Stamps from a clock further ahead than the bound are not followed: one
+        // device a day ahead must not carry this node's stamps into tomorrow.
+        let until = Hlc::followed_until(now, self.config.clocks.bound());
+        self.clock.observe(cached.read.day.latest_until(until));
         let stamp = self.clock.tick(now);
         let outcome = action(&mut cached.read.day, &self.config, stamp)?;
         let event = outcome.event().clone();

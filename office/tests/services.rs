@@ -441,6 +441,14 @@ impl Replication for SlowDisk {
     ) -> Result<(), OfficeError> {
         self.inner.retire_days_before(horizon)
     }
+
+    fn accept_days_until(&self, last: &aufruf_sync_protocol::DocumentName) {
+        self.inner.accept_days_until(last);
+    }
+
+    fn peer_clocks(&self) -> Vec<aufruf_office::PeerClock> {
+        self.inner.peer_clocks()
+    }
 }
 
 #[test]

@@ -97,8 +97,9 @@ impl Lan {
     /// The desk calls the next visitor and shows "called".
     pub fn call_next(&mut self, desk: &str) -> Result<TicketId, OfficeError> {
         let id = DeskId::new(desk);
+        let now = self.wall_clock(self.node(desk));
         self.narrated(desk, "call next", |day, config, stamp| {
-            day.call_next(config, &id, stamp)
+            day.call_next(config, &id, now, stamp)
         })
         .map(|event| self.ticket_of(&event))
     }
