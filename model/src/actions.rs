@@ -157,10 +157,15 @@ impl Day {
         stamp: Stamp,
     ) -> Result<Event, ActionError> {
         self.ready_to_call(desk)?;
-        let next = policy::next_for_desk(self, config, desk, now)
-            .ok_or_else(|| ActionError::NobodyWaiting(desk.clone()))?
-            .id
-            .clone();
+        // A ticket that holds the last stamp there is (only a forger writes one) can
+        // take no later event: it is passed over rather than stopping the desk.
+        let next = policy::next_for_desk_where(self, config, desk, now, |t| {
+            self.latest_of_ticket(&t.id)
+                .is_none_or(|latest| latest.hlc.next().is_some())
+        })
+        .ok_or_else(|| ActionError::NobodyWaiting(desk.clone()))?
+        .id
+        .clone();
         self.ticket_action(&next, stamp, TicketEvent::Called { desk: desk.clone() })
     }
 

@@ -379,7 +379,9 @@ fn an_action_on_a_ticket_from_a_clock_far_ahead_is_stamped_after_it_not_folded_o
     // touch, keeps the desk's own stamp.
     let mut unobservant = aufruf_model::HlcClock::new(node_id!("desk-1"));
     let open = unobservant.tick(minute(1));
-    let opened = day.open_desk(&office, &desk(1), vec![], open.clone()).unwrap();
+    let opened = day
+        .open_desk(&office, &desk(1), vec![], open.clone())
+        .unwrap();
     assert_eq!(stamp_of(&opened), &open);
     let early = unobservant.tick(minute(2));
     let call = day

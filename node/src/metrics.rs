@@ -115,8 +115,7 @@ impl Metrics {
         self.store_bytes
             .set(i64::try_from(now.store_bytes).unwrap_or(i64::MAX));
         self.clock_skew.set(i64::from(now.clock.is_wrong()));
-        self.clock_ahead
-            .set(now.clock.ahead_ms.unwrap_or(0) / 1000);
+        self.clock_ahead.set(now.clock.ahead_ms.unwrap_or(0) / 1000);
         if let Some(printer) = now.printer {
             for (state, value) in printer.status().gauges() {
                 self.printer

@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aufruf_hardware::TicketPrinter;
-use aufruf_model::config::BookingSettings;
 use aufruf_model::calendar;
+use aufruf_model::config::BookingSettings;
 use aufruf_model::{OfficeConfig, Timestamp};
 use aufruf_office::office_doc::{self, AdminCheck};
-use aufruf_sync::{DocumentName, Replica};
 use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::trust::AdminSignatures;
+use aufruf_sync::{DocumentName, Replica};
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
 

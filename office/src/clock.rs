@@ -154,9 +154,7 @@ mod tests {
         assert!(ClockCheck::of(&[peer("desk-1", 10 * 60_000)], BOUND).is_wrong());
         assert!(ClockCheck::of(&[peer("kiosk-1", -10 * 60_000)], BOUND).is_wrong());
         // Half of the peers is not most of them.
-        assert!(
-            !ClockCheck::of(&[peer("desk-1", DAY_MS), peer("desk-2", 0)], BOUND).is_wrong()
-        );
+        assert!(!ClockCheck::of(&[peer("desk-1", DAY_MS), peer("desk-2", 0)], BOUND).is_wrong());
         // Within the bound is in agreement.
         assert!(!ClockCheck::of(&[peer("desk-1", 299_000)], BOUND).is_wrong());
     }

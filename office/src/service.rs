@@ -97,7 +97,9 @@ pub enum ServiceError {
     /// The node's wall clock disagrees with most of its peers' by more than the
     /// office's bound: it issues no tickets and calls no visitors until it is set
     /// right.
-    #[error("{0}: set the clock right; until then no tickets are issued and no visitors called here")]
+    #[error(
+        "{0}: set the clock right; until then no tickets are issued and no visitors called here"
+    )]
     ClockWrong(ClockCheck),
     #[error("internal: {0}")]
     Internal(String),

@@ -331,7 +331,9 @@ pub enum SessionError {
     /// A sync message that carries something other than plain change chunks: a
     /// document or a compressed chunk (which automerge would inflate before anything
     /// bounds its size), refused unread.
-    #[error("sync message for {name} refused unread: it carries a chunk of type {chunk_type}, not plain changes")]
+    #[error(
+        "sync message for {name} refused unread: it carries a chunk of type {chunk_type}, not plain changes"
+    )]
     PackedChunk {
         /// The document.
         name: DocumentName,
@@ -562,8 +564,11 @@ impl Replicator {
                 let ahead = theirs - i128::from(ours);
                 Some(PeerClock {
                     node: peer.node.clone(),
-                    ahead_ms: i64::try_from(ahead)
-                        .unwrap_or(if ahead < 0 { i64::MIN } else { i64::MAX }),
+                    ahead_ms: i64::try_from(ahead).unwrap_or(if ahead < 0 {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    }),
                 })
             })
             .collect()

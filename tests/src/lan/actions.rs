@@ -163,6 +163,25 @@ impl Lan {
         .map(drop)
     }
 
+    /// A device writes `event` into the day's document as it is — any stamp, any desk,
+    /// past its office and its clock — as a device that runs other code could. Nothing
+    /// is acknowledged to anyone.
+    pub fn forge(&mut self, who: &str, event: &Event) {
+        let node = self.node(who);
+        let name = self.day_name.clone();
+        let Some(running) = self.net.nodes_mut()[node].running.as_mut() else {
+            self.fail(format!("{who} is down and cannot forge"))
+        };
+        let written = running
+            .replica
+            .change(&name, |tx| aufruf_office::day_doc::write_event(tx, event));
+        self.carry(node);
+        match written {
+            Ok(()) => self.say(format!("{who} forges: {}", describe(event))),
+            Err(error) => self.fail(format!("{who} could not forge {event:?}: {error}")),
+        }
+    }
+
     /// Runs `read` on the day as the device knows it now (including what peers sent).
     pub fn with_day<R>(&mut self, node: usize, read: impl FnOnce(&Day) -> R) -> R {
         let date = self.date;
@@ -187,6 +206,15 @@ impl Lan {
     pub fn day(&mut self, name: &str) -> Day {
         let node = self.node(name);
         self.with_day(node, Day::clone)
+    }
+
+    /// The device's replica, while it runs.
+    pub fn replica(&self, name: &str) -> Option<&aufruf_sync::Replica<crate::disk::SimStore>> {
+        let node = self.node(name);
+        self.nodes()[node]
+            .running
+            .as_ref()
+            .map(|running| &*running.replica)
     }
 
     /// The heads of the day's document on a device, sorted (empty when down).
