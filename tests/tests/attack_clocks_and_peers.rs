@@ -159,17 +159,17 @@ fn a_peer_stamp_a_day_ahead_does_not_cost_appointments_their_precedence() {
     lan.open_desk("desk-1").unwrap();
     lan.settle();
 
-    // Step 1: kiosk 2, a day ahead, issues a ticket into today's document.
-    lan.set_skew("kiosk-2", DAY_MS);
-    lan.issue("kiosk-2", "anmeldung").unwrap();
-    lan.settle();
-
-    // Step 2: a walk-in draws a ticket at kiosk 1; a minute later the booked citizen
+    // Step 1: a walk-in draws a ticket at kiosk 1; a minute later the booked citizen
     // checks in there.
     lan.advance(Duration::from_secs(10));
     let walk_in = lan.issue("kiosk-1", "anmeldung").unwrap();
     lan.advance(Duration::from_secs(60));
     let booked = lan.check_in("kiosk-1", "B-0042").unwrap();
+    lan.settle();
+
+    // Step 2: kiosk 2, a day ahead, issues a ticket into today's document.
+    lan.set_skew("kiosk-2", DAY_MS);
+    lan.issue("kiosk-2", "anmeldung").unwrap();
     lan.settle();
 
     // Step 3: the desk calls. Its "now" is its own clock, not tomorrow's stamp: the
