@@ -1504,10 +1504,11 @@ impl Replicator {
             .sessions
             .get(&connection)
             .is_some_and(|session| session.unconfirmed_bytes < self.limits.send_budget);
-        if within_budget && self.send(now, connection, &Frame::Clock { wall_ms }, outputs) {
-            if let Some(session) = self.sessions.get_mut(&connection) {
-                session.clock_told = Some(now);
-            }
+        if within_budget
+            && self.send(now, connection, &Frame::Clock { wall_ms }, outputs)
+            && let Some(session) = self.sessions.get_mut(&connection)
+        {
+            session.clock_told = Some(now);
         }
     }
 
