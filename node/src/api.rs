@@ -176,7 +176,8 @@ fn action_status(e: &ActionError) -> (StatusCode, &'static str) {
         A::NoNumberBlock(_) | A::NumbersExhausted(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "no_numbers")
         }
-        A::StaleStamp { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "stale_clock"),
+        // A forged event at the end of time: the ticket or desk takes nothing more.
+        A::StaleStamp { .. } => (StatusCode::CONFLICT, "no_later_stamp"),
     }
 }
 

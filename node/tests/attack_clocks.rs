@@ -101,9 +101,17 @@ async fn a_kiosk_a_day_ahead_is_stopped_and_says_why() {
     let (_, day) = office.get(kiosk.api_addr, "/api/day").await;
     assert_eq!(day["tickets"], json!([]), "{day}");
 
-    // Step 4: the desk, whose clock agrees with the display's, is not stopped.
+    // Step 4: the desk, whose clock agrees with the display's, is not stopped (once
+    // it has the display's clock as handed over in step 1: its next clock frame).
+    office
+        .eventually(
+            PATIENCE,
+            "the desk's clock agrees with the display's",
+            || async { office.get(desk.api_addr, "/health").await.1["clock_skew"] == json!(false) },
+        )
+        .await;
     let (_, health) = office.get(desk.api_addr, "/health").await;
-    assert_eq!(health["clock_skew"], json!(false), "{health}");
+    assert_eq!(health["clock"]["peers_off"], json!(1), "{health}");
     assert_eq!(
         office
             .post(desk.api_addr, "/api/desks/desk-1/open", json!({}))
