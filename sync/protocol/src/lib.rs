@@ -125,9 +125,8 @@ impl Default for Limits {
             max_changes_per_frame: 1024,
             // A new device catching up takes about 2 MiB per 3,000-ticket day (its
             // 12,000 changes as they are), a few frames per document; an office at
-            // its busiest
-            // sends each peer a few dozen frames a second. A catch-up beyond the
-            // quota goes on after the cut-off, from where it stopped.
+            // its busiest sends each peer a few dozen frames a second. A catch-up
+            // beyond the quota goes on after the cut-off, from where it stopped.
             quota_window: Duration::from_secs(10),
             max_frames_per_window: 50_000,
             max_bytes_per_window: 64 * 1024 * 1024,
