@@ -391,6 +391,19 @@ impl Day {
         ids.into_iter().flatten().filter_map(|id| self.ticket(id))
     }
 
+    /// Whether the day holds ticket `id`'s event stamped `stamp` (readers skip
+    /// checking it again).
+    pub fn holds_ticket_event(&self, id: &TicketId, stamp: &Stamp) -> bool {
+        self.tickets.get(id).is_some_and(|log| log.contains(stamp))
+    }
+
+    /// Whether the day holds `desk`'s event stamped `stamp`.
+    pub fn holds_desk_event(&self, desk: &DeskId, stamp: &Stamp) -> bool {
+        self.desks
+            .get(desk)
+            .is_some_and(|events| events.contains_key(stamp))
+    }
+
     pub fn ticket(&self, id: &TicketId) -> Option<&Ticket> {
         self.tickets.get(id).and_then(TicketLog::ticket)
     }

@@ -6,6 +6,7 @@
 //! storage, screens and printers build on this crate; it knows none of them.
 
 pub mod actions;
+pub mod authority;
 pub mod calendar;
 pub mod config;
 pub mod day;

@@ -449,6 +449,11 @@ impl TicketLog {
         self.events.keys().next_back()
     }
 
+    /// Whether the event stamped `stamp` is in the log.
+    pub fn contains(&self, stamp: &Stamp) -> bool {
+        self.events.contains_key(stamp)
+    }
+
     pub fn events(&self) -> impl Iterator<Item = (&Stamp, &TicketEvent)> {
         self.events.iter()
     }

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use aufruf_office::office_doc::{CONFIG_FORMAT, ConfigPayload, SignedConfig};
+use aufruf_office::office_doc::{
+    CONFIG_FORMAT, ConfigPayload, Revocation, SignedConfig, SignedRevocation,
+};
 use serde_json::Value;
 
 use crate::config_file;
@@ -59,6 +61,34 @@ pub fn apply(file: &Path, office_dir: &Path, api: SocketAddr) -> anyhow::Result<
     answer["revision"]
         .as_u64()
         .with_context(|| format!("the node at {api} did not say the revision: {answer}"))
+}
+
+/// Revokes `node` from now on: signs the revocation with the office CA's key and
+/// hands it to the node whose local API is at `api`; it reaches every device like any
+/// change, which then ends the node's sessions and ignores its later events.
+pub fn revoke(
+    node: &aufruf_model::NodeId,
+    office_dir: &Path,
+    api: SocketAddr,
+    from: std::time::SystemTime,
+) -> anyhow::Result<()> {
+    let folder = OfficeFolder::open(office_dir)?;
+    let from_ms = from
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let revocation = Revocation {
+        office: folder.ca.office.to_string(),
+        node: node.clone(),
+        from_ms,
+    };
+    let signed = SignedRevocation::new(&revocation, |bytes| folder.ca.sign_as_admin(bytes))?;
+    let body = serde_json::to_string(&signed)?;
+    let (status, answer) = request(api, "POST", "/api/office/revoke", Some(&body))?;
+    if status != 200 {
+        let error = answer["error"].as_str().unwrap_or("no reason given");
+        bail!("the node at {api} refused the revocation ({status}): {error}");
+    }
+    Ok(())
 }
 
 /// One HTTP/1.1 request to a node's local API with a JSON body; the status and the

@@ -51,6 +51,10 @@ pub fn router(state: Arc<NodeState>) -> Router {
                 .post(publish_config)
                 .layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)),
         )
+        .route(
+            "/api/office/revoke",
+            post(revoke).layer(DefaultBodyLimit::max(REVOCATION_BODY_LIMIT)),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             guard,
@@ -62,6 +66,8 @@ pub fn router(state: Arc<NodeState>) -> Router {
 /// The largest body `POST /api/office/config` reads: a configuration at its limit,
 /// hex-encoded signature and JSON quoting included.
 const CONFIG_BODY_LIMIT: usize = 2 * office_doc::MAX_CONFIG_BYTES;
+/// The largest body `POST /api/office/revoke` reads.
+const REVOCATION_BODY_LIMIT: usize = 4 * 1024;
 
 /// How often an idle display feed sends a comment.
 const FEED_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -102,6 +108,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooEarly { .. } => (StatusCode::CONFLICT, "too_early"),
             ServiceError::ConfigRefused(refusal) => config_status(refusal),
             ServiceError::ClockWrong(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_wrong"),
+            ServiceError::RevocationRefused => (StatusCode::FORBIDDEN, "not_signed"),
+            ServiceError::Office(OfficeError::NotAuthorised(_) | OfficeError::NotCertified) => {
+                (StatusCode::FORBIDDEN, "not_authorised")
+            }
             ServiceError::Office(OfficeError::Store(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "not_stored")
             }
@@ -215,7 +225,8 @@ async fn not_found() -> ApiError {
         status: StatusCode::NOT_FOUND,
         kind: "not_found",
         message: "no such endpoint; see /health, /metrics, /api/day, /api/tickets, \
-                  /api/check-in, /api/desks/{desk}, /api/display, /api/office/config"
+                  /api/check-in, /api/desks/{desk}, /api/display, /api/office/config, \
+                  /api/office/revoke"
             .into(),
     }
 }
@@ -355,6 +366,18 @@ async fn publish_config(
     let revision = blocking(move || office.publish_config(wall_clock(), &signed)).await?;
     tracing::info!(revision, "the office's configuration was published here");
     Ok(Json(json!({ "revision": revision })).into_response())
+}
+
+/// Revokes a node on the administrator's signed word (`aufruf office revoke`).
+async fn revoke(
+    State(state): State<Arc<NodeState>>,
+    request: Result<Json<office_doc::SignedRevocation>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let signed = body(request)?;
+    let office = state.office().clone();
+    let revocation = blocking(move || office.revoke(wall_clock(), &signed)).await?;
+    tracing::warn!(node = %revocation.node, from_ms = revocation.from_ms, "a node was revoked here");
+    Ok(Json(json!({ "node": revocation.node, "from_ms": revocation.from_ms })).into_response())
 }
 
 async fn draw_ticket(

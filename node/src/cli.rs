@@ -125,6 +125,20 @@ enum OfficeCommand {
         #[arg(long, default_value_t = 24)]
         hours: u64,
     },
+    /// Revoke a device (a stolen or retired one): its sessions end within seconds on
+    /// every device and its events from now on count nowhere. Signed with the office
+    /// CA's key here, handed to a running node.
+    Revoke {
+        /// The office folder with the CA key (`aufruf office init`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The device to revoke, e.g. display-1.
+        #[arg(long)]
+        node: NodeId,
+        /// A running node's local API.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        api: std::net::SocketAddr,
+    },
     /// Serve enrollments over the network while it runs (Ctrl-C ends it): devices
     /// send their signing request and token; the CA key stays in this folder.
     ServeEnrollment {
@@ -255,6 +269,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let token =
                 folder.issue_token(&node, role, std::time::Duration::from_secs(hours * 3600))?;
             println!("{}", NetworkToken::text(&token, &folder.ca)?);
+            Ok(())
+        }
+        Command::Office(OfficeCommand::Revoke { dir, node, api }) => {
+            admin::revoke(&node, &dir, api, std::time::SystemTime::now())?;
+            println!(
+                "{node}: revoked; its sessions end and its events from now on count nowhere, on every device as the revocation reaches it"
+            );
             Ok(())
         }
         Command::Office(OfficeCommand::ServeEnrollment { dir, listen }) => {

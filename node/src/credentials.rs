@@ -30,6 +30,13 @@ pub enum CredentialsError {
     Invalid { path: PathBuf, problem: String },
     #[error("{0} already holds an office; refusing to overwrite its CA")]
     Exists(PathBuf),
+    #[error(
+        "the node's certificate names the role \"{certified}\", but [node] role is \"{configured}\": a node acts in the role it was enrolled for (enrol it again for another)"
+    )]
+    WrongRole {
+        certified: aufruf_model::Role,
+        configured: aufruf_model::Role,
+    },
 }
 
 fn read(path: &Path) -> Result<String, CredentialsError> {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod authority;
 pub mod cli;
 pub mod config_file;
 pub mod credentials;

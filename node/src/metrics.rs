@@ -24,6 +24,11 @@ struct StateLabel {
     state: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
 /// The node's registry and the metrics in it.
 #[derive(Debug)]
 pub struct Metrics {
@@ -35,6 +40,7 @@ pub struct Metrics {
     printer: Family<StateLabel, Gauge>,
     clock_skew: Gauge,
     clock_ahead: Gauge,
+    refused: Family<ReasonLabel, prometheus_client::metrics::counter::Counter>,
 }
 
 impl Default for Metrics {
@@ -54,7 +60,13 @@ impl Metrics {
         let printer = Family::<StateLabel, Gauge>::default();
         let clock_skew = Gauge::default();
         let clock_ahead = Gauge::default();
+        let refused = Family::default();
         let mut registry = Registry::default();
+        registry.register(
+            "aufruf_entries_refused",
+            "Entries of day documents that do not count: unsealed, forged, revoked, or beyond their author's role",
+            refused.clone(),
+        );
         registry.register(
             "aufruf_peers_connected",
             "Office peers with a live session",
@@ -99,6 +111,7 @@ impl Metrics {
             printer,
             clock_skew,
             clock_ahead,
+            refused,
         }
     }
 
@@ -152,5 +165,13 @@ pub struct Scrape<'a> {
 impl Observer for Metrics {
     fn call_arrived(&self, latency: Duration) {
         self.call_latency.observe(latency.as_secs_f64());
+    }
+
+    fn entry_refused(&self, reason: &'static str) {
+        self.refused
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 }

@@ -12,11 +12,11 @@ use aufruf_hardware::TicketPrinter;
 use aufruf_model::calendar;
 use aufruf_model::config::BookingSettings;
 use aufruf_model::{OfficeConfig, Timestamp};
-use aufruf_office::office_doc::{self, AdminCheck};
+use aufruf_office::authority::Authority;
+use aufruf_office::office_doc;
 use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
-use aufruf_sync::trust::AdminSignatures;
 use aufruf_sync::{DocumentName, Replica};
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
@@ -120,13 +120,22 @@ pub async fn start(
     let network = net::start(replica.clone(), tls, net_config).await?;
     let sync_addr = network.local_addr();
 
-    let admin: Arc<dyn AdminCheck> = Arc::new(OfficeAdmin(
-        AdminSignatures::from_ca_pem(&node_credentials.ca_certificate_pem)
-            .map_err(credentials::CredentialsError::from)?,
-    ));
+    let keys =
+        crate::authority::keys(&node_credentials).map_err(credentials::CredentialsError::from)?;
+    let certificate = aufruf_sync::trust::read_node_certificate(keys.signer.certificate_der())
+        .map_err(credentials::CredentialsError::from)?;
+    if certificate.role != settings.role {
+        return Err(StartError::Credentials(
+            credentials::CredentialsError::WrongRole {
+                certified: certificate.role,
+                configured: settings.role,
+            },
+        ));
+    }
+    warn_if_certificate_ends_soon(certificate.valid_until);
     let config = match config {
         Some(config) => config,
-        None => published_config(&replica, &*admin, &office_id, &settings).await,
+        None => published_config(&replica, &*keys.authority, &office_id, &settings).await,
     };
 
     let printer = match (&settings.role, &settings.printer) {
@@ -141,7 +150,7 @@ pub async fn start(
     };
 
     let state = Arc::new(
-        NodeState::new(settings.clone(), config, replica.clone(), printer, admin)
+        NodeState::new(settings.clone(), config, replica.clone(), printer, keys)
             .map_err(|e| StartError::Service(e.to_string()))?,
     );
     {
@@ -165,8 +174,14 @@ pub async fn start(
         source,
     })?;
     let (stop, stopped) = watch::channel(false);
+    let revoker = network.revoker();
     let network = Arc::new(Mutex::new(Some(network)));
     let mut tasks = vec![
+        tokio::spawn(end_revoked_sessions(
+            state.office().subscribe_revoked(),
+            revoker,
+            stopped.clone(),
+        )),
         tokio::spawn(serve_api(listener, state.clone(), stopped.clone())),
         tokio::spawn(watch_peers(state.clone(), stopped.clone())),
         tokio::spawn(roll_over_days(state.clone(), stopped.clone())),
@@ -269,6 +284,39 @@ async fn discover_peers(
     discovery.shutdown().await;
 }
 
+/// Ends the sessions of nodes the office revoked, as the revocations arrive.
+async fn end_revoked_sessions(
+    mut revoked: watch::Receiver<Arc<std::collections::BTreeMap<aufruf_model::NodeId, u64>>>,
+    revoker: net::Revoker,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        for node in revoked.borrow_and_update().keys() {
+            revoker.revoke(node);
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            changed = revoked.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// Logs a warning when this node's certificate ends within
+/// [`aufruf_sync::trust::RENEW_BEFORE`]: after its end peers refuse its sessions and
+/// its events, so it must be enrolled again before.
+fn warn_if_certificate_ends_soon(valid_until: i64) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let left = u64::try_from(valid_until).unwrap_or(0).saturating_sub(now);
+    if left < aufruf_sync::trust::RENEW_BEFORE.as_secs() {
+        tracing::warn!(
+            days_left = left / 86_400,
+            "this node's certificate ends soon: enrol it again (aufruf office token + aufruf node enroll)"
+        );
+    }
+}
+
 /// Re-reads the day whenever a peer's change arrives.
 async fn watch_peers(state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
     let mut changes = state.replica.subscribe();
@@ -332,7 +380,7 @@ async fn retire_expired(state: &Arc<NodeState>) {
 /// published: a device whose file names only itself learns the office from a peer.
 async fn published_config(
     replica: &Arc<Replica>,
-    admin: &dyn AdminCheck,
+    admin: &dyn Authority,
     office: &str,
     settings: &NodeSettings,
 ) -> OfficeConfig {
@@ -356,17 +404,6 @@ async fn published_config(
             // The replica is gone; nothing will arrive.
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// The office's administrator as the office service checks it: signatures by the
-/// office CA's key.
-#[derive(Debug)]
-struct OfficeAdmin(AdminSignatures);
-
-impl AdminCheck for OfficeAdmin {
-    fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool {
-        self.0.verifies(payload, signature)
     }
 }
 

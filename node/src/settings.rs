@@ -55,9 +55,6 @@ pub struct NodeSettings {
     /// Interfaces for mDNS (e.g. `["eth0"]`); empty: all but loopback.
     #[serde(default)]
     pub mdns_interfaces: Vec<String>,
-    /// For a desk terminal: the desk it serves (defaults to the node id).
-    #[serde(default)]
-    pub desk: Option<DeskId>,
     /// Days a day document is kept before only its statistics remain.
     #[serde(default = "default_retention")]
     pub retention_days: u32,
@@ -209,8 +206,10 @@ impl NodeSettings {
             let desk = settings.desk_id();
             if config.desk(&desk).is_none() {
                 return Err(error(
-                    "node.desk".into(),
-                    format!("desk \"{desk}\" is not among the office's desks"),
+                    "node.id".into(),
+                    format!(
+                        "a desk terminal serves the desk named like it, and \"{desk}\" is not among the office's desks"
+                    ),
                 ));
             }
         }
@@ -236,7 +235,6 @@ impl NodeSettings {
             peers,
             mdns: false,
             mdns_interfaces: Vec::new(),
-            desk: None,
             retention_days: default_retention(),
             public_url: None,
             printer: None,
@@ -244,10 +242,10 @@ impl NodeSettings {
         }
     }
 
-    /// The desk this terminal serves.
+    /// The desk this terminal serves: the one named like the node, which is what its
+    /// certificate lets it act for (a desk terminal for "platz-3" is enrolled as
+    /// node "platz-3").
     pub fn desk_id(&self) -> DeskId {
-        self.desk
-            .clone()
-            .unwrap_or_else(|| DeskId::new(self.id.as_str()))
+        DeskId::new(self.id.as_str())
     }
 }

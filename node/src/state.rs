@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use aufruf_hardware::TicketPrinter;
 use aufruf_model::{OfficeConfig, Timestamp};
-use aufruf_office::office_doc::AdminCheck;
+use aufruf_office::replicated::Keys;
 use aufruf_office::{
     DeskService, DisplayService, GatewayService, KioskService, OfficeService, Printer, RoleService,
     ServiceError, Setup,
@@ -52,7 +52,7 @@ impl NodeState {
         config: OfficeConfig,
         replica: Arc<Replica>,
         printer: Option<TicketPrinter>,
-        admin: Arc<dyn AdminCheck>,
+        keys: Keys,
     ) -> Result<Self, ServiceError> {
         let metrics = Arc::new(Metrics::new());
         let office = Arc::new(OfficeService::new(
@@ -67,7 +67,7 @@ impl NodeState {
             },
             NodeReplica(replica.clone()),
             metrics.clone(),
-            admin,
+            keys,
         ));
         let printer = printer.map(Arc::new);
         let services = match settings.role {

@@ -5,10 +5,15 @@
 //!
 //! ```text
 //! schema            = 1
-//! ticket:<ticket>   = { <event id>: <event> }   one map per ticket
-//! desk:<desk>       = { <event id>: <event> }   one map per desk
-//! booking:<code>    = <appointment>
+//! ticket:<ticket>   = { <event id>: sealed <event> }   one map per ticket
+//! desk:<desk>       = { <event id>: sealed <event> }   one map per desk
+//! booking:<code>    = sealed <appointment>
+//! status:<token>    = sealed <ticket id>
 //! ```
+//!
+//! Every value is sealed by its author ([`crate::authority`]):
+//! `<certificate fingerprint prefix>:<signature>:<JSON>`. A value whose seal, author
+//! or role does not hold is left out of the fold and counted ([`DayRead::refused`]).
 //!
 //! An event id is its stamp (`<wall ms>.<counter>.<node>`), unique because each node's
 //! clock strictly increases; events are immutable JSON strings. Only maps — automerge
@@ -21,13 +26,16 @@
 //! nodes ever create the same desk map, [`read_day`] still reads the union of all
 //! conflicting objects, because events are a set and the union is exactly right.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use aufruf_model::authority::may_write;
 use aufruf_model::day::DeskEvent;
 use aufruf_model::{Appointment, Day, DeskId, Event, Hlc, NodeId, Stamp, TicketEvent, TicketId};
 use automerge::legacy;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
+
+use crate::authority::{self, Seals, Signer, Unaccepted};
 
 /// The layout version this build writes and reads.
 pub const SCHEMA: i64 = 1;
@@ -42,24 +50,53 @@ pub fn is_status_token(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Writes which ticket a status token belongs to (in the change that issues it).
+/// Writes which ticket a status token belongs to (in the change that issues it),
+/// sealed by the issuer.
 pub fn write_status_token(
     tx: &mut impl Transactable,
     token: &str,
     ticket: &TicketId,
+    sealer: &Sealer<'_>,
 ) -> Result<(), DayDocError> {
-    tx.put(ROOT, format!("{STATUS}{token}"), ticket.to_string())?;
+    let key = format!("{STATUS}{token}");
+    let value = sealer.seal(&key, "", &ticket.to_string())?;
+    tx.put(ROOT, key, value)?;
     Ok(())
 }
 
-/// The ticket a status token belongs to; `None` for unknown or malformed tokens.
-pub fn ticket_of_status_token(doc: &impl ReadDoc, token: &str) -> Option<TicketId> {
+/// The ticket a status token belongs to; `None` for unknown or malformed tokens and
+/// for entries not sealed by the ticket's issuer.
+pub fn ticket_of_status_token(
+    doc: &impl ReadDoc,
+    token: &str,
+    seals: &Seals<'_>,
+) -> Option<TicketId> {
     if !is_status_token(token) {
         return None;
     }
-    match doc.get(ROOT, format!("{STATUS}{token}")).ok().flatten() {
-        Some((automerge::Value::Scalar(s), _)) => s.as_str().and_then(parse_ticket_id),
-        _ => None,
+    let key = format!("{STATUS}{token}");
+    doc.get_all(ROOT, key.as_str())
+        .ok()?
+        .into_iter()
+        .find_map(|(value, _)| {
+            let text = text_of(&value)?;
+            let (author, body) = seals.open(&key, "", &text, None).ok()?;
+            let ticket = parse_ticket_id(body)?;
+            (ticket.node == author.node).then_some(ticket)
+        })
+}
+
+/// How this node seals what it writes into one document.
+#[derive(Debug, Clone, Copy)]
+pub struct Sealer<'a> {
+    pub signer: &'a dyn Signer,
+    /// The document's name, e.g. `day/2026-11-26`.
+    pub document: &'a str,
+}
+
+impl Sealer<'_> {
+    fn seal(&self, key: &str, entry: &str, body: &str) -> Result<String, DayDocError> {
+        authority::seal(self.signer, self.document, key, entry, body).map_err(DayDocError::Seal)
     }
 }
 
@@ -74,20 +111,45 @@ pub enum DayDocError {
     Automerge(#[from] AutomergeError),
     #[error("cannot encode event: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("cannot sign: {0}")]
+    Seal(String),
 }
 
-/// A day as read from its document, with what could not be understood.
+/// A day as read from its document, with what could not be understood and what did
+/// not count.
 #[derive(Debug, Default)]
 pub struct DayRead {
     pub day: Day,
     /// Keys whose content this build could not parse (e.g. written by a newer build);
     /// they are skipped, not fatal.
     pub unreadable: Vec<String>,
+    /// Entries (`<key>/<entry>`) that do not count, and why: unsealed, forged, by a
+    /// role that may not write them, revoked ([`Unaccepted`]).
+    pub refused: BTreeMap<String, Unaccepted>,
+    /// Refusals not yet reported to the metrics.
+    pub refused_unreported: Vec<Unaccepted>,
+    /// Root keys with entries sealed by a certificate this node does not have yet
+    /// (its office document lags the day's): read again when it arrives.
+    pub pending: BTreeSet<String>,
 }
 
-/// Writes one event into the document, touching only its ticket's or desk's map.
-pub fn write_event(tx: &mut impl Transactable, event: &Event) -> Result<(), DayDocError> {
-    check_schema(tx)?;
+impl DayRead {
+    fn refuse(&mut self, entry: String, why: Unaccepted) {
+        if let std::collections::btree_map::Entry::Vacant(v) = self.refused.entry(entry) {
+            tracing::warn!(entry = %v.key(), %why, "an entry of the day does not count");
+            v.insert(why);
+            self.refused_unreported.push(why);
+        }
+    }
+}
+
+/// Writes one event into the document, sealed by this node, touching only its
+/// ticket's or desk's map. (A newer layout was refused when the action read the day.)
+pub fn write_event(
+    tx: &mut impl Transactable,
+    event: &Event,
+    sealer: &Sealer<'_>,
+) -> Result<(), DayDocError> {
     if tx.get(ROOT, "schema")?.is_none() {
         tx.put(ROOT, "schema", SCHEMA)?;
     }
@@ -97,28 +159,35 @@ pub fn write_event(tx: &mut impl Transactable, event: &Event) -> Result<(), DayD
             stamp,
             event,
         } => {
-            let map = map_at(tx, &format!("{TICKET}{ticket}"))?;
-            tx.put(&map, event_id(stamp), serde_json::to_string(event)?)?;
+            let key = format!("{TICKET}{ticket}");
+            let entry = event_id(stamp);
+            let value = sealer.seal(&key, &entry, &serde_json::to_string(event)?)?;
+            let map = map_at(tx, &key)?;
+            tx.put(&map, entry, value)?;
         }
         Event::Desk { desk, stamp, event } => {
-            let map = map_at(tx, &format!("{DESK}{desk}"))?;
-            tx.put(&map, event_id(stamp), serde_json::to_string(event)?)?;
+            let key = format!("{DESK}{desk}");
+            let entry = event_id(stamp);
+            let value = sealer.seal(&key, &entry, &serde_json::to_string(event)?)?;
+            let map = map_at(tx, &key)?;
+            tx.put(&map, entry, value)?;
         }
         Event::Booked(appointment) => {
             let key = format!("{BOOKING}{}", appointment.code);
-            tx.put(ROOT, key, serde_json::to_string(appointment)?)?;
+            let value = sealer.seal(&key, "", &serde_json::to_string(appointment)?)?;
+            tx.put(ROOT, key, value)?;
         }
     }
     Ok(())
 }
 
 /// Reads the whole day.
-pub fn read_day(doc: &impl ReadDoc) -> Result<DayRead, DayDocError> {
-    check_schema(doc)?;
+pub fn read_day(doc: &impl ReadDoc, seals: &Seals<'_>) -> Result<DayRead, DayDocError> {
+    check_schema(doc, seals)?;
     let mut read = DayRead::default();
     let keys: Vec<String> = doc.keys(ROOT).collect();
     for key in keys {
-        read_key(doc, &key, &mut read)?;
+        read_key(doc, &key, &mut read, seals)?;
     }
     Ok(read)
 }
@@ -129,15 +198,33 @@ pub fn read_changed(
     doc: &impl ReadDoc,
     changed: &Changed,
     read: &mut DayRead,
+    seals: &Seals<'_>,
 ) -> Result<(), DayDocError> {
-    check_schema(doc)?;
+    check_schema(doc, seals)?;
     for ticket in &changed.tickets {
-        read_key(doc, &format!("{TICKET}{ticket}"), read)?;
+        read_key(doc, &format!("{TICKET}{ticket}"), read, seals)?;
     }
     for key in &changed.other_keys {
-        read_key(doc, key, read)?;
+        read_key(doc, key, read, seals)?;
     }
     Ok(())
+}
+
+/// Reads again the keys whose entries named a certificate this node lacked.
+pub fn read_pending(
+    doc: &impl ReadDoc,
+    read: &mut DayRead,
+    seals: &Seals<'_>,
+) -> Result<(), DayDocError> {
+    for key in std::mem::take(&mut read.pending) {
+        read_key(doc, &key, read, seals)?;
+    }
+    Ok(())
+}
+
+/// The ticket a root key holds, if it is a ticket's.
+pub fn ticket_of_key(key: &str) -> Option<TicketId> {
+    key.strip_prefix(TICKET).and_then(parse_ticket_id)
 }
 
 /// What a set of changes touched.
@@ -212,19 +299,38 @@ pub fn changed_since(
     Some(changed)
 }
 
-fn check_schema(doc: &impl ReadDoc) -> Result<(), DayDocError> {
-    // Concurrent writers put the same version; any of them will do.
-    let found = doc
-        .get_all(ROOT, "schema")?
-        .into_iter()
-        .find_map(|(v, _)| match v {
-            Value::Scalar(s) => s.as_i64(),
-            Value::Object(_) => None,
-        });
-    match found {
-        Some(found) if found > SCHEMA => Err(DayDocError::NewerSchema { found }),
-        _ => Ok(()),
+/// Refuses a document of a newer layout — but only when the office's administrator
+/// says so: a newer version counts only as `<version>:<admin signature hex>` over
+/// [`schema_statement`]. Any node writes the base version (a plain number, harmless);
+/// a plain higher number, which any enrolled key could write to stop every node, is
+/// ignored.
+fn check_schema(doc: &impl ReadDoc, seals: &Seals<'_>) -> Result<(), DayDocError> {
+    for (value, _) in doc.get_all(ROOT, "schema")? {
+        let Some(text) = text_of(&value) else {
+            continue;
+        };
+        let Some((version, signature)) = text.split_once(':') else {
+            continue;
+        };
+        let (Ok(found), Some(signature)) = (version.parse::<i64>(), authority::unhex(signature))
+        else {
+            continue;
+        };
+        if found > SCHEMA
+            && seals.authority.admin_signed(
+                schema_statement(seals.document, found).as_bytes(),
+                &signature,
+            )
+        {
+            return Err(DayDocError::NewerSchema { found });
+        }
     }
+    Ok(())
+}
+
+/// What the administrator signs to move a document to layout `version`.
+pub fn schema_statement(document: &str, version: i64) -> String {
+    format!("aufruf schema {document} {version}")
 }
 
 /// The map under `key` of the root, created if missing.
@@ -235,54 +341,108 @@ fn map_at(tx: &mut impl Transactable, key: &str) -> Result<ObjId, DayDocError> {
     }
 }
 
-fn read_key(doc: &impl ReadDoc, key: &str, read: &mut DayRead) -> Result<(), DayDocError> {
+fn read_key(
+    doc: &impl ReadDoc,
+    key: &str,
+    read: &mut DayRead,
+    seals: &Seals<'_>,
+) -> Result<(), DayDocError> {
     if let Some(ticket) = key.strip_prefix(TICKET) {
         let Some(ticket) = parse_ticket_id(ticket) else {
             read.unreadable.push(key.to_owned());
             return Ok(());
         };
         for (stamp, text) in events_under(doc, key, read)? {
-            match serde_json::from_str::<TicketEvent>(&text) {
-                Ok(event) => {
-                    read.day.apply(Event::Ticket {
-                        ticket: ticket.clone(),
-                        stamp,
-                        event,
-                    });
-                }
-                Err(_) => read
-                    .unreadable
-                    .push(format!("{key}/{}", event_id_of(&stamp))),
+            if read.day.holds_ticket_event(&ticket, &stamp) {
+                continue;
             }
+            let entry = event_id_of(&stamp);
+            let event = |event| Event::Ticket {
+                ticket: ticket.clone(),
+                stamp: stamp.clone(),
+                event,
+            };
+            take_sealed::<TicketEvent>(key, &entry, &text, stamp.hlc.wall_ms, event, read, seals);
         }
     } else if let Some(desk) = key.strip_prefix(DESK) {
         let desk = DeskId::new(desk);
         for (stamp, text) in events_under(doc, key, read)? {
-            match serde_json::from_str::<DeskEvent>(&text) {
-                Ok(event) => {
-                    read.day.apply(Event::Desk {
-                        desk: desk.clone(),
-                        stamp,
-                        event,
-                    });
-                }
-                Err(_) => read
-                    .unreadable
-                    .push(format!("{key}/{}", event_id_of(&stamp))),
+            if read.day.holds_desk_event(&desk, &stamp) {
+                continue;
             }
+            let entry = event_id_of(&stamp);
+            let event = |event| Event::Desk {
+                desk: desk.clone(),
+                stamp: stamp.clone(),
+                event,
+            };
+            take_sealed::<DeskEvent>(key, &entry, &text, stamp.hlc.wall_ms, event, read, seals);
         }
     } else if key.starts_with(BOOKING) {
         for (value, _) in doc.get_all(ROOT, key)? {
-            let parsed = text_of(&value).and_then(|t| serde_json::from_str::<Appointment>(&t).ok());
-            match parsed {
-                Some(appointment) => {
-                    read.day.apply(Event::Booked(appointment));
+            let Some(text) = text_of(&value) else {
+                read.unreadable.push(key.to_owned());
+                continue;
+            };
+            let opened = seals.open(key, "", &text, None).map(|(author, body)| {
+                (
+                    author.clone(),
+                    serde_json::from_str::<Appointment>(body).ok(),
+                )
+            });
+            match opened {
+                Ok((author, Some(appointment))) => {
+                    let event = Event::Booked(appointment);
+                    match may_write(&author, &event) {
+                        Ok(()) => {
+                            read.day.apply(event);
+                        }
+                        Err(why) => read.refuse(key.to_owned(), why.into()),
+                    }
                 }
-                None => read.unreadable.push(key.to_owned()),
+                Ok((_, None)) => read.unreadable.push(key.to_owned()),
+                Err(Unaccepted::UnknownCertificate) => {
+                    read.pending.insert(key.to_owned());
+                }
+                Err(why) => read.refuse(key.to_owned(), why),
             }
         }
     }
     Ok(())
+}
+
+/// Opens a sealed event, checks its author may write it, and applies it.
+fn take_sealed<E: serde::de::DeserializeOwned>(
+    key: &str,
+    entry: &str,
+    sealed: &str,
+    stamp_ms: u64,
+    event: impl FnOnce(E) -> Event,
+    read: &mut DayRead,
+    seals: &Seals<'_>,
+) {
+    let path = || format!("{key}/{entry}");
+    if read.refused.contains_key(&path()) {
+        return;
+    }
+    match seals.open(key, entry, sealed, Some(stamp_ms)) {
+        Ok((author, body)) => match serde_json::from_str::<E>(body) {
+            Ok(parsed) => {
+                let event = event(parsed);
+                match may_write(author, &event) {
+                    Ok(()) => {
+                        read.day.apply(event);
+                    }
+                    Err(why) => read.refuse(path(), why.into()),
+                }
+            }
+            Err(_) => read.unreadable.push(path()),
+        },
+        Err(Unaccepted::UnknownCertificate) => {
+            read.pending.insert(key.to_owned());
+        }
+        Err(why) => read.refuse(path(), why),
+    }
 }
 
 /// The events of every (possibly conflicting) map under a root key.
@@ -350,7 +510,9 @@ fn parse_ticket_id(id: &str) -> Option<TicketId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aufruf_model::{HlcClock, OfficeConfig, Origin, ServiceId, Timestamp, node_id};
+    use crate::authority::{Authority, FINGERPRINT_DIGITS, Roster};
+    use crate::testing::{TestAuthority, TestSigner};
+    use aufruf_model::{HlcClock, OfficeConfig, Origin, Role, ServiceId, Timestamp, node_id};
     use automerge::ActorId;
 
     fn office() -> OfficeConfig {
@@ -380,10 +542,65 @@ mod tests {
         Automerge::new().with_actor(ActorId::from(actor.as_bytes()))
     }
 
+    const DOCUMENT: &str = "day/2026-03-10";
+
+    /// The test key of whoever writes `event`: its stamp's node, the gateway for
+    /// bookings; the role by the node's name.
+    fn signer_of(event: &Event) -> TestSigner {
+        let node = match event {
+            Event::Ticket { stamp, .. } | Event::Desk { stamp, .. } => stamp.node.clone(),
+            Event::Booked(_) => node_id!("gateway"),
+        };
+        TestSigner::new(&node, role_of(&node))
+    }
+
+    fn role_of(node: &NodeId) -> Role {
+        ["kiosk", "desk", "gateway", "display"]
+            .into_iter()
+            .find(|prefix| node.as_str().starts_with(prefix))
+            .and_then(|prefix| prefix.parse().ok())
+            .unwrap_or(Role::Display)
+    }
+
+    /// Every node the tests write as, with its test certificate.
+    fn roster() -> &'static Roster {
+        static ROSTER: std::sync::OnceLock<Roster> = std::sync::OnceLock::new();
+        ROSTER.get_or_init(|| {
+            let mut roster = Roster::default();
+            let nodes = ["kiosk-1", "kiosk-2", "gateway", "display-1"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain((1..=6).map(|n| format!("desk-{n}")));
+            for node in nodes {
+                let node = NodeId::new(node).unwrap();
+                let signer = TestSigner::new(&node, role_of(&node));
+                roster.learn(
+                    &signer.fingerprint()[..crate::authority::FINGERPRINT_DIGITS],
+                    TestAuthority.certificate(signer.certificate_der()),
+                );
+            }
+            roster
+        })
+    }
+
+    fn seals() -> Seals<'static> {
+        Seals {
+            roster: roster(),
+            authority: &TestAuthority,
+            document: DOCUMENT,
+            window_ms: (0, u64::MAX),
+        }
+    }
+
     fn write(doc: &mut Automerge, events: &[Event]) {
         doc.transact::<_, _, DayDocError>(|tx| {
             for e in events {
-                write_event(tx, e)?;
+                let signer = signer_of(e);
+                let sealer = Sealer {
+                    signer: &signer,
+                    document: DOCUMENT,
+                };
+                write_event(tx, e, &sealer)?;
             }
             Ok(())
         })
@@ -443,13 +660,13 @@ mod tests {
 
         let mut d = doc("aa");
         write(&mut d, &events);
-        let read = read_day(&d).unwrap();
+        let read = read_day(&d, &seals()).unwrap();
         assert!(read.unreadable.is_empty(), "{:?}", read.unreadable);
         assert_eq!(read.day, day);
 
         // Saved and loaded, the same.
         let loaded = Automerge::load(&d.save()).unwrap();
-        assert_eq!(read_day(&loaded).unwrap().day, day);
+        assert_eq!(read_day(&loaded, &seals()).unwrap().day, day);
     }
 
     #[test]
@@ -459,13 +676,14 @@ mod tests {
         let mut two = doc("02");
         let mut a = Day::new();
         let mut b = Day::new();
-        // Two terminals both believe they are desk 1 and open it while cut off.
+        // Desk 1's terminal opens the desk, loses its disk, and opens it again as a
+        // new automerge actor before the first opening reaches it.
         let ea = a
             .open_desk(
                 &config,
                 &"desk-1".into(),
                 vec![],
-                Stamp::new(Hlc::new(10, 0), node_id!("t1")),
+                Stamp::new(Hlc::new(10, 0), node_id!("desk-1")),
             )
             .unwrap();
         let eb = b
@@ -473,7 +691,7 @@ mod tests {
                 &config,
                 &"desk-1".into(),
                 vec![],
-                Stamp::new(Hlc::new(11, 0), node_id!("t2")),
+                Stamp::new(Hlc::new(11, 0), node_id!("desk-1")),
             )
             .unwrap();
         write(&mut one, std::slice::from_ref(&ea));
@@ -485,7 +703,7 @@ mod tests {
             2,
             "a real conflict"
         );
-        let read = read_day(&one).unwrap();
+        let read = read_day(&one, &seals()).unwrap();
         let mut both = Day::new();
         both.apply(ea);
         both.apply(eb);
@@ -543,7 +761,7 @@ mod tests {
                     // The reader catches up here.
                     before = docs[2].get_heads();
                     maps = RootMaps::of(&docs[2]);
-                    read = read_day(&docs[2]).unwrap();
+                    read = read_day(&docs[2], &seals()).unwrap();
                 }
                 let now = Timestamp::from_minutes(u64::try_from(i).unwrap() + 1);
                 clocks[*who].observe(days[*who].latest());
@@ -563,7 +781,7 @@ mod tests {
                         let other = (who + 1 + usize::try_from(*n).unwrap() % 2) % 3;
                         let mut theirs = docs[other].clone();
                         docs[*who].merge(&mut theirs).unwrap();
-                        days[*who] = read_day(&docs[*who]).unwrap().day;
+                        days[*who] = read_day(&docs[*who], &seals()).unwrap().day;
                         None
                     }
                 };
@@ -578,8 +796,8 @@ mod tests {
             let fast = fast.unwrap_or_default();
             proptest::prop_assert!(fast.tickets.is_superset(&slow.tickets), "{fast:?} {slow:?}");
             proptest::prop_assert!(fast.other_keys.is_superset(&slow.other_keys), "{fast:?} {slow:?}");
-            read_changed(&docs[2], &fast, &mut read).unwrap();
-            proptest::prop_assert_eq!(&read.day, &read_day(&docs[2]).unwrap().day);
+            read_changed(&docs[2], &fast, &mut read, &seals()).unwrap();
+            proptest::prop_assert_eq!(&read.day, &read_day(&docs[2], &seals()).unwrap().day);
         }
     }
 
@@ -594,14 +812,29 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let read = read_day(&d).unwrap();
-        assert_eq!(read.unreadable.len(), 2);
+        let read = read_day(&d, &seals()).unwrap();
+        assert_eq!(read.unreadable, ["ticket:kiosk-1/1/no-stamp"]);
+        assert_eq!(
+            read.refused.values().collect::<Vec<_>>(),
+            [&Unaccepted::Unsealed]
+        );
         assert_eq!(read.day.tickets().count(), 0);
 
+        // A newer layout only on the administrator's word: any enrolled key could
+        // write a plain number and stop every node.
         d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", 2_i64))
             .unwrap();
+        assert!(read_day(&d, &seals()).is_ok());
+        d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", "2:00ff"))
+            .unwrap();
+        assert!(read_day(&d, &seals()).is_ok(), "a forged signature");
+        let signature =
+            crate::testing::admin_sign(schema_statement(DOCUMENT, 2).as_bytes()).unwrap();
+        let signed = format!("2:{}", authority::hex(&signature));
+        d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", signed.as_str()))
+            .unwrap();
         assert!(matches!(
-            read_day(&d),
+            read_day(&d, &seals()),
             Err(DayDocError::NewerSchema { found: 2 })
         ));
     }
@@ -636,7 +869,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let read = read_day(&d).unwrap();
+        let read = read_day(&d, &seals()).unwrap();
         let mut unreadable = read.unreadable.clone();
         unreadable.sort();
         assert_eq!(
@@ -704,8 +937,17 @@ mod tests {
             write(&mut d, std::slice::from_ref(e));
         }
         let saved = d.save();
-        assert!(saved.len() < 150_000, "{} bytes", saved.len());
+        // The events themselves stay within the budget; each seal adds its
+        // fingerprint and signature, which do not compress (a real ECDSA signature
+        // is 128 hex digits: about 1.8 MB for such a day).
+        let seal = FINGERPRINT_DIGITS + 2 + 2 * 8;
+        let budget = 150_000 + events.len() * seal;
+        assert!(
+            saved.len() < budget,
+            "{} bytes, budget {budget}",
+            saved.len()
+        );
         let loaded = Automerge::load(&saved).unwrap();
-        assert_eq!(read_day(&loaded).unwrap().day, day);
+        assert_eq!(read_day(&loaded, &seals()).unwrap().day, day);
     }
 }

@@ -13,6 +13,7 @@
 //! or command line: time comes in as a `Timestamp`, the replica through
 //! [`Replication`], the printer through [`kiosk::Printer`].
 
+pub mod authority;
 pub mod clock;
 pub mod day_doc;
 pub mod desk;
@@ -23,6 +24,8 @@ pub mod memory;
 pub mod office_doc;
 pub mod replicated;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod views;
 
 pub use clock::{ClockCheck, PeerClock};

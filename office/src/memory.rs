@@ -51,6 +51,24 @@ impl MemoryReplica {
         self.lock().last_day.clone()
     }
 
+    /// Takes the changes of one document `other` holds, as a peer's replication
+    /// that delivered this document before the others would.
+    pub fn receive_document_from(&self, other: &MemoryReplica, name: &DocumentName) {
+        let Some(mut theirs) = other.lock().documents.get(name).cloned() else {
+            return;
+        };
+        let mut inner = self.lock();
+        match inner.documents.get_mut(name) {
+            // Both are well-formed automerge documents: merging cannot fail.
+            Some(ours) => {
+                let _ = ours.merge(&mut theirs);
+            }
+            None => {
+                inner.documents.insert(name.clone(), theirs);
+            }
+        }
+    }
+
     /// Takes every change `other` holds that this replica lacks, as a peer's
     /// replication would deliver them (days after [`Replication::accept_days_until`]
     /// excepted).

@@ -7,6 +7,12 @@
 //!   once) the valid one with the highest revision counts.
 //! - `statistics:<date>`: the statistics of each retired day — counts and times, no
 //!   personal data.
+//! - `certificate:<fingerprint prefix>`: every node's certificate (DER), put there by
+//!   the node itself at start, so every reader can check who sealed an event
+//!   ([`crate::authority`]). Believed for the office CA's signature, not for the peer.
+//! - `revoked:<node>`: the administrator's signed revocation of a node
+//!   ([`SignedRevocation`]): its events stamped from then on do not count anywhere,
+//!   and its sessions end.
 //!
 //! This module is the only writer and reader of that document.
 
@@ -18,11 +24,18 @@ use automerge::transaction::Transactable;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use aufruf_model::NodeId;
+
+use crate::authority::{
+    Authority, FINGERPRINT_DIGITS, MAX_CERTIFICATE_BYTES, Roster, Signer, hex, unhex,
+};
 use crate::day_doc::DayDocError;
 use crate::replicated::{Documents, OfficeError};
 
 const STATISTICS: &str = "statistics:";
 const CONFIG: &str = "config";
+const CERTIFICATE: &str = "certificate:";
+const REVOKED: &str = "revoked:";
 
 /// The configuration format this build understands. A configuration of a newer
 /// format is refused (the device keeps the one it has) until the device is updated.
@@ -60,12 +73,6 @@ pub struct SignedConfig {
     pub payload: String,
     /// The signature, hexadecimal.
     pub signature: String,
-}
-
-/// Checks the administrator's signatures (the node: against the office CA).
-pub trait AdminCheck: Send + Sync + std::fmt::Debug {
-    /// Whether the administrator signed exactly `payload`.
-    fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool;
 }
 
 /// A configuration a node accepted: checked, signed, for its office, and readable.
@@ -112,12 +119,12 @@ impl SignedConfig {
     }
 
     /// Checks the signature, the office, the format and the configuration itself.
-    pub fn check(&self, admin: &dyn AdminCheck, office: &str) -> Result<Published, ConfigRefusal> {
+    pub fn check(&self, admin: &dyn Authority, office: &str) -> Result<Published, ConfigRefusal> {
         if self.payload.len() + self.signature.len() > MAX_CONFIG_BYTES {
             return Err(ConfigRefusal::TooLarge);
         }
         let signature = unhex(&self.signature).ok_or(ConfigRefusal::NotSigned)?;
-        if !admin.verifies(self.payload.as_bytes(), &signature) {
+        if !admin.admin_signed(self.payload.as_bytes(), &signature) {
             return Err(ConfigRefusal::NotSigned);
         }
         let payload: ConfigPayload = serde_json::from_str(&self.payload)
@@ -206,7 +213,7 @@ pub fn config_entries(documents: &impl Documents) -> Vec<SignedConfig> {
 /// The winning valid configuration among `entries`, and the entries refused, with why.
 pub fn best_config(
     entries: &[SignedConfig],
-    admin: &dyn AdminCheck,
+    admin: &dyn Authority,
     office: &str,
 ) -> (Option<Published>, Vec<(SignedConfig, ConfigRefusal)>) {
     let mut best: Option<Published> = None;
@@ -230,30 +237,164 @@ pub fn best_config(
 /// The configuration the office document holds, if a valid one.
 pub fn published_config(
     documents: &impl Documents,
-    admin: &dyn AdminCheck,
+    admin: &dyn Authority,
     office: &str,
 ) -> Option<Published> {
     best_config(&config_entries(documents), admin, office).0
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
+/// Puts this node's certificate into the office document, durably, unless it is
+/// there: peers need it to believe what this node writes.
+pub fn keep_certificate(
+    documents: &mut impl Documents,
+    signer: &dyn Signer,
+) -> Result<(), OfficeError> {
+    let short = signer
+        .fingerprint()
+        .get(..FINGERPRINT_DIGITS)
+        .ok_or_else(|| OfficeError::Store("a certificate fingerprint too short".into()))?;
+    let key = format!("{CERTIFICATE}{short}");
+    let present = documents
+        .read_document(&DocumentName::Office, |doc| {
+            doc.get(automerge::ROOT, key.as_str())
+                .ok()
+                .flatten()
+                .is_some()
         })
+        .unwrap_or(false);
+    if present {
+        return Ok(());
+    }
+    let der = signer.certificate_der().to_vec();
+    documents.change_durably(&DocumentName::Office, &mut |tx| {
+        tx.put(
+            automerge::ROOT,
+            key.as_str(),
+            automerge::ScalarValue::Bytes(der.clone()),
+        )?;
+        Ok(())
+    })
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
+/// Brings `roster` up to the office document: checks certificates it has not judged
+/// yet, and takes every valid revocation. Returns whether anything changed.
+pub fn update_roster(
+    documents: &impl Documents,
+    authority: &dyn Authority,
+    office: &str,
+    roster: &mut Roster,
+) -> bool {
+    let before = (roster.len(), roster.revoked().clone());
+    documents.read_document(&DocumentName::Office, |doc| {
+        for key in doc.keys(automerge::ROOT) {
+            if let Some(short) = key.strip_prefix(CERTIFICATE) {
+                if roster.knows(short) {
+                    continue;
+                }
+                // Of concurrent values under one key, the first valid one counts:
+                // the key is the certificate's own fingerprint.
+                let certified = doc
+                    .get_all(automerge::ROOT, key.as_str())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|(value, _)| match bytes_of(&value) {
+                        Some(der) if der.len() <= MAX_CERTIFICATE_BYTES => {
+                            authority.certificate(&der)
+                        }
+                        _ => None,
+                    });
+                roster.learn(short, certified);
+            } else if key.starts_with(REVOKED) {
+                for (value, _) in doc
+                    .get_all(automerge::ROOT, key.as_str())
+                    .unwrap_or_default()
+                {
+                    let revocation = bytes_of(&value)
+                        .filter(|b| b.len() <= MAX_CERTIFICATE_BYTES)
+                        .and_then(|b| serde_json::from_slice::<SignedRevocation>(&b).ok())
+                        .and_then(|r| r.check(authority, office));
+                    if let Some(revocation) = revocation {
+                        roster.revoke(revocation.node, revocation.from_ms);
+                    }
+                }
+            }
+        }
+    });
+    (roster.len(), roster.revoked().clone()) != before
+}
+
+fn bytes_of(value: &automerge::Value<'_>) -> Option<Vec<u8>> {
+    match value {
+        automerge::Value::Scalar(s) => match s.as_ref() {
+            automerge::ScalarValue::Bytes(b) => Some(b.clone()),
+            _ => None,
+        },
+        automerge::Value::Object(_) => None,
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+}
+
+/// What the administrator signs to revoke a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub office: String,
+    pub node: NodeId,
+    /// The node's events stamped from this Unix millisecond on do not count.
+    pub from_ms: u64,
+}
+
+/// A revocation and the administrator's signature of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRevocation {
+    /// The revocation as JSON.
+    pub payload: String,
+    /// The signature, hexadecimal.
+    pub signature: String,
+}
+
+impl SignedRevocation {
+    /// Signs `revocation` with `sign` (the admin's key).
+    pub fn new<E>(
+        revocation: &Revocation,
+        sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Self, E> {
+        // Plain strings and numbers always serialise.
+        let payload = serde_json::to_string(revocation).unwrap_or_default();
+        let signature = sign(payload.as_bytes())?;
+        Ok(SignedRevocation {
+            payload,
+            signature: hex(&signature),
+        })
+    }
+
+    /// The revocation, if the administrator signed it and it is for `office`.
+    pub fn check(&self, admin: &dyn Authority, office: &str) -> Option<Revocation> {
+        let signature = unhex(&self.signature)?;
+        if !admin.admin_signed(self.payload.as_bytes(), &signature) {
+            return None;
+        }
+        let revocation: Revocation = serde_json::from_str(&self.payload).ok()?;
+        (revocation.office == office).then_some(revocation)
+    }
+}
+
+/// Keeps a checked revocation in the office document, durably.
+pub fn keep_revocation(
+    documents: &mut impl Documents,
+    revocation: &Revocation,
+    signed: &SignedRevocation,
+) -> Result<(), OfficeError> {
+    let key = format!("{REVOKED}{}", revocation.node);
+    let bytes = serde_json::to_vec(signed).map_err(DayDocError::from)?;
+    documents.change_durably(&DocumentName::Office, &mut |tx| {
+        tx.put(
+            automerge::ROOT,
+            key.as_str(),
+            automerge::ScalarValue::Bytes(bytes.clone()),
+        )?;
+        Ok(())
+    })
 }
 
 /// Keeps a day's statistics in the office document, durably.

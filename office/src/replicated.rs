@@ -22,7 +22,8 @@ use automerge::transaction::Transaction;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use chrono::{Datelike, NaiveDate};
 
-use crate::day_doc::{self, DayDocError, DayRead};
+use crate::authority::{Authority, Roster, Seals, Signer, Unaccepted};
+use crate::day_doc::{self, DayDocError, DayRead, Sealer};
 
 /// Where the office's documents live.
 pub trait Documents {
@@ -48,6 +49,13 @@ pub enum OfficeError {
     /// The model refused the action (it makes no sense now); nothing was written.
     #[error(transparent)]
     Action(#[from] ActionError),
+    /// This node's certificate does not let it write this (nothing was written: the
+    /// office would not count it).
+    #[error("this node may not write that: {0}")]
+    NotAuthorised(#[from] aufruf_model::authority::Unauthorised),
+    /// This node's certificate is not one of this office's.
+    #[error("this node's certificate is not one of this office's")]
+    NotCertified,
     #[error("day document: {0}")]
     Document(#[from] DayDocError),
     /// The local store did not take the change; nothing was confirmed or sent.
@@ -76,12 +84,35 @@ impl Carries for RecallOutcome {
     }
 }
 
+/// This node's key and the office's trust: what seals this node's writes and checks
+/// everyone's.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub signer: std::sync::Arc<dyn Signer>,
+    pub authority: std::sync::Arc<dyn Authority>,
+}
+
+impl Keys {
+    /// Who this node is, as its certificate says; `None` if it is not one of the
+    /// office's.
+    pub fn author(&self) -> Option<aufruf_model::authority::Author> {
+        self.authority
+            .certificate(self.signer.certificate_der())
+            .map(|c| c.author)
+    }
+}
+
 /// One node's view of the office: configuration, clock and the days it has read.
 #[derive(Debug)]
 pub struct Office<D> {
     config: OfficeConfig,
     documents: D,
     clock: HlcClock,
+    keys: Keys,
+    /// This node as its certificate names it (checked once).
+    author: Option<aufruf_model::authority::Author>,
+    /// The certificates and revocations of the office document, checked.
+    roster: Roster,
     days: BTreeMap<NaiveDate, CachedDay>,
 }
 
@@ -97,6 +128,8 @@ struct CachedDay {
     /// The document did not exist at an earlier refresh: when it appears, everything
     /// in it is new to this node (not merely unread, as at start or after a reload).
     absent: bool,
+    /// New certificates arrived: read the keys waiting for one again.
+    recheck_pending: bool,
 }
 
 /// The tickets a refresh or an action changed, so views and metrics look only at them.
@@ -124,13 +157,59 @@ impl Touched {
 }
 
 impl<D: Documents> Office<D> {
-    pub fn new(config: OfficeConfig, documents: D, node: NodeId) -> Self {
+    pub fn new(config: OfficeConfig, documents: D, node: NodeId, keys: Keys) -> Self {
         Self {
             config,
             documents,
             clock: HlcClock::new(node),
+            author: keys.author(),
+            keys,
+            roster: Roster::default(),
             days: BTreeMap::new(),
         }
+    }
+
+    /// The certificates and revocations this office acts on.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// Acts on a roster that changed: events waiting for a certificate are read
+    /// again; after a revocation every day is read afresh, so the revoked node's
+    /// events from then on drop out of the fold.
+    pub fn set_roster(&mut self, roster: Roster) {
+        if roster.revoked() != self.roster.revoked() {
+            self.days.clear();
+        } else {
+            for cached in self.days.values_mut() {
+                cached.recheck_pending = true;
+            }
+        }
+        self.roster = roster;
+    }
+
+    /// The refusals since this was last asked, for the metrics.
+    pub fn take_refused(&mut self) -> Vec<Unaccepted> {
+        self.days
+            .values_mut()
+            .flat_map(|cached| std::mem::take(&mut cached.read.refused_unreported))
+            .collect()
+    }
+
+    /// The ticket a status token belongs to, on `date`.
+    pub fn ticket_of_status_token(
+        &self,
+        date: NaiveDate,
+        token: &str,
+    ) -> Option<aufruf_model::TicketId> {
+        let name = document_name(date).ok()?;
+        let document = name.to_string();
+        let seals = day_seals(&self.roster, &*self.keys.authority, &document, date);
+        self.documents
+            .read_document(&name, |doc| {
+                day_doc::ticket_of_status_token(doc, token, &seals)
+            })
+            .flatten()
     }
 
     pub fn config(&self) -> &OfficeConfig {
@@ -155,7 +234,7 @@ impl<D: Documents> Office<D> {
         now: Timestamp,
         action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
     ) -> Result<T, OfficeError> {
-        self.act_and_write(date, now, action, |_, _| Ok(()))
+        self.act_and_write(date, now, action, |_, _, _| Ok(()))
     }
 
     /// Like [`Self::act`], with `also` written into the same durable change (e.g. a
@@ -165,21 +244,33 @@ impl<D: Documents> Office<D> {
         date: NaiveDate,
         now: Timestamp,
         action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
-        also: impl Fn(&mut Transaction<'_>, &Event) -> Result<(), DayDocError>,
+        also: impl Fn(&mut Transaction<'_>, &Event, &Sealer<'_>) -> Result<(), DayDocError>,
     ) -> Result<T, OfficeError> {
         self.refresh(date)?;
         let name = document_name(date)?;
+        let document = name.to_string();
         let cached = self.days.entry(date).or_default();
         // Stamps from a clock further ahead than the bound are not followed: one
         // device a day ahead must not carry this node's stamps into tomorrow.
         let until = Hlc::followed_until(now, self.config.clocks.bound());
         self.clock.observe(cached.read.day.latest_until(until));
         let stamp = self.clock.tick(now);
+        let author = self.author.as_ref().ok_or(OfficeError::NotCertified)?;
         let outcome = action(&mut cached.read.day, &self.config, stamp)?;
         let event = outcome.event().clone();
+        if let Err(why) = aufruf_model::authority::may_write(author, &event) {
+            // Every reader, this node included, would refuse it: nothing is written,
+            // and the cached day, which holds it already, is read afresh.
+            self.days.remove(&date);
+            return Err(why.into());
+        }
+        let sealer = Sealer {
+            signer: &*self.keys.signer,
+            document: &document,
+        };
         let written = self.documents.change_durably(&name, &mut |tx| {
-            day_doc::write_event(tx, &event)?;
-            also(tx, &event)
+            day_doc::write_event(tx, &event, &sealer)?;
+            also(tx, &event, &sealer)
         });
         if let Err(e) = written {
             // The cached day already holds the event; forget it and read afresh.
@@ -213,9 +304,14 @@ impl<D: Documents> Office<D> {
     /// Feeds a booking into the day (the gateway does this for the portal).
     pub fn book(&mut self, date: NaiveDate, appointment: Appointment) -> Result<(), OfficeError> {
         let name = document_name(date)?;
+        let document = name.to_string();
         let event = Event::Booked(appointment);
+        let sealer = Sealer {
+            signer: &*self.keys.signer,
+            document: &document,
+        };
         self.documents
-            .change_durably(&name, &mut |tx| day_doc::write_event(tx, &event))?;
+            .change_durably(&name, &mut |tx| day_doc::write_event(tx, &event, &sealer))?;
         self.refresh(date)
     }
 
@@ -223,8 +319,19 @@ impl<D: Documents> Office<D> {
     /// time (everything, the first time).
     fn refresh(&mut self, date: NaiveDate) -> Result<(), OfficeError> {
         let name = document_name(date)?;
+        let document = name.to_string();
+        let seals = day_seals(&self.roster, &*self.keys.authority, &document, date);
         let cached = self.days.entry(date).or_default();
         let outcome = self.documents.read_document(&name, |doc| {
+            if std::mem::take(&mut cached.recheck_pending) && !cached.read.pending.is_empty() {
+                let before: BTreeSet<_> = cached.read.pending.iter().cloned().collect();
+                day_doc::read_pending(doc, &mut cached.read, &seals)?;
+                for key in before {
+                    if let Some(ticket) = day_doc::ticket_of_key(&key) {
+                        cached.touched.add(&ticket);
+                    }
+                }
+            }
             let after = doc.get_heads();
             if after == cached.heads {
                 return Ok(());
@@ -242,13 +349,13 @@ impl<D: Documents> Office<D> {
             };
             match changed {
                 Some(changed) => {
-                    day_doc::read_changed(doc, &changed, &mut cached.read)?;
+                    day_doc::read_changed(doc, &changed, &mut cached.read, &seals)?;
                     for ticket in &changed.tickets {
                         cached.touched.add(ticket);
                     }
                 }
                 None => {
-                    cached.read = day_doc::read_day(doc)?;
+                    cached.read = day_doc::read_day(doc, &seals)?;
                     cached.maps = day_doc::RootMaps::of(doc);
                     cached.touched = if cached.absent {
                         Touched::Some(cached.read.day.tickets().map(|t| t.id.clone()).collect())
@@ -268,6 +375,32 @@ impl<D: Documents> Office<D> {
             }
             Some(result) => result.map_err(OfficeError::from),
         }
+    }
+}
+
+/// How the day document of `date` is checked: by `roster`, with stamps from a day
+/// before to two days after the date's midnight (UTC) — every office's time zone,
+/// with room for clocks; a stamp far outside (`u64::MAX`) never enters the fold.
+pub fn day_seals<'a>(
+    roster: &'a Roster,
+    authority: &'a dyn Authority,
+    document: &'a str,
+    date: NaiveDate,
+) -> Seals<'a> {
+    const DAY_MS: u64 = 24 * 3600 * 1000;
+    let midnight = date
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis())
+        .and_then(|ms| u64::try_from(ms).ok())
+        .unwrap_or(0);
+    Seals {
+        roster,
+        authority,
+        document,
+        window_ms: (
+            midnight.saturating_sub(DAY_MS),
+            midnight.saturating_add(2 * DAY_MS),
+        ),
     }
 }
 

@@ -22,9 +22,12 @@ use aufruf_sync_protocol::DocumentName;
 use chrono::NaiveDate;
 use tokio::sync::watch;
 
+use crate::authority::Roster;
 use crate::clock::{ClockCheck, PeerClock};
-use crate::office_doc::{self, AdminCheck, ConfigRefusal, Published, SignedConfig};
-use crate::replicated::{Carries, Documents, Office, OfficeError, Touched, document_name};
+use crate::office_doc::{
+    self, ConfigRefusal, Published, Revocation, SignedConfig, SignedRevocation,
+};
+use crate::replicated::{Carries, Documents, Keys, Office, OfficeError, Touched, document_name};
 use crate::views::{
     CallView, DayView, DeskSummary, DeskView, DisplayView, KioskDepartment, KioskService,
     KioskView, LostClaimView, PeerView, TicketView, office_time, service_name,
@@ -57,6 +60,9 @@ pub trait Replication: Documents + Clone + Send + Sync + 'static {
 pub trait Observer: Send + Sync + fmt::Debug {
     /// A call made at another node reached this replica `latency` after it was made.
     fn call_arrived(&self, latency: Duration);
+    /// An entry of a day document did not count (forged, unsealed, a role's
+    /// overreach, revoked — [`crate::authority::Unaccepted::label`]).
+    fn entry_refused(&self, _reason: &'static str) {}
 }
 
 /// An observer that ignores everything.
@@ -101,6 +107,9 @@ pub enum ServiceError {
         "{0}: set the clock right; until then no tickets are issued and no visitors called here"
     )]
     ClockWrong(ClockCheck),
+    /// A revocation not signed by the office's administrator, or for another office.
+    #[error("the revocation is not signed by this office's administrator")]
+    RevocationRefused,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -128,7 +137,9 @@ pub struct OfficeService<R: Replication> {
     config: watch::Sender<Arc<OfficeConfig>>,
     /// Which published configuration is in force, and what was refused.
     adopted: Mutex<Adopted>,
-    admin: Arc<dyn AdminCheck>,
+    keys: Keys,
+    /// The revoked nodes, pushed to the network (which ends their sessions).
+    revoked: watch::Sender<Arc<BTreeMap<NodeId, u64>>>,
     setup: Setup,
     replica: R,
     office: Mutex<Office<R>>,
@@ -179,21 +190,32 @@ pub struct ConfigStatus {
 impl<R: Replication> OfficeService<R> {
     /// A service on `config` — the device's own (revision 0) or the office's
     /// [`office_doc::published_config`] — which takes any newer configuration the
-    /// office publishes, checked with `admin`, from then on.
+    /// office publishes, checked with `keys.authority`, from then on. This node's
+    /// certificate goes into the office document now, so peers can check what it
+    /// writes.
     pub fn new(
         config: OfficeConfig,
         setup: Setup,
         replica: R,
         observer: Arc<dyn Observer>,
-        admin: Arc<dyn AdminCheck>,
+        keys: Keys,
     ) -> Self {
-        let office = Office::new(config.clone(), replica.clone(), setup.node.clone());
+        if let Err(e) = office_doc::keep_certificate(&mut replica.clone(), &*keys.signer) {
+            tracing::error!(error = %e, "cannot put this node's certificate into the office document; peers will not count its events until it is there");
+        }
+        let office = Office::new(
+            config.clone(),
+            replica.clone(),
+            setup.node.clone(),
+            keys.clone(),
+        );
         // The kiosk's departments and services are there before the first change.
         let kiosk = kiosk_view(&config, &BTreeMap::new(), None);
         let service = Self {
             config: watch::channel(Arc::new(config)).0,
             adopted: Mutex::new(Adopted::default()),
-            admin,
+            keys,
+            revoked: watch::channel(Arc::default()).0,
             setup,
             replica,
             office: Mutex::new(office),
@@ -204,8 +226,34 @@ impl<R: Replication> OfficeService<R> {
             kiosk: watch::channel(Arc::new(kiosk)).0,
             desks: watch::channel(Arc::default()).0,
         };
-        service.adopt_published_config();
+        service.read_office_document();
         service
+    }
+
+    /// The nodes the office revoked, and from when (Unix ms); changes are pushed.
+    pub fn subscribe_revoked(&self) -> watch::Receiver<Arc<BTreeMap<NodeId, u64>>> {
+        self.revoked.subscribe()
+    }
+
+    /// The certificates and revocations in force.
+    pub fn roster(&self) -> Roster {
+        self.office().roster().clone()
+    }
+
+    /// Revokes a node on the administrator's signed word: checked here as every peer
+    /// will check it, kept in the office document; from then on the node's events
+    /// stamped after `from_ms` count nowhere and its sessions end.
+    pub fn revoke(
+        &self,
+        now: Timestamp,
+        signed: &SignedRevocation,
+    ) -> Result<Revocation, ServiceError> {
+        let revocation = signed
+            .check(&*self.keys.authority, self.setup.office.as_str())
+            .ok_or(ServiceError::RevocationRefused)?;
+        office_doc::keep_revocation(&mut self.replica.clone(), &revocation, signed)?;
+        self.refresh(now);
+        Ok(revocation)
     }
 
     /// The configuration in force now.
@@ -235,7 +283,7 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         signed: &SignedConfig,
     ) -> Result<u64, ServiceError> {
-        let published = signed.check(&*self.admin, self.setup.office.as_str())?;
+        let published = signed.check(&*self.keys.authority, self.setup.office.as_str())?;
         let current = self.adopted().revision;
         if published.revision <= current {
             return Err(ConfigRefusal::NotNewer {
@@ -249,15 +297,56 @@ impl<R: Replication> OfficeService<R> {
         Ok(published.revision)
     }
 
-    /// Takes the office document's best configuration if it is newer than the one
-    /// in force. Cheap when the office document has not changed.
-    fn adopt_published_config(&self) {
+    /// Reads what changed in the office document: certificates and revocations,
+    /// then the configuration. Cheap when the office document has not changed.
+    fn read_office_document(&self) {
         let heads = office_doc::heads(&self.replica);
+        if heads == self.adopted().heads {
+            return;
+        }
+        self.update_roster();
+        self.adopt_published_config(heads);
+    }
+
+    fn update_roster(&self) {
+        let mut roster = self.office().roster().clone();
+        let changed = office_doc::update_roster(
+            &self.replica,
+            &*self.keys.authority,
+            self.setup.office.as_str(),
+            &mut roster,
+        );
+        if !changed {
+            return;
+        }
+        let revoked = Arc::new(roster.revoked().clone());
+        if **self.revoked.borrow() != *revoked {
+            tracing::warn!(revoked = ?revoked.keys().collect::<Vec<_>>(), "revoked nodes: their later events do not count, their sessions end");
+            self.revoked.send_replace(revoked);
+        }
+        let own = roster
+            .certificate(
+                self.keys
+                    .signer
+                    .fingerprint()
+                    .get(..crate::authority::FINGERPRINT_DIGITS)
+                    .unwrap_or_default(),
+            )
+            .is_some();
+        self.office().set_roster(roster);
+        if !own
+            && let Err(e) =
+                office_doc::keep_certificate(&mut self.replica.clone(), &*self.keys.signer)
+        {
+            tracing::error!(error = %e, "cannot put this node's certificate into the office document");
+        }
+    }
+
+    /// Takes the office document's best configuration if it is newer than the one
+    /// in force.
+    fn adopt_published_config(&self, heads: Vec<automerge::ChangeHash>) {
         let winner = {
             let mut adopted = self.adopted();
-            if heads == adopted.heads {
-                return;
-            }
             adopted.heads = heads;
             let entries = office_doc::config_entries(&self.replica);
             let fresh: Vec<SignedConfig> = entries
@@ -265,7 +354,7 @@ impl<R: Replication> OfficeService<R> {
                 .filter(|e| !adopted.refused.contains(e))
                 .collect();
             let (best, refused) =
-                office_doc::best_config(&fresh, &*self.admin, self.setup.office.as_str());
+                office_doc::best_config(&fresh, &*self.keys.authority, self.setup.office.as_str());
             for (entry, refusal) in refused {
                 tracing::warn!(%refusal, "the office's configuration entry is refused; the device keeps revision {}", adopted.revision);
                 adopted.notice = Some(refusal.to_string());
@@ -336,6 +425,7 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         action: impl FnOnce(&mut Day, &OfficeConfig, Stamp) -> Result<T, ActionError>,
     ) -> Result<T, ServiceError> {
+        self.read_office_document();
         let date = self.today(now);
         let mut office = self.office();
         let outcome = office.act(date, now, action)?;
@@ -349,6 +439,7 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         read: impl FnOnce(&Day, &OfficeConfig) -> T,
     ) -> Result<T, ServiceError> {
+        self.read_office_document();
         let date = self.today(now);
         let mut office = self.office();
         let day = office.day(date)?;
@@ -358,7 +449,7 @@ impl<R: Replication> OfficeService<R> {
     /// Catches up with peers' changes and publishes the views: call it when the
     /// replica reports a change, and at the start of a day.
     pub fn refresh(&self, now: Timestamp) {
-        self.adopt_published_config();
+        self.read_office_document();
         let date = self.today(now);
         let mut office = self.office();
         if let Err(e) = office.day(date) {
@@ -481,15 +572,17 @@ impl<R: Replication> OfficeService<R> {
     ) -> Result<(TicketView, String), ServiceError> {
         self.check_clock()?;
         let token = new_status_token();
+        self.read_office_document();
         let date = self.today(now);
         let event = {
             let mut office = self.office();
-            let event = office.act_and_write(date, now, action, |tx, event| match event {
-                Event::Ticket { ticket, .. } => {
-                    crate::day_doc::write_status_token(tx, &token, ticket)
-                }
-                _ => Ok(()),
-            })?;
+            let event =
+                office.act_and_write(date, now, action, |tx, event, sealer| match event {
+                    Event::Ticket { ticket, .. } => {
+                        crate::day_doc::write_status_token(tx, &token, ticket, sealer)
+                    }
+                    _ => Ok(()),
+                })?;
             self.publish(&mut office, date, now);
             event
         };
@@ -504,14 +597,7 @@ impl<R: Replication> OfficeService<R> {
         token: &str,
     ) -> Result<Option<TicketView>, ServiceError> {
         let date = self.today(now);
-        let name = document_name(date)?;
-        let Some(id) = self
-            .replica
-            .read_document(&name, |doc| {
-                crate::day_doc::ticket_of_status_token(doc, token)
-            })
-            .flatten()
-        else {
+        let Some(id) = self.office().ticket_of_status_token(date, token) else {
             return Ok(None);
         };
         self.ticket_view(now, &id)
@@ -609,6 +695,9 @@ impl<R: Replication> OfficeService<R> {
 
     /// Derives today's views after a change and sends those that differ.
     fn publish(&self, office: &mut Office<R>, date: NaiveDate, now: Timestamp) {
+        for why in office.take_refused() {
+            self.observer.entry_refused(why.label());
+        }
         let touched = office.take_touched(date);
         let Ok(day) = office.day(date) else { return };
         self.report_arrived_calls(day, date, &touched, now);

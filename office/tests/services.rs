@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use aufruf_hardware::{Language, PrintError, PrinterStatus, QrOnlyReason, TicketOffer, TicketSlip};
 use aufruf_model::{
-    Appointment, BookingCode, DeskId, NodeId, OfficeConfig, ServiceId, Timestamp, node_id,
+    Appointment, BookingCode, DeskId, NodeId, OfficeConfig, Role, ServiceId, Timestamp, node_id,
 };
 use aufruf_office::memory::MemoryReplica;
 use aufruf_office::office_doc::{ConfigPayload, ConfigRefusal, SignedConfig};
+use aufruf_office::testing::{admin_sign, test_keys};
 use aufruf_office::views::{Delivery, PeerView, TicketState};
 use aufruf_office::{
     DeskAction, DeskService, DisplayService, Documents, GatewayService, KioskService, OfficeError,
@@ -44,30 +45,26 @@ fn office_on<R: Replication>(
         },
         replica,
         Arc::new(Unobserved),
-        Arc::new(TestAdmin),
+        test_keys(&NodeId::new(node).unwrap(), role_of(node)),
     ))
 }
 
-/// The administrator of the tests: a signature is a keyed hash of the payload, so a
-/// changed payload or a made-up signature does not verify. (The real check, ECDSA
-/// against the office CA, is tested in `aufruf-sync`'s trust module.)
-#[derive(Debug)]
-struct TestAdmin;
-
-impl TestAdmin {
-    fn sign(payload: &[u8]) -> Result<Vec<u8>, std::convert::Infallible> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        "the admin's secret".hash(&mut hasher);
-        payload.hash(&mut hasher);
-        Ok(hasher.finish().to_be_bytes().to_vec())
-    }
+/// The day documents a replica holds (not the office document).
+fn day_documents(replica: &MemoryReplica) -> Vec<aufruf_sync_protocol::DocumentName> {
+    replica
+        .document_names()
+        .into_iter()
+        .filter(|n| *n != aufruf_sync_protocol::DocumentName::Office)
+        .collect()
 }
 
-impl aufruf_office::office_doc::AdminCheck for TestAdmin {
-    fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool {
-        TestAdmin::sign(payload).is_ok_and(|s| s == signature)
-    }
+/// The role a test node has, by its name.
+fn role_of(node: &str) -> Role {
+    ["kiosk", "desk", "gateway", "display"]
+        .into_iter()
+        .find(|prefix| node.starts_with(prefix))
+        .and_then(|prefix| prefix.parse().ok())
+        .unwrap_or(Role::Display)
 }
 
 /// A kiosk, desk 1 and the display sharing one in-memory replica (as if perfectly
@@ -225,10 +222,7 @@ fn a_morning_at_the_counter_is_pushed_to_every_screen() {
     let shown = foyer.display.view();
     assert!(shown.calls.is_empty());
     assert_eq!(shown.recent[0].number, issued.ticket.number);
-    assert!(
-        foyer.replica.document_names().len() == 1,
-        "one day document"
-    );
+    assert!(day_documents(&foyer.replica).len() == 1, "one day document");
 }
 
 #[test]
@@ -285,7 +279,7 @@ fn at_eleven_at_night_the_kiosk_names_the_next_opening_instead_of_a_ticket() {
         "{refused}"
     );
     // Nothing was written.
-    assert!(foyer.replica.document_names().is_empty());
+    assert!(day_documents(&foyer.replica).is_empty());
     // The start screen says so for each department.
     let view = foyer.kiosk.view(late);
     assert!(view.departments.iter().all(|d| !d.open));
@@ -408,8 +402,10 @@ impl Documents for SlowDisk {
         ) -> Result<(), aufruf_office::day_doc::DayDocError>,
     ) -> Result<(), OfficeError> {
         let result = self.inner.change_durably(name, write);
-        // The "flush": only the first one is slow.
-        if let Some(entered) = self.entered.lock().unwrap().take() {
+        // The "flush": only the first of a day is slow (the node's certificate goes
+        // into the office document at start).
+        let day = *name != aufruf_sync_protocol::DocumentName::Office;
+        if let Some(entered) = day.then(|| self.entered.lock().unwrap().take()).flatten() {
             entered.send(()).unwrap();
             let release = self.release.lock().unwrap().take().unwrap();
             release.recv().unwrap();
@@ -517,7 +513,7 @@ fn a_call_from_another_desk_is_counted_once_and_old_calls_read_at_start_not_at_a
             },
             replica.clone(),
             counter.clone(),
-            Arc::new(TestAdmin),
+            test_keys(&node_id!("display-1"), Role::Display),
         ))
     };
     let kiosk = KioskService::new(
@@ -574,7 +570,7 @@ fn signed(revision: u64, format: u32, office: &str, text: &str) -> SignedConfig 
         office: office.into(),
         text: text.into(),
     };
-    SignedConfig::new(&payload, TestAdmin::sign).unwrap()
+    SignedConfig::new(&payload, admin_sign).unwrap()
 }
 
 fn kiosk_offers(kiosk: &KioskService<MemoryReplica>, now: Timestamp, service: &str) -> bool {
@@ -746,7 +742,10 @@ fn a_day_past_the_retention_that_cannot_be_read_is_deleted_and_reported_not_kept
         .clone()
         .change_durably(&broken, &mut |tx| {
             use automerge::transaction::Transactable;
-            tx.put(automerge::ROOT, "schema", 99_i64)?;
+            let statement = aufruf_office::day_doc::schema_statement(&broken.to_string(), 99);
+            let signature = admin_sign(statement.as_bytes()).unwrap();
+            let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
+            tx.put(automerge::ROOT, "schema", format!("99:{hex}"))?;
             Ok(())
         })
         .unwrap();

@@ -54,6 +54,7 @@ async fn start(ca: &OfficeCa, name: &str, peers: Vec<SocketAddr>) -> BenchNode {
     let credentials = ca
         .issue(
             &node,
+            aufruf_sync::name::Role::Desk,
             Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
         )
         .unwrap();

@@ -175,6 +175,17 @@ pub struct Network {
     diallers: BTreeMap<SocketAddr, watch::Sender<bool>>,
 }
 
+/// Ends and refuses the sessions of revoked nodes ([`Network::revoker`]).
+#[derive(Debug, Clone)]
+pub struct Revoker(Arc<Sessions>);
+
+impl Revoker {
+    /// Ends the session with `node` and refuses its sessions from now on.
+    pub fn revoke(&self, node: &NodeId) {
+        self.0.revoke(node);
+    }
+}
+
 /// Bytes this node's sessions have read and written (frames with their prefixes).
 #[derive(Debug, Default)]
 pub struct Traffic {
@@ -256,6 +267,8 @@ struct Shared {
 struct Sessions {
     by_node: std::sync::Mutex<BTreeMap<NodeId, LiveSession>>,
     next_id: AtomicU64,
+    /// Nodes the office revoked: their sessions end, new ones are refused.
+    revoked: std::sync::Mutex<std::collections::BTreeSet<NodeId>>,
 }
 
 #[derive(Debug)]
@@ -282,6 +295,10 @@ impl Sessions {
             .by_node
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.is_revoked(peer) {
+            tracing::warn!(%peer, "the office revoked this node; its session is refused");
+            return None;
+        }
         let preferred = |dialled_by_us: bool| dialled_by_us == (us < peer);
         if let Some(existing) = by_node.get(peer) {
             if existing.dialled_by_us != dialled_by_us && preferred(existing.dialled_by_us) {
@@ -302,6 +319,29 @@ impl Sessions {
         Some((id, ended))
     }
 
+    fn is_revoked(&self, peer: &NodeId) -> bool {
+        self.revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(peer)
+    }
+
+    /// Ends the session with `peer` and refuses it from now on.
+    fn revoke(&self, peer: &NodeId) {
+        // The same lock order as `register`: no session registers between the two.
+        let by_node = self
+            .by_node
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(peer.clone());
+        if let Some(live) = by_node.get(peer) {
+            let _ = live.end.send(true);
+        }
+    }
+
     fn unregister(&self, peer: &NodeId, id: u64) {
         let mut by_node = self
             .by_node
@@ -317,6 +357,17 @@ impl Network {
     /// The address the node listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Ends the session with `node` and refuses its sessions from now on: the office
+    /// revoked it.
+    pub fn revoke(&self, node: &NodeId) {
+        self.sessions.revoke(node);
+    }
+
+    /// A handle that can revoke nodes while the network runs elsewhere.
+    pub fn revoker(&self) -> Revoker {
+        Revoker(self.sessions.clone())
     }
 
     /// Starts dialling one more peer (and redialling it whenever the session ends),

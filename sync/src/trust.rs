@@ -26,8 +26,17 @@ use ring::rand::SecureRandom;
 
 use crate::name::{NameError, NodeId, OfficeId, Role};
 
-/// How long a node certificate is valid when enrolled.
-pub const NODE_CERTIFICATE_VALIDITY: Duration = Duration::from_secs(5 * 365 * 24 * 3600);
+/// How long a node certificate is valid when enrolled: a year, so a key taken from a
+/// device is not good forever. A node warns on `/health` and in its log from
+/// [`RENEW_BEFORE`] on; it is renewed by enrolling it again (a new token for the same
+/// node id), which keeps its earlier events valid: each event names the certificate
+/// that signed it, and the office document keeps every certificate.
+pub const NODE_CERTIFICATE_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How long before its end a node certificate is reported as due for renewal.
+pub const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The URI in a node certificate's subject alternative names that names its role:
+/// `urn:aufruf:role:<code>` (`kiosk`, `desk`, `display`, `gateway`).
+const ROLE_URI: &str = "urn:aufruf:role:";
 /// How long the office CA is valid.
 pub const CA_VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
 
@@ -61,6 +70,9 @@ pub enum TrustError {
     /// The enrollment book's text does not parse.
     #[error("enrollment book line {0} unreadable")]
     Book(usize),
+    /// A certificate not signed by this office's CA, or outside its validity.
+    #[error("the certificate is not one of this office's")]
+    NotOfThisOffice,
 }
 
 /// The office CA: its certificate and private key, as PEM.
@@ -154,9 +166,14 @@ impl OfficeCa {
 
     /// Issues a certificate for `node` with the given validity. Enrollment goes
     /// through [`EnrollmentBook::redeem`]; this is for renewals and tests.
-    pub fn issue(&self, node: &NodeId, validity: Validity) -> Result<NodeCredentials, TrustError> {
+    pub fn issue(
+        &self,
+        node: &NodeId,
+        role: Role,
+        validity: Validity,
+    ) -> Result<NodeCredentials, TrustError> {
         let key = KeyPair::generate()?;
-        let certificate_pem = self.certify(node, &key, validity)?;
+        let certificate_pem = self.certify(node, role, &key, validity)?;
         Ok(NodeCredentials {
             node: node.clone(),
             certificate_pem,
@@ -171,18 +188,21 @@ impl OfficeCa {
     pub fn certify_request(
         &self,
         node: &NodeId,
+        role: Role,
         request_pem: &str,
         validity: Validity,
     ) -> Result<String, TrustError> {
         let request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
             .map_err(|_| TrustError::BadRequest)?;
-        self.certify(node, &request.public_key, validity)
+        self.certify(node, role, &request.public_key, validity)
     }
 
-    /// The node certificate (PEM) for `public_key`.
+    /// The node certificate (PEM) for `public_key`: the node in the common name, its
+    /// role as `urn:aufruf:role:<code>` among the alternative names.
     fn certify(
         &self,
         node: &NodeId,
+        role: Role,
         public_key: &impl rcgen::PublicKeyData,
         validity: Validity,
     ) -> Result<String, TrustError> {
@@ -193,6 +213,8 @@ impl OfficeCa {
             format!("{}.{office_name}", node.as_str().to_ascii_lowercase()),
             office_name,
         ])?;
+        let role_uri = rcgen::string::Ia5String::try_from(format!("{ROLE_URI}{}", role.name()))?;
+        params.subject_alt_names.push(rcgen::SanType::URI(role_uri));
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
@@ -321,6 +343,202 @@ impl AdminSignatures {
     }
 }
 
+/// What a node certificate of this office says about its holder: who it is, what
+/// it may do, when, and the key that signs its events.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NodeCertificate {
+    /// The node (common name).
+    pub node: NodeId,
+    /// Its role (`urn:aufruf:role:<name>`).
+    pub role: Role,
+    /// Not before / not after, Unix seconds.
+    pub valid_from: i64,
+    pub valid_until: i64,
+    /// The SHA-256 fingerprint of the certificate (hex): how an event names it.
+    pub fingerprint: String,
+    /// The subject's public key (uncompressed P-256 point).
+    pub public_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for NodeCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCertificate")
+            .field("node", &self.node)
+            .field("role", &self.role)
+            .field("valid_until", &self.valid_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a node certificate (DER) without checking who signed it: see
+/// [`OfficeTrust::node_certificate`] for that.
+pub fn read_node_certificate(der: &[u8]) -> Result<NodeCertificate, TrustError> {
+    let (rest, certificate) =
+        x509_parser::parse_x509_certificate(der).map_err(|_| TrustError::NotANodeCertificate)?;
+    if !rest.is_empty() {
+        return Err(TrustError::NotANodeCertificate);
+    }
+    let node = node_of_certificate(der)?;
+    let role = certificate
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .into_iter()
+        .flat_map(|san| san.value.general_names.iter())
+        .find_map(|name| match name {
+            x509_parser::extensions::GeneralName::URI(uri) => uri.strip_prefix(ROLE_URI),
+            _ => None,
+        })
+        .and_then(|name| name.parse::<Role>().ok())
+        .ok_or(TrustError::NotANodeCertificate)?;
+    let validity = certificate.validity();
+    Ok(NodeCertificate {
+        node,
+        role,
+        valid_from: validity.not_before.timestamp(),
+        valid_until: validity.not_after.timestamp(),
+        fingerprint: fingerprint_der(der),
+        public_key: certificate.public_key().subject_public_key.data.to_vec(),
+    })
+}
+
+/// What every node checks against its office CA's certificate: node certificates
+/// (who wrote an event, in which role) and the administrator's signatures.
+#[derive(Clone)]
+pub struct OfficeTrust {
+    ca_der: Vec<u8>,
+    admin: AdminSignatures,
+}
+
+impl std::fmt::Debug for OfficeTrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfficeTrust").finish_non_exhaustive()
+    }
+}
+
+/// What an event signature is made over: this context, then the message, so a
+/// node's signature over an event is never one over anything else its key signs
+/// (TLS handshakes).
+const EVENT_CONTEXT: &[u8] = b"aufruf event signature v1\0";
+
+impl OfficeTrust {
+    /// From the office CA's certificate (PEM).
+    pub fn from_ca_pem(pem: &str) -> Result<Self, TrustError> {
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .map_err(|_| TrustError::NotAnAdminKey)?;
+        Ok(OfficeTrust {
+            ca_der: parsed.contents.clone(),
+            admin: AdminSignatures::from_ca_pem(pem)?,
+        })
+    }
+
+    /// The administrator's signatures.
+    pub fn admin(&self) -> &AdminSignatures {
+        &self.admin
+    }
+
+    /// A node certificate (DER) if this office's CA signed it (validity is checked
+    /// per event, against the event's time, by the caller).
+    pub fn node_certificate(&self, der: &[u8]) -> Result<NodeCertificate, TrustError> {
+        let (_, ca) = x509_parser::parse_x509_certificate(&self.ca_der)
+            .map_err(|_| TrustError::NotAnAdminKey)?;
+        let (_, certificate) = x509_parser::parse_x509_certificate(der)
+            .map_err(|_| TrustError::NotANodeCertificate)?;
+        certificate
+            .verify_signature(Some(ca.public_key()))
+            .map_err(|_| TrustError::NotOfThisOffice)?;
+        read_node_certificate(der)
+    }
+
+    /// Whether `certificate`'s key signed exactly `message` as an event.
+    pub fn verifies_event(
+        &self,
+        certificate: &NodeCertificate,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        verify_event(&certificate.public_key, message, signature)
+    }
+}
+
+/// Whether the P-256 key `public_key` signed `message` as an event (fixed-size
+/// signature, 64 bytes).
+pub fn verify_event(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+    let mut signed = Vec::with_capacity(EVENT_CONTEXT.len() + message.len());
+    signed.extend_from_slice(EVENT_CONTEXT);
+    signed.extend_from_slice(message);
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key)
+        .verify(&signed, signature)
+        .is_ok()
+}
+
+/// Signs this node's events with its key: every event it writes names its
+/// certificate and carries this signature, so no peer that relays it can change it
+/// or write in this node's name.
+pub struct EventSigner {
+    pair: ring::signature::EcdsaKeyPair,
+    random: ring::rand::SystemRandom,
+    certificate_der: Vec<u8>,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for EventSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSigner")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventSigner {
+    /// From the node's credentials (its key and certificate, PEM).
+    pub fn new(credentials: &NodeCredentials) -> Result<Self, TrustError> {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let key = KeyPair::from_pem(&credentials.key_pem)?;
+        let random = ring::rand::SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.serialize_der(),
+            &random,
+        )
+        .map_err(|_| TrustError::NotANodeCertificate)?;
+        let (_, pem) = x509_parser::pem::parse_x509_pem(credentials.certificate_pem.as_bytes())
+            .map_err(|_| TrustError::NotANodeCertificate)?;
+        let certificate = read_node_certificate(&pem.contents)?;
+        if certificate.public_key != ring::signature::KeyPair::public_key(&pair).as_ref() {
+            return Err(TrustError::NotANodeCertificate);
+        }
+        Ok(EventSigner {
+            pair,
+            random,
+            fingerprint: certificate.fingerprint,
+            certificate_der: pem.contents,
+        })
+    }
+
+    /// The node's certificate (DER), which the office document keeps for everyone.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate_der
+    }
+
+    /// Its SHA-256 fingerprint (hex).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The signature (64 bytes) of `message` as an event of this node.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, TrustError> {
+        let mut signed = Vec::with_capacity(EVENT_CONTEXT.len() + message.len());
+        signed.extend_from_slice(EVENT_CONTEXT);
+        signed.extend_from_slice(message);
+        self.pair
+            .sign(&self.random, &signed)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| TrustError::Randomness)
+    }
+}
+
 /// The node id a PEM node certificate names.
 pub fn node_of_certificate_pem(pem: &str) -> Result<NodeId, TrustError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
@@ -406,6 +624,7 @@ impl EnrollmentBook {
         let pending = self.take(token, now)?;
         let certificate = ca.certify_request(
             &pending.node,
+            pending.role,
             request_pem,
             Validity {
                 from: now,
@@ -442,6 +661,7 @@ impl EnrollmentBook {
         let pending = self.take(token, now)?;
         let credentials = ca.issue(
             &pending.node,
+            pending.role,
             Validity {
                 from: now,
                 until: now + NODE_CERTIFICATE_VALIDITY,
@@ -529,6 +749,7 @@ mod tests {
         let node = ca
             .issue(
                 &NodeId::new("display-1").unwrap(),
+                Role::Display,
                 Validity::starting(now(), Duration::from_secs(60)),
             )
             .unwrap();

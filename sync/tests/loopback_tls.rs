@@ -68,6 +68,7 @@ async fn start_node_at(
     let credentials = ca
         .issue(
             &node,
+            aufruf_sync::name::Role::Desk,
             Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
         )
         .unwrap();
@@ -247,6 +248,7 @@ async fn peers_without_a_valid_office_certificate_or_with_garbage_are_refused() 
     let foreign = foreign_ca
         .issue(
             &NodeId::new("desk-9").unwrap(),
+            aufruf_sync::name::Role::Desk,
             Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
         )
         .unwrap();
@@ -257,6 +259,7 @@ async fn peers_without_a_valid_office_certificate_or_with_garbage_are_refused() 
     let expired = ca
         .issue(
             &NodeId::new("desk-8").unwrap(),
+            aufruf_sync::name::Role::Desk,
             Validity {
                 from: SystemTime::now() - day_secs * 30,
                 until: SystemTime::now() - day_secs,
@@ -273,6 +276,7 @@ async fn peers_without_a_valid_office_certificate_or_with_garbage_are_refused() 
     let valid = ca
         .issue(
             &NodeId::new("desk-7").unwrap(),
+            aufruf_sync::name::Role::Desk,
             Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
         )
         .unwrap();

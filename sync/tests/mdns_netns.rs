@@ -449,6 +449,7 @@ fn child_in_namespace() {
     let credentials = ca
         .issue(
             &node,
+            aufruf_sync::name::Role::Desk,
             Validity::starting(SystemTime::now(), Duration::from_secs(3600)),
         )
         .expect("node certificate");

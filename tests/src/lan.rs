@@ -191,6 +191,14 @@ impl Lan {
             running: None,
         });
         self.boot(node);
+        // Every device knows the new one's certificate, as the office document
+        // would bring it.
+        let roster = self.roster();
+        for device in self.net.nodes_mut() {
+            if let Some(running) = device.running.as_mut() {
+                running.office.set_roster(roster.clone());
+            }
+        }
         node
     }
 

@@ -345,8 +345,13 @@ fn leave(lan: &mut Lan) {
         return;
     };
     let node = lan.node(&kiosk);
-    let waiting: Vec<TicketId> =
-        lan.with_day(node, |day| day.waiting().map(|t| t.id.clone()).collect());
+    // A kiosk withdraws only tickets it issued (another's withdrawal would not count).
+    let waiting: Vec<TicketId> = lan.with_day(node, |day| {
+        day.waiting()
+            .filter(|t| t.id.node.as_str() == kiosk)
+            .map(|t| t.id.clone())
+            .collect()
+    });
     if !waiting.is_empty() {
         let ticket = waiting[lan.rng().random_range(0..waiting.len())].clone();
         let _ = lan.cancel(&kiosk, &ticket);

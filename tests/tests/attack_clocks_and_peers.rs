@@ -220,9 +220,9 @@ fn a_stamp_at_the_end_of_time_holds_up_no_later_action() {
     lan.settle();
     the_office_carries_on(&mut lan, "kiosk-1", "desk-1");
 
-    // Step 3: a forged event at the end of time on a waiting visitor's ticket (one the
-    // fold ignores) holds up that ticket only: nothing can be stamped after it, so
-    // the desk passes it over and calls the next visitor.
+    // Step 3: a forged event at the end of time on a waiting visitor's ticket holds
+    // up nothing either: the office takes no entry stamped outside its day (and a
+    // day that held one would pass the ticket over: `model/tests/office_day.rs`).
     let stuck = lan.issue("kiosk-1", "anmeldung").unwrap();
     lan.settle();
     lan.forge(
@@ -241,6 +241,8 @@ fn a_stamp_at_the_end_of_time_holds_up_no_later_action() {
         lan.day("desk-1").ticket(&stuck).unwrap().status,
         Status::Waiting
     );
+    assert_eq!(lan.call_next("desk-1").unwrap(), stuck);
+    lan.finish("desk-1").unwrap();
     assert_eq!(lan.call_next("desk-1").unwrap(), other);
     lan.finish("desk-1").unwrap();
     lan.settle();

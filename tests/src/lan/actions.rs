@@ -69,10 +69,21 @@ impl Lan {
             due: self.day_start + due,
         };
         let date = self.date;
+        let config = self.config.clone();
+        let roster = self.roster();
         let Some(running) = self.net.nodes_mut()[index].running.as_mut() else {
             self.fail(format!("{node} is down and cannot take bookings"))
         };
-        let result = running.office.book(date, appointment);
+        // The booking is the gateway's, sealed with its key, whichever device it
+        // reaches first.
+        let gateway = aufruf_model::node_id!("gateway");
+        let documents = super::device::SimDocuments {
+            replica: std::rc::Rc::clone(&running.replica),
+        };
+        let keys = aufruf_office::testing::test_keys(&gateway, aufruf_model::Role::Gateway);
+        let mut relay = aufruf_office::Office::new(config, documents, gateway, keys);
+        relay.set_roster(roster);
+        let result = relay.book(date, appointment);
         self.carry(index);
         match result {
             Ok(()) => self.say(format!("{node} takes booking {code} for {service}")),
@@ -164,17 +175,26 @@ impl Lan {
     }
 
     /// A device writes `event` into the day's document as it is — any stamp, any desk,
-    /// past its office and its clock — as a device that runs other code could. Nothing
-    /// is acknowledged to anyone.
+    /// past its office and its clock — sealed with its own key, as a device that runs
+    /// other code could. Nothing is acknowledged to anyone.
     pub fn forge(&mut self, who: &str, event: &Event) {
         let node = self.node(who);
         let name = self.day_name.clone();
+        let document = name.to_string();
+        let signer = aufruf_office::testing::TestSigner::new(
+            &self.nodes()[node].name,
+            self.nodes()[node].role,
+        );
+        let sealer = aufruf_office::day_doc::Sealer {
+            signer: &signer,
+            document: &document,
+        };
         let Some(running) = self.net.nodes_mut()[node].running.as_mut() else {
             self.fail(format!("{who} is down and cannot forge"))
         };
-        let written = running
-            .replica
-            .change(&name, |tx| aufruf_office::day_doc::write_event(tx, event));
+        let written = running.replica.change(&name, |tx| {
+            aufruf_office::day_doc::write_event(tx, event, &sealer)
+        });
         self.carry(node);
         match written {
             Ok(()) => self.say(format!("{who} forges: {}", describe(event))),

@@ -102,7 +102,8 @@ impl Lan {
             let incremental_matches = self.with_day(node, |d| *d == fresh.day);
             if !incremental_matches {
                 self.fail(format!(
-                    "{name}: the day read incrementally differs from the day read afresh"
+                    "{name}: the day read incrementally differs from the day read afresh (refused afresh: {:?}, waiting for a certificate: {:?})",
+                    fresh.refused, fresh.pending
                 ));
             }
             if fresh.day != day {
@@ -234,7 +235,18 @@ impl Lan {
         let Some(running) = &self.nodes()[node].running else {
             self.fail(format!("{} is down", self.nodes()[node].name));
         };
-        let Some(read) = running.replica.read(&self.day_name, day_doc::read_day) else {
+        let roster = self.roster();
+        let document = self.day_name.to_string();
+        let seals = aufruf_office::replicated::day_seals(
+            &roster,
+            &aufruf_office::testing::TestAuthority,
+            &document,
+            self.date,
+        );
+        let Some(read) = running
+            .replica
+            .read(&self.day_name, |doc| day_doc::read_day(doc, &seals))
+        else {
             self.fail(format!("{} has no day document", self.nodes()[node].name));
         };
         match read {

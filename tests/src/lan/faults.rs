@@ -114,6 +114,27 @@ impl Lan {
         }
     }
 
+    /// The test certificates of every device of the office.
+    pub(super) fn roster(&self) -> aufruf_office::authority::Roster {
+        use aufruf_office::authority::{Authority, FINGERPRINT_DIGITS, Signer};
+        let mut roster = aufruf_office::authority::Roster::default();
+        // The gateway's bookings reach the office through any device.
+        let gateway = (
+            aufruf_model::node_id!("gateway"),
+            aufruf_model::Role::Gateway,
+        );
+        let devices = self.nodes().iter().map(|d| (d.name.clone(), d.role));
+        for (name, role) in devices.chain([gateway]) {
+            let signer = aufruf_office::testing::TestSigner::new(&name, role);
+            let short = &signer.fingerprint()[..FINGERPRINT_DIGITS];
+            roster.learn(
+                short,
+                aufruf_office::testing::TestAuthority.certificate(signer.certificate_der()),
+            );
+        }
+        roster
+    }
+
     /// Builds the running state of a device from its disk.
     pub(super) fn boot(&mut self, node: usize) {
         let name = self.nodes()[node].name.clone();
@@ -152,7 +173,10 @@ impl Lan {
         let documents = SimDocuments {
             replica: Rc::clone(&replica),
         };
-        let office = Office::new(self.config.clone(), documents, name);
+        let keys = aufruf_office::testing::test_keys(&name, self.nodes()[node].role);
+        let mut office = Office::new(self.config.clone(), documents, name, keys);
+        // Every device's certificate, as the office document would hold it.
+        office.set_roster(self.roster());
         self.net.nodes_mut()[node].running = Some(Running {
             replica,
             office,

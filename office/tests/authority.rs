@@ -1,0 +1,445 @@
+//! Who may write what, told with stolen keys: the entries a display's or a desk's key
+//! writes beyond its role, forged or altered by a relaying peer, or written after its
+//! revocation do not count anywhere, and the office carries on. (Stand-in keys; the
+//! same attacks with real ECDSA keys over real TLS are in `aufruf-node`'s
+//! `attack_authority` tests.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aufruf_hardware::Language;
+use aufruf_model::{DeskId, NodeId, Role, ServiceId, Timestamp, node_id};
+use aufruf_office::authority::seal;
+use aufruf_office::memory::MemoryReplica;
+use aufruf_office::office_doc::{Revocation, SignedRevocation};
+use aufruf_office::testing::{TestSigner, admin_sign, test_keys};
+use aufruf_office::{
+    DeskAction, DeskService, Documents, KioskService, OfficeService, Setup, Wish, document_name,
+};
+use automerge::transaction::Transactable;
+use automerge::{ROOT, ReadDoc};
+use chrono::NaiveDate;
+
+/// Wednesday, 25 November 2026, at `hh:mm` office time.
+fn wednesday(hh: u64, mm: u64) -> Timestamp {
+    let start = aufruf_model::calendar::day_start(
+        chrono_tz::Europe::Berlin,
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+    );
+    start + Duration::from_secs(hh * 3600 + mm * 60)
+}
+
+#[derive(Debug, Default)]
+struct Refusals(Mutex<Vec<&'static str>>);
+
+impl aufruf_office::Observer for Refusals {
+    fn call_arrived(&self, _: Duration) {}
+    fn entry_refused(&self, reason: &'static str) {
+        self.0.lock().unwrap().push(reason);
+    }
+}
+
+fn service_on(
+    node: &NodeId,
+    role: Role,
+    replica: &MemoryReplica,
+    refusals: &Arc<Refusals>,
+) -> Arc<OfficeService<MemoryReplica>> {
+    Arc::new(OfficeService::new(
+        aufruf_office::example_office().unwrap(),
+        Setup {
+            office: "zeitz".parse().unwrap(),
+            node: node.clone(),
+            retention_days: 7,
+        },
+        replica.clone(),
+        refusals.clone(),
+        test_keys(node, role),
+    ))
+}
+
+/// A kiosk and desk 1 on one replica, and a thief's replica holding a copy of the
+/// office that it writes into with a stolen key and hands back, as a peer would.
+struct Office {
+    replica: MemoryReplica,
+    kiosk: KioskService<MemoryReplica>,
+    desk: DeskService<MemoryReplica>,
+    refusals: Arc<Refusals>,
+    date: NaiveDate,
+}
+
+impl Office {
+    fn new() -> Self {
+        let replica = MemoryReplica::new();
+        let refusals = Arc::new(Refusals::default());
+        let kiosk = KioskService::new(
+            service_on(&node_id!("kiosk-1"), Role::Kiosk, &replica, &refusals),
+            None,
+            None,
+        );
+        let desk = DeskService::new(
+            service_on(&node_id!("desk-1"), Role::Desk, &replica, &refusals),
+            DeskId::new("desk-1"),
+            wednesday(8, 0),
+        )
+        .unwrap();
+        desk.act(wednesday(8, 0), DeskAction::Open { services: vec![] })
+            .unwrap();
+        Office {
+            replica,
+            kiosk,
+            desk,
+            refusals,
+            date: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        }
+    }
+
+    fn draw(&self, at: Timestamp) -> String {
+        self.kiosk
+            .draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
+            .unwrap()
+            .ticket
+            .number
+    }
+
+    /// The thief, enrolled as `node` in `role`: its certificate is in the office
+    /// document like every node's, and it writes `entries` (key, entry, body)
+    /// sealed with its key into today's document.
+    fn thief_writes(&self, node: &NodeId, role: Role, entries: &[(String, String, String)]) {
+        let thief = MemoryReplica::new();
+        thief.receive_from(&self.replica);
+        let signer = TestSigner::new(node, role);
+        aufruf_office::office_doc::keep_certificate(&mut thief.clone(), &signer).unwrap();
+        let name = document_name(self.date).unwrap();
+        let document = name.to_string();
+        thief
+            .clone()
+            .change_durably(&name, &mut |tx| {
+                for (key, entry, body) in entries {
+                    let sealed = seal(&signer, &document, key, entry, body).unwrap();
+                    let map = match tx.get(ROOT, key.as_str())? {
+                        Some((automerge::Value::Object(_), id)) => id,
+                        _ => tx.put_object(ROOT, key.as_str(), automerge::ObjType::Map)?,
+                    };
+                    tx.put(&map, entry.as_str(), sealed)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        self.replica.receive_from(&thief);
+        self.refresh(wednesday(9, 0));
+    }
+
+    /// Both services catch up, as a node does when its replica reports a change.
+    fn refresh(&self, now: Timestamp) {
+        self.kiosk.office().refresh(now);
+        self.desk.office().refresh(now);
+    }
+
+    /// Why entries were refused (each reason once: the kiosk's and the desk's
+    /// services both read and report them).
+    fn refused(&self) -> Vec<&'static str> {
+        let mut reasons = self.refusals.0.lock().unwrap().clone();
+        reasons.sort_unstable();
+        reasons.dedup();
+        reasons
+    }
+}
+
+fn stamp_id(ms: u64, node: &str) -> String {
+    format!("{ms}.0.{node}")
+}
+
+fn ms(at: Timestamp) -> u64 {
+    at.as_millis()
+}
+
+#[test]
+fn a_display_key_cannot_issue_in_a_kiosks_name_nor_use_up_its_numbers() {
+    let office = Office::new();
+    assert_eq!(office.draw(wednesday(8, 5)), "U 001");
+    let issue_999 = r#"{"Issued":{"number":{"prefix":"U","number":999},"service":"anmeldung","origin":"WalkIn"}}"#;
+    office.thief_writes(
+        &node_id!("display-1"),
+        Role::Display,
+        &[
+            // In the kiosk's name (the stamp names the kiosk, the seal the display).
+            (
+                "ticket:kiosk-1/2".into(),
+                stamp_id(ms(wednesday(8, 6)), "kiosk-1"),
+                issue_999.into(),
+            ),
+            // As itself.
+            (
+                "ticket:display-1/1".into(),
+                stamp_id(ms(wednesday(8, 6)), "display-1"),
+                issue_999.into(),
+            ),
+        ],
+    );
+    assert_eq!(
+        office.draw(wednesday(8, 10)),
+        "U 002",
+        "the kiosk's numbers go on"
+    );
+    office.refresh(wednesday(8, 10));
+    let waiting = office.desk.view(wednesday(8, 10)).unwrap().waiting_for_desk;
+    assert_eq!(waiting, 2, "only the kiosk's two tickets wait");
+    let refused = office.refused();
+    assert!(refused.contains(&"not_the_stamper"), "{refused:?}");
+    assert!(refused.contains(&"wrong_role"), "{refused:?}");
+}
+
+#[test]
+fn a_desk_key_calls_for_its_own_desk_only() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    office.thief_writes(
+        &node_id!("desk-2"),
+        Role::Desk,
+        &[(
+            "ticket:kiosk-1/1".into(),
+            stamp_id(ms(wednesday(8, 6)), "desk-2"),
+            r#"{"Called":{"desk":"desk-1"}}"#.into(),
+        )],
+    );
+    // Desk 1 still calls the visitor itself.
+    let view = office
+        .desk
+        .act(wednesday(8, 7), DeskAction::CallNext)
+        .unwrap();
+    assert_eq!(view.current.unwrap().number, "U 001");
+    assert_eq!(office.refused(), ["other_desk"]);
+}
+
+#[test]
+fn a_stamp_at_the_end_of_time_blocks_no_later_action() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    office.thief_writes(
+        &node_id!("kiosk-1"),
+        Role::Kiosk,
+        &[(
+            "ticket:kiosk-1/7".into(),
+            stamp_id(u64::MAX - 1, "kiosk-1"),
+            r#"{"Issued":{"number":{"prefix":"U","number":7},"service":"anmeldung","origin":"WalkIn"}}"#.into(),
+        )],
+    );
+    assert_eq!(office.draw(wednesday(8, 10)), "U 002");
+    office
+        .desk
+        .act(wednesday(8, 11), DeskAction::CallNext)
+        .unwrap();
+    assert_eq!(office.refused(), ["outside_day"]);
+}
+
+#[test]
+fn an_entry_altered_by_a_relaying_peer_does_not_count() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    // The relay swaps the service of the kiosk's sealed issue, keeping the seal.
+    let relay = MemoryReplica::new();
+    relay.receive_from(&office.replica);
+    let name = document_name(office.date).unwrap();
+    relay
+        .clone()
+        .change_durably(&name, &mut |tx| {
+            let (_, map) = tx.get(ROOT, "ticket:kiosk-1/1")?.unwrap();
+            let keys: Vec<String> = tx.keys(&map).collect();
+            let (value, _) = tx.get(&map, keys[0].as_str())?.unwrap();
+            let altered = value.as_str().unwrap().replace("anmeldung", "reisepass");
+            tx.put(&map, keys[0].as_str(), altered)?;
+            Ok(())
+        })
+        .unwrap();
+    // A fresh reader that never saw the original.
+    let fresh = MemoryReplica::new();
+    fresh.receive_from(&relay);
+    let refusals = Arc::new(Refusals::default());
+    let reader = service_on(&node_id!("display-1"), Role::Display, &fresh, &refusals);
+    reader.refresh(wednesday(8, 6));
+    assert_eq!(reader.display_view().waiting_total, 0);
+    assert_eq!(*refusals.0.lock().unwrap(), ["bad_signature"]);
+}
+
+#[test]
+fn an_event_waits_for_its_authors_certificate_and_then_counts() {
+    let office = Office::new();
+    // A second kiosk's ticket reaches this node before the office document with
+    // that kiosk's certificate does.
+    let kiosk_2 = MemoryReplica::new();
+    let k2 = KioskService::new(
+        service_on(&node_id!("kiosk-2"), Role::Kiosk, &kiosk_2, &Arc::default()),
+        None,
+        None,
+    );
+    k2.draw_ticket(
+        wednesday(8, 5),
+        &ServiceId::new("anmeldung"),
+        Wish::Qr,
+        Language::De,
+    )
+    .unwrap();
+    let name = document_name(office.date).unwrap();
+    office.replica.receive_document_from(&kiosk_2, &name);
+    office.refresh(wednesday(8, 6));
+    assert_eq!(
+        office.desk.view(wednesday(8, 6)).unwrap().waiting_for_desk,
+        0
+    );
+    assert!(office.refused().is_empty(), "waiting is not refusing");
+    office
+        .replica
+        .receive_document_from(&kiosk_2, &aufruf_sync_protocol::DocumentName::Office);
+    office.refresh(wednesday(8, 7));
+    assert_eq!(
+        office.desk.view(wednesday(8, 7)).unwrap().waiting_for_desk,
+        1
+    );
+}
+
+#[test]
+fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    office.draw(wednesday(8, 6));
+    let revoked_at = wednesday(8, 30);
+    let call = |ticket: &str, at: Timestamp| {
+        (
+            format!("ticket:kiosk-1/{ticket}"),
+            stamp_id(ms(at), "desk-2"),
+            r#"{"Called":{"desk":"desk-2"}}"#.to_owned(),
+        )
+    };
+    office.thief_writes(
+        &node_id!("desk-2"),
+        Role::Desk,
+        &[
+            (
+                "desk:desk-2".into(),
+                stamp_id(ms(wednesday(8, 1)), "desk-2"),
+                r#"{"Opened":{"services":[]}}"#.into(),
+            ),
+            call("1", wednesday(8, 10)),
+        ],
+    );
+    let signed = SignedRevocation::new(
+        &Revocation {
+            office: "zeitz".into(),
+            node: node_id!("desk-2"),
+            from_ms: ms(revoked_at),
+        },
+        admin_sign,
+    )
+    .unwrap();
+    let forged = SignedRevocation {
+        signature: "00".repeat(8),
+        ..signed.clone()
+    };
+    assert!(
+        office
+            .kiosk
+            .office()
+            .revoke(wednesday(8, 30), &forged)
+            .is_err()
+    );
+    office
+        .kiosk
+        .office()
+        .revoke(wednesday(8, 30), &signed)
+        .unwrap();
+    office.refresh(wednesday(8, 30));
+    assert!(
+        office
+            .desk
+            .office()
+            .subscribe_revoked()
+            .borrow()
+            .contains_key(&node_id!("desk-2"))
+    );
+    office.thief_writes(
+        &node_id!("desk-2"),
+        Role::Desk,
+        &[call("2", wednesday(8, 40))],
+    );
+    let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
+    let status: Vec<_> = day
+        .tickets
+        .iter()
+        .map(|t| format!("{:?}", t.status))
+        .collect();
+    assert_eq!(
+        status,
+        ["Called", "Waiting"],
+        "the call before the revocation counts, the one after not"
+    );
+    assert!(office.refused().contains(&"revoked"));
+}
+
+#[test]
+fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothing() {
+    let replica = MemoryReplica::new();
+    let refusals = Arc::new(Refusals::default());
+    let kiosk = node_id!("kiosk-1");
+    let with_certificate = |signer: TestSigner| {
+        let keys = aufruf_office::replicated::Keys {
+            signer: Arc::new(signer),
+            authority: Arc::new(aufruf_office::testing::TestAuthority),
+        };
+        let office = Arc::new(OfficeService::new(
+            aufruf_office::example_office().unwrap(),
+            Setup {
+                office: "zeitz".parse().unwrap(),
+                node: kiosk.clone(),
+                retention_days: 7,
+            },
+            replica.clone(),
+            refusals.clone(),
+            keys,
+        ));
+        KioskService::new(office, None, None)
+    };
+    let draw = |k: &KioskService<MemoryReplica>, at| {
+        k.draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
+            .unwrap()
+    };
+    // The first certificate ends at 09:00; the kiosk is enrolled again before.
+    let first = with_certificate(TestSigner::valid(
+        &kiosk,
+        Role::Kiosk,
+        0,
+        ms(wednesday(9, 0)),
+    ));
+    draw(&first, wednesday(8, 5));
+    let renewed = with_certificate(TestSigner::valid(&kiosk, Role::Kiosk, 0, u64::MAX));
+    draw(&renewed, wednesday(9, 30));
+    // A reader that starts now counts both tickets.
+    let reader = service_on(&node_id!("display-1"), Role::Display, &replica, &refusals);
+    reader.refresh(wednesday(9, 31));
+    assert_eq!(reader.display_view().waiting_total, 2);
+    // With the ended certificate (a key taken from a retired kiosk) nothing counts.
+    let ended = with_certificate(TestSigner::valid(
+        &kiosk,
+        Role::Kiosk,
+        0,
+        ms(wednesday(9, 0)),
+    ));
+    let drawn = ended.draw_ticket(
+        wednesday(9, 40),
+        &ServiceId::new("anmeldung"),
+        Wish::Qr,
+        Language::De,
+    );
+    let fresh = MemoryReplica::new();
+    fresh.receive_from(&replica);
+    let late_reader = service_on(&node_id!("display-2"), Role::Display, &fresh, &refusals);
+    late_reader.refresh(wednesday(9, 41));
+    assert_eq!(
+        late_reader.display_view().waiting_total,
+        2,
+        "the ticket sealed after the certificate ended does not count ({drawn:?})"
+    );
+    assert!(refusals.0.lock().unwrap().contains(&"outside_validity"));
+}
