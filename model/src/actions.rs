@@ -3,10 +3,18 @@
 //! desks.
 //!
 //! Each action first checks that it makes sense here and now — the service, desk or
-//! booking exists, the desk is open and free, the stamp is newer than anything the day
-//! has seen, the ticket's fold would accept the event — and refuses with an
-//! [`ActionError`] otherwise. Then it applies its event through [`Day::apply`] and
-//! returns it, so the caller can store and replicate it.
+//! booking exists, the desk is open and free, the ticket's fold would accept the event
+//! — and refuses with an [`ActionError`] otherwise. Then it applies its event through
+//! [`Day::apply`] and returns it, so the caller can store and replicate it.
+//!
+//! The event orders after everything the ticket or desk it acts on holds: the caller's
+//! stamp is after everything its clock followed, and should the ticket or desk hold a
+//! later event still — stamped by a clock that ran further ahead than this node's
+//! follows ([`crate::HlcClock::observe_within`]) — the event is stamped just after
+//! that one. So the fold never sets a local action aside because of a clock, and one
+//! event from a clock far ahead holds up nothing else.
+//!
+//! "Now" for the queue policy is the caller's wall clock, passed in; never a stamp.
 //!
 //! The actions live here rather than in [`crate::day`] because they draw on
 //! [`crate::numbers`] and [`crate::policy`], which read the day: `day` knows neither,
@@ -19,6 +27,7 @@ use crate::ids::{BookingCode, DeskId, Incarnation, ServiceId, TicketId};
 use crate::numbers;
 use crate::policy;
 use crate::ticket::{DisplayNumber, Origin, Ticket, TicketEvent, Transfer};
+use crate::time::Timestamp;
 
 impl Day {
     // ---- kiosk actions ----
@@ -39,7 +48,6 @@ impl Day {
             .service(service)
             .ok_or_else(|| ActionError::UnknownService(service.clone()))?
             .prefix;
-        self.fresh(&stamp)?;
         let node = stamp.node.clone();
         let number = numbers::next_number(config, self, &node)?;
         let seq = self.next_seq(&node);
@@ -143,19 +151,25 @@ impl Day {
         self.desk_action(desk, stamp, DeskEvent::Closed)
     }
 
-    /// Calls the visitor the queue policy picks for this desk.
+    /// Calls the visitor the queue policy picks for this desk at `now`, the desk's
+    /// wall clock.
     pub fn call_next(
         &mut self,
         config: &OfficeConfig,
         desk: &DeskId,
+        now: Timestamp,
         stamp: Stamp,
     ) -> Result<Event, ActionError> {
         self.ready_to_call(desk)?;
-        let now = stamp.hlc.wall();
-        let next = policy::next_for_desk(self, config, desk, now)
-            .ok_or_else(|| ActionError::NobodyWaiting(desk.clone()))?
-            .id
-            .clone();
+        // A ticket that holds the last stamp there is (only a forger writes one) can
+        // take no later event: it is passed over rather than stopping the desk.
+        let next = policy::next_for_desk_where(self, config, desk, now, |t| {
+            self.latest_of_ticket(&t.id)
+                .is_none_or(|latest| latest.hlc.next().is_some())
+        })
+        .ok_or_else(|| ActionError::NobodyWaiting(desk.clone()))?
+        .id
+        .clone();
         self.ticket_action(&next, stamp, TicketEvent::Called { desk: desk.clone() })
     }
 
@@ -281,23 +295,13 @@ impl Day {
         self.ticket_action(&current, stamp, event)
     }
 
-    fn fresh(&self, stamp: &Stamp) -> Result<(), ActionError> {
-        if stamp.hlc <= self.latest() {
-            return Err(ActionError::StaleStamp {
-                stamp: stamp.clone(),
-                latest: self.latest(),
-            });
-        }
-        Ok(())
-    }
-
     fn ticket_action(
         &mut self,
         ticket: &TicketId,
         stamp: Stamp,
         event: TicketEvent,
     ) -> Result<Event, ActionError> {
-        self.fresh(&stamp)?;
+        let stamp = after(stamp, self.latest_of_ticket(ticket))?;
         self.known(ticket)?
             .check(&event)
             .map_err(|refusal| ActionError::Refused {
@@ -319,7 +323,7 @@ impl Day {
         stamp: Stamp,
         event: DeskEvent,
     ) -> Result<Event, ActionError> {
-        self.fresh(&stamp)?;
+        let stamp = after(stamp, self.latest_of_desk(desk))?;
         let event = Event::Desk {
             desk: desk.clone(),
             stamp,
@@ -327,5 +331,20 @@ impl Day {
         };
         self.apply(event.clone());
         Ok(event)
+    }
+}
+
+/// `stamp`, or — when what an action acts on already holds an event stamped at or
+/// after it — this node's first stamp after that event, so the new event folds last.
+fn after(stamp: Stamp, latest: Option<&Stamp>) -> Result<Stamp, ActionError> {
+    match latest {
+        Some(latest) if stamp <= *latest => {
+            let hlc = latest.hlc.next().ok_or_else(|| ActionError::StaleStamp {
+                stamp: stamp.clone(),
+                latest: latest.hlc,
+            })?;
+            Ok(Stamp::new(hlc, stamp.node))
+        }
+        _ => Ok(stamp),
     }
 }

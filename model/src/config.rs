@@ -22,6 +22,10 @@ pub struct OfficeConfig {
     pub office: Office,
     #[serde(default)]
     pub queue: QueueSettings,
+    #[serde(default)]
+    pub clocks: ClockSettings,
+    #[serde(default)]
+    pub bookings: BookingSettings,
     pub departments: Vec<Department>,
     pub services: Vec<Service>,
     pub desks: Vec<Desk>,
@@ -48,6 +52,10 @@ struct DeviceFile {
     office: Option<Office>,
     #[serde(default)]
     queue: Option<QueueSettings>,
+    #[serde(default)]
+    clocks: Option<ClockSettings>,
+    #[serde(default)]
+    bookings: Option<BookingSettings>,
     #[serde(default)]
     departments: Option<Vec<Department>>,
     #[serde(default)]
@@ -119,6 +127,50 @@ impl QueueSettings {
 
     pub fn check_in_early(&self) -> Duration {
         Duration::from_secs(u64::from(self.check_in_early_minutes) * 60)
+    }
+}
+
+/// How far apart the office's clocks may be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockSettings {
+    /// A peer's stamp more than this far ahead of a device's wall clock is not
+    /// followed by the device's clock, and a device whose wall clock is this far off
+    /// most of its peers' stops issuing tickets and calling visitors until it is set
+    /// right.
+    pub bound_minutes: u32,
+}
+
+/// The widest clock bound `clocks.bound_minutes` may set: a day.
+pub const MAX_CLOCK_BOUND_MINUTES: u32 = 24 * 60;
+
+impl Default for ClockSettings {
+    fn default() -> Self {
+        Self { bound_minutes: 5 }
+    }
+}
+
+impl ClockSettings {
+    pub fn bound(&self) -> Duration {
+        Duration::from_secs(u64::from(self.bound_minutes) * 60)
+    }
+}
+
+/// What citizens may book.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingSettings {
+    /// Appointments are booked at most this many days ahead; day documents further
+    /// ahead are not taken from peers.
+    pub horizon_days: u32,
+}
+
+/// The longest booking horizon `bookings.horizon_days` may set: a year and a day.
+pub const MAX_BOOKING_HORIZON_DAYS: u32 = 366;
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self { horizon_days: 90 }
     }
 }
 
@@ -319,6 +371,8 @@ impl OfficeConfig {
         };
         let has_office = raw.office.is_some()
             || raw.queue.is_some()
+            || raw.clocks.is_some()
+            || raw.bookings.is_some()
             || raw.departments.is_some()
             || raw.services.is_some()
             || raw.desks.is_some()
@@ -337,6 +391,8 @@ impl OfficeConfig {
         let config = OfficeConfig {
             office: raw.office.ok_or_else(|| missing("office"))?,
             queue: raw.queue.unwrap_or_default(),
+            clocks: raw.clocks.unwrap_or_default(),
+            bookings: raw.bookings.unwrap_or_default(),
             departments: raw.departments.ok_or_else(|| missing("departments"))?,
             services: raw.services.ok_or_else(|| missing("services"))?,
             desks: raw.desks.ok_or_else(|| missing("desks"))?,
@@ -456,6 +512,24 @@ impl OfficeConfig {
                 format!(
                     "{} is more than a day ({MAX_CHECK_IN_EARLY_MINUTES} minutes)",
                     q.check_in_early_minutes
+                ),
+            );
+        }
+        if !(1..=MAX_CLOCK_BOUND_MINUTES).contains(&self.clocks.bound_minutes) {
+            return fail(
+                "clocks.bound_minutes".into(),
+                format!(
+                    "{} is not between 1 and {MAX_CLOCK_BOUND_MINUTES} (a day)",
+                    self.clocks.bound_minutes
+                ),
+            );
+        }
+        if !(1..=MAX_BOOKING_HORIZON_DAYS).contains(&self.bookings.horizon_days) {
+            return fail(
+                "bookings.horizon_days".into(),
+                format!(
+                    "{} is not between 1 and {MAX_BOOKING_HORIZON_DAYS}",
+                    self.bookings.horizon_days
                 ),
             );
         }

@@ -97,9 +97,9 @@ pub enum ActionError {
     NumbersExhausted(NodeId),
     #[error("ticket {ticket}: {refusal}")]
     Refused { ticket: TicketId, refusal: Refusal },
-    #[error(
-        "stamp {stamp:?} is not newer than {latest:?}, the latest known; observe the day's clock first"
-    )]
+    /// Nothing can be stamped after what the ticket or desk holds: one of its events
+    /// carries the last stamp there is.
+    #[error("stamp {stamp:?} cannot order after {latest:?}, the latest of what it acts on")]
     StaleStamp { stamp: Stamp, latest: Hlc },
 }
 
@@ -114,8 +114,8 @@ pub enum RecallOutcome {
 /// The state of one office day on one replica.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Day {
-    /// The latest stamp of any event applied; local clocks observe it.
-    latest: Hlc,
+    /// The latest stamp of each node's events applied; local clocks observe them.
+    latest: BTreeMap<NodeId, Hlc>,
     tickets: BTreeMap<TicketId, TicketLog>,
     desks: BTreeMap<DeskId, BTreeMap<Stamp, DeskEvent>>,
     appointments: BTreeMap<BookingCode, Appointment>,
@@ -244,7 +244,8 @@ impl Day {
     /// resulting state does not depend on the order events arrive in.
     pub fn apply(&mut self, event: Event) -> bool {
         if let Event::Ticket { stamp, .. } | Event::Desk { stamp, .. } = &event {
-            self.latest = self.latest.max(stamp.hlc);
+            let latest = self.latest.entry(stamp.node.clone()).or_default();
+            *latest = (*latest).max(stamp.hlc);
         }
         match event {
             Event::Ticket {
@@ -308,10 +309,33 @@ impl Day {
 
     // ---- reading ----
 
-    /// The latest clock value of any event here. A node observes it before stamping a
-    /// local action, so the action orders after everything it has seen.
+    /// The latest clock value of any event here.
     pub fn latest(&self) -> Hlc {
+        self.latest.values().copied().max().unwrap_or_default()
+    }
+
+    /// The latest clock value of the nodes whose every event is at or before
+    /// `until`. A node observes it before stamping a local action, so the action orders
+    /// after everything it has seen — except what a node whose clock ran further ahead
+    /// than `until` stamped: following that would carry the local clock ahead too
+    /// ([`crate::HlcClock::observe_within`]).
+    pub fn latest_until(&self, until: Hlc) -> Hlc {
         self.latest
+            .values()
+            .copied()
+            .filter(|hlc| *hlc <= until)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The latest stamp among a ticket's events, if it has any.
+    pub(crate) fn latest_of_ticket(&self, ticket: &TicketId) -> Option<&Stamp> {
+        self.tickets.get(ticket).and_then(TicketLog::latest)
+    }
+
+    /// The latest stamp among a desk's events, if it has any.
+    pub(crate) fn latest_of_desk(&self, desk: &DeskId) -> Option<&Stamp> {
+        self.desks.get(desk).and_then(|log| log.keys().next_back())
     }
 
     /// The sequence number `node`'s next ticket id gets: one above every id of that

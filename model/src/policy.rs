@@ -109,8 +109,23 @@ pub fn next_for_desk<'d>(
     desk: &DeskId,
     now: Timestamp,
 ) -> Option<&'d Ticket> {
+    next_for_desk_where(day, config, desk, now, |_| true)
+}
+
+/// The waiting visitor `desk` should call next among those `callable` lets through.
+pub fn next_for_desk_where<'d>(
+    day: &'d Day,
+    config: &OfficeConfig,
+    desk: &DeskId,
+    now: Timestamp,
+    callable: impl Fn(&Ticket) -> bool,
+) -> Option<&'d Ticket> {
     let services = day.services_of(config, desk);
-    let candidates: Vec<Candidate<'d>> = day.waiting().map(Candidate::from).collect();
+    let candidates: Vec<Candidate<'d>> = day
+        .waiting()
+        .filter(|t| callable(t))
+        .map(Candidate::from)
+        .collect();
     let picked = pick(&candidates, desk, &services, now, &config.queue)?;
     day.ticket(picked.id)
 }

@@ -482,7 +482,7 @@ impl<'a> Office<'a> {
         }
         let stamp = self.stamp_desk(d, now);
         let desk = self.desks[d].id.clone();
-        let event = match self.day.call_next(self.config, &desk, stamp) {
+        let event = match self.day.call_next(self.config, &desk, now, stamp) {
             Ok(event) => event,
             Err(ActionError::NobodyWaiting(_)) => return Ok(()),
             Err(other) => return Err(other.into()),

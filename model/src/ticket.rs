@@ -444,6 +444,11 @@ impl TicketLog {
         self.folded.as_ref()
     }
 
+    /// The latest stamp among the events.
+    pub fn latest(&self) -> Option<&Stamp> {
+        self.events.keys().next_back()
+    }
+
     /// Whether the event stamped `stamp` is in the log.
     pub fn contains(&self, stamp: &Stamp) -> bool {
         self.events.contains_key(stamp)

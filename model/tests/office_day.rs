@@ -40,7 +40,7 @@ fn a_walk_in_is_issued_called_served_and_finished() {
     // Step 2: the desk calls next and gets that visitor; they arrive and are served.
     let s = clerk.stamp(&day, minute(2));
     assert_eq!(
-        ticket_of(&day.call_next(&office, &desk(1), s).unwrap()),
+        ticket_of(&day.call_next(&office, &desk(1), minute(2), s).unwrap()),
         ticket
     );
     let s = clerk.stamp(&day, minute(3));
@@ -99,7 +99,7 @@ fn a_desk_only_calls_visitors_of_its_services() {
 
     let s = clerk.stamp(&day, minute(2));
     assert_eq!(
-        day.call_next(&office, &desk(3), s),
+        day.call_next(&office, &desk(3), minute(2), s),
         Err(ActionError::NobodyWaiting(desk(3)))
     );
     let s = clerk.stamp(&day, minute(2));
@@ -213,7 +213,7 @@ fn a_transferred_visitor_keeps_the_original_arrival() {
     );
 
     let s = one.stamp(&day, minute(3));
-    day.call_next(&office, &desk(1), s).unwrap();
+    day.call_next(&office, &desk(1), minute(3), s).unwrap();
     // The first visitor also needs an ID card: sent on to that queue.
     let s = one.stamp(&day, minute(5));
     day.transfer(&office, &desk(1), Transfer::Service(ausweis()), s)
@@ -272,7 +272,7 @@ fn a_parked_visitor_reenters_the_queue_when_returned() {
     );
 
     let s = clerk.stamp(&day, minute(3));
-    day.call_next(&office, &desk(1), s).unwrap();
+    day.call_next(&office, &desk(1), minute(3), s).unwrap();
     let s = clerk.stamp(&day, minute(4));
     day.park(&desk(1), s).unwrap();
     assert_eq!(
@@ -308,7 +308,7 @@ fn after_three_calls_without_showing_the_ticket_is_a_no_show() {
     );
 
     let s = clerk.stamp(&day, minute(2));
-    day.call_next(&office, &desk(1), s).unwrap();
+    day.call_next(&office, &desk(1), minute(2), s).unwrap();
     for m in [3, 4] {
         let s = clerk.stamp(&day, minute(m));
         assert!(matches!(
@@ -349,9 +349,9 @@ fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
 
     // Cut off from each other, both desks call the same visitor; desk 2 a moment later.
     let s = one.stamp(&a, minute(2));
-    let call_one = a.call_next(&office, &desk(1), s).unwrap();
+    let call_one = a.call_next(&office, &desk(1), minute(2), s).unwrap();
     let s = two.stamp(&b, minute(2));
-    let call_two = b.call_next(&office, &desk(2), s).unwrap();
+    let call_two = b.call_next(&office, &desk(2), minute(2), s).unwrap();
     let s = two.stamp(&b, minute(3));
     let serving_two = b.start_serving(&desk(2), s).unwrap();
 
@@ -387,10 +387,10 @@ fn a_busy_desk_cannot_call_the_next_visitor() {
             .unwrap();
     }
     let s = clerk.stamp(&day, minute(3));
-    day.call_next(&office, &desk(1), s).unwrap();
+    day.call_next(&office, &desk(1), minute(3), s).unwrap();
     let s = clerk.stamp(&day, minute(4));
     assert!(matches!(
-        day.call_next(&office, &desk(1), s),
+        day.call_next(&office, &desk(1), minute(4), s),
         Err(ActionError::DeskBusy { .. })
     ));
     let s = clerk.stamp(&day, minute(4));
@@ -401,19 +401,61 @@ fn a_busy_desk_cannot_call_the_next_visitor() {
 }
 
 #[test]
-fn a_stale_stamp_is_refused_rather_than_folded_out_of_order() {
+fn an_action_on_a_ticket_from_a_clock_far_ahead_is_stamped_after_it_not_folded_out_of_order() {
     let office = office();
     let mut day = Day::new();
-    let mut kiosk = Device::new("kiosk-1");
-    let s = kiosk.stamp(&day, minute(5));
-    day.issue(&office, &meldung(), Origin::WalkIn, INC, s)
-        .unwrap();
+    // Step 1: a kiosk whose clock runs a day ahead issues a ticket.
+    let mut fast_kiosk = Device::new("kiosk-1");
+    let issued = fast_kiosk.stamp(&day, minute(24 * 60 + 5));
+    let ticket = ticket_of(
+        &day.issue(&office, &meldung(), Origin::WalkIn, INC, issued.clone())
+            .unwrap(),
+    );
+
+    // Step 2: desk 1 does not follow that clock (it runs far ahead of its own); it
+    // opens and calls at its own time. The call is stamped just after the ticket's
+    // issue, so the fold takes it; opening the desk, which the kiosk's clock did not
+    // touch, keeps the desk's own stamp.
     let mut unobservant = aufruf_model::HlcClock::new(node_id!("desk-1"));
-    let stale = unobservant.tick(minute(1));
+    let open = unobservant.tick(minute(1));
+    let opened = day
+        .open_desk(&office, &desk(1), vec![], open.clone())
+        .unwrap();
+    assert_eq!(stamp_of(&opened), &open);
+    let early = unobservant.tick(minute(2));
+    let call = day
+        .call_next(&office, &desk(1), minute(2), early.clone())
+        .unwrap();
+    assert!(stamp_of(&call) > &issued, "{call:?}");
+    assert_eq!(stamp_of(&call).node, early.node);
+    assert_eq!(
+        day.ticket(&ticket).unwrap().status,
+        Status::Called { desk: desk(1) }
+    );
+
+    // Step 3: only a ticket whose event carries the very last stamp there is can
+    // take nothing more.
+    let end_of_time = aufruf_model::Stamp::new(
+        aufruf_model::Hlc::new(u64::MAX, u32::MAX),
+        node_id!("kiosk-1"),
+    );
+    day.apply(Event::Ticket {
+        ticket: ticket.clone(),
+        stamp: end_of_time,
+        event: aufruf_model::TicketEvent::Recalled { desk: desk(1) },
+    });
+    let later = unobservant.tick(minute(3));
     assert!(matches!(
-        day.open_desk(&office, &desk(1), vec![], stale),
+        day.finish(&desk(1), later),
         Err(ActionError::StaleStamp { .. })
     ));
+}
+
+fn stamp_of(event: &Event) -> &aufruf_model::Stamp {
+    match event {
+        Event::Ticket { stamp, .. } | Event::Desk { stamp, .. } => stamp,
+        other => panic!("no stamp: {other:?}"),
+    }
 }
 
 #[test]
@@ -563,7 +605,7 @@ fn a_refused_call_names_the_desk_that_has_the_visitor() {
             .unwrap(),
     );
     let s = one.stamp(&day, minute(2));
-    day.call_next(&office, &desk(1), s).unwrap();
+    day.call_next(&office, &desk(1), minute(2), s).unwrap();
     let s = two.stamp(&day, minute(2));
     assert_eq!(
         day.call(&office, &desk(2), &ticket, s),
@@ -594,7 +636,7 @@ fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
     day.check_in(&office, &BookingCode::new("SECRET42"), INC, s)
         .unwrap();
     let s = clerk.stamp(&day, minute(4));
-    day.call_next(&office, &desk(1), s).unwrap();
+    day.call_next(&office, &desk(1), minute(4), s).unwrap();
     let s = clerk.stamp(&day, minute(5));
     day.start_serving(&desk(1), s).unwrap();
     let s = clerk.stamp(&day, minute(9));

@@ -180,7 +180,7 @@ impl Office {
                 let desk_id = desk(*d as u32 + 1);
                 let busy = self.days[i].current_of(&desk_id).is_some();
                 let waiting = policy::next_for_desk(&self.days[i], config, &desk_id, now).is_some();
-                let result = self.days[i].call_next(config, &desk_id, s);
+                let result = self.days[i].call_next(config, &desk_id, now, s);
                 assert_eq!(result.is_ok(), !busy && waiting, "{result:?}");
             }
             other => {
@@ -513,7 +513,7 @@ proptest! {
         for (i, clerk) in clerks.iter_mut().enumerate().take(open) {
             if busy[i] {
                 let s = clerk.stamp(&day, minute(60));
-                let _ = day.call_next(&config, &desk(1 + i as u32), s);
+                let _ = day.call_next(&config, &desk(1 + i as u32), minute(60), s);
             }
         }
         let mut times = HandlingTimes::new();

@@ -108,6 +108,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Closed { .. } => (StatusCode::CONFLICT, "closed"),
             ServiceError::TooEarly { .. } => (StatusCode::CONFLICT, "too_early"),
             ServiceError::ConfigRefused(refusal) => config_status(refusal),
+            ServiceError::ClockWrong(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_wrong"),
             ServiceError::RevocationRefused => (StatusCode::FORBIDDEN, "not_signed"),
             ServiceError::Office(OfficeError::NotAuthorised(_) | OfficeError::NotCertified) => {
                 (StatusCode::FORBIDDEN, "not_authorised")
@@ -193,7 +194,8 @@ fn action_status(e: &ActionError) -> (StatusCode, &'static str) {
         A::NoNumberBlock(_) | A::NumbersExhausted(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "no_numbers")
         }
-        A::StaleStamp { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "stale_clock"),
+        // A forged event at the end of time: the ticket or desk takes nothing more.
+        A::StaleStamp { .. } => (StatusCode::CONFLICT, "no_later_stamp"),
     }
 }
 
@@ -252,6 +254,7 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
         .iter()
         .map(|p| p.node.to_string())
         .collect();
+    let clock = state.office().clock_check();
     let catch_up = state.replica.catch_up();
     let caught_up = match &catch_up {
         CatchUp::Pending => json!({ "state": "pending" }),
@@ -261,7 +264,13 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
     };
     Json(json!({
         // A device whose new store has not caught up issues and calls nothing.
-        "status": if catch_up.is_pending() { "catching_up" } else { "ok" },
+        "status": if catch_up.is_pending() {
+            "catching_up"
+        } else if clock.is_wrong() {
+            "clock_wrong"
+        } else {
+            "ok"
+        },
         "catching_up": catch_up.is_pending().then(catching_up_message),
         "store": {
             "incarnation": state.replica.incarnation().to_string(),
@@ -273,6 +282,16 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
         "peers": peers,
         // Changes received from peers and not yet on disk (flushed within 1 s).
         "unflushed_received": state.replica.has_unflushed_received(),
+        // This node's wall clock against its peers': when most of them are more
+        // than the bound off, it issues and calls nothing until it is set right.
+        "clock_skew": clock.is_wrong(),
+        "clock": {
+            "ahead_seconds": clock.ahead_ms.map(|ms| ms as f64 / 1000.0),
+            "peers_compared": clock.compared,
+            "peers_off": clock.off,
+            "bound_seconds": clock.bound_ms / 1000,
+            "says": clock.to_string(),
+        },
     }))
 }
 

@@ -1,6 +1,6 @@
 //! The node's metrics (Prometheus text format through `prometheus-client`): peers,
 //! waiting visitors per service, how long calls made elsewhere took to arrive, the
-//! store's size and the printer's state.
+//! store's size, the printer's state and the wall clock against the peers'.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -38,6 +38,8 @@ pub struct Metrics {
     call_latency: Histogram,
     store_bytes: Gauge,
     printer: Family<StateLabel, Gauge>,
+    clock_skew: Gauge,
+    clock_ahead: Gauge,
     refused: Family<ReasonLabel, prometheus_client::metrics::counter::Counter>,
 }
 
@@ -56,6 +58,8 @@ impl Metrics {
         ]);
         let store_bytes = Gauge::default();
         let printer = Family::<StateLabel, Gauge>::default();
+        let clock_skew = Gauge::default();
+        let clock_ahead = Gauge::default();
         let refused = Family::default();
         let mut registry = Registry::default();
         registry.register(
@@ -88,6 +92,16 @@ impl Metrics {
             "Printer state (1 = true)",
             printer.clone(),
         );
+        registry.register(
+            "aufruf_clock_skew",
+            "1 while this node's wall clock is more than the office's bound off most of its peers' (it issues and calls nothing then)",
+            clock_skew.clone(),
+        );
+        registry.register(
+            "aufruf_clock_ahead_seconds",
+            "How far this node's wall clock is ahead of its peers' median (negative: behind)",
+            clock_ahead.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             peers,
@@ -95,6 +109,8 @@ impl Metrics {
             call_latency,
             store_bytes,
             printer,
+            clock_skew,
+            clock_ahead,
             refused,
         }
     }
@@ -111,6 +127,8 @@ impl Metrics {
         }
         self.store_bytes
             .set(i64::try_from(now.store_bytes).unwrap_or(i64::MAX));
+        self.clock_skew.set(i64::from(now.clock.is_wrong()));
+        self.clock_ahead.set(now.clock.ahead_ms.unwrap_or(0) / 1000);
         if let Some(printer) = now.printer {
             for (state, value) in printer.status().gauges() {
                 self.printer
@@ -140,6 +158,8 @@ pub struct Scrape<'a> {
     pub waiting: Vec<(String, u32)>,
     pub store_bytes: u64,
     pub printer: Option<&'a TicketPrinter>,
+    /// The wall clock against the peers'.
+    pub clock: aufruf_office::ClockCheck,
 }
 
 impl Observer for Metrics {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aufruf_office::day_doc::DayDocError;
 use aufruf_office::views::PeerView;
-use aufruf_office::{Documents, OfficeError, Replication};
+use aufruf_office::{Documents, OfficeError, PeerClock, Replication};
 use aufruf_sync::{ChangeError, DocumentName, Incarnation, Replica};
 use automerge::Automerge;
 use automerge::transaction::Transaction;
@@ -64,5 +64,20 @@ impl Replication for NodeReplica {
             .retire_days_before(horizon.clone())
             .map(|_| ())
             .map_err(|e| OfficeError::Store(e.to_string()))
+    }
+
+    fn accept_days_until(&self, last: &DocumentName) {
+        self.0.accept_days_until(last.clone());
+    }
+
+    fn peer_clocks(&self) -> Vec<PeerClock> {
+        self.0
+            .peer_clocks()
+            .into_iter()
+            .map(|clock| PeerClock {
+                node: clock.node,
+                ahead_ms: clock.ahead_ms,
+            })
+            .collect()
     }
 }

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aufruf_hardware::TicketPrinter;
-use aufruf_model::OfficeConfig;
 use aufruf_model::calendar;
+use aufruf_model::config::BookingSettings;
+use aufruf_model::{OfficeConfig, Timestamp};
 use aufruf_office::authority::Authority;
 use aufruf_office::office_doc;
-use aufruf_sync::Replica;
 use aufruf_sync::discovery::{Discovery, InterfacePolicy, dial_discovered};
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
+use aufruf_sync::{DocumentName, Replica};
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -109,6 +110,17 @@ pub async fn start(
                 "--only-device: the store needs no statement (it is not new); nothing changed"
             );
         }
+    }
+    // Peers learn this node's clock and it theirs, so a wrong one shows.
+    replica.set_wall_clock(|| wall_clock().0);
+    // Until the office service sets the window of days taken from peers (at its
+    // first retention run, once the office's configuration is known), no day
+    // beyond the booking horizon is taken either; a day more for time zones.
+    let horizon = config
+        .as_ref()
+        .map_or_else(BookingSettings::default, |c| c.bookings.clone());
+    if let Some(last) = first_days_window(wall_clock(), &horizon) {
+        replica.accept_days_until(last);
     }
 
     let node_credentials = credentials::load_node(&settings.credentials, &node)?;
@@ -413,6 +425,16 @@ async fn published_config(
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// The last day taken from peers before the office's time zone is known: the booking
+/// horizon and two days more after today in UTC (a day for any time zone, one for
+/// clocks on either side of midnight).
+fn first_days_window(now: Timestamp, bookings: &BookingSettings) -> Option<DocumentName> {
+    let ms = i64::try_from(now.0).ok()?;
+    let today = chrono::DateTime::from_timestamp_millis(ms)?.date_naive();
+    let last = today.checked_add_days(chrono::Days::new(u64::from(bookings.horizon_days) + 2))?;
+    aufruf_office::document_name(last).ok()
 }
 
 /// Reads a device's file: its `[node]` table and, if it has one, the office's

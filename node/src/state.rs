@@ -145,6 +145,7 @@ impl NodeState {
             waiting,
             store_bytes: self.replica.store_size().unwrap_or(0),
             printer: self.printer(),
+            clock: self.office().clock_check(),
         })
     }
 }

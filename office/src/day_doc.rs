@@ -673,7 +673,10 @@ mod tests {
         }
         desk.observe(day.latest());
         let s = desk.tick(Timestamp::from_minutes(6));
-        events.push(day.call_next(&config, &"desk-1".into(), s).unwrap());
+        events.push(
+            day.call_next(&config, &"desk-1".into(), Timestamp::from_minutes(6), s)
+                .unwrap(),
+        );
 
         let mut d = doc("aa");
         write(&mut d, &events);
@@ -733,7 +736,10 @@ mod tests {
             .open_desk(&config, &"desk-1".into(), vec![], s)
             .unwrap();
         let s = desk.tick(Timestamp::from_minutes(4));
-        let called = read.day.call_next(&config, &"desk-1".into(), s).unwrap();
+        let called = read
+            .day
+            .call_next(&config, &"desk-1".into(), Timestamp::from_minutes(4), s)
+            .unwrap();
         write(&mut d, &[after, opened, called]);
         let tickets: Vec<String> = d.keys(ROOT).filter(|k| k.starts_with(TICKET)).collect();
         assert_eq!(tickets, ["ticket:kiosk-1/1", "ticket:kiosk-1~00000001/2"]);
@@ -1017,7 +1023,7 @@ mod tests {
                 clock.observe(day.latest());
                 let s = clock.tick(Timestamp::from_millis(t));
                 let event = match step {
-                    0 => day.call_next(&config, desk, s),
+                    0 => day.call_next(&config, desk, Timestamp::from_millis(t), s),
                     1 => day.start_serving(desk, s),
                     _ => day.finish(desk, s),
                 };

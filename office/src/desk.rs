@@ -85,9 +85,18 @@ impl<R: Replication> DeskService<R> {
 
     /// Carries out a clerk's action, durably, and returns the desk's view after it:
     /// "called" is shown only once the call is on disk.
+    ///
+    /// A call (next, one visitor, again) is refused while the node's clock disagrees
+    /// with its peers' ([`ServiceError::ClockWrong`]); closing out a visitor is not.
     pub fn act(&self, now: Timestamp, action: DeskAction) -> Result<DeskView, ServiceError> {
         let desk = &self.desk;
         let office = &self.office;
+        if matches!(
+            action,
+            DeskAction::CallNext | DeskAction::Call { .. } | DeskAction::Recall
+        ) {
+            office.check_clock()?;
+        }
         match action {
             DeskAction::Open { services } => {
                 office.act(now, |day, c, s| day.open_desk(c, desk, services, s))?;
@@ -102,7 +111,7 @@ impl<R: Replication> DeskService<R> {
                 office.act(now, |day, _, s| day.resume_desk(desk, s))?;
             }
             DeskAction::CallNext => {
-                office.act(now, |day, c, s| day.call_next(c, desk, s))?;
+                office.act(now, |day, c, s| day.call_next(c, desk, now, s))?;
             }
             DeskAction::Call { ticket } => {
                 office.act(now, |day, c, s| day.call(c, desk, &ticket, s))?;

@@ -14,6 +14,7 @@
 //! [`Replication`], the printer through [`kiosk::Printer`].
 
 pub mod authority;
+pub mod clock;
 pub mod day_doc;
 pub mod desk;
 pub mod display;
@@ -27,6 +28,7 @@ pub mod service;
 pub mod testing;
 pub mod views;
 
+pub use clock::{ClockCheck, PeerClock};
 pub use desk::{DeskAction, DeskService};
 pub use display::DisplayService;
 pub use gateway::GatewayService;

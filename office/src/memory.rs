@@ -9,6 +9,7 @@ use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge};
 
+use crate::clock::PeerClock;
 use crate::day_doc::DayDocError;
 use crate::replicated::{Documents, OfficeError};
 use crate::service::Replication;
@@ -26,6 +27,9 @@ struct Inner {
     peers: Vec<PeerView>,
     incarnation: Incarnation,
     catching_up: bool,
+    peer_clocks: Vec<PeerClock>,
+    /// Day documents after this one are not taken from peers.
+    last_day: Option<DocumentName>,
 }
 
 impl Default for Inner {
@@ -37,6 +41,8 @@ impl Default for Inner {
             peers: Vec::new(),
             incarnation: Incarnation::new(bits),
             catching_up: false,
+            peer_clocks: Vec::new(),
+            last_day: None,
         }
     }
 }
@@ -68,6 +74,16 @@ impl MemoryReplica {
         self.lock().peers = peers;
     }
 
+    /// Pretends the peers' wall clocks are as these say.
+    pub fn set_peer_clocks(&self, clocks: Vec<PeerClock>) {
+        self.lock().peer_clocks = clocks;
+    }
+
+    /// The last day taken from peers, as the service last set it.
+    pub fn last_day_accepted(&self) -> Option<DocumentName> {
+        self.lock().last_day.clone()
+    }
+
     /// Takes the changes of one document `other` holds, as a peer's replication
     /// that delivered this document before the others would.
     pub fn receive_document_from(&self, other: &MemoryReplica, name: &DocumentName) {
@@ -87,7 +103,8 @@ impl MemoryReplica {
     }
 
     /// Takes every change `other` holds that this replica lacks, as a peer's
-    /// replication would deliver them.
+    /// replication would deliver them (days after [`Replication::accept_days_until`]
+    /// excepted).
     pub fn receive_from(&self, other: &MemoryReplica) {
         let theirs: Vec<(DocumentName, Automerge)> = other
             .lock()
@@ -97,6 +114,11 @@ impl MemoryReplica {
             .collect();
         let mut inner = self.lock();
         for (name, mut doc) in theirs {
+            if matches!(name, DocumentName::Day { .. })
+                && inner.last_day.as_ref().is_some_and(|last| name > *last)
+            {
+                continue;
+            }
             match inner.documents.get_mut(&name) {
                 Some(ours) => {
                     // Both are well-formed automerge documents: merging cannot fail.
@@ -175,5 +197,13 @@ impl Replication for MemoryReplica {
             .documents
             .retain(|name, _| !(matches!(name, DocumentName::Day { .. }) && name < horizon));
         Ok(())
+    }
+
+    fn accept_days_until(&self, last: &DocumentName) {
+        self.lock().last_day = Some(last.clone());
+    }
+
+    fn peer_clocks(&self) -> Vec<PeerClock> {
+        self.lock().peer_clocks.clone()
     }
 }

@@ -6,7 +6,8 @@
 //! core in the simulated LAN of `tests/` — the same code either way.
 //!
 //! An action runs in four steps: catch up with what peers wrote, stamp with this
-//! node's clock (after everything seen), let the model validate and apply it, write
+//! node's clock (after everything seen, except stamps from a clock further ahead than
+//! the office's clock bound), let the model validate and apply it, write
 //! the event to the day's document and return only once that is durable. Only then may
 //! the caller print a ticket or show "called". A node whose store is new and has not
 //! caught up with a peer yet ([`Documents::catching_up`]) takes no action at all: it
@@ -16,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aufruf_model::day::RecallOutcome;
 use aufruf_model::{
-    ActionError, Appointment, Day, Event, HlcClock, Incarnation, NodeId, OfficeConfig, Stamp,
+    ActionError, Appointment, Day, Event, Hlc, HlcClock, Incarnation, NodeId, OfficeConfig, Stamp,
     Timestamp,
 };
 use aufruf_sync_protocol::DocumentName;
@@ -273,7 +274,10 @@ impl<D: Documents> Office<D> {
         let name = document_name(date)?;
         let document = name.to_string();
         let cached = self.days.entry(date).or_default();
-        self.clock.observe(cached.read.day.latest());
+        // Stamps from a clock further ahead than the bound are not followed: one
+        // device a day ahead must not carry this node's stamps into tomorrow.
+        let until = Hlc::followed_until(now, self.config.clocks.bound());
+        self.clock.observe(cached.read.day.latest_until(until));
         let stamp = self.clock.tick(now);
         let author = self.author.as_ref().ok_or(OfficeError::NotCertified)?;
         let outcome = action(&mut cached.read.day, &self.config, stamp)?;

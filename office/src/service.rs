@@ -23,6 +23,7 @@ use chrono::NaiveDate;
 use tokio::sync::watch;
 
 use crate::authority::Roster;
+use crate::clock::{ClockCheck, PeerClock};
 use crate::office_doc::{
     self, ConfigRefusal, Published, Revocation, SignedConfig, SignedRevocation,
 };
@@ -48,6 +49,11 @@ pub trait Replication: Documents + Clone + Send + Sync + 'static {
     /// Deletes the day documents before `horizon` from memory and disk, and ignores
     /// them from peers from now on.
     fn retire_days_before(&self, horizon: &DocumentName) -> Result<(), OfficeError>;
+    /// Ignores day documents after `last` from peers (announced, synced or pushed):
+    /// a peer cannot make this node keep days no booking can reach.
+    fn accept_days_until(&self, last: &DocumentName);
+    /// The wall clocks of the peers with a live session, as far as they told them.
+    fn peer_clocks(&self) -> Vec<PeerClock>;
 }
 
 /// Hears what the service notices, for the node's metrics.
@@ -94,6 +100,13 @@ pub enum ServiceError {
     /// A published configuration this office does not take.
     #[error("configuration refused: {0}")]
     ConfigRefused(#[from] ConfigRefusal),
+    /// The node's wall clock disagrees with most of its peers' by more than the
+    /// office's bound: it issues no tickets and calls no visitors until it is set
+    /// right.
+    #[error(
+        "{0}: set the clock right; until then no tickets are issued and no visitors called here"
+    )]
+    ClockWrong(ClockCheck),
     /// A revocation not signed by the office's administrator, or for another office.
     #[error("the revocation is not signed by this office's administrator")]
     RevocationRefused,
@@ -402,6 +415,21 @@ impl<R: Replication> OfficeService<R> {
         self.config.borrow().local_date(now)
     }
 
+    /// This node's wall clock compared with its peers' (see [`crate::clock`]).
+    pub fn clock_check(&self) -> ClockCheck {
+        ClockCheck::of(&self.replica.peer_clocks(), self.config().clocks.bound())
+    }
+
+    /// Refuses when the node's clock disagrees with most of its peers': what it would
+    /// issue or call would carry a wrong time (a wrong day, even).
+    pub(crate) fn check_clock(&self) -> Result<(), ServiceError> {
+        let check = self.clock_check();
+        if check.is_wrong() {
+            return Err(ServiceError::ClockWrong(check));
+        }
+        Ok(())
+    }
+
     /// Runs a model action on today's day, durably, then publishes the views.
     pub(crate) fn act<T: Carries>(
         &self,
@@ -554,6 +582,7 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         action: impl FnOnce(&mut Day, &OfficeConfig, Incarnation, Stamp) -> Result<Event, ActionError>,
     ) -> Result<(TicketView, String), ServiceError> {
+        self.check_clock()?;
         let token = new_status_token();
         self.read_office_document();
         let date = self.today(now);
@@ -620,8 +649,15 @@ impl<R: Replication> OfficeService<R> {
     /// statistics (no personal data) in the office document. A day that cannot be
     /// read is deleted all the same — its personal data must not outlive the
     /// retention — without statistics, and reported.
+    ///
+    /// Also moves the window of days taken from peers: from the retention's first day
+    /// to the booking horizon, plus a day for clocks on either side of midnight.
     pub fn retire_expired(&self, now: Timestamp) -> Result<Retired, ServiceError> {
         let today = self.today(now);
+        let ahead = chrono::Days::new(u64::from(self.config().bookings.horizon_days) + 1);
+        if let Some(last) = today.checked_add_days(ahead) {
+            self.replica.accept_days_until(&document_name(last)?);
+        }
         let retention = chrono::Days::new(u64::from(self.setup.retention_days));
         let Some(cutoff) = today.checked_sub_days(retention) else {
             return Ok(Retired::default());

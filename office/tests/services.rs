@@ -519,6 +519,14 @@ impl Replication for SlowDisk {
     ) -> Result<(), OfficeError> {
         self.inner.retire_days_before(horizon)
     }
+
+    fn accept_days_until(&self, last: &aufruf_sync_protocol::DocumentName) {
+        self.inner.accept_days_until(last);
+    }
+
+    fn peer_clocks(&self) -> Vec<aufruf_office::PeerClock> {
+        self.inner.peer_clocks()
+    }
 }
 
 #[test]
@@ -872,4 +880,103 @@ fn without_a_public_address_the_kiosk_prints_no_link_and_hands_out_paper() {
         .unwrap();
     assert_eq!(issued.delivered_as, Delivery::Screen);
     assert!(issued.print_problem.is_some());
+}
+
+#[test]
+fn a_node_whose_clock_its_peers_disagree_with_issues_and_calls_nothing_until_it_is_right() {
+    let foyer = foyer(None);
+    let anmeldung = ServiceId::new("anmeldung");
+    let now = wednesday(9, 0);
+    foyer
+        .desk
+        .act(now, DeskAction::Open { services: vec![] })
+        .unwrap();
+    foyer
+        .kiosk
+        .draw_ticket(now, &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    foyer.desk.act(now, DeskAction::CallNext).unwrap();
+    foyer
+        .kiosk
+        .draw_ticket(now, &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+
+    // Step 1: three peers say this node's clock is two hours ahead of theirs; alone
+    // it had trusted itself.
+    assert!(!foyer.kiosk.office().clock_check().is_wrong());
+    let behind = |ms: i64| {
+        ["desk-2", "display-1", "gateway"]
+            .into_iter()
+            .map(|n| aufruf_office::PeerClock {
+                node: NodeId::new(n).unwrap(),
+                ahead_ms: ms,
+            })
+            .collect::<Vec<_>>()
+    };
+    foyer.replica.set_peer_clocks(behind(-2 * 3_600_000));
+    let check = foyer.kiosk.office().clock_check();
+    assert!(check.is_wrong());
+    assert_eq!(check.ahead_ms, Some(2 * 3_600_000));
+
+    // Step 2: no ticket, no check-in, no call — and it says why.
+    let refused = foyer
+        .kiosk
+        .draw_ticket(now, &anmeldung, Wish::Qr, Language::De)
+        .unwrap_err();
+    assert!(matches!(refused, ServiceError::ClockWrong(_)), "{refused}");
+    assert!(
+        refused.to_string().contains("2 h ahead of its peers'"),
+        "{refused}"
+    );
+    assert!(matches!(
+        foyer.kiosk.check_in(now, "B-1", Wish::Qr, Language::De),
+        Err(ServiceError::ClockWrong(_))
+    ));
+    for call in [DeskAction::Recall, DeskAction::CallNext] {
+        assert!(matches!(
+            foyer.desk.act(now, call),
+            Err(ServiceError::ClockWrong(_))
+        ));
+    }
+    // The visitor at the desk can still be seen to the end.
+    foyer.desk.act(now, DeskAction::Done).unwrap();
+    assert!(matches!(
+        foyer.desk.act(now, DeskAction::CallNext),
+        Err(ServiceError::ClockWrong(_))
+    ));
+
+    // Step 3: within the bound again, the desk calls the next visitor.
+    foyer.replica.set_peer_clocks(behind(-60_000));
+    let view = foyer.desk.act(now, DeskAction::CallNext).unwrap();
+    assert!(view.current.is_some());
+}
+
+#[test]
+fn days_beyond_the_booking_horizon_are_not_taken_from_peers() {
+    let config = aufruf_office::example_office().unwrap();
+    let replica = MemoryReplica::new();
+    let office = office_on(config.clone(), "desk-1", replica.clone());
+    office.retire_expired(wednesday(9, 0)).unwrap();
+    // The horizon is 90 days, and a day more for clocks either side of midnight.
+    let last = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap() + chrono::Days::new(91);
+    assert_eq!(
+        replica.last_day_accepted(),
+        Some(aufruf_office::document_name(last).unwrap())
+    );
+    // A peer that has a day beyond it keeps it to itself.
+    let peer = MemoryReplica::new();
+    let gateway = GatewayService::new(office_on(config, "gateway", peer.clone()));
+    for (n, date) in [last, last + chrono::Days::new(1)].into_iter().enumerate() {
+        let appointment = Appointment {
+            code: BookingCode::new(format!("B-{n}")),
+            service: ServiceId::new("anmeldung"),
+            due: wednesday(9, 0),
+        };
+        gateway.book(date, appointment).unwrap();
+    }
+    replica.receive_from(&peer);
+    assert_eq!(
+        day_documents(&replica),
+        vec![aufruf_office::document_name(last).unwrap()]
+    );
 }

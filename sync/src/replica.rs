@@ -29,7 +29,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::name::{DocumentName, Incarnation, NodeId};
 use crate::protocol::frame::Hello;
-use crate::protocol::{ConnectionId, Identity, Input, Limits, Output, Replicator, SessionError};
+use crate::protocol::{
+    ConnectionId, Identity, Input, Limits, Output, PeerClock, Replicator, SessionError,
+};
 use crate::store::{CatchUp, DocumentStore, Durability, Store, StoreError};
 
 /// Chunks appended to a document after which it is compacted into a snapshot.
@@ -125,6 +127,18 @@ struct Inner<S: DocumentStore> {
     unflushed_since: Option<Duration>,
     /// Changes received from peers are flushed within this long.
     flush_within: Duration,
+    /// The node's wall clock, read before every input so the core can tell peers.
+    wall_clock: Option<WallClock>,
+}
+
+/// Reads the node's wall clock in milliseconds since 1970. `aufruf-sync` reads no
+/// wall clock itself: the node hands it one ([`Replica::set_wall_clock`]).
+struct WallClock(Box<dyn Fn() -> u64 + Send>);
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WallClock")
+    }
 }
 
 /// Changes received from peers are durable within this long unless
@@ -214,6 +228,7 @@ impl<S: DocumentStore> Replica<S> {
                 next_connection: 1,
                 unflushed_since: None,
                 flush_within: FLUSH_RECEIVED_WITHIN,
+                wall_clock: None,
             }),
             remote_changes,
             clock: Box::new(clock),
@@ -279,6 +294,28 @@ impl<S: DocumentStore> Replica<S> {
             inner.chunks_since_snapshot.remove(name);
         }
         Ok(retired)
+    }
+
+    /// From now on ignores day documents after `last` when peers offer them (see
+    /// `Replicator::accept_days_until`).
+    pub fn accept_days_until(&self, last: DocumentName) {
+        self.lock().core.accept_days_until(last);
+    }
+
+    /// Gives the replica the node's wall clock (milliseconds since 1970), read before
+    /// every input: the core tells it to peers and compares theirs with it
+    /// ([`Replica::peer_clocks`]). Without one, peers' clocks stay unknown.
+    pub fn set_wall_clock(&self, wall_ms: impl Fn() -> u64 + Send + 'static) {
+        self.lock().wall_clock = Some(WallClock(Box::new(wall_ms)));
+    }
+
+    /// How far each live peer's wall clock is ahead of this node's (negative: behind),
+    /// for the peers that told theirs.
+    pub fn peer_clocks(&self) -> Vec<PeerClock> {
+        let now = self.now();
+        let mut inner = self.lock();
+        inner.read_wall_clock(now);
+        inner.core.peer_clocks(now)
     }
 
     /// Reads a document; `None` when this node does not have it.
@@ -389,6 +426,7 @@ impl<S: DocumentStore> Replica<S> {
         inner.next_connection += 1;
         let (outlet, frames) = mpsc::unbounded_channel();
         inner.outlets.insert(connection, outlet);
+        inner.read_wall_clock(now);
         let outputs = inner.core.handle(
             now,
             Input::Connected {
@@ -427,6 +465,7 @@ impl<S: DocumentStore> Replica<S> {
     pub fn tick(&self) {
         let now = self.now();
         let mut inner = self.lock();
+        inner.read_wall_clock(now);
         let outputs = inner.core.handle(now, Input::Tick);
         self.carry_out(&mut inner, now, outputs);
         self.note_catch_up(&mut inner);
@@ -461,6 +500,7 @@ impl<S: DocumentStore> Replica<S> {
     fn input(&self, input: Input<'_>) {
         let now = self.now();
         let mut inner = self.lock();
+        inner.read_wall_clock(now);
         let outputs = inner.core.handle(now, input);
         self.carry_out(&mut inner, now, outputs);
         self.note_catch_up(&mut inner);
@@ -598,6 +638,13 @@ impl<S: DocumentStore> Inner<S> {
             self.compact(&name)?;
         }
         Ok(())
+    }
+
+    fn read_wall_clock(&mut self, now: Duration) {
+        if let Some(wall) = &self.wall_clock {
+            let wall_ms = (wall.0)();
+            self.core.set_wall_clock(now, wall_ms);
+        }
     }
 
     fn count_chunk(&mut self, name: &DocumentName) {

@@ -42,7 +42,7 @@ use std::sync::Mutex;
 use aufruf_model::{OfficeConfig, Timestamp};
 use aufruf_office::document_name;
 use aufruf_sync::protocol::Limits;
-use aufruf_sync::{CatchUp, DocumentName, Incarnation, NodeId, Role};
+use aufruf_sync::{CatchUp, Clock, DocumentName, Incarnation, NodeId, Role};
 use chrono::NaiveDate;
 use rand::Rng;
 
@@ -57,6 +57,14 @@ mod plumbing;
 
 pub use crate::network::{MAX_LATENCY, SimClock};
 pub use device::{Acknowledged, Node, PrintedTicket, ShownCall, SimDocuments};
+
+/// The wall clock of a device whose clock is `skew_ms` off, `passed` into the day.
+fn wall_time(day_start: Timestamp, passed: std::time::Duration, skew_ms: i64) -> Timestamp {
+    let passed = i64::try_from(passed.as_millis()).unwrap_or(i64::MAX);
+    let base = i64::try_from(day_start.0).unwrap_or(i64::MAX);
+    let ms = base.saturating_add(passed).saturating_add(skew_ms);
+    Timestamp(u64::try_from(ms).unwrap_or_default())
+}
 
 /// The office day every simulation works on: a Wednesday.
 pub fn the_date() -> NaiveDate {
@@ -218,18 +226,38 @@ impl Lan {
 
     /// The device's wall clock: the day's start, the time passed, and its skew.
     pub fn wall_clock(&self, node: usize) -> Timestamp {
-        let passed = i64::try_from(self.now().as_millis()).unwrap_or(i64::MAX);
-        let base = i64::try_from(self.day_start.0).unwrap_or(i64::MAX);
-        let ms = base
-            .saturating_add(passed)
-            .saturating_add(self.nodes()[node].skew_ms);
-        Timestamp(u64::try_from(ms).unwrap_or_default())
+        wall_time(self.day_start, self.now(), self.nodes()[node].skew_ms)
     }
 
     /// Sets how far the device's wall clock is off, in milliseconds (negative: behind).
     pub fn set_skew(&mut self, name: &str, skew_ms: i64) {
         let node = self.node(name);
         self.net.nodes_mut()[node].skew_ms = skew_ms;
+        self.give_wall_clock(node);
+    }
+
+    /// Hands a running device's replica its wall clock, as a node hands its replica
+    /// the system's: the replica tells peers and compares theirs with it.
+    pub(crate) fn give_wall_clock(&self, node: usize) {
+        let Some(running) = &self.nodes()[node].running else {
+            return;
+        };
+        let clock = self.clock().clone();
+        let day_start = self.day_start;
+        let skew_ms = self.nodes()[node].skew_ms;
+        running
+            .replica
+            .set_wall_clock(move || wall_time(day_start, clock.now(), skew_ms).0);
+    }
+
+    /// The last day a device takes from peers: the booking horizon after the LAN's
+    /// date, and a day more (as the office service sets it).
+    pub fn last_day_accepted(&self) -> DocumentName {
+        let ahead = chrono::Days::new(u64::from(self.config.bookings.horizon_days) + 1);
+        match self.date.checked_add_days(ahead).map(document_name) {
+            Some(Ok(name)) => name,
+            _ => self.fail("the booking horizon runs past the calendar"),
+        }
     }
 
     pub fn acknowledged(&self) -> &Acknowledged {

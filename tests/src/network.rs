@@ -218,6 +218,12 @@ impl<E: Endpoint> Network<E> {
             .collect()
     }
 
+    /// Takes the record of every session an endpoint ended so far (node, reason): for
+    /// a story whose attacks end sessions on purpose, before it checks the rest.
+    pub fn take_closes(&mut self) -> Vec<(usize, SessionError)> {
+        std::mem::take(&mut self.closes)
+    }
+
     /// Sessions that ended for a reason other than silence.
     pub fn session_errors(&self) -> Vec<String> {
         self.closes
@@ -593,6 +599,24 @@ impl<E: Endpoint> Network<E> {
         let now = self.now;
         self.nodes[node].input(now, input);
         self.carry(node);
+    }
+
+    /// Puts any bytes on the wire from `from` to `to`, behind what `from` sent before,
+    /// as a certified peer that speaks the protocol as it likes can: the attacks'
+    /// way in. False when the two have no connection.
+    pub fn send_raw(&mut self, from: usize, to: usize, frame: Vec<u8>) -> bool {
+        let now = self.now;
+        let found = self.connections.iter_mut().find_map(|c| {
+            let side = c.ends.iter().position(|(node, _)| *node == from)?;
+            (c.ends[1 - side].0 == to).then_some((c, side))
+        });
+        match found {
+            Some((connection, side)) => {
+                connection.queues[side].push_back((now, frame));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Lets an endpoint act (a local change, say) and carries what it queued.

@@ -12,6 +12,7 @@
 //! | `5` peers | count `u16`, that many node ids |
 //! | `6` changes | document name, heads, count `u16`, that many changes: length `u32` and an automerge change chunk |
 //! | `7` heads | document name, heads |
+//! | `8` clock | the sender's wall clock: milliseconds since 1970 `u64` |
 //!
 //! Ids and names are a `u8` length and that many UTF-8 bytes; heads are a count `u16`
 //! and that many 32-byte change hashes. Decoding is strict: a short frame, trailing
@@ -25,7 +26,8 @@ use crate::name::{DocumentName, NameError, NodeId, OfficeId, Role};
 ///
 /// 2: `changes` and `heads` frames (new changes are pushed as they are, outside the
 /// automerge sync protocol).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// 3: `clock` frames; sync messages carry plain change chunks only.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 const MAGIC: &[u8; 6] = b"AUFRUF";
 const KIND_HELLO: u8 = 1;
@@ -35,6 +37,7 @@ const KIND_HEARTBEAT: u8 = 4;
 const KIND_PEERS: u8 = 5;
 const KIND_CHANGES: u8 = 6;
 const KIND_HEADS: u8 = 7;
+const KIND_CLOCK: u8 = 8;
 
 /// The length of a change hash (SHA-256).
 pub const HASH_LEN: usize = 32;
@@ -79,6 +82,12 @@ pub enum Frame {
         name: DocumentName,
         /// The sender's heads.
         heads: Vec<Head>,
+    },
+    /// The sender's wall clock when it sent the frame, so peers can tell whose clock
+    /// is wrong.
+    Clock {
+        /// Milliseconds since 1970-01-01 UTC.
+        wall_ms: u64,
     },
 }
 
@@ -186,6 +195,10 @@ impl Frame {
                 put_text(&mut out, &name.to_string());
                 put_heads(&mut out, heads);
             }
+            Frame::Clock { wall_ms } => {
+                out.push(KIND_CLOCK);
+                out.extend_from_slice(&wall_ms.to_be_bytes());
+            }
         }
         out
     }
@@ -268,6 +281,13 @@ impl Frame {
                 let name = DocumentName::parse(reader.text()?)?;
                 let heads = reader.heads()?;
                 Frame::Heads { name, heads }
+            }
+            KIND_CLOCK => {
+                let mut wall = [0; 8];
+                wall.copy_from_slice(reader.take(8)?);
+                Frame::Clock {
+                    wall_ms: u64::from_be_bytes(wall),
+                }
             }
             other => return Err(DecodeError::UnknownKind(other)),
         };
@@ -373,6 +393,9 @@ mod tests {
             Frame::Heads {
                 name: DocumentName::Office,
                 heads: Vec::new(),
+            },
+            Frame::Clock {
+                wall_ms: 1_773_216_000_000,
             },
         ];
         for frame in frames {

@@ -44,6 +44,23 @@
 //! **Architecture Invariant**: a frame that is malformed, truncated, oversized or
 //! unexpected ends that peer's session with a [`SessionError`] before any document is
 //! touched.
+//!
+//! **Architecture Invariant**: what one peer can make this node hold or do is
+//! bounded. Per session: frames and bytes per [`Limits::quota_window`] (a peer over
+//! either is cut off, and its hellos are refused for [`Limits::cut_off_for`]);
+//! documents it makes this node create ([`Limits::max_documents`], names new to this
+//! node only); day documents only within the window the shell sets
+//! ([`Replicator::retire_before`], [`Replicator::accept_days_until`]) — others are
+//! ignored, not an error; from peers only plain, uncompressed change chunks, in pushes
+//! and in sync messages alike, checked before automerge reads them (a document or
+//! compressed chunk would be inflated before anything could bound its size; this
+//! node's own sync messages are automerge's version 1, which carries changes only).
+//!
+//! Clocks: when the shell tells the core the node's wall clock
+//! ([`Replicator::set_wall_clock`]), the core tells each peer (a `clock` frame after
+//! the hello and every [`Limits::clock_every`]) and reports how far each peer's clock
+//! is from its own ([`Replicator::peer_clocks`]); what to make of that is the office's
+//! business.
 
 pub mod frame;
 pub mod name;
@@ -73,7 +90,8 @@ pub struct Limits {
     /// Bytes handed to the shell for one connection and not yet reported
     /// [`Input::Sent`] above which no more sync messages are generated for it.
     pub send_budget: usize,
-    /// Most documents one peer may announce in total.
+    /// Most documents one peer may make this node create by announcing them (names
+    /// this node already has, or ignores, do not count).
     pub max_documents: usize,
     /// Most node ids one peer may list as its own peers.
     pub max_peers: usize,
@@ -81,6 +99,16 @@ pub struct Limits {
     pub max_heads: usize,
     /// Most changes one `changes` frame may carry.
     pub max_changes_per_frame: usize,
+    /// The window over which a peer's frames and bytes are counted.
+    pub quota_window: Duration,
+    /// Most frames one peer may send within a [`Limits::quota_window`].
+    pub max_frames_per_window: usize,
+    /// Most bytes one peer may send within a [`Limits::quota_window`].
+    pub max_bytes_per_window: usize,
+    /// How long a peer cut off for flooding is refused a new session.
+    pub cut_off_for: Duration,
+    /// How often a node tells each peer its wall clock (when the shell gave it one).
+    pub clock_every: Duration,
 }
 
 impl Default for Limits {
@@ -95,8 +123,27 @@ impl Default for Limits {
             max_peers: 1024,
             max_heads: 256,
             max_changes_per_frame: 1024,
+            // A new device catching up takes about 2 MiB per 3,000-ticket day (its
+            // 12,000 changes as they are), a few frames per document; an office at
+            // its busiest sends each peer a few dozen frames a second. A catch-up
+            // beyond the quota goes on after the cut-off, from where it stopped.
+            quota_window: Duration::from_secs(10),
+            max_frames_per_window: 50_000,
+            max_bytes_per_window: 64 * 1024 * 1024,
+            cut_off_for: Duration::from_secs(60),
+            clock_every: Duration::from_secs(10),
         }
     }
+}
+
+/// A peer's wall clock compared with this node's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerClock {
+    /// The peer.
+    pub node: NodeId,
+    /// How far the peer's wall clock is ahead of this node's, in milliseconds
+    /// (negative: behind).
+    pub ahead_ms: i64,
 }
 
 /// Who this node is.
@@ -282,6 +329,32 @@ pub enum SessionError {
         /// automerge's complaint.
         reason: String,
     },
+    /// A sync message that carries something other than plain change chunks: a
+    /// document or a compressed chunk (which automerge would inflate before anything
+    /// bounds its size), refused unread.
+    #[error(
+        "sync message for {name} refused unread: it carries a chunk of type {chunk_type}, not plain changes"
+    )]
+    PackedChunk {
+        /// The document.
+        name: DocumentName,
+        /// The automerge chunk type found (0 document, 2 compressed change, 3 bundle).
+        chunk_type: u8,
+    },
+    /// The peer sent more frames or bytes within [`Limits::quota_window`] than
+    /// [`Limits::max_frames_per_window`] or [`Limits::max_bytes_per_window`].
+    #[error("peer sent more than {limit} {what} within {window:?}")]
+    Flooding {
+        /// "frames" or "bytes".
+        what: &'static str,
+        /// The limit it went over.
+        limit: usize,
+        /// The window.
+        window: Duration,
+    },
+    /// The peer was cut off for flooding a moment ago and may not come back yet.
+    #[error("peer {0} was cut off for flooding; it may come back later")]
+    CutOff(NodeId),
     /// No hello within [`Limits::hello_within`].
     #[error("no hello in time")]
     HelloTimeout,
@@ -312,7 +385,13 @@ pub struct Replicator {
     /// Day documents before this one are retired: dropped here and ignored when a
     /// peer still offers them, so deleted personal data does not come back.
     horizon: Option<DocumentName>,
+    /// Day documents after this one are ignored when a peer offers them.
+    until: Option<DocumentName>,
     sessions: BTreeMap<ConnectionId, Session>,
+    /// The node's wall clock (ms since 1970) as the shell last told it, and when.
+    wall: Option<(Duration, u64)>,
+    /// Nodes cut off for flooding, and until when their hellos are refused.
+    cut_off: BTreeMap<NodeId, Duration>,
 }
 
 #[derive(Debug)]
@@ -335,6 +414,16 @@ struct Session {
     /// a sync message or (for a document without changes) a `heads` frame per
     /// document, and its `peers` frame; frames of one connection arrive in order.
     greeted: bool,
+    /// When the current quota window began, and the frames and bytes heard in it.
+    window_start: Duration,
+    window_frames: usize,
+    window_bytes: usize,
+    /// Documents this peer's announcements made this node create.
+    created: usize,
+    /// The peer's wall clock (ms since 1970) as it last told it, and when it arrived.
+    their_clock: Option<(Duration, u64)>,
+    /// When this node last told the peer its wall clock.
+    clock_told: Option<Duration>,
 }
 
 /// One document as replicated with one peer.
@@ -402,6 +491,9 @@ impl Replicator {
             saved_sync_states: BTreeMap::new(),
             sessions: BTreeMap::new(),
             horizon: None,
+            until: None,
+            wall: None,
+            cut_off: BTreeMap::new(),
         }
     }
 
@@ -436,6 +528,66 @@ impl Replicator {
     /// Whether `name` is a day before the horizon.
     pub fn is_retired(&self, name: &DocumentName) -> bool {
         matches!(name, DocumentName::Day { .. }) && self.horizon.as_ref().is_some_and(|h| name < h)
+    }
+
+    /// From now on ignores day documents after `last` (a `day/…` name) when a peer
+    /// announces, syncs or pushes them: a peer cannot make this node keep days no
+    /// booking reaches. The shell moves it forward as days pass. Documents this node
+    /// has already are kept, and its own changes to later days are its own business.
+    pub fn accept_days_until(&mut self, last: DocumentName) {
+        if matches!(last, DocumentName::Day { .. }) {
+            self.until = Some(last);
+        }
+    }
+
+    /// Whether peers' frames about `name` are ignored: a day before the retention's
+    /// horizon or after [`Replicator::accept_days_until`].
+    fn ignores(&self, name: &DocumentName) -> bool {
+        matches!(name, DocumentName::Day { .. })
+            && (self.horizon.as_ref().is_some_and(|h| name < h)
+                || self.until.as_ref().is_some_and(|last| name > last))
+    }
+
+    /// The node's wall clock (milliseconds since 1970) at `now`, as the shell reads it;
+    /// the core tells peers and compares theirs with it. Call it as often as the shell
+    /// likes (the shell's replica does before every input).
+    pub fn set_wall_clock(&mut self, now: Duration, wall_ms: u64) {
+        self.wall = Some((now, wall_ms));
+    }
+
+    /// How far each peer's wall clock is ahead of this node's at `now` (negative:
+    /// behind), for the peers with a finished handshake that told theirs; empty while
+    /// the shell has not told the core its own.
+    pub fn peer_clocks(&self, now: Duration) -> Vec<PeerClock> {
+        let Some(ours) = self.wall_at(now) else {
+            return Vec::new();
+        };
+        self.sessions
+            .values()
+            .filter_map(|session| {
+                let peer = session.peer.as_ref()?;
+                let (heard, theirs) = session.their_clock?;
+                let since = i128::try_from(now.saturating_sub(heard).as_millis()).unwrap_or(0);
+                let theirs = i128::from(theirs) + since;
+                let ahead = theirs - i128::from(ours);
+                Some(PeerClock {
+                    node: peer.node.clone(),
+                    ahead_ms: i64::try_from(ahead).unwrap_or(if ahead < 0 {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    /// The wall clock at `now`, from the last reading the shell gave, moved on by the
+    /// monotonic time since.
+    fn wall_at(&self, now: Duration) -> Option<u64> {
+        let (at, wall) = self.wall?;
+        let since = u64::try_from(now.saturating_sub(at).as_millis()).unwrap_or(u64::MAX);
+        Some(wall.saturating_add(since))
     }
 
     /// Who this node is.
@@ -613,6 +765,12 @@ impl Replicator {
                         their_peers: BTreeSet::new(),
                         greeting: BTreeSet::new(),
                         greeted: false,
+                        window_start: now,
+                        window_frames: 0,
+                        window_bytes: 0,
+                        created: 0,
+                        their_clock: None,
+                        clock_told: None,
                     },
                 );
                 let hello = Frame::Hello(Hello {
@@ -669,6 +827,20 @@ impl Replicator {
         }
         for (connection, name) in tell {
             self.tell_heads(now, connection, &name, outputs);
+        }
+        let clock_due: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| {
+                session.peer.is_some()
+                    && session
+                        .clock_told
+                        .is_none_or(|told| now.saturating_sub(told) >= self.limits.clock_every)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for connection in clock_due {
+            self.tell_clock(now, connection, outputs);
         }
         let quiet: Vec<ConnectionId> = self
             .sessions
@@ -751,6 +923,20 @@ impl Replicator {
                 max: self.limits.max_frame_len,
             });
         }
+        if let Err(flooding) = count_against_quota(session, now, bytes.len(), &self.limits) {
+            // Its hellos are refused for a while: reconnecting must not reset its quota.
+            if let Some(node) = session
+                .peer
+                .as_ref()
+                .map(|peer| &peer.node)
+                .or(session.certified_node.as_ref())
+            {
+                self.cut_off.retain(|_, until| *until > now);
+                self.cut_off
+                    .insert(node.clone(), now + self.limits.cut_off_for);
+            }
+            return Err(flooding);
+        }
         let frame = Frame::decode(bytes)?;
         session.last_heard = now;
         match (frame, session.peer.is_some()) {
@@ -758,6 +944,12 @@ impl Replicator {
             (Frame::Hello(_), true) => Err(SessionError::Unexpected("second hello")),
             (_, false) => Err(SessionError::Unexpected("frame before hello")),
             (Frame::Heartbeat, true) => Ok(()),
+            (Frame::Clock { wall_ms }, true) => {
+                if let Some(session) = self.sessions.get_mut(&connection) {
+                    session.their_clock = Some((now, wall_ms));
+                }
+                Ok(())
+            }
             (Frame::Peers(nodes), true) => {
                 if nodes.len() > self.limits.max_peers {
                     return Err(SessionError::TooManyPeers);
@@ -803,6 +995,13 @@ impl Replicator {
         if hello.node == self.identity.node {
             return Err(SessionError::SelfConnection);
         }
+        if self
+            .cut_off
+            .get(&hello.node)
+            .is_some_and(|until| now < *until)
+        {
+            return Err(SessionError::CutOff(hello.node));
+        }
         let Some(session) = self.sessions.get_mut(&connection) else {
             return Ok(());
         };
@@ -837,6 +1036,7 @@ impl Replicator {
             }
         }
         self.tell_peers(now, outputs);
+        self.tell_clock(now, connection, outputs);
         Ok(())
     }
 
@@ -847,12 +1047,24 @@ impl Replicator {
         names: Vec<DocumentName>,
         outputs: &mut Vec<Output>,
     ) -> Result<(), SessionError> {
-        let known = self
-            .sessions
-            .get(&connection)
-            .map_or(0, |session| session.documents.len());
-        let new_names: BTreeSet<&DocumentName> = names.iter().collect();
-        if known + new_names.len() > self.limits.max_documents {
+        // Days outside the window are ignored: before it, the peer has not retired
+        // them yet (they are not taken back); after it, no booking reaches them.
+        let names: Vec<DocumentName> = names
+            .into_iter()
+            .filter(|name| !self.ignores(name))
+            .collect();
+        // Only names new to this node cost it anything; the peer's count of them
+        // never comes down in a session.
+        let new_names = names
+            .iter()
+            .filter(|name| !self.documents.contains_key(*name))
+            .collect::<BTreeSet<&DocumentName>>()
+            .len();
+        let Some(session) = self.sessions.get_mut(&connection) else {
+            return Ok(());
+        };
+        session.created += new_names;
+        if session.created > self.limits.max_documents {
             return Err(SessionError::TooManyDocuments);
         }
         if let Some(session) = self.sessions.get_mut(&connection)
@@ -861,10 +1073,6 @@ impl Replicator {
             session.greeting.extend(names.iter().cloned());
         }
         for name in names {
-            if self.is_retired(&name) {
-                // The peer has not retired this day yet; it is not taken back.
-                continue;
-            }
             if !self.documents.contains_key(&name) {
                 let actor = (self.new_actor.0)(&name);
                 self.documents
@@ -894,7 +1102,7 @@ impl Replicator {
         message: &[u8],
         outputs: &mut Vec<Output>,
     ) -> Result<(), SessionError> {
-        if self.is_retired(&name) {
+        if self.ignores(&name) {
             return Ok(());
         }
         let Some(session) = self.sessions.get_mut(&connection) else {
@@ -915,6 +1123,7 @@ impl Replicator {
                 name: name.clone(),
                 reason: error.to_string(),
             })?;
+        plain_changes_only(&name, message.changes.iter())?;
         let before: Vec<ChangeHash> = document.get_heads();
         // The received chunks are what gets persisted: automerge takes them as they
         // are (skipping duplicates on load), and it spares re-encoding them with
@@ -989,7 +1198,7 @@ impl Replicator {
         if changes.len() > self.limits.max_changes_per_frame {
             return Err(SessionError::TooManyChanges);
         }
-        if self.is_retired(&name) {
+        if self.ignores(&name) {
             return Ok(());
         }
         let Some(session) = self.sessions.get_mut(&connection) else {
@@ -1091,7 +1300,7 @@ impl Replicator {
         if heads.len() > self.limits.max_heads {
             return Err(SessionError::TooManyHeads);
         }
-        if self.is_retired(&name) {
+        if self.ignores(&name) {
             return Ok(());
         }
         let Some(session) = self.sessions.get_mut(&connection) else {
@@ -1354,6 +1563,10 @@ impl Replicator {
         if heads.is_empty() && state.their_heads.is_none() {
             return;
         }
+        // Version 1 messages only: a version 2 message may carry the whole document
+        // as one compressed chunk, which peers refuse (see `plain_changes_only`). The
+        // peer's capabilities come back with every message it sends.
+        state.their_capabilities = None;
         if let Some(message) = document.generate_sync_message(state) {
             told.clone_from(&state.last_sent_heads);
             let frame = Frame::Sync {
@@ -1361,6 +1574,23 @@ impl Replicator {
                 message: message.encode(),
             };
             self.send(now, connection, &frame, outputs);
+        }
+    }
+
+    /// Tells a peer this node's wall clock, if the shell gave the core one.
+    fn tell_clock(&mut self, now: Duration, connection: ConnectionId, outputs: &mut Vec<Output>) {
+        let Some(wall_ms) = self.wall_at(now) else {
+            return;
+        };
+        let within_budget = self
+            .sessions
+            .get(&connection)
+            .is_some_and(|session| session.unconfirmed_bytes < self.limits.send_budget);
+        if within_budget
+            && self.send(now, connection, &Frame::Clock { wall_ms }, outputs)
+            && let Some(session) = self.sessions.get_mut(&connection)
+        {
+            session.clock_told = Some(now);
         }
     }
 
@@ -1471,4 +1701,97 @@ fn parse_changes(name: &DocumentName, raw: Vec<Vec<u8>>) -> Result<Vec<Change>, 
             Ok(change)
         })
         .collect()
+}
+
+/// Counts one frame of `len` bytes against the session's quota; an error once the
+/// peer is over either limit of the current window.
+fn count_against_quota(
+    session: &mut Session,
+    now: Duration,
+    len: usize,
+    limits: &Limits,
+) -> Result<(), SessionError> {
+    if now.saturating_sub(session.window_start) >= limits.quota_window {
+        session.window_start = now;
+        session.window_frames = 0;
+        session.window_bytes = 0;
+    }
+    session.window_frames += 1;
+    session.window_bytes = session.window_bytes.saturating_add(len);
+    let over = if session.window_frames > limits.max_frames_per_window {
+        Some(("frames", limits.max_frames_per_window))
+    } else if session.window_bytes > limits.max_bytes_per_window {
+        Some(("bytes", limits.max_bytes_per_window))
+    } else {
+        None
+    };
+    match over {
+        Some((what, limit)) => Err(SessionError::Flooding {
+            what,
+            limit,
+            window: limits.quota_window,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The bytes every automerge chunk starts with.
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+
+/// Checks that a sync message's changes are plain change chunks, walking only the
+/// chunk headers (magic, checksum, type, length): a document chunk (compressed
+/// columns), a compressed change or a bundle would be inflated by automerge before
+/// anything could bound its size. automerge parses the plain changes itself.
+fn plain_changes_only<'a>(
+    name: &DocumentName,
+    entries: impl Iterator<Item = &'a [u8]>,
+) -> Result<(), SessionError> {
+    let refused = |reason: &str| SessionError::SyncRefused {
+        name: name.clone(),
+        reason: reason.to_owned(),
+    };
+    for entry in entries {
+        let mut rest = entry;
+        while !rest.is_empty() {
+            if rest.get(..CHUNK_MAGIC.len()) != Some(CHUNK_MAGIC.as_slice()) {
+                return Err(refused("not an automerge chunk"));
+            }
+            let Some(&chunk_type) = rest.get(CHUNK_TYPE_AT) else {
+                return Err(refused("chunk header truncated"));
+            };
+            if chunk_type != CHUNK_TYPE_CHANGE {
+                return Err(SessionError::PackedChunk {
+                    name: name.clone(),
+                    chunk_type,
+                });
+            }
+            let (len, len_bytes) = uleb128(rest.get(CHUNK_TYPE_AT + 1..).unwrap_or_default())
+                .ok_or_else(|| refused("chunk length unreadable"))?;
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|len| len.checked_add(CHUNK_TYPE_AT + 1 + len_bytes))
+                .filter(|end| *end <= rest.len())
+                .ok_or_else(|| refused("chunk longer than the message"))?;
+            rest = &rest[end..];
+        }
+    }
+    Ok(())
+}
+
+/// An unsigned LEB128 number at the start of `bytes` and how many bytes it took;
+/// `None` if it is cut off or does not fit 64 bits.
+fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    for (i, byte) in bytes.iter().enumerate().take(10) {
+        let part = u64::from(byte & 0x7f);
+        let shift = 7 * u32::try_from(i).ok()?;
+        if shift == 63 && part > 1 {
+            return None;
+        }
+        value |= part << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }

@@ -1137,3 +1137,374 @@ fn a_node_is_idle_only_when_its_next_tick_has_no_catch_up_to_do() {
     assert_eq!(heads(&kiosk), heads(&desk));
     assert!(kiosk.is_idle() && desk.is_idle());
 }
+
+/// The automerge chunk types in a sync message's changes, read from the chunk
+/// headers (magic 4, checksum 4, type 1, LEB128 length).
+fn chunk_types(message: &[u8]) -> Vec<u8> {
+    let message = automerge::sync::Message::decode(message).unwrap();
+    let mut types = Vec::new();
+    for entry in message.changes.iter() {
+        let mut rest = entry;
+        while !rest.is_empty() {
+            types.push(rest[8]);
+            let (mut len, mut at, mut shift) = (0usize, 9, 0);
+            loop {
+                let byte = rest[at];
+                len |= usize::from(byte & 0x7f) << shift;
+                at += 1;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            rest = &rest[at + len..];
+        }
+    }
+    types
+}
+
+#[test]
+fn a_first_sync_to_an_empty_peer_carries_plain_changes_not_the_document() {
+    // A kiosk with a busy morning meets a desk that has nothing: automerge would
+    // send the whole document as one compressed chunk, which peers refuse.
+    let mut kiosk = node("kiosk-1", Limits::default());
+    for n in 0..50 {
+        issue_ticket(&mut kiosk, Duration::ZERO, &day(), &format!("A-{n:03}"));
+    }
+    let mut desk = node("desk-1", Limits::default());
+    let mut first = kiosk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_DESK,
+            certified_node: None,
+        },
+    );
+    let from_desk = desk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_KIOSK,
+            certified_node: None,
+        },
+    );
+    first.extend(deliver(&mut kiosk, TO_DESK, Duration::ZERO, &from_desk));
+    let mut seen = Vec::new();
+    let mut to_desk = first;
+    for _ in 0..20 {
+        for frame in sends(&to_desk) {
+            if let Ok(Frame::Sync { message, .. }) = Frame::decode(&frame) {
+                assert_eq!(message[0], 0x42, "a version 1 sync message");
+                seen.extend(chunk_types(&message));
+            }
+        }
+        let answer = deliver(&mut desk, TO_KIOSK, Duration::ZERO, &to_desk);
+        assert_eq!(closed(&answer), None);
+        to_desk = deliver(&mut kiosk, TO_DESK, Duration::ZERO, &answer);
+        assert_eq!(closed(&to_desk), None);
+        if sends(&to_desk).is_empty() {
+            break;
+        }
+    }
+    assert_eq!(heads(&kiosk), heads(&desk));
+    assert_eq!(seen.len(), 50, "{seen:?}");
+    assert!(seen.iter().all(|t| *t == 1), "{seen:?}");
+}
+
+#[test]
+fn a_sync_message_with_a_document_or_a_compressed_chunk_is_refused_unread() {
+    let (_, frame) = a_sync_message_with_a_change();
+    let Ok(Frame::Sync { name, message }) = Frame::decode(&frame) else {
+        panic!("not a sync frame")
+    };
+    let plain = automerge::sync::Message::decode(&message).unwrap();
+    let mut whole = automerge::AutoCommit::new();
+    whole.put(ROOT, "A-999", "issued").unwrap();
+    let document = whole.save();
+    let mut compressed = plain.changes.iter().next().unwrap().to_vec();
+    compressed[8] = 2;
+    for (chunk, chunk_type) in [(document, 0), (compressed, 2)] {
+        let (mut kiosk, _) = a_sync_message_with_a_change();
+        let before = heads(&kiosk);
+        let mut packed = plain.clone();
+        packed.changes = automerge::sync::ChunkList::from(vec![chunk]);
+        let frame = Frame::Sync {
+            name: name.clone(),
+            message: packed.encode(),
+        };
+        let out = kiosk.handle(
+            Duration::ZERO,
+            Input::Frame {
+                connection: TO_DESK,
+                bytes: &frame.encode(),
+            },
+        );
+        assert_eq!(
+            closed(&out),
+            Some(SessionError::PackedChunk {
+                name: name.clone(),
+                chunk_type
+            })
+        );
+        assert_eq!(heads(&kiosk), before);
+    }
+    // The plain answer is taken.
+    let (mut kiosk, frame) = a_sync_message_with_a_change();
+    let out = kiosk.handle(
+        Duration::ZERO,
+        Input::Frame {
+            connection: TO_DESK,
+            bytes: &frame,
+        },
+    );
+    assert_eq!(closed(&out), None);
+}
+
+#[test]
+fn peers_tell_each_other_their_wall_clocks() {
+    const DAY_MS: u64 = 24 * 3600 * 1000;
+    // Clock frames more often than the peers go silent, so one tick shows them.
+    let limits = Limits {
+        clock_every: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let wall = 1_773_216_000_000;
+    let mut kiosk = node("kiosk-1", limits.clone());
+    let mut desk = node("desk-1", limits.clone());
+    // The kiosk's clock runs a day ahead of the desk's.
+    kiosk.set_wall_clock(Duration::ZERO, wall + DAY_MS);
+    desk.set_wall_clock(Duration::ZERO, wall);
+    let from_kiosk = kiosk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_DESK,
+            certified_node: None,
+        },
+    );
+    let from_desk = desk.handle(
+        Duration::ZERO,
+        Input::Connected {
+            connection: TO_KIOSK,
+            certified_node: None,
+        },
+    );
+    let to_desk = deliver(&mut kiosk, TO_DESK, Duration::ZERO, &from_desk);
+    let to_kiosk = deliver(&mut desk, TO_KIOSK, Duration::ZERO, &from_kiosk);
+    deliver(&mut desk, TO_KIOSK, Duration::ZERO, &to_desk);
+    deliver(&mut kiosk, TO_DESK, Duration::ZERO, &to_kiosk);
+    // Right after the hello each knows the other's clock.
+    let ahead = |core: &Replicator, now: Duration| {
+        let clocks = core.peer_clocks(now);
+        assert_eq!(clocks.len(), 1);
+        clocks[0].ahead_ms
+    };
+    assert_eq!(ahead(&desk, Duration::ZERO), DAY_MS as i64);
+    assert_eq!(ahead(&kiosk, Duration::ZERO), -(DAY_MS as i64));
+    // Time passes on both; the last reading moves on with it.
+    let later = Duration::from_secs(1);
+    assert_eq!(ahead(&desk, later), DAY_MS as i64);
+    // The kiosk's clock is set right; its next clock frame says so.
+    kiosk.set_wall_clock(later, wall + 1_000);
+    let ticked = kiosk.handle(limits.clock_every, Input::Tick);
+    assert!(
+        kinds(&ticked)
+            .iter()
+            .any(|f| matches!(f, Frame::Clock { .. })),
+        "{:?}",
+        kinds(&ticked)
+    );
+    deliver(&mut desk, TO_KIOSK, limits.clock_every, &ticked);
+    assert!(ahead(&desk, limits.clock_every).abs() < 1_000);
+    // A core that was never told the wall clock says nothing of clocks.
+    let (mut plain, _) = connected_pair();
+    assert!(plain.peer_clocks(Duration::ZERO).is_empty());
+    let ticked = plain.handle(limits.clock_every, Input::Tick);
+    assert!(
+        !kinds(&ticked)
+            .iter()
+            .any(|f| matches!(f, Frame::Clock { .. }))
+    );
+}
+
+/// A desk that has said hello to a kiosk whose frames the test writes by hand.
+fn desk_greeted_by_kiosk(limits: Limits, now: Duration) -> Replicator {
+    let mut desk = node("desk-1", limits);
+    desk.handle(
+        now,
+        Input::Connected {
+            connection: TO_KIOSK,
+            certified_node: Some(NodeId::new("kiosk-1").unwrap()),
+        },
+    );
+    let out = desk.handle(
+        now,
+        Input::Frame {
+            connection: TO_KIOSK,
+            bytes: &hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION),
+        },
+    );
+    assert_eq!(closed(&out), None);
+    desk
+}
+
+#[test]
+fn days_outside_the_window_are_ignored_and_only_names_new_here_count() {
+    let limits = Limits {
+        max_documents: 2,
+        ..Limits::default()
+    };
+    let mut desk = desk_greeted_by_kiosk(limits, Duration::ZERO);
+    issue_ticket(&mut desk, Duration::ZERO, &day(), "A-001");
+    issue_ticket(&mut desk, Duration::ZERO, &DocumentName::Office, "desk-1");
+    desk.retire_before(DocumentName::day(2026, 3, 4).unwrap());
+    desk.accept_days_until(DocumentName::day(2026, 6, 10).unwrap());
+    let send = |desk: &mut Replicator, frame: Frame| {
+        desk.handle(
+            Duration::ZERO,
+            Input::Frame {
+                connection: TO_KIOSK,
+                bytes: &frame.encode(),
+            },
+        )
+    };
+    // Days before and after the window, again and again, and the desk's own two:
+    // nothing is created, nothing counts, nothing ends.
+    let outside: Vec<DocumentName> = (0..20)
+        .map(|n| DocumentName::day(2027 + n, 1, 1).unwrap())
+        .chain([DocumentName::day(2026, 3, 1).unwrap()])
+        .collect();
+    for _ in 0..3 {
+        let mut names = outside.clone();
+        names.extend([day(), DocumentName::Office]);
+        let out = send(&mut desk, Frame::Announce(names));
+        assert_eq!(closed(&out), None);
+    }
+    for name in &outside {
+        let frames = [
+            Frame::Heads {
+                name: name.clone(),
+                heads: vec![[7; HASH_LEN]],
+            },
+            Frame::Sync {
+                name: name.clone(),
+                message: vec![0x42, 0, 0, 0, 0],
+            },
+        ];
+        for frame in frames {
+            assert_eq!(closed(&send(&mut desk, frame)), None, "{name}");
+        }
+    }
+    assert_eq!(desk.document_names().count(), 2);
+    // Two days new to the desk within the window are taken; a third is one too many.
+    let out = send(
+        &mut desk,
+        Frame::Announce(vec![
+            DocumentName::day(2026, 3, 12).unwrap(),
+            DocumentName::day(2026, 3, 13).unwrap(),
+        ]),
+    );
+    assert_eq!(closed(&out), None);
+    assert_eq!(desk.document_names().count(), 4);
+    let out = send(
+        &mut desk,
+        Frame::Announce(vec![DocumentName::day(2026, 3, 14).unwrap()]),
+    );
+    assert_eq!(closed(&out), Some(SessionError::TooManyDocuments));
+    assert_eq!(desk.document_names().count(), 4);
+}
+
+#[test]
+fn a_peer_over_its_quota_is_cut_off_and_refused_for_a_while() {
+    let limits = Limits {
+        max_frames_per_window: 10,
+        max_bytes_per_window: 1_000,
+        ..Limits::default()
+    };
+    let heartbeat = Frame::Heartbeat.encode();
+    let beat = |desk: &mut Replicator, now: Duration, bytes: &[u8]| {
+        closed(&desk.handle(
+            now,
+            Input::Frame {
+                connection: TO_KIOSK,
+                bytes,
+            },
+        ))
+    };
+    // Within the quota, window after window, all is well.
+    let mut desk = desk_greeted_by_kiosk(limits.clone(), Duration::ZERO);
+    let mut now = Duration::ZERO;
+    for _ in 0..5 {
+        for _ in 0..9 {
+            assert_eq!(beat(&mut desk, now, &heartbeat), None);
+        }
+        now += limits.quota_window;
+    }
+    // Too many frames within one window.
+    for _ in 0..10 {
+        assert_eq!(beat(&mut desk, now, &heartbeat), None);
+    }
+    assert_eq!(
+        beat(&mut desk, now, &heartbeat),
+        Some(SessionError::Flooding {
+            what: "frames",
+            limit: 10,
+            window: limits.quota_window
+        })
+    );
+    assert_eq!(desk.peers().count(), 0);
+    // It comes straight back: refused until the time is up.
+    desk.handle(
+        now,
+        Input::Connected {
+            connection: ConnectionId(3),
+            certified_node: Some(NodeId::new("kiosk-1").unwrap()),
+        },
+    );
+    let again = desk.handle(
+        now + Duration::from_secs(1),
+        Input::Frame {
+            connection: ConnectionId(3),
+            bytes: &hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION),
+        },
+    );
+    assert_eq!(
+        closed(&again),
+        Some(SessionError::CutOff(NodeId::new("kiosk-1").unwrap()))
+    );
+    let later = now + limits.cut_off_for;
+    desk.handle(
+        later,
+        Input::Connected {
+            connection: ConnectionId(4),
+            certified_node: Some(NodeId::new("kiosk-1").unwrap()),
+        },
+    );
+    assert_eq!(
+        beat_on(
+            &mut desk,
+            later,
+            ConnectionId(4),
+            &hello_from("zeitz", "kiosk-1", PROTOCOL_VERSION)
+        ),
+        None
+    );
+    assert_eq!(desk.peers().count(), 1);
+    // Too many bytes within one window.
+    let mut desk = desk_greeted_by_kiosk(limits.clone(), Duration::ZERO);
+    let big = Frame::Peers(vec![NodeId::new("x".repeat(64)).unwrap(); 4]).encode();
+    assert!(big.len() > 250);
+    for _ in 0..3 {
+        assert_eq!(beat(&mut desk, Duration::ZERO, &big), None);
+    }
+    assert!(matches!(
+        beat(&mut desk, Duration::ZERO, &big),
+        Some(SessionError::Flooding { what: "bytes", .. })
+    ));
+}
+
+fn beat_on(
+    desk: &mut Replicator,
+    now: Duration,
+    connection: ConnectionId,
+    bytes: &[u8],
+) -> Option<SessionError> {
+    closed(&desk.handle(now, Input::Frame { connection, bytes }))
+}

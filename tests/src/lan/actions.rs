@@ -119,8 +119,9 @@ impl Lan {
     /// The desk calls the next visitor and shows "called".
     pub fn call_next(&mut self, desk: &str) -> Result<TicketId, OfficeError> {
         let id = DeskId::new(desk);
+        let now = self.wall_clock(self.node(desk));
         self.narrated(desk, "call next", |day, config, stamp| {
-            day.call_next(config, &id, stamp)
+            day.call_next(config, &id, now, stamp)
         })
         .map(|event| self.ticket_of(&event))
     }
@@ -184,6 +185,34 @@ impl Lan {
         .map(drop)
     }
 
+    /// A device writes `event` into the day's document as it is — any stamp, any desk,
+    /// past its office and its clock — sealed with its own key, as a device that runs
+    /// other code could. Nothing is acknowledged to anyone.
+    pub fn forge(&mut self, who: &str, event: &Event) {
+        let node = self.node(who);
+        let name = self.day_name.clone();
+        let document = name.to_string();
+        let signer = aufruf_office::testing::TestSigner::new(
+            &self.nodes()[node].name,
+            self.nodes()[node].role,
+        );
+        let sealer = aufruf_office::day_doc::Sealer {
+            signer: &signer,
+            document: &document,
+        };
+        let Some(running) = self.net.nodes_mut()[node].running.as_mut() else {
+            self.fail(format!("{who} is down and cannot forge"))
+        };
+        let written = running.replica.change(&name, |tx| {
+            aufruf_office::day_doc::write_event(tx, event, &sealer)
+        });
+        self.carry(node);
+        match written {
+            Ok(()) => self.say(format!("{who} forges: {}", describe(event))),
+            Err(error) => self.fail(format!("{who} could not forge {event:?}: {error}")),
+        }
+    }
+
     /// Runs `read` on the day as the device knows it now (including what peers sent).
     pub fn with_day<R>(&mut self, node: usize, read: impl FnOnce(&Day) -> R) -> R {
         let date = self.date;
@@ -208,6 +237,15 @@ impl Lan {
     pub fn day(&mut self, name: &str) -> Day {
         let node = self.node(name);
         self.with_day(node, Day::clone)
+    }
+
+    /// The device's replica, while it runs.
+    pub fn replica(&self, name: &str) -> Option<&aufruf_sync::Replica<crate::disk::SimStore>> {
+        let node = self.node(name);
+        self.nodes()[node]
+            .running
+            .as_ref()
+            .map(|running| &*running.replica)
     }
 
     /// The heads of the day's document on a device, sorted (empty when down).

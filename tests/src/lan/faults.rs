@@ -266,6 +266,9 @@ impl Lan {
             Ok(replica) => Rc::new(replica),
             Err(error) => self.fail(format!("{name}: the disk does not load: {error}")),
         };
+        // As the node's wiring does: day documents beyond the booking horizon are not
+        // taken from peers.
+        replica.accept_days_until(self.last_day_accepted());
         let documents = SimDocuments {
             replica: Rc::clone(&replica),
         };
@@ -278,5 +281,6 @@ impl Lan {
             office,
             outlets: BTreeMap::new(),
         });
+        self.give_wall_clock(node);
     }
 }
