@@ -264,6 +264,16 @@ impl Lan {
         &self.acknowledged
     }
 
+    /// The stamps of the events device `node` acknowledged, in the order it did.
+    pub fn acknowledged_by(&self, node: usize) -> Vec<&aufruf_model::Stamp> {
+        self.acknowledged
+            .events
+            .iter()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, stamp)| stamp)
+            .collect()
+    }
+
     /// The device that acted last.
     pub fn last_actor(&self) -> Option<usize> {
         self.last_actor

@@ -39,14 +39,7 @@ fn today() -> DocumentName {
 }
 
 fn stamp_of(lan: &Lan, node: &str, index_from_end: usize) -> Stamp {
-    let node = lan.node(node);
-    let events: Vec<&Stamp> = lan
-        .acknowledged()
-        .events
-        .iter()
-        .filter(|(n, _)| *n == node)
-        .map(|(_, stamp)| stamp)
-        .collect();
+    let events = lan.acknowledged_by(lan.node(node));
     events[events.len() - 1 - index_from_end].clone()
 }
 

@@ -138,13 +138,7 @@ impl Lan {
     /// (Events on no other disk are gone with a lost disk, and a device that catches
     /// up from one that still catches up itself may miss its own earlier tickets.)
     pub fn held_elsewhere(&self, node: usize) -> bool {
-        let mine: Vec<&Stamp> = self
-            .acknowledged()
-            .events
-            .iter()
-            .filter(|(n, _)| *n == node)
-            .map(|(_, stamp)| stamp)
-            .collect();
+        let mine = self.acknowledged_by(node);
         let roster = self.roster();
         let document_name = self.day_name.to_string();
         let seals = aufruf_office::replicated::day_seals(
