@@ -8,6 +8,9 @@ packages=(
     make         # jemalloc, the aufruf binary's allocator (tikv-jemalloc-sys runs configure and make)
     pkg-config
     iproute2     # `ip netns` for the mDNS test between network namespaces (sync/tests/mdns_netns.rs)
+    libfontconfig1    # the screens find their fonts through fontconfig (loaded at run time)
+    fonts-dejavu-core # without any system font Slint's text layout panics (ui/ tests too)
+    fonts-noto-core   # Arabic and Ukrainian on the kiosk
 )
 
 missing=()

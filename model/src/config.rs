@@ -26,6 +26,8 @@ pub struct OfficeConfig {
     pub clocks: ClockSettings,
     #[serde(default)]
     pub bookings: BookingSettings,
+    #[serde(default)]
+    pub display: DisplaySettings,
     pub departments: Vec<Department>,
     pub services: Vec<Service>,
     pub desks: Vec<Desk>,
@@ -56,6 +58,8 @@ struct DeviceFile {
     clocks: Option<ClockSettings>,
     #[serde(default)]
     bookings: Option<BookingSettings>,
+    #[serde(default)]
+    display: Option<DisplaySettings>,
     #[serde(default)]
     departments: Option<Vec<Department>>,
     #[serde(default)]
@@ -173,6 +177,19 @@ impl Default for BookingSettings {
         Self { horizon_days: 90 }
     }
 }
+
+/// What the foyer display shows besides the calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisplaySettings {
+    /// Notices that run across the bottom of the display, one after the other.
+    pub notices: Vec<String>,
+}
+
+/// At most this many notices, each at most [`MAX_NOTICE_CHARS`] characters: the
+/// ticker is read in passing.
+pub const MAX_NOTICES: usize = 10;
+pub const MAX_NOTICE_CHARS: usize = 200;
 
 /// A text in the office's two languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,6 +390,7 @@ impl OfficeConfig {
             || raw.queue.is_some()
             || raw.clocks.is_some()
             || raw.bookings.is_some()
+            || raw.display.is_some()
             || raw.departments.is_some()
             || raw.services.is_some()
             || raw.desks.is_some()
@@ -393,6 +411,7 @@ impl OfficeConfig {
             queue: raw.queue.unwrap_or_default(),
             clocks: raw.clocks.unwrap_or_default(),
             bookings: raw.bookings.unwrap_or_default(),
+            display: raw.display.unwrap_or_default(),
             departments: raw.departments.ok_or_else(|| missing("departments"))?,
             services: raw.services.ok_or_else(|| missing("services"))?,
             desks: raw.desks.ok_or_else(|| missing("desks"))?,
@@ -491,6 +510,23 @@ impl OfficeConfig {
                     "\"{}\" is not a time zone like \"Europe/Berlin\"",
                     self.office.timezone
                 ),
+            );
+        }
+        if self.display.notices.len() > MAX_NOTICES {
+            return fail(
+                "display.notices".into(),
+                format!("at most {MAX_NOTICES} notices"),
+            );
+        }
+        if let Some(i) = self
+            .display
+            .notices
+            .iter()
+            .position(|n| n.chars().count() > MAX_NOTICE_CHARS)
+        {
+            return fail(
+                format!("display.notices[{i}]"),
+                format!("at most {MAX_NOTICE_CHARS} characters"),
             );
         }
         let q = &self.queue;

@@ -68,6 +68,12 @@ impl<R: Replication> KioskService<R> {
         &self.office
     }
 
+    /// Whether tickets carry a status link (the office has a public address), so a QR
+    /// code can stand in for paper.
+    pub fn has_status_links(&self) -> bool {
+        self.public_url.is_some()
+    }
+
     /// What the kiosk offers now: paper and QR, or QR only (no printer counts as
     /// unreachable).
     pub fn offer(&self) -> TicketOffer {

@@ -1,0 +1,251 @@
+//! The desk terminal: the clerk opens the desk, calls the next visitor with the
+//! button or F1, and the foyer display shows the number; the other actions; the
+//! notice when another desk called the same visitor first.
+
+use std::time::Duration;
+
+use aufruf_hardware::{Language, TicketOffer};
+use aufruf_model::{DeskId, Role, ServiceId};
+use aufruf_office::memory::MemoryReplica;
+use aufruf_office::views::TicketState;
+use aufruf_office::{DeskAction, DeskService, Wish};
+use aufruf_ui::desk::DeskScreen;
+use aufruf_ui::display::DisplayScreen;
+use aufruf_ui::speech::Recorder;
+use aufruf_ui::{DeskAdapter, DisplayAdapter};
+use slint::platform::{Key, WindowEvent};
+use slint::{ComponentHandle, Model};
+
+use crate::common::{Foyer, elapse, init_slint, office_on, press, settle, shows, wednesday};
+
+fn desk_screen(foyer: &Foyer) -> std::rc::Rc<DeskScreen<MemoryReplica>> {
+    let screen = DeskScreen::new(foyer.desk.clone(), foyer.clock.as_now()).unwrap();
+    screen.window().show().unwrap();
+    screen
+}
+
+fn draw(foyer: &Foyer, service: &str) -> String {
+    foyer
+        .kiosk
+        .draw_ticket(
+            foyer.clock.now(),
+            &ServiceId::new(service),
+            Wish::Qr,
+            Language::De,
+        )
+        .unwrap()
+        .ticket
+        .number
+}
+
+#[test]
+fn pressing_aufrufen_calls_the_next_visitor_and_the_display_shows_the_number() {
+    init_slint();
+    let foyer = Foyer::open();
+    let desk = desk_screen(&foyer);
+    let display = DisplayScreen::new(
+        foyer.display.clone(),
+        Box::new(Recorder::default()),
+        foyer.clock.as_now(),
+    )
+    .unwrap();
+    display.window().show().unwrap();
+    let adapter = desk.window().global::<DeskAdapter>();
+
+    // Step 1: the clerk opens the desk; two visitors wait.
+    assert!(!adapter.get_open());
+    press(desk.window(), "Platz öffnen");
+    assert!(adapter.get_open());
+    let first = draw(&foyer, "reisepass");
+    let second = draw(&foyer, "personalausweis");
+    foyer.replicate();
+    assert!(desk.show_pushed());
+    assert_eq!(adapter.get_waiting_for_desk(), 2);
+    let next: Vec<String> = adapter
+        .get_next()
+        .iter()
+        .map(|v| v.number.to_string())
+        .collect();
+    assert_eq!(next, vec![first.clone(), second.clone()]);
+
+    // Step 2: "Aufrufen" calls the first.
+    press(desk.window(), "Aufrufen");
+    assert!(adapter.get_has_current());
+    assert_eq!(adapter.get_current().number, first.as_str());
+    assert!(adapter.get_current_called());
+    press(desk.window(), "Aufrufen");
+    assert_eq!(
+        adapter.get_current().number,
+        first.as_str(),
+        "one visitor at a time: the button is off"
+    );
+    assert_eq!(adapter.get_error(), "");
+
+    // Step 3: the display's node hears of it and shows the number.
+    foyer.replicate();
+    display.show_pushed();
+    assert_eq!(
+        display
+            .window()
+            .global::<DisplayAdapter>()
+            .get_latest_number(),
+        first.as_str()
+    );
+    assert!(shows(
+        display.window(),
+        &format!("Aufgerufen: {first} zu Platz 1")
+    ));
+
+    // Step 4: recall, arrival, done — each through the desk service.
+    press(desk.window(), "Erneut aufrufen");
+    assert_eq!(adapter.get_current_calls(), 2);
+    press(desk.window(), "Ist da");
+    assert!(!adapter.get_current_called());
+    press(desk.window(), "Erledigt");
+    assert!(!adapter.get_has_current());
+    assert_eq!(
+        foyer.desk.view(foyer.clock.now()).unwrap().waiting_for_desk,
+        1
+    );
+}
+
+#[test]
+fn the_shortcuts_on_the_buttons_work_from_the_keyboard() {
+    init_slint();
+    let foyer = Foyer::open();
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    press(desk.window(), "Platz öffnen");
+    let first = draw(&foyer, "reisepass");
+    foyer.replicate();
+    desk.show_pushed();
+
+    let key = |k: Key| {
+        desk.window()
+            .window()
+            .dispatch_event(WindowEvent::KeyPressed { text: k.into() });
+        desk.window()
+            .window()
+            .dispatch_event(WindowEvent::KeyReleased { text: k.into() });
+        settle();
+    };
+    key(Key::F1);
+    assert_eq!(
+        adapter.get_current().number,
+        first.as_str(),
+        "F1 calls next"
+    );
+    key(Key::F2);
+    assert_eq!(adapter.get_current_calls(), 2, "F2 recalls");
+    key(Key::F4);
+    assert!(!adapter.get_has_current(), "F4: no-show");
+    let ticket = foyer.desk.office().day_view(foyer.clock.now()).unwrap();
+    assert_eq!(ticket.tickets[0].status, TicketState::NoShow);
+}
+
+#[test]
+fn park_return_transfer_and_pause_go_through_the_desk_service() {
+    init_slint();
+    let foyer = Foyer::open();
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    press(desk.window(), "Platz öffnen");
+    let first = draw(&foyer, "reisepass");
+    foyer.replicate();
+    desk.show_pushed();
+
+    press(desk.window(), "Aufrufen");
+    press(desk.window(), "Parken");
+    assert!(!adapter.get_has_current());
+    assert_eq!(adapter.get_parked().row_count(), 1);
+    press(
+        desk.window(),
+        &format!("Zurück in die Warteschlange {first}"),
+    );
+    assert_eq!(adapter.get_parked().row_count(), 0);
+    assert_eq!(adapter.get_waiting_for_desk(), 1);
+
+    press(desk.window(), &format!("Aufrufen {first}"));
+    assert_eq!(adapter.get_current().number, first.as_str());
+    press(desk.window(), "Weiterleiten");
+    press(desk.window(), "Kita-Platz");
+    assert!(!adapter.get_has_current());
+    let day = foyer.desk.office().day_view(foyer.clock.now()).unwrap();
+    assert_eq!(day.tickets[0].service, ServiceId::new("kita-platz"));
+
+    press(desk.window(), "Pause");
+    assert!(adapter.get_paused());
+    press(desk.window(), "Weiter");
+    assert!(!adapter.get_paused());
+}
+
+#[test]
+fn the_desk_is_told_when_another_desk_called_its_visitor_first() {
+    init_slint();
+    // Two desks on replicas apart from each other, as in a split office.
+    let here = MemoryReplica::new();
+    let there = MemoryReplica::new();
+    let foyer = Foyer::new(
+        here.clone(),
+        TicketOffer::PaperAndQr { paper_low: false },
+        wednesday(9, 0),
+    );
+    let config = aufruf_office::example_office().unwrap();
+    let other = DeskService::new(
+        office_on(config, "desk-2", Role::Desk, there.clone()),
+        DeskId::new("desk-2"),
+        wednesday(9, 0),
+    )
+    .unwrap();
+    // Each replica holds the day under its own writer (both desks open before the
+    // replicas meet), and the desks know each other.
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    press(desk.window(), "Platz öffnen");
+    let now = foyer.clock.now();
+    other
+        .act(now, DeskAction::Open { services: vec![] })
+        .unwrap();
+    here.receive_from(&there);
+    there.receive_from(&here);
+    foyer.replicate();
+    let number = draw(&foyer, "reisepass");
+    there.receive_from(&here);
+    other.office().refresh(now);
+
+    // desk-2 calls a moment earlier; desk-1 calls too before it hears of it.
+    other.act(now, DeskAction::CallNext).unwrap();
+    foyer.clock.advance(Duration::from_secs(2));
+    desk.show_pushed();
+    press(desk.window(), "Aufrufen");
+    assert_eq!(adapter.get_current().number, number.as_str());
+
+    // The replicas meet: desk-2's earlier call wins everywhere.
+    here.receive_from(&there);
+    foyer.replicate();
+    desk.show_pushed();
+    elapse(Duration::from_secs(1));
+    assert!(!adapter.get_has_current());
+    assert_eq!(adapter.get_lost_number(), number.as_str());
+    assert!(shows(
+        desk.window(),
+        &format!(
+            "{number} wurde zuerst von Platz 2 aufgerufen. Bitte rufen Sie die nächste Person auf."
+        )
+    ));
+    press(desk.window(), "OK");
+    assert_eq!(adapter.get_lost_number(), "");
+}
+
+#[test]
+fn a_desk_alone_says_it_is_cut_off() {
+    init_slint();
+    let foyer = Foyer::open();
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    assert!(adapter.get_offline());
+    assert!(shows(
+        desk.window(),
+        "Keine Verbindung zu anderen Geräten des Büros: Aufrufe erreichen die Anzeige nicht."
+    ));
+}

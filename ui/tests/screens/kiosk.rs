@@ -1,0 +1,283 @@
+//! The kiosk: a visitor draws a ticket by touching a service, as paper or QR, checks
+//! in with a booking code on the on-screen keyboard, reads the screen in five
+//! languages, and the kiosk returns to its start when left alone.
+
+use std::time::Duration;
+
+use aufruf_hardware::{QrOnlyReason, TicketOffer};
+use aufruf_model::{Appointment, BookingCode, Role, ServiceId};
+use aufruf_office::memory::MemoryReplica;
+use aufruf_office::{GatewayService, KioskService};
+use aufruf_ui::kiosk::{IDLE_TIMEOUT, KioskScreen};
+use aufruf_ui::{KioskAdapter, KioskPage, Theme};
+use chrono::NaiveDate;
+use slint::ComponentHandle;
+
+use crate::common::{Foyer, elapse, init_slint, office_on, press, shows, sunday, wednesday};
+
+fn kiosk_screen(foyer: &Foyer) -> std::rc::Rc<KioskScreen<MemoryReplica>> {
+    let screen = KioskScreen::new(foyer.kiosk.clone(), foyer.clock.as_now()).unwrap();
+    screen.window().show().unwrap();
+    screen
+}
+
+fn waiting_in_office(kiosk: &KioskService<MemoryReplica>) -> u32 {
+    kiosk
+        .office()
+        .kiosk_view()
+        .departments
+        .iter()
+        .flat_map(|d| &d.services)
+        .map(|s| s.waiting)
+        .sum()
+}
+
+#[test]
+fn touching_a_service_draws_a_ticket_shown_with_its_number_outlook_and_qr_code() {
+    init_slint();
+    let foyer = Foyer::open();
+    let screen = kiosk_screen(&foyer);
+    let adapter = screen.window().global::<KioskAdapter>();
+    assert!(
+        shows(screen.window(), "Ich habe einen Termin"),
+        "German first"
+    );
+
+    // Step 1: the visitor touches "Reisepass" and asks for the QR code.
+    press(screen.window(), "Reisepass");
+    assert_eq!(adapter.get_page(), KioskPage::Delivery);
+    press(screen.window(), "QR-Code fürs Handy");
+
+    // Step 2: the ticket is in the office and on the screen.
+    assert_eq!(waiting_in_office(&foyer.kiosk), 1);
+    assert_eq!(adapter.get_page(), KioskPage::Ticket);
+    let number = adapter.get_ticket_number().to_string();
+    assert!(number.starts_with("P "), "{number}");
+    assert!(shows(screen.window(), &format!("Ihre Nummer: {number}")));
+    assert!(adapter.get_has_qr());
+    assert!(!adapter.get_has_estimate(), "no desk open: no estimate");
+    assert!(foyer.printer.printed.lock().unwrap().is_empty(), "QR only");
+
+    // Step 3: a desk opens; the next visitor wants paper, and learns who is ahead.
+    foyer
+        .desk
+        .act(
+            foyer.clock.now(),
+            aufruf_office::DeskAction::Open { services: vec![] },
+        )
+        .unwrap();
+    foyer.replicate();
+    press(screen.window(), "Fertig");
+    press(screen.window(), "Reisepass");
+    press(screen.window(), "Zettel drucken");
+    assert!(adapter.get_printed());
+    assert!(adapter.get_has_estimate());
+    assert_eq!(adapter.get_ahead(), 1, "one visitor ahead");
+    assert!(shows(screen.window(), "Ihre Nummer: P 002"));
+    assert_eq!(foyer.printer.printed.lock().unwrap().len(), 1);
+    assert_eq!(waiting_in_office(&foyer.kiosk), 2);
+
+    // The start page shows the counts the office pushed.
+    press(screen.window(), "Fertig");
+    assert!(screen.show_pushed());
+    assert!(shows(screen.window(), "Reisepass"));
+}
+
+#[test]
+fn without_paper_the_kiosk_hands_out_qr_codes_and_says_so() {
+    init_slint();
+    let foyer = Foyer::new(
+        MemoryReplica::new(),
+        TicketOffer::QrOnly(QrOnlyReason::PaperOut),
+        wednesday(9, 0),
+    );
+    let screen = kiosk_screen(&foyer);
+    let adapter = screen.window().global::<KioskAdapter>();
+    assert!(adapter.get_printer_out());
+    assert!(shows(
+        screen.window(),
+        "Der Drucker ist außer Betrieb: Sie erhalten Ihre Nummer als QR-Code auf dem Bildschirm."
+    ));
+    press(screen.window(), "Personalausweis");
+    assert_eq!(adapter.get_page(), KioskPage::Ticket, "no paper choice");
+    assert!(adapter.get_has_qr());
+    assert!(!adapter.get_printed());
+    assert!(!adapter.get_print_failed(), "the banner said it already");
+}
+
+#[test]
+fn outside_opening_hours_the_kiosk_shows_when_it_opens_instead_of_services() {
+    init_slint();
+    let foyer = Foyer::new(
+        MemoryReplica::new(),
+        TicketOffer::PaperAndQr { paper_low: false },
+        sunday(11, 0),
+    );
+    let screen = kiosk_screen(&foyer);
+    assert!(!shows(screen.window(), "Reisepass"), "no service buttons");
+    let departments = screen.window().global::<KioskAdapter>().get_departments();
+    let first = slint::Model::row_data(&departments, 0).unwrap();
+    assert!(!first.open);
+    assert!(first.reopens.contains("08:00"), "{}", first.reopens);
+    assert!(shows(
+        screen.window(),
+        &format!("Jetzt geschlossen. {}", first.reopens)
+    ));
+}
+
+#[test]
+fn a_booked_citizen_checks_in_with_the_on_screen_keyboard() {
+    init_slint();
+    let foyer = Foyer::open();
+    let gateway = GatewayService::new(office_on(
+        aufruf_office::example_office().unwrap(),
+        "gateway",
+        Role::Gateway,
+        foyer.replica.clone(),
+    ));
+    gateway
+        .book(
+            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            Appointment {
+                code: BookingCode::new("ZT-4711"),
+                service: ServiceId::new("reisepass"),
+                due: wednesday(9, 30),
+            },
+        )
+        .unwrap();
+    let screen = kiosk_screen(&foyer);
+    let adapter = screen.window().global::<KioskAdapter>();
+
+    press(screen.window(), "Ich habe einen Termin");
+    assert_eq!(adapter.get_page(), KioskPage::Appointment);
+    // A wrong code first.
+    for key in ["Z", "T", "-", "4", "7", "1", "2"] {
+        press(screen.window(), key);
+    }
+    press(screen.window(), "Anmelden");
+    assert!(shows(
+        screen.window(),
+        "Diesen Buchungscode finden wir nicht. Bitte prüfen Sie ihn oder fragen Sie an der Information."
+    ));
+    press(screen.window(), "Löschen");
+    press(screen.window(), "1");
+    assert_eq!(adapter.get_code(), "ZT-4711");
+    press(screen.window(), "Anmelden");
+    assert_eq!(adapter.get_page(), KioskPage::Ticket);
+    assert!(adapter.get_appointment());
+    assert!(adapter.get_ticket_number().starts_with("P "));
+    assert_eq!(foyer.printer.printed.lock().unwrap().len(), 1, "printed");
+}
+
+#[test]
+fn a_scanner_types_the_code_like_a_keyboard_and_ends_with_enter() {
+    init_slint();
+    let foyer = Foyer::open();
+    let screen = kiosk_screen(&foyer);
+    let adapter = screen.window().global::<KioskAdapter>();
+    press(screen.window(), "Ich habe einen Termin");
+    // The code field has the focus: keystrokes go there.
+    i_slint_backend_testing_send_text(screen.window(), "NOPE-1\n");
+    assert_eq!(adapter.get_code(), "NOPE-1");
+    assert!(shows(
+        screen.window(),
+        "Diesen Buchungscode finden wir nicht. Bitte prüfen Sie ihn oder fragen Sie an der Information."
+    ));
+}
+
+/// Types text into the window as key presses and releases, the way a barcode scanner
+/// does ("\n" is Enter).
+fn i_slint_backend_testing_send_text(window: &aufruf_ui::KioskWindow, text: &str) {
+    use slint::platform::WindowEvent;
+    for c in text.chars() {
+        let key: slint::SharedString = if c == '\n' {
+            slint::platform::Key::Return.into()
+        } else {
+            c.to_string().into()
+        };
+        window
+            .window()
+            .dispatch_event(WindowEvent::KeyPressed { text: key.clone() });
+        window
+            .window()
+            .dispatch_event(WindowEvent::KeyReleased { text: key });
+    }
+    crate::common::settle();
+}
+
+#[test]
+fn the_kiosk_speaks_five_languages_arabic_from_right_to_left() {
+    init_slint();
+    let foyer = Foyer::open();
+    let screen = kiosk_screen(&foyer);
+    let theme = screen.window().global::<Theme>();
+
+    press(screen.window(), "English");
+    assert!(shows(screen.window(), "I have an appointment"));
+    assert!(shows(screen.window(), "Passport"), "English service names");
+    press(screen.window(), "Українська");
+    assert!(shows(screen.window(), "У мене є запис"));
+    press(screen.window(), "Türkçe");
+    assert!(shows(screen.window(), "Randevum var"));
+    press(screen.window(), "العربية");
+    assert!(shows(screen.window(), "لدي موعد"));
+    assert!(theme.get_rtl());
+    press(screen.window(), "Deutsch");
+    assert!(!theme.get_rtl());
+    assert!(shows(screen.window(), "Ich habe einen Termin"));
+}
+
+#[test]
+fn left_alone_the_kiosk_returns_to_its_start_in_german_and_normal_contrast() {
+    init_slint();
+    let foyer = Foyer::open();
+    let screen = kiosk_screen(&foyer);
+    let adapter = screen.window().global::<KioskAdapter>();
+    let theme = screen.window().global::<Theme>();
+    press(screen.window(), "English");
+    press(screen.window(), "Larger text, high contrast");
+    assert!(theme.get_high_contrast());
+    assert!(theme.get_scale() > 1.0);
+    press(screen.window(), "Passport");
+    press(screen.window(), "Print a ticket");
+    assert_eq!(adapter.get_page(), KioskPage::Ticket);
+
+    elapse(IDLE_TIMEOUT - Duration::from_secs(1));
+    assert_eq!(adapter.get_page(), KioskPage::Ticket, "not yet");
+    elapse(Duration::from_secs(2));
+    assert_eq!(adapter.get_page(), KioskPage::Start);
+    assert_eq!(adapter.get_language(), "de");
+    assert!(!theme.get_high_contrast());
+    assert!(shows(screen.window(), "Ich habe einen Termin"));
+}
+
+#[test]
+fn a_kiosk_on_a_new_store_asks_visitors_to_wait_and_issues_nothing() {
+    init_slint();
+    let replica = MemoryReplica::new_store();
+    let foyer = Foyer::new(
+        replica.clone(),
+        TicketOffer::PaperAndQr { paper_low: false },
+        wednesday(9, 0),
+    );
+    let screen = kiosk_screen(&foyer);
+    let adapter = screen.window().global::<KioskAdapter>();
+    assert!(adapter.get_please_wait());
+    assert!(shows(
+        screen.window(),
+        "Bitte warten: Dieser Automat gleicht sich mit dem Büro ab und gibt noch keine Nummern aus."
+    ));
+    assert!(shows(screen.window(), "Reisepass"));
+    press(screen.window(), "Reisepass");
+    assert_eq!(adapter.get_page(), KioskPage::Start, "the button is off");
+    assert_eq!(waiting_in_office(&foyer.kiosk), 0);
+
+    // Caught up: the kiosk serves again at its next look.
+    replica.set_caught_up();
+    foyer.replicate();
+    screen.show_pushed();
+    elapse(Duration::from_secs(1));
+    assert!(!adapter.get_please_wait());
+    press(screen.window(), "Reisepass");
+    assert_eq!(adapter.get_page(), KioskPage::Delivery);
+}
