@@ -24,6 +24,9 @@ mod text;
 
 #[allow(
     clippy::all,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::dbg_macro,
     clippy::unwrap_used,
     clippy::expect_used,
     missing_debug_implementations,
