@@ -42,6 +42,13 @@ enum Command {
         /// twice.
         #[arg(long)]
         only_device: bool,
+        /// Open the role's screen (kiosk, desk, display), as `[node] screen = true`
+        /// does.
+        #[arg(long, conflicts_with = "headless")]
+        screen: bool,
+        /// No screen, whatever `[node] screen` says.
+        #[arg(long)]
+        headless: bool,
     },
     /// A whole office on this machine: kiosk, two desks and a display as separate
     /// nodes, with simulated visitors and clerks.
@@ -221,10 +228,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run {
             config,
             only_device,
+            screen,
+            headless,
         } => {
             init_logging("info");
             let (office, mut settings) = runtime::load(&config)?;
             settings.only_device = only_device;
+            settings.screen = (settings.screen || screen) && !headless;
+            if settings.screen {
+                return crate::screen::run_with_screen(runtime_builder()?, office, settings);
+            }
             runtime_builder()?.block_on(async move {
                 // A device without the office's configuration waits for a peer to bring
                 // it; Ctrl-C ends the wait.
@@ -449,7 +462,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
-fn runtime_builder() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime_builder() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
@@ -465,7 +478,7 @@ fn init_logging(default: &str) {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn stopped() {
+pub(crate) async fn stopped() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod replica;
 pub mod retention;
 pub mod runtime;
+pub mod screen;
 pub mod server;
 pub mod settings;
 pub mod state;

@@ -74,6 +74,15 @@ pub struct NodeSettings {
     /// a new store need not catch up from a peer before it issues.
     #[serde(skip)]
     pub only_device: bool,
+    /// Opens the role's screen (kiosk, desk terminal, foyer display) while the node
+    /// runs. Off by default, so headless devices and tests are unchanged; `aufruf run
+    /// --screen` turns it on, `--headless` off.
+    #[serde(default)]
+    pub screen: bool,
+    /// The foyer display speaks each call in German through `espeak-ng`. Off by
+    /// default.
+    #[serde(default)]
+    pub speak: bool,
 }
 
 fn default_store() -> PathBuf {
@@ -245,6 +254,8 @@ impl NodeSettings {
             printer: None,
             api_limits: crate::server::ApiLimits::default(),
             only_device: false,
+            screen: false,
+            speak: false,
         }
     }
 
