@@ -333,6 +333,11 @@ impl Day {
         self.tickets.get(ticket).and_then(TicketLog::latest)
     }
 
+    /// How many events the day holds of `ticket`.
+    pub(crate) fn events_of_ticket(&self, ticket: &TicketId) -> usize {
+        self.tickets.get(ticket).map_or(0, TicketLog::len)
+    }
+
     /// The latest stamp among a desk's events, if it has any.
     pub(crate) fn latest_of_desk(&self, desk: &DeskId) -> Option<&Stamp> {
         self.desks.get(desk).and_then(|log| log.keys().next_back())

@@ -373,6 +373,70 @@ fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
     assert_eq!(a.lost_claims_of(&desk(1)).count(), 0);
 }
 
+/// Found by the property test: desk 1 calls a visitor, learns that desk 2 had called
+/// the visitor a moment before, and calls the next one. Then desk 2's park and return
+/// of that visitor arrive, both stamped before desk 1's call. Desk 1's call must stay
+/// lost — were it to win now, desk 1 would hold two visitors.
+#[test]
+fn a_lost_call_stays_lost_when_older_events_of_the_visitor_arrive() {
+    let office = office();
+    let mut kiosk = Device::new("kiosk-1");
+    let mut one = Device::new("desk-1");
+    let mut two = Device::new("desk-2");
+    let mut a = Day::new();
+    let s = one.stamp(&a, minute(0));
+    a.open_desk(&office, &desk(1), vec![], s).unwrap();
+    let s = two.stamp(&a, minute(0));
+    a.open_desk(&office, &desk(2), vec![], s).unwrap();
+    let mut ids = Vec::new();
+    for m in [1, 2] {
+        let s = kiosk.stamp(&a, minute(m));
+        ids.push(ticket_of(
+            &a.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+                .unwrap(),
+        ));
+    }
+    let (first, second) = (ids[0].clone(), ids[1].clone());
+    let mut b = a.clone();
+
+    // Desk 2 calls the first visitor, parks and returns them; all of it before desk 1,
+    // cut off, calls the same visitor.
+    let mut from_two = Vec::new();
+    let s = two.stamp(&b, minute(3));
+    from_two.push(b.call_next(&office, &desk(2), minute(3), s).unwrap());
+    let s = two.stamp(&b, minute(3));
+    from_two.push(b.park(&desk(2), s).unwrap());
+    let s = two.stamp(&b, minute(3));
+    from_two.push(b.return_ticket(&first, s).unwrap());
+    let s = one.stamp(&a, minute(4));
+    let call_one = a.call_next(&office, &desk(1), minute(4), s).unwrap();
+    assert_eq!(a.current_of(&desk(1)).unwrap().id, first);
+
+    // Only desk 2's call reaches desk 1: its call lost; it moves on.
+    a.apply(from_two[0].clone());
+    assert_eq!(a.lost_claims_of(&desk(1)).count(), 1);
+    assert!(a.current_of(&desk(1)).is_none());
+    let s = one.stamp(&a, minute(5));
+    let next = a.call_next(&office, &desk(1), minute(5), s).unwrap();
+    assert_eq!(a.current_of(&desk(1)).unwrap().id, second);
+
+    // Now the park and the return arrive, older than desk 1's first call.
+    for e in &from_two[1..] {
+        a.apply(e.clone());
+    }
+    b.apply(call_one);
+    b.apply(next);
+    assert_eq!(a, b, "both replicas converge");
+    assert_eq!(a.current_of(&desk(1)).unwrap().id, second);
+    assert_eq!(a.ticket(&first).unwrap().status, Status::Waiting);
+    assert_eq!(
+        a.lost_claims_of(&desk(1)).count(),
+        1,
+        "desk 1 is still told"
+    );
+    assert!(a.current_of(&desk(2)).is_none());
+}
+
 #[test]
 fn a_busy_desk_cannot_call_the_next_visitor() {
     let office = office();

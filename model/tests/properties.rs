@@ -325,7 +325,7 @@ proptest! {
 
         // Every call either took effect or is a lost claim its desk is told of.
         for e in day.events() {
-            if let Event::Ticket { ticket, stamp, event: TicketEvent::Called { desk } } = e {
+            if let Event::Ticket { ticket, stamp, event: TicketEvent::Called { desk, .. } } = e {
                 let t = day.ticket(&ticket).unwrap();
                 let won = t.calls_won.contains(&stamp);
                 let told = day.lost_claims_of(&desk).any(|c| c.stamp == stamp);
