@@ -135,6 +135,8 @@ struct Index {
     lost_by: BTreeMap<DeskId, BTreeSet<TicketId>>,
     /// Tickets being served or done, by the time they got there.
     past_calls: BTreeSet<(Timestamp, TicketId)>,
+    /// The calls each desk won, by stamp: whether the visitor had an appointment.
+    calls_at: BTreeMap<DeskId, BTreeMap<Stamp, bool>>,
     /// The highest ticket sequence number of each node (issued or not).
     seq_by_node: BTreeMap<NodeId, u32>,
     /// The highest display number each node issued.
@@ -151,6 +153,8 @@ struct Facts {
     handling: Option<Duration>,
     losers: Vec<DeskId>,
     number: u32,
+    calls: Vec<(Stamp, DeskId)>,
+    appointment: bool,
 }
 
 impl Facts {
@@ -162,6 +166,8 @@ impl Facts {
             handling: t.handling,
             losers: t.lost_claims.iter().map(|c| c.loser.clone()).collect(),
             number: t.number.number,
+            calls: t.calls_won.clone(),
+            appointment: t.origin.due().is_some(),
         }
     }
 }
@@ -231,6 +237,19 @@ impl Index {
         }
         for loser in &facts.losers {
             set(&mut self.lost_by, loser, id, add);
+        }
+        for (stamp, desk) in &facts.calls {
+            if add {
+                self.calls_at
+                    .entry(desk.clone())
+                    .or_default()
+                    .insert(stamp.clone(), facts.appointment);
+            } else if let Some(calls) = self.calls_at.get_mut(desk) {
+                calls.remove(stamp);
+                if calls.is_empty() {
+                    self.calls_at.remove(desk);
+                }
+            }
         }
     }
 }
@@ -331,6 +350,19 @@ impl Day {
     /// The latest stamp among a ticket's events, if it has any.
     pub(crate) fn latest_of_ticket(&self, ticket: &TicketId) -> Option<&Stamp> {
         self.tickets.get(ticket).and_then(TicketLog::latest)
+    }
+
+    /// How many visitors with an appointment `desk` called in a row last, counted
+    /// back at most `limit` calls.
+    pub fn appointments_in_a_row(&self, desk: &DeskId, limit: u32) -> u32 {
+        let calls = self.index.calls_at.get(desk);
+        let in_a_row = calls
+            .into_iter()
+            .flat_map(|c| c.values().rev())
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .take_while(|appointment| **appointment)
+            .count();
+        u32::try_from(in_a_row).unwrap_or(u32::MAX)
     }
 
     /// How many events the day holds of `ticket`.

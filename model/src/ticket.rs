@@ -219,8 +219,8 @@ pub struct Ticket {
     pub handling: Option<Duration>,
     /// The desk that called the visitor last.
     pub last_desk: Option<DeskId>,
-    /// Stamps of the calls that took effect.
-    pub calls_won: Vec<Stamp>,
+    /// The calls that took effect: their stamps and desks.
+    pub calls_won: Vec<(Stamp, DeskId)>,
     pub lost_claims: Vec<LostClaim>,
 }
 
@@ -260,7 +260,7 @@ impl Ticket {
     /// its desk must be told of.
     fn settle_claim(&mut self, stamp: &Stamp, desk: &DeskId, won: bool) {
         if won {
-            self.calls_won.push(stamp.clone());
+            self.calls_won.push((stamp.clone(), desk.clone()));
             return;
         }
         if self.status.desk() == Some(desk) {
@@ -305,6 +305,11 @@ impl Ticket {
             calls_won: Vec::new(),
             lost_claims: Vec::new(),
         })
+    }
+
+    /// Whether the call stamped `stamp` took effect.
+    pub fn won(&self, stamp: &Stamp) -> bool {
+        self.calls_won.iter().any(|(s, _)| s == stamp)
     }
 
     /// Whether `event` fits the current state, without changing anything.

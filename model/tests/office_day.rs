@@ -156,41 +156,61 @@ fn a_due_appointment_goes_before_an_earlier_walk_in() {
 }
 
 #[test]
-fn a_walk_in_waiting_past_the_bound_goes_before_appointments() {
+fn booked_citizens_go_first_and_an_overdue_walk_in_after_three_of_them_in_a_row() {
     let office = office();
+    assert_eq!(office.queue.walk_in_after_appointments, 3);
     let mut day = Day::new();
     let mut kiosk = Device::new("kiosk-1");
-    day.apply(Event::Booked(Appointment {
-        code: BookingCode::new("B1"),
-        service: ausweis(),
-        due: minute(40),
-    }));
+    let mut clerk = Device::new("desk-2");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(2), vec![], s).unwrap();
+    for n in 1..=4 {
+        day.apply(Event::Booked(Appointment {
+            code: BookingCode::new(format!("B{n}")),
+            service: ausweis(),
+            due: minute(40),
+        }));
+    }
     let s = kiosk.stamp(&day, minute(0));
     let walk_in = ticket_of(
         &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
             .unwrap(),
     );
-    let s = kiosk.stamp(&day, minute(35));
-    let booked = ticket_of(
-        &day.check_in(&office, &BookingCode::new("B1"), INC, s)
-            .unwrap(),
-    );
-
-    assert_eq!(
-        policy::next_for_desk(&day, &office, &desk(2), minute(29))
+    let mut booked = Vec::new();
+    for n in 1..=4 {
+        let s = kiosk.stamp(&day, minute(35));
+        booked.push(ticket_of(
+            &day.check_in(&office, &BookingCode::new(format!("B{n}")), INC, s)
+                .unwrap(),
+        ));
+    }
+    let next = |day: &Day, m: u64| {
+        policy::next_for_desk(day, &office, &desk(2), minute(m))
             .unwrap()
-            .id,
-        walk_in,
-        "nothing due yet: the walk-in"
-    );
+            .id
+            .clone()
+    };
+    assert_eq!(next(&day, 29), walk_in, "nothing due yet: the walk-in");
+    // The walk-in has waited past the bound (30 minutes here), yet the booked
+    // citizens, due now, go first: three of them in a row.
+    let mut serve = |day: &mut Day, m: u64| {
+        let s = clerk.stamp(day, minute(m));
+        let called = ticket_of(&day.call_next(&office, &desk(2), minute(m), s).unwrap());
+        let s = clerk.stamp(day, minute(m));
+        day.finish(&desk(2), s).unwrap();
+        called
+    };
+    for (m, ticket) in [36, 37, 38].into_iter().zip(&booked) {
+        assert_eq!(next(&day, m), *ticket, "minute {m}: the appointment");
+        assert_eq!(serve(&mut day, m), *ticket);
+    }
     assert_eq!(
-        policy::next_for_desk(&day, &office, &desk(2), minute(36))
-            .unwrap()
-            .id,
+        next(&day, 39),
         walk_in,
-        "36 minutes waited, bound is 30: still the walk-in although the appointment is due"
+        "after three appointments in a row the desk owes the overdue walk-in a call"
     );
-    let _ = booked;
+    assert_eq!(serve(&mut day, 39), walk_in);
+    assert_eq!(next(&day, 40), booked[3], "then the next appointment");
 }
 
 #[test]
