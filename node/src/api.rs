@@ -114,6 +114,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Office(OfficeError::NotAuthorised(_) | OfficeError::NotCertified) => {
                 (StatusCode::FORBIDDEN, "not_authorised")
             }
+            ServiceError::Office(OfficeError::CertificateEnded(_)) => {
+                (StatusCode::FORBIDDEN, "certificate_ended")
+            }
             ServiceError::Office(OfficeError::Store(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "not_stored")
             }

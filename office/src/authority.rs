@@ -100,6 +100,8 @@ pub struct Roster {
     refused: BTreeSet<String>,
     /// Revoked nodes: their events stamped from this Unix millisecond on do not count.
     revoked: BTreeMap<NodeId, u64>,
+    /// The office document's heads up to which its history has been read.
+    history_read: Vec<automerge::ChangeHash>,
 }
 
 impl Roster {
@@ -116,15 +118,28 @@ impl Roster {
 
     /// Adds a certificate checked by the [`Authority`] (stored under `key`, the
     /// office document's name for it); `None`: it was not one of the office's.
+    /// A valid certificate counts even if a value found earlier under its key was
+    /// refused (a forger may write junk under the key first).
     pub fn learn(&mut self, key: &str, certified: Option<Certified>) {
         match certified {
             Some(c) if c.fingerprint.get(..FINGERPRINT_DIGITS) == Some(key) => {
+                self.refused.remove(key);
                 self.certificates.insert(key.to_owned(), Arc::new(c));
             }
+            _ if self.certificates.contains_key(key) => {}
             _ => {
                 self.refused.insert(key.to_owned());
             }
         }
+    }
+
+    /// The office document's heads up to which its history has been read.
+    pub fn history_read(&self) -> &[automerge::ChangeHash] {
+        &self.history_read
+    }
+
+    pub fn set_history_read(&mut self, heads: Vec<automerge::ChangeHash>) {
+        self.history_read = heads;
     }
 
     /// Revokes `node` from `from_ms` on (the earliest revocation counts).

@@ -330,6 +330,9 @@ impl<R: Replication> OfficeService<R> {
             &mut roster,
         );
         if !changed {
+            // Nothing new for the roster; the history read so far is not read again.
+            self.office()
+                .roster_read_until(roster.history_read().to_vec());
             return;
         }
         let revoked = Arc::new(roster.revoked().clone());

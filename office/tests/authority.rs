@@ -16,7 +16,8 @@ use aufruf_office::memory::MemoryReplica;
 use aufruf_office::office_doc::{Revocation, SignedRevocation};
 use aufruf_office::testing::{TestSigner, admin_sign, test_keys};
 use aufruf_office::{
-    DeskAction, DeskService, Documents, KioskService, OfficeService, Setup, Wish, document_name,
+    DeskAction, DeskService, Documents, KioskService, OfficeError, OfficeService, ServiceError,
+    Setup, Wish, document_name,
 };
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
@@ -425,19 +426,38 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
     let reader = service_on(&node_id!("display-1"), Role::Display, &replica, &refusals);
     reader.refresh(wednesday(9, 31));
     assert_eq!(reader.display_view().waiting_total, 2);
-    // With the ended certificate (a key taken from a retired kiosk) nothing counts.
-    let ended = with_certificate(TestSigner::valid(
-        &kiosk,
-        Role::Kiosk,
-        0,
-        ms(wednesday(9, 0)),
-    ));
+    // With the ended certificate (a key taken from a retired kiosk) the office
+    // writes nothing ...
+    let ended_signer = TestSigner::valid(&kiosk, Role::Kiosk, 0, ms(wednesday(9, 0)));
+    let ended = with_certificate(ended_signer.clone());
     let drawn = ended.draw_ticket(
         wednesday(9, 40),
         &ServiceId::new("anmeldung"),
         Wish::Qr,
         Language::De,
     );
+    assert!(
+        matches!(
+            drawn,
+            Err(ServiceError::Office(OfficeError::CertificateEnded(_)))
+        ),
+        "{drawn:?}"
+    );
+    // ... and what a thief seals with it anyway counts nowhere.
+    let name = document_name(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()).unwrap();
+    let document = name.to_string();
+    replica
+        .clone()
+        .change_durably(&name, &mut |tx| {
+            let key = "ticket:kiosk-1~00000009/9";
+            let body = r#"{"Issued":{"number":{"prefix":"U","number":9},"service":"anmeldung","origin":"WalkIn"}}"#;
+            let entry = stamp_id(ms(wednesday(9, 40)), "kiosk-1");
+            let sealed = seal(&ended_signer, &document, key, &entry, body).unwrap();
+            let map = tx.put_object(ROOT, key, automerge::ObjType::Map)?;
+            tx.put(&map, entry.as_str(), sealed)?;
+            Ok(())
+        })
+        .unwrap();
     let fresh = MemoryReplica::new();
     fresh.receive_from(&replica);
     let late_reader = service_on(&node_id!("display-2"), Role::Display, &fresh, &refusals);
@@ -445,7 +465,113 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
     assert_eq!(
         late_reader.display_view().waiting_total,
         2,
-        "the ticket sealed after the certificate ended does not count ({drawn:?})"
+        "the ticket sealed after the certificate ended does not count"
     );
     assert!(refusals.0.lock().unwrap().contains(&"outside_validity"));
+}
+
+#[test]
+fn a_revoked_node_writes_nothing_itself() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    let revocation = SignedRevocation::new(
+        &Revocation {
+            office: "zeitz".into(),
+            node: node_id!("kiosk-1"),
+            from_ms: ms(wednesday(8, 30)),
+        },
+        admin_sign,
+    )
+    .unwrap();
+    office
+        .desk
+        .office()
+        .revoke(wednesday(8, 30), &revocation)
+        .unwrap();
+    office.refresh(wednesday(8, 31));
+    let drawn = office.kiosk.draw_ticket(
+        wednesday(8, 35),
+        &ServiceId::new("anmeldung"),
+        Wish::Qr,
+        Language::De,
+    );
+    assert!(
+        matches!(
+            drawn,
+            Err(ServiceError::Office(OfficeError::CertificateEnded(
+                "was revoked"
+            )))
+        ),
+        "{drawn:?}"
+    );
+}
+
+#[test]
+fn a_revocation_or_certificate_a_thief_deletes_from_the_office_document_still_counts() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    let revocation = SignedRevocation::new(
+        &Revocation {
+            office: "zeitz".into(),
+            node: node_id!("desk-2"),
+            from_ms: ms(wednesday(8, 30)),
+        },
+        admin_sign,
+    )
+    .unwrap();
+    office
+        .kiosk
+        .office()
+        .revoke(wednesday(8, 30), &revocation)
+        .unwrap();
+    // The thief (desk-2 itself) deletes its revocation and every certificate from
+    // the office document, and overwrites the kiosk's with junk.
+    office
+        .replica
+        .clone()
+        .change_durably(&aufruf_sync_protocol::DocumentName::Office, &mut |tx| {
+            let keys: Vec<String> = tx.keys(ROOT).collect();
+            for key in keys {
+                if key.starts_with("revoked:") {
+                    tx.delete(ROOT, key.as_str())?;
+                } else if key.starts_with("certificate:") {
+                    tx.put(
+                        ROOT,
+                        key.as_str(),
+                        automerge::ScalarValue::Bytes(vec![0; 8]),
+                    )?;
+                    tx.delete(ROOT, key.as_str())?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let current: Vec<String> = office
+        .replica
+        .read_document(&aufruf_sync_protocol::DocumentName::Office, |doc| {
+            doc.keys(ROOT).collect()
+        })
+        .unwrap();
+    assert!(
+        current
+            .iter()
+            .all(|k| !k.starts_with("revoked:") && !k.starts_with("certificate:")),
+        "{current:?}"
+    );
+    // A node that starts now still knows desk-2 is revoked and still counts the
+    // kiosk's ticket.
+    let refusals = Arc::new(Refusals::default());
+    let late = service_on(
+        &node_id!("display-1"),
+        Role::Display,
+        &office.replica,
+        &refusals,
+    );
+    late.refresh(wednesday(8, 40));
+    assert!(
+        late.subscribe_revoked()
+            .borrow()
+            .contains_key(&node_id!("desk-2"))
+    );
+    assert_eq!(late.display_view().waiting_total, 1);
 }
