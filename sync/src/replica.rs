@@ -524,7 +524,7 @@ impl<S: DocumentStore> Replica<S> {
         match recorded {
             Ok(()) => {
                 inner.unflushed_since = None;
-                tracing::warn!(
+                tracing::info!(
                     %peer,
                     incarnation = %self.incarnation,
                     "the new store has caught up with the office from {peer}; this device issues and calls from now on"
