@@ -46,7 +46,23 @@ pub struct SimulationParams {
     pub closes_minute: u32,
     /// The node that issues tickets; it needs a number block in the configuration.
     pub kiosk: NodeId,
+    /// Relative arrival rate of walk-ins over the day, in equal parts of the opening
+    /// hours (e.g. [`RUSH_PROFILE`]: a rush after opening, a lull at lunch).
+    pub arrival_profile: Vec<f64>,
+    /// Spread of handling times: the sigma of a log-normal around each service's
+    /// mean (0.5: some visitors take three times as long as others).
+    pub handling_spread: f64,
 }
+
+/// Relative arrival rate of walk-ins over the day, in ten equal parts: a rush after
+/// opening, a lull at lunch, a second smaller peak in the afternoon.
+pub const RUSH_PROFILE: [f64; 10] = [1.7, 1.5, 1.2, 1.0, 0.6, 0.7, 1.1, 1.2, 0.7, 0.3];
+
+/// A Monday: a long queue at the door, busy until lunch, quieter afterwards.
+pub const MONDAY_PROFILE: [f64; 10] = [2.6, 2.0, 1.5, 1.2, 0.6, 0.6, 0.8, 0.8, 0.5, 0.2];
+
+/// The same rate all day.
+pub const FLAT_PROFILE: [f64; 1] = [1.0];
 
 impl Default for SimulationParams {
     fn default() -> Self {
@@ -61,6 +77,8 @@ impl Default for SimulationParams {
             opens_minute: 8 * 60,
             closes_minute: 18 * 60,
             kiosk: node_id!("kiosk-1"),
+            arrival_profile: RUSH_PROFILE.to_vec(),
+            handling_spread: 0.5,
         }
     }
 }
@@ -76,6 +94,10 @@ pub enum SimulationError {
     BadHours,
     #[error("a share must be between 0 and 1")]
     BadShare,
+    #[error("an arrival profile needs at least one part, every rate at least 0 and one above 0")]
+    BadProfile,
+    #[error("the spread of handling times must be between 0 and 2")]
+    BadSpread,
     #[error("the model refused a step")]
     Refused(#[from] ActionError),
     /// Each desk's terminal is a node named after its desk, as a real one is by default.
@@ -199,6 +221,17 @@ fn check(config: &OfficeConfig, params: &SimulationParams) -> Result<(), Simulat
     if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
         return Err(SimulationError::BadShare);
     }
+    let profile = &params.arrival_profile;
+    if profile.is_empty()
+        || profile.len() > 24 * 60
+        || profile.iter().any(|r| !r.is_finite() || *r < 0.0)
+        || profile.iter().sum::<f64>() <= 0.0
+    {
+        return Err(SimulationError::BadProfile);
+    }
+    if !(0.0..=2.0).contains(&params.handling_spread) {
+        return Err(SimulationError::BadSpread);
+    }
     Ok(())
 }
 
@@ -273,13 +306,6 @@ const KIOSK_STORE: Incarnation = Incarnation::new(1);
 const MIDNIGHT: Timestamp = Timestamp::from_millis(1_773_100_800_000);
 const WALK_TO_DESK: Duration = Duration::from_secs(30);
 const WAIT_FOR_VISITOR: Duration = Duration::from_secs(60);
-/// Spread of handling times (sigma of the log-normal): some visitors take three times
-/// as long as others.
-const HANDLING_SPREAD: f64 = 0.5;
-
-/// Relative arrival rate of walk-ins over the day, in ten equal parts: a rush after
-/// opening, a lull at lunch, a second smaller peak in the afternoon.
-const RUSH_PROFILE: [f64; 10] = [1.7, 1.5, 1.2, 1.0, 0.6, 0.7, 1.1, 1.2, 0.7, 0.3];
 
 /// One service's appointment slots (every 5 minutes) and how many are left in each.
 struct Slots {
@@ -311,13 +337,13 @@ impl Slots {
     }
 }
 
-/// A walk-in's arrival minute: a Poisson process whose rate follows [`RUSH_PROFILE`]
+/// A walk-in's arrival minute: a Poisson process whose rate follows `profile`
 /// (drawn by inverting its piecewise-linear distribution function).
-fn walk_in_arrival(rng: &mut StdRng, opens: f64, closes: f64) -> f64 {
-    let total: f64 = RUSH_PROFILE.iter().sum();
+fn walk_in_arrival(rng: &mut StdRng, profile: &[f64], opens: f64, closes: f64) -> f64 {
+    let total: f64 = profile.iter().sum();
     let mut u = rng.random_range(0.0..total);
-    let part = (closes - opens) / RUSH_PROFILE.len() as f64;
-    for (i, rate) in RUSH_PROFILE.iter().enumerate() {
+    let part = (closes - opens) / profile.len() as f64;
+    for (i, rate) in profile.iter().enumerate() {
         if u < *rate {
             return opens + part * (i as f64 + u / rate);
         }
@@ -470,7 +496,7 @@ impl<'a> Office<'a> {
                 })
                 .or(profile.last())
                 .unwrap_or(&profile[0]);
-            let sigma = HANDLING_SPREAD;
+            let sigma = p.handling_spread;
             let handling_minutes = LogNormal::new(true_mean.ln() - sigma * sigma / 2.0, sigma)
                 .map_or(true_mean, |d| d.sample(&mut rng));
             let handling = Duration::from_secs_f64(handling_minutes * 60.0);
@@ -505,7 +531,12 @@ impl<'a> Office<'a> {
             } else {
                 Visitor {
                     service: service.clone(),
-                    arrives: at_minute(walk_in_arrival(&mut rng, opens, closes - 15.0)),
+                    arrives: at_minute(walk_in_arrival(
+                        &mut rng,
+                        &p.arrival_profile,
+                        opens,
+                        closes - 15.0,
+                    )),
                     booking: None,
                     comes: true,
                     shows_when_called: !rng.random_bool(p.walk_away),

@@ -82,6 +82,51 @@ fn impossible_days_are_refused() {
         ..Default::default()
     };
     assert_eq!(simulate(&config, &share), Err(SimulationError::BadShare));
+    for profile in [vec![], vec![0.0, 0.0], vec![1.0, -1.0], vec![f64::NAN]] {
+        let bad = SimulationParams {
+            arrival_profile: profile.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            simulate(&config, &bad),
+            Err(SimulationError::BadProfile),
+            "{profile:?}"
+        );
+    }
+    let spread = SimulationParams {
+        handling_spread: 5.0,
+        ..Default::default()
+    };
+    assert_eq!(simulate(&config, &spread), Err(SimulationError::BadSpread));
+}
+
+/// A Monday's queue at the door makes the morning's walk-ins wait longer than a day
+/// whose walk-ins come evenly; without spread in handling times waits are shorter.
+#[test]
+fn the_arrival_profile_and_the_handling_spread_shape_the_day() {
+    use aufruf_model::simulation::{FLAT_PROFILE, MONDAY_PROFILE};
+    let config = example();
+    let day = |arrival_profile: &[f64], handling_spread: f64| {
+        let params = SimulationParams {
+            visitors: 500,
+            desks: 5,
+            arrival_profile: arrival_profile.to_vec(),
+            handling_spread,
+            ..SimulationParams::default()
+        };
+        simulate_days(&config, &params, 1..=3).unwrap()
+    };
+    let monday = day(&MONDAY_PROFILE, 0.5);
+    let flat = day(&FLAT_PROFILE, 0.5);
+    assert!(
+        monday.walk_in_wait.mean > flat.walk_in_wait.mean * 2,
+        "monday {monday}flat {flat}"
+    );
+    let alike = day(&FLAT_PROFILE, 0.0);
+    assert!(
+        alike.walk_in_wait.p95 < flat.walk_in_wait.p95,
+        "alike {alike}flat {flat}"
+    );
 }
 
 /// A random office day within the office's capacity: 3 to 6 desks open, at most 80

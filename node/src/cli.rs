@@ -95,6 +95,15 @@ struct SimulateArgs {
     /// Opening hours of the simulated day.
     #[arg(long, default_value = "08:00-18:00")]
     hours: String,
+    /// How walk-ins arrive over the day: `rush` (a rush after opening, a lull at
+    /// lunch), `monday` (a long queue at the door, quiet afternoon), `flat`, or
+    /// relative rates over equal parts of the day, e.g. `3,2,1,1,1`.
+    #[arg(long, default_value = "rush", value_parser = parse_profile)]
+    profile: Profile,
+    /// Spread of handling times (sigma of a log-normal): 0 all alike, 0.5 some
+    /// visitors take three times as long as others.
+    #[arg(long, default_value_t = 0.5)]
+    handling_spread: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -405,6 +414,8 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         desks: *args.desks.start(),
         appointment_share: args.appointments,
         appointments_per_slot: args.appointments_per_slot,
+        arrival_profile: args.profile.0.clone(),
+        handling_spread: args.handling_spread,
         appointment_no_show: args.appointment_no_shows,
         walk_away: args.walk_aways,
         opens_minute: opens,
@@ -444,6 +455,34 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         format!("{} ms", took.as_millis())
     );
     Ok(())
+}
+
+/// Relative arrival rates over equal parts of the day.
+#[derive(Debug, Clone)]
+struct Profile(Vec<f64>);
+
+/// An arrival profile by name or as comma-separated relative rates.
+fn parse_profile(text: &str) -> Result<Profile, String> {
+    let rates = match text.trim() {
+        "rush" => return Ok(Profile(simulation::RUSH_PROFILE.to_vec())),
+        "monday" => return Ok(Profile(simulation::MONDAY_PROFILE.to_vec())),
+        "flat" => return Ok(Profile(simulation::FLAT_PROFILE.to_vec())),
+        rates => rates
+            .split(',')
+            .map(|r| {
+                r.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite() && *r >= 0.0)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{text}`: give rush, monday, flat or rates like 3,2,1,1 (each a number, 0 or more)"
+                        )
+                    })
+            })
+            .collect::<Result<Vec<f64>, String>>()?,
+    };
+    Ok(Profile(rates))
 }
 
 /// `6` or `3..8` (both ends included) as a range of open desks.

@@ -88,6 +88,23 @@ fn bad_simulation_options_are_explained() {
         assert!(!ok, "--desks {bad}");
         assert!(err.contains("--desks"), "{err}");
     }
+    for bad in ["tuesday", "1,x", "1,-2"] {
+        let (ok, _, err) = aufruf(&["simulate", "--profile", bad]);
+        assert!(!ok, "--profile {bad}");
+        assert!(err.contains("--profile"), "{err}");
+    }
+    let (ok, _, err) = aufruf(&["simulate", "--profile", "0,0"]);
+    assert!(!ok);
+    assert!(err.contains("arrival profile"), "{err}");
+    let (ok, out, err) = aufruf(&[
+        "simulate",
+        "--profile",
+        "monday",
+        "--handling-spread",
+        "0.3",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("visitors served"), "{out}");
 }
 
 #[test]
