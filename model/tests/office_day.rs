@@ -349,17 +349,26 @@ fn after_three_calls_without_showing_the_ticket_is_a_no_show() {
     assert_eq!(day.ticket(&ticket).unwrap().status, Status::Waiting);
 }
 
+/// A kiosk, desks 1 and 2 (each with its own clock) and a day on which both desks
+/// are open.
+fn two_desks_open(office: &aufruf_model::OfficeConfig) -> (Device, Device, Device, Day) {
+    let (kiosk, mut one, mut two) = (
+        Device::new("kiosk-1"),
+        Device::new("desk-1"),
+        Device::new("desk-2"),
+    );
+    let mut day = Day::new();
+    let s = one.stamp(&day, minute(0));
+    day.open_desk(office, &desk(1), vec![], s).unwrap();
+    let s = two.stamp(&day, minute(0));
+    day.open_desk(office, &desk(2), vec![], s).unwrap();
+    (kiosk, one, two, day)
+}
+
 #[test]
 fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
     let office = office();
-    let mut kiosk = Device::new("kiosk-1");
-    let mut one = Device::new("desk-1");
-    let mut two = Device::new("desk-2");
-    let mut a = Day::new();
-    let s = one.stamp(&a, minute(0));
-    a.open_desk(&office, &desk(1), vec![], s).unwrap();
-    let s = two.stamp(&a, minute(0));
-    a.open_desk(&office, &desk(2), vec![], s).unwrap();
+    let (mut kiosk, mut one, mut two, mut a) = two_desks_open(&office);
     let s = kiosk.stamp(&a, minute(1));
     let ticket = ticket_of(
         &a.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
@@ -400,14 +409,7 @@ fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
 #[test]
 fn a_lost_call_stays_lost_when_older_events_of_the_visitor_arrive() {
     let office = office();
-    let mut kiosk = Device::new("kiosk-1");
-    let mut one = Device::new("desk-1");
-    let mut two = Device::new("desk-2");
-    let mut a = Day::new();
-    let s = one.stamp(&a, minute(0));
-    a.open_desk(&office, &desk(1), vec![], s).unwrap();
-    let s = two.stamp(&a, minute(0));
-    a.open_desk(&office, &desk(2), vec![], s).unwrap();
+    let (mut kiosk, mut one, mut two, mut a) = two_desks_open(&office);
     let mut ids = Vec::new();
     for m in [1, 2] {
         let s = kiosk.stamp(&a, minute(m));

@@ -139,6 +139,20 @@ impl Office {
         self.refresh(wednesday(9, 0));
     }
 
+    /// The administrator revokes `node` from `at` on.
+    fn revoke(&self, node: &NodeId, at: Timestamp) {
+        let revocation = SignedRevocation::new(
+            &Revocation {
+                office: "zeitz".into(),
+                node: node.clone(),
+                from_ms: ms(at),
+            },
+            admin_sign,
+        )
+        .unwrap();
+        self.kiosk.office().revoke(at, &revocation).unwrap();
+    }
+
     /// Both services catch up, as a node does when its replica reports a change.
     fn refresh(&self, now: Timestamp) {
         self.kiosk.office().refresh(now);
@@ -474,20 +488,7 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
 fn a_revoked_node_writes_nothing_itself() {
     let office = Office::new();
     office.draw(wednesday(8, 5));
-    let revocation = SignedRevocation::new(
-        &Revocation {
-            office: "zeitz".into(),
-            node: node_id!("kiosk-1"),
-            from_ms: ms(wednesday(8, 30)),
-        },
-        admin_sign,
-    )
-    .unwrap();
-    office
-        .desk
-        .office()
-        .revoke(wednesday(8, 30), &revocation)
-        .unwrap();
+    office.revoke(&node_id!("kiosk-1"), wednesday(8, 30));
     office.refresh(wednesday(8, 31));
     let drawn = office.kiosk.draw_ticket(
         wednesday(8, 35),
@@ -510,20 +511,7 @@ fn a_revoked_node_writes_nothing_itself() {
 fn a_revocation_or_certificate_a_thief_deletes_from_the_office_document_still_counts() {
     let office = Office::new();
     office.draw(wednesday(8, 5));
-    let revocation = SignedRevocation::new(
-        &Revocation {
-            office: "zeitz".into(),
-            node: node_id!("desk-2"),
-            from_ms: ms(wednesday(8, 30)),
-        },
-        admin_sign,
-    )
-    .unwrap();
-    office
-        .kiosk
-        .office()
-        .revoke(wednesday(8, 30), &revocation)
-        .unwrap();
+    office.revoke(&node_id!("desk-2"), wednesday(8, 30));
     // The thief (desk-2 itself) deletes its revocation and every certificate from
     // the office document, and overwrites the kiosk's with junk.
     office
