@@ -141,6 +141,9 @@ struct Index {
     number_by_node: BTreeMap<NodeId, u32>,
     /// Handling times of finished tickets per service: total and count.
     handling: BTreeMap<ServiceId, (Duration, u32)>,
+    /// The tickets each booking was checked in as (one, unless two kiosks checked
+    /// it in at once).
+    checked_in: BTreeMap<BookingCode, BTreeSet<TicketId>>,
 }
 
 /// What the index knows of one folded ticket.
@@ -151,6 +154,7 @@ struct Facts {
     handling: Option<Duration>,
     losers: Vec<DeskId>,
     number: u32,
+    booking: Option<BookingCode>,
 }
 
 impl Facts {
@@ -162,6 +166,10 @@ impl Facts {
             handling: t.handling,
             losers: t.lost_claims.iter().map(|c| c.loser.clone()).collect(),
             number: t.number.number,
+            booking: match &t.origin {
+                Origin::Appointment { code, .. } => Some(code.clone()),
+                Origin::WalkIn | Origin::Remote => None,
+            },
         }
     }
 }
@@ -231,6 +239,9 @@ impl Index {
         }
         for loser in &facts.losers {
             set(&mut self.lost_by, loser, id, add);
+        }
+        if let Some(code) = &facts.booking {
+            set(&mut self.checked_in, code, id, add);
         }
     }
 }
@@ -428,8 +439,7 @@ impl Day {
 
     /// The ticket under which a booking was checked in, if it was.
     pub fn checked_in(&self, code: &BookingCode) -> Option<&Ticket> {
-        self.tickets()
-            .find(|t| matches!(&t.origin, Origin::Appointment { code: c, .. } if c == code))
+        self.indexed(self.index.checked_in.get(code)).next()
     }
 
     /// The desk's session; `None` if it was never opened today.
