@@ -748,8 +748,9 @@ impl<S: DocumentStore> Inner<S> {
 
     /// Compaction rewrites only the stored form: the in-memory document (and with it
     /// every session's sync state) stays as it is, so unlike a reload it needs no
-    /// sync-state reset. It runs under the replica's lock; for a busy day `save()`
-    /// takes milliseconds, once every [`COMPACT_AFTER_CHUNKS`] chunks.
+    /// sync-state reset. This one saves under the replica's lock: it is for the rare
+    /// whole-document writes (peer changes the store refused); the routine
+    /// compaction is [`Replica::compact_due`]'s, at the tick.
     fn compact(&mut self, name: &DocumentName) -> Result<(), StoreError> {
         self.compacting.remove(name);
         if let Some(document) = self.core.document(name) {
