@@ -143,6 +143,9 @@ struct Index {
     number_by_node: BTreeMap<NodeId, u32>,
     /// Handling times of finished tickets per service: total and count.
     handling: BTreeMap<ServiceId, (Duration, u32)>,
+    /// The tickets each booking was checked in as (one, unless two kiosks checked
+    /// it in at once).
+    checked_in: BTreeMap<BookingCode, BTreeSet<TicketId>>,
 }
 
 /// What the index knows of one folded ticket.
@@ -155,6 +158,7 @@ struct Facts {
     number: u32,
     calls: Vec<(Stamp, DeskId)>,
     appointment: bool,
+    booking: Option<BookingCode>,
 }
 
 impl Facts {
@@ -168,6 +172,10 @@ impl Facts {
             number: t.number.number,
             calls: t.calls_won.clone(),
             appointment: t.origin.due().is_some(),
+            booking: match &t.origin {
+                Origin::Appointment { code, .. } => Some(code.clone()),
+                Origin::WalkIn | Origin::Remote => None,
+            },
         }
     }
 }
@@ -250,6 +258,9 @@ impl Index {
                     self.calls_at.remove(desk);
                 }
             }
+        }
+        if let Some(code) = &facts.booking {
+            set(&mut self.checked_in, code, id, add);
         }
     }
 }
@@ -465,8 +476,7 @@ impl Day {
 
     /// The ticket under which a booking was checked in, if it was.
     pub fn checked_in(&self, code: &BookingCode) -> Option<&Ticket> {
-        self.tickets()
-            .find(|t| matches!(&t.origin, Origin::Appointment { code: c, .. } if c == code))
+        self.indexed(self.index.checked_in.get(code)).next()
     }
 
     /// The desk's session; `None` if it was never opened today.

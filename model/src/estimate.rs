@@ -2,16 +2,16 @@
 //! current state, with handling times learned from finished tickets and the desks open
 //! now. Also the static formula most systems use, to compare against.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aufruf_names::node_id;
 
 use crate::config::OfficeConfig;
 use crate::day::Day;
-use crate::ids::{BookingCode, DeskId, Incarnation, ServiceId, TicketId};
+use crate::ids::{DeskId, Incarnation, ServiceId, TicketId};
 use crate::policy::{self, Candidate};
-use crate::ticket::{Origin, Ticket};
+use crate::ticket::Ticket;
 use crate::time::Timestamp;
 
 /// How many finished tickets the configured expectation counts as.
@@ -210,17 +210,10 @@ fn forward(
     // under the node `booking`, numbered in booking-code order. A real node of that
     // name does no harm: stand-ins are told apart by `real`, and a pick is found again
     // by identity, not by id.
-    let checked_in: BTreeSet<&BookingCode> = day
-        .tickets()
-        .filter_map(|t| match &t.origin {
-            Origin::Appointment { code, .. } => Some(code),
-            Origin::WalkIn | Origin::Remote => None,
-        })
-        .collect();
     let expected_bookings: Vec<(TicketId, &crate::day::Appointment)> = day
         .appointments()
         .filter(|a| a.due >= now + config.queue.appointment_window())
-        .filter(|a| !checked_in.contains(&a.code))
+        .filter(|a| day.checked_in(&a.code).is_none())
         .enumerate()
         .map(|(i, a)| {
             let seq = u32::try_from(i).unwrap_or(u32::MAX);

@@ -270,7 +270,21 @@ fn an_entry_altered_by_a_relaying_peer_does_not_count() {
             let (_, map) = tx.get(ROOT, ticket.as_str())?.unwrap();
             let keys: Vec<String> = tx.keys(&map).collect();
             let (value, _) = tx.get(&map, keys[0].as_str())?.unwrap();
-            let altered = value.as_str().unwrap().replace("anmeldung", "reisepass");
+            let automerge::Value::Scalar(sealed) = value else {
+                panic!("a sealed event is a scalar")
+            };
+            let automerge::ScalarValue::Bytes(sealed) = sealed.as_ref() else {
+                panic!("a sealed event is bytes")
+            };
+            // The body is the seal's tail.
+            let needle = b"anmeldung";
+            let at = sealed
+                .windows(needle.len())
+                .rposition(|w| w == needle)
+                .expect("the service is in the body");
+            let mut altered = sealed[..at].to_vec();
+            altered.extend_from_slice(b"reisepass");
+            altered.extend_from_slice(&sealed[at + needle.len()..]);
             tx.put(&map, keys[0].as_str(), altered)?;
             Ok(())
         })
