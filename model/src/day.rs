@@ -157,7 +157,6 @@ struct Facts {
     losers: Vec<DeskId>,
     number: u32,
     calls: Vec<(Stamp, DeskId)>,
-    appointment: bool,
     booking: Option<BookingCode>,
 }
 
@@ -171,7 +170,6 @@ impl Facts {
             losers: t.lost_claims.iter().map(|c| c.loser.clone()).collect(),
             number: t.number.number,
             calls: t.calls_won.clone(),
-            appointment: t.origin.due().is_some(),
             booking: match &t.origin {
                 Origin::Appointment { code, .. } => Some(code.clone()),
                 Origin::WalkIn | Origin::Remote => None,
@@ -251,7 +249,7 @@ impl Index {
                 self.calls_at
                     .entry(desk.clone())
                     .or_default()
-                    .insert(stamp.clone(), facts.appointment);
+                    .insert(stamp.clone(), facts.booking.is_some());
             } else if let Some(calls) = self.calls_at.get_mut(desk) {
                 calls.remove(stamp);
                 if calls.is_empty() {

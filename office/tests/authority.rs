@@ -103,11 +103,7 @@ impl Office {
 
     /// Draws a ticket: its document key (`ticket:<id>`) and number.
     fn draw_ticket(&self, at: Timestamp) -> (String, String) {
-        let ticket = self
-            .kiosk
-            .draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
-            .unwrap()
-            .ticket;
+        let ticket = walk_in(&self.kiosk, at).unwrap().ticket;
         (format!("ticket:{}", ticket.id), ticket.number)
     }
 
@@ -167,6 +163,14 @@ impl Office {
         reasons.dedup();
         reasons
     }
+}
+
+/// A walk-in ticket for "anmeldung" drawn at `kiosk`.
+fn walk_in(
+    kiosk: &KioskService<MemoryReplica>,
+    at: Timestamp,
+) -> Result<aufruf_office::views::IssuedView, ServiceError> {
+    kiosk.draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
 }
 
 fn stamp_id(ms: u64, node: &str) -> String {
@@ -436,10 +440,7 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
         ));
         KioskService::new(office, None, None)
     };
-    let draw = |k: &KioskService<MemoryReplica>, at| {
-        k.draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
-            .unwrap()
-    };
+    let draw = |k: &KioskService<MemoryReplica>, at| walk_in(k, at).unwrap();
     // The first certificate ends at 09:00; the kiosk is enrolled again before.
     let first = with_certificate(TestSigner::valid(
         &kiosk,
@@ -458,12 +459,7 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
     // writes nothing ...
     let ended_signer = TestSigner::valid(&kiosk, Role::Kiosk, 0, ms(wednesday(9, 0)));
     let ended = with_certificate(ended_signer.clone());
-    let drawn = ended.draw_ticket(
-        wednesday(9, 40),
-        &ServiceId::new("anmeldung"),
-        Wish::Qr,
-        Language::De,
-    );
+    let drawn = walk_in(&ended, wednesday(9, 40));
     assert!(
         matches!(
             drawn,
@@ -504,12 +500,7 @@ fn a_revoked_node_writes_nothing_itself() {
     office.draw(wednesday(8, 5));
     office.revoke(&node_id!("kiosk-1"), wednesday(8, 30));
     office.refresh(wednesday(8, 31));
-    let drawn = office.kiosk.draw_ticket(
-        wednesday(8, 35),
-        &ServiceId::new("anmeldung"),
-        Wish::Qr,
-        Language::De,
-    );
+    let drawn = walk_in(&office.kiosk, wednesday(8, 35));
     assert!(
         matches!(
             drawn,
