@@ -170,7 +170,8 @@ impl Day {
         .ok_or_else(|| ActionError::NobodyWaiting(desk.clone()))?
         .id
         .clone();
-        self.ticket_action(&next, stamp, TicketEvent::Called { desk: desk.clone() })
+        let call = self.call_event(&next, desk);
+        self.ticket_action(&next, stamp, call)
     }
 
     /// Calls one particular waiting visitor, out of the policy's order.
@@ -189,7 +190,17 @@ impl Day {
                 service: t.service.clone(),
             });
         }
-        self.ticket_action(ticket, stamp, TicketEvent::Called { desk: desk.clone() })
+        let call = self.call_event(ticket, desk);
+        self.ticket_action(ticket, stamp, call)
+    }
+
+    /// A call by `desk`, naming how many of the ticket's events the desk knows: all
+    /// of them precede the call, which is stamped after the latest.
+    fn call_event(&self, ticket: &TicketId, desk: &DeskId) -> TicketEvent {
+        TicketEvent::Called {
+            desk: desk.clone(),
+            seen: Some(u32::try_from(self.events_of_ticket(ticket)).unwrap_or(u32::MAX)),
+        }
     }
 
     /// Calls the current visitor again; after the configured number of calls the

@@ -79,7 +79,7 @@ pub fn may_write(author: &Author, event: &Event) -> Result<(), Unauthorised> {
                 TicketEvent::Returned => {
                     allowed(author.role == Role::Desk, Unauthorised::WrongRole)
                 }
-                TicketEvent::Called { desk }
+                TicketEvent::Called { desk, .. }
                 | TicketEvent::Recalled { desk }
                 | TicketEvent::Serving { desk }
                 | TicketEvent::Transferred { desk, .. }
@@ -151,7 +151,10 @@ mod tests {
         let display = author(node_id!("display-1"), Role::Display);
         let gateway = author(node_id!("gateway"), Role::Gateway);
         let own_desk = DeskId::new("desk-1");
-        let call = |desk: DeskId| TicketEvent::Called { desk };
+        let call = |desk: DeskId| TicketEvent::Called {
+            desk,
+            seen: Some(1),
+        };
 
         // What each does every day.
         for (who, event) in [

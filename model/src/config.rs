@@ -97,8 +97,18 @@ fn default_timezone() -> String {
 pub struct QueueSettings {
     /// A checked-in appointment is called first from this many minutes before its slot.
     pub appointment_window_minutes: u32,
-    /// A walk-in who has waited this long goes before appointments.
+    /// A walk-in who has waited this long is overdue: first among the walk-ins, and
+    /// owed a call before appointments once a desk has called
+    /// `walk_in_after_appointments` appointments in a row.
     pub walk_in_max_wait_minutes: u32,
+    /// After this many appointments in a row at a desk, an overdue walk-in goes
+    /// first; so booked citizens go first, and walk-ins are still called on a day
+    /// full of appointments. 0: overdue walk-ins always go before appointments.
+    pub walk_in_after_appointments: u32,
+    /// The office's promise to booked citizens who check in on time: called within
+    /// this many minutes of the appointment's start. The simulation and the
+    /// statistics count the appointments called later.
+    pub appointment_max_wait_minutes: u32,
     /// After this many calls without the visitor showing up, the ticket is a no-show.
     pub calls_before_no_show: u32,
     /// A booked citizen may check in from this many minutes before the appointment's
@@ -114,6 +124,8 @@ impl Default for QueueSettings {
         Self {
             appointment_window_minutes: 5,
             walk_in_max_wait_minutes: 45,
+            walk_in_after_appointments: 3,
+            appointment_max_wait_minutes: 10,
             calls_before_no_show: 3,
             check_in_early_minutes: 60,
         }
@@ -123,6 +135,10 @@ impl Default for QueueSettings {
 impl QueueSettings {
     pub fn appointment_window(&self) -> Duration {
         Duration::from_secs(u64::from(self.appointment_window_minutes) * 60)
+    }
+
+    pub fn appointment_max_wait(&self) -> Duration {
+        Duration::from_secs(u64::from(self.appointment_max_wait_minutes) * 60)
     }
 
     pub fn walk_in_max_wait(&self) -> Duration {
@@ -206,6 +222,15 @@ pub struct Department {
     pub name: Name,
     #[serde(default)]
     pub hours: WeeklyHours,
+    /// Stop issuing walk-in tickets for a service once a new ticket's estimate
+    /// reaches past closing time (the office says no before it breaks its word);
+    /// on unless set to `false`.
+    #[serde(default = "yes")]
+    pub refuse_walk_ins_past_closing: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -533,6 +558,12 @@ impl OfficeConfig {
         if q.calls_before_no_show == 0 {
             return fail(
                 "queue.calls_before_no_show".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if q.appointment_max_wait_minutes == 0 {
+            return fail(
+                "queue.appointment_max_wait_minutes".into(),
                 "must be at least 1".into(),
             );
         }

@@ -135,12 +135,17 @@ struct Index {
     lost_by: BTreeMap<DeskId, BTreeSet<TicketId>>,
     /// Tickets being served or done, by the time they got there.
     past_calls: BTreeSet<(Timestamp, TicketId)>,
+    /// The calls each desk won, by stamp: whether the visitor had an appointment.
+    calls_at: BTreeMap<DeskId, BTreeMap<Stamp, bool>>,
     /// The highest ticket sequence number of each node (issued or not).
     seq_by_node: BTreeMap<NodeId, u32>,
     /// The highest display number each node issued.
     number_by_node: BTreeMap<NodeId, u32>,
     /// Handling times of finished tickets per service: total and count.
     handling: BTreeMap<ServiceId, (Duration, u32)>,
+    /// The tickets each booking was checked in as (one, unless two kiosks checked
+    /// it in at once).
+    checked_in: BTreeMap<BookingCode, BTreeSet<TicketId>>,
 }
 
 /// What the index knows of one folded ticket.
@@ -151,6 +156,8 @@ struct Facts {
     handling: Option<Duration>,
     losers: Vec<DeskId>,
     number: u32,
+    calls: Vec<(Stamp, DeskId)>,
+    booking: Option<BookingCode>,
 }
 
 impl Facts {
@@ -162,6 +169,11 @@ impl Facts {
             handling: t.handling,
             losers: t.lost_claims.iter().map(|c| c.loser.clone()).collect(),
             number: t.number.number,
+            calls: t.calls_won.clone(),
+            booking: match &t.origin {
+                Origin::Appointment { code, .. } => Some(code.clone()),
+                Origin::WalkIn | Origin::Remote => None,
+            },
         }
     }
 }
@@ -231,6 +243,22 @@ impl Index {
         }
         for loser in &facts.losers {
             set(&mut self.lost_by, loser, id, add);
+        }
+        for (stamp, desk) in &facts.calls {
+            if add {
+                self.calls_at
+                    .entry(desk.clone())
+                    .or_default()
+                    .insert(stamp.clone(), facts.booking.is_some());
+            } else if let Some(calls) = self.calls_at.get_mut(desk) {
+                calls.remove(stamp);
+                if calls.is_empty() {
+                    self.calls_at.remove(desk);
+                }
+            }
+        }
+        if let Some(code) = &facts.booking {
+            set(&mut self.checked_in, code, id, add);
         }
     }
 }
@@ -333,6 +361,24 @@ impl Day {
         self.tickets.get(ticket).and_then(TicketLog::latest)
     }
 
+    /// How many visitors with an appointment `desk` called in a row last, counted
+    /// back at most `limit` calls.
+    pub fn appointments_in_a_row(&self, desk: &DeskId, limit: u32) -> u32 {
+        let calls = self.index.calls_at.get(desk);
+        let in_a_row = calls
+            .into_iter()
+            .flat_map(|c| c.values().rev())
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .take_while(|appointment| **appointment)
+            .count();
+        u32::try_from(in_a_row).unwrap_or(u32::MAX)
+    }
+
+    /// How many events the day holds of `ticket`.
+    pub(crate) fn events_of_ticket(&self, ticket: &TicketId) -> usize {
+        self.tickets.get(ticket).map_or(0, TicketLog::len)
+    }
+
     /// The latest stamp among a desk's events, if it has any.
     pub(crate) fn latest_of_desk(&self, desk: &DeskId) -> Option<&Stamp> {
         self.desks.get(desk).and_then(|log| log.keys().next_back())
@@ -428,8 +474,7 @@ impl Day {
 
     /// The ticket under which a booking was checked in, if it was.
     pub fn checked_in(&self, code: &BookingCode) -> Option<&Ticket> {
-        self.tickets()
-            .find(|t| matches!(&t.origin, Origin::Appointment { code: c, .. } if c == code))
+        self.indexed(self.index.checked_in.get(code)).next()
     }
 
     /// The desk's session; `None` if it was never opened today.

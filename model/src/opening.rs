@@ -17,7 +17,7 @@ use chrono::{
 use chrono_tz::Tz;
 
 use crate::calendar::{self, from_utc, to_utc};
-use crate::config::{Department, OfficeConfig};
+use crate::config::{Department, OfficeConfig, OpeningInterval};
 use crate::day::Appointment;
 use crate::ids::ServiceId;
 use crate::time::Timestamp;
@@ -115,6 +115,36 @@ impl OfficeConfig {
         WalkIns::Closed {
             reopens: self.next_opening(department, zone, now),
         }
+    }
+
+    /// When the opening interval of `service`'s department that holds `now` ends;
+    /// `None` while the department is closed (or the service unknown), and when it
+    /// stays open through midnight ("…-24:00" followed by "00:00-…"): an office open
+    /// around the clock has no closing time to keep.
+    pub fn closes_at(&self, service: &ServiceId, now: Timestamp) -> Option<Timestamp> {
+        let department = self
+            .service(service)
+            .and_then(|s| self.department(&s.department))?;
+        let zone = self.timezone();
+        if !self.open_at(department, zone, now) {
+            return None;
+        }
+        let local = local_datetime(zone, now);
+        let interval = department
+            .hours
+            .on(local.date().weekday())
+            .iter()
+            .find(|i| i.contains(local.time()))?;
+        if interval.closes == OpeningInterval::END_OF_DAY {
+            let tomorrow = local.date().checked_add_days(Days::new(1))?;
+            let midnight = instants_at(zone, tomorrow, NaiveTime::MIN)
+                .into_iter()
+                .next()?;
+            return (!self.open_at(department, zone, midnight)).then_some(midnight);
+        }
+        instants_at(zone, local.date(), interval.closes)
+            .into_iter()
+            .find(|at| *at > now)
     }
 
     /// The instant from which an appointment starting at `appointment_start` may be

@@ -1,9 +1,13 @@
 //! The queue policy: which waiting visitor a desk calls next.
 //!
-//! In order: walk-ins who have waited past the configured bound (so appointments never
-//! starve them), then checked-in appointments due within the configured window, then
-//! walk-ins by arrival, then appointments checked in early. Ties go to the earlier
-//! arrival and then the ticket id, so every replica picks the same visitor.
+//! In order: checked-in appointments due within the configured window (booked citizens
+//! go first), then walk-ins who have waited past the configured bound, then walk-ins by
+//! arrival, then appointments checked in early. So that a day full of appointments
+//! does not starve the walk-ins, a desk that has called
+//! `walk_in_after_appointments` appointments in a row owes an overdue walk-in the
+//! next call: that walk-in goes first — unless a booked citizen's start lies half the
+//! office's promise (`appointment_max_wait_minutes`) back already. Ties go to the
+//! earlier arrival and then the ticket id, so every replica picks the same visitor.
 //!
 //! The policy is a pure function of its inputs; the estimate runs the very same
 //! [`pick`] forward over a virtual queue.
@@ -42,21 +46,50 @@ impl<'a> From<&'a Ticket> for Candidate<'a> {
 /// The policy's classes, earliest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Class {
-    /// A walk-in waiting longer than the bound.
-    OverdueWalkIn,
+    /// An appointment whose start lies half the office's promise
+    /// (`appointment_max_wait_minutes`) back: about to be called later than promised.
+    LateAppointment,
+    /// A walk-in waiting longer than the bound, at a desk that owes one a call.
+    OwedWalkIn,
     /// An appointment whose start is within the window (or past).
     DueAppointment,
+    /// A walk-in waiting longer than the bound.
+    OverdueWalkIn,
     WalkIn,
     /// An appointment checked in well before its start.
     EarlyAppointment,
 }
 
+/// Whether a desk that called `streak` appointments in a row owes an overdue walk-in
+/// the next call.
+pub fn owes_walk_in(streak: u32, settings: &QueueSettings) -> bool {
+    streak >= settings.walk_in_after_appointments
+}
+
+/// How a desk's run of appointments goes on after it calls `picked`.
+pub fn streak_after(streak: u32, picked: &Candidate<'_>) -> u32 {
+    if picked.due.is_some() {
+        streak.saturating_add(1)
+    } else {
+        0
+    }
+}
+
 impl Candidate<'_> {
-    pub fn class(&self, now: Timestamp, settings: &QueueSettings) -> Class {
+    /// The class of this visitor at `now`, for a desk that called `streak`
+    /// appointments in a row.
+    pub fn class(&self, now: Timestamp, settings: &QueueSettings, streak: u32) -> Class {
         match self.due {
+            Some(due) if now >= due + settings.appointment_max_wait() / 2 => Class::LateAppointment,
             Some(due) if now + settings.appointment_window() >= due => Class::DueAppointment,
             Some(_) => Class::EarlyAppointment,
-            None if now.since(self.arrival) >= settings.walk_in_max_wait() => Class::OverdueWalkIn,
+            None if now.since(self.arrival) >= settings.walk_in_max_wait() => {
+                if owes_walk_in(streak, settings) {
+                    Class::OwedWalkIn
+                } else {
+                    Class::OverdueWalkIn
+                }
+            }
             None => Class::WalkIn,
         }
     }
@@ -69,13 +102,21 @@ impl Candidate<'_> {
         }
     }
 
-    fn order(&self, other: &Self, now: Timestamp, settings: &QueueSettings) -> Ordering {
+    fn order(
+        &self,
+        other: &Self,
+        now: Timestamp,
+        settings: &QueueSettings,
+        streak: u32,
+    ) -> Ordering {
         let key = |c: &Self| {
-            let class = c.class(now, settings);
+            let class = c.class(now, settings, streak);
             // Appointments go by their start, walk-ins by arrival.
             let time = match class {
-                Class::DueAppointment | Class::EarlyAppointment => c.due.unwrap_or(c.arrival),
-                Class::OverdueWalkIn | Class::WalkIn => c.arrival,
+                Class::LateAppointment | Class::DueAppointment | Class::EarlyAppointment => {
+                    c.due.unwrap_or(c.arrival)
+                }
+                Class::OwedWalkIn | Class::OverdueWalkIn | Class::WalkIn => c.arrival,
             };
             (class, time, c.arrival)
         };
@@ -85,13 +126,15 @@ impl Candidate<'_> {
     }
 }
 
-/// The visitor `desk` (serving `services`) calls next among `candidates`.
+/// The visitor `desk` (serving `services`, and having called `streak` appointments
+/// in a row) calls next among `candidates`.
 pub fn pick<'c, 'a>(
     candidates: impl IntoIterator<Item = &'c Candidate<'a>>,
     desk: &DeskId,
     services: &[ServiceId],
     now: Timestamp,
     settings: &QueueSettings,
+    streak: u32,
 ) -> Option<&'c Candidate<'a>>
 where
     'a: 'c,
@@ -99,7 +142,12 @@ where
     candidates
         .into_iter()
         .filter(|c| c.eligible(desk, services))
-        .min_by(|a, b| a.order(b, now, settings))
+        .min_by(|a, b| a.order(b, now, settings, streak))
+}
+
+/// How many appointments in a row `desk` called last, as far as the policy cares.
+pub fn streak_of(day: &Day, desk: &DeskId, settings: &QueueSettings) -> u32 {
+    day.appointments_in_a_row(desk, settings.walk_in_after_appointments)
 }
 
 /// The waiting visitor `desk` should call next, if any.
@@ -126,7 +174,8 @@ pub fn next_for_desk_where<'d>(
         .filter(|t| callable(t))
         .map(Candidate::from)
         .collect();
-    let picked = pick(&candidates, desk, &services, now, &config.queue)?;
+    let streak = streak_of(day, desk, &config.queue);
+    let picked = pick(&candidates, desk, &services, now, &config.queue, streak)?;
     day.ticket(picked.id)
 }
 

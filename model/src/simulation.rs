@@ -33,6 +33,10 @@ pub struct SimulationParams {
     pub desks: usize,
     /// Share of visitors who booked an appointment.
     pub appointment_share: f64,
+    /// Appointments of one service the office gives per 5-minute slot, as its
+    /// booking would; `None`: one per two open desks that serve it (rounded up). A
+    /// booking drawn for a full slot takes the nearest free one.
+    pub appointments_per_slot: Option<u32>,
     /// Share of booked citizens who never come.
     pub appointment_no_show: f64,
     /// Share of walk-ins who leave before they are called.
@@ -42,7 +46,23 @@ pub struct SimulationParams {
     pub closes_minute: u32,
     /// The node that issues tickets; it needs a number block in the configuration.
     pub kiosk: NodeId,
+    /// Relative arrival rate of walk-ins over the day, in equal parts of the opening
+    /// hours (e.g. [`RUSH_PROFILE`]: a rush after opening, a lull at lunch).
+    pub arrival_profile: Vec<f64>,
+    /// Spread of handling times: the sigma of a log-normal around each service's
+    /// mean (0.5: some visitors take three times as long as others).
+    pub handling_spread: f64,
 }
+
+/// Relative arrival rate of walk-ins over the day, in ten equal parts: a rush after
+/// opening, a lull at lunch, a second smaller peak in the afternoon.
+pub const RUSH_PROFILE: [f64; 10] = [1.7, 1.5, 1.2, 1.0, 0.6, 0.7, 1.1, 1.2, 0.7, 0.3];
+
+/// A Monday: a long queue at the door, busy until lunch, quieter afterwards.
+pub const MONDAY_PROFILE: [f64; 10] = [2.6, 2.0, 1.5, 1.2, 0.6, 0.6, 0.8, 0.8, 0.5, 0.2];
+
+/// The same rate all day.
+pub const FLAT_PROFILE: [f64; 1] = [1.0];
 
 impl Default for SimulationParams {
     fn default() -> Self {
@@ -51,11 +71,14 @@ impl Default for SimulationParams {
             visitors: 600,
             desks: 6,
             appointment_share: 0.3,
+            appointments_per_slot: None,
             appointment_no_show: 0.1,
             walk_away: 0.03,
             opens_minute: 8 * 60,
             closes_minute: 18 * 60,
             kiosk: node_id!("kiosk-1"),
+            arrival_profile: RUSH_PROFILE.to_vec(),
+            handling_spread: 0.5,
         }
     }
 }
@@ -71,6 +94,10 @@ pub enum SimulationError {
     BadHours,
     #[error("a share must be between 0 and 1")]
     BadShare,
+    #[error("an arrival profile needs at least one part, every rate at least 0 and one above 0")]
+    BadProfile,
+    #[error("the spread of handling times must be between 0 and 2")]
+    BadSpread,
     #[error("the model refused a step")]
     Refused(#[from] ActionError),
     /// Each desk's terminal is a node named after its desk, as a real one is by default.
@@ -84,6 +111,7 @@ pub struct WaitStats {
     pub count: usize,
     pub mean: Duration,
     pub p90: Duration,
+    pub p95: Duration,
     pub max: Duration,
 }
 
@@ -95,13 +123,42 @@ impl WaitStats {
         waits.sort();
         let count = waits.len();
         let total: Duration = waits.iter().sum();
-        let p90 = waits[(count * 9).div_ceil(10).saturating_sub(1)];
+        let percentile = |p: usize| waits[(count * p).div_ceil(100).saturating_sub(1)];
         Self {
             count,
             mean: total / u32::try_from(count).unwrap_or(u32::MAX),
-            p90,
+            p90: percentile(90),
+            p95: percentile(95),
             max: waits[count - 1],
         }
+    }
+}
+
+/// A walk-in called this much before the estimate the kiosk gave them may be out on
+/// an errand and miss the call.
+pub const EARLY_CALL_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// What one day measured, kept whole so that days can be pooled.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Samples {
+    walk_in_waits: Vec<Duration>,
+    appointment_waits: Vec<Duration>,
+    /// Per estimated walk-in: the error of our estimate and of the static formula,
+    /// and whether the call came more than [`EARLY_CALL_MARGIN`] before our estimate.
+    estimates: Vec<(Duration, Duration, bool)>,
+}
+
+impl Samples {
+    fn errors(&self) -> (Duration, Duration) {
+        let n = u32::try_from(self.estimates.len().max(1)).unwrap_or(u32::MAX);
+        let ours: Duration = self.estimates.iter().map(|e| e.0).sum();
+        let statics: Duration = self.estimates.iter().map(|e| e.1).sum();
+        (ours / n, statics / n)
+    }
+
+    fn early_share(&self) -> f64 {
+        let early = self.estimates.iter().filter(|e| e.2).count();
+        early as f64 / self.estimates.len().max(1) as f64
     }
 }
 
@@ -125,6 +182,9 @@ pub struct SimulationReport {
     pub estimated: usize,
     pub estimate_error: Duration,
     pub static_error: Duration,
+    /// Share of the estimated walk-ins called more than [`EARLY_CALL_MARGIN`] before
+    /// their estimate.
+    pub early_calls: f64,
     /// When the last visitor was finished, minutes after midnight.
     pub last_finish_minute: u32,
     /// Whether every ticket ended served, no-show or cancelled.
@@ -136,6 +196,11 @@ pub fn simulate(
     config: &OfficeConfig,
     params: &SimulationParams,
 ) -> Result<SimulationReport, SimulationError> {
+    check(config, params)?;
+    Ok(Office::new(config, params)?.run()?.0)
+}
+
+fn check(config: &OfficeConfig, params: &SimulationParams) -> Result<(), SimulationError> {
     if params.desks == 0 {
         return Err(SimulationError::NoDesks);
     }
@@ -156,7 +221,83 @@ pub fn simulate(
     if shares.iter().any(|s| !(0.0..=1.0).contains(s)) {
         return Err(SimulationError::BadShare);
     }
-    Office::new(config, params)?.run()
+    let profile = &params.arrival_profile;
+    if profile.is_empty()
+        || profile.len() > 24 * 60
+        || profile.iter().any(|r| !r.is_finite() || *r < 0.0)
+        || profile.iter().sum::<f64>() <= 0.0
+    {
+        return Err(SimulationError::BadProfile);
+    }
+    if !(0.0..=2.0).contains(&params.handling_spread) {
+        return Err(SimulationError::BadSpread);
+    }
+    Ok(())
+}
+
+/// Many days of one kind, pooled: every waiting time and estimate of all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaysReport {
+    pub days: usize,
+    pub desks: usize,
+    pub walk_in_wait: WaitStats,
+    pub appointment_wait: WaitStats,
+    pub estimated: usize,
+    pub estimate_error: Duration,
+    pub static_error: Duration,
+    pub early_calls: f64,
+    /// Days on which our estimate was worse than the static formula.
+    pub days_estimate_worse: usize,
+    /// Days that ended with a ticket neither served nor a no-show.
+    pub days_unfinished: usize,
+    /// Booked citizens called later after their start than the office promises
+    /// (`queue.appointment_max_wait_minutes`).
+    pub appointments_late: usize,
+}
+
+/// Runs the day `params` describes once for each seed in `seeds` and pools the
+/// results.
+pub fn simulate_days(
+    config: &OfficeConfig,
+    params: &SimulationParams,
+    seeds: impl IntoIterator<Item = u64>,
+) -> Result<DaysReport, SimulationError> {
+    let mut pooled = Samples::default();
+    let (mut days, mut worse, mut unfinished) = (0, 0, 0);
+    for seed in seeds {
+        let params = SimulationParams {
+            seed,
+            ..params.clone()
+        };
+        check(config, &params)?;
+        let (report, samples) = Office::new(config, &params)?.run()?;
+        days += 1;
+        worse += usize::from(report.estimate_error > report.static_error);
+        unfinished += usize::from(!report.all_tickets_finished);
+        pooled.walk_in_waits.extend(samples.walk_in_waits);
+        pooled.appointment_waits.extend(samples.appointment_waits);
+        pooled.estimates.extend(samples.estimates);
+    }
+    let (estimate_error, static_error) = pooled.errors();
+    let promise = config.queue.appointment_max_wait();
+    let appointments_late = pooled
+        .appointment_waits
+        .iter()
+        .filter(|w| **w > promise)
+        .count();
+    Ok(DaysReport {
+        appointments_late,
+        days,
+        desks: params.desks,
+        estimated: pooled.estimates.len(),
+        estimate_error,
+        static_error,
+        early_calls: pooled.early_share(),
+        days_estimate_worse: worse,
+        days_unfinished: unfinished,
+        walk_in_wait: WaitStats::of(pooled.walk_in_waits),
+        appointment_wait: WaitStats::of(pooled.appointment_waits),
+    })
 }
 
 /// A simulated day starts at this instant (2026-03-10 00:00 UTC).
@@ -165,21 +306,44 @@ const KIOSK_STORE: Incarnation = Incarnation::new(1);
 const MIDNIGHT: Timestamp = Timestamp::from_millis(1_773_100_800_000);
 const WALK_TO_DESK: Duration = Duration::from_secs(30);
 const WAIT_FOR_VISITOR: Duration = Duration::from_secs(60);
-/// Spread of handling times (sigma of the log-normal): some visitors take three times
-/// as long as others.
-const HANDLING_SPREAD: f64 = 0.5;
 
-/// Relative arrival rate of walk-ins over the day, in ten equal parts: a rush after
-/// opening, a lull at lunch, a second smaller peak in the afternoon.
-const RUSH_PROFILE: [f64; 10] = [1.7, 1.5, 1.2, 1.0, 0.6, 0.7, 1.1, 1.2, 0.7, 0.3];
+/// One service's appointment slots (every 5 minutes) and how many are left in each.
+struct Slots {
+    first: u32,
+    left: Vec<u32>,
+}
 
-/// A walk-in's arrival minute: a Poisson process whose rate follows [`RUSH_PROFILE`]
+impl Slots {
+    fn new(opens: u32, last_start: u32, per_slot: u32) -> Self {
+        let count = last_start.saturating_sub(opens) / 5 + 1;
+        Self {
+            first: opens,
+            left: vec![per_slot; usize::try_from(count).unwrap_or(0)],
+        }
+    }
+
+    /// Books the free slot nearest to minute `wanted` (the earlier one on a tie).
+    fn take_nearest(&mut self, wanted: f64) -> Option<f64> {
+        // Minutes of a day fit easily.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let wanted = ((wanted - f64::from(self.first)) / 5.0).max(0.0) as usize;
+        let wanted = wanted.min(self.left.len().checked_sub(1)?);
+        let free = (0..self.left.len())
+            .flat_map(|d| [wanted.checked_sub(d), wanted.checked_add(d)])
+            .flatten()
+            .find(|&i| self.left.get(i).is_some_and(|n| *n > 0))?;
+        self.left[free] -= 1;
+        Some(f64::from(self.first) + 5.0 * free as f64)
+    }
+}
+
+/// A walk-in's arrival minute: a Poisson process whose rate follows `profile`
 /// (drawn by inverting its piecewise-linear distribution function).
-fn walk_in_arrival(rng: &mut StdRng, opens: f64, closes: f64) -> f64 {
-    let total: f64 = RUSH_PROFILE.iter().sum();
+fn walk_in_arrival(rng: &mut StdRng, profile: &[f64], opens: f64, closes: f64) -> f64 {
+    let total: f64 = profile.iter().sum();
     let mut u = rng.random_range(0.0..total);
-    let part = (closes - opens) / RUSH_PROFILE.len() as f64;
-    for (i, rate) in RUSH_PROFILE.iter().enumerate() {
+    let part = (closes - opens) / profile.len() as f64;
+    for (i, rate) in profile.iter().enumerate() {
         if u < *rate {
             return opens + part * (i as f64 + u / rate);
         }
@@ -306,6 +470,21 @@ impl<'a> Office<'a> {
         let total_weight: f64 = profile.iter().map(|p| p.1).sum();
         let opens = f64::from(p.opens_minute);
         let closes = f64::from(p.closes_minute);
+        let open_desks = &self.config.desks[..p.desks];
+        let mut slots: BTreeMap<&ServiceId, Slots> = served
+            .iter()
+            .map(|service| {
+                let serving = open_desks
+                    .iter()
+                    .filter(|d| d.services.contains(service))
+                    .count();
+                let per_slot = p
+                    .appointments_per_slot
+                    .unwrap_or_else(|| u32::try_from(serving.div_ceil(2)).unwrap_or(u32::MAX));
+                let last_start = p.closes_minute.saturating_sub(30);
+                (*service, Slots::new(p.opens_minute, last_start, per_slot))
+            })
+            .collect();
         let mut visitors = Vec::new();
         for n in 0..p.visitors {
             let mut choice = rng.random_range(0.0..total_weight);
@@ -317,14 +496,18 @@ impl<'a> Office<'a> {
                 })
                 .or(profile.last())
                 .unwrap_or(&profile[0]);
-            let sigma = HANDLING_SPREAD;
+            let sigma = p.handling_spread;
             let handling_minutes = LogNormal::new(true_mean.ln() - sigma * sigma / 2.0, sigma)
                 .map_or(true_mean, |d| d.sample(&mut rng));
             let handling = Duration::from_secs_f64(handling_minutes * 60.0);
-            let booked = rng.random_bool(p.appointment_share);
-            let visitor = if booked {
-                // Slots every 5 minutes; most come a few minutes early, some late.
-                let slot = ((rng.random_range(opens..closes - 30.0)) / 5.0).floor() * 5.0;
+            // Slots every 5 minutes; when every slot of the day is booked out, the
+            // citizen walks in.
+            let slot = rng
+                .random_bool(p.appointment_share)
+                .then(|| ((rng.random_range(opens..closes - 30.0)) / 5.0).floor() * 5.0)
+                .and_then(|wanted| slots.get_mut(service)?.take_nearest(wanted));
+            let visitor = if let Some(slot) = slot {
+                // Most come a few minutes early, some late.
                 let early = if rng.random_bool(0.85) {
                     rng.random_range(0.0..12.0)
                 } else {
@@ -348,7 +531,12 @@ impl<'a> Office<'a> {
             } else {
                 Visitor {
                     service: service.clone(),
-                    arrives: at_minute(walk_in_arrival(&mut rng, opens, closes - 15.0)),
+                    arrives: at_minute(walk_in_arrival(
+                        &mut rng,
+                        &p.arrival_profile,
+                        opens,
+                        closes - 15.0,
+                    )),
                     booking: None,
                     comes: true,
                     shows_when_called: !rng.random_bool(p.walk_away),
@@ -368,7 +556,7 @@ impl<'a> Office<'a> {
         self.agenda.push(Reverse((at, self.sequence, what)));
     }
 
-    fn run(mut self) -> Result<SimulationReport, SimulationError> {
+    fn run(mut self) -> Result<(SimulationReport, Samples), SimulationError> {
         let opening = at_minute(f64::from(self.params.opens_minute));
         for v in &self.visitors {
             if let Some(booking) = &v.booking {
@@ -427,7 +615,8 @@ impl<'a> Office<'a> {
                 }
             }
         }
-        Ok(self.report())
+        let samples = self.samples();
+        Ok((self.report(&samples), samples))
     }
 
     fn stamp_desk(&mut self, d: usize, now: Timestamp) -> crate::hlc::Stamp {
@@ -506,25 +695,31 @@ impl<'a> Office<'a> {
         desk.last_free = now;
     }
 
-    fn report(&self) -> SimulationReport {
-        let mut walk_in_waits = Vec::new();
-        let mut appointment_waits = Vec::new();
-        let (mut ours, mut statics, mut estimated) = (Duration::ZERO, Duration::ZERO, 0usize);
+    fn samples(&self) -> Samples {
+        let mut samples = Samples::default();
         for v in &self.visitors {
             let Some(called) = v.first_call else { continue };
             match &v.booking {
-                Some(b) => appointment_waits.push(called.since(v.arrives.max(b.due))),
+                Some(b) => samples
+                    .appointment_waits
+                    .push(called.since(v.arrives.max(b.due))),
                 None => {
                     let actual = called.since(v.arrives);
-                    walk_in_waits.push(actual);
+                    samples.walk_in_waits.push(actual);
                     if let (Some(p), Some(s)) = (v.predicted, v.predicted_static) {
-                        ours += p.abs_diff(actual);
-                        statics += s.abs_diff(actual);
-                        estimated += 1;
+                        let early = actual + EARLY_CALL_MARGIN < p;
+                        samples
+                            .estimates
+                            .push((p.abs_diff(actual), s.abs_diff(actual), early));
                     }
                 }
             }
         }
+        samples
+    }
+
+    fn report(&self, samples: &Samples) -> SimulationReport {
+        let (estimate_error, static_error) = samples.errors();
         let opening = at_minute(f64::from(self.params.opens_minute));
         let closing = at_minute(f64::from(self.params.closes_minute));
         let last_finish = self
@@ -539,7 +734,6 @@ impl<'a> Office<'a> {
             .map(|d| d.busy.as_secs_f64() / d.last_free.max(closing).since(opening).as_secs_f64())
             .sum::<f64>()
             / self.desks.len().max(1) as f64;
-        let per = |total: Duration| total / u32::try_from(estimated.max(1)).unwrap_or(u32::MAX);
         let count = |pred: &dyn Fn(&Visitor) -> bool| {
             u32::try_from(self.visitors.iter().filter(|v| pred(v)).count()).unwrap_or(u32::MAX)
         };
@@ -557,12 +751,13 @@ impl<'a> Office<'a> {
             )
             .unwrap_or(u32::MAX),
             no_shows: self.no_shows,
-            walk_in_wait: WaitStats::of(walk_in_waits),
-            appointment_wait: WaitStats::of(appointment_waits),
+            walk_in_wait: WaitStats::of(samples.walk_in_waits.clone()),
+            appointment_wait: WaitStats::of(samples.appointment_waits.clone()),
             utilisation,
-            estimated,
-            estimate_error: per(ours),
-            static_error: per(statics),
+            estimated: samples.estimates.len(),
+            estimate_error,
+            static_error,
+            early_calls: samples.early_share(),
             last_finish_minute: u32::try_from(last_finish.since(MIDNIGHT).as_secs() / 60)
                 .unwrap_or(u32::MAX),
             all_tickets_finished: self.day.tickets().all(|t| t.status.is_finished()),
@@ -609,6 +804,11 @@ impl fmt::Display for SimulationReport {
         )?;
         row(
             f,
+            "appointment wait after start: p95",
+            m(self.appointment_wait.p95),
+        )?;
+        row(
+            f,
             "appointment wait after start: max",
             m(self.appointment_wait.max),
         )?;
@@ -638,6 +838,45 @@ impl fmt::Display for SimulationReport {
             f,
             "estimate error, static formula (same walk-ins)",
             m(self.static_error),
+        )?;
+        row(
+            f,
+            "walk-ins called over 5 min before their estimate",
+            format!("{:.1} %", self.early_calls * 100.0),
+        )
+    }
+}
+
+impl DaysReport {
+    /// The column heads of [`DaysReport`]'s rows.
+    pub const HEADER: &str = "desks  days | walk-in wait mean   p95   max | appointment wait p95   max  late | estimate error ours / static (worse days) | early calls";
+}
+
+/// One row under [`DaysReport::HEADER`]; minutes.
+impl fmt::Display for DaysReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = |d: Duration| d.as_secs_f64() / 60.0;
+        writeln!(
+            f,
+            "{:>5} {:>5} | {:>17.1} {:>5.0} {:>5.0} | {:>20.1} {:>5.0} {:>5} | {:>16.2} / {:>6.2} ({:>2} of {:>2}) | {:>9.1} %{}",
+            self.desks,
+            self.days,
+            m(self.walk_in_wait.mean),
+            m(self.walk_in_wait.p95),
+            m(self.walk_in_wait.max),
+            m(self.appointment_wait.p95),
+            m(self.appointment_wait.max),
+            self.appointments_late,
+            m(self.estimate_error),
+            m(self.static_error),
+            self.days_estimate_worse,
+            self.days,
+            self.early_calls * 100.0,
+            if self.days_unfinished > 0 {
+                format!("  ({} days left a ticket open)", self.days_unfinished)
+            } else {
+                String::new()
+            }
         )
     }
 }

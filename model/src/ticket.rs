@@ -76,6 +76,15 @@ pub enum TicketEvent {
     },
     Called {
         desk: DeskId,
+        /// How many of the ticket's events the desk knew when it called. The call
+        /// takes effect only if exactly those precede it once every event is known:
+        /// a call made without knowing another desk's concurrent one (or anything
+        /// else done to the ticket meanwhile) loses, and stays lost. So a desk that
+        /// was told it lost and moved on is never handed the visitor later, when
+        /// older events arrive. `None` (calls written before this was recorded):
+        /// the call takes effect whenever the visitor is waiting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen: Option<u32>,
     },
     Recalled {
         desk: DeskId,
@@ -178,6 +187,8 @@ pub enum Refusal {
     ClaimedBy(DeskId),
     #[error("the visitor is with desk {holder}, not desk {actor}")]
     OtherDesk { holder: DeskId, actor: DeskId },
+    #[error("the call was made without knowing all that was done to the visitor before it")]
+    Concurrent,
     #[error("cannot {action} a ticket that is {status}")]
     NotNow {
         action: &'static str,
@@ -208,8 +219,8 @@ pub struct Ticket {
     pub handling: Option<Duration>,
     /// The desk that called the visitor last.
     pub last_desk: Option<DeskId>,
-    /// Stamps of the calls that took effect.
-    pub calls_won: Vec<Stamp>,
+    /// The calls that took effect: their stamps and desks.
+    pub calls_won: Vec<(Stamp, DeskId)>,
     pub lost_claims: Vec<LostClaim>,
 }
 
@@ -223,12 +234,19 @@ impl Ticket {
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         sorted.dedup_by(|a, b| a.0 == b.0);
         let mut ticket: Option<Ticket> = None;
-        for (stamp, event) in sorted {
+        for (position, (stamp, event)) in sorted.into_iter().enumerate() {
             match &mut ticket {
                 None => ticket = Ticket::issued(id, stamp, event),
                 Some(t) => {
-                    let applied = t.apply(stamp, event);
-                    if let TicketEvent::Called { desk } = event {
+                    let applied = match event {
+                        TicketEvent::Called {
+                            seen: Some(seen), ..
+                        } if usize::try_from(*seen).ok() != Some(position) => {
+                            Err(Refusal::Concurrent)
+                        }
+                        _ => t.apply(stamp, event),
+                    };
+                    if let TicketEvent::Called { desk, .. } = event {
                         t.settle_claim(stamp, desk, applied.is_ok());
                     }
                 }
@@ -242,7 +260,7 @@ impl Ticket {
     /// its desk must be told of.
     fn settle_claim(&mut self, stamp: &Stamp, desk: &DeskId, won: bool) {
         if won {
-            self.calls_won.push(stamp.clone());
+            self.calls_won.push((stamp.clone(), desk.clone()));
             return;
         }
         if self.status.desk() == Some(desk) {
@@ -289,6 +307,11 @@ impl Ticket {
         })
     }
 
+    /// Whether the call stamped `stamp` took effect.
+    pub fn won(&self, stamp: &Stamp) -> bool {
+        self.calls_won.iter().any(|(s, _)| s == stamp)
+    }
+
     /// Whether `event` fits the current state, without changing anything.
     pub fn check(&self, event: &TicketEvent) -> Result<(), Refusal> {
         self.clone().apply_at(Timestamp::default(), event)
@@ -307,7 +330,7 @@ impl Ticket {
         };
         match event {
             E::Issued { .. } => Err(not_now(&self.status)),
-            E::Called { desk } => match &self.status {
+            E::Called { desk, .. } => match &self.status {
                 Status::Waiting => {
                     self.status = Status::Called { desk: desk.clone() };
                     self.last_desk = Some(desk.clone());
@@ -447,6 +470,15 @@ impl TicketLog {
     /// The latest stamp among the events.
     pub fn latest(&self) -> Option<&Stamp> {
         self.events.keys().next_back()
+    }
+
+    /// How many events the log holds.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
     }
 
     /// Whether the event stamped `stamp` is in the log.

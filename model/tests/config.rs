@@ -144,6 +144,13 @@ fn other_problems_are_named() {
             "queue.check_in_early_minutes: 1441 is more than a day (1440 minutes)",
         ),
         (
+            broken(
+                "calls_before_no_show = 3",
+                "calls_before_no_show = 3\nappointment_max_wait_minutes = 0",
+            ),
+            "queue.appointment_max_wait_minutes: must be at least 1",
+        ),
+        (
             broken("first = 500\nlast = 999", "first = 999\nlast = 500"),
             "number_blocks[1]: first (999) must be at least 1 and not above last (500)",
         ),

@@ -156,41 +156,61 @@ fn a_due_appointment_goes_before_an_earlier_walk_in() {
 }
 
 #[test]
-fn a_walk_in_waiting_past_the_bound_goes_before_appointments() {
+fn booked_citizens_go_first_and_an_overdue_walk_in_after_three_of_them_in_a_row() {
     let office = office();
+    assert_eq!(office.queue.walk_in_after_appointments, 3);
     let mut day = Day::new();
     let mut kiosk = Device::new("kiosk-1");
-    day.apply(Event::Booked(Appointment {
-        code: BookingCode::new("B1"),
-        service: ausweis(),
-        due: minute(40),
-    }));
+    let mut clerk = Device::new("desk-2");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(2), vec![], s).unwrap();
+    for n in 1..=4 {
+        day.apply(Event::Booked(Appointment {
+            code: BookingCode::new(format!("B{n}")),
+            service: ausweis(),
+            due: minute(40),
+        }));
+    }
     let s = kiosk.stamp(&day, minute(0));
     let walk_in = ticket_of(
         &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
             .unwrap(),
     );
-    let s = kiosk.stamp(&day, minute(35));
-    let booked = ticket_of(
-        &day.check_in(&office, &BookingCode::new("B1"), INC, s)
-            .unwrap(),
-    );
-
-    assert_eq!(
-        policy::next_for_desk(&day, &office, &desk(2), minute(29))
+    let mut booked = Vec::new();
+    for n in 1..=4 {
+        let s = kiosk.stamp(&day, minute(35));
+        booked.push(ticket_of(
+            &day.check_in(&office, &BookingCode::new(format!("B{n}")), INC, s)
+                .unwrap(),
+        ));
+    }
+    let next = |day: &Day, m: u64| {
+        policy::next_for_desk(day, &office, &desk(2), minute(m))
             .unwrap()
-            .id,
-        walk_in,
-        "nothing due yet: the walk-in"
-    );
+            .id
+            .clone()
+    };
+    assert_eq!(next(&day, 29), walk_in, "nothing due yet: the walk-in");
+    // The walk-in has waited past the bound (30 minutes here), yet the booked
+    // citizens, due now, go first: three of them in a row.
+    let mut serve = |day: &mut Day, m: u64| {
+        let s = clerk.stamp(day, minute(m));
+        let called = ticket_of(&day.call_next(&office, &desk(2), minute(m), s).unwrap());
+        let s = clerk.stamp(day, minute(m));
+        day.finish(&desk(2), s).unwrap();
+        called
+    };
+    for (m, ticket) in [36, 37, 38].into_iter().zip(&booked) {
+        assert_eq!(next(&day, m), *ticket, "minute {m}: the appointment");
+        assert_eq!(serve(&mut day, m), *ticket);
+    }
     assert_eq!(
-        policy::next_for_desk(&day, &office, &desk(2), minute(36))
-            .unwrap()
-            .id,
+        next(&day, 39),
         walk_in,
-        "36 minutes waited, bound is 30: still the walk-in although the appointment is due"
+        "after three appointments in a row the desk owes the overdue walk-in a call"
     );
-    let _ = booked;
+    assert_eq!(serve(&mut day, 39), walk_in);
+    assert_eq!(next(&day, 40), booked[3], "then the next appointment");
 }
 
 #[test]
@@ -329,17 +349,26 @@ fn after_three_calls_without_showing_the_ticket_is_a_no_show() {
     assert_eq!(day.ticket(&ticket).unwrap().status, Status::Waiting);
 }
 
+/// A kiosk, desks 1 and 2 (each with its own clock) and a day on which both desks
+/// are open.
+fn two_desks_open(office: &aufruf_model::OfficeConfig) -> (Device, Device, Device, Day) {
+    let (kiosk, mut one, mut two) = (
+        Device::new("kiosk-1"),
+        Device::new("desk-1"),
+        Device::new("desk-2"),
+    );
+    let mut day = Day::new();
+    let s = one.stamp(&day, minute(0));
+    day.open_desk(office, &desk(1), vec![], s).unwrap();
+    let s = two.stamp(&day, minute(0));
+    day.open_desk(office, &desk(2), vec![], s).unwrap();
+    (kiosk, one, two, day)
+}
+
 #[test]
 fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
     let office = office();
-    let mut kiosk = Device::new("kiosk-1");
-    let mut one = Device::new("desk-1");
-    let mut two = Device::new("desk-2");
-    let mut a = Day::new();
-    let s = one.stamp(&a, minute(0));
-    a.open_desk(&office, &desk(1), vec![], s).unwrap();
-    let s = two.stamp(&a, minute(0));
-    a.open_desk(&office, &desk(2), vec![], s).unwrap();
+    let (mut kiosk, mut one, mut two, mut a) = two_desks_open(&office);
     let s = kiosk.stamp(&a, minute(1));
     let ticket = ticket_of(
         &a.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
@@ -371,6 +400,63 @@ fn concurrent_calls_of_one_visitor_go_to_the_earliest_and_the_loser_is_told() {
         "desk 2 is free to call the next visitor"
     );
     assert_eq!(a.lost_claims_of(&desk(1)).count(), 0);
+}
+
+/// Found by the property test: desk 1 calls a visitor, learns that desk 2 had called
+/// the visitor a moment before, and calls the next one. Then desk 2's park and return
+/// of that visitor arrive, both stamped before desk 1's call. Desk 1's call must stay
+/// lost — were it to win now, desk 1 would hold two visitors.
+#[test]
+fn a_lost_call_stays_lost_when_older_events_of_the_visitor_arrive() {
+    let office = office();
+    let (mut kiosk, mut one, mut two, mut a) = two_desks_open(&office);
+    let mut ids = Vec::new();
+    for m in [1, 2] {
+        let s = kiosk.stamp(&a, minute(m));
+        ids.push(ticket_of(
+            &a.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+                .unwrap(),
+        ));
+    }
+    let (first, second) = (ids[0].clone(), ids[1].clone());
+    let mut b = a.clone();
+
+    // Desk 2 calls the first visitor, parks and returns them; all of it before desk 1,
+    // cut off, calls the same visitor.
+    let mut from_two = Vec::new();
+    let s = two.stamp(&b, minute(3));
+    from_two.push(b.call_next(&office, &desk(2), minute(3), s).unwrap());
+    let s = two.stamp(&b, minute(3));
+    from_two.push(b.park(&desk(2), s).unwrap());
+    let s = two.stamp(&b, minute(3));
+    from_two.push(b.return_ticket(&first, s).unwrap());
+    let s = one.stamp(&a, minute(4));
+    let call_one = a.call_next(&office, &desk(1), minute(4), s).unwrap();
+    assert_eq!(a.current_of(&desk(1)).unwrap().id, first);
+
+    // Only desk 2's call reaches desk 1: its call lost; it moves on.
+    a.apply(from_two[0].clone());
+    assert_eq!(a.lost_claims_of(&desk(1)).count(), 1);
+    assert!(a.current_of(&desk(1)).is_none());
+    let s = one.stamp(&a, minute(5));
+    let next = a.call_next(&office, &desk(1), minute(5), s).unwrap();
+    assert_eq!(a.current_of(&desk(1)).unwrap().id, second);
+
+    // Now the park and the return arrive, older than desk 1's first call.
+    for e in &from_two[1..] {
+        a.apply(e.clone());
+    }
+    b.apply(call_one);
+    b.apply(next);
+    assert_eq!(a, b, "both replicas converge");
+    assert_eq!(a.current_of(&desk(1)).unwrap().id, second);
+    assert_eq!(a.ticket(&first).unwrap().status, Status::Waiting);
+    assert_eq!(
+        a.lost_claims_of(&desk(1)).count(),
+        1,
+        "desk 1 is still told"
+    );
+    assert!(a.current_of(&desk(2)).is_none());
 }
 
 #[test]

@@ -514,3 +514,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn closing_time_is_the_end_of_the_interval_that_holds_now_and_none_around_the_clock() {
+    let config = office();
+    // Wednesday the citizen office is open 08:00-12:00; Monday it has a lunch break.
+    let wednesday = |h: u32, m: u32| berlin(2026, 11, 25, h, m);
+    assert_eq!(
+        config.closes_at(&ausweis(), wednesday(11, 20)),
+        Some(wednesday(12, 0))
+    );
+    assert_eq!(
+        config.closes_at(&ausweis(), wednesday(12, 30)),
+        None,
+        "closed"
+    );
+    assert_eq!(
+        config.closes_at(&ausweis(), berlin(2026, 11, 23, 9, 0)),
+        Some(berlin(2026, 11, 23, 12, 0)),
+        "the morning interval ends at the lunch break"
+    );
+    // Open through midnight into Thursday: no closing time to keep that night.
+    let text = OFFICE.replace(
+        "wed = [\"08:00-12:00\"]\nthu = [\"08:00-18:00\"]",
+        "wed = [\"08:00-24:00\"]\nthu = [\"00:00-18:00\"]",
+    );
+    let late = OfficeConfig::from_toml("aufruf.toml", &text).unwrap();
+    assert_eq!(late.closes_at(&ausweis(), wednesday(23, 50)), None);
+    // Open to midnight only: it closes at midnight.
+    let text = OFFICE.replace("wed = [\"08:00-12:00\"]", "wed = [\"08:00-24:00\"]");
+    let to_midnight = OfficeConfig::from_toml("aufruf.toml", &text).unwrap();
+    assert_eq!(
+        to_midnight.closes_at(&ausweis(), wednesday(23, 50)),
+        Some(berlin(2026, 11, 26, 0, 0))
+    );
+}

@@ -325,9 +325,9 @@ proptest! {
 
         // Every call either took effect or is a lost claim its desk is told of.
         for e in day.events() {
-            if let Event::Ticket { ticket, stamp, event: TicketEvent::Called { desk } } = e {
+            if let Event::Ticket { ticket, stamp, event: TicketEvent::Called { desk, .. } } = e {
                 let t = day.ticket(&ticket).unwrap();
-                let won = t.calls_won.contains(&stamp);
+                let won = t.won(&stamp);
                 let told = day.lost_claims_of(&desk).any(|c| c.stamp == stamp);
                 prop_assert!(won != told, "call {stamp:?} by {desk}: won {won}, told {told}");
             }
@@ -436,6 +436,7 @@ proptest! {
         desk_services in proptest::collection::btree_set(0..3usize, 1..=3),
         desk in 0..3usize,
         now in 0..200u64,
+        streak in 0..5u32,
     ) {
         let settings = QueueSettings { appointment_window_minutes: 5, walk_in_max_wait_minutes: 30, calls_before_no_show: 3, ..QueueSettings::default() };
         let ids: Vec<TicketId> = (0..queue.len()).map(|i| TicketId::new(node_id!("kiosk-1"), INC, i as u32)).collect();
@@ -452,26 +453,36 @@ proptest! {
         let now = Timestamp::from_minutes(now);
         let me = &desks[desk];
         let eligible: Vec<&Candidate<'_>> = all.iter().filter(|c| c.eligible(me, &serves)).collect();
-        let picked = policy::pick(&all, me, &serves, now, &settings);
+        let picked = policy::pick(&all, me, &serves, now, &settings, streak);
 
         // Only what the desk serves (or what was sent to it), and someone if anyone.
         prop_assert_eq!(picked.is_some(), !eligible.is_empty());
         let Some(picked) = picked else { return Ok(()) };
         prop_assert!(picked.eligible(me, &serves));
 
-        let class = |c: &Candidate<'_>| c.class(now, &settings);
-        let overdue_walk_in = eligible.iter().any(|c| class(c) == Class::OverdueWalkIn);
+        let class = |c: &Candidate<'_>| c.class(now, &settings, streak);
+        let overdue = |c: &&&Candidate<'_>| c.due.is_none() && now.since(c.arrival) >= settings.walk_in_max_wait();
+        let overdue_walk_in = eligible.iter().any(|c| overdue(&c));
         let due_appointment = eligible.iter().any(|c| class(c) == Class::DueAppointment);
-        // Due appointments go before walk-ins that have not waited past the bound.
-        if due_appointment && !overdue_walk_in {
+        let late_appointment = eligible.iter().any(|c| class(c) == Class::LateAppointment);
+        let owed = streak >= settings.walk_in_after_appointments;
+        if late_appointment {
+            // A booked citizen about to be called later than promised goes first.
+            prop_assert_eq!(class(picked), Class::LateAppointment);
+        } else if owed && overdue_walk_in {
+            // After `walk_in_after_appointments` appointments in a row at this desk,
+            // an overdue walk-in is owed the call ...
+            prop_assert!(overdue(&&picked), "{:?}", picked);
+        } else if due_appointment {
+            // ... otherwise booked citizens whose start is near go first.
             prop_assert_eq!(class(picked), Class::DueAppointment);
         }
-        // No walk-in waits past the bound while an appointment is served.
-        if picked.due.is_some() {
-            prop_assert!(!overdue_walk_in);
+        // An early appointment never goes before a walk-in.
+        if class(picked) == Class::EarlyAppointment {
+            prop_assert!(eligible.iter().all(|c| c.due.is_some()));
         }
         // Among walk-ins of one class, the earliest arrival goes first.
-        if class(picked) == Class::WalkIn || class(picked) == Class::OverdueWalkIn {
+        if matches!(class(picked), Class::WalkIn | Class::OverdueWalkIn | Class::OwedWalkIn) {
             let earliest = eligible.iter().filter(|c| class(c) == class(picked)).map(|c| c.arrival).min();
             prop_assert_eq!(Some(picked.arrival), earliest);
         }

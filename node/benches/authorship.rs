@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aufruf_model::authority::may_write;
 use aufruf_model::{Event, Hlc, NodeId, Role, Stamp, TicketEvent, TicketId};
 use aufruf_node::authority::keys;
-use aufruf_office::authority::{Roster, Seals, seal};
+use aufruf_office::authority::{Roster, Sealed, Seals, seal};
 use aufruf_sync::trust::{OfficeCa, Validity};
 
 const ROUNDS: usize = 2_000;
@@ -43,7 +43,7 @@ fn main() {
         let entry = format!("{}.0.desk-1", now_ms + i as u64);
         sealed.push((
             entry.clone(),
-            seal(&*keys.signer, document, key, &entry, body).unwrap(),
+            Sealed::Bytes(seal(&*keys.signer, document, key, &entry, body).unwrap()),
         ));
     }
     let sealing = started.elapsed();
@@ -96,7 +96,10 @@ fn main() {
     );
     println!(
         "| sealed value size | {} bytes (of which {} the JSON) |",
-        sealed[0].1.len(),
+        match &sealed[0].1 {
+            Sealed::Bytes(bytes) => bytes.len(),
+            Sealed::Text(text) => text.len(),
+        },
         body.len()
     );
 }

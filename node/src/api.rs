@@ -106,12 +106,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown_service"),
             ServiceError::NotThisDesk { .. } => (StatusCode::FORBIDDEN, "not_this_desk"),
             ServiceError::Closed { .. } => (StatusCode::CONFLICT, "closed"),
+            ServiceError::NoMoreToday { .. } => (StatusCode::CONFLICT, "no_more_today"),
             ServiceError::TooEarly { .. } => (StatusCode::CONFLICT, "too_early"),
             ServiceError::ConfigRefused(refusal) => config_status(refusal),
             ServiceError::ClockWrong(_) => (StatusCode::SERVICE_UNAVAILABLE, "clock_wrong"),
             ServiceError::RevocationRefused => (StatusCode::FORBIDDEN, "not_signed"),
             ServiceError::Office(OfficeError::NotAuthorised(_) | OfficeError::NotCertified) => {
                 (StatusCode::FORBIDDEN, "not_authorised")
+            }
+            ServiceError::Office(OfficeError::CertificateEnded(_)) => {
+                (StatusCode::FORBIDDEN, "certificate_ended")
             }
             ServiceError::Office(OfficeError::Store(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "not_stored")

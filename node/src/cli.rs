@@ -75,15 +75,24 @@ struct SimulateArgs {
     /// Seed of the random day; the same seed gives the same day.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Days to run, seeds `seed`, `seed + 1`, …; more than one prints the pooled
+    /// figures as one row per number of desks.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
     /// Visitors who intend to come (walk-ins and booked appointments).
     #[arg(long, default_value_t = 600)]
     visitors: u32,
-    /// Open desks (the first ones of the configuration).
-    #[arg(long, default_value_t = 6)]
-    desks: usize,
+    /// Open desks (the first ones of the configuration): `6`, or a range like `3..8`
+    /// for a staffing forecast, one row per number of desks.
+    #[arg(long, default_value = "6", value_parser = parse_desks)]
+    desks: std::ops::RangeInclusive<usize>,
     /// Share of visitors with a booked appointment.
     #[arg(long, default_value_t = 0.3)]
     appointments: f64,
+    /// Appointments of one service per 5-minute slot; one per two desks serving it
+    /// when omitted.
+    #[arg(long)]
+    appointments_per_slot: Option<u32>,
     /// Share of booked citizens who never come.
     #[arg(long, default_value_t = 0.1)]
     appointment_no_shows: f64,
@@ -93,6 +102,15 @@ struct SimulateArgs {
     /// Opening hours of the simulated day.
     #[arg(long, default_value = "08:00-18:00")]
     hours: String,
+    /// How walk-ins arrive over the day: `rush` (a rush after opening, a lull at
+    /// lunch), `monday` (a long queue at the door, quiet afternoon), `flat`, or
+    /// relative rates over equal parts of the day, e.g. `3,2,1,1,1`.
+    #[arg(long, default_value = "rush", value_parser = parse_profile)]
+    profile: Profile,
+    /// Spread of handling times (sigma of a log-normal): 0 all alike, 0.5 some
+    /// visitors take three times as long as others.
+    #[arg(long, default_value_t = 0.5)]
+    handling_spread: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -406,8 +424,11 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let params = SimulationParams {
         seed: args.seed,
         visitors: args.visitors,
-        desks: args.desks,
+        desks: *args.desks.start(),
         appointment_share: args.appointments,
+        appointments_per_slot: args.appointments_per_slot,
+        arrival_profile: args.profile.0.clone(),
+        handling_spread: args.handling_spread,
         appointment_no_show: args.appointment_no_shows,
         walk_away: args.walk_aways,
         opens_minute: opens,
@@ -415,6 +436,29 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         kiosk,
     };
     let started = Instant::now();
+    if args.seeds > 1 || args.desks.start() != args.desks.end() {
+        let seeds = args.seed..args.seed.saturating_add(args.seeds.max(1));
+        println!(
+            "{} visitors a day, {:.0} % booked; pooled over seeds {}..={}; minutes",
+            args.visitors,
+            args.appointments * 100.0,
+            seeds.start,
+            seeds.end - 1
+        );
+        println!("{}", simulation::DaysReport::HEADER);
+        for desks in args.desks {
+            let params = SimulationParams {
+                desks,
+                ..params.clone()
+            };
+            print!(
+                "{}",
+                simulation::simulate_days(&config, &params, seeds.clone())?
+            );
+        }
+        println!("simulation took {} ms", started.elapsed().as_millis());
+        return Ok(());
+    }
     let report = simulation::simulate(&config, &params)?;
     let took = started.elapsed();
     print!("{report}");
@@ -424,6 +468,53 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         format!("{} ms", took.as_millis())
     );
     Ok(())
+}
+
+/// Relative arrival rates over equal parts of the day.
+#[derive(Debug, Clone)]
+struct Profile(Vec<f64>);
+
+/// An arrival profile by name or as comma-separated relative rates.
+fn parse_profile(text: &str) -> Result<Profile, String> {
+    let rates = match text.trim() {
+        "rush" => return Ok(Profile(simulation::RUSH_PROFILE.to_vec())),
+        "monday" => return Ok(Profile(simulation::MONDAY_PROFILE.to_vec())),
+        "flat" => return Ok(Profile(simulation::FLAT_PROFILE.to_vec())),
+        rates => rates
+            .split(',')
+            .map(|r| {
+                r.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite() && *r >= 0.0)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{text}`: give rush, monday, flat or rates like 3,2,1,1 (each a number, 0 or more)"
+                        )
+                    })
+            })
+            .collect::<Result<Vec<f64>, String>>()?,
+    };
+    Ok(Profile(rates))
+}
+
+/// `6` or `3..8` (both ends included) as a range of open desks.
+fn parse_desks(text: &str) -> Result<std::ops::RangeInclusive<usize>, String> {
+    let number = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{t}` is not a number of desks"))
+    };
+    let (low, high) = match text.split_once("..") {
+        Some((a, b)) => (number(a)?, number(b.trim_start_matches('='))?),
+        None => (number(text)?, number(text)?),
+    };
+    if low == 0 || low > high {
+        return Err(format!(
+            "`{text}`: give a number of desks like 6, or a range like 3..8"
+        ));
+    }
+    Ok(low..=high)
 }
 
 /// `"08:00-18:00"` as minutes after midnight.

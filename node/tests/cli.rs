@@ -83,6 +83,64 @@ fn bad_simulation_options_are_explained() {
     let (ok, _, err) = aufruf(&["simulate", "--desks", "40"]);
     assert!(!ok);
     assert!(err.contains("40 were asked for"), "{err}");
+    for bad in ["0", "5..3", "three", "3..x"] {
+        let (ok, _, err) = aufruf(&["simulate", "--desks", bad]);
+        assert!(!ok, "--desks {bad}");
+        assert!(err.contains("--desks"), "{err}");
+    }
+    for bad in ["tuesday", "1,x", "1,-2"] {
+        let (ok, _, err) = aufruf(&["simulate", "--profile", bad]);
+        assert!(!ok, "--profile {bad}");
+        assert!(err.contains("--profile"), "{err}");
+    }
+    let (ok, _, err) = aufruf(&["simulate", "--profile", "0,0"]);
+    assert!(!ok);
+    assert!(err.contains("arrival profile"), "{err}");
+    let (ok, out, err) = aufruf(&[
+        "simulate",
+        "--profile",
+        "monday",
+        "--handling-spread",
+        "0.3",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("visitors served"), "{out}");
+}
+
+#[test]
+fn simulate_forecasts_staffing_over_a_range_of_desks() {
+    let (ok, out, err) = aufruf(&[
+        "simulate",
+        "--seeds",
+        "2",
+        "--desks",
+        "3..5",
+        "--visitors",
+        "300",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("pooled over seeds 1..=2"), "{out}");
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains('|') && l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(rows.len(), 3, "one row per number of desks:\n{out}");
+    for (row, desks) in rows.iter().zip(["3", "4", "5"]) {
+        assert_eq!(row.split_whitespace().next(), Some(desks), "{row}");
+        assert_eq!(row.split_whitespace().nth(1), Some("2"), "two days: {row}");
+    }
+    // More desks, shorter waits: the walk-in mean wait falls.
+    let mean = |row: &str| -> f64 {
+        row.split('|')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(mean(rows[0]) > mean(rows[2]), "{out}");
 }
 
 #[test]

@@ -100,6 +100,8 @@ pub struct Roster {
     refused: BTreeSet<String>,
     /// Revoked nodes: their events stamped from this Unix millisecond on do not count.
     revoked: BTreeMap<NodeId, u64>,
+    /// The office document's heads up to which its history has been read.
+    history_read: Vec<automerge::ChangeHash>,
 }
 
 impl Roster {
@@ -116,15 +118,28 @@ impl Roster {
 
     /// Adds a certificate checked by the [`Authority`] (stored under `key`, the
     /// office document's name for it); `None`: it was not one of the office's.
+    /// A valid certificate counts even if a value found earlier under its key was
+    /// refused (a forger may write junk under the key first).
     pub fn learn(&mut self, key: &str, certified: Option<Certified>) {
         match certified {
             Some(c) if c.fingerprint.get(..FINGERPRINT_DIGITS) == Some(key) => {
+                self.refused.remove(key);
                 self.certificates.insert(key.to_owned(), Arc::new(c));
             }
+            _ if self.certificates.contains_key(key) => {}
             _ => {
                 self.refused.insert(key.to_owned());
             }
         }
+    }
+
+    /// The office document's heads up to which its history has been read.
+    pub fn history_read(&self) -> &[automerge::ChangeHash] {
+        &self.history_read
+    }
+
+    pub fn set_history_read(&mut self, heads: Vec<automerge::ChangeHash>) {
+        self.history_read = heads;
     }
 
     /// Revokes `node` from `from_ms` on (the earliest revocation counts).
@@ -176,9 +191,10 @@ impl fmt::Debug for Seals<'_> {
     }
 }
 
-/// What is signed: the document, the root key, the entry under it and the value, each
-/// ended by a NUL (none of them contains one: names are checked, JSON escapes it).
-fn message(document: &str, key: &str, entry: &str, body: &str) -> Vec<u8> {
+/// What a format-1 seal signed: the document, the root key, the entry under it and
+/// the value, each ended by a NUL (none of them contains one: names are checked,
+/// JSON escapes it).
+fn message_v1(document: &str, key: &str, entry: &str, body: &str) -> Vec<u8> {
     let mut m = Vec::with_capacity(document.len() + key.len() + entry.len() + body.len() + 3);
     for part in [document, key, entry] {
         m.extend_from_slice(part.as_bytes());
@@ -188,21 +204,133 @@ fn message(document: &str, key: &str, entry: &str, body: &str) -> Vec<u8> {
     m
 }
 
-/// `body` sealed by `signer` as entry `entry` of `key` in `document`:
-/// `<fingerprint prefix>:<signature hex>:<body>`.
+/// The first byte of a sealed value in the current format (2). Format 1 was text,
+/// whose first byte is a hexadecimal digit, so the two never meet.
+pub const SEAL_FORMAT: u8 = 0xA2;
+/// How many bytes of a certificate's fingerprint name it in a seal: the
+/// [`FINGERPRINT_DIGITS`] hexadecimal digits of format 1, as bytes.
+pub const REFERENCE_BYTES: usize = FINGERPRINT_DIGITS / 2;
+/// What the signature of a format-2 seal starts with, so that no other signature of
+/// the node's key (format 1 included) can pass for one.
+const DOMAIN_V2: &[u8] = b"aufruf seal 2\0";
+
+/// What a format-2 seal signs: a domain tag, the certificate reference, then the
+/// document, the root key, the entry and the value as in format 1 — everything the
+/// sealed value says and where it stands.
+fn message_v2(reference: &[u8], document: &str, key: &str, entry: &str, body: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(
+        DOMAIN_V2.len()
+            + reference.len()
+            + document.len()
+            + key.len()
+            + entry.len()
+            + body.len()
+            + 3,
+    );
+    m.extend_from_slice(DOMAIN_V2);
+    m.extend_from_slice(reference);
+    m.extend_from_slice(&message_v1(document, key, entry, body));
+    m
+}
+
+/// `body` sealed by `signer` as entry `entry` of `key` in `document`, as the bytes
+/// of an automerge bytes value (format 2):
+///
+/// ```text
+/// 0xA2 | certificate reference (8 bytes) | signature length (1 byte) | signature | body (UTF-8 JSON)
+/// ```
+///
+/// The reference is the first [`REFERENCE_BYTES`] bytes of the author's certificate
+/// fingerprint; the signature (64 bytes for ECDSA P-256) covers the reference and
+/// everything else ([`message_v2`]). Format 1 was the text
+/// `<16 hex digits>:<signature hex>:<body>`, about twice the overhead; it is still
+/// read ([`Sealed::Text`]).
 pub fn seal(
     signer: &dyn Signer,
     document: &str,
     key: &str,
     entry: &str,
     body: &str,
-) -> Result<String, String> {
-    let signature = signer.sign(&message(document, key, entry, body))?;
-    let short = signer
+) -> Result<Vec<u8>, String> {
+    let reference = signer
         .fingerprint()
         .get(..FINGERPRINT_DIGITS)
+        .and_then(unhex)
         .ok_or("a fingerprint too short")?;
-    Ok(format!("{short}:{}:{body}", hex(&signature)))
+    let signature = signer.sign(&message_v2(&reference, document, key, entry, body))?;
+    let length = u8::try_from(signature.len()).map_err(|_| "a signature over 255 bytes")?;
+    let mut sealed = Vec::with_capacity(2 + reference.len() + signature.len() + body.len());
+    sealed.push(SEAL_FORMAT);
+    sealed.extend_from_slice(&reference);
+    sealed.push(length);
+    sealed.extend_from_slice(&signature);
+    sealed.extend_from_slice(body.as_bytes());
+    Ok(sealed)
+}
+
+/// A sealed value as a day document holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sealed {
+    /// Format 2: bytes ([`seal`]).
+    Bytes(Vec<u8>),
+    /// Format 1: `<fingerprint prefix>:<signature hex>:<body>`, written before
+    /// format 2; still read.
+    Text(String),
+}
+
+/// A seal taken apart, not yet checked.
+struct Parts<'t> {
+    /// The certificate named, as the roster keys it (hexadecimal).
+    reference: String,
+    signature: std::borrow::Cow<'t, [u8]>,
+    body: &'t str,
+    message: Vec<u8>,
+}
+
+impl Sealed {
+    /// The value of an automerge scalar: bytes or text, anything else is not a seal.
+    pub fn of(value: &automerge::ScalarValue) -> Option<Sealed> {
+        match value {
+            automerge::ScalarValue::Bytes(b) => Some(Sealed::Bytes(b.clone())),
+            automerge::ScalarValue::Str(s) => Some(Sealed::Text(s.to_string())),
+            _ => None,
+        }
+    }
+
+    fn parts<'t>(&'t self, document: &str, key: &str, entry: &str) -> Option<Parts<'t>> {
+        match self {
+            Sealed::Bytes(bytes) => {
+                let (&format, rest) = bytes.split_first()?;
+                if format != SEAL_FORMAT {
+                    return None;
+                }
+                let (reference, rest) = rest.split_at_checked(REFERENCE_BYTES)?;
+                let (&length, rest) = rest.split_first()?;
+                let (signature, body) = rest.split_at_checked(usize::from(length))?;
+                let body = std::str::from_utf8(body).ok()?;
+                Some(Parts {
+                    reference: hex(reference),
+                    signature: std::borrow::Cow::Borrowed(signature),
+                    body,
+                    message: message_v2(reference, document, key, entry, body),
+                })
+            }
+            Sealed::Text(text) => {
+                let mut parts = text.splitn(3, ':');
+                let (Some(short), Some(signature), Some(body)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return None;
+                };
+                Some(Parts {
+                    reference: short.to_owned(),
+                    signature: std::borrow::Cow::Owned(unhex(signature)?),
+                    body,
+                    message: message_v1(document, key, entry, body),
+                })
+            }
+        }
+    }
 }
 
 impl Seals<'_> {
@@ -214,15 +342,17 @@ impl Seals<'_> {
         &self,
         key: &str,
         entry: &str,
-        sealed: &'t str,
+        sealed: &'t Sealed,
         stamp_ms: Option<u64>,
     ) -> Result<(&Author, &'t str), Unaccepted> {
-        let mut parts = sealed.splitn(3, ':');
-        let (Some(short), Some(signature), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Unaccepted::Unsealed);
-        };
-        let signature = unhex(signature).ok_or(Unaccepted::Unsealed)?;
+        let Parts {
+            reference,
+            signature,
+            body,
+            message,
+        } = sealed
+            .parts(self.document, key, entry)
+            .ok_or(Unaccepted::Unsealed)?;
         if let Some(ms) = stamp_ms
             && !(self.window_ms.0..self.window_ms.1).contains(&ms)
         {
@@ -230,13 +360,12 @@ impl Seals<'_> {
         }
         let certificate = self
             .roster
-            .certificate(short)
+            .certificate(&reference)
             .ok_or(Unaccepted::UnknownCertificate)?;
-        if !self.authority.event_signed(
-            certificate,
-            &message(self.document, key, entry, body),
-            &signature,
-        ) {
+        if !self
+            .authority
+            .event_signed(certificate, &message, &signature)
+        {
             return Err(Unaccepted::BadSignature);
         }
         if let Some(ms) = stamp_ms {
@@ -280,4 +409,186 @@ pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TestAuthority, TestSigner};
+    use aufruf_model::{Role, node_id};
+
+    const DOCUMENT: &str = "day/2026-11-26";
+    const KEY: &str = "ticket:kiosk-1~00000001/1";
+    const ENTRY: &str = "1795000000000.0.kiosk-1";
+    const BODY: &str = r#"{"Issued":{"service":"anmeldung"}}"#;
+
+    fn roster(signers: &[&TestSigner]) -> Roster {
+        let mut roster = Roster::default();
+        for signer in signers {
+            let short = &signer.fingerprint()[..FINGERPRINT_DIGITS];
+            roster.learn(short, TestAuthority.certificate(signer.certificate_der()));
+        }
+        roster
+    }
+
+    fn open(roster: &Roster, sealed: &Sealed) -> Result<(Author, String), Unaccepted> {
+        let seals = Seals {
+            roster,
+            authority: &TestAuthority,
+            document: DOCUMENT,
+            window_ms: (0, u64::MAX),
+        };
+        seals
+            .open(KEY, ENTRY, sealed, Some(1_795_000_000_000))
+            .map(|(author, body)| (author.clone(), body.to_owned()))
+    }
+
+    fn kiosk() -> TestSigner {
+        TestSigner::new(&node_id!("kiosk-1"), Role::Kiosk)
+    }
+
+    #[test]
+    fn a_seal_is_bytes_with_a_short_reference_and_opens_to_its_author_and_body() {
+        let kiosk = kiosk();
+        let sealed = seal(&kiosk, DOCUMENT, KEY, ENTRY, BODY).unwrap();
+        // Format tag, 8 reference bytes, signature length, signature, body.
+        let signature = kiosk.sign(b"any").unwrap().len();
+        assert_eq!(
+            sealed.len(),
+            1 + REFERENCE_BYTES + 1 + signature + BODY.len()
+        );
+        assert_eq!(sealed[0], SEAL_FORMAT);
+        assert_eq!(
+            hex(&sealed[1..=REFERENCE_BYTES]),
+            kiosk.fingerprint()[..FINGERPRINT_DIGITS]
+        );
+        let (author, body) = open(&roster(&[&kiosk]), &Sealed::Bytes(sealed)).unwrap();
+        assert_eq!(author.node, node_id!("kiosk-1"));
+        assert_eq!(body, BODY);
+    }
+
+    #[test]
+    fn a_tampered_signature_body_or_place_is_refused() {
+        let kiosk = kiosk();
+        let roster = roster(&[&kiosk]);
+        let sealed = seal(&kiosk, DOCUMENT, KEY, ENTRY, BODY).unwrap();
+        let signature_at = 1 + REFERENCE_BYTES + 1;
+
+        let mut forged = sealed.clone();
+        forged[signature_at] ^= 0x01;
+        assert_eq!(
+            open(&roster, &Sealed::Bytes(forged)),
+            Err(Unaccepted::BadSignature)
+        );
+
+        let mut altered = sealed.clone();
+        let last = altered.len() - 3;
+        altered[last] = b'X';
+        assert_eq!(
+            open(&roster, &Sealed::Bytes(altered)),
+            Err(Unaccepted::BadSignature)
+        );
+
+        // The same seal under another entry (or key, or document) does not count.
+        let seals = Seals {
+            roster: &roster,
+            authority: &TestAuthority,
+            document: DOCUMENT,
+            window_ms: (0, u64::MAX),
+        };
+        assert_eq!(
+            seals
+                .open(KEY, "1795000000001.0.kiosk-1", &Sealed::Bytes(sealed), None)
+                .map(|_| ()),
+            Err(Unaccepted::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_wrong_certificate_reference_is_refused() {
+        let kiosk = kiosk();
+        let display = TestSigner::new(&node_id!("display-1"), Role::Display);
+        let roster = roster(&[&kiosk, &display]);
+        let sealed = seal(&display, DOCUMENT, KEY, ENTRY, BODY).unwrap();
+
+        // The display's seal made to name the kiosk's certificate: the signature is
+        // checked with the kiosk's key, and over the reference, so it fails.
+        let mut renamed = sealed.clone();
+        let kiosk_reference = unhex(&kiosk.fingerprint()[..FINGERPRINT_DIGITS]).unwrap();
+        renamed[1..=REFERENCE_BYTES].copy_from_slice(&kiosk_reference);
+        assert_eq!(
+            open(&roster, &Sealed::Bytes(renamed)),
+            Err(Unaccepted::BadSignature)
+        );
+
+        // A reference to no certificate this node has: the entry waits for one.
+        let mut unknown = sealed;
+        unknown[1] ^= 0xff;
+        assert_eq!(
+            open(&roster, &Sealed::Bytes(unknown)),
+            Err(Unaccepted::UnknownCertificate)
+        );
+    }
+
+    #[test]
+    fn garbled_seals_are_unsealed() {
+        let kiosk = kiosk();
+        let roster = roster(&[&kiosk]);
+        let sealed = seal(&kiosk, DOCUMENT, KEY, ENTRY, BODY).unwrap();
+        let mut other_format = sealed.clone();
+        other_format[0] = 0xA3;
+        let mut long_signature = sealed.clone();
+        long_signature[1 + REFERENCE_BYTES] = 0xff;
+        let mut not_utf8 = sealed.clone();
+        not_utf8.push(0xff);
+        for garbled in [
+            Vec::new(),
+            vec![SEAL_FORMAT],
+            sealed[..REFERENCE_BYTES].to_vec(),
+            other_format,
+            long_signature,
+            not_utf8,
+        ] {
+            assert_eq!(
+                open(&roster, &Sealed::Bytes(garbled.clone())),
+                Err(Unaccepted::Unsealed),
+                "{garbled:?}"
+            );
+        }
+        assert_eq!(
+            open(&roster, &Sealed::Text("no seal at all".into())),
+            Err(Unaccepted::Unsealed)
+        );
+    }
+
+    /// Format 1 (text, hex signature over the entry without the domain tag), as
+    /// written before format 2, still reads; its signature does not pass for a
+    /// format-2 seal's, nor the other way round.
+    #[test]
+    fn a_format_1_seal_still_reads_and_the_formats_do_not_mix() {
+        let kiosk = kiosk();
+        let roster = roster(&[&kiosk]);
+        let short = &kiosk.fingerprint()[..FINGERPRINT_DIGITS];
+        let signature = kiosk.sign(&message_v1(DOCUMENT, KEY, ENTRY, BODY)).unwrap();
+        let v1 = format!("{short}:{}:{BODY}", hex(&signature));
+        let (author, body) = open(&roster, &Sealed::Text(v1)).unwrap();
+        assert_eq!((author.node.as_str(), body.as_str()), ("kiosk-1", BODY));
+
+        // The format-1 signature in a format-2 seal.
+        let mut v2 = seal(&kiosk, DOCUMENT, KEY, ENTRY, BODY).unwrap();
+        let at = 1 + REFERENCE_BYTES + 1;
+        v2[at..at + signature.len()].copy_from_slice(&signature);
+        assert_eq!(
+            open(&roster, &Sealed::Bytes(v2.clone())),
+            Err(Unaccepted::BadSignature)
+        );
+        // A format-2 signature in format-1 text.
+        let v2_signature =
+            seal(&kiosk, DOCUMENT, KEY, ENTRY, BODY).unwrap()[at..at + signature.len()].to_vec();
+        let mixed = format!("{short}:{}:{BODY}", hex(&v2_signature));
+        assert_eq!(
+            open(&roster, &Sealed::Text(mixed)),
+            Err(Unaccepted::BadSignature)
+        );
+    }
 }

@@ -11,8 +11,9 @@
 //! status:<token>    = sealed <ticket id>
 //! ```
 //!
-//! Every value is sealed by its author ([`crate::authority`]):
-//! `<certificate fingerprint prefix>:<signature>:<JSON>`. A value whose seal, author
+//! Every value is sealed by its author ([`crate::authority`]): automerge bytes
+//! `0xA2 | certificate reference | signature length | signature | JSON` (format 1,
+//! the text `<certificate fingerprint prefix>:<signature hex>:<JSON>`, is still read). A value whose seal, author
 //! or role does not hold is left out of the fold and counted ([`DayRead::refused`]).
 //!
 //! A ticket is keyed by its id (`kiosk-1~7f3a9c21/12`: issuer, store incarnation,
@@ -37,7 +38,7 @@ use automerge::legacy;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
 
-use crate::authority::{self, Seals, Signer, Unaccepted};
+use crate::authority::{self, Sealed, Seals, Signer, Unaccepted};
 
 /// The layout version this build writes and reads.
 pub const SCHEMA: i64 = 1;
@@ -81,8 +82,8 @@ pub fn ticket_of_status_token(
         .ok()?
         .into_iter()
         .find_map(|(value, _)| {
-            let text = text_of(&value)?;
-            let (author, body) = seals.open(&key, "", &text, None).ok()?;
+            let sealed = sealed_of(&value)?;
+            let (author, body) = seals.open(&key, "", &sealed, None).ok()?;
             let ticket = parse_ticket_id(body)?;
             (ticket.node == author.node).then_some(ticket)
         })
@@ -97,7 +98,7 @@ pub struct Sealer<'a> {
 }
 
 impl Sealer<'_> {
-    fn seal(&self, key: &str, entry: &str, body: &str) -> Result<String, DayDocError> {
+    fn seal(&self, key: &str, entry: &str, body: &str) -> Result<Vec<u8>, DayDocError> {
         authority::seal(self.signer, self.document, key, entry, body).map_err(DayDocError::Seal)
     }
 }
@@ -354,7 +355,7 @@ fn read_key(
             read.unreadable.push(key.to_owned());
             return Ok(());
         };
-        for (stamp, text) in events_under(doc, key, read)? {
+        for (stamp, sealed) in events_under(doc, key, read)? {
             if read.day.holds_ticket_event(&ticket, &stamp) {
                 continue;
             }
@@ -364,11 +365,11 @@ fn read_key(
                 stamp: stamp.clone(),
                 event,
             };
-            take_sealed::<TicketEvent>(key, &entry, &text, stamp.hlc.wall_ms, event, read, seals);
+            take_sealed::<TicketEvent>(key, &entry, &sealed, stamp.hlc.wall_ms, event, read, seals);
         }
     } else if let Some(desk) = key.strip_prefix(DESK) {
         let desk = DeskId::new(desk);
-        for (stamp, text) in events_under(doc, key, read)? {
+        for (stamp, sealed) in events_under(doc, key, read)? {
             if read.day.holds_desk_event(&desk, &stamp) {
                 continue;
             }
@@ -378,15 +379,15 @@ fn read_key(
                 stamp: stamp.clone(),
                 event,
             };
-            take_sealed::<DeskEvent>(key, &entry, &text, stamp.hlc.wall_ms, event, read, seals);
+            take_sealed::<DeskEvent>(key, &entry, &sealed, stamp.hlc.wall_ms, event, read, seals);
         }
     } else if key.starts_with(BOOKING) {
         for (value, _) in doc.get_all(ROOT, key)? {
-            let Some(text) = text_of(&value) else {
+            let Some(sealed) = sealed_of(&value) else {
                 read.unreadable.push(key.to_owned());
                 continue;
             };
-            let opened = seals.open(key, "", &text, None).map(|(author, body)| {
+            let opened = seals.open(key, "", &sealed, None).map(|(author, body)| {
                 (
                     author.clone(),
                     serde_json::from_str::<Appointment>(body).ok(),
@@ -417,7 +418,7 @@ fn read_key(
 fn take_sealed<E: serde::de::DeserializeOwned>(
     key: &str,
     entry: &str,
-    sealed: &str,
+    sealed: &Sealed,
     stamp_ms: u64,
     event: impl FnOnce(E) -> Event,
     read: &mut DayRead,
@@ -452,7 +453,7 @@ fn events_under(
     doc: &impl ReadDoc,
     key: &str,
     read: &mut DayRead,
-) -> Result<Vec<(Stamp, String)>, DayDocError> {
+) -> Result<Vec<(Stamp, Sealed)>, DayDocError> {
     let mut events = Vec::new();
     for (value, map) in doc.get_all(ROOT, key)? {
         if !matches!(value, Value::Object(ObjType::Map)) {
@@ -461,19 +462,30 @@ fn events_under(
         }
         for item in doc.map_range(&map, ..) {
             let stamp = parse_event_id(&item.key);
-            let text = match &item.value {
+            let sealed = match &item.value {
+                automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) => {
+                    Some(Sealed::Bytes(b.to_vec()))
+                }
                 automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
-                    Some(s.to_string())
+                    Some(Sealed::Text(s.to_string()))
                 }
                 _ => None,
             };
-            match (stamp, text) {
-                (Some(stamp), Some(text)) => events.push((stamp, text)),
+            match (stamp, sealed) {
+                (Some(stamp), Some(sealed)) => events.push((stamp, sealed)),
                 _ => read.unreadable.push(format!("{key}/{}", item.key)),
             }
         }
     }
     Ok(events)
+}
+
+/// A sealed value: bytes (format 2) or text (format 1).
+fn sealed_of(value: &Value<'_>) -> Option<Sealed> {
+    match value {
+        Value::Scalar(s) => Sealed::of(s),
+        Value::Object(_) => None,
+    }
 }
 
 fn text_of(value: &Value<'_>) -> Option<String> {
@@ -511,7 +523,7 @@ fn parse_ticket_id(id: &str) -> Option<TicketId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authority::{Authority, FINGERPRINT_DIGITS, Roster};
+    use crate::authority::{Authority, REFERENCE_BYTES, Roster};
     use crate::testing::{TestAuthority, TestSigner};
     use aufruf_model::{
         HlcClock, Incarnation, OfficeConfig, Origin, Role, ServiceId, Timestamp, node_id,
@@ -1035,10 +1047,11 @@ mod tests {
             write(&mut d, std::slice::from_ref(e));
         }
         let saved = d.save();
-        // The events themselves stay within the budget; each seal adds its
-        // fingerprint and signature, which do not compress (a real ECDSA signature
-        // is 128 hex digits: about 1.8 MB for such a day).
-        let seal = FINGERPRINT_DIGITS + 2 + 2 * 8;
+        // The events themselves stay within the budget; each seal adds its format
+        // tag, certificate reference, signature length and signature, which do not
+        // compress (a real ECDSA signature is 64 bytes: about 0.9 MB for such a
+        // day; format 1 wrote it as 128 hex digits behind a 16-digit reference).
+        let seal = 1 + REFERENCE_BYTES + 1 + 8;
         let budget = 150_000 + events.len() * seal;
         assert!(
             saved.len() < budget,

@@ -37,6 +37,7 @@ impl<R: Replication> GatewayService<R> {
         now: Timestamp,
         service: &ServiceId,
     ) -> Result<(TicketView, String), ServiceError> {
+        self.office.walk_ins_allowed(now, service)?;
         self.office.issue(now, service, Origin::Remote)
     }
 

@@ -10,9 +10,7 @@ use aufruf_model::{BookingCode, Origin, ServiceId, Timestamp, WalkIns};
 use tokio::sync::watch;
 
 use crate::service::{OfficeService, Replication, ServiceError};
-use crate::views::{
-    CatchingUp, Delivery, IssuedView, KioskView, Reopens, TicketView, office_time, service_name,
-};
+use crate::views::{CatchingUp, Delivery, IssuedView, KioskView, Reopens, TicketView, office_time};
 
 /// The kiosk's receipt printer, as the kiosk service needs it: real hardware in a
 /// node, a fake in tests.
@@ -125,17 +123,7 @@ impl<R: Replication> KioskService<R> {
         wish: Wish,
         language: Language,
     ) -> Result<IssuedView, ServiceError> {
-        let config = self.office.config();
-        if config.service(service).is_none() {
-            return Err(ServiceError::UnknownService(service.to_string()));
-        }
-        if let WalkIns::Closed { reopens } = config.walk_ins(service, now) {
-            let today = self.office.today(now);
-            return Err(ServiceError::Closed {
-                service: service_name(&config, service),
-                reopens: reopens.map(|r| r.describe_de(today)),
-            });
-        }
+        self.office.walk_ins_allowed(now, service)?;
         let (ticket, token) = self.office.issue(now, service, Origin::WalkIn)?;
         Ok(self.deliver(now, ticket, token, wish, language))
     }

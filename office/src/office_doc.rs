@@ -286,32 +286,33 @@ pub fn update_roster(
 ) -> bool {
     let before = (roster.len(), roster.revoked().clone());
     documents.read_document(&DocumentName::Office, |doc| {
-        for key in doc.keys(automerge::ROOT) {
-            if let Some(short) = key.strip_prefix(CERTIFICATE) {
-                if roster.knows(short) {
+        // Read from the document's history, not from its current values: any peer
+        // can overwrite or delete a key, but none can take back what was written. A
+        // revocation (or a certificate) once in the office stays, also for a node
+        // that starts after a thief deleted it. Only changes new since the last read
+        // are decoded.
+        for change in doc.get_changes(roster.history_read()) {
+            for op in change.decode().operations {
+                let (automerge::legacy::ObjectId::Root, automerge::legacy::Key::Map(key)) =
+                    (&op.obj, &op.key)
+                else {
+                    continue;
+                };
+                let automerge::legacy::OpType::Put(automerge::ScalarValue::Bytes(bytes)) =
+                    &op.action
+                else {
+                    continue;
+                };
+                if bytes.len() > MAX_CERTIFICATE_BYTES {
                     continue;
                 }
-                // Of concurrent values under one key, the first valid one counts:
-                // the key is the certificate's own fingerprint.
-                let certified = doc
-                    .get_all(automerge::ROOT, key.as_str())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find_map(|(value, _)| match bytes_of(&value) {
-                        Some(der) if der.len() <= MAX_CERTIFICATE_BYTES => {
-                            authority.certificate(&der)
-                        }
-                        _ => None,
-                    });
-                roster.learn(short, certified);
-            } else if key.starts_with(REVOKED) {
-                for (value, _) in doc
-                    .get_all(automerge::ROOT, key.as_str())
-                    .unwrap_or_default()
-                {
-                    let revocation = bytes_of(&value)
-                        .filter(|b| b.len() <= MAX_CERTIFICATE_BYTES)
-                        .and_then(|b| serde_json::from_slice::<SignedRevocation>(&b).ok())
+                if let Some(short) = key.strip_prefix(CERTIFICATE) {
+                    if roster.certificate(short).is_none() {
+                        roster.learn(short, authority.certificate(bytes));
+                    }
+                } else if key.starts_with(REVOKED) {
+                    let revocation = serde_json::from_slice::<SignedRevocation>(bytes)
+                        .ok()
                         .and_then(|r| r.check(authority, office));
                     if let Some(revocation) = revocation {
                         roster.revoke(revocation.node, revocation.from_ms);
@@ -319,18 +320,9 @@ pub fn update_roster(
                 }
             }
         }
+        roster.set_history_read(doc.get_heads());
     });
     (roster.len(), roster.revoked().clone()) != before
-}
-
-fn bytes_of(value: &automerge::Value<'_>) -> Option<Vec<u8>> {
-    match value {
-        automerge::Value::Scalar(s) => match s.as_ref() {
-            automerge::ScalarValue::Bytes(b) => Some(b.clone()),
-            _ => None,
-        },
-        automerge::Value::Object(_) => None,
-    }
 }
 
 /// What the administrator signs to revoke a node.

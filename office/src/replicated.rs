@@ -69,6 +69,10 @@ pub enum OfficeError {
     /// This node's certificate is not one of this office's.
     #[error("this node's certificate is not one of this office's")]
     NotCertified,
+    /// This node's certificate has ended (or the administrator revoked it): every
+    /// peer would refuse what it writes, so it writes nothing. Enrol it again.
+    #[error("this node's certificate {0}; enrol the device again")]
+    CertificateEnded(&'static str),
     #[error("day document: {0}")]
     Document(#[from] DayDocError),
     /// The local store did not take the change; nothing was confirmed or sent.
@@ -117,9 +121,12 @@ impl Keys {
     /// Who this node is, as its certificate says; `None` if it is not one of the
     /// office's.
     pub fn author(&self) -> Option<aufruf_model::authority::Author> {
-        self.authority
-            .certificate(self.signer.certificate_der())
-            .map(|c| c.author)
+        self.certified().map(|c| c.author)
+    }
+
+    /// This node's certificate, checked against the office's trust.
+    pub fn certified(&self) -> Option<crate::authority::Certified> {
+        self.authority.certificate(self.signer.certificate_der())
     }
 }
 
@@ -130,8 +137,9 @@ pub struct Office<D> {
     documents: D,
     clock: HlcClock,
     keys: Keys,
-    /// This node as its certificate names it (checked once).
+    /// This node as its certificate names it (checked once), and until when.
     author: Option<aufruf_model::authority::Author>,
+    valid_until_ms: u64,
     /// The certificates and revocations of the office document, checked.
     roster: Roster,
     days: BTreeMap<NaiveDate, CachedDay>,
@@ -184,6 +192,7 @@ impl<D: Documents> Office<D> {
             documents,
             clock: HlcClock::new(node),
             author: keys.author(),
+            valid_until_ms: keys.certified().map_or(0, |c| c.valid_until_ms),
             keys,
             roster: Roster::default(),
             days: BTreeMap::new(),
@@ -198,6 +207,12 @@ impl<D: Documents> Office<D> {
     /// Acts on a roster that changed: events waiting for a certificate are read
     /// again; after a revocation every day is read afresh, so the revoked node's
     /// events from then on drop out of the fold.
+    /// The office document's history has been read up to `heads` without anything
+    /// new for the roster.
+    pub fn roster_read_until(&mut self, heads: Vec<automerge::ChangeHash>) {
+        self.roster.set_history_read(heads);
+    }
+
     pub fn set_roster(&mut self, roster: Roster) {
         if roster.revoked() != self.roster.revoked() {
             self.days.clear();
@@ -280,6 +295,20 @@ impl<D: Documents> Office<D> {
         self.clock.observe(cached.read.day.latest_until(until));
         let stamp = self.clock.tick(now);
         let author = self.author.as_ref().ok_or(OfficeError::NotCertified)?;
+        // What every reader would refuse is not written: after the certificate's end,
+        // or from the administrator's revocation of this node on.
+        let ms = stamp.hlc.wall().as_millis();
+        if ms > self.valid_until_ms {
+            return Err(OfficeError::CertificateEnded("has ended"));
+        }
+        if self
+            .roster
+            .revoked()
+            .get(&author.node)
+            .is_some_and(|from| ms >= *from)
+        {
+            return Err(OfficeError::CertificateEnded("was revoked"));
+        }
         let outcome = action(&mut cached.read.day, &self.config, stamp)?;
         let event = outcome.event().clone();
         if let Err(why) = aufruf_model::authority::may_write(author, &event) {

@@ -16,7 +16,7 @@ use aufruf_model::estimate::{self, HandlingTimes};
 use aufruf_model::statistics::DayStatistics;
 use aufruf_model::{
     ActionError, Day, DeskId, Event, Incarnation, NodeId, OfficeConfig, Origin, ServiceId, Stamp,
-    Status, Ticket, TicketId, Timestamp, policy,
+    Status, Ticket, TicketId, Timestamp, WalkIns, policy,
 };
 use aufruf_sync_protocol::DocumentName;
 use chrono::NaiveDate;
@@ -90,6 +90,19 @@ pub enum ServiceError {
         service: String,
         /// When it reopens, in the kiosk's words ("öffnet Donnerstag, 08:00").
         reopens: Option<String>,
+    },
+    /// A new walk-in ticket for the service would be called only after its
+    /// department closes: the office says no rather than break its word.
+    #[error(
+        "no more walk-in tickets for {service} today: the wait would reach past closing time at {closes}; please book an appointment online"
+    )]
+    NoMoreToday {
+        service: String,
+        /// Office time the department closes, `HH:MM`.
+        closes: String,
+        /// The kiosk's words: "Heute keine Wartemarken mehr für Reisepass — bitte
+        /// buchen Sie online einen Termin".
+        de: String,
     },
     /// A booked citizen came earlier than check-in opens for the appointment.
     #[error("check-in for this appointment opens at {opens}")]
@@ -317,6 +330,9 @@ impl<R: Replication> OfficeService<R> {
             &mut roster,
         );
         if !changed {
+            // Nothing new for the roster; the history read so far is not read again.
+            self.office()
+                .roster_read_until(roster.history_read().to_vec());
             return;
         }
         let revoked = Arc::new(roster.revoked().clone());
@@ -558,6 +574,53 @@ impl<R: Replication> OfficeService<R> {
         })
     }
 
+    /// Whether a walk-in (or remote) ticket for `service` may be drawn at `now`: its
+    /// department is open, and — unless the department is configured otherwise — a
+    /// new ticket's estimate does not reach past the department's closing time.
+    pub(crate) fn walk_ins_allowed(
+        &self,
+        now: Timestamp,
+        service: &ServiceId,
+    ) -> Result<(), ServiceError> {
+        let config = self.config();
+        let Some(department) = config
+            .service(service)
+            .and_then(|s| config.department(&s.department))
+        else {
+            return Err(ServiceError::UnknownService(service.to_string()));
+        };
+        if let WalkIns::Closed { reopens } = config.walk_ins(service, now) {
+            let today = self.today(now);
+            return Err(ServiceError::Closed {
+                service: service_name(&config, service),
+                reopens: reopens.map(|r| r.describe_de(today)),
+            });
+        }
+        if !department.refuse_walk_ins_past_closing {
+            return Ok(());
+        }
+        let Some(closes) = config.closes_at(service, now) else {
+            return Ok(());
+        };
+        let outlook = self.with_today(now, |day, config| {
+            estimate::for_new_walk_in(day, config, &learned(day), service, now)
+        })?;
+        match outlook {
+            Some(e) if now + e.wait > closes => {
+                let name = service_name(&config, service);
+                Err(ServiceError::NoMoreToday {
+                    de: format!(
+                        "Heute keine Wartemarken mehr für {name} — bitte buchen Sie online \
+                         einen Termin"
+                    ),
+                    service: name,
+                    closes: office_time(&config, closes).format("%H:%M").to_string(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Draws a ticket of `origin` for `service` and returns it with its outlook and
     /// its status token.
     pub(crate) fn issue(
@@ -752,7 +815,7 @@ impl<R: Replication> OfficeService<R> {
         }
         let seen = &mut seen.1;
         let mut note = |t: &Ticket, report: bool| {
-            for stamp in &t.calls_won {
+            for (stamp, _) in &t.calls_won {
                 if stamp.node != self.setup.node && seen.insert(stamp.clone()) && report {
                     self.observer.call_arrived(now.since(stamp.hlc.wall()));
                 }
@@ -844,11 +907,19 @@ fn desk_view(
         .collect();
     let waiting_for_desk = u32::try_from(candidates.len()).unwrap_or(u32::MAX);
     let mut next = Vec::new();
+    let mut streak = policy::streak_of(day, desk, &config.queue);
     while next.len() < NEXT_SHOWN {
-        let Some(picked) = policy::pick(&candidates, desk, &summary.services, now, &config.queue)
-        else {
+        let Some(picked) = policy::pick(
+            &candidates,
+            desk,
+            &summary.services,
+            now,
+            &config.queue,
+            streak,
+        ) else {
             break;
         };
+        streak = policy::streak_after(streak, picked);
         let id = picked.id.clone();
         candidates.retain(|c| *c.id != id);
         if let Some(t) = day.ticket(&id) {

@@ -16,7 +16,8 @@ use aufruf_office::memory::MemoryReplica;
 use aufruf_office::office_doc::{Revocation, SignedRevocation};
 use aufruf_office::testing::{TestSigner, admin_sign, test_keys};
 use aufruf_office::{
-    DeskAction, DeskService, Documents, KioskService, OfficeService, Setup, Wish, document_name,
+    DeskAction, DeskService, Documents, KioskService, OfficeError, OfficeService, ServiceError,
+    Setup, Wish, document_name,
 };
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
@@ -102,11 +103,7 @@ impl Office {
 
     /// Draws a ticket: its document key (`ticket:<id>`) and number.
     fn draw_ticket(&self, at: Timestamp) -> (String, String) {
-        let ticket = self
-            .kiosk
-            .draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
-            .unwrap()
-            .ticket;
+        let ticket = walk_in(&self.kiosk, at).unwrap().ticket;
         (format!("ticket:{}", ticket.id), ticket.number)
     }
 
@@ -138,6 +135,20 @@ impl Office {
         self.refresh(wednesday(9, 0));
     }
 
+    /// The administrator revokes `node` from `at` on.
+    fn revoke(&self, node: &NodeId, at: Timestamp) {
+        let revocation = SignedRevocation::new(
+            &Revocation {
+                office: "zeitz".into(),
+                node: node.clone(),
+                from_ms: ms(at),
+            },
+            admin_sign,
+        )
+        .unwrap();
+        self.kiosk.office().revoke(at, &revocation).unwrap();
+    }
+
     /// Both services catch up, as a node does when its replica reports a change.
     fn refresh(&self, now: Timestamp) {
         self.kiosk.office().refresh(now);
@@ -152,6 +163,14 @@ impl Office {
         reasons.dedup();
         reasons
     }
+}
+
+/// A walk-in ticket for "anmeldung" drawn at `kiosk`.
+fn walk_in(
+    kiosk: &KioskService<MemoryReplica>,
+    at: Timestamp,
+) -> Result<aufruf_office::views::IssuedView, ServiceError> {
+    kiosk.draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
 }
 
 fn stamp_id(ms: u64, node: &str) -> String {
@@ -255,7 +274,21 @@ fn an_entry_altered_by_a_relaying_peer_does_not_count() {
             let (_, map) = tx.get(ROOT, ticket.as_str())?.unwrap();
             let keys: Vec<String> = tx.keys(&map).collect();
             let (value, _) = tx.get(&map, keys[0].as_str())?.unwrap();
-            let altered = value.as_str().unwrap().replace("anmeldung", "reisepass");
+            let automerge::Value::Scalar(sealed) = value else {
+                panic!("a sealed event is a scalar")
+            };
+            let automerge::ScalarValue::Bytes(sealed) = sealed.as_ref() else {
+                panic!("a sealed event is bytes")
+            };
+            // The body is the seal's tail.
+            let needle = b"anmeldung";
+            let at = sealed
+                .windows(needle.len())
+                .rposition(|w| w == needle)
+                .expect("the service is in the body");
+            let mut altered = sealed[..at].to_vec();
+            altered.extend_from_slice(b"reisepass");
+            altered.extend_from_slice(&sealed[at + needle.len()..]);
             tx.put(&map, keys[0].as_str(), altered)?;
             Ok(())
         })
@@ -407,10 +440,7 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
         ));
         KioskService::new(office, None, None)
     };
-    let draw = |k: &KioskService<MemoryReplica>, at| {
-        k.draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
-            .unwrap()
-    };
+    let draw = |k: &KioskService<MemoryReplica>, at| walk_in(k, at).unwrap();
     // The first certificate ends at 09:00; the kiosk is enrolled again before.
     let first = with_certificate(TestSigner::valid(
         &kiosk,
@@ -425,19 +455,33 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
     let reader = service_on(&node_id!("display-1"), Role::Display, &replica, &refusals);
     reader.refresh(wednesday(9, 31));
     assert_eq!(reader.display_view().waiting_total, 2);
-    // With the ended certificate (a key taken from a retired kiosk) nothing counts.
-    let ended = with_certificate(TestSigner::valid(
-        &kiosk,
-        Role::Kiosk,
-        0,
-        ms(wednesday(9, 0)),
-    ));
-    let drawn = ended.draw_ticket(
-        wednesday(9, 40),
-        &ServiceId::new("anmeldung"),
-        Wish::Qr,
-        Language::De,
+    // With the ended certificate (a key taken from a retired kiosk) the office
+    // writes nothing ...
+    let ended_signer = TestSigner::valid(&kiosk, Role::Kiosk, 0, ms(wednesday(9, 0)));
+    let ended = with_certificate(ended_signer.clone());
+    let drawn = walk_in(&ended, wednesday(9, 40));
+    assert!(
+        matches!(
+            drawn,
+            Err(ServiceError::Office(OfficeError::CertificateEnded(_)))
+        ),
+        "{drawn:?}"
     );
+    // ... and what a thief seals with it anyway counts nowhere.
+    let name = document_name(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()).unwrap();
+    let document = name.to_string();
+    replica
+        .clone()
+        .change_durably(&name, &mut |tx| {
+            let key = "ticket:kiosk-1~00000009/9";
+            let body = r#"{"Issued":{"number":{"prefix":"U","number":9},"service":"anmeldung","origin":"WalkIn"}}"#;
+            let entry = stamp_id(ms(wednesday(9, 40)), "kiosk-1");
+            let sealed = seal(&ended_signer, &document, key, &entry, body).unwrap();
+            let map = tx.put_object(ROOT, key, automerge::ObjType::Map)?;
+            tx.put(&map, entry.as_str(), sealed)?;
+            Ok(())
+        })
+        .unwrap();
     let fresh = MemoryReplica::new();
     fresh.receive_from(&replica);
     let late_reader = service_on(&node_id!("display-2"), Role::Display, &fresh, &refusals);
@@ -445,7 +489,82 @@ fn a_renewed_certificate_keeps_the_earlier_events_and_an_ended_one_writes_nothin
     assert_eq!(
         late_reader.display_view().waiting_total,
         2,
-        "the ticket sealed after the certificate ended does not count ({drawn:?})"
+        "the ticket sealed after the certificate ended does not count"
     );
     assert!(refusals.0.lock().unwrap().contains(&"outside_validity"));
+}
+
+#[test]
+fn a_revoked_node_writes_nothing_itself() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    office.revoke(&node_id!("kiosk-1"), wednesday(8, 30));
+    office.refresh(wednesday(8, 31));
+    let drawn = walk_in(&office.kiosk, wednesday(8, 35));
+    assert!(
+        matches!(
+            drawn,
+            Err(ServiceError::Office(OfficeError::CertificateEnded(
+                "was revoked"
+            )))
+        ),
+        "{drawn:?}"
+    );
+}
+
+#[test]
+fn a_revocation_or_certificate_a_thief_deletes_from_the_office_document_still_counts() {
+    let office = Office::new();
+    office.draw(wednesday(8, 5));
+    office.revoke(&node_id!("desk-2"), wednesday(8, 30));
+    // The thief (desk-2 itself) deletes its revocation and every certificate from
+    // the office document, and overwrites the kiosk's with junk.
+    office
+        .replica
+        .clone()
+        .change_durably(&aufruf_sync_protocol::DocumentName::Office, &mut |tx| {
+            let keys: Vec<String> = tx.keys(ROOT).collect();
+            for key in keys {
+                if key.starts_with("revoked:") {
+                    tx.delete(ROOT, key.as_str())?;
+                } else if key.starts_with("certificate:") {
+                    tx.put(
+                        ROOT,
+                        key.as_str(),
+                        automerge::ScalarValue::Bytes(vec![0; 8]),
+                    )?;
+                    tx.delete(ROOT, key.as_str())?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let current: Vec<String> = office
+        .replica
+        .read_document(&aufruf_sync_protocol::DocumentName::Office, |doc| {
+            doc.keys(ROOT).collect()
+        })
+        .unwrap();
+    assert!(
+        current
+            .iter()
+            .all(|k| !k.starts_with("revoked:") && !k.starts_with("certificate:")),
+        "{current:?}"
+    );
+    // A node that starts now still knows desk-2 is revoked and still counts the
+    // kiosk's ticket.
+    let refusals = Arc::new(Refusals::default());
+    let late = service_on(
+        &node_id!("display-1"),
+        Role::Display,
+        &office.replica,
+        &refusals,
+    );
+    late.refresh(wednesday(8, 40));
+    assert!(
+        late.subscribe_revoked()
+            .borrow()
+            .contains_key(&node_id!("desk-2"))
+    );
+    assert_eq!(late.display_view().waiting_total, 1);
 }

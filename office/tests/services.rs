@@ -377,6 +377,89 @@ fn at_eleven_at_night_the_kiosk_names_the_next_opening_instead_of_a_ticket() {
     assert!(kita.to_string().contains("öffnet morgen, 09:00"), "{kita}");
 }
 
+/// Tickets drawn at `now` for `service` until the kiosk says no (at most 40).
+fn draw_until_refused(
+    kiosk: &KioskService<MemoryReplica>,
+    now: Timestamp,
+    service: &str,
+) -> (usize, Option<ServiceError>) {
+    for drawn in 0..40 {
+        match kiosk.draw_ticket(now, &ServiceId::new(service), Wish::Qr, Language::De) {
+            Ok(issued) => {
+                // Called before closing (40 minutes away), as far as the estimate
+                // can tell.
+                let minutes = issued.ticket.estimate_minutes.unwrap();
+                assert!(
+                    minutes <= 40,
+                    "ticket {drawn} waits about {minutes} minutes"
+                );
+            }
+            Err(refused) => return (drawn, Some(refused)),
+        }
+    }
+    (40, None)
+}
+
+#[test]
+fn the_kiosk_stops_issuing_when_a_new_ticket_would_be_called_after_closing() {
+    let foyer = foyer(None);
+    foyer
+        .desk
+        .act(wednesday(11, 0), DeskAction::Open { services: vec![] })
+        .unwrap();
+    // Wednesday the Bürgerbüro closes at 12:00; one desk open; a passport takes
+    // about 8 minutes.
+    let now = wednesday(11, 20);
+    let (drawn, refused) = draw_until_refused(&foyer.kiosk, now, "reisepass");
+    assert!(
+        (3..=6).contains(&drawn),
+        "{drawn} tickets before the kiosk said no"
+    );
+    match refused.unwrap() {
+        ServiceError::NoMoreToday {
+            service,
+            closes,
+            de,
+        } => {
+            assert_eq!(service, "Reisepass");
+            assert_eq!(closes, "12:00");
+            assert_eq!(
+                de,
+                "Heute keine Wartemarken mehr für Reisepass — bitte buchen Sie online einen Termin"
+            );
+        }
+        other => panic!("expected no more tickets today, got {other:?}"),
+    }
+
+    // A department that wants every walk-in seen keeps issuing.
+    let text = include_str!("../../aufruf.toml").replacen(
+        "refuse_walk_ins_past_closing = true",
+        "refuse_walk_ins_past_closing = false",
+        1,
+    );
+    let config = OfficeConfig::from_toml("aufruf.toml", &text).unwrap();
+    assert!(!config.departments[0].refuse_walk_ins_past_closing);
+    let replica = MemoryReplica::new();
+    let kiosk = KioskService::new(
+        office_on(config.clone(), "kiosk-1", replica.clone()),
+        None,
+        None,
+    );
+    DeskService::new(
+        office_on(config, "desk-1", replica),
+        DeskId::new("desk-1"),
+        now,
+    )
+    .unwrap()
+    .act(wednesday(11, 0), DeskAction::Open { services: vec![] })
+    .unwrap();
+    for _ in 0..10 {
+        kiosk
+            .draw_ticket(now, &ServiceId::new("reisepass"), Wish::Qr, Language::De)
+            .unwrap();
+    }
+}
+
 #[test]
 fn a_booked_citizen_checks_in_from_an_hour_before_the_appointment() {
     let foyer = foyer(None);

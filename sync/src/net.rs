@@ -584,7 +584,12 @@ async fn tick_loop(replica: Arc<Replica>, every: Duration, mut stop: watch::Rece
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = interval.tick() => replica.tick(),
+            _ = interval.tick() => {
+                // A tick may flush and compact: blocking work, off the runtime's
+                // workers.
+                let replica = replica.clone();
+                let _ = tokio::task::spawn_blocking(move || replica.tick()).await;
+            }
             _ = stop.changed() => return,
         }
     }

@@ -34,8 +34,16 @@ use crate::protocol::{
 };
 use crate::store::{CatchUp, DocumentStore, Durability, Store, StoreError};
 
-/// Chunks appended to a document after which it is compacted into a snapshot.
+/// Chunks appended to a document after which it may be compacted into a snapshot
+/// (at the next tick): when they also add up to [`COMPACT_AFTER_SHARE`] of the last
+/// snapshot's bytes, or number [`COMPACT_AFTER_CHUNKS_AT_MOST`].
 pub const COMPACT_AFTER_CHUNKS: usize = 256;
+/// A document is compacted once its log adds up to this share (1/n) of its snapshot:
+/// a snapshot's cost follows the whole document, so compacting after a share of it
+/// keeps the cost per change flat as the day grows.
+pub const COMPACT_AFTER_SHARE: usize = 4;
+/// ... but not after more chunks than this, which a restart loads one by one.
+pub const COMPACT_AFTER_CHUNKS_AT_MOST: usize = 2048;
 
 /// Why a local change was not made durable.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +124,12 @@ pub struct Replica<S: DocumentStore = Store> {
 struct Inner<S: DocumentStore> {
     core: Replicator,
     store: S,
-    chunks_since_snapshot: BTreeMap<DocumentName, usize>,
+    /// Per document: what its log holds since its last snapshot.
+    logs: BTreeMap<DocumentName, Log>,
+    /// Documents whose copy is being saved outside the lock (see
+    /// [`Replica::compact_due`]): the chunks stored since the copy was taken, which
+    /// the snapshot must include. Removed to call a compaction off.
+    compacting: BTreeMap<DocumentName, Vec<u8>>,
     /// Documents holding peer changes the store refused (e.g. a full disk). A later
     /// local change may depend on them, so the next durable write of such a
     /// document is a whole snapshot, not just the new change.
@@ -197,10 +210,16 @@ impl<S: DocumentStore> Replica<S> {
         new_actor: impl FnMut(&DocumentName) -> ActorId + Send + 'static,
     ) -> Result<Self, StoreError> {
         let mut core = Replicator::with_actors(identity, limits, new_actor);
-        let mut chunks_since_snapshot = BTreeMap::new();
+        let mut logs = BTreeMap::new();
         for name in store.document_names()? {
             if let Some(loaded) = store.load(&name)? {
-                chunks_since_snapshot.insert(name.clone(), loaded.chunks_since_snapshot);
+                logs.insert(
+                    name.clone(),
+                    Log {
+                        chunks: loaded.chunks_since_snapshot,
+                        ..Log::default()
+                    },
+                );
                 core.insert_document(name, loaded.document);
             }
         }
@@ -222,7 +241,8 @@ impl<S: DocumentStore> Replica<S> {
             inner: Mutex::new(Inner {
                 core,
                 store,
-                chunks_since_snapshot,
+                logs,
+                compacting: BTreeMap::new(),
                 unstored: BTreeSet::new(),
                 outlets: BTreeMap::new(),
                 next_connection: 1,
@@ -270,11 +290,12 @@ impl<S: DocumentStore> Replica<S> {
                     .flatten()
                     .map(|loaded| loaded.document)
                     .unwrap_or_default();
+                inner.compacting.remove(name);
                 let outputs = inner.core.restore_document(now, name.clone(), stored);
                 self.carry_out(&mut inner, now, outputs);
                 return Err(ChangeError::Store(Box::new(error)));
             }
-            inner.count_chunk(name);
+            inner.count_chunk(name, &local.chunk);
         }
         self.carry_out(&mut inner, now, local.outputs);
         Ok(local.value)
@@ -291,7 +312,8 @@ impl<S: DocumentStore> Replica<S> {
         let retired = inner.core.retire_before(horizon);
         for name in &retired {
             inner.store.remove_document(name)?;
-            inner.chunks_since_snapshot.remove(name);
+            inner.logs.remove(name);
+            inner.compacting.remove(name);
         }
         Ok(retired)
     }
@@ -479,6 +501,59 @@ impl<S: DocumentStore> Replica<S> {
                 }
             }
         }
+        drop(inner);
+        self.compact_due();
+    }
+
+    /// Compacts the documents whose log has grown enough (see
+    /// [`COMPACT_AFTER_CHUNKS`]), off the path of actions: the lock is held to copy
+    /// the document and to write the snapshot, not while the copy is saved — the
+    /// part whose cost follows the whole document. Chunks stored meanwhile are
+    /// appended to the snapshot (automerge loads a saved document followed by
+    /// changes), so it holds every chunk it replaces. [`Replica::tick`] calls it.
+    pub fn compact_due(&self) {
+        let copies: Vec<(DocumentName, Automerge)> = {
+            let mut inner = self.lock();
+            let due: Vec<DocumentName> = inner
+                .logs
+                .iter()
+                .filter(|(name, log)| log.due() && !inner.unstored.contains(*name))
+                .map(|(name, _)| name.clone())
+                .collect();
+            let mut copies = Vec::new();
+            for name in due {
+                if let Some(document) = inner.core.document(&name) {
+                    copies.push((name.clone(), document.clone()));
+                    inner.compacting.insert(name, Vec::new());
+                }
+            }
+            copies
+        };
+        for (name, copy) in copies {
+            let mut snapshot = copy.save();
+            drop(copy);
+            let mut inner = self.lock();
+            let Some(since) = inner.compacting.remove(&name) else {
+                // Called off: the document was reloaded, retired or stored whole.
+                continue;
+            };
+            if inner.unstored.contains(&name) {
+                // Peer changes the store refused: the next local change stores the
+                // whole document.
+                continue;
+            }
+            snapshot.extend_from_slice(&since);
+            let Inner { core, store, .. } = &mut *inner;
+            let Some(document) = core.document(&name) else {
+                continue;
+            };
+            match store.compact_saved(&name, document, &snapshot) {
+                Ok(()) => inner.compacted(&name, snapshot.len()),
+                Err(error) => {
+                    tracing::warn!(document = %name, %error, "compaction failed; chunks kept");
+                }
+            }
+        }
     }
 
     /// Changes received from peers are flushed within `bound` (default
@@ -524,7 +599,7 @@ impl<S: DocumentStore> Replica<S> {
         match recorded {
             Ok(()) => {
                 inner.unflushed_since = None;
-                tracing::warn!(
+                tracing::info!(
                     %peer,
                     incarnation = %self.incarnation,
                     "the new store has caught up with the office from {peer}; this device issues and calls from now on"
@@ -573,7 +648,7 @@ impl<S: DocumentStore> Replica<S> {
                     Output::DocumentChanged { name, chunk } => {
                         match inner.store.append(&name, &chunk, Durability::Buffered) {
                             Ok(()) => {
-                                inner.count_chunk(&name);
+                                inner.count_chunk(&name, &chunk);
                                 inner.unflushed_since.get_or_insert(now);
                             }
                             Err(error) => {
@@ -586,7 +661,7 @@ impl<S: DocumentStore> Replica<S> {
                     Output::ChangesQueued { name, chunk } => {
                         match inner.store.append(&name, &chunk, Durability::Buffered) {
                             Ok(()) => {
-                                inner.count_chunk(&name);
+                                inner.count_chunk(&name, &chunk);
                                 inner.unflushed_since.get_or_insert(now);
                             }
                             Err(error) => {
@@ -612,6 +687,7 @@ impl<S: DocumentStore> Replica<S> {
                             }
                         };
                         tracing::warn!(document = %name, "document reloaded from the store after an automerge panic");
+                        inner.compacting.remove(&name);
                         more.extend(inner.core.restore_document(now, name, reloaded));
                     }
                 }
@@ -647,26 +723,60 @@ impl<S: DocumentStore> Inner<S> {
         }
     }
 
-    fn count_chunk(&mut self, name: &DocumentName) {
-        let count = self.chunks_since_snapshot.entry(name.clone()).or_default();
-        *count += 1;
-        if *count >= COMPACT_AFTER_CHUNKS
-            && let Err(error) = self.compact(name)
-        {
-            tracing::warn!(document = %name, %error, "compaction failed; chunks kept");
+    /// Counts a chunk stored for `name`; the next tick compacts the document when
+    /// its log has grown enough ([`Replica::compact_due`]).
+    fn count_chunk(&mut self, name: &DocumentName, chunk: &[u8]) {
+        let log = self.logs.entry(name.clone()).or_default();
+        log.chunks += 1;
+        log.bytes += chunk.len();
+        if let Some(since) = self.compacting.get_mut(name) {
+            since.extend_from_slice(chunk);
         }
+    }
+
+    /// The document's log is one snapshot of `bytes` now.
+    fn compacted(&mut self, name: &DocumentName, bytes: usize) {
+        self.logs.insert(
+            name.clone(),
+            Log {
+                chunks: 0,
+                bytes: 0,
+                snapshot: bytes,
+            },
+        );
     }
 
     /// Compaction rewrites only the stored form: the in-memory document (and with it
     /// every session's sync state) stays as it is, so unlike a reload it needs no
-    /// sync-state reset. It runs under the replica's lock; for a busy day `save()`
-    /// takes milliseconds, once every [`COMPACT_AFTER_CHUNKS`] chunks.
+    /// sync-state reset. This one saves under the replica's lock: it is for the rare
+    /// whole-document writes (peer changes the store refused); the routine
+    /// compaction is [`Replica::compact_due`]'s, at the tick.
     fn compact(&mut self, name: &DocumentName) -> Result<(), StoreError> {
+        self.compacting.remove(name);
         if let Some(document) = self.core.document(name) {
             self.store.compact(name, document)?;
-            self.chunks_since_snapshot.insert(name.clone(), 0);
+            let snapshot = self.logs.get(name).map_or(0, |log| log.snapshot);
+            self.compacted(name, snapshot);
             self.unstored.remove(name);
         }
         Ok(())
+    }
+}
+
+/// What a document's log holds since its last snapshot.
+#[derive(Debug, Default, Clone, Copy)]
+struct Log {
+    chunks: usize,
+    bytes: usize,
+    /// The last snapshot's size; 0 when unknown (none yet, or loaded at start).
+    snapshot: usize,
+}
+
+impl Log {
+    /// Whether the next tick should compact the document.
+    fn due(&self) -> bool {
+        self.chunks >= COMPACT_AFTER_CHUNKS_AT_MOST
+            || (self.chunks >= COMPACT_AFTER_CHUNKS
+                && self.bytes >= self.snapshot / COMPACT_AFTER_SHARE)
     }
 }

@@ -312,6 +312,18 @@ pub trait DocumentStore: Send + std::fmt::Debug {
     /// Replaces a document's log by a snapshot of `document`, which must contain
     /// every stored chunk of it.
     fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError>;
+    /// Like [`Self::compact`], with the snapshot saved already (outside the
+    /// replica's lock): `snapshot` loads to a document that contains every stored
+    /// chunk of `name`, as `document` does. By default `document` is saved again.
+    fn compact_saved(
+        &mut self,
+        name: &DocumentName,
+        document: &Automerge,
+        snapshot: &[u8],
+    ) -> Result<(), StoreError> {
+        let _ = snapshot;
+        self.compact(name, document)
+    }
     /// Deletes a document with its chunks, snapshot and sync states.
     fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError>;
     /// Saves the encoded automerge sync state for `peer` and `name`.
@@ -358,6 +370,15 @@ impl DocumentStore for Store {
 
     fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError> {
         Store::compact(self, name, document)
+    }
+
+    fn compact_saved(
+        &mut self,
+        name: &DocumentName,
+        _document: &Automerge,
+        snapshot: &[u8],
+    ) -> Result<(), StoreError> {
+        Store::compact_with(self, name, snapshot)
     }
 
     fn remove_document(&mut self, name: &DocumentName) -> Result<(), StoreError> {
@@ -644,7 +665,14 @@ impl Store {
     /// store into a fresh generation (see the module docs); a rewrite that fails is
     /// logged and leaves the store as it was.
     pub fn compact(&mut self, name: &DocumentName, document: &Automerge) -> Result<(), StoreError> {
-        let snapshot = with_checksum(&document.save());
+        self.compact_with(name, &document.save())
+    }
+
+    /// [`Self::compact`] with the document saved already: `saved` (a saved document,
+    /// possibly followed by changes) must load to one that holds every chunk stored
+    /// for `name`.
+    pub fn compact_with(&mut self, name: &DocumentName, saved: &[u8]) -> Result<(), StoreError> {
+        let snapshot = with_checksum(saved);
         let old_keys: Vec<sled::IVec> = self
             .trees
             .chunks

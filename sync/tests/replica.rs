@@ -83,10 +83,15 @@ fn a_local_change_survives_a_restart_and_many_trigger_compaction() {
         for n in 0..COMPACT_AFTER_CHUNKS + 3 {
             issue(&replica, &format!("A-{n:03}"));
         }
+        // Compaction runs at a tick, not in the action that fills the log.
+        replica.tick();
+        for n in 0..3 {
+            issue(&replica, &format!("B-{n:03}"));
+        }
     }
     let replica = open(&path, "desk-1");
     let count = replica.read(&day(), |d| d.keys(ROOT).count()).unwrap();
-    assert_eq!(count, COMPACT_AFTER_CHUNKS + 3);
+    assert_eq!(count, COMPACT_AFTER_CHUNKS + 6);
 }
 
 #[test]

@@ -126,7 +126,7 @@ fn the_earliest_call_is_the_earliest_stamp_even_when_a_clock_runs_behind() {
     assert_eq!(winner, desk("desk-2"));
     assert!(call(&winner) < call(&loser));
     assert_eq!(day.lost_claims_of(&loser).count(), 1);
-    assert_eq!(ticket.calls_won, vec![call(&winner)]);
+    assert_eq!(ticket.calls_won, vec![(call(&winner), winner.clone())]);
 }
 
 #[test]

@@ -306,7 +306,7 @@ impl Lan {
                 ticket: ticket.clone(),
                 number: *number,
             }),
-            TicketEvent::Called { desk } => self.acknowledged.calls.push(ShownCall {
+            TicketEvent::Called { desk, .. } => self.acknowledged.calls.push(ShownCall {
                 desk: desk.clone(),
                 ticket: ticket.clone(),
                 stamp: stamp.clone(),

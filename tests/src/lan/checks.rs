@@ -193,7 +193,7 @@ impl Lan {
             let Some(ticket) = day.ticket(&call.ticket) else {
                 self.fail(format!("the called ticket {} is lost", call.ticket));
             };
-            let won = ticket.calls_won.contains(&call.stamp);
+            let won = ticket.won(&call.stamp);
             let told = day
                 .lost_claims_of(&call.desk)
                 .any(|c| c.stamp == call.stamp && c.ticket == call.ticket);
