@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-exec cargo run --locked -p aufruf-node -- demo "$@"
+exec cargo run --locked -p aufruf-node --features window -- demo "$@"

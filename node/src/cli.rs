@@ -130,6 +130,13 @@ struct DemoArgs {
     /// Seed of the simulated visitors.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Open the screens of the kiosk, the desks and the display (the default when an
+    /// X display is there, `DISPLAY` set).
+    #[arg(long, conflicts_with = "headless")]
+    screens: bool,
+    /// No windows, even with a display.
+    #[arg(long)]
+    headless: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,13 +291,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !(options.speed > 0.0 && options.speed <= 10_000.0) {
                 bail!("--speed must be above 0 and at most 10000");
             }
+            let display = std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty());
+            if args.screens || (display && !args.headless) {
+                return crate::screen::demo_with_screens(runtime_builder()?, options);
+            }
             runtime_builder()?.block_on(async move {
                 let (stop, stop_rx) = tokio::sync::watch::channel(false);
                 tokio::spawn(async move {
                     stopped().await;
                     let _ = stop.send(true);
                 });
-                demo::run(options, stop_rx).await.map(|_| ())
+                demo::run(options, stop_rx, drop).await.map(|_| ())
             })
         }
         Command::Office(OfficeCommand::Init { dir, office }) => {

@@ -68,10 +68,12 @@ const DEVICES: [(&str, Role); 4] = [
     ("display-1", Role::Display),
 ];
 
-/// Runs the demo office until `stop` turns true or the duration is over.
+/// Runs the demo office until `stop` turns true or the duration is over. Once every
+/// node has caught up, `started` gets their role services (to open their screens).
 pub async fn run(
     options: DemoOptions,
     mut stop: watch::Receiver<bool>,
+    started: impl FnOnce(Vec<Services>),
 ) -> anyhow::Result<DemoSummary> {
     // The demo office is open around the clock, so it can be tried at any hour.
     let config = crate::config_file::load_or_example(None)?.open_around_the_clock();
@@ -118,6 +120,8 @@ pub async fn run(
             })?
             .context("the node stopped")?;
     }
+
+    started(nodes.iter().map(|n| n.state.services.clone()).collect());
 
     let summary = Arc::new(Counters::default());
     let mut people = Vec::new();

@@ -12,6 +12,7 @@ use aufruf_ui::launch::{self, ScreenError, ScreenOptions};
 use aufruf_ui::speech::SpeechSettings;
 
 use crate::cli::stopped;
+use crate::demo::{self, DemoOptions};
 use crate::runtime;
 use crate::settings::NodeSettings;
 use crate::state::wall_clock;
@@ -57,4 +58,60 @@ pub fn run_with_screen(
         Ok(()) | Err(ScreenError::NoScreen(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `aufruf demo` with the screens of its kiosk, desks and display, each in a window
+/// of its own on this thread; the demo's nodes and simulated people run on the
+/// runtime. Closing every window, Ctrl-C or the demo's end stop it.
+///
+/// Slint's translations are per thread: while a visitor uses the demo kiosk in
+/// another language, the demo's desks and display show that language too (on the
+/// devices, each screen is a process of its own).
+pub fn demo_with_screens(
+    tokio: tokio::runtime::Runtime,
+    options: DemoOptions,
+) -> anyhow::Result<()> {
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let (services_tx, services_rx) = std::sync::mpsc::channel();
+    let demo = tokio.spawn(async move {
+        let summary = demo::run(options, stop_rx, move |services| {
+            // The screens' thread may have given up already; the demo runs on.
+            let _ = services_tx.send(services);
+        })
+        .await;
+        launch::quit();
+        summary
+    });
+    let on_signal = stop.clone();
+    tokio.spawn(async move {
+        stopped().await;
+        let _ = on_signal.send(true);
+    });
+    // Until every node has caught up; a demo that fails before drops the sender.
+    let Ok(services) = services_rx.recv() else {
+        return tokio.block_on(demo)?.map(drop);
+    };
+    let _context = tokio.enter();
+    let mut screens = Vec::new();
+    for service in &services {
+        match launch::open(service, Arc::new(wall_clock), &ScreenOptions::default()) {
+            Ok(screen) => screens.push(screen),
+            Err(ScreenError::NoScreen(_)) => {}
+            Err(e) => {
+                let _ = stop.send(true);
+                tokio.block_on(demo)??;
+                return Err(e.into());
+            }
+        }
+    }
+    println!(
+        "  screens: {} windows open (close them or press Ctrl-C to stop)",
+        screens.len()
+    );
+    let shown = launch::run_until_closed();
+    let _ = stop.send(true);
+    drop(screens);
+    tokio.block_on(demo)??;
+    Ok(shown?)
 }

@@ -125,6 +125,10 @@ impl MemoryReplica {
                     let _ = ours.merge(&mut doc);
                 }
                 None => {
+                    // A copy writes as a replica of its own: a device that receives a
+                    // document it lacked writes with its own actor, not the sender's.
+                    let actor = NEXT_ACTOR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    doc.set_actor(ActorId::from(actor.to_be_bytes().as_slice()));
                     inner.documents.insert(name, doc);
                 }
             }

@@ -10,15 +10,14 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
 use std::time::Duration;
 
 use aufruf_model::{DeskId, ServiceId, TicketId, Transfer};
 use aufruf_office::views::{DeskView, TicketState, TicketView};
 use aufruf_office::{DeskAction, DeskService, Replication};
-use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
-use tokio::sync::watch;
+use slint::{ComponentHandle, ModelRc, SharedString, Timer, VecModel};
 
+use crate::pushed::{self, Pushed};
 use crate::{DeskAdapter, DeskServiceCount, DeskTarget, DeskVisitor, DeskWindow, Now, text};
 
 /// How often the clock, the peers and the clock check are looked at.
@@ -29,7 +28,7 @@ pub struct DeskScreen<R: Replication> {
     window: DeskWindow,
     service: DeskService<R>,
     now: Now,
-    views: RefCell<watch::Receiver<Arc<BTreeMap<DeskId, DeskView>>>>,
+    views: Pushed<BTreeMap<DeskId, DeskView>>,
     /// The view shown, to redraw only on a change.
     shown: RefCell<Option<DeskView>>,
     /// Lost claims the clerk has acknowledged.
@@ -49,7 +48,7 @@ impl<R: Replication> DeskScreen<R> {
     /// The desk's terminal on a new window.
     pub fn new(service: DeskService<R>, now: Now) -> Result<Rc<Self>, slint::PlatformError> {
         let window = DeskWindow::new()?;
-        let views = RefCell::new(service.subscribe());
+        let views = Pushed::new(service.subscribe());
         let screen = Rc::new(DeskScreen {
             window,
             service,
@@ -64,12 +63,7 @@ impl<R: Replication> DeskScreen<R> {
         }
         screen.connect();
         screen.refresh();
-        let weak = Rc::downgrade(&screen);
-        screen.tick.start(TimerMode::Repeated, TICK, move || {
-            if let Some(screen) = weak.upgrade() {
-                screen.refresh();
-            }
-        });
+        pushed::tick_while_alive(&screen.tick, &screen, TICK, Self::refresh);
         Ok(screen)
     }
 
@@ -79,26 +73,15 @@ impl<R: Replication> DeskScreen<R> {
 
     /// Shows every change the office pushes from now on, on Slint's event loop.
     pub fn attach(self: &Rc<Self>) -> Result<(), slint::EventLoopError> {
-        let weak: Weak<Self> = Rc::downgrade(self);
-        let mut views = self.service.subscribe();
-        slint::spawn_local(async move {
-            while views.changed().await.is_ok() {
-                let Some(screen) = weak.upgrade() else { return };
-                screen.refresh();
-            }
+        pushed::redraw_on_push(self, self.service.subscribe(), |s| {
+            s.show_pushed();
         })
-        .map(drop)
     }
 
     /// Shows the pushed view if it changed; what [`Self::attach`] does on every push,
     /// for tests without an event loop.
     pub fn show_pushed(&self) -> bool {
-        let changed = self.views.borrow().has_changed().unwrap_or(false);
-        if changed {
-            self.views.borrow_mut().borrow_and_update();
-            self.refresh();
-        }
-        changed
+        self.views.take_new().map(|_| self.refresh()).is_some()
     }
 
     fn connect(self: &Rc<Self>) {

@@ -7,15 +7,14 @@
 //! starts are shown without blinking or speaking.
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use aufruf_office::views::{CallView, DisplayView};
 use aufruf_office::{DisplayService, Replication};
 use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
-use tokio::sync::watch;
 
+use crate::pushed::{self, Pushed};
 use crate::speech::{Announcement, Announcer};
 use crate::{CallRow, DisplayAdapter, DisplayWindow, Now, WaitingRow, text};
 
@@ -34,8 +33,7 @@ pub struct DisplayScreen<R: Replication> {
     service: DisplayService<R>,
     announcer: Box<dyn Announcer>,
     now: Now,
-    /// The view last applied, read by [`Self::show_pushed`].
-    views: RefCell<watch::Receiver<Arc<DisplayView>>>,
+    views: Pushed<DisplayView>,
     /// The latest call shown (number, desk, calls); `None` before the first view.
     latest: RefCell<Option<(String, String, u32)>>,
     blink: Timer,
@@ -58,7 +56,7 @@ impl<R: Replication> DisplayScreen<R> {
         now: Now,
     ) -> Result<Rc<Self>, slint::PlatformError> {
         let window = DisplayWindow::new()?;
-        let views = RefCell::new(service.subscribe());
+        let views = Pushed::new(service.subscribe());
         let screen = Rc::new(DisplayScreen {
             window,
             service,
@@ -74,13 +72,8 @@ impl<R: Replication> DisplayScreen<R> {
             tracing::warn!(error = %e, "no German texts on the display");
         }
         screen.show_time();
-        screen.show_pushed_now();
-        let weak = Rc::downgrade(&screen);
-        screen.tick.start(TimerMode::Repeated, TICK, move || {
-            if let Some(screen) = weak.upgrade() {
-                screen.show_time();
-            }
-        });
+        screen.show(&screen.views.take());
+        pushed::tick_while_alive(&screen.tick, &screen, TICK, Self::show_time);
         Ok(screen)
     }
 
@@ -91,31 +84,16 @@ impl<R: Replication> DisplayScreen<R> {
     /// Shows every view the office pushes from now on, on Slint's event loop (which
     /// must be running, or run later, on this thread).
     pub fn attach(self: &Rc<Self>) -> Result<(), slint::EventLoopError> {
-        let weak: Weak<Self> = Rc::downgrade(self);
-        let mut views = self.service.subscribe();
-        slint::spawn_local(async move {
-            while views.changed().await.is_ok() {
-                let Some(screen) = weak.upgrade() else { return };
-                screen.show_pushed_now();
-            }
+        pushed::redraw_on_push(self, self.service.subscribe(), |s| {
+            s.show_pushed();
         })
-        .map(drop)
     }
 
     /// Shows the pushed view if it changed since it was last shown; what
     /// [`Self::attach`] does on every push, for tests that drive the screen
     /// without an event loop. Returns whether it changed.
     pub fn show_pushed(&self) -> bool {
-        let changed = self.views.borrow().has_changed().unwrap_or(false);
-        if changed {
-            self.show_pushed_now();
-        }
-        changed
-    }
-
-    fn show_pushed_now(&self) {
-        let view = self.views.borrow_mut().borrow_and_update().clone();
-        self.show(&view);
+        self.views.take_new().map(|view| self.show(&view)).is_some()
     }
 
     /// Shows a view of the office's calls and queues.

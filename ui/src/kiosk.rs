@@ -8,8 +8,7 @@
 //! shows the German names in German and the English names in every other language.
 
 use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use aufruf_hardware::{Language, QrImage, TicketOffer};
@@ -20,8 +19,8 @@ use slint::{
     ComponentHandle, Image, ModelRc, Rgba8Pixel, SharedPixelBuffer, SharedString, Timer, TimerMode,
     VecModel,
 };
-use tokio::sync::watch;
 
+use crate::pushed::{self, Pushed};
 use crate::{
     KioskAdapter, KioskDepartmentPanel, KioskPage, KioskProblem, KioskServiceButton, KioskWindow,
     Now, Theme, text,
@@ -44,7 +43,7 @@ pub struct KioskScreen<R: Replication> {
     service: KioskService<R>,
     now: Now,
     language: RefCell<String>,
-    views: RefCell<watch::Receiver<Arc<KioskView>>>,
+    views: Pushed<KioskView>,
     /// What the start page shows now, to redraw only on a change.
     shown: RefCell<Option<(KioskView, String)>>,
     /// The service chosen while the visitor picks paper or QR.
@@ -66,7 +65,7 @@ impl<R: Replication> KioskScreen<R> {
     /// The kiosk's start screen on a new window.
     pub fn new(service: KioskService<R>, now: Now) -> Result<Rc<Self>, slint::PlatformError> {
         let window = KioskWindow::new()?;
-        let views = RefCell::new(service.subscribe());
+        let views = Pushed::new(service.subscribe());
         let screen = Rc::new(KioskScreen {
             window,
             service,
@@ -81,12 +80,7 @@ impl<R: Replication> KioskScreen<R> {
         });
         screen.connect();
         screen.home();
-        let weak = Rc::downgrade(&screen);
-        screen.tick.start(TimerMode::Repeated, TICK, move || {
-            if let Some(screen) = weak.upgrade() {
-                screen.show_start();
-            }
-        });
+        pushed::tick_while_alive(&screen.tick, &screen, TICK, Self::show_start);
         Ok(screen)
     }
 
@@ -97,30 +91,15 @@ impl<R: Replication> KioskScreen<R> {
     /// Shows every change the office pushes (who waits, catching up) from now on, on
     /// Slint's event loop.
     pub fn attach(self: &Rc<Self>) -> Result<(), slint::EventLoopError> {
-        let weak: Weak<Self> = Rc::downgrade(self);
-        let mut views = self.service.subscribe();
-        slint::spawn_local(async move {
-            while views.changed().await.is_ok() {
-                let Some(screen) = weak.upgrade() else { return };
-                screen.show_pushed_now();
-            }
+        pushed::redraw_on_push(self, self.service.subscribe(), |s| {
+            s.show_pushed();
         })
-        .map(drop)
     }
 
     /// Shows the pushed view if it changed; what [`Self::attach`] does on every push,
     /// for tests without an event loop.
     pub fn show_pushed(&self) -> bool {
-        let changed = self.views.borrow().has_changed().unwrap_or(false);
-        if changed {
-            self.show_pushed_now();
-        }
-        changed
-    }
-
-    fn show_pushed_now(&self) {
-        self.views.borrow_mut().borrow_and_update();
-        self.show_start();
+        self.views.take_new().map(|_| self.show_start()).is_some()
     }
 
     fn connect(self: &Rc<Self>) {

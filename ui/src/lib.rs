@@ -19,6 +19,7 @@ pub mod desk;
 pub mod display;
 pub mod kiosk;
 pub mod launch;
+mod pushed;
 pub mod speech;
 mod text;
 

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use aufruf_hardware::{Language, TicketOffer};
-use aufruf_model::{DeskId, Role, ServiceId};
+use aufruf_model::{DeskId, NodeId, Role, ServiceId};
 use aufruf_office::memory::MemoryReplica;
-use aufruf_office::views::TicketState;
-use aufruf_office::{DeskAction, DeskService, Wish};
+use aufruf_office::views::{PeerView, TicketState};
+use aufruf_office::{DeskAction, DeskService, PeerClock, Wish};
 use aufruf_ui::desk::DeskScreen;
 use aufruf_ui::display::DisplayScreen;
 use aufruf_ui::speech::Recorder;
@@ -248,4 +248,111 @@ fn a_desk_alone_says_it_is_cut_off() {
         desk.window(),
         "Keine Verbindung zu anderen Geräten des Büros: Aufrufe erreichen die Anzeige nicht."
     ));
+}
+
+#[test]
+fn the_desk_says_when_the_display_is_unreachable_it_catches_up_or_its_clock_is_wrong() {
+    init_slint();
+    let foyer = Foyer::open();
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    let unreachable =
+        "Die Anzeige im Foyer ist nicht erreichbar: Wartende sehen ihren Aufruf womöglich nicht.";
+    let clock_wrong = "Die Uhr dieses Arbeitsplatzes geht falsch: Er ruft niemanden auf, bis sie richtig gestellt ist.";
+
+    // Only the kiosk in reach: the display is not.
+    let kiosk = NodeId::new("kiosk-1").unwrap();
+    foyer.replica.set_peers(vec![PeerView {
+        node: kiosk.clone(),
+        role: Role::Kiosk,
+    }]);
+    elapse(Duration::from_secs(1));
+    assert!(!adapter.get_offline());
+    assert!(adapter.get_display_unreachable());
+    assert!(shows(desk.window(), unreachable));
+    press(desk.window(), "Platz öffnen");
+    draw(&foyer, "reisepass");
+    foyer.replicate();
+
+    // The display is back; the kiosk's and the display's clocks are an hour ahead.
+    let display = NodeId::new("display-1").unwrap();
+    foyer.replica.set_peers(vec![
+        PeerView {
+            node: kiosk.clone(),
+            role: Role::Kiosk,
+        },
+        PeerView {
+            node: display.clone(),
+            role: Role::Display,
+        },
+    ]);
+    let hour_ahead = |node: &NodeId| PeerClock {
+        node: node.clone(),
+        ahead_ms: 3_600_000,
+    };
+    foyer
+        .replica
+        .set_peer_clocks(vec![hour_ahead(&kiosk), hour_ahead(&display)]);
+    elapse(Duration::from_secs(1));
+    assert!(!adapter.get_display_unreachable());
+    assert!(!shows(desk.window(), unreachable));
+    assert!(adapter.get_clock_wrong());
+    assert!(shows(desk.window(), clock_wrong));
+    press(desk.window(), "Aufrufen");
+    assert!(
+        !adapter.get_has_current(),
+        "a desk with a wrong clock calls nobody"
+    );
+    assert_ne!(adapter.get_error(), "", "and says why");
+
+    // The clock is set right.
+    foyer.replica.set_peer_clocks(vec![]);
+    elapse(Duration::from_secs(1));
+    assert!(!adapter.get_clock_wrong());
+    press(desk.window(), "Aufrufen");
+    assert!(adapter.get_has_current());
+}
+
+#[test]
+fn a_desk_on_a_new_store_says_it_catches_up_and_calls_nobody() {
+    init_slint();
+    let replica = MemoryReplica::new_store();
+    let foyer = Foyer::new(
+        replica.clone(),
+        TicketOffer::PaperAndQr { paper_low: false },
+        wednesday(9, 0),
+    );
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    assert!(adapter.get_catching_up());
+    assert!(shows(
+        desk.window(),
+        "Dieser Arbeitsplatz gleicht sich mit dem Büro ab und ruft noch niemanden auf."
+    ));
+    replica.set_caught_up();
+    foyer.replicate();
+    desk.show_pushed();
+    elapse(Duration::from_secs(1));
+    assert!(!adapter.get_catching_up());
+}
+
+#[test]
+fn a_visitor_goes_to_another_desk_by_transfer() {
+    init_slint();
+    let foyer = Foyer::open();
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    press(desk.window(), "Platz öffnen");
+    let first = draw(&foyer, "reisepass");
+    foyer.replicate();
+    desk.show_pushed();
+    press(desk.window(), "Aufrufen");
+    assert_eq!(adapter.get_current().number, first.as_str());
+    press(desk.window(), "Weiterleiten");
+    press(desk.window(), "Platz 2");
+    assert!(!adapter.get_has_current());
+    let day = foyer.desk.office().day_view(foyer.clock.now()).unwrap();
+    let ticket = &day.tickets[0];
+    assert_eq!(ticket.status, TicketState::Waiting);
+    assert_eq!(adapter.get_waiting_for_desk(), 0, "it waits for desk 2 now");
 }
