@@ -43,6 +43,8 @@ pub enum StartError {
     Printer(String),
     #[error("{0}")]
     Service(String),
+    #[error("portal: {0}")]
+    Portal(String),
     #[error("local API on {address}: {source}")]
     Api {
         address: SocketAddr,
@@ -57,6 +59,8 @@ pub struct RunningNode {
     pub state: Arc<NodeState>,
     pub api_addr: SocketAddr,
     pub sync_addr: SocketAddr,
+    /// Where the gateway serves the citizen portal, if it does.
+    pub portal_addr: Option<SocketAddr>,
     /// Shared with the mDNS task, which adds the peers it finds.
     network: Arc<Mutex<Option<Network>>>,
     stop: watch::Sender<bool>,
@@ -200,6 +204,13 @@ pub async fn start(
         tokio::spawn(watch_peers(state.clone(), stopped.clone())),
         tokio::spawn(roll_over_days(state.clone(), stopped.clone())),
     ];
+    let portal_addr = match start_portal(&state, stopped.clone()).await? {
+        Some((addr, task)) => {
+            tasks.push(task);
+            Some(addr)
+        }
+        None => None,
+    };
     if settings.mdns {
         let policy = InterfacePolicy {
             interfaces: settings.mdns_interfaces.clone(),
@@ -233,6 +244,7 @@ pub async fn start(
         state,
         api_addr,
         sync_addr,
+        portal_addr,
         network,
         stop,
         tasks,
@@ -274,6 +286,49 @@ async fn serve_api(
     let limits = state.settings.api_limits;
     let app = crate::api::router(state);
     crate::server::serve(listener, app, limits, stopped).await;
+}
+
+/// Serves the citizen portal on a gateway whose settings have `[node.portal]`: its
+/// own store and outbox, the gateway's service as the office's door.
+async fn start_portal(
+    state: &Arc<NodeState>,
+    stopped: watch::Receiver<bool>,
+) -> Result<Option<(SocketAddr, JoinHandle<()>)>, StartError> {
+    let Some(mut settings) = state.settings.portal.clone() else {
+        return Ok(None);
+    };
+    let crate::state::Services::Gateway(gateway) = &state.services else {
+        tracing::warn!(
+            role = state.role().name(),
+            "[node.portal] is set but only a gateway serves the portal; ignored"
+        );
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Portal(format!("listening on {}: {e}", settings.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Portal(e.to_string()))?;
+    if settings.public_url.is_empty() {
+        settings.public_url = format!("http://{addr}");
+    }
+    if !settings.secure_cookies {
+        tracing::warn!(
+            "portal cookies are sent over plain HTTP (secure_cookies = false): for a demo on loopback only"
+        );
+    }
+    let door: Arc<dyn aufruf_portal::OfficeDoor> = Arc::new(gateway.clone());
+    let clock: aufruf_portal::Clock = Arc::new(wall_clock);
+    let portal = aufruf_portal::Portal::open(settings, door, clock)
+        .map_err(|e| StartError::Portal(e.to_string()))?;
+    let app = aufruf_portal::web::router(Arc::new(portal));
+    let limits = state.settings.api_limits;
+    tracing::info!(%addr, "citizen portal served");
+    Ok(Some((
+        addr,
+        tokio::spawn(crate::server::serve(listener, app, limits, stopped)),
+    )))
 }
 
 /// Dials the office peers mDNS finds; liveness stays the TLS session's.

@@ -6,8 +6,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
+
+/// The longest line of a mail's text (RFC 5322, without CRLF).
+const MAX_LINE: usize = 998;
 
 /// A mail the portal sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,9 +112,16 @@ pub fn render(from: &Mailbox, mail: &Mail) -> Result<Vec<u8>, MailError> {
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone());
+    // 8bit, not quoted-printable: the outbox's files stay readable and links whole.
+    // RFC 5322 allows lines of up to 998 octets; lettre's own check stops at 76.
+    let crlf = mail.text.replace("\r\n", "\n").replace('\n', "\r\n");
+    if crlf.split("\r\n").any(|line| line.len() > MAX_LINE) {
+        return Err(MailError::Build("a line of the text is too long".into()));
+    }
+    let body = Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit);
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
-        .body(mail.text.clone());
+        .body(body);
     let message = if mail.attachments.is_empty() {
         builder.singlepart(text)
     } else {
@@ -207,7 +217,7 @@ mod tests {
         let mail = Mail {
             to: "erika@example.org".into(),
             subject: "Ihr Termin – Bürgerbüro".into(),
-            text: "Grüße".into(),
+            text: "Grüße, hier der Link: https://termine.example/verify?token=ab12".into(),
             attachments: vec![MailAttachment {
                 file_name: "termin.ics".into(),
                 content_type: "text/calendar; charset=utf-8".into(),
@@ -230,6 +240,10 @@ mod tests {
         assert_eq!(files.len(), 2, "{files:?}");
         let text = std::fs::read_to_string(&files[0]).unwrap();
         assert!(text.contains("To: erika@example.org"), "{text}");
+        assert!(
+            text.contains("Grüße, hier der Link: https://termine.example/verify?token=ab12"),
+            "readable: {text}"
+        );
         assert!(text.contains("termin.ics"), "{text}");
         assert!(text.contains("text/calendar"), "{text}");
         assert!(Outbox::new(dir.path(), "not an address").is_err());

@@ -7,16 +7,22 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// The portal's settings.
+/// The portal's settings (`[node.portal]` of a gateway's file).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortalSettings {
+    /// Where the node serves the portal (plain HTTP: behind the city's reverse
+    /// proxy, or on loopback for the demo).
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
     /// The portal's own store (sled): accounts, sessions, bookings. Never replicated.
     pub store: PathBuf,
     /// Where mail lands while no SMTP server is configured: one `.eml` file per mail.
     pub outbox: PathBuf,
     /// The address citizens reach the portal at, for links in mails
-    /// (`https://termine.zeitz.de`).
+    /// (`https://termine.zeitz.de`). Empty: `http://` and the address it listens on
+    /// (the demo).
+    #[serde(default)]
     pub public_url: String,
     /// The sender of the portal's mails.
     #[serde(default = "default_mail_from")]
@@ -78,6 +84,10 @@ impl Default for PasswordCost {
     }
 }
 
+fn default_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
 fn default_mail_from() -> String {
     "Termine <termine@localhost>".to_owned()
 }
@@ -102,6 +112,7 @@ impl PortalSettings {
     /// Settings with the defaults, for a portal under `dir`.
     pub fn in_dir(dir: &std::path::Path, public_url: &str) -> Self {
         Self {
+            listen: default_listen(),
             store: dir.join("store"),
             outbox: dir.join("outbox"),
             public_url: public_url.trim_end_matches('/').to_owned(),

@@ -744,3 +744,41 @@ fn strip_tokens(body: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn with_no_smtp_server_the_mails_land_in_the_outbox_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::new();
+    let mut settings = site.portal.settings.clone();
+    settings.store = dir.path().join("store");
+    settings.outbox = dir.path().join("outbox");
+    let portal = aufruf_portal::Portal::open(
+        settings,
+        site.door.clone(),
+        std::sync::Arc::new(common::monday_morning),
+    )
+    .unwrap();
+    portal
+        .register(
+            "erika@example.org",
+            "sicheres Passwort 1",
+            aufruf_portal::i18n::Lang::De,
+        )
+        .unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        text.contains("https://termine.zeitz.example/verify?token="),
+        "{text}"
+    );
+    assert!(
+        text.contains("Bitte bestätigen Sie Ihre E-Mail-Adresse mit diesem Link"),
+        "8bit, readable: {text}"
+    );
+    assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
+}
