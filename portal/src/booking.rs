@@ -146,6 +146,7 @@ impl Portal {
             Err(BookError::Store(e)) => return Err(e.into()),
         };
         let appointment = Appointment {
+            cancelled: false,
             code: BookingCode::new(booking.code.clone()),
             service: service.id.clone(),
             due: Timestamp::from_millis(booking.due_ms),
@@ -216,10 +217,18 @@ impl Portal {
         Ok(true)
     }
 
-    /// The office's day keeps the appointment: the model has no cancellation of a
-    /// booking yet (see ARCHITECTURE.md, portal). The slot is free again in the
-    /// portal; a desk that calls the code finds nobody checked in.
+    /// Tells the office that a booking is cancelled, so the kiosk no longer checks
+    /// it in and no estimate counts it. The portal's cancellation stands either way;
+    /// an office that cannot take it now is logged (its day still lists the booking).
     pub(crate) fn cancelled_in_office(&self, booking: &Booking) {
-        tracing::warn!(code = %booking.code, date = %booking.date, "booking cancelled in the portal; the office's day still lists it (no cancellation event yet)");
+        let appointment = Appointment {
+            code: BookingCode::new(booking.code.clone()),
+            service: ServiceId::new(booking.service.clone()),
+            due: Timestamp::from_millis(booking.due_ms),
+            cancelled: true,
+        };
+        if let Err(error) = self.office.cancel(booking.date, appointment) {
+            tracing::error!(code = %booking.code, date = %booking.date, %error, "the office did not take a cancellation");
+        }
     }
 }

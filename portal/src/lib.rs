@@ -37,6 +37,8 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     fn config(&self) -> Arc<OfficeConfig>;
     /// Feeds a booked appointment into its day, durably.
     fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
+    /// Cancels a booked appointment in its day, durably.
+    fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
 }
 
 impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
@@ -46,6 +48,10 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
 
     fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
         GatewayService::book(self, date, appointment).map_err(|e| e.to_string())
+    }
+
+    fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
+        GatewayService::cancel(self, date, appointment).map_err(|e| e.to_string())
     }
 }
 

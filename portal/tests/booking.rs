@@ -392,6 +392,10 @@ async fn deleting_the_account_removes_the_person_and_cancels_the_open_bookings()
             .is_none()
     );
     assert!(store.booking(&code).unwrap().is_none());
+    let cancelled = site.door.cancelled.lock().unwrap().clone();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].1.code.as_str(), code);
+    assert!(cancelled[0].1.cancelled);
     assert_eq!(
         store.taken(
             "buergerbuero",

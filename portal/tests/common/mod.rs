@@ -38,6 +38,7 @@ impl Mailer for Postbox {
 pub struct Door {
     pub gateway: GatewayService<MemoryReplica>,
     pub booked: Mutex<Vec<(NaiveDate, Appointment)>>,
+    pub cancelled: Mutex<Vec<(NaiveDate, Appointment)>>,
 }
 
 impl OfficeDoor for Door {
@@ -47,6 +48,11 @@ impl OfficeDoor for Door {
     fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
         OfficeDoor::book(&self.gateway, date, appointment.clone())?;
         self.booked.lock().unwrap().push((date, appointment));
+        Ok(())
+    }
+    fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
+        OfficeDoor::cancel(&self.gateway, date, appointment.clone())?;
+        self.cancelled.lock().unwrap().push((date, appointment));
         Ok(())
     }
 }
@@ -123,6 +129,7 @@ impl Site {
         let door = Arc::new(Door {
             gateway: GatewayService::new(office_on(replica.clone(), "gateway", Role::Gateway)),
             booked: Mutex::new(Vec::new()),
+            cancelled: Mutex::new(Vec::new()),
         });
         let clock = Arc::new(AtomicU64::new(monday_morning().as_millis()));
         let c = clock.clone();
