@@ -314,9 +314,25 @@ async fn start_portal(
         settings.public_url = format!("http://{addr}");
     }
     if !settings.secure_cookies {
+        // Session cookies without `Secure` travel in clear text: only where nothing
+        // leaves this machine.
+        if !addr.ip().is_loopback() {
+            return Err(StartError::Portal(format!(
+                "[node.portal] secure_cookies = false is for a demo on loopback only, \
+                 but the portal listens on {addr}"
+            )));
+        }
         tracing::warn!(
             "portal cookies are sent over plain HTTP (secure_cookies = false): for a demo on loopback only"
         );
+    }
+    for (department, rules) in &settings.departments {
+        if rules.lead_hours.is_some_and(|h| h < 24) {
+            tracing::warn!(
+                %department,
+                "[node.portal] lead_hours below 24: that day's appointment list is not final before the day starts"
+            );
+        }
     }
     let door: Arc<dyn aufruf_portal::OfficeDoor> = Arc::new(gateway.clone());
     let clock: aufruf_portal::Clock = Arc::new(wall_clock);

@@ -227,3 +227,17 @@ async fn a_citizen_books_on_the_gateways_portal_and_checks_in_at_the_kiosk() {
     kiosk.shutdown().await;
     gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn cookies_without_secure_are_refused_beyond_loopback() {
+    let office = TestOffice::new();
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([0, 0, 0, 0], 0));
+    portal.secure_cookies = false;
+    gateway.portal = Some(portal);
+    let config = aufruf_node::config_file::load_or_example(None).unwrap();
+    let refused = aufruf_node::runtime::start(Some(config), gateway).await;
+    let error = refused.expect_err("refused").to_string();
+    assert!(error.contains("secure_cookies = false"), "{error}");
+}
