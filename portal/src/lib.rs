@@ -15,6 +15,7 @@ pub mod password;
 pub mod secret;
 pub mod settings;
 pub mod slots;
+pub mod smtp;
 pub mod store;
 pub mod web;
 
@@ -100,7 +101,14 @@ impl Portal {
         office: Arc<dyn OfficeDoor>,
         clock: Clock,
     ) -> Result<Self, PortalError> {
-        let mailer = Arc::new(Outbox::new(&settings.outbox, &settings.mail_from)?);
+        let mailer: Arc<dyn Mailer> = match &settings.smtp {
+            Some(smtp) => Arc::new(smtp::SmtpQueue::start(
+                &settings.outbox.join("queue"),
+                &settings.mail_from,
+                smtp,
+            )?),
+            None => Arc::new(Outbox::new(&settings.outbox, &settings.mail_from)?),
+        };
         Self::with_mailer(settings, office, clock, mailer)
     }
 

@@ -24,6 +24,9 @@ pub struct PortalSettings {
     /// (the demo).
     #[serde(default)]
     pub public_url: String,
+    /// The mail server; none: mails land in `outbox` as files.
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
     /// The sender of the portal's mails.
     #[serde(default = "default_mail_from")]
     pub mail_from: String,
@@ -46,6 +49,26 @@ pub struct PortalSettings {
     /// The cost of password hashing (argon2id). OWASP's advice by default.
     #[serde(default)]
     pub password_cost: PasswordCost,
+}
+
+/// The mail server the portal hands its mails to (submission, port 587).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// STARTTLS (required). Off only for a relay on this machine (loopback).
+    #[serde(default = "yes")]
+    pub starttls: bool,
+}
+
+fn default_smtp_port() -> u16 {
+    587
 }
 
 /// A department's booking rules; what is not set takes the default.
@@ -116,6 +139,7 @@ impl PortalSettings {
             store: dir.join("store"),
             outbox: dir.join("outbox"),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            smtp: None,
             mail_from: default_mail_from(),
             secure_cookies: true,
             open_bookings_per_account: default_open_bookings(),
