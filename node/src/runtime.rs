@@ -310,8 +310,10 @@ async fn start_portal(
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Portal(e.to_string()))?;
+    let tls = portal_tls(&settings)?;
     if settings.public_url.is_empty() {
-        settings.public_url = format!("http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        settings.public_url = format!("{scheme}://{addr}");
     }
     if !settings.secure_cookies {
         // Session cookies without `Secure` travel in clear text: only where nothing
@@ -340,11 +342,47 @@ async fn start_portal(
         .map_err(|e| StartError::Portal(e.to_string()))?;
     let app = aufruf_portal::web::router(Arc::new(portal));
     let limits = state.settings.api_limits;
-    tracing::info!(%addr, "citizen portal served");
+    tracing::info!(%addr, https = tls.is_some(), "citizen portal served");
     Ok(Some((
         addr,
-        tokio::spawn(crate::server::serve(listener, app, limits, stopped)),
+        tokio::spawn(crate::server::serve_with(
+            listener, app, limits, stopped, tls,
+        )),
     )))
+}
+
+/// The portal's TLS acceptor from `tls_certificate` and `tls_key`, if both are set.
+fn portal_tls(
+    settings: &aufruf_portal::PortalSettings,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, StartError> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (certificate, key) = match (&settings.tls_certificate, &settings.tls_key) {
+        (Some(c), Some(k)) => (c, k),
+        (None, None) => return Ok(None),
+        _ => {
+            return Err(StartError::Portal(
+                "[node.portal] tls_certificate and tls_key go together".into(),
+            ));
+        }
+    };
+    let fail = |path: &std::path::Path, e: &dyn std::fmt::Display| {
+        StartError::Portal(format!("{}: {e}", path.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| fail(certificate, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| fail(key, &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StartError::Portal(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| fail(certificate, &e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
 }
 
 /// Dials the office peers mDNS finds; liveness stays the TLS session's.

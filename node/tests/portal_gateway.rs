@@ -241,3 +241,60 @@ async fn cookies_without_secure_are_refused_beyond_loopback() {
     let error = refused.expect_err("refused").to_string();
     assert!(error.contains("secure_cookies = false"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_serves_https_from_the_configured_certificate_and_key() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let office = TestOffice::new();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = office.home("portal.crt");
+    let key = office.home("portal.key");
+    std::fs::write(&certificate, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    portal.tls_certificate = Some(certificate);
+    portal.tls_key = Some(key);
+    gateway.portal = Some(portal);
+    let gateway = office.start(gateway).await;
+    let addr = gateway.portal_addr.unwrap();
+
+    // A client that trusts exactly this certificate.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("content-security-policy"), "{response}");
+    assert!(
+        response.contains("__Host-csrf="),
+        "Secure cookies over HTTPS: {response}"
+    );
+    // Plain HTTP on the same port gets no page.
+    let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer).await;
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+    gateway.shutdown().await;
+}

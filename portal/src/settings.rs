@@ -15,6 +15,13 @@ pub struct PortalSettings {
     /// proxy, or on loopback for the demo).
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
+    /// HTTPS: the certificate chain (PEM) the node serves the portal with; with
+    /// `tls_key`. None: plain HTTP (behind the city's reverse proxy, or the demo).
+    #[serde(default)]
+    pub tls_certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
     /// The portal's own store (sled): accounts, sessions, bookings. Never replicated.
     pub store: PathBuf,
     /// Where mail lands while no SMTP server is configured: one `.eml` file per mail.
@@ -136,6 +143,8 @@ impl PortalSettings {
     pub fn in_dir(dir: &std::path::Path, public_url: &str) -> Self {
         Self {
             listen: default_listen(),
+            tls_certificate: None,
+            tls_key: None,
             store: dir.join("store"),
             outbox: dir.join("outbox"),
             public_url: public_url.trim_end_matches('/').to_owned(),
