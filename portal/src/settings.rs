@@ -22,6 +22,10 @@ pub struct PortalSettings {
     /// The certificate's private key (PEM).
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
+    /// Reverse proxies in front of the portal: from these addresses (only), the
+    /// client's address is read from `X-Forwarded-For` for the rate limits.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The portal's own store (sled): accounts, sessions, bookings. Never replicated.
     pub store: PathBuf,
     /// Where mail lands while no SMTP server is configured: one `.eml` file per mail.
@@ -145,6 +149,7 @@ impl PortalSettings {
             listen: default_listen(),
             tls_certificate: None,
             tls_key: None,
+            trusted_proxies: Vec::new(),
             store: dir.join("store"),
             outbox: dir.join("outbox"),
             public_url: public_url.trim_end_matches('/').to_owned(),

@@ -782,3 +782,73 @@ async fn with_no_smtp_server_the_mails_land_in_the_outbox_readable() {
     );
     assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_limits_count_the_forwarded_client_not_the_proxy() {
+    let site = Site::with(|s| {
+        s.attempts_per_address_per_minute = 2;
+        s.attempts_per_account_per_minute = 100;
+        s.trusted_proxies = vec!["10.0.0.1".parse().unwrap()];
+    });
+    let attempt = |b: &mut common::Browser, forwarded: &'static str, n: u32| {
+        let router = b.router.clone();
+        let client = b.client;
+        let csrf = b.csrf();
+        let cookie = format!("csrf={}", b.cookies["csrf"]);
+        async move {
+            let body = encode(&[
+                ("csrf", &csrf),
+                ("email", &format!("x{n}@example.org")),
+                ("password", "falsch falsch"),
+            ]);
+            let mut request = axum::http::Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", cookie)
+                .header("x-forwarded-for", forwarded)
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(client));
+            use tower::ServiceExt as _;
+            router.oneshot(request).await.unwrap().status()
+        }
+    };
+    let mut b = site.browser();
+    b.client = "10.0.0.1:5000".parse().unwrap();
+    b.get("/login").await;
+    // Two citizens behind the proxy: each has their own allowance.
+    for n in 0..2 {
+        assert_eq!(
+            attempt(&mut b, "198.51.100.1", n).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            attempt(&mut b, "198.51.100.2", n + 10).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt(&mut b, "198.51.100.1", 20).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A client that forges the header gains nothing: the proxy appends the real one.
+    assert_eq!(
+        attempt(&mut b, "203.0.113.77, 198.51.100.1", 21).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // From an untrusted peer the header is ignored.
+    let mut direct = site.browser();
+    direct.client = "192.0.2.9:5000".parse().unwrap();
+    direct.get("/login").await;
+    for n in 0..2 {
+        assert_eq!(
+            attempt(&mut direct, "198.51.100.3", 30 + n).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt(&mut direct, "198.51.100.4", 40).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

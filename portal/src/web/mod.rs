@@ -146,10 +146,11 @@ impl FromRequestParts<Arc<Portal>> for Ctx {
                     .map(Lang::from_accept_language)
             })
             .unwrap_or_default();
-        let client = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let client = client_address(peer, &parts.headers, &portal.settings.trusted_proxies);
         let session = match cookie(session_cookie(secure)) {
             Some(id) => {
                 let now = portal.now_ms();
@@ -279,6 +280,27 @@ impl Ctx {
         }
         self.respond(StatusCode::SEE_OTHER, response)
     }
+}
+
+/// The client's address: the connecting peer's, or — when the peer is a trusted
+/// proxy — the last address in `X-Forwarded-For` that is not a trusted proxy (the
+/// entries before it are the client's own say, which anyone can forge).
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(|a| a.trim().parse::<IpAddr>().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
 }
 
 /// `__Host-` cookies are bound to this host and path `/` and need HTTPS; on a plain
