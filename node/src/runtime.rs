@@ -340,7 +340,9 @@ async fn start_portal(
     let clock: aufruf_portal::Clock = Arc::new(wall_clock);
     let portal = aufruf_portal::Portal::open(settings, door, clock)
         .map_err(|e| StartError::Portal(e.to_string()))?;
-    let app = aufruf_portal::web::router(Arc::new(portal));
+    let portal = Arc::new(portal);
+    tokio::spawn(sweep_portal(portal.clone(), stopped.clone()));
+    let app = aufruf_portal::web::router(portal);
     let limits = state.settings.api_limits;
     tracing::info!(%addr, https = tls.is_some(), "citizen portal served");
     Ok(Some((
@@ -349,6 +351,25 @@ async fn start_portal(
             listener, app, limits, stopped, tls,
         )),
     )))
+}
+
+/// Every ten minutes, the portal's expired sessions and links leave its store.
+async fn sweep_portal(portal: Arc<aufruf_portal::Portal>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+        let p = portal.clone();
+        match tokio::task::spawn_blocking(move || p.store.sweep(p.now_ms())).await {
+            Ok(Ok(gone)) if gone > 0 => {
+                tracing::debug!(gone, "expired portal sessions and links removed")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "sweeping the portal's store failed"),
+            Err(e) => tracing::warn!(error = %e, "sweeping the portal's store failed"),
+        }
+    }
 }
 
 /// The portal's TLS acceptor from `tls_certificate` and `tls_key`, if both are set.

@@ -334,6 +334,38 @@ impl Store {
         Ok(())
     }
 
+    /// Removes expired sessions and one-time links (a session or link is refused
+    /// once expired anyway; this gives the space back). Returns how many went.
+    pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let _writing = self.lock();
+        let mut batch = sled::Batch::default();
+        let mut gone = 0;
+        for entry in self.db.scan_prefix("s/") {
+            let (key, value) = entry?;
+            let session: Session = serde_json::from_slice(&value)?;
+            if session.expires_ms <= now_ms {
+                let token = String::from_utf8_lossy(&key[2..]).into_owned();
+                batch.remove(key);
+                batch.remove(format!("as/{}/{token}", session.account).as_bytes());
+                gone += 1;
+            }
+        }
+        for entry in self.db.scan_prefix("l/") {
+            let (key, value) = entry?;
+            let link: Link = serde_json::from_slice(&value)?;
+            if link.expires_ms <= now_ms {
+                let token = String::from_utf8_lossy(&key[2..]).into_owned();
+                batch.remove(key);
+                batch.remove(format!("al/{}/{token}", link.account).as_bytes());
+                gone += 1;
+            }
+        }
+        if gone > 0 {
+            self.commit(batch)?;
+        }
+        Ok(gone)
+    }
+
     // ---- one-time links ----
 
     pub fn new_link(
@@ -513,4 +545,40 @@ fn slot_prefix(department: &str, date: NaiveDate, time: NaiveTime) -> String {
 
 fn slot_key(booking: &Booking) -> String {
     slot_prefix(&booking.department, booking.date, booking.time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_sessions_and_links_are_swept_with_their_index_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let account = store
+            .create_account("erika@example.org", "hash".into(), 0)
+            .unwrap()
+            .unwrap();
+        let old = store.new_session(&account.id, 1_000).unwrap();
+        let fresh = store.new_session(&account.id, 5_000).unwrap();
+        store
+            .new_link(&account.id, LinkKind::Verify, 1_000)
+            .unwrap();
+        let link = store.new_link(&account.id, LinkKind::Reset, 5_000).unwrap();
+        assert_eq!(store.sweep(2_000).unwrap(), 2);
+        assert!(store.session(&fresh, 2_000).unwrap().is_some());
+        assert!(store.get::<Session>(&format!("s/{old}")).unwrap().is_none());
+        assert_eq!(
+            store
+                .keys_under(&format!("as/{}/", account.id))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store.keys_under(&format!("al/{}/", account.id)).unwrap(),
+            vec![format!("al/{}/{link}", account.id)]
+        );
+        assert_eq!(store.sweep(2_000).unwrap(), 0);
+    }
 }
