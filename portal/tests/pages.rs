@@ -852,3 +852,113 @@ async fn behind_a_trusted_proxy_the_limits_count_the_forwarded_client_not_the_pr
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn script_in_every_text_field_comes_back_as_text_and_changes_nothing() {
+    let site = Site::new();
+    let script = "<script>alert(1)</script>";
+    let mut anon = site.browser();
+    anon.get("/login").await;
+    for (path, field) in [
+        ("/register", "email"),
+        ("/login", "email"),
+        ("/reset", "email"),
+        ("/reset/confirm", "token"),
+    ] {
+        let page = anon
+            .post(
+                path,
+                &[
+                    (field, script),
+                    ("password", script),
+                    ("new_password", script),
+                ],
+            )
+            .await;
+        assert!(page.status.is_client_error(), "{path}: {}", page.status);
+        assert!(!page.body.contains("<script>"), "{path}: {}", page.body);
+    }
+    let mut b = site.citizen("erika@example.org").await;
+    b.get("/account").await;
+    for (path, fields) in [
+        (
+            "/account/email",
+            vec![("email", script), ("password", script)],
+        ),
+        (
+            "/account/password",
+            vec![("password", script), ("new_password", script)],
+        ),
+        ("/account/delete", vec![("password", script)]),
+        (
+            "/book",
+            vec![("service", "reisepass"), ("day", script), ("time", script)],
+        ),
+        (
+            "/book",
+            vec![
+                ("service", script),
+                ("day", "2026-11-24"),
+                ("time", "10:00"),
+            ],
+        ),
+    ] {
+        let page = b.post(path, &fields).await;
+        assert!(page.status.is_client_error(), "{path}: {}", page.status);
+        assert!(!page.body.contains("<script>"), "{path}: {}", page.body);
+    }
+    for path in [
+        "/book/service/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "/book/department/%3Cscript%3E",
+        "/book/service/reisepass?day=%3Cscript%3E",
+        "/bookings/%3Cscript%3E",
+        "/verify?token=%3Cscript%3E",
+        "/reset/confirm?token=%3Cscript%3E",
+    ] {
+        let page = b.get(path).await;
+        assert!(page.status.is_client_error(), "{path}: {}", page.status);
+        assert!(!page.body.contains("<script>"), "{path}: {}", page.body);
+    }
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::OK,
+        "still there, unchanged"
+    );
+    assert!(site.door.booked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cancelling_needs_the_sessions_csrf_token() {
+    let site = Site::new();
+    let mut b = site.citizen("erika@example.org").await;
+    b.get("/book/service/reisepass?day=2026-11-24").await;
+    let page = b
+        .post(
+            "/book",
+            &[
+                ("service", "reisepass"),
+                ("day", "2026-11-24"),
+                ("time", "10:00"),
+            ],
+        )
+        .await;
+    let code = page
+        .location()
+        .trim_start_matches("/bookings/")
+        .trim_end_matches("?new=1")
+        .to_owned();
+    let path = format!("/bookings/{code}/cancel");
+    assert_eq!(b.post_raw(&path, "").await.status, StatusCode::FORBIDDEN);
+    let forged = format!("csrf={}", "0".repeat(64));
+    assert_eq!(
+        b.post_raw(&path, &forged).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(site.door.cancelled.lock().unwrap().is_empty());
+    assert!(
+        b.get(&format!("/bookings/{code}"))
+            .await
+            .body
+            .contains("Termin absagen")
+    );
+}
