@@ -68,6 +68,10 @@ async fn kern_and_its_fonts_are_served_from_the_binary() {
         "@font-face{font-family:'Fira Sans';src:url(\"/assets/fonts/FiraSans-Regular.woff2\")"
     ));
     assert!(css.body.contains(".kern-btn"));
+    assert!(
+        css.body.starts_with("@charset \"UTF-8\";"),
+        "KERN's @charset stays first"
+    );
     assert!(css.headers.get("content-security-policy").is_some());
     let font = b.get("/assets/fonts/FiraSans-SemiBold.woff2").await;
     assert_eq!(font.status, StatusCode::OK);
