@@ -60,6 +60,12 @@ pub struct FreeStart {
     pub left: u32,
 }
 
+/// The booking code as a QR code (PNG, 8 pixels a module), for the kiosk's scanner.
+pub fn qr_png(code: &str) -> Option<Vec<u8>> {
+    let image = aufruf_hardware::QrImage::encode(code).ok()?;
+    image.to_grey(8).ok()?.to_png().ok()
+}
+
 impl Portal {
     /// The department's rules.
     pub fn rules(&self, department: &Department) -> Rules {
@@ -192,18 +198,26 @@ impl Portal {
                 Lang::En => format!("Your appointment on {date} at {time} – {code}"),
             },
             text,
-            attachments: vec![MailAttachment {
-                file_name: "termin.ics".into(),
-                content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
-                body: ics(
-                    &format!("{code}@aufruf"),
-                    booking.due_ms,
-                    service.expected_minutes,
-                    &format!("{name} ({code})"),
-                    office,
-                    self.now_ms(),
-                ),
-            }],
+            attachments: qr_png(code)
+                .map(|png| MailAttachment {
+                    file_name: format!("{code}.png"),
+                    content_type: "image/png".into(),
+                    body: png,
+                })
+                .into_iter()
+                .chain([MailAttachment {
+                    file_name: "termin.ics".into(),
+                    content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+                    body: ics(
+                        &format!("{code}@aufruf"),
+                        booking.due_ms,
+                        service.expected_minutes,
+                        &format!("{name} ({code})"),
+                        office,
+                        self.now_ms(),
+                    ),
+                }])
+                .collect(),
         })?;
         Ok(())
     }
@@ -230,5 +244,22 @@ impl Portal {
         if let Err(error) = self.office.cancel(booking.date, appointment) {
             tracing::error!(code = %booking.code, date = %booking.date, %error, "the office did not take a cancellation");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_qr_code_reads_back_as_the_booking_code() {
+        let png = super::qr_png("K7M2X9PQ").unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let (w, h) = (info.width as usize, info.height as usize);
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1);
+        assert_eq!(grids[0].decode().unwrap().1, "K7M2X9PQ");
     }
 }

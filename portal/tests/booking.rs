@@ -67,6 +67,12 @@ async fn a_citizen_books_a_passport_appointment_and_checks_in_with_the_code_at_t
             .contains(&format!("<p class=\"portal-code\">{code}</p>"))
     );
     assert!(confirmation.body.contains("Termin gebucht"));
+    assert!(confirmation.body.contains(&format!(
+        "src=\"/bookings/{code}/qr.png\" alt=\"QR-Code des Buchungscodes {code}\""
+    )));
+    let qr = b.get(&format!("/bookings/{code}/qr.png")).await;
+    assert_eq!(qr.status, StatusCode::OK);
+    assert_eq!(qr.headers["content-type"], "image/png");
     // The mail: code, time, and a calendar entry.
     let mail = site.mails_to("erika@example.org").pop().unwrap();
     assert!(
@@ -77,7 +83,9 @@ async fn a_citizen_books_a_passport_appointment_and_checks_in_with_the_code_at_t
         mail.subject
     );
     assert!(mail.text.contains(&format!("Buchungscode: {code}")));
-    let ics = String::from_utf8(mail.attachments[0].body.clone()).unwrap();
+    assert_eq!(mail.attachments[0].file_name, format!("{code}.png"));
+    assert!(mail.attachments[0].body.starts_with(b"\x89PNG"));
+    let ics = String::from_utf8(mail.attachments[1].body.clone()).unwrap();
     assert!(ics.contains("BEGIN:VEVENT\r\n"));
     assert!(
         ics.contains("DTSTART:20261124T090000Z\r\n"),

@@ -7,7 +7,7 @@ use aufruf_model::config::{Department, Service};
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 
@@ -418,6 +418,10 @@ pub async fn booking(
                 "Ihr Buchungscode – geben Sie ihn am Termintag am Automaten im Foyer ein:",
                 "Your booking code – enter it at the kiosk in the foyer on the day:",
             ),
+            qr_alt: match l {
+                Lang::De => format!("QR-Code des Buchungscodes {}", b.code),
+                Lang::En => format!("QR code of booking code {}", b.code),
+            },
             code: b.code.clone(),
             details: vec![
                 (l.pick("Anliegen", "Service"), service),
@@ -433,6 +437,28 @@ pub async fn booking(
             back: l.pick("Zu meinem Konto", "To my account"),
         },
     )
+}
+
+/// The booking code as a QR code, for its owner only.
+pub async fn qr(State(portal): State<Arc<Portal>>, ctx: Ctx, Path(code): Path<String>) -> Response {
+    let Some(account) = ctx.account().cloned() else {
+        return pages::needs_login(&ctx);
+    };
+    let mine = match portal.store.booking(&code) {
+        Ok(b) => b.is_some_and(|b| b.account == account.id),
+        Err(e) => return pages::failure(ctx.lang, &e),
+    };
+    match crate::booking::qr_png(&code).filter(|_| mine) {
+        Some(png) => {
+            let mut response = png.into_response();
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("image/png"),
+            );
+            response
+        }
+        None => pages::not_found(State(portal), ctx).await,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

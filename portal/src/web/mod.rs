@@ -65,6 +65,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/book/service/{service}", get(book::day_or_times))
         .route("/bookings/{code}", get(book::booking))
         .route("/bookings/{code}/cancel", post(book::cancel))
+        .route("/bookings/{code}/qr.png", get(book::qr))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(bounds::BODY_BYTES))
         .layer(middleware::from_fn(time_bound))

@@ -223,6 +223,7 @@ pub struct BookingPage {
     pub booked_text: &'static str,
     pub heading: &'static str,
     pub code_label: &'static str,
+    pub qr_alt: String,
     pub code: String,
     pub details: Vec<(&'static str, String)>,
     pub can_cancel: bool,
