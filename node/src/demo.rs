@@ -227,6 +227,17 @@ async fn start_node(
         portal.outbox = demo_outbox(dir);
         // The demo serves plain HTTP on loopback.
         portal.secure_cookies = false;
+        // A newcomer books for within the hour and checks in at the demo's kiosk
+        // right away, instead of a day later.
+        for department in &config.departments {
+            portal.departments.insert(
+                department.id.to_string(),
+                aufruf_portal::settings::DepartmentRules {
+                    lead_hours: Some(0),
+                    ..Default::default()
+                },
+            );
+        }
         settings.portal = Some(portal);
     }
     if role == Role::Kiosk {
