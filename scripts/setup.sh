@@ -2,6 +2,7 @@
 # Installs what building and testing Aufruf needs on a fresh Debian machine with a Rust
 # toolchain. Idempotent; run as root (CI runs it before the tests).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
     gcc          # C parts of crypto crates
@@ -17,10 +18,23 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm installs KERN, the portal's design system, which the build embeds
+# (portal/package.json). Any npm will do: Debian's, or the one a nodejs package brings.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# KERN for the portal, pinned in portal/package-lock.json. `npm ci` only when
+# node_modules is missing or was installed from another lockfile.
+lock_sum=$(sha256sum portal/package-lock.json | cut -d' ' -f1)
+stamp=portal/node_modules/.aufruf-lock-sha256
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+    echo "setup: installing KERN (npm ci in portal/)"
+    (cd portal && npm ci --no-audit --no-fund --ignore-scripts)
+    echo "$lock_sum" > "$stamp"
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }

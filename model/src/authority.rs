@@ -204,6 +204,7 @@ mod tests {
             Ok(())
         );
         let booking = Event::Booked(Appointment {
+            cancelled: false,
             code: BookingCode::new("K7M2"),
             service: ServiceId::new("ausweis"),
             due: Timestamp::from_millis(0),

@@ -66,6 +66,15 @@ pub struct Appointment {
     pub code: BookingCode,
     pub service: ServiceId,
     pub due: Timestamp,
+    /// Cancelled by the citizen: the booking checks in nowhere and counts in no
+    /// estimate. A cancellation is the booking written again with this set; being the
+    /// larger value, it wins over the booking on every replica, in any order.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cancelled: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Why a local action was refused.
@@ -464,12 +473,14 @@ impl Day {
         self.index.waiting.iter().filter_map(|id| self.ticket(id))
     }
 
+    /// The day's bookings, cancelled ones left out.
     pub fn appointments(&self) -> impl Iterator<Item = &Appointment> {
-        self.appointments.values()
+        self.appointments.values().filter(|a| !a.cancelled)
     }
 
+    /// A booking by its code, unless it was cancelled.
     pub fn appointment(&self, code: &BookingCode) -> Option<&Appointment> {
-        self.appointments.get(code)
+        self.appointments.get(code).filter(|a| !a.cancelled)
     }
 
     /// The ticket under which a booking was checked in, if it was.

@@ -517,6 +517,7 @@ impl<'a> Office<'a> {
                     service: service.clone(),
                     arrives: at_minute((slot - early).max(opens)),
                     booking: Some(Appointment {
+                        cancelled: false,
                         code: BookingCode::new(format!("B{n:04}")),
                         service: service.clone(),
                         due: at_minute(slot),

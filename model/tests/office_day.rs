@@ -116,6 +116,7 @@ fn a_due_appointment_goes_before_an_earlier_walk_in() {
     let mut kiosk = Device::new("kiosk-1");
     let mut clerk = Device::new("desk-1");
     day.apply(Event::Booked(Appointment {
+        cancelled: false,
         code: BookingCode::new("XK7P"),
         service: ausweis(),
         due: minute(20),
@@ -166,6 +167,7 @@ fn booked_citizens_go_first_and_an_overdue_walk_in_after_three_of_them_in_a_row(
     day.open_desk(&office, &desk(2), vec![], s).unwrap();
     for n in 1..=4 {
         day.apply(Event::Booked(Appointment {
+            cancelled: false,
             code: BookingCode::new(format!("B{n}")),
             service: ausweis(),
             due: minute(40),
@@ -709,6 +711,7 @@ fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
     let mut kiosk = Device::new("kiosk-1");
     let mut clerk = Device::new("desk-1");
     day.apply(Event::Booked(Appointment {
+        cancelled: false,
         code: BookingCode::new("SECRET42"),
         service: ausweis(),
         due: minute(10),
@@ -746,4 +749,35 @@ fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
     for personal in ["SECRET42", "kiosk-1", "desk-1"] {
         assert!(!kept.contains(personal), "{personal} kept in {kept}");
     }
+}
+
+#[test]
+fn a_cancelled_booking_checks_in_nowhere_whichever_arrives_first() {
+    let office = office();
+    let booking = Appointment {
+        code: BookingCode::new("K7M2X9PQ"),
+        service: ausweis(),
+        due: minute(30),
+        cancelled: false,
+    };
+    let cancellation = Appointment {
+        cancelled: true,
+        ..booking.clone()
+    };
+    // Step 1: one replica hears of the booking first, another of the cancellation.
+    let mut in_order = Day::new();
+    in_order.apply(Event::Booked(booking.clone()));
+    in_order.apply(Event::Booked(cancellation.clone()));
+    let mut reversed = Day::new();
+    reversed.apply(Event::Booked(cancellation));
+    reversed.apply(Event::Booked(booking));
+    assert_eq!(in_order, reversed);
+    // Step 2: the citizen comes anyway; the kiosk knows no such booking.
+    let mut kiosk = Device::new("kiosk-1");
+    let s = kiosk.stamp(&in_order, minute(10));
+    assert!(matches!(
+        in_order.check_in(&office, &BookingCode::new("K7M2X9PQ"), INC, s),
+        Err(ActionError::UnknownBooking(_))
+    ));
+    assert_eq!(in_order.appointments().count(), 0);
 }

@@ -302,6 +302,7 @@ fn when_the_clocks_go_back_the_night_desk_opens_a_second_time() {
 fn check_in_opens_an_hour_before_the_appointment() {
     let office = office();
     let appointment = Appointment {
+        cancelled: false,
         code: "K7Q2".into(),
         service: ausweis(),
         due: berlin(2026, 3, 10, 10, 0),

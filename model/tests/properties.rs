@@ -109,6 +109,7 @@ impl Office {
             .enumerate()
         {
             day.apply(Event::Booked(Appointment {
+                cancelled: false,
                 code: BookingCode::new(format!("B{i}")),
                 service,
                 due: minute(10 * i as u64 + 5),
@@ -518,7 +519,7 @@ proptest! {
             day.issue(&config, &both[*service], Origin::WalkIn, INC, s).unwrap();
         }
         for (i, (due, service)) in appointments.iter().enumerate() {
-            day.apply(Event::Booked(Appointment { code: BookingCode::new(format!("B{i}")), service: both[*service].clone(), due: minute(*due) }));
+            day.apply(Event::Booked(Appointment { cancelled: false, code: BookingCode::new(format!("B{i}")), service: both[*service].clone(), due: minute(*due) }));
         }
         // Some desks are with a visitor already.
         for (i, clerk) in clerks.iter_mut().enumerate().take(open) {

@@ -1,5 +1,6 @@
-//! `aufruf demo`: a whole office on this machine — a kiosk, two desks and a display as
-//! separate nodes, each with its own store, certificate and mutual-TLS links — and,
+//! `aufruf demo`: a whole office on this machine — a kiosk, two desks, a display and a
+//! gateway serving the citizen portal as separate nodes, each with its own store,
+//! certificate and mutual-TLS links — and,
 //! unless switched off, simulated visitors and clerks acting through the nodes' role
 //! services, exactly as the devices' screens do.
 
@@ -61,11 +62,12 @@ const CATCH_UP_WITHIN: Duration = Duration::from_secs(30);
 /// The demo's desk terminals.
 const DESKS: [&str; 2] = ["desk-1", "desk-2"];
 
-const DEVICES: [(&str, Role); 4] = [
+const DEVICES: [(&str, Role); 5] = [
     ("kiosk-1", Role::Kiosk),
     ("desk-1", Role::Desk),
     ("desk-2", Role::Desk),
     ("display-1", Role::Display),
+    ("gateway-1", Role::Gateway),
 ];
 
 /// Runs the demo office until `stop` turns true or the duration is over. Once every
@@ -104,6 +106,13 @@ pub async fn run(
         "  printed tickets: {}",
         options.dir.join("kiosk-1").join("tickets").display()
     );
+    if let Some(portal) = nodes.iter().find_map(|n| n.portal_addr) {
+        println!("  portal http://{portal}");
+        println!(
+            "  portal mail (outbox): {}",
+            demo_outbox(&options.dir).display()
+        );
+    }
     println!("  try: curl http://{}/api/day", nodes[0].api_addr);
 
     // Every store is new: each node issues and calls only once it has caught up with
@@ -216,12 +225,36 @@ async fn start_node(
     credentials::save_node(&home.join("credentials"), &issued)?;
     let peers = earlier.iter().map(|n| n.sync_addr).collect();
     let mut settings = NodeSettings::on_loopback(node, role, &home, peers);
+    if role == Role::Gateway {
+        let mut portal = aufruf_portal::PortalSettings::in_dir(&home.join("portal"), "");
+        portal.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        portal.outbox = demo_outbox(dir);
+        // The demo serves plain HTTP on loopback.
+        portal.secure_cookies = false;
+        // A newcomer books for within the hour and checks in at the demo's kiosk
+        // right away, instead of a day later.
+        for department in &config.departments {
+            portal.departments.insert(
+                department.id.to_string(),
+                aufruf_portal::settings::DepartmentRules {
+                    lead_hours: Some(0),
+                    ..Default::default()
+                },
+            );
+        }
+        settings.portal = Some(portal);
+    }
     if role == Role::Kiosk {
         settings.printer = Some(PrinterConfig::new(Connection::Emulated {
             dir: home.join("tickets"),
         }));
     }
     Ok(runtime::start(Some(config.clone()), settings).await?)
+}
+
+/// Where the demo portal's mails land.
+fn demo_outbox(dir: &Path) -> PathBuf {
+    dir.join("outbox")
 }
 
 /// A service the demo's visitors may ask for: one that the demo's desks serve.

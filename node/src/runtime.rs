@@ -43,6 +43,8 @@ pub enum StartError {
     Printer(String),
     #[error("{0}")]
     Service(String),
+    #[error("portal: {0}")]
+    Portal(String),
     #[error("local API on {address}: {source}")]
     Api {
         address: SocketAddr,
@@ -57,6 +59,8 @@ pub struct RunningNode {
     pub state: Arc<NodeState>,
     pub api_addr: SocketAddr,
     pub sync_addr: SocketAddr,
+    /// Where the gateway serves the citizen portal, if it does.
+    pub portal_addr: Option<SocketAddr>,
     /// Shared with the mDNS task, which adds the peers it finds.
     network: Arc<Mutex<Option<Network>>>,
     stop: watch::Sender<bool>,
@@ -200,6 +204,13 @@ pub async fn start(
         tokio::spawn(watch_peers(state.clone(), stopped.clone())),
         tokio::spawn(roll_over_days(state.clone(), stopped.clone())),
     ];
+    let portal_addr = match start_portal(&state, stopped.clone()).await? {
+        Some((addr, task)) => {
+            tasks.push(task);
+            Some(addr)
+        }
+        None => None,
+    };
     if settings.mdns {
         let policy = InterfacePolicy {
             interfaces: settings.mdns_interfaces.clone(),
@@ -233,6 +244,7 @@ pub async fn start(
         state,
         api_addr,
         sync_addr,
+        portal_addr,
         network,
         stop,
         tasks,
@@ -274,6 +286,124 @@ async fn serve_api(
     let limits = state.settings.api_limits;
     let app = crate::api::router(state);
     crate::server::serve(listener, app, limits, stopped).await;
+}
+
+/// Serves the citizen portal on a gateway whose settings have `[node.portal]`: its
+/// own store and outbox, the gateway's service as the office's door.
+async fn start_portal(
+    state: &Arc<NodeState>,
+    stopped: watch::Receiver<bool>,
+) -> Result<Option<(SocketAddr, JoinHandle<()>)>, StartError> {
+    let Some(mut settings) = state.settings.portal.clone() else {
+        return Ok(None);
+    };
+    let crate::state::Services::Gateway(gateway) = &state.services else {
+        tracing::warn!(
+            role = state.role().name(),
+            "[node.portal] is set but only a gateway serves the portal; ignored"
+        );
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Portal(format!("listening on {}: {e}", settings.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Portal(e.to_string()))?;
+    let tls = portal_tls(&settings)?;
+    if settings.public_url.is_empty() {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        settings.public_url = format!("{scheme}://{addr}");
+    }
+    if !settings.secure_cookies {
+        // Session cookies without `Secure` travel in clear text: only where nothing
+        // leaves this machine.
+        if !addr.ip().is_loopback() {
+            return Err(StartError::Portal(format!(
+                "[node.portal] secure_cookies = false is for a demo on loopback only, \
+                 but the portal listens on {addr}"
+            )));
+        }
+        tracing::warn!(
+            "portal cookies are sent over plain HTTP (secure_cookies = false): for a demo on loopback only"
+        );
+    }
+    for (department, rules) in &settings.departments {
+        if rules.lead_hours.is_some_and(|h| h < 24) {
+            tracing::warn!(
+                %department,
+                "[node.portal] lead_hours below 24: that day's appointment list is not final before the day starts"
+            );
+        }
+    }
+    let door: Arc<dyn aufruf_portal::OfficeDoor> = Arc::new(gateway.clone());
+    let clock: aufruf_portal::Clock = Arc::new(wall_clock);
+    let portal = aufruf_portal::Portal::open(settings, door, clock)
+        .map_err(|e| StartError::Portal(e.to_string()))?;
+    let portal = Arc::new(portal);
+    tokio::spawn(sweep_portal(portal.clone(), stopped.clone()));
+    let app = aufruf_portal::web::router(portal);
+    let limits = state.settings.api_limits;
+    tracing::info!(%addr, https = tls.is_some(), "citizen portal served");
+    Ok(Some((
+        addr,
+        tokio::spawn(crate::server::serve_with(
+            listener, app, limits, stopped, tls,
+        )),
+    )))
+}
+
+/// Every ten minutes, the portal's expired sessions and links leave its store.
+async fn sweep_portal(portal: Arc<aufruf_portal::Portal>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+        let p = portal.clone();
+        match tokio::task::spawn_blocking(move || p.store.sweep(p.now_ms())).await {
+            Ok(Ok(gone)) if gone > 0 => {
+                tracing::debug!(gone, "expired portal sessions and links removed")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "sweeping the portal's store failed"),
+            Err(e) => tracing::warn!(error = %e, "sweeping the portal's store failed"),
+        }
+    }
+}
+
+/// The portal's TLS acceptor from `tls_certificate` and `tls_key`, if both are set.
+fn portal_tls(
+    settings: &aufruf_portal::PortalSettings,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, StartError> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (certificate, key) = match (&settings.tls_certificate, &settings.tls_key) {
+        (Some(c), Some(k)) => (c, k),
+        (None, None) => return Ok(None),
+        _ => {
+            return Err(StartError::Portal(
+                "[node.portal] tls_certificate and tls_key go together".into(),
+            ));
+        }
+    };
+    let fail = |path: &std::path::Path, e: &dyn std::fmt::Display| {
+        StartError::Portal(format!("{}: {e}", path.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| fail(certificate, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| fail(key, &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StartError::Portal(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| fail(certificate, &e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
 }
 
 /// Dials the office peers mDNS finds; liveness stays the TLS session's.

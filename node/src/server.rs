@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 /// The API server's bounds.
@@ -47,7 +48,20 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ApiLimits,
+    stopped: watch::Receiver<bool>,
+) {
+    serve_with(listener, app, limits, stopped, None).await;
+}
+
+/// Like [`serve`]; with `tls`, every connection is HTTPS. The handshake runs in the
+/// connection's own task, bounded by the header deadline, so a slow client holds up
+/// nobody else.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: ApiLimits,
     mut stopped: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let connections = Arc::new(Semaphore::new(limits.connections));
     let graceful = GracefulShutdown::new();
@@ -59,7 +73,7 @@ pub async fn serve(
         let (stream, client) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(error = %e, "local API cannot accept connections; pausing");
+                tracing::warn!(error = %e, "server cannot accept connections; pausing");
                 tokio::select! {
                     _ = stopped.wait_for(|s| *s) => break,
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
@@ -67,7 +81,7 @@ pub async fn serve(
             }
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tracing::debug!(%client, "local API at its connection limit; closing");
+            tracing::debug!(%client, "server at its connection limit; closing");
             drop(stream);
             continue;
         };
@@ -76,14 +90,22 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(client));
             app.clone().oneshot(request)
         });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%client, error = %e, "local API connection ended");
+            let served = match tls {
+                None => serve_connection(stream, service, limits, watcher).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => serve_connection(stream, service, limits, watcher).await,
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("TLS handshake took too long".into()),
+                    }
+                }
+            };
+            if let Err(e) = served {
+                tracing::debug!(%client, error = %e, "connection ended");
             }
             drop(permit);
         });
@@ -93,6 +115,27 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::debug!("local API connections cut after the drain time");
+        tracing::debug!("connections cut after the drain time");
     }
+}
+
+async fn serve_connection<I, S>(
+    io: I,
+    service: S,
+    limits: ApiLimits,
+    watcher: hyper_util::server::graceful::Watcher,
+) -> Result<(), String>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<hyper::Request<Incoming>, Response = axum::response::Response>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(io), service);
+    watcher.watch(connection).await.map_err(|e| e.to_string())
 }

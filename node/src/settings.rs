@@ -63,6 +63,10 @@ pub struct NodeSettings {
     /// kiosk prints no status link and offers paper tickets only.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// The citizen portal a gateway serves (`[node.portal]`); none: the gateway
+    /// serves no portal.
+    #[serde(default)]
+    pub portal: Option<aufruf_portal::PortalSettings>,
     /// The ticket printer, from the file's `[printer]` table (kiosks only).
     #[serde(skip)]
     pub printer: Option<PrinterConfig>,
@@ -251,6 +255,7 @@ impl NodeSettings {
             mdns_interfaces: Vec::new(),
             retention_days: default_retention(),
             public_url: None,
+            portal: None,
             printer: None,
             api_limits: crate::server::ApiLimits::default(),
             only_device: false,

@@ -149,7 +149,7 @@ fn the_demo_office_at_its_default_speed_serves_visitors_within_30_seconds() {
     let dir_arg = dir.to_str().unwrap();
     let (ok, out, err) = aufruf(&["demo", "--for", "30s", "--dir", dir_arg]);
     assert!(ok, "{out}\n{err}");
-    for node in ["kiosk-1", "desk-1", "desk-2", "display-1"] {
+    for node in ["kiosk-1", "desk-1", "desk-2", "display-1", "gateway-1"] {
         assert!(
             out.contains(&format!("  {node}")),
             "{node} not listed:\n{out}"
@@ -165,6 +165,14 @@ fn the_demo_office_at_its_default_speed_serves_visitors_within_30_seconds() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("cannot read {summary}"));
     assert!(served >= 1, "{summary}");
+    assert!(out.contains("  portal http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "  portal mail (outbox): {}",
+            dir.join("outbox").display()
+        )),
+        "{out}"
+    );
     // Printed tickets are kept as pictures next to the kiosk's store.
     let tickets = std::fs::read_dir(dir.join("kiosk-1").join("tickets"))
         .unwrap()

@@ -663,6 +663,7 @@ mod tests {
         let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
         let mut desk = HlcClock::new(node_id!("desk-1"));
         let mut events = vec![Event::Booked(Appointment {
+            cancelled: false,
             code: "XK7P".into(),
             service: ServiceId::new("reisepass"),
             due: Timestamp::from_minutes(30),
@@ -872,7 +873,7 @@ mod tests {
                         .issue(&config, &ServiceId::new("anmeldung"), Origin::WalkIn, INC, stamp)
                         .ok(),
                     1 => days[*who].open_desk(&config, &"desk-1".into(), vec![], stamp).ok(),
-                    2 => Some(Event::Booked(Appointment {
+                    2 => Some(Event::Booked(Appointment { cancelled: false,
                         code: format!("B{n}").as_str().into(),
                         service: ServiceId::new("reisepass"),
                         due: Timestamp::from_minutes(u64::from(*n) * 10),

@@ -30,6 +30,18 @@ impl<R: Replication> GatewayService<R> {
         self.office.book(date, appointment)
     }
 
+    /// Cancels a booked appointment in its day, durably: the booking written again,
+    /// marked cancelled, which wins over it on every replica.
+    pub fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), ServiceError> {
+        self.office.book(
+            date,
+            Appointment {
+                cancelled: true,
+                ..appointment
+            },
+        )
+    }
+
     /// Draws a walk-in ticket for a citizen near the office (from the phone): the
     /// ticket and its status token.
     pub fn draw_remote_ticket(

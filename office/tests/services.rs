@@ -473,6 +473,7 @@ fn a_booked_citizen_checks_in_from_an_hour_before_the_appointment() {
         .book(
             date,
             Appointment {
+                cancelled: false,
                 code: BookingCode::new("ZT-4711"),
                 service: ServiceId::new("reisepass"),
                 due: wednesday(10, 30),
@@ -1051,6 +1052,7 @@ fn days_beyond_the_booking_horizon_are_not_taken_from_peers() {
     let gateway = GatewayService::new(office_on(config, "gateway", peer.clone()));
     for (n, date) in [last, last + chrono::Days::new(1)].into_iter().enumerate() {
         let appointment = Appointment {
+            cancelled: false,
             code: BookingCode::new(format!("B-{n}")),
             service: ServiceId::new("anmeldung"),
             due: wednesday(9, 0),

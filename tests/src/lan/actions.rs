@@ -75,6 +75,7 @@ impl Lan {
     pub fn book(&mut self, node: &str, code: &str, service: &str, due: Duration) {
         let index = self.node(node);
         let appointment = Appointment {
+            cancelled: false,
             code: BookingCode::new(code),
             service: ServiceId::new(service),
             due: self.day_start + due,

@@ -139,6 +139,7 @@ fn a_booked_citizen_checks_in_with_the_on_screen_keyboard() {
         .book(
             NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
             Appointment {
+                cancelled: false,
                 code: BookingCode::new("ZT-4711"),
                 service: ServiceId::new("reisepass"),
                 due: wednesday(9, 30),

@@ -1,0 +1,300 @@
+//! The gateway serves the citizen portal: a citizen registers (the verification mail
+//! lands in the outbox), logs in and books over real HTTP; the booking reaches the
+//! office over the mutual-TLS link, and the kiosk checks the citizen in by its code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aufruf_node::settings::Role;
+use aufruf_portal::settings::DepartmentRules;
+use chrono::{DateTime, Timelike as _, Utc};
+use common::TestOffice;
+use serde_json::json;
+
+/// A browser: cookies kept by name, the last form's CSRF token.
+struct Citizen {
+    http: reqwest::Client,
+    portal: SocketAddr,
+    cookies: BTreeMap<String, String>,
+    csrf: String,
+}
+
+impl Citizen {
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> (u16, String, String) {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let r = request
+            .header("cookie", cookie.join("; "))
+            .send()
+            .await
+            .unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let (pair, _) = c.to_str().unwrap().split_once(';').unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.insert(k.into(), v.into());
+        }
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = r.text().await.unwrap();
+        if let Some(i) = body.find("name=\"csrf\" value=\"") {
+            self.csrf = body[i + 19..i + 19 + 64].to_owned();
+        }
+        (status, location, body)
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, String) {
+        let r = self.http.get(format!("http://{}{path}", self.portal));
+        self.send(r).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
+            .collect();
+        let r = self
+            .http
+            .post(format!("http://{}{path}", self.portal))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"));
+        self.send(r).await
+    }
+}
+
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn outbox_text(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "eml") {
+            text.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_books_on_the_gateways_portal_and_checks_in_at_the_kiosk() {
+    let office = TestOffice::new();
+    let outbox = office.home("outbox");
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    portal.outbox = outbox.clone();
+    portal.secure_cookies = false;
+    // Bookings for today, so the kiosk can check the citizen in within this test.
+    portal.departments.insert(
+        "buergerbuero".into(),
+        DepartmentRules {
+            lead_hours: Some(0),
+            ..Default::default()
+        },
+    );
+    gateway.portal = Some(portal);
+    let gateway = office.start(gateway).await;
+    let kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![gateway.sync_addr]);
+    let kiosk = office.start(kiosk).await;
+    office.ready(kiosk.api_addr).await;
+    let portal = gateway.portal_addr.expect("the gateway serves the portal");
+
+    let mut citizen = Citizen {
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        portal,
+        cookies: BTreeMap::new(),
+        csrf: String::new(),
+    };
+    let (status, _, body) = citizen.get("/register").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Konto anlegen"));
+    let (status, _, _) = citizen
+        .post(
+            "/register",
+            &[
+                ("email", "erika@example.org"),
+                ("password", "sicheres Passwort 1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The verification mail is in the outbox, with a link to this portal.
+    let mail = outbox_text(&outbox);
+    let prefix = format!("http://{portal}/verify?token=");
+    let start = mail
+        .find(&prefix)
+        .expect("a verification link in the outbox");
+    let link = mail[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_start_matches(&format!("http://{portal}"))
+        .to_owned();
+    assert_eq!(citizen.get(&link).await.0, 200);
+    citizen.get("/login").await;
+    let (status, location, _) = citizen
+        .post(
+            "/login",
+            &[
+                ("email", "erika@example.org"),
+                ("password", "sicheres Passwort 1"),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/account"));
+
+    // The next quarter hour at least ten minutes ahead, in the office's time zone.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let now = DateTime::<Utc>::from_timestamp(i64::try_from(now.as_secs()).unwrap(), 0).unwrap();
+    let soon = (now + chrono::Duration::minutes(25)).with_timezone(&chrono_tz::Europe::Berlin);
+    let slot = soon - chrono::Duration::minutes(i64::from(soon.minute() % 15));
+    let day = slot.format("%Y-%m-%d").to_string();
+    let time = slot.format("%H:%M").to_string();
+    let (status, _, body) = citizen
+        .get(&format!("/book/service/reisepass?day={day}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&format!("value=\"{time}\"")),
+        "{time} offered: {body}"
+    );
+    let (status, location, body) = citizen
+        .post(
+            "/book",
+            &[("service", "reisepass"), ("day", &day), ("time", &time)],
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let code = location
+        .trim_start_matches("/bookings/")
+        .trim_end_matches("?new=1")
+        .to_owned();
+    assert!(outbox_text(&outbox).contains(&format!("Buchungscode: {code}")));
+
+    // The booking reaches the kiosk over the office's link; the citizen checks in.
+    let last = std::sync::Arc::new(std::sync::Mutex::new(json!(null)));
+    office
+        .eventually(
+            Duration::from_secs(20),
+            "the kiosk checks the citizen in",
+            || {
+                let office = &office;
+                let code = code.clone();
+                let last = last.clone();
+                async move {
+                    let (status, body) = office
+                        .post(
+                            kiosk.api_addr,
+                            "/api/check-in",
+                            json!({"code": code, "kind": "qr"}),
+                        )
+                        .await;
+                    *last.lock().unwrap() = body;
+                    status == 201
+                }
+            },
+        )
+        .await;
+    let last = last.lock().unwrap().clone();
+    assert_eq!(last["ticket"]["appointment"], json!(time), "{last}");
+    kiosk.shutdown().await;
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn cookies_without_secure_are_refused_beyond_loopback() {
+    let office = TestOffice::new();
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([0, 0, 0, 0], 0));
+    portal.secure_cookies = false;
+    gateway.portal = Some(portal);
+    let config = aufruf_node::config_file::load_or_example(None).unwrap();
+    let refused = aufruf_node::runtime::start(Some(config), gateway).await;
+    let error = refused.expect_err("refused").to_string();
+    assert!(error.contains("secure_cookies = false"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_serves_https_from_the_configured_certificate_and_key() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let office = TestOffice::new();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = office.home("portal.crt");
+    let key = office.home("portal.key");
+    std::fs::write(&certificate, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    portal.tls_certificate = Some(certificate);
+    portal.tls_key = Some(key);
+    gateway.portal = Some(portal);
+    let gateway = office.start(gateway).await;
+    let addr = gateway.portal_addr.unwrap();
+
+    // A client that trusts exactly this certificate.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("content-security-policy"), "{response}");
+    assert!(
+        response.contains("__Host-csrf="),
+        "Secure cookies over HTTPS: {response}"
+    );
+    // Plain HTTP on the same port gets no page.
+    let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer).await;
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+    gateway.shutdown().await;
+}

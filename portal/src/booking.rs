@@ -1,0 +1,265 @@
+//! Booking: the department's rules and free start times, booking a start time (the
+//! store keeps capacity; the office is told through its door), the confirmation
+//! mail with its `.ics`, cancelling.
+
+use aufruf_model::config::{Department, Service};
+use aufruf_model::{Appointment, BookingCode, ServiceId, Timestamp};
+use chrono::{NaiveDate, NaiveTime};
+
+use crate::i18n::Lang;
+use crate::mail::{Mail, MailAttachment, ics};
+use crate::slots::{self, Rules, SlotError, Start};
+use crate::store::{BookError, Booking, SlotRequest};
+use crate::{Portal, PortalError};
+
+/// Why a booking was refused (the citizen can do something about each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Slot(SlotError),
+    Taken,
+    TooManyOpen,
+    NotVerified,
+}
+
+impl Refusal {
+    pub fn text(self, lang: Lang) -> &'static str {
+        match self {
+            Refusal::Slot(SlotError::Unknown) => lang.pick("Diese Dienstleistung gibt es nicht.", "There is no such service."),
+            Refusal::Slot(SlotError::TooSoon) => lang.pick(
+                "Termine können nur mit Vorlauf gebucht werden. Wählen Sie eine spätere Zeit.",
+                "Appointments must be booked in advance. Choose a later time.",
+            ),
+            Refusal::Slot(SlotError::TooFar) => lang.pick(
+                "So weit im Voraus können Sie noch nicht buchen.",
+                "You cannot book that far ahead yet.",
+            ),
+            Refusal::Slot(SlotError::NotAStart) => lang.pick(
+                "Zu dieser Zeit gibt es keinen Termin. Wählen Sie eine angebotene Zeit.",
+                "There is no appointment at that time. Choose one of the times offered.",
+            ),
+            Refusal::Taken => lang.pick(
+                "Dieser Termin ist inzwischen vergeben. Wählen Sie eine andere Zeit.",
+                "This appointment has just been taken. Choose another time.",
+            ),
+            Refusal::TooManyOpen => lang.pick(
+                "Sie haben schon so viele offene Termine, wie möglich sind. Sagen Sie einen ab, um einen neuen zu buchen.",
+                "You hold as many open appointments as allowed. Cancel one to book another.",
+            ),
+            Refusal::NotVerified => lang.pick(
+                "Bitte bestätigen Sie zuerst Ihre E-Mail-Adresse über den Link in unserer E-Mail.",
+                "Please confirm your e-mail address first, with the link in our e-mail.",
+            ),
+        }
+    }
+}
+
+/// A start time with room left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FreeStart {
+    pub start: Start,
+    pub left: u32,
+}
+
+/// The booking code as a QR code (PNG, 8 pixels a module), for the kiosk's scanner.
+pub fn qr_png(code: &str) -> Option<Vec<u8>> {
+    let image = aufruf_hardware::QrImage::encode(code).ok()?;
+    image.to_grey(8).ok()?.to_png().ok()
+}
+
+impl Portal {
+    /// The department's rules.
+    pub fn rules(&self, department: &Department) -> Rules {
+        Rules::of(
+            &self.config(),
+            department,
+            self.settings.departments.get(department.id.as_str()),
+        )
+    }
+
+    /// A service and its department, if both are configured.
+    pub fn service(&self, id: &str) -> Option<(Department, Service)> {
+        let config = self.config();
+        let service = config.service(&ServiceId::new(id))?.clone();
+        let department = config.department(&service.department)?.clone();
+        Some((department, service))
+    }
+
+    /// Days with some start time far enough ahead (taken ones not counted).
+    pub fn days(&self, service: &Service, department: &Department) -> Vec<NaiveDate> {
+        slots::days(
+            &self.config(),
+            &self.rules(department),
+            &service.id,
+            self.now(),
+        )
+    }
+
+    /// The start times of a day that have room.
+    pub fn free_starts(
+        &self,
+        service: &Service,
+        department: &Department,
+        date: NaiveDate,
+    ) -> Result<Vec<FreeStart>, SlotError> {
+        let rules = self.rules(department);
+        let starts = slots::starts(&self.config(), &rules, &service.id, date, self.now())?;
+        Ok(starts
+            .into_iter()
+            .filter_map(|start| {
+                let taken = self.store.taken(department.id.as_str(), date, start.time) as u32;
+                let left = rules.per_slot.saturating_sub(taken);
+                (left > 0).then_some(FreeStart { start, left })
+            })
+            .collect())
+    }
+
+    /// Books a start time for a verified account, tells the office, and mails the
+    /// confirmation with its `.ics` — all durable before it returns.
+    pub fn book(
+        &self,
+        account: &crate::store::Account,
+        service_id: &str,
+        date: NaiveDate,
+        time: NaiveTime,
+        lang: Lang,
+    ) -> Result<Result<Booking, Refusal>, PortalError> {
+        if !account.verified {
+            return Ok(Err(Refusal::NotVerified));
+        }
+        let Some((department, service)) = self.service(service_id) else {
+            return Ok(Err(Refusal::Slot(SlotError::Unknown)));
+        };
+        let rules = self.rules(&department);
+        let now = self.now();
+        let due = match slots::check(&self.config(), &rules, &service.id, date, time, now) {
+            Ok(due) => due,
+            Err(e) => return Ok(Err(Refusal::Slot(e))),
+        };
+        let request = SlotRequest {
+            account: account.id.clone(),
+            department: department.id.to_string(),
+            service: service.id.to_string(),
+            date,
+            time,
+            due_ms: due.as_millis(),
+            capacity: rules.per_slot,
+            open_limit: self.settings.open_bookings_per_account,
+        };
+        let booking = match self.store.book(&request, now.as_millis()) {
+            Ok(b) => b,
+            Err(BookError::SlotFull) => return Ok(Err(Refusal::Taken)),
+            Err(BookError::TooManyOpen) => return Ok(Err(Refusal::TooManyOpen)),
+            Err(BookError::Store(e)) => return Err(e.into()),
+        };
+        let appointment = Appointment {
+            cancelled: false,
+            code: BookingCode::new(booking.code.clone()),
+            service: service.id.clone(),
+            due: Timestamp::from_millis(booking.due_ms),
+        };
+        if let Err(e) = self.office.book(date, appointment) {
+            // Not in the office: the slot goes back, and the citizen is told it failed.
+            self.store.unbook(&booking.code)?;
+            return Err(PortalError::Office(e));
+        }
+        self.confirmation(account, &booking, &service, lang)?;
+        Ok(Ok(booking))
+    }
+
+    fn confirmation(
+        &self,
+        account: &crate::store::Account,
+        booking: &Booking,
+        service: &Service,
+        lang: Lang,
+    ) -> Result<(), PortalError> {
+        let config = self.config();
+        let office = &config.office.name;
+        let name = match lang {
+            Lang::De => &service.name.de,
+            Lang::En => &service.name.en,
+        };
+        let date = booking.date.format("%d.%m.%Y");
+        let time = booking.time.format("%H:%M");
+        let code = &booking.code;
+        let link = self.link("/account");
+        let text = match lang {
+            Lang::De => format!(
+                "Guten Tag,\n\nIhr Termin ist gebucht.\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich am Termintag mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher). Absagen können Sie in Ihrem Konto: {link}\n"
+            ),
+            Lang::En => format!(
+                "Hello,\n\nYour appointment is booked.\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nOn the day, check in with this code at the kiosk in the foyer (from an hour before). You can cancel in your account: {link}\n"
+            ),
+        };
+        self.mailer.send(&Mail {
+            to: account.email.clone(),
+            subject: match lang {
+                Lang::De => format!("Ihr Termin am {date} um {time} Uhr – {code}"),
+                Lang::En => format!("Your appointment on {date} at {time} – {code}"),
+            },
+            text,
+            attachments: qr_png(code)
+                .map(|png| MailAttachment {
+                    file_name: format!("{code}.png"),
+                    content_type: "image/png".into(),
+                    body: png,
+                })
+                .into_iter()
+                .chain([MailAttachment {
+                    file_name: "termin.ics".into(),
+                    content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+                    body: ics(
+                        &format!("{code}@aufruf"),
+                        booking.due_ms,
+                        service.expected_minutes,
+                        &format!("{name} ({code})"),
+                        office,
+                        self.now_ms(),
+                    ),
+                }])
+                .collect(),
+        })?;
+        Ok(())
+    }
+
+    /// Cancels an open booking of the account; false when there is none by that code.
+    pub fn cancel(&self, account: &crate::store::Account, code: &str) -> Result<bool, PortalError> {
+        let Some(booking) = self.store.cancel(&account.id, code, self.now_ms())? else {
+            return Ok(false);
+        };
+        self.cancelled_in_office(&booking);
+        Ok(true)
+    }
+
+    /// Tells the office that a booking is cancelled, so the kiosk no longer checks
+    /// it in and no estimate counts it. The portal's cancellation stands either way;
+    /// an office that cannot take it now is logged (its day still lists the booking).
+    pub(crate) fn cancelled_in_office(&self, booking: &Booking) {
+        let appointment = Appointment {
+            code: BookingCode::new(booking.code.clone()),
+            service: ServiceId::new(booking.service.clone()),
+            due: Timestamp::from_millis(booking.due_ms),
+            cancelled: true,
+        };
+        if let Err(error) = self.office.cancel(booking.date, appointment) {
+            tracing::error!(code = %booking.code, date = %booking.date, %error, "the office did not take a cancellation");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_qr_code_reads_back_as_the_booking_code() {
+        let png = super::qr_png("K7M2X9PQ").unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let (w, h) = (info.width as usize, info.height as usize);
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1);
+        assert_eq!(grids[0].decode().unwrap().1, "K7M2X9PQ");
+    }
+}

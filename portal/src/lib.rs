@@ -1,0 +1,149 @@
+//! The citizen portal the gateway serves: accounts, online booking and the mails that
+//! go with them, as server-rendered pages styled with KERN.
+//!
+//! `Portal` holds the portal's own data (`store`, sled on the gateway, never
+//! replicated) and talks to the office only through [`OfficeDoor`] — in the node,
+//! the gateway's `GatewayService`. [`web::router`] is the face: pages and forms over
+//! `Portal`'s calls; the node binds and serves it.
+
+pub mod accounts;
+pub mod booking;
+pub mod i18n;
+pub mod limits;
+pub mod mail;
+pub mod password;
+pub mod secret;
+pub mod settings;
+pub mod slots;
+pub mod smtp;
+pub mod store;
+pub mod web;
+
+use std::sync::Arc;
+
+use aufruf_model::{Appointment, OfficeConfig, Timestamp};
+use aufruf_office::{GatewayService, Replication};
+use chrono::NaiveDate;
+
+pub use settings::PortalSettings;
+
+use crate::limits::RateLimit;
+use crate::mail::{MailError, Mailer, Outbox};
+use crate::password::{PasswordError, Passwords};
+use crate::store::{Store, StoreError};
+
+/// What the portal needs of the office: its configuration and the door bookings go
+/// through (the gateway's service in the node, a stand-in in tests).
+pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
+    fn config(&self) -> Arc<OfficeConfig>;
+    /// Feeds a booked appointment into its day, durably.
+    fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
+    /// Cancels a booked appointment in its day, durably.
+    fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
+}
+
+impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
+    fn config(&self) -> Arc<OfficeConfig> {
+        self.office().config()
+    }
+
+    fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
+        GatewayService::book(self, date, appointment).map_err(|e| e.to_string())
+    }
+
+    fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
+        GatewayService::cancel(self, date, appointment).map_err(|e| e.to_string())
+    }
+}
+
+/// The time of day, handed in (the node's wall clock; a fixed one in tests).
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Why the portal could not do something (not the citizen's mistakes: those are
+/// answers of their own).
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("the office did not take the booking: {0}")]
+    Office(String),
+}
+
+/// The portal: its store, mail, the office's door, and the limits.
+pub struct Portal {
+    pub settings: PortalSettings,
+    pub store: Store,
+    pub mailer: Arc<dyn Mailer>,
+    pub office: Arc<dyn OfficeDoor>,
+    clock: Clock,
+    pub passwords: Passwords,
+    pub by_address: RateLimit,
+    pub by_account: RateLimit,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portal")
+            .field("settings", &self.settings)
+            .field("office", &self.office)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Portal {
+    /// Opens the portal's store and outbox.
+    pub fn open(
+        settings: PortalSettings,
+        office: Arc<dyn OfficeDoor>,
+        clock: Clock,
+    ) -> Result<Self, PortalError> {
+        let mailer: Arc<dyn Mailer> = match &settings.smtp {
+            Some(smtp) => Arc::new(smtp::SmtpQueue::start(
+                &settings.outbox.join("queue"),
+                &settings.mail_from,
+                smtp,
+            )?),
+            None => Arc::new(Outbox::new(&settings.outbox, &settings.mail_from)?),
+        };
+        Self::with_mailer(settings, office, clock, mailer)
+    }
+
+    pub fn with_mailer(
+        settings: PortalSettings,
+        office: Arc<dyn OfficeDoor>,
+        clock: Clock,
+        mailer: Arc<dyn Mailer>,
+    ) -> Result<Self, PortalError> {
+        Ok(Self {
+            store: Store::open(&settings.store)?,
+            passwords: Passwords::new(settings.password_cost)?,
+            by_address: RateLimit::new(settings.attempts_per_address_per_minute),
+            by_account: RateLimit::new(settings.attempts_per_account_per_minute),
+            mailer,
+            office,
+            clock,
+            settings,
+        })
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now().as_millis()
+    }
+
+    pub fn config(&self) -> Arc<OfficeConfig> {
+        self.office.config()
+    }
+
+    /// A link into the portal for a mail.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.public_url.trim_end_matches('/'))
+    }
+}

@@ -1,0 +1,584 @@
+//! The portal's own data in sled: accounts, sessions, one-time links and bookings.
+//! It lives on the gateway only and is never replicated into the office's documents.
+//!
+//! One tree, keys with prefixes (`a/` account, `e/` e-mail → account, `s/` session,
+//! `l/` link, `b/` booking, `ab/` account → booking, `sl/` slot → booking), so that
+//! every change of several keys is one atomic batch. Writers take one lock, so a check
+//! and the write it allows (a free slot, an unused address) cannot interleave with
+//! another's; every change is flushed before it returns, so what a citizen was told
+//! is on disk.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{NaiveDate, NaiveTime};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::secret;
+
+/// A citizen's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    /// Lower-cased.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password: String,
+    pub verified: bool,
+    pub created_ms: u64,
+}
+
+/// A logged-in session: the cookie holds its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub account: String,
+    /// The CSRF token of this session's forms.
+    pub csrf: String,
+    pub expires_ms: u64,
+}
+
+/// What a one-time link in a mail does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkKind {
+    Verify,
+    Reset,
+    ChangeEmail { new: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub account: String,
+    pub kind: LinkKind,
+    pub expires_ms: u64,
+}
+
+/// A booked appointment, as the portal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    pub code: String,
+    pub account: String,
+    pub department: String,
+    pub service: String,
+    pub date: NaiveDate,
+    pub time: NaiveTime,
+    /// The appointment's start, ms since the epoch (UTC).
+    pub due_ms: u64,
+    pub booked_ms: u64,
+    pub cancelled: bool,
+}
+
+/// What a booking asks for, checked against the rules already.
+#[derive(Debug, Clone)]
+pub struct SlotRequest {
+    pub account: String,
+    pub department: String,
+    pub service: String,
+    pub date: NaiveDate,
+    pub time: NaiveTime,
+    pub due_ms: u64,
+    /// Appointments this start time takes.
+    pub capacity: u32,
+    /// Open bookings the account may hold.
+    pub open_limit: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: a record does not read: {0}")]
+    Record(#[from] serde_json::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    #[error("the slot is taken")]
+    SlotFull,
+    #[error("the account holds as many open bookings as it may")]
+    TooManyOpen,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The portal's store.
+#[derive(Debug)]
+pub struct Store {
+    db: sled::Db,
+    writing: Mutex<()>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: sled::open(path)?,
+            writing: Mutex::new(()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The lock guards no data of its own; a writer that panicked left the tree
+        // consistent, as every change is one batch.
+        self.writing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.db.get(key)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn commit(&self, batch: sled::Batch) -> Result<(), StoreError> {
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.db
+            .scan_prefix(prefix)
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
+    }
+
+    // ---- accounts ----
+
+    /// A new, unverified account; `None` when the address has one already.
+    pub fn create_account(
+        &self,
+        email: &str,
+        password_hash: String,
+        now_ms: u64,
+    ) -> Result<Option<Account>, StoreError> {
+        let _writing = self.lock();
+        if self.db.contains_key(format!("e/{email}"))? {
+            return Ok(None);
+        }
+        let account = Account {
+            id: secret::hex(&secret::bytes::<16>()),
+            email: email.to_owned(),
+            password: password_hash,
+            verified: false,
+            created_ms: now_ms,
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            format!("a/{}", account.id).as_bytes(),
+            serde_json::to_vec(&account)?,
+        );
+        batch.insert(format!("e/{email}").as_bytes(), account.id.as_bytes());
+        self.commit(batch)?;
+        Ok(Some(account))
+    }
+
+    pub fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.get(&format!("a/{id}"))
+    }
+
+    pub fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
+        match self.db.get(format!("e/{email}"))? {
+            Some(id) => self.account(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_account(&self, batch: &mut sled::Batch, account: &Account) -> Result<(), StoreError> {
+        batch.insert(
+            format!("a/{}", account.id).as_bytes(),
+            serde_json::to_vec(account)?,
+        );
+        Ok(())
+    }
+
+    pub fn set_verified(&self, id: &str) -> Result<(), StoreError> {
+        let _writing = self.lock();
+        if let Some(mut account) = self.account(id)? {
+            account.verified = true;
+            let mut batch = sled::Batch::default();
+            self.put_account(&mut batch, &account)?;
+            self.commit(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password and ends every session of the account but `keep`.
+    /// A reset also counts as proof of the address (the link came by mail).
+    pub fn set_password(
+        &self,
+        id: &str,
+        hash: String,
+        keep: Option<&str>,
+        proves_address: bool,
+    ) -> Result<(), StoreError> {
+        let _writing = self.lock();
+        let Some(mut account) = self.account(id)? else {
+            return Ok(());
+        };
+        account.password = hash;
+        account.verified |= proves_address;
+        let mut batch = sled::Batch::default();
+        self.put_account(&mut batch, &account)?;
+        self.end_sessions(&mut batch, id, keep)?;
+        self.commit(batch)
+    }
+
+    /// Moves the account to a new address; false when that address has an account.
+    pub fn set_email(&self, id: &str, new: &str) -> Result<bool, StoreError> {
+        let _writing = self.lock();
+        if self.db.contains_key(format!("e/{new}"))? {
+            return Ok(false);
+        }
+        let Some(mut account) = self.account(id)? else {
+            return Ok(false);
+        };
+        let mut batch = sled::Batch::default();
+        batch.remove(format!("e/{}", account.email).as_bytes());
+        batch.insert(format!("e/{new}").as_bytes(), id.as_bytes());
+        account.email = new.to_owned();
+        account.verified = true;
+        self.put_account(&mut batch, &account)?;
+        self.commit(batch)?;
+        Ok(true)
+    }
+
+    /// Deletes the account and everything of it: sessions, links, bookings. Returns
+    /// the bookings that were still open (now cancelled), for the office.
+    pub fn delete_account(&self, id: &str, now_ms: u64) -> Result<Vec<Booking>, StoreError> {
+        let _writing = self.lock();
+        let Some(account) = self.account(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut batch = sled::Batch::default();
+        let mut cancelled = Vec::new();
+        for booking in self.bookings_of(id)? {
+            if !booking.cancelled && booking.due_ms > now_ms {
+                cancelled.push(booking.clone());
+            }
+            batch.remove(format!("{}{}", slot_key(&booking), booking.code).as_bytes());
+            batch.remove(format!("ab/{id}/{}", booking.code).as_bytes());
+            batch.remove(format!("b/{}", booking.code).as_bytes());
+        }
+        self.end_sessions(&mut batch, id, None)?;
+        for key in self.keys_under(&format!("al/{id}/"))? {
+            if let Some(token) = key.rsplit('/').next() {
+                batch.remove(format!("l/{token}").as_bytes());
+            }
+            batch.remove(key.as_bytes());
+        }
+        batch.remove(format!("e/{}", account.email).as_bytes());
+        batch.remove(format!("a/{id}").as_bytes());
+        self.commit(batch)?;
+        Ok(cancelled)
+    }
+
+    // ---- sessions ----
+
+    pub fn new_session(&self, account: &str, expires_ms: u64) -> Result<String, StoreError> {
+        let token = secret::token();
+        let session = Session {
+            account: account.to_owned(),
+            csrf: secret::token(),
+            expires_ms,
+        };
+        let _writing = self.lock();
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            format!("s/{token}").as_bytes(),
+            serde_json::to_vec(&session)?,
+        );
+        batch.insert(format!("as/{account}/{token}").as_bytes(), &[]);
+        self.commit(batch)?;
+        Ok(token)
+    }
+
+    /// The session, unless it has expired (then it is gone).
+    pub fn session(&self, token: &str, now_ms: u64) -> Result<Option<Session>, StoreError> {
+        if !secret::is_token(token) {
+            return Ok(None);
+        }
+        let Some(session) = self.get::<Session>(&format!("s/{token}"))? else {
+            return Ok(None);
+        };
+        if session.expires_ms <= now_ms {
+            self.end_session(token)?;
+            return Ok(None);
+        }
+        Ok(Some(session))
+    }
+
+    pub fn end_session(&self, token: &str) -> Result<(), StoreError> {
+        let _writing = self.lock();
+        let Some(session) = self.get::<Session>(&format!("s/{token}"))? else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        batch.remove(format!("s/{token}").as_bytes());
+        batch.remove(format!("as/{}/{token}", session.account).as_bytes());
+        self.commit(batch)
+    }
+
+    fn end_sessions(
+        &self,
+        batch: &mut sled::Batch,
+        account: &str,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError> {
+        for key in self.keys_under(&format!("as/{account}/"))? {
+            let token = key.rsplit('/').next().unwrap_or_default();
+            if Some(token) != keep {
+                batch.remove(format!("s/{token}").as_bytes());
+                batch.remove(key.as_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes expired sessions and one-time links (a session or link is refused
+    /// once expired anyway; this gives the space back). Returns how many went.
+    pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let _writing = self.lock();
+        let mut batch = sled::Batch::default();
+        let mut gone = 0;
+        for entry in self.db.scan_prefix("s/") {
+            let (key, value) = entry?;
+            let session: Session = serde_json::from_slice(&value)?;
+            if session.expires_ms <= now_ms {
+                let token = String::from_utf8_lossy(&key[2..]).into_owned();
+                batch.remove(key);
+                batch.remove(format!("as/{}/{token}", session.account).as_bytes());
+                gone += 1;
+            }
+        }
+        for entry in self.db.scan_prefix("l/") {
+            let (key, value) = entry?;
+            let link: Link = serde_json::from_slice(&value)?;
+            if link.expires_ms <= now_ms {
+                let token = String::from_utf8_lossy(&key[2..]).into_owned();
+                batch.remove(key);
+                batch.remove(format!("al/{}/{token}", link.account).as_bytes());
+                gone += 1;
+            }
+        }
+        if gone > 0 {
+            self.commit(batch)?;
+        }
+        Ok(gone)
+    }
+
+    // ---- one-time links ----
+
+    pub fn new_link(
+        &self,
+        account: &str,
+        kind: LinkKind,
+        expires_ms: u64,
+    ) -> Result<String, StoreError> {
+        let token = secret::token();
+        let link = Link {
+            account: account.to_owned(),
+            kind,
+            expires_ms,
+        };
+        let _writing = self.lock();
+        let mut batch = sled::Batch::default();
+        batch.insert(format!("l/{token}").as_bytes(), serde_json::to_vec(&link)?);
+        batch.insert(format!("al/{account}/{token}").as_bytes(), &[]);
+        self.commit(batch)?;
+        Ok(token)
+    }
+
+    /// The link, if it exists and holds; used up either way.
+    pub fn take_link(&self, token: &str, now_ms: u64) -> Result<Option<Link>, StoreError> {
+        if !secret::is_token(token) {
+            return Ok(None);
+        }
+        let _writing = self.lock();
+        let Some(link) = self.get::<Link>(&format!("l/{token}"))? else {
+            return Ok(None);
+        };
+        let mut batch = sled::Batch::default();
+        batch.remove(format!("l/{token}").as_bytes());
+        batch.remove(format!("al/{}/{token}", link.account).as_bytes());
+        self.commit(batch)?;
+        Ok((link.expires_ms > now_ms).then_some(link))
+    }
+
+    /// The link without using it up (a reset form shown before it is sent).
+    pub fn peek_link(&self, token: &str, now_ms: u64) -> Result<Option<Link>, StoreError> {
+        if !secret::is_token(token) {
+            return Ok(None);
+        }
+        Ok(self
+            .get::<Link>(&format!("l/{token}"))?
+            .filter(|l| l.expires_ms > now_ms))
+    }
+
+    // ---- bookings ----
+
+    /// Books the slot if it has room and the account may book more: the check and
+    /// the write are one step under the writers' lock, so no slot ever takes more
+    /// than its capacity, however many ask at once.
+    pub fn book(&self, request: &SlotRequest, now_ms: u64) -> Result<Booking, BookError> {
+        let _writing = self.lock();
+        let open = self
+            .bookings_of(&request.account)?
+            .iter()
+            .filter(|b| !b.cancelled && b.due_ms > now_ms)
+            .count();
+        if open >= request.open_limit as usize {
+            return Err(BookError::TooManyOpen);
+        }
+        let mut booking = Booking {
+            code: String::new(),
+            account: request.account.clone(),
+            department: request.department.clone(),
+            service: request.service.clone(),
+            date: request.date,
+            time: request.time,
+            due_ms: request.due_ms,
+            booked_ms: now_ms,
+            cancelled: false,
+        };
+        let slot = slot_key(&booking);
+        let taken = self.db.scan_prefix(slot.as_bytes()).count();
+        if taken >= request.capacity as usize {
+            return Err(BookError::SlotFull);
+        }
+        booking.code = loop {
+            let code = secret::booking_code();
+            if !self
+                .db
+                .contains_key(format!("b/{code}"))
+                .map_err(StoreError::from)?
+            {
+                break code;
+            }
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            format!("b/{}", booking.code).as_bytes(),
+            serde_json::to_vec(&booking).map_err(StoreError::from)?,
+        );
+        batch.insert(
+            format!("ab/{}/{}", booking.account, booking.code).as_bytes(),
+            &[],
+        );
+        batch.insert(format!("{slot}{}", booking.code).as_bytes(), &[]);
+        self.commit(batch)?;
+        Ok(booking)
+    }
+
+    /// Takes back a booking that `book` wrote but the office did not take.
+    pub fn unbook(&self, code: &str) -> Result<(), StoreError> {
+        let _writing = self.lock();
+        let Some(booking) = self.booking(code)? else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        batch.remove(format!("b/{code}").as_bytes());
+        batch.remove(format!("ab/{}/{code}", booking.account).as_bytes());
+        batch.remove(format!("{}{code}", slot_key(&booking)).as_bytes());
+        self.commit(batch)
+    }
+
+    pub fn booking(&self, code: &str) -> Result<Option<Booking>, StoreError> {
+        if code.len() != secret::CODE_LEN
+            || !code.bytes().all(|b| secret::CODE_ALPHABET.contains(&b))
+        {
+            return Ok(None);
+        }
+        self.get(&format!("b/{code}"))
+    }
+
+    /// The account's bookings, soonest first.
+    pub fn bookings_of(&self, account: &str) -> Result<Vec<Booking>, StoreError> {
+        let mut bookings = Vec::new();
+        for key in self.keys_under(&format!("ab/{account}/"))? {
+            if let Some(code) = key.rsplit('/').next()
+                && let Some(booking) = self.get::<Booking>(&format!("b/{code}"))?
+            {
+                bookings.push(booking);
+            }
+        }
+        bookings.sort_by_key(|b| (b.due_ms, b.code.clone()));
+        Ok(bookings)
+    }
+
+    /// Appointments booked at one start time of a department.
+    pub fn taken(&self, department: &str, date: NaiveDate, time: NaiveTime) -> usize {
+        self.db
+            .scan_prefix(slot_prefix(department, date, time).as_bytes())
+            .count()
+    }
+
+    /// Cancels an open booking of `account`; `None` when it is not the account's, or
+    /// not open (cancelled or past).
+    pub fn cancel(
+        &self,
+        account: &str,
+        code: &str,
+        now_ms: u64,
+    ) -> Result<Option<Booking>, StoreError> {
+        let _writing = self.lock();
+        let Some(mut booking) = self.booking(code)? else {
+            return Ok(None);
+        };
+        if booking.account != account || booking.cancelled || booking.due_ms <= now_ms {
+            return Ok(None);
+        }
+        booking.cancelled = true;
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            format!("b/{code}").as_bytes(),
+            serde_json::to_vec(&booking)?,
+        );
+        batch.remove(format!("{}{code}", slot_key(&booking)).as_bytes());
+        self.commit(batch)?;
+        Ok(Some(booking))
+    }
+}
+
+fn slot_prefix(department: &str, date: NaiveDate, time: NaiveTime) -> String {
+    format!("sl/{department}/{date}/{}/", time.format("%H:%M"))
+}
+
+fn slot_key(booking: &Booking) -> String {
+    slot_prefix(&booking.department, booking.date, booking.time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_sessions_and_links_are_swept_with_their_index_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let account = store
+            .create_account("erika@example.org", "hash".into(), 0)
+            .unwrap()
+            .unwrap();
+        let old = store.new_session(&account.id, 1_000).unwrap();
+        let fresh = store.new_session(&account.id, 5_000).unwrap();
+        store
+            .new_link(&account.id, LinkKind::Verify, 1_000)
+            .unwrap();
+        let link = store.new_link(&account.id, LinkKind::Reset, 5_000).unwrap();
+        assert_eq!(store.sweep(2_000).unwrap(), 2);
+        assert!(store.session(&fresh, 2_000).unwrap().is_some());
+        assert!(store.get::<Session>(&format!("s/{old}")).unwrap().is_none());
+        assert_eq!(
+            store
+                .keys_under(&format!("as/{}/", account.id))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store.keys_under(&format!("al/{}/", account.id)).unwrap(),
+            vec![format!("al/{}/{link}", account.id)]
+        );
+        assert_eq!(store.sweep(2_000).unwrap(), 0);
+    }
+}

@@ -1,0 +1,488 @@
+//! Booking pages: department → service → day → start time → confirmation; a
+//! booking's page and its cancellation. One question per page.
+
+use std::sync::Arc;
+
+use aufruf_model::config::{Department, Service};
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
+use chrono::{NaiveDate, NaiveTime};
+use serde::Deserialize;
+
+use super::pages::{self, BookingPage, ChoosePage, Chrome, SlotsPage, render};
+use super::{Ctx, blocking};
+use crate::Portal;
+use crate::booking::Refusal;
+use crate::i18n::Lang;
+use crate::slots::SlotError;
+
+fn name(l: Lang, n: &aufruf_model::config::Name) -> String {
+    match l {
+        Lang::De => n.de.clone(),
+        Lang::En => n.en.clone(),
+    }
+}
+
+fn weekday(l: Lang, date: NaiveDate) -> String {
+    use chrono::Datelike;
+    let de = [
+        "Montag",
+        "Dienstag",
+        "Mittwoch",
+        "Donnerstag",
+        "Freitag",
+        "Samstag",
+        "Sonntag",
+    ];
+    let en = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let i = date.weekday().num_days_from_monday() as usize;
+    match l {
+        Lang::De => format!("{}, {}", de[i], date.format("%d.%m.%Y")),
+        Lang::En => format!("{}, {}", en[i], date.format("%d %B %Y")),
+    }
+}
+
+pub async fn departments(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
+    let l = ctx.lang;
+    let config = portal.config();
+    let items = config
+        .departments
+        .iter()
+        .filter(|d| config.services.iter().any(|s| s.department == d.id))
+        .map(|d| {
+            (
+                format!("/book/department/{}", d.id),
+                name(l, &d.name),
+                String::new(),
+            )
+        })
+        .collect();
+    let heading = l.pick(
+        "Zu welcher Abteilung möchten Sie?",
+        "Which department do you need?",
+    );
+    render(
+        &ctx,
+        StatusCode::OK,
+        &ChoosePage {
+            c: Chrome::new(&ctx, &portal, heading),
+            back: None,
+            heading: heading.to_owned(),
+            intro: Vec::new(),
+            items,
+            empty: l.pick(
+                "Zurzeit können keine Termine gebucht werden.",
+                "No appointments can be booked at the moment.",
+            ),
+        },
+    )
+}
+
+pub async fn services(
+    State(portal): State<Arc<Portal>>,
+    ctx: Ctx,
+    Path(department): Path<String>,
+) -> Response {
+    let l = ctx.lang;
+    let config = portal.config();
+    let Some(d) = config
+        .departments
+        .iter()
+        .find(|d| d.id.as_str() == department)
+    else {
+        return pages::not_found(State(portal), ctx).await;
+    };
+    let items = config
+        .services
+        .iter()
+        .filter(|s| s.department == d.id)
+        .map(|s| {
+            (
+                format!("/book/service/{}", s.id),
+                name(l, &s.name),
+                match l {
+                    Lang::De => format!("etwa {} Minuten", s.expected_minutes),
+                    Lang::En => format!("about {} minutes", s.expected_minutes),
+                },
+            )
+        })
+        .collect();
+    let heading = l.pick("Worum geht es?", "What is it about?");
+    render(
+        &ctx,
+        StatusCode::OK,
+        &ChoosePage {
+            c: Chrome::new(&ctx, &portal, heading),
+            back: Some(("/book".into(), l.pick("Zurück", "Back").into())),
+            heading: heading.to_owned(),
+            intro: vec![name(l, &d.name)],
+            items,
+            empty: l.pick(
+                "Hier gibt es keine Termine.",
+                "There are no appointments here.",
+            ),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DayQuery {
+    day: String,
+}
+
+pub async fn day_or_times(
+    State(portal): State<Arc<Portal>>,
+    ctx: Ctx,
+    Path(service): Path<String>,
+    Query(q): Query<DayQuery>,
+) -> Response {
+    let Some((department, service)) = portal.service(&service) else {
+        return pages::not_found(State(portal), ctx).await;
+    };
+    if q.day.is_empty() {
+        return days_page(&portal, &ctx, &department, &service);
+    }
+    let l = ctx.lang;
+    let Ok(day) = NaiveDate::parse_from_str(&q.day, "%Y-%m-%d") else {
+        return pages::message(
+            &ctx,
+            &portal,
+            StatusCode::BAD_REQUEST,
+            l.pick("Ungültiges Datum", "Invalid date"),
+            vec![
+                l.pick(
+                    "Wählen Sie einen der angebotenen Tage.",
+                    "Choose one of the days offered.",
+                )
+                .to_owned(),
+            ],
+            vec![(
+                format!("/book/service/{}", service.id),
+                l.pick("Tage ansehen", "See the days").into(),
+            )],
+        );
+    };
+    times_page(&portal, &ctx, &department, &service, day, None)
+}
+
+fn days_page(portal: &Portal, ctx: &Ctx, department: &Department, service: &Service) -> Response {
+    let l = ctx.lang;
+    let items = portal
+        .days(service, department)
+        .into_iter()
+        .map(|d| {
+            (
+                format!("/book/service/{}?day={d}", service.id),
+                weekday(l, d),
+                String::new(),
+            )
+        })
+        .collect();
+    let heading = l.pick("An welchem Tag?", "On which day?");
+    render(
+        ctx,
+        StatusCode::OK,
+        &ChoosePage {
+            c: Chrome::new(ctx, portal, heading),
+            back: Some((
+                format!("/book/department/{}", department.id),
+                l.pick("Zurück", "Back").into(),
+            )),
+            heading: heading.to_owned(),
+            intro: vec![name(l, &service.name)],
+            items,
+            empty: l.pick(
+                "Zurzeit sind keine Termine frei.",
+                "No appointments are free at the moment.",
+            ),
+        },
+    )
+}
+
+fn times_page(
+    portal: &Portal,
+    ctx: &Ctx,
+    department: &Department,
+    service: &Service,
+    day: NaiveDate,
+    problem: Option<&'static str>,
+) -> Response {
+    let l = ctx.lang;
+    let starts = match (portal.free_starts(service, department, day), problem) {
+        (Ok(s), _) => s,
+        // A refused booking for a day that is not open to booking: the form again,
+        // with no times and the reason tied to it.
+        (Err(_), Some(_)) => Vec::new(),
+        (Err(e), None) => {
+            return pages::message(
+                ctx,
+                portal,
+                StatusCode::BAD_REQUEST,
+                l.pick("Dieser Tag geht nicht", "This day is not possible"),
+                vec![Refusal::Slot(e).text(l).to_owned()],
+                vec![(
+                    format!("/book/service/{}", service.id),
+                    l.pick("Tage ansehen", "See the days").into(),
+                )],
+            );
+        }
+    };
+    let heading = l.pick("Um wie viel Uhr?", "At what time?");
+    let mut intro = vec![format!("{} – {}", name(l, &service.name), weekday(l, day))];
+    if ctx.account().is_none() {
+        intro.push(
+            l.pick(
+                "Zum Buchen melden Sie sich an; Sie kommen danach hierher zurück.",
+                "To book, log in first.",
+            )
+            .to_owned(),
+        );
+    }
+    let status = if problem.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    render(
+        ctx,
+        status,
+        &SlotsPage {
+            c: Chrome::new(ctx, portal, heading),
+            errors: problem
+                .map(|p| ("time".to_owned(), p.to_owned()))
+                .into_iter()
+                .collect(),
+            back: (
+                format!("/book/service/{}", service.id),
+                l.pick("Anderen Tag wählen", "Choose another day").into(),
+            ),
+            heading: heading.to_owned(),
+            intro,
+            service: service.id.to_string(),
+            day: day.to_string(),
+            legend: l.pick("Freie Zeiten", "Free times"),
+            error: problem,
+            times: starts
+                .iter()
+                .map(|s| s.start.time.format("%H:%M").to_string())
+                .collect(),
+            submit: l.pick("Termin verbindlich buchen", "Book this appointment"),
+            empty: l.pick(
+                "An diesem Tag ist nichts mehr frei.",
+                "Nothing is free on this day any more.",
+            ),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BookForm {
+    csrf: String,
+    service: String,
+    day: String,
+    time: String,
+}
+
+pub async fn book(
+    State(portal): State<Arc<Portal>>,
+    ctx: Ctx,
+    Form(f): Form<BookForm>,
+) -> Response {
+    if !ctx.csrf_holds(&f.csrf) {
+        return pages::forged(&ctx, &portal);
+    }
+    let Some(account) = ctx.account().cloned() else {
+        return pages::needs_login(&ctx);
+    };
+    let l = ctx.lang;
+    let Some((department, service)) = portal.service(&f.service) else {
+        return pages::not_found(State(portal), ctx).await;
+    };
+    let Ok(day) = NaiveDate::parse_from_str(&f.day, "%Y-%m-%d") else {
+        return times_page(
+            &portal,
+            &ctx,
+            &department,
+            &service,
+            portal_today(&portal),
+            Some(Refusal::Slot(SlotError::NotAStart).text(l)),
+        );
+    };
+    let time = if f.time.is_empty() {
+        None
+    } else {
+        NaiveTime::parse_from_str(&f.time, "%H:%M").ok()
+    };
+    let Some(time) = time else {
+        let text = if f.time.is_empty() {
+            l.pick("Wählen Sie eine Uhrzeit.", "Choose a time.")
+        } else {
+            Refusal::Slot(SlotError::NotAStart).text(l)
+        };
+        return times_page(&portal, &ctx, &department, &service, day, Some(text));
+    };
+    let p = portal.clone();
+    let service_id = service.id.to_string();
+    match blocking(l, move || p.book(&account, &service_id, day, time, l)).await {
+        Ok(Ok(booking)) => ctx.redirect(&format!("/bookings/{}?new=1", booking.code)),
+        Ok(Err(Refusal::NotVerified)) => pages::message(
+            &ctx,
+            &portal,
+            StatusCode::FORBIDDEN,
+            l.pick(
+                "Bitte erst die E-Mail-Adresse bestätigen",
+                "Please confirm your e-mail address first",
+            ),
+            vec![Refusal::NotVerified.text(l).to_owned()],
+            vec![(
+                "/account".into(),
+                l.pick("Zu meinem Konto", "To my account").into(),
+            )],
+        ),
+        Ok(Err(Refusal::Slot(SlotError::Unknown))) => pages::not_found(State(portal), ctx).await,
+        Ok(Err(refusal)) => times_page(
+            &portal,
+            &ctx,
+            &department,
+            &service,
+            day,
+            Some(refusal.text(l)),
+        ),
+        Err(r) => r,
+    }
+}
+
+fn portal_today(portal: &Portal) -> NaiveDate {
+    portal.config().local_date(portal.now())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BookingQuery {
+    new: Option<String>,
+}
+
+pub async fn booking(
+    State(portal): State<Arc<Portal>>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+    Query(q): Query<BookingQuery>,
+) -> Response {
+    let Some(account) = ctx.account().cloned() else {
+        return pages::needs_login(&ctx);
+    };
+    let l = ctx.lang;
+    let found = match portal.store.booking(&code) {
+        Ok(b) => b,
+        Err(e) => return pages::failure(l, &e),
+    };
+    // Another account's booking is as unknown as one that does not exist.
+    let Some(b) = found.filter(|b| b.account == account.id) else {
+        return pages::not_found(State(portal), ctx).await;
+    };
+    let config = portal.config();
+    let service = config
+        .service(&aufruf_model::ServiceId::new(b.service.clone()))
+        .map_or(b.service.clone(), |s| name(l, &s.name));
+    let open = !b.cancelled && b.due_ms > portal.now_ms();
+    let heading = if b.cancelled {
+        l.pick("Abgesagter Termin", "Cancelled appointment")
+    } else {
+        l.pick("Ihr Termin", "Your appointment")
+    };
+    render(
+        &ctx,
+        StatusCode::OK,
+        &BookingPage {
+            c: Chrome::new(&ctx, &portal, heading),
+            just_booked: q.new.is_some() && open,
+            booked_title: l.pick("Termin gebucht", "Appointment booked"),
+            booked_text: l.pick(
+                "Wir haben Ihnen eine Bestätigung mit Kalendereintrag per E-Mail geschickt.",
+                "We have sent you a confirmation with a calendar entry by e-mail.",
+            ),
+            heading,
+            code_label: l.pick(
+                "Ihr Buchungscode – geben Sie ihn am Termintag am Automaten im Foyer ein:",
+                "Your booking code – enter it at the kiosk in the foyer on the day:",
+            ),
+            qr_alt: match l {
+                Lang::De => format!("QR-Code des Buchungscodes {}", b.code),
+                Lang::En => format!("QR code of booking code {}", b.code),
+            },
+            code: b.code.clone(),
+            details: vec![
+                (l.pick("Anliegen", "Service"), service),
+                (l.pick("Tag", "Day"), weekday(l, b.date)),
+                (
+                    l.pick("Uhrzeit", "Time"),
+                    b.time.format("%H:%M").to_string(),
+                ),
+                (l.pick("Ort", "Place"), config.office.name.clone()),
+            ],
+            can_cancel: open,
+            cancel: l.pick("Termin absagen", "Cancel appointment"),
+            back: l.pick("Zu meinem Konto", "To my account"),
+        },
+    )
+}
+
+/// The booking code as a QR code, for its owner only.
+pub async fn qr(State(portal): State<Arc<Portal>>, ctx: Ctx, Path(code): Path<String>) -> Response {
+    let Some(account) = ctx.account().cloned() else {
+        return pages::needs_login(&ctx);
+    };
+    let mine = match portal.store.booking(&code) {
+        Ok(b) => b.is_some_and(|b| b.account == account.id),
+        Err(e) => return pages::failure(ctx.lang, &e),
+    };
+    match crate::booking::qr_png(&code).filter(|_| mine) {
+        Some(png) => {
+            let mut response = png.into_response();
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("image/png"),
+            );
+            response
+        }
+        None => pages::not_found(State(portal), ctx).await,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn cancel(
+    State(portal): State<Arc<Portal>>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if !ctx.csrf_holds(&f.csrf) {
+        return pages::forged(&ctx, &portal);
+    }
+    let Some(account) = ctx.account().cloned() else {
+        return pages::needs_login(&ctx);
+    };
+    let p = portal.clone();
+    match blocking(ctx.lang, move || p.cancel(&account, &code)).await {
+        Ok(true) => ctx.redirect("/account"),
+        Ok(false) => pages::not_found(State(portal), ctx).await,
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,398 @@
+//! The pages' templates (askama, checked at compile time; every value is
+//! HTML-escaped) and the pages that belong to no flow: start, language, not found,
+//! failure.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Ctx, encode_query_value, local_path};
+use crate::Portal;
+use crate::i18n::Lang;
+
+/// What every page shows around its content.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub lang: &'static str,
+    pub title: String,
+    pub office: String,
+    pub skip: &'static str,
+    pub nav_label: &'static str,
+    pub book: &'static str,
+    pub account: &'static str,
+    pub login: &'static str,
+    pub register: &'static str,
+    pub logout: &'static str,
+    pub logged_in: bool,
+    pub csrf: String,
+    pub switch_href: String,
+    pub switch_label: &'static str,
+    pub switch_lang: &'static str,
+    pub errors_title: &'static str,
+}
+
+impl Chrome {
+    pub fn new(ctx: &Ctx, portal: &Portal, title: &str) -> Self {
+        let l = ctx.lang;
+        let other = l.other();
+        Chrome {
+            lang: l.code(),
+            title: title.to_owned(),
+            office: portal.config().office.name.clone(),
+            skip: l.pick("Zum Inhalt springen", "Skip to content"),
+            nav_label: l.pick("Hauptmenü", "Main menu"),
+            book: l.pick("Termin buchen", "Book an appointment"),
+            account: l.pick("Mein Konto", "My account"),
+            login: l.pick("Anmelden", "Log in"),
+            register: l.pick("Registrieren", "Register"),
+            logout: l.pick("Abmelden", "Log out"),
+            logged_in: ctx.session.is_some(),
+            csrf: ctx.csrf().to_owned(),
+            switch_href: format!(
+                "/lang?to={}&back={}",
+                other.code(),
+                encode_query_value(&ctx.here)
+            ),
+            switch_label: other.own_name(),
+            switch_lang: other.code(),
+            errors_title: l.pick("Es gibt ein Problem", "There is a problem"),
+        }
+    }
+}
+
+/// A form field.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub value: String,
+    pub autocomplete: &'static str,
+    pub maxlength: usize,
+    pub hint: Option<&'static str>,
+    pub error: Option<&'static str>,
+}
+
+impl Field {
+    pub fn email(label: &'static str, value: &str, autocomplete: &'static str) -> Self {
+        Field {
+            id: "email",
+            label,
+            kind: "email",
+            value: value.chars().take(crate::settings::bounds::EMAIL).collect(),
+            autocomplete,
+            maxlength: crate::settings::bounds::EMAIL,
+            hint: None,
+            error: None,
+        }
+    }
+
+    pub fn password(id: &'static str, label: &'static str, autocomplete: &'static str) -> Self {
+        Field {
+            id,
+            label,
+            kind: "password",
+            value: String::new(),
+            autocomplete,
+            maxlength: crate::settings::bounds::PASSWORD_MAX,
+            hint: None,
+            error: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: &'static str) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    pub fn described_by(&self) -> String {
+        let mut ids = Vec::new();
+        if self.hint.is_some() {
+            ids.push(format!("{}-hint", self.id));
+        }
+        if self.error.is_some() {
+            ids.push(format!("{}-error", self.id));
+        }
+        ids.join(" ")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+pub struct FormPage {
+    pub c: Chrome,
+    pub heading: String,
+    pub intro: Vec<String>,
+    pub errors: Vec<(String, String)>,
+    pub action: String,
+    pub hidden: Vec<(String, String)>,
+    pub fields: Vec<Field>,
+    pub submit: &'static str,
+    pub danger: bool,
+    pub links: Vec<(String, String)>,
+}
+
+impl FormPage {
+    /// Marks a field wrong: its message under it and in the summary on top.
+    pub fn problem(&mut self, id: &str, text: &'static str) {
+        if let Some(f) = self.fields.iter_mut().find(|f| f.id == id) {
+            f.error = Some(text);
+        }
+        self.errors.push((id.to_owned(), text.to_owned()));
+    }
+
+    /// A problem of the whole form, shown in the summary, pointing at the first field.
+    pub fn general_problem(&mut self, text: &'static str) {
+        let first = self.fields.first().map_or("main", |f| f.id);
+        self.errors.push((first.to_owned(), text.to_owned()));
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub c: Chrome,
+    pub heading: String,
+    pub paragraphs: Vec<String>,
+    pub links: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "choose.html")]
+pub struct ChoosePage {
+    pub c: Chrome,
+    pub back: Option<(String, String)>,
+    pub heading: String,
+    pub intro: Vec<String>,
+    pub items: Vec<(String, String, String)>,
+    pub empty: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "slots.html")]
+pub struct SlotsPage {
+    pub c: Chrome,
+    pub errors: Vec<(String, String)>,
+    pub back: (String, String),
+    pub heading: String,
+    pub intro: Vec<String>,
+    pub service: String,
+    pub day: String,
+    pub legend: &'static str,
+    pub error: Option<&'static str>,
+    pub times: Vec<String>,
+    pub submit: &'static str,
+    pub empty: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub c: Chrome,
+    pub heading: &'static str,
+    pub notices: Vec<&'static str>,
+    pub email_label: &'static str,
+    pub email: String,
+    pub bookings_heading: &'static str,
+    pub no_bookings: &'static str,
+    pub columns: [&'static str; 4],
+    pub bookings: Vec<BookingRow>,
+    pub book: &'static str,
+    pub settings_heading: &'static str,
+    pub links: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BookingRow {
+    pub code: String,
+    pub when: String,
+    pub service: String,
+    pub state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "booking.html")]
+pub struct BookingPage {
+    pub c: Chrome,
+    pub just_booked: bool,
+    pub booked_title: &'static str,
+    pub booked_text: &'static str,
+    pub heading: &'static str,
+    pub code_label: &'static str,
+    pub qr_alt: String,
+    pub code: String,
+    pub details: Vec<(&'static str, String)>,
+    pub can_cancel: bool,
+    pub cancel: &'static str,
+    pub back: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub c: Chrome,
+    pub heading: &'static str,
+    pub intro: Vec<String>,
+    pub book: &'static str,
+}
+
+/// Renders a page with this request's cookies.
+pub fn render(ctx: &Ctx, status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => ctx.respond(status, Html(html).into_response()),
+        Err(e) => failure(ctx.lang, &e),
+    }
+}
+
+/// Something on the portal's side failed: logged, and said plainly.
+pub fn failure(lang: Lang, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "portal request failed");
+    let text = lang.pick(
+        "Das hat leider nicht geklappt. Bitte versuchen Sie es später noch einmal.",
+        "Sorry, that did not work. Please try again later.",
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{text}</title></head><body><main><p>{text}</p></main></body></html>",
+            lang.code()
+        )),
+    )
+        .into_response()
+}
+
+/// A page with a heading, some text and links.
+pub fn message(
+    ctx: &Ctx,
+    portal: &Portal,
+    status: StatusCode,
+    heading: &str,
+    paragraphs: Vec<String>,
+    links: Vec<(String, String)>,
+) -> Response {
+    render(
+        ctx,
+        status,
+        &MessagePage {
+            c: Chrome::new(ctx, portal, heading),
+            heading: heading.to_owned(),
+            paragraphs,
+            links,
+        },
+    )
+}
+
+pub async fn home(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
+    let l = ctx.lang;
+    let heading = l.pick("Termin online buchen", "Book an appointment online");
+    render(
+        &ctx,
+        StatusCode::OK,
+        &HomePage {
+            c: Chrome::new(&ctx, &portal, heading),
+            heading,
+            intro: vec![
+                l.pick(
+                    "Buchen Sie Ihren Termin rund um die Uhr – frühestens für morgen, bis zu drei Monate im Voraus. Mit Termin werden Sie vor Besucherinnen und Besuchern ohne Termin aufgerufen.",
+                    "Book your appointment around the clock – from tomorrow on, up to three months ahead. With an appointment you are called before visitors without one.",
+                )
+                .to_owned(),
+                l.pick(
+                    "Dafür brauchen Sie ein Konto mit Ihrer E-Mail-Adresse.",
+                    "You need an account with your e-mail address for it.",
+                )
+                .to_owned(),
+            ],
+            book: l.pick("Termin buchen", "Book an appointment"),
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitchQuery {
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    back: String,
+}
+
+pub async fn switch_language(mut ctx: Ctx, Query(q): Query<SwitchQuery>) -> Response {
+    if let Some(lang) = Lang::parse(&q.to) {
+        ctx.set_language(lang);
+    }
+    let back = local_path(&q.back).to_owned();
+    ctx.redirect(&back)
+}
+
+pub async fn not_found(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
+    let l = ctx.lang;
+    message(
+        &ctx,
+        &portal,
+        StatusCode::NOT_FOUND,
+        l.pick("Seite nicht gefunden", "Page not found"),
+        vec![
+            l.pick(
+                "Diese Seite gibt es nicht. Prüfen Sie die Adresse.",
+                "There is no such page. Check the address.",
+            )
+            .to_owned(),
+        ],
+        vec![(
+            "/".to_owned(),
+            l.pick("Zur Startseite", "To the start page").to_owned(),
+        )],
+    )
+}
+
+/// The answer to a form whose CSRF token does not hold.
+pub fn forged(ctx: &Ctx, portal: &Portal) -> Response {
+    let l = ctx.lang;
+    message(
+        ctx,
+        portal,
+        StatusCode::FORBIDDEN,
+        l.pick("Formular abgelaufen", "Form expired"),
+        vec![l.pick(
+            "Das Formular war nicht mehr gültig. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
+            "The form was no longer valid. Please reload the page and try again.",
+        )
+        .to_owned()],
+        vec![("/".to_owned(), l.pick("Zur Startseite", "To the start page").to_owned())],
+    )
+}
+
+/// The answer when a client or an address tried too often.
+pub fn too_many(ctx: &Ctx, portal: &Portal) -> Response {
+    let l = ctx.lang;
+    let mut response = message(
+        ctx,
+        portal,
+        StatusCode::TOO_MANY_REQUESTS,
+        l.pick("Zu viele Versuche", "Too many attempts"),
+        vec![
+            l.pick(
+                "Bitte warten Sie eine Minute und versuchen Sie es dann noch einmal.",
+                "Please wait a minute and then try again.",
+            )
+            .to_owned(),
+        ],
+        Vec::new(),
+    );
+    let after = crate::limits::retry_after(portal.settings.attempts_per_account_per_minute);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&after.as_secs().to_string()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// The answer to a page that needs a login: to the login page.
+pub fn needs_login(ctx: &Ctx) -> Response {
+    ctx.redirect("/login")
+}

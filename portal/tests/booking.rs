@@ -1,0 +1,430 @@
+//! Booking through the pages: department → service → day → time → confirmation, the
+//! mail with its `.ics`, the office's day, cancelling, and what a hostile client tries.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use aufruf_hardware::Language;
+use aufruf_model::Role;
+use aufruf_office::{KioskService, Wish};
+use axum::http::StatusCode;
+use common::{Site, at, office_on};
+
+#[tokio::test]
+async fn a_citizen_books_a_passport_appointment_and_checks_in_with_the_code_at_the_kiosk() {
+    let site = Site::new();
+    let mut b = site.citizen("erika@example.org").await;
+    let page = b.get("/book").await;
+    assert!(
+        page.body.contains("href=\"/book/department/buergerbuero\""),
+        "{}",
+        page.body
+    );
+    let page = b.get("/book/department/buergerbuero").await;
+    assert!(page.body.contains("href=\"/book/service/reisepass\""));
+    // Today (Monday 10:00) lies within the 24-hour lead; Tuesday is the first day.
+    let page = b.get("/book/service/reisepass").await;
+    assert!(!page.body.contains("day=2026-11-23"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("href=\"/book/service/reisepass?day=2026-11-24\"")
+    );
+    assert!(!page.body.contains("day=2026-12-24"), "a holiday");
+    let page = b.get("/book/service/reisepass?day=2026-11-24").await;
+    assert!(
+        !page.body.contains("value=\"09:45\""),
+        "within the lead: {}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("id=\"time-10:00\" name=\"time\" value=\"10:00\"")
+    );
+    assert!(page.body.contains("<legend class=\"kern-label\">"));
+    let page = b
+        .post(
+            "/book",
+            &[
+                ("service", "reisepass"),
+                ("day", "2026-11-24"),
+                ("time", "10:00"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let confirmation = b.get(page.location()).await;
+    assert_eq!(confirmation.status, StatusCode::OK);
+    let code = page
+        .location()
+        .trim_start_matches("/bookings/")
+        .trim_end_matches("?new=1")
+        .to_owned();
+    assert_eq!(code.len(), 8);
+    assert!(
+        confirmation
+            .body
+            .contains(&format!("<p class=\"portal-code\">{code}</p>"))
+    );
+    assert!(confirmation.body.contains("Termin gebucht"));
+    assert!(confirmation.body.contains(&format!(
+        "src=\"/bookings/{code}/qr.png\" alt=\"QR-Code des Buchungscodes {code}\""
+    )));
+    let qr = b.get(&format!("/bookings/{code}/qr.png")).await;
+    assert_eq!(qr.status, StatusCode::OK);
+    assert_eq!(qr.headers["content-type"], "image/png");
+    // The mail: code, time, and a calendar entry.
+    let mail = site.mails_to("erika@example.org").pop().unwrap();
+    assert!(
+        mail.subject.contains(&code)
+            && mail.subject.contains("24.11.2026")
+            && mail.subject.contains("10:00"),
+        "{}",
+        mail.subject
+    );
+    assert!(mail.text.contains(&format!("Buchungscode: {code}")));
+    assert_eq!(mail.attachments[0].file_name, format!("{code}.png"));
+    assert!(mail.attachments[0].body.starts_with(b"\x89PNG"));
+    let ics = String::from_utf8(mail.attachments[1].body.clone()).unwrap();
+    assert!(ics.contains("BEGIN:VEVENT\r\n"));
+    assert!(
+        ics.contains("DTSTART:20261124T090000Z\r\n"),
+        "10:00 in Zeitz is 09:00 UTC: {ics}"
+    );
+    assert!(
+        ics.contains("DTEND:20261124T090800Z\r\n"),
+        "a passport takes 8 minutes"
+    );
+    assert!(ics.contains(&format!("UID:{code}@aufruf")));
+    // The office has it: the kiosk checks the citizen in by the code on the day.
+    let booked = site.door.booked.lock().unwrap().clone();
+    assert_eq!(booked.len(), 1);
+    assert_eq!(booked[0].1.code.as_str(), code);
+    let kiosk = KioskService::new(
+        office_on(site.replica.clone(), "kiosk-1", Role::Kiosk),
+        None,
+        None,
+    );
+    let issued = kiosk
+        .check_in(
+            at(2026, 11, 24, 9, 40),
+            &code.to_lowercase(),
+            Wish::Qr,
+            Language::De,
+        )
+        .unwrap();
+    assert_eq!(issued.ticket.appointment.as_deref(), Some("10:00"));
+    // The account lists it.
+    let account = b.get("/account").await;
+    assert!(account.body.contains(&format!("href=\"/bookings/{code}\"")));
+    assert!(account.body.contains("24.11.2026 10:00"));
+}
+
+#[tokio::test]
+async fn a_slot_takes_no_more_than_its_capacity_and_a_cancelled_one_comes_back() {
+    let site = Site::new();
+    // Capacity 2 per start time (set by the test site).
+    let mut codes = Vec::new();
+    for who in ["a@example.org", "b@example.org"] {
+        let mut b = site.citizen(who).await;
+        b.get("/book/service/anmeldung?day=2026-11-24").await;
+        let page = b
+            .post(
+                "/book",
+                &[
+                    ("service", "anmeldung"),
+                    ("day", "2026-11-24"),
+                    ("time", "11:00"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        codes.push((
+            b,
+            page.location()
+                .trim_start_matches("/bookings/")
+                .trim_end_matches("?new=1")
+                .to_owned(),
+        ));
+    }
+    let mut third = site.citizen("c@example.org").await;
+    let page = third.get("/book/service/anmeldung?day=2026-11-24").await;
+    assert!(!page.body.contains("value=\"11:00\""), "full: not offered");
+    let page = third
+        .post(
+            "/book",
+            &[
+                ("service", "anmeldung"),
+                ("day", "2026-11-24"),
+                ("time", "11:00"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("inzwischen vergeben"), "{}", page.body);
+    // Another service of the department shares the desks, so the slot is full for it too.
+    let page = third
+        .post(
+            "/book",
+            &[
+                ("service", "reisepass"),
+                ("day", "2026-11-24"),
+                ("time", "11:00"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    // The first citizen cancels; the slot is free again.
+    let (mut first, code) = codes.remove(0);
+    first.get(&format!("/bookings/{code}")).await;
+    let page = first.post(&format!("/bookings/{code}/cancel"), &[]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(first.get("/account").await.body.contains("abgesagt"));
+    let page = first.get(&format!("/bookings/{code}")).await;
+    assert!(
+        !page.body.contains("/cancel\""),
+        "no cancel button for a cancelled booking"
+    );
+    third.get("/book/service/anmeldung?day=2026-11-24").await;
+    let page = third
+        .post(
+            "/book",
+            &[
+                ("service", "anmeldung"),
+                ("day", "2026-11-24"),
+                ("time", "11:00"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn dates_and_times_outside_the_rules_are_refused() {
+    let site = Site::new();
+    let mut b = site.citizen("erika@example.org").await;
+    b.get("/book/service/reisepass?day=2026-11-24").await;
+    let cases = [
+        ("2026-11-24", "09:45", StatusCode::CONFLICT), // within the 24-hour lead
+        ("2026-11-20", "10:00", StatusCode::CONFLICT), // past
+        ("2027-03-01", "10:00", StatusCode::CONFLICT), // beyond the 90-day horizon
+        ("2026-11-24", "03:00", StatusCode::CONFLICT), // office closed
+        ("2026-11-24", "10:07", StatusCode::CONFLICT), // not a start time
+        ("2026-11-24", "17:55", StatusCode::CONFLICT), // the service would run past closing
+        ("2026-12-24", "10:00", StatusCode::CONFLICT), // holiday
+        ("2026-11-24", "", StatusCode::CONFLICT),      // no time chosen
+        ("2026-11-24", "25:99", StatusCode::CONFLICT), // no time at all
+        ("2026-13-45", "10:00", StatusCode::CONFLICT), // no date at all
+        ("2026-11-24", "<script>", StatusCode::CONFLICT),
+    ];
+    for (day, time, status) in cases {
+        let page = b
+            .post(
+                "/book",
+                &[("service", "reisepass"), ("day", day), ("time", time)],
+            )
+            .await;
+        assert_eq!(page.status, status, "{day} {time}: {}", page.body);
+        assert!(!page.body.contains("<script>"));
+        assert!(
+            page.body.contains("kern-error"),
+            "{day} {time}: the error is tied to the field"
+        );
+        assert!(
+            page.body.contains("aria-describedby=\"time-error\""),
+            "{day} {time}"
+        );
+    }
+    let page = b
+        .post(
+            "/book",
+            &[
+                ("service", "<img src=x>"),
+                ("day", "2026-11-24"),
+                ("time", "10:00"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("<img"));
+    for path in [
+        "/book/service/reisepass?day=yesterday",
+        "/book/service/reisepass?day=2026-11-20",
+        "/book/service/reisepass?day=2027-06-01",
+    ] {
+        assert_eq!(b.get(path).await.status, StatusCode::BAD_REQUEST, "{path}");
+    }
+    assert_eq!(
+        b.get("/book/service/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.get("/book/department/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        site.door.booked.lock().unwrap().is_empty(),
+        "nothing reached the office"
+    );
+}
+
+#[tokio::test]
+async fn nobody_sees_or_cancels_another_accounts_booking() {
+    let site = Site::new();
+    let mut erika = site.citizen("erika@example.org").await;
+    erika.get("/book/service/reisepass?day=2026-11-24").await;
+    let page = erika
+        .post(
+            "/book",
+            &[
+                ("service", "reisepass"),
+                ("day", "2026-11-24"),
+                ("time", "10:00"),
+            ],
+        )
+        .await;
+    let code = page
+        .location()
+        .trim_start_matches("/bookings/")
+        .trim_end_matches("?new=1")
+        .to_owned();
+    let mut max = site.citizen("max@example.org").await;
+    assert_eq!(
+        max.get(&format!("/bookings/{code}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    max.get("/account").await;
+    assert_eq!(
+        max.post(&format!("/bookings/{code}/cancel"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        max.post("/bookings/..%2F..%2Fa/cancel", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        erika
+            .get(&format!("/bookings/{code}"))
+            .await
+            .body
+            .contains("Termin absagen"),
+        "still booked"
+    );
+}
+
+#[tokio::test]
+async fn an_account_holds_only_so_many_open_bookings() {
+    let site = Site::with(|s| s.open_bookings_per_account = 2);
+    let mut b = site.citizen("erika@example.org").await;
+    b.get("/book/service/reisepass?day=2026-11-24").await;
+    for time in ["10:00", "10:15"] {
+        let page = b
+            .post(
+                "/book",
+                &[
+                    ("service", "reisepass"),
+                    ("day", "2026-11-24"),
+                    ("time", time),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+    }
+    let page = b
+        .post(
+            "/book",
+            &[
+                ("service", "reisepass"),
+                ("day", "2026-11-24"),
+                ("time", "10:30"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(
+        page.body.contains("so viele offene Termine"),
+        "{}",
+        page.body
+    );
+    // Once an appointment is past, it no longer counts.
+    site.set_time(at(2026, 11, 24, 10, 20));
+    b.get("/book/service/reisepass?day=2026-11-26").await;
+    let page = b
+        .post(
+            "/book",
+            &[
+                ("service", "reisepass"),
+                ("day", "2026-11-26"),
+                ("time", "10:30"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+}
+
+#[tokio::test]
+async fn deleting_the_account_removes_the_person_and_cancels_the_open_bookings() {
+    let site = Site::new();
+    let mut b = site.citizen("erika@example.org").await;
+    b.get("/book/service/reisepass?day=2026-11-24").await;
+    let page = b
+        .post(
+            "/book",
+            &[
+                ("service", "reisepass"),
+                ("day", "2026-11-24"),
+                ("time", "10:00"),
+            ],
+        )
+        .await;
+    let code = page
+        .location()
+        .trim_start_matches("/bookings/")
+        .trim_end_matches("?new=1")
+        .to_owned();
+    b.get("/account/delete").await;
+    let wrong = b.post("/account/delete", &[("password", "falsch")]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = b
+        .post("/account/delete", &[("password", "sicheres Passwort 1")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(b.get("/account").await.location(), "/login");
+    let store = &site.portal.store;
+    assert!(
+        store
+            .account_by_email("erika@example.org")
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.booking(&code).unwrap().is_none());
+    let cancelled = site.door.cancelled.lock().unwrap().clone();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].1.code.as_str(), code);
+    assert!(cancelled[0].1.cancelled);
+    assert_eq!(
+        store.taken(
+            "buergerbuero",
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap()
+        ),
+        0
+    );
+    let mut fresh = site.browser();
+    fresh.get("/login").await;
+    let login = fresh
+        .post(
+            "/login",
+            &[
+                ("email", "erika@example.org"),
+                ("password", "sicheres Passwort 1"),
+            ],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::UNAUTHORIZED);
+    // The address can register again.
+    let again = site.citizen("erika@example.org").await;
+    drop(again);
+}
