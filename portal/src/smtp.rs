@@ -25,9 +25,28 @@ pub struct SmtpQueue {
     wake: mpsc::Sender<()>,
 }
 
+/// What one look at the queue came to: what a watcher (a test, a status page) hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The server took every mail that was queued; this many went out.
+    Sent(usize),
+    /// The server did not take a mail (why); it stays queued for the next try.
+    Failed(String),
+}
+
 impl SmtpQueue {
     /// Starts the sender on the queue in `dir`. Dropping the queue stops it.
     pub fn start(dir: &Path, from: &str, smtp: &SmtpSettings) -> Result<Self, MailError> {
+        Self::start_reporting(dir, from, smtp, None)
+    }
+
+    /// As [`SmtpQueue::start`], telling `reports` how each look at the queue ended.
+    pub fn start_reporting(
+        dir: &Path,
+        from: &str,
+        smtp: &SmtpSettings,
+        reports: Option<mpsc::Sender<Delivery>>,
+    ) -> Result<Self, MailError> {
         if !smtp.starttls && !is_loopback(&smtp.host) {
             return Err(MailError::Build(format!(
                 "SMTP without STARTTLS is only for a relay on this machine, not {}",
@@ -40,20 +59,26 @@ impl SmtpQueue {
         let folder = dir.to_owned();
         std::thread::Builder::new()
             .name("smtp-sender".into())
-            .spawn(move || sender(&folder, &transport, &woken))
+            .spawn(move || sender(&folder, &transport, &woken, reports.as_ref()))
             .map_err(|source| MailError::Io {
                 path: dir.to_owned(),
                 source,
             })?;
         Ok(Self { queue, wake })
     }
+
+    /// Tries the queued mails now instead of after the back-off (the server is known
+    /// to be back).
+    pub fn retry_now(&self) {
+        // The sender may have stopped only if this queue is being dropped.
+        let _ = self.wake.send(());
+    }
 }
 
 impl Mailer for SmtpQueue {
     fn send(&self, mail: &Mail) -> Result<(), MailError> {
         self.queue.send(mail)?;
-        // The sender may have stopped only if this queue is being dropped.
-        let _ = self.wake.send(());
+        self.retry_now();
         Ok(())
     }
 }
@@ -82,11 +107,17 @@ fn transport(smtp: &SmtpSettings) -> Result<SmtpTransport, MailError> {
 
 /// Sends what the queue holds, oldest first; waits for new mail, or after a failure
 /// for the back-off, before looking again.
-fn sender(dir: &Path, transport: &SmtpTransport, woken: &mpsc::Receiver<()>) {
+fn sender(
+    dir: &Path,
+    transport: &SmtpTransport,
+    woken: &mpsc::Receiver<()>,
+    reports: Option<&mpsc::Sender<Delivery>>,
+) {
     let mut backoff = Duration::from_secs(1);
     loop {
-        let wait = match send_queued(dir, transport) {
-            Ok(()) => {
+        let outcome = send_queued(dir, transport);
+        let wait = match &outcome {
+            Ok(_) => {
                 backoff = Duration::from_secs(1);
                 Duration::from_secs(60)
             }
@@ -97,6 +128,10 @@ fn sender(dir: &Path, transport: &SmtpTransport, woken: &mpsc::Receiver<()>) {
                 wait
             }
         };
+        if let Some(reports) = reports {
+            // A watcher that went away does not stop the mail.
+            let _ = reports.send(outcome.map_or_else(Delivery::Failed, Delivery::Sent));
+        }
         match woken.recv_timeout(wait) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -106,7 +141,8 @@ fn sender(dir: &Path, transport: &SmtpTransport, woken: &mpsc::Receiver<()>) {
     }
 }
 
-fn send_queued(dir: &Path, transport: &SmtpTransport) -> Result<(), String> {
+/// Sends every queued mail; how many went out.
+fn send_queued(dir: &Path, transport: &SmtpTransport) -> Result<usize, String> {
     let mut queued: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
@@ -115,6 +151,7 @@ fn send_queued(dir: &Path, transport: &SmtpTransport) -> Result<(), String> {
         .collect();
     // File names start with the time they were queued.
     queued.sort();
+    let count = queued.len();
     for path in queued {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let envelope = envelope_of(&bytes)
@@ -124,7 +161,7 @@ fn send_queued(dir: &Path, transport: &SmtpTransport) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(())
+    Ok(count)
 }
 
 /// The envelope from the mail's own `From:` and `To:` headers (the portal writes one

@@ -52,6 +52,36 @@ pub struct Link {
     pub expires_ms: u64,
 }
 
+/// What the store keeps under a random token until it expires, with an index by
+/// account: sessions (`s/<token>`, `as/<account>/<token>`) and one-time links
+/// (`l/`, `al/`).
+trait Expiring: Serialize + DeserializeOwned {
+    /// The token's key prefix; the account index's is `a` and this.
+    const PREFIX: &'static str;
+    fn account(&self) -> &str;
+    fn expires_ms(&self) -> u64;
+}
+
+impl Expiring for Session {
+    const PREFIX: &'static str = "s";
+    fn account(&self) -> &str {
+        &self.account
+    }
+    fn expires_ms(&self) -> u64 {
+        self.expires_ms
+    }
+}
+
+impl Expiring for Link {
+    const PREFIX: &'static str = "l";
+    fn account(&self) -> &str {
+        &self.account
+    }
+    fn expires_ms(&self) -> u64 {
+        self.expires_ms
+    }
+}
+
 /// A booked appointment, as the portal keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Booking {
@@ -281,14 +311,7 @@ impl Store {
             csrf: secret::token(),
             expires_ms,
         };
-        let _writing = self.lock();
-        let mut batch = sled::Batch::default();
-        batch.insert(
-            format!("s/{token}").as_bytes(),
-            serde_json::to_vec(&session)?,
-        );
-        batch.insert(format!("as/{account}/{token}").as_bytes(), &[]);
-        self.commit(batch)?;
+        self.put_expiring(&token, &session)?;
         Ok(token)
     }
 
@@ -339,29 +362,46 @@ impl Store {
     pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
         let _writing = self.lock();
         let mut batch = sled::Batch::default();
-        let mut gone = 0;
-        for entry in self.db.scan_prefix("s/") {
-            let (key, value) = entry?;
-            let session: Session = serde_json::from_slice(&value)?;
-            if session.expires_ms <= now_ms {
-                let token = String::from_utf8_lossy(&key[2..]).into_owned();
-                batch.remove(key);
-                batch.remove(format!("as/{}/{token}", session.account).as_bytes());
-                gone += 1;
-            }
-        }
-        for entry in self.db.scan_prefix("l/") {
-            let (key, value) = entry?;
-            let link: Link = serde_json::from_slice(&value)?;
-            if link.expires_ms <= now_ms {
-                let token = String::from_utf8_lossy(&key[2..]).into_owned();
-                batch.remove(key);
-                batch.remove(format!("al/{}/{token}", link.account).as_bytes());
-                gone += 1;
-            }
-        }
+        let gone = self.sweep_expired::<Session>(&mut batch, now_ms)?
+            + self.sweep_expired::<Link>(&mut batch, now_ms)?;
         if gone > 0 {
             self.commit(batch)?;
+        }
+        Ok(gone)
+    }
+
+    /// Writes `value` under its token, with its account index.
+    fn put_expiring<T: Expiring>(&self, token: &str, value: &T) -> Result<(), StoreError> {
+        let _writing = self.lock();
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            format!("{}/{token}", T::PREFIX).as_bytes(),
+            serde_json::to_vec(value)?,
+        );
+        batch.insert(
+            format!("a{}/{}/{token}", T::PREFIX, value.account()).as_bytes(),
+            &[],
+        );
+        self.commit(batch)
+    }
+
+    /// Adds the removal of every expired `T` and its index entry to `batch`; how many.
+    fn sweep_expired<T: Expiring>(
+        &self,
+        batch: &mut sled::Batch,
+        now_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let prefix = format!("{}/", T::PREFIX);
+        let mut gone = 0;
+        for entry in self.db.scan_prefix(prefix.as_bytes()) {
+            let (key, value) = entry?;
+            let item: T = serde_json::from_slice(&value)?;
+            if item.expires_ms() <= now_ms {
+                let token = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                batch.remove(key);
+                batch.remove(format!("a{}/{}/{token}", T::PREFIX, item.account()).as_bytes());
+                gone += 1;
+            }
         }
         Ok(gone)
     }
@@ -380,11 +420,7 @@ impl Store {
             kind,
             expires_ms,
         };
-        let _writing = self.lock();
-        let mut batch = sled::Batch::default();
-        batch.insert(format!("l/{token}").as_bytes(), serde_json::to_vec(&link)?);
-        batch.insert(format!("al/{account}/{token}").as_bytes(), &[]);
-        self.commit(batch)?;
+        self.put_expiring(&token, &link)?;
         Ok(token)
     }
 

@@ -42,24 +42,11 @@ async fn a_citizen_books_a_passport_appointment_and_checks_in_with_the_code_at_t
             .contains("id=\"time-10:00\" name=\"time\" value=\"10:00\"")
     );
     assert!(page.body.contains("<legend class=\"kern-label\">"));
-    let page = b
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-24"),
-                ("time", "10:00"),
-            ],
-        )
-        .await;
+    let page = b.book("reisepass", "2026-11-24", "10:00").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let confirmation = b.get(page.location()).await;
     assert_eq!(confirmation.status, StatusCode::OK);
-    let code = page
-        .location()
-        .trim_start_matches("/bookings/")
-        .trim_end_matches("?new=1")
-        .to_owned();
+    let code = page.booking_code();
     assert_eq!(code.len(), 8);
     assert!(
         confirmation
@@ -128,51 +115,18 @@ async fn a_slot_takes_no_more_than_its_capacity_and_a_cancelled_one_comes_back()
     for who in ["a@example.org", "b@example.org"] {
         let mut b = site.citizen(who).await;
         b.get("/book/service/anmeldung?day=2026-11-24").await;
-        let page = b
-            .post(
-                "/book",
-                &[
-                    ("service", "anmeldung"),
-                    ("day", "2026-11-24"),
-                    ("time", "11:00"),
-                ],
-            )
-            .await;
+        let page = b.book("anmeldung", "2026-11-24", "11:00").await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        codes.push((
-            b,
-            page.location()
-                .trim_start_matches("/bookings/")
-                .trim_end_matches("?new=1")
-                .to_owned(),
-        ));
+        codes.push((b, page.booking_code()));
     }
     let mut third = site.citizen("c@example.org").await;
     let page = third.get("/book/service/anmeldung?day=2026-11-24").await;
     assert!(!page.body.contains("value=\"11:00\""), "full: not offered");
-    let page = third
-        .post(
-            "/book",
-            &[
-                ("service", "anmeldung"),
-                ("day", "2026-11-24"),
-                ("time", "11:00"),
-            ],
-        )
-        .await;
+    let page = third.book("anmeldung", "2026-11-24", "11:00").await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.body.contains("inzwischen vergeben"), "{}", page.body);
     // Another service of the department shares the desks, so the slot is full for it too.
-    let page = third
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-24"),
-                ("time", "11:00"),
-            ],
-        )
-        .await;
+    let page = third.book("reisepass", "2026-11-24", "11:00").await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     // The first citizen cancels; the slot is free again.
     let (mut first, code) = codes.remove(0);
@@ -186,16 +140,7 @@ async fn a_slot_takes_no_more_than_its_capacity_and_a_cancelled_one_comes_back()
         "no cancel button for a cancelled booking"
     );
     third.get("/book/service/anmeldung?day=2026-11-24").await;
-    let page = third
-        .post(
-            "/book",
-            &[
-                ("service", "anmeldung"),
-                ("day", "2026-11-24"),
-                ("time", "11:00"),
-            ],
-        )
-        .await;
+    let page = third.book("anmeldung", "2026-11-24", "11:00").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
 
@@ -235,16 +180,7 @@ async fn dates_and_times_outside_the_rules_are_refused() {
             "{day} {time}"
         );
     }
-    let page = b
-        .post(
-            "/book",
-            &[
-                ("service", "<img src=x>"),
-                ("day", "2026-11-24"),
-                ("time", "10:00"),
-            ],
-        )
-        .await;
+    let page = b.book("<img src=x>", "2026-11-24", "10:00").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(!page.body.contains("<img"));
     for path in [
@@ -273,21 +209,8 @@ async fn nobody_sees_or_cancels_another_accounts_booking() {
     let site = Site::new();
     let mut erika = site.citizen("erika@example.org").await;
     erika.get("/book/service/reisepass?day=2026-11-24").await;
-    let page = erika
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-24"),
-                ("time", "10:00"),
-            ],
-        )
-        .await;
-    let code = page
-        .location()
-        .trim_start_matches("/bookings/")
-        .trim_end_matches("?new=1")
-        .to_owned();
+    let page = erika.book("reisepass", "2026-11-24", "10:00").await;
+    let code = page.booking_code();
     let mut max = site.citizen("max@example.org").await;
     assert_eq!(
         max.get(&format!("/bookings/{code}")).await.status,
@@ -332,16 +255,7 @@ async fn an_account_holds_only_so_many_open_bookings() {
             .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER);
     }
-    let page = b
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-24"),
-                ("time", "10:30"),
-            ],
-        )
-        .await;
+    let page = b.book("reisepass", "2026-11-24", "10:30").await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(
         page.body.contains("so viele offene Termine"),
@@ -351,16 +265,7 @@ async fn an_account_holds_only_so_many_open_bookings() {
     // Once an appointment is past, it no longer counts.
     site.set_time(at(2026, 11, 24, 10, 20));
     b.get("/book/service/reisepass?day=2026-11-26").await;
-    let page = b
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-26"),
-                ("time", "10:30"),
-            ],
-        )
-        .await;
+    let page = b.book("reisepass", "2026-11-26", "10:30").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }
 
@@ -369,21 +274,8 @@ async fn deleting_the_account_removes_the_person_and_cancels_the_open_bookings()
     let site = Site::new();
     let mut b = site.citizen("erika@example.org").await;
     b.get("/book/service/reisepass?day=2026-11-24").await;
-    let page = b
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-24"),
-                ("time", "10:00"),
-            ],
-        )
-        .await;
-    let code = page
-        .location()
-        .trim_start_matches("/bookings/")
-        .trim_end_matches("?new=1")
-        .to_owned();
+    let page = b.book("reisepass", "2026-11-24", "10:00").await;
+    let code = page.booking_code();
     b.get("/account/delete").await;
     let wrong = b.post("/account/delete", &[("password", "falsch")]).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -413,9 +305,8 @@ async fn deleting_the_account_removes_the_person_and_cancels_the_open_bookings()
         0
     );
     let mut fresh = site.browser();
-    fresh.get("/login").await;
     let login = fresh
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "erika@example.org"),

@@ -131,9 +131,8 @@ async fn the_language_switch_keeps_the_page_and_goes_nowhere_else() {
 async fn a_citizen_registers_confirms_the_address_logs_in_and_out() {
     let site = Site::new();
     let mut b = site.browser();
-    b.get("/register").await;
     let page = b
-        .post(
+        .fill(
             "/register",
             &[
                 ("email", " Erika@Example.org "),
@@ -145,9 +144,8 @@ async fn a_citizen_registers_confirms_the_address_logs_in_and_out() {
     assert!(page.body.contains("erika@example.org"));
     // Not confirmed yet: logging in works, booking does not.
     let link = site.link_in_last_mail("erika@example.org", "/verify?token=");
-    b.get("/login").await;
     let page = b
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "erika@example.org"),
@@ -167,16 +165,7 @@ async fn a_citizen_registers_confirms_the_address_logs_in_and_out() {
         account.body
     );
     b.get("/book/service/reisepass?day=2026-11-24").await;
-    let refused = b
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-24"),
-                ("time", "10:00"),
-            ],
-        )
-        .await;
+    let refused = b.book("reisepass", "2026-11-24", "10:00").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     // The link confirms once.
     assert_eq!(b.get(&link).await.status, StatusCode::OK);
@@ -242,9 +231,8 @@ async fn the_session_cookie_is_httponly_samesite_and_secure_unless_switched_off(
 async fn registering_a_known_address_answers_exactly_like_a_new_one() {
     let site = Site::new();
     let mut b = site.browser();
-    b.get("/register").await;
     let first = b
-        .post(
+        .fill(
             "/register",
             &[
                 ("email", "erika@example.org"),
@@ -252,9 +240,8 @@ async fn registering_a_known_address_answers_exactly_like_a_new_one() {
             ],
         )
         .await;
-    b.get("/register").await;
     let again = b
-        .post(
+        .fill(
             "/register",
             &[
                 ("email", "erika@example.org"),
@@ -268,9 +255,8 @@ async fn registering_a_known_address_answers_exactly_like_a_new_one() {
     assert_eq!(mails.len(), 2, "one mail each time");
     assert!(mails[1].text.contains("bereits ein Konto"));
     // The first password still holds.
-    b.get("/login").await;
     let login = b
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "erika@example.org"),
@@ -286,9 +272,8 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer() {
     let site = Site::new();
     let _known = site.citizen("erika@example.org").await;
     let mut b = site.browser();
-    b.get("/login").await;
     let wrong = b
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "erika@example.org"),
@@ -296,9 +281,8 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer() {
             ],
         )
         .await;
-    b.get("/login").await;
     let unknown = b
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "nobody@example.org"),
@@ -521,9 +505,8 @@ async fn logins_are_limited_per_address_and_per_account() {
     // The same account from elsewhere is limited too.
     let mut other = site.browser();
     other.client = "203.0.113.9:1234".parse().unwrap();
-    other.get("/login").await;
     let page = other
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "erika@example.org"),
@@ -588,9 +571,8 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
         "/login",
         "sessions ended"
     );
-    b.get("/login").await;
     let old = b
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "erika@example.org"),
@@ -634,9 +616,8 @@ async fn a_citizen_changes_address_and_password() {
         )
         .await;
     // Address: needs the password; a taken address gets a note, not the account.
-    b.get("/account/email").await;
     let wrong = b
-        .post(
+        .fill(
             "/account/email",
             &[("email", "erika@new.example"), ("password", "falsch")],
         )
@@ -675,9 +656,8 @@ async fn a_citizen_changes_address_and_password() {
     assert_eq!(b.get(&link).await.status, StatusCode::OK);
     assert!(b.get("/account").await.body.contains("erika@new.example"));
     // Password: the current one first; other devices are logged out.
-    b.get("/account/password").await;
     let wrong = b
-        .post(
+        .fill(
             "/account/password",
             &[
                 ("password", "falsch"),
@@ -703,9 +683,8 @@ async fn a_citizen_changes_address_and_password() {
     );
     assert_eq!(second_device.get("/account").await.location(), "/login");
     let mut fresh = site.browser();
-    fresh.get("/login").await;
     let page = fresh
-        .post(
+        .fill(
             "/login",
             &[
                 ("email", "erika@new.example"),
@@ -936,21 +915,8 @@ async fn cancelling_needs_the_sessions_csrf_token() {
     let site = Site::new();
     let mut b = site.citizen("erika@example.org").await;
     b.get("/book/service/reisepass?day=2026-11-24").await;
-    let page = b
-        .post(
-            "/book",
-            &[
-                ("service", "reisepass"),
-                ("day", "2026-11-24"),
-                ("time", "10:00"),
-            ],
-        )
-        .await;
-    let code = page
-        .location()
-        .trim_start_matches("/bookings/")
-        .trim_end_matches("?new=1")
-        .to_owned();
+    let page = b.book("reisepass", "2026-11-24", "10:00").await;
+    let code = page.booking_code();
     let path = format!("/bookings/{code}/cancel");
     assert_eq!(b.post_raw(&path, "").await.status, StatusCode::FORBIDDEN);
     let forged = format!("csrf={}", "0".repeat(64));

@@ -5,12 +5,12 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use aufruf_portal::mail::{Mail, Mailer as _};
 use aufruf_portal::settings::SmtpSettings;
-use aufruf_portal::smtp::SmtpQueue;
+use aufruf_portal::smtp::{Delivery, SmtpQueue};
 
 /// A minimal SMTP server: greets, says yes to everything, keeps each DATA.
 fn serve_smtp(listener: TcpListener, received: Arc<Mutex<Vec<(String, String)>>>) {
@@ -83,12 +83,23 @@ fn queued(dir: &std::path::Path) -> usize {
         .count()
 }
 
-fn until(within: Duration, what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
+/// The sender's report on its next look at the queue (a real thread talking to a
+/// real server: the deadline only ends a hung test).
+fn next_report(reports: &mpsc::Receiver<Delivery>) -> Delivery {
+    reports
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the sender reports each look at the queue")
+}
+
+/// How many mails the next look that sent any sent. Looks that found nothing (a wake
+/// after the back-off's own try) or failed (a try before the server was up) pass.
+fn next_sent(reports: &mpsc::Receiver<Delivery>) -> usize {
+    for _ in 0..5 {
+        if let Delivery::Sent(sent @ 1..) = next_report(reports) {
+            return sent;
+        }
     }
+    panic!("five looks at the queue and no mail went out")
 }
 
 #[test]
@@ -106,24 +117,30 @@ fn a_mail_sent_while_the_server_is_down_stays_queued_and_arrives_when_it_is_up()
         password: None,
         starttls: false,
     };
-    let queue = SmtpQueue::start(dir.path(), "Termine <termine@zeitz.example>", &smtp).unwrap();
+    let (report, reports) = mpsc::channel();
+    let queue = SmtpQueue::start_reporting(
+        dir.path(),
+        "Termine <termine@zeitz.example>",
+        &smtp,
+        Some(report),
+    )
+    .unwrap();
+    // The sender's first look finds the queue empty.
+    assert_eq!(next_report(&reports), Delivery::Sent(0));
     queue.send(&mail("erika@example.org")).unwrap();
     // Step 1: the server is down; the mail is on disk, not lost.
+    assert!(matches!(next_report(&reports), Delivery::Failed(_)));
     assert_eq!(queued(dir.path()), 1);
-    // Step 2: the server comes up; the sender's next try delivers and unqueues it.
+    // Step 2: the server comes up; the next try delivers and unqueues it.
     let received = Arc::new(Mutex::new(Vec::new()));
     serve_smtp(TcpListener::bind(port).unwrap(), received.clone());
-    until(Duration::from_secs(20), "the queued mail arrived", || {
-        received.lock().unwrap().len() == 1
-    });
-    until(Duration::from_secs(5), "the queue is empty", || {
-        queued(dir.path()) == 0
-    });
+    queue.retry_now();
+    assert_eq!(next_sent(&reports), 1);
+    assert_eq!(received.lock().unwrap().len(), 1);
+    assert_eq!(queued(dir.path()), 0);
     // Step 3: with the server up, a new mail goes out at once.
     queue.send(&mail("max@example.org")).unwrap();
-    until(Duration::from_secs(5), "the second mail arrived", || {
-        received.lock().unwrap().len() == 2
-    });
+    assert_eq!(next_sent(&reports), 1);
     let got = received.lock().unwrap().clone();
     assert_eq!(got[0].0, "<erika@example.org>");
     assert_eq!(got[1].0, "<max@example.org>");

@@ -4,14 +4,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::pages::{self, AccountPage, BookingRow, Chrome, Field, FormPage, render};
-use super::{Ctx, blocking};
+use super::{CarriesCsrf, Checked, Ctx, SignedIn, SignedInForm, blocking};
 use crate::Portal;
 use crate::accounts::{self, Problem};
 use crate::i18n::Lang;
@@ -25,6 +24,12 @@ pub struct AccountForm {
     password: String,
     new_password: String,
     token: String,
+}
+
+impl CarriesCsrf for AccountForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 fn form(
@@ -93,12 +98,8 @@ pub async fn register_form(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Respo
 
 pub async fn register(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    Checked(ctx, f): Checked<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
     if !portal
         .by_address
         .allow(&format!("register/{}", ctx.client), Instant::now())
@@ -256,12 +257,8 @@ pub async fn login_form(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response
 
 pub async fn login(
     State(portal): State<Arc<Portal>>,
-    mut ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    Checked(mut ctx, f): Checked<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
     let l = ctx.lang;
     let mut page = login_page(&ctx, &portal, &f.email);
     let email = accounts::email(&f.email);
@@ -307,12 +304,8 @@ pub async fn login(
 
 pub async fn logout(
     State(portal): State<Arc<Portal>>,
-    mut ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    Checked(mut ctx, _): Checked<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
     if let Some((id, _, _)) = ctx.session.take() {
         let p = portal.clone();
         if let Err(r) = blocking(ctx.lang, move || Ok(p.store.end_session(&id)?)).await {
@@ -355,12 +348,8 @@ pub async fn reset_form(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response
 
 pub async fn reset(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    Checked(ctx, f): Checked<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
     let l = ctx.lang;
     let email = match accounts::email(&f.email) {
         Ok(e) => e,
@@ -448,12 +437,8 @@ pub async fn reset_confirm_form(
 
 pub async fn reset_confirm(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    Checked(ctx, f): Checked<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
     let l = ctx.lang;
     if let Err(p) = accounts::new_password(&f.new_password) {
         let mut page = reset_confirm_page(&ctx, &portal, &f.token);
@@ -483,10 +468,10 @@ pub async fn reset_confirm(
 
 // ---- the account ----
 
-pub async fn overview(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
-    let Some(account) = ctx.account().cloned() else {
-        return pages::needs_login(&ctx);
-    };
+pub async fn overview(
+    State(portal): State<Arc<Portal>>,
+    SignedIn(ctx, account): SignedIn,
+) -> Response {
     let l = ctx.lang;
     let p = portal.clone();
     let id = account.id.clone();
@@ -582,24 +567,14 @@ fn email_page(ctx: &Ctx, portal: &Portal, email: &str) -> FormPage {
     )
 }
 
-pub async fn email_form(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
-    if ctx.account().is_none() {
-        return pages::needs_login(&ctx);
-    }
+pub async fn email_form(State(portal): State<Arc<Portal>>, SignedIn(ctx, _): SignedIn) -> Response {
     render(&ctx, StatusCode::OK, &email_page(&ctx, &portal, ""))
 }
 
 pub async fn change_email(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    SignedInForm(ctx, account, f): SignedInForm<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
-    let Some(account) = ctx.account().cloned() else {
-        return pages::needs_login(&ctx);
-    };
     let l = ctx.lang;
     let mut page = email_page(&ctx, &portal, &f.email);
     let new = match accounts::email(&f.email) {
@@ -656,21 +631,17 @@ fn password_page(ctx: &Ctx, portal: &Portal) -> FormPage {
     )
 }
 
-pub async fn password_form(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
-    if ctx.account().is_none() {
-        return pages::needs_login(&ctx);
-    }
+pub async fn password_form(
+    State(portal): State<Arc<Portal>>,
+    SignedIn(ctx, _): SignedIn,
+) -> Response {
     render(&ctx, StatusCode::OK, &password_page(&ctx, &portal))
 }
 
 pub async fn change_password(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    Checked(ctx, f): Checked<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
     let Some((session, _, account)) = ctx.session.clone() else {
         return pages::needs_login(&ctx);
     };
@@ -741,24 +712,17 @@ fn delete_page(ctx: &Ctx, portal: &Portal) -> FormPage {
     page
 }
 
-pub async fn delete_form(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
-    if ctx.account().is_none() {
-        return pages::needs_login(&ctx);
-    }
+pub async fn delete_form(
+    State(portal): State<Arc<Portal>>,
+    SignedIn(ctx, _): SignedIn,
+) -> Response {
     render(&ctx, StatusCode::OK, &delete_page(&ctx, &portal))
 }
 
 pub async fn delete(
     State(portal): State<Arc<Portal>>,
-    mut ctx: Ctx,
-    Form(f): Form<AccountForm>,
+    SignedInForm(mut ctx, account, f): SignedInForm<AccountForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
-    let Some(account) = ctx.account().cloned() else {
-        return pages::needs_login(&ctx);
-    };
     let l = ctx.lang;
     if !portal
         .by_account

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use aufruf_model::config::{Department, Service};
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
@@ -12,7 +11,7 @@ use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 
 use super::pages::{self, BookingPage, ChoosePage, Chrome, SlotsPage, render};
-use super::{Ctx, blocking};
+use super::{CarriesCsrf, Ctx, SignedIn, SignedInForm, blocking};
 use crate::Portal;
 use crate::booking::Refusal;
 use crate::i18n::Lang;
@@ -295,17 +294,16 @@ pub struct BookForm {
     time: String,
 }
 
+impl CarriesCsrf for BookForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub async fn book(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
-    Form(f): Form<BookForm>,
+    SignedInForm(ctx, account, f): SignedInForm<BookForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
-    let Some(account) = ctx.account().cloned() else {
-        return pages::needs_login(&ctx);
-    };
     let l = ctx.lang;
     let Some((department, service)) = portal.service(&f.service) else {
         return pages::not_found(State(portal), ctx).await;
@@ -376,13 +374,10 @@ pub struct BookingQuery {
 
 pub async fn booking(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
+    SignedIn(ctx, account): SignedIn,
     Path(code): Path<String>,
     Query(q): Query<BookingQuery>,
 ) -> Response {
-    let Some(account) = ctx.account().cloned() else {
-        return pages::needs_login(&ctx);
-    };
     let l = ctx.lang;
     let found = match portal.store.booking(&code) {
         Ok(b) => b,
@@ -440,10 +435,11 @@ pub async fn booking(
 }
 
 /// The booking code as a QR code, for its owner only.
-pub async fn qr(State(portal): State<Arc<Portal>>, ctx: Ctx, Path(code): Path<String>) -> Response {
-    let Some(account) = ctx.account().cloned() else {
-        return pages::needs_login(&ctx);
-    };
+pub async fn qr(
+    State(portal): State<Arc<Portal>>,
+    SignedIn(ctx, account): SignedIn,
+    Path(code): Path<String>,
+) -> Response {
     let mine = match portal.store.booking(&code) {
         Ok(b) => b.is_some_and(|b| b.account == account.id),
         Err(e) => return pages::failure(ctx.lang, &e),
@@ -467,18 +463,17 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+impl CarriesCsrf for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub async fn cancel(
     State(portal): State<Arc<Portal>>,
-    ctx: Ctx,
     Path(code): Path<String>,
-    Form(f): Form<CsrfForm>,
+    SignedInForm(ctx, account, _): SignedInForm<CsrfForm>,
 ) -> Response {
-    if !ctx.csrf_holds(&f.csrf) {
-        return pages::forged(&ctx, &portal);
-    }
-    let Some(account) = ctx.account().cloned() else {
-        return pages::needs_login(&ctx);
-    };
     let p = portal.clone();
     match blocking(ctx.lang, move || p.cancel(&account, &code)).await {
         Ok(true) => ctx.redirect("/account"),

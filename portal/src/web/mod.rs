@@ -1,7 +1,9 @@
 //! The portal's face: pages and forms over [`Portal`]'s calls. Each flow has its own
 //! module (`account`, `book`); this one holds what every request passes through:
-//! the security headers, the time bound, the body bound, and [`Ctx`] — the
-//! request's language, session, CSRF token and client address.
+//! the security headers, the time bound, the body bound, [`Ctx`] — the request's
+//! language, session, CSRF token and client address — and the extractors that turn
+//! a request away before its handler runs: [`Checked`] (a form whose CSRF token does
+//! not hold), [`SignedIn`] and [`SignedInForm`] (nobody logged in).
 
 mod account;
 mod assets;
@@ -11,8 +13,9 @@ mod pages;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use axum::Form;
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -188,6 +191,72 @@ impl FromRequestParts<Arc<Portal>> for Ctx {
             secure,
             cookies: Vec::new(),
         })
+    }
+}
+
+/// A form that carries the CSRF token of the page it was sent from.
+pub trait CarriesCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// A submitted form whose CSRF token holds, with the request's context; a forged or
+/// missing token gets the "forged" page and the handler does not run.
+#[derive(Debug)]
+pub struct Checked<T>(pub Ctx, pub T);
+
+impl<T> FromRequest<Arc<Portal>> for Checked<T>
+where
+    T: serde::de::DeserializeOwned + CarriesCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, portal: &Arc<Portal>) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let ctx = Ctx::from_request_parts(&mut parts, portal).await?;
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), portal)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !ctx.csrf_holds(form.csrf()) {
+            return Err(pages::forged(&ctx, portal));
+        }
+        Ok(Checked(ctx, form))
+    }
+}
+
+/// A request of a logged-in citizen, with their account; anyone else is sent to the
+/// login page.
+#[derive(Debug)]
+pub struct SignedIn(pub Ctx, pub Account);
+
+impl FromRequestParts<Arc<Portal>> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal>) -> Result<Self, Response> {
+        let ctx = Ctx::from_request_parts(parts, portal).await?;
+        let Some(account) = ctx.account().cloned() else {
+            return Err(pages::needs_login(&ctx));
+        };
+        Ok(SignedIn(ctx, account))
+    }
+}
+
+/// A form of a logged-in citizen whose CSRF token holds ([`Checked`], then
+/// [`SignedIn`]'s check).
+#[derive(Debug)]
+pub struct SignedInForm<T>(pub Ctx, pub Account, pub T);
+
+impl<T> FromRequest<Arc<Portal>> for SignedInForm<T>
+where
+    T: serde::de::DeserializeOwned + CarriesCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, portal: &Arc<Portal>) -> Result<Self, Response> {
+        let Checked(ctx, form) = Checked::<T>::from_request(request, portal).await?;
+        let Some(account) = ctx.account().cloned() else {
+            return Err(pages::needs_login(&ctx));
+        };
+        Ok(SignedInForm(ctx, account, form))
     }
 }
 

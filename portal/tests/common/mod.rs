@@ -194,9 +194,8 @@ impl Site {
     /// A verified account with a password, logged in in a new browser.
     pub async fn citizen(&self, email: &str) -> Browser {
         let mut b = self.browser();
-        b.get("/register").await;
         let page = b
-            .post(
+            .fill(
                 "/register",
                 &[("email", email), ("password", "sicheres Passwort 1")],
             )
@@ -204,9 +203,8 @@ impl Site {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let link = self.link_in_last_mail(email, "/verify");
         assert_eq!(b.get(&link).await.status, StatusCode::OK);
-        b.get("/login").await;
         let page = b
-            .post(
+            .fill(
                 "/login",
                 &[("email", email), ("password", "sicheres Passwort 1")],
             )
@@ -230,6 +228,14 @@ impl Page {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
+
+    /// The code of the booking this answer to a booking form sends the citizen to.
+    pub fn booking_code(&self) -> String {
+        self.location()
+            .trim_start_matches("/bookings/")
+            .trim_end_matches("?new=1")
+            .to_owned()
+    }
 }
 
 #[derive(Debug)]
@@ -245,6 +251,21 @@ pub struct Browser {
 impl Browser {
     pub async fn get(&mut self, path: &str) -> Page {
         self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// Opens the form at `path` and sends it with `fields`, as a citizen does.
+    pub async fn fill(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.get(path).await;
+        self.post(path, fields).await
+    }
+
+    /// Sends the booking form (with the CSRF token of the last page).
+    pub async fn book(&mut self, service: &str, day: &str, time: &str) -> Page {
+        self.post(
+            "/book",
+            &[("service", service), ("day", day), ("time", time)],
+        )
+        .await
     }
 
     /// Posts a form with the CSRF token of the last page.

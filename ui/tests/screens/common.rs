@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aufruf_hardware::{PrintError, PrinterStatus, TicketOffer, TicketSlip};
-use aufruf_model::{DeskId, NodeId, OfficeConfig, Role, Timestamp};
+use aufruf_hardware::{Language, PrintError, PrinterStatus, TicketOffer, TicketSlip};
+use aufruf_model::{DeskId, NodeId, OfficeConfig, Role, ServiceId, Timestamp};
 use aufruf_office::memory::MemoryReplica;
 use aufruf_office::testing::test_keys;
 use aufruf_office::{
-    DeskService, DisplayService, KioskService, OfficeService, Printer, Setup, Unobserved,
+    DeskService, DisplayService, KioskService, OfficeService, Printer, Setup, Unobserved, Wish,
 };
 use aufruf_ui::Now;
 use chrono::NaiveDate;
@@ -142,6 +142,31 @@ impl Foyer {
             TicketOffer::PaperAndQr { paper_low: false },
             wednesday(9, 0),
         )
+    }
+
+    /// A foyer at nine on a Wednesday whose store is new: it still catches up.
+    pub fn on_a_new_store() -> (Self, MemoryReplica) {
+        let replica = MemoryReplica::new_store();
+        let foyer = Foyer::new(
+            replica.clone(),
+            TicketOffer::PaperAndQr { paper_low: false },
+            wednesday(9, 0),
+        );
+        (foyer, replica)
+    }
+
+    /// A visitor draws a ticket for `service` (a QR code) at the kiosk; its number.
+    pub fn draw(&self, service: &str) -> String {
+        self.kiosk
+            .draw_ticket(
+                self.clock.now(),
+                &ServiceId::new(service),
+                Wish::Qr,
+                Language::De,
+            )
+            .unwrap()
+            .ticket
+            .number
     }
 
     /// What the node's peer watcher does when the replica reports a change: every

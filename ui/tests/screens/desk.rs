@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use aufruf_hardware::{Language, TicketOffer};
+use aufruf_hardware::TicketOffer;
 use aufruf_model::{DeskId, NodeId, Role, ServiceId};
 use aufruf_office::memory::MemoryReplica;
 use aufruf_office::views::{PeerView, TicketState};
-use aufruf_office::{DeskAction, DeskService, PeerClock, Wish};
+use aufruf_office::{DeskAction, DeskService, PeerClock};
 use aufruf_ui::desk::DeskScreen;
 use aufruf_ui::display::DisplayScreen;
 use aufruf_ui::speech::Recorder;
@@ -24,18 +24,13 @@ fn desk_screen(foyer: &Foyer) -> std::rc::Rc<DeskScreen<MemoryReplica>> {
     screen
 }
 
-fn draw(foyer: &Foyer, service: &str) -> String {
-    foyer
-        .kiosk
-        .draw_ticket(
-            foyer.clock.now(),
-            &ServiceId::new(service),
-            Wish::Qr,
-            Language::De,
-        )
-        .unwrap()
-        .ticket
-        .number
+/// Opens the desk and lets a visitor for a passport draw a ticket; its number.
+fn open_with_a_visitor(foyer: &Foyer, desk: &DeskScreen<MemoryReplica>) -> String {
+    press(desk.window(), "Platz öffnen");
+    let first = foyer.draw("reisepass");
+    foyer.replicate();
+    desk.show_pushed();
+    first
 }
 
 #[test]
@@ -56,8 +51,8 @@ fn pressing_aufrufen_calls_the_next_visitor_and_the_display_shows_the_number() {
     assert!(!adapter.get_open());
     press(desk.window(), "Platz öffnen");
     assert!(adapter.get_open());
-    let first = draw(&foyer, "reisepass");
-    let second = draw(&foyer, "personalausweis");
+    let first = foyer.draw("reisepass");
+    let second = foyer.draw("personalausweis");
     foyer.replicate();
     assert!(desk.show_pushed());
     assert_eq!(adapter.get_waiting_for_desk(), 2);
@@ -115,10 +110,7 @@ fn the_shortcuts_on_the_buttons_work_from_the_keyboard() {
     let foyer = Foyer::open();
     let desk = desk_screen(&foyer);
     let adapter = desk.window().global::<DeskAdapter>();
-    press(desk.window(), "Platz öffnen");
-    let first = draw(&foyer, "reisepass");
-    foyer.replicate();
-    desk.show_pushed();
+    let first = open_with_a_visitor(&foyer, &desk);
 
     let key = |k: Key| {
         desk.window()
@@ -149,10 +141,7 @@ fn park_return_transfer_and_pause_go_through_the_desk_service() {
     let foyer = Foyer::open();
     let desk = desk_screen(&foyer);
     let adapter = desk.window().global::<DeskAdapter>();
-    press(desk.window(), "Platz öffnen");
-    let first = draw(&foyer, "reisepass");
-    foyer.replicate();
-    desk.show_pushed();
+    let first = open_with_a_visitor(&foyer, &desk);
 
     press(desk.window(), "Aufrufen");
     press(desk.window(), "Parken");
@@ -209,7 +198,7 @@ fn the_desk_is_told_when_another_desk_called_its_visitor_first() {
     here.receive_from(&there);
     there.receive_from(&here);
     foyer.replicate();
-    let number = draw(&foyer, "reisepass");
+    let number = foyer.draw("reisepass");
     there.receive_from(&here);
     other.office().refresh(now);
 
@@ -271,7 +260,7 @@ fn the_desk_says_when_the_display_is_unreachable_it_catches_up_or_its_clock_is_w
     assert!(adapter.get_display_unreachable());
     assert!(shows(desk.window(), unreachable));
     press(desk.window(), "Platz öffnen");
-    draw(&foyer, "reisepass");
+    foyer.draw("reisepass");
     foyer.replicate();
 
     // The display is back; the kiosk's and the display's clocks are an hour ahead.
@@ -316,12 +305,7 @@ fn the_desk_says_when_the_display_is_unreachable_it_catches_up_or_its_clock_is_w
 #[test]
 fn a_desk_on_a_new_store_says_it_catches_up_and_calls_nobody() {
     init_slint();
-    let replica = MemoryReplica::new_store();
-    let foyer = Foyer::new(
-        replica.clone(),
-        TicketOffer::PaperAndQr { paper_low: false },
-        wednesday(9, 0),
-    );
+    let (foyer, replica) = Foyer::on_a_new_store();
     let desk = desk_screen(&foyer);
     let adapter = desk.window().global::<DeskAdapter>();
     assert!(adapter.get_catching_up());
@@ -342,10 +326,7 @@ fn a_visitor_goes_to_another_desk_by_transfer() {
     let foyer = Foyer::open();
     let desk = desk_screen(&foyer);
     let adapter = desk.window().global::<DeskAdapter>();
-    press(desk.window(), "Platz öffnen");
-    let first = draw(&foyer, "reisepass");
-    foyer.replicate();
-    desk.show_pushed();
+    let first = open_with_a_visitor(&foyer, &desk);
     press(desk.window(), "Aufrufen");
     assert_eq!(adapter.get_current().number, first.as_str());
     press(desk.window(), "Weiterleiten");

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use aufruf_hardware::Language;
 use aufruf_model::{NodeId, Role, ServiceId};
+use aufruf_office::memory::MemoryReplica;
 use aufruf_office::views::PeerView;
 use aufruf_office::{DeskAction, Wish};
 use aufruf_ui::display::{BLINK_FOR, DisplayScreen};
@@ -13,6 +14,16 @@ use aufruf_ui::{DisplayAdapter, Theme};
 use slint::{ComponentHandle, Model};
 
 use crate::common::{Foyer, elapse, init_slint, shows};
+
+/// The foyer's display with an announcer nobody listens to.
+fn quiet_display(foyer: &Foyer) -> std::rc::Rc<DisplayScreen<MemoryReplica>> {
+    DisplayScreen::new(
+        foyer.display.clone(),
+        Box::new(Recorder::default()),
+        foyer.clock.as_now(),
+    )
+    .unwrap()
+}
 
 #[test]
 fn a_call_shows_large_blinks_for_a_few_seconds_and_is_announced_in_german() {
@@ -75,12 +86,7 @@ fn a_call_shows_large_blinks_for_a_few_seconds_and_is_announced_in_german() {
 fn the_display_lists_the_calls_before_and_who_waits_per_service() {
     init_slint();
     let foyer = Foyer::open();
-    let screen = DisplayScreen::new(
-        foyer.display.clone(),
-        Box::new(Recorder::default()),
-        foyer.clock.as_now(),
-    )
-    .unwrap();
+    let screen = quiet_display(&foyer);
     let adapter = screen.window().global::<DisplayAdapter>();
     let now = foyer.clock.now();
     let mut numbers = Vec::new();
@@ -129,12 +135,7 @@ fn the_display_lists_the_calls_before_and_who_waits_per_service() {
 fn the_display_shows_clock_notices_and_says_when_it_is_cut_off() {
     init_slint();
     let foyer = Foyer::open();
-    let screen = DisplayScreen::new(
-        foyer.display.clone(),
-        Box::new(Recorder::default()),
-        foyer.clock.as_now(),
-    )
-    .unwrap();
+    let screen = quiet_display(&foyer);
     let adapter = screen.window().global::<DisplayAdapter>();
     assert_eq!(adapter.get_clock(), "09:00");
     assert_eq!(adapter.get_date(), "Mittwoch, 25.11.2026");
@@ -163,12 +164,7 @@ fn the_display_shows_clock_notices_and_says_when_it_is_cut_off() {
 fn the_display_takes_a_portrait_screen_and_high_contrast() {
     init_slint();
     let foyer = Foyer::open();
-    let screen = DisplayScreen::new(
-        foyer.display.clone(),
-        Box::new(Recorder::default()),
-        foyer.clock.as_now(),
-    )
-    .unwrap();
+    let screen = quiet_display(&foyer);
     screen
         .window()
         .window()

@@ -255,12 +255,7 @@ fn left_alone_the_kiosk_returns_to_its_start_in_german_and_normal_contrast() {
 #[test]
 fn a_kiosk_on_a_new_store_asks_visitors_to_wait_and_issues_nothing() {
     init_slint();
-    let replica = MemoryReplica::new_store();
-    let foyer = Foyer::new(
-        replica.clone(),
-        TicketOffer::PaperAndQr { paper_low: false },
-        wednesday(9, 0),
-    );
+    let (foyer, replica) = Foyer::on_a_new_store();
     let screen = kiosk_screen(&foyer);
     let adapter = screen.window().global::<KioskAdapter>();
     assert!(adapter.get_please_wait());
