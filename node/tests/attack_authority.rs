@@ -254,8 +254,9 @@ async fn a_stolen_display_key_calling_as_a_desk_calls_nobody() {
 async fn a_stolen_display_key_stops_nobody_with_a_newer_schema_or_a_stamp_at_the_end_of_time() {
     let office = Office::start().await;
     office.draw().await;
+    let newer = aufruf_office::day_doc::SCHEMA + 1;
     office.display_writes(&[
-        ("schema".into(), String::new(), "2".into()),
+        ("schema".into(), String::new(), newer.to_string()),
         (
             "ticket:display-1/1".into(),
             format!("{}.0.display-1", u64::MAX - 1),
@@ -267,7 +268,7 @@ async fn a_stolen_display_key_stops_nobody_with_a_newer_schema_or_a_stamp_at_the
         .display
         .state
         .replica
-        .change(&name, |tx| tx.put(ROOT, "schema", 2_i64))
+        .change(&name, |tx| tx.put(ROOT, "schema", newer))
         .unwrap();
     office.reached_the_kiosk().await;
     assert_eq!(office.draw().await, "U 002");

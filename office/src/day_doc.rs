@@ -1,15 +1,25 @@
 //! The office day on an automerge document: how the model's events are written to and
 //! read from `day/YYYY-MM-DD`.
 //!
-//! Layout of the document root (a map):
+//! Layout of the document root (a map), version 2:
 //!
 //! ```text
-//! schema            = 1
-//! ticket:<ticket>   = { <event id>: sealed <event> }   one map per ticket
-//! desk:<desk>       = { <event id>: sealed <event> }   one map per desk
-//! booking:<code>    = sealed <appointment>
-//! status:<token>    = sealed <ticket id>
+//! schema                  = 2
+//! tickets:<first ticket>  = {                          one map per 64 tickets of a store
+//!     ticket:<ticket>     = { <event id>: sealed <event> }   one map per ticket
+//!     status:<token>      = sealed <ticket id>
+//! }
+//! desk:<desk>             = { <event id>: sealed <event> }   one map per desk
+//! booking:<code>          = sealed <appointment>
 //! ```
+//!
+//! Tickets sit in blocks ([`TICKETS_PER_BLOCK`] of one issuer's store, named by the
+//! block's first ticket id, e.g. `tickets:kiosk-1~7f3a9c21/64`) because automerge
+//! pays for a new key of a map with the size of that map: with a key per ticket and
+//! per status token under the root (layout 1), applying a peer's new ticket cost ten
+//! times more at 3,000 tickets than at 100. Layout 1 — `ticket:<ticket>` and
+//! `status:<token>` directly under the root — is still read, and a ticket found there
+//! takes its further events there; new tickets go into blocks.
 //!
 //! Every value is sealed by its author ([`crate::authority`]): automerge bytes
 //! `0xA2 | certificate reference | signature length | signature | JSON` (format 1,
@@ -40,9 +50,13 @@ use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, Rea
 
 use crate::authority::{self, Sealed, Seals, Signer, Unaccepted};
 
-/// The layout version this build writes and reads.
-pub const SCHEMA: i64 = 1;
+/// The layout version this build writes and reads (it reads layout 1 too).
+pub const SCHEMA: i64 = 2;
 
+/// How many tickets of one store share a block map.
+pub const TICKETS_PER_BLOCK: u32 = 64;
+
+const BLOCK: &str = "tickets:";
 const TICKET: &str = "ticket:";
 const DESK: &str = "desk:";
 const BOOKING: &str = "booking:";
@@ -53,22 +67,25 @@ pub fn is_status_token(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Writes which ticket a status token belongs to (in the change that issues it),
-/// sealed by the issuer.
+/// Writes which ticket a status token belongs to into the ticket's block (in the
+/// change that issues it), sealed by the issuer.
 pub fn write_status_token(
     tx: &mut impl Transactable,
     token: &str,
     ticket: &TicketId,
     sealer: &Sealer<'_>,
 ) -> Result<(), DayDocError> {
-    let key = format!("{STATUS}{token}");
-    let value = sealer.seal(&key, "", &ticket.to_string())?;
-    tx.put(ROOT, key, value)?;
+    let block_key = block_key(ticket);
+    let entry = format!("{STATUS}{token}");
+    let value = sealer.seal(&block_key, &entry, &ticket.to_string())?;
+    let block = block_for_write(tx, &block_key)?;
+    tx.put(&block, entry, value)?;
     Ok(())
 }
 
 /// The ticket a status token belongs to; `None` for unknown or malformed tokens and
-/// for entries not sealed by the ticket's issuer.
+/// for entries not sealed by the ticket's issuer. Looks into every block (a few dozen
+/// a day) and, for a day of layout 1, at the root.
 pub fn ticket_of_status_token(
     doc: &impl ReadDoc,
     token: &str,
@@ -77,16 +94,46 @@ pub fn ticket_of_status_token(
     if !is_status_token(token) {
         return None;
     }
-    let key = format!("{STATUS}{token}");
-    doc.get_all(ROOT, key.as_str())
+    let entry = format!("{STATUS}{token}");
+    let issued_by =
+        |author: &NodeId, body: &str| parse_ticket_id(body).filter(|ticket| ticket.node == *author);
+    let blocks: Vec<String> = doc.keys(ROOT).filter(|k| k.starts_with(BLOCK)).collect();
+    for block_key in blocks {
+        for block in maps_under(doc, &ROOT, &block_key) {
+            for (value, _) in doc.get_all(&block, entry.as_str()).unwrap_or_default() {
+                let Some(sealed) = sealed_of(&value) else {
+                    continue;
+                };
+                let Ok((author, body)) = seals.open(&block_key, &entry, &sealed, None) else {
+                    continue;
+                };
+                let ticket = issued_by(&author.node, body)
+                    .filter(|ticket| self::block_key(ticket) == block_key);
+                if ticket.is_some() {
+                    return ticket;
+                }
+            }
+        }
+    }
+    doc.get_all(ROOT, entry.as_str())
         .ok()?
         .into_iter()
         .find_map(|(value, _)| {
             let sealed = sealed_of(&value)?;
-            let (author, body) = seals.open(&key, "", &sealed, None).ok()?;
-            let ticket = parse_ticket_id(body)?;
-            (ticket.node == author.node).then_some(ticket)
+            let (author, body) = seals.open(&entry, "", &sealed, None).ok()?;
+            issued_by(&author.node, body)
         })
+}
+
+/// The root key of the block a ticket belongs to: `tickets:` and the id of the
+/// block's first ticket.
+pub fn block_key(ticket: &TicketId) -> String {
+    let first = TicketId::new(
+        ticket.node.clone(),
+        ticket.incarnation,
+        ticket.seq - ticket.seq % TICKETS_PER_BLOCK,
+    );
+    format!("{BLOCK}{first}")
 }
 
 /// How this node seals what it writes into one document.
@@ -165,14 +212,14 @@ pub fn write_event(
             let key = format!("{TICKET}{ticket}");
             let entry = event_id(stamp);
             let value = sealer.seal(&key, &entry, &serde_json::to_string(event)?)?;
-            let map = map_at(tx, &key)?;
+            let map = ticket_map_for_write(tx, ticket, &key)?;
             tx.put(&map, entry, value)?;
         }
         Event::Desk { desk, stamp, event } => {
             let key = format!("{DESK}{desk}");
             let entry = event_id(stamp);
             let value = sealer.seal(&key, &entry, &serde_json::to_string(event)?)?;
-            let map = map_at(tx, &key)?;
+            let map = map_at(tx, ROOT, &key)?;
             tx.put(&map, entry, value)?;
         }
         Event::Booked(appointment) => {
@@ -188,7 +235,17 @@ pub fn write_event(
 pub fn read_day(doc: &impl ReadDoc, seals: &Seals<'_>) -> Result<DayRead, DayDocError> {
     check_schema(doc, seals)?;
     let mut read = DayRead::default();
-    let keys: Vec<String> = doc.keys(ROOT).collect();
+    // Each ticket once, wherever its maps are (blocks, conflicting blocks, the root).
+    let mut keys = BTreeSet::new();
+    for key in doc.keys(ROOT) {
+        if key.starts_with(BLOCK) {
+            for block in maps_under(doc, &ROOT, &key) {
+                keys.extend(doc.keys(&block).filter(|k| k.starts_with(TICKET)));
+            }
+        } else {
+            keys.insert(key);
+        }
+    }
     for key in keys {
         read_key(doc, &key, &mut read, seals)?;
     }
@@ -248,26 +305,33 @@ impl Changed {
     }
 }
 
-/// The maps of a day document, by object id, and the root key each hangs under: what
-/// [`changed_since`] needs to name the key a change touched without reading the
-/// whole document.
+/// The maps of a day document, by object id, and the key each hangs under (a root
+/// key, or a ticket's key in its block): what [`changed_since`] needs to name the
+/// key a change touched without reading the whole document.
 #[derive(Debug, Default, Clone)]
 pub struct RootMaps {
     by_object: HashMap<String, String>,
 }
 
 impl RootMaps {
-    /// Learns every map under the root of `doc`.
+    /// Learns every map under the root of `doc` and in its blocks.
     pub fn of(doc: &Automerge) -> Self {
         let mut maps = RootMaps::default();
-        for key in doc.keys(ROOT) {
-            for (value, obj) in doc.get_all(ROOT, key.as_str()).unwrap_or_default() {
+        maps.learn_maps(doc, &ROOT);
+        maps
+    }
+
+    fn learn_maps(&mut self, doc: &Automerge, obj: &ObjId) {
+        for key in doc.keys(obj) {
+            for (value, child) in doc.get_all(obj, key.as_str()).unwrap_or_default() {
                 if matches!(value, Value::Object(_)) {
-                    maps.by_object.insert(obj.to_string(), key.clone());
+                    if *obj == ROOT && key.starts_with(BLOCK) {
+                        self.learn_maps(doc, &child);
+                    }
+                    self.by_object.insert(child.to_string(), key.clone());
                 }
             }
         }
-        maps
     }
 }
 
@@ -283,19 +347,24 @@ pub fn changed_since(
     for change in doc.get_changes(before) {
         let expanded = change.decode();
         for (index, op) in expanded.operations.iter().enumerate() {
-            let key = match (&op.obj, &op.key) {
-                (legacy::ObjectId::Root, legacy::Key::Map(key)) => {
-                    if let legacy::OpType::Make(_) = op.action {
-                        // The new object's id is this operation's id.
-                        let counter = expanded.start_op.get() + u64::try_from(index).ok()?;
-                        maps.by_object
-                            .insert(format!("{counter}@{}", expanded.actor_id), key.to_string());
-                    }
-                    key.to_string()
-                }
-                (legacy::ObjectId::Root, legacy::Key::Seq(_)) => return None,
-                (legacy::ObjectId::Id(id), _) => maps.by_object.get(&id.to_string())?.clone(),
+            let parent = match &op.obj {
+                legacy::ObjectId::Root => None,
+                legacy::ObjectId::Id(id) => Some(maps.by_object.get(&id.to_string())?),
             };
+            let key = match (parent, &op.key) {
+                // An operation on the root or on a block names the key it writes.
+                (None, legacy::Key::Map(key)) => key.to_string(),
+                (Some(block), legacy::Key::Map(key)) if block.starts_with(BLOCK) => key.to_string(),
+                (None, legacy::Key::Seq(_)) => return None,
+                // One inside a ticket's or a desk's map names that map's key.
+                (Some(map), _) => map.clone(),
+            };
+            if let legacy::OpType::Make(_) = op.action {
+                // The new object's id is this operation's id.
+                let counter = expanded.start_op.get() + u64::try_from(index).ok()?;
+                maps.by_object
+                    .insert(format!("{counter}@{}", expanded.actor_id), key.clone());
+            }
             changed.add(&key);
         }
     }
@@ -336,12 +405,79 @@ pub fn schema_statement(document: &str, version: i64) -> String {
     format!("aufruf schema {document} {version}")
 }
 
-/// The map under `key` of the root, created if missing.
-fn map_at(tx: &mut impl Transactable, key: &str) -> Result<ObjId, DayDocError> {
-    match tx.get(ROOT, key)? {
-        Some((Value::Object(ObjType::Map), id)) => Ok(id),
-        _ => Ok(tx.put_object(ROOT, key, ObjType::Map)?),
+/// The map under `key` of `obj`, created if missing.
+fn map_at(tx: &mut impl Transactable, obj: ObjId, key: &str) -> Result<ObjId, DayDocError> {
+    match existing_map(tx, &obj, key)? {
+        Some(map) => Ok(map),
+        None => Ok(tx.put_object(obj, key, ObjType::Map)?),
     }
+}
+
+fn existing_map(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<Option<ObjId>, DayDocError> {
+    Ok(match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::Map), id)) => Some(id),
+        _ => None,
+    })
+}
+
+/// A block's map, created if missing.
+fn block_for_write(tx: &mut impl Transactable, block_key: &str) -> Result<ObjId, DayDocError> {
+    map_at(tx, ROOT, block_key)
+}
+
+/// The map a ticket's next event goes into: its map in its block; for a ticket of a
+/// layout-1 day, its map under the root; for a new ticket, a new map in its block.
+fn ticket_map_for_write(
+    tx: &mut impl Transactable,
+    ticket: &TicketId,
+    key: &str,
+) -> Result<ObjId, DayDocError> {
+    let block_key = block_key(ticket);
+    if let Some(block) = existing_map(tx, &ROOT, &block_key)?
+        && let Some(map) = existing_map(tx, &block, key)?
+    {
+        return Ok(map);
+    }
+    if let Some(map) = existing_map(tx, &ROOT, key)? {
+        return Ok(map);
+    }
+    let block = block_for_write(tx, &block_key)?;
+    map_at(tx, block, key)
+}
+
+/// The map a ticket's events are in (the first, should there be conflicting ones).
+pub fn ticket_map(doc: &impl ReadDoc, ticket: &TicketId) -> Option<ObjId> {
+    let key = format!("{TICKET}{ticket}");
+    ticket_maps(doc, ticket, &key)
+        .ok()?
+        .into_iter()
+        .find(|(value, _)| matches!(value, Value::Object(ObjType::Map)))
+        .map(|(_, map)| map)
+}
+
+/// Every value under `key` of `obj` that is a map (more than one after a conflict).
+fn maps_under(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Vec<ObjId> {
+    doc.get_all(obj, key)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(value, _)| matches!(value, Value::Object(ObjType::Map)))
+        .map(|(_, map)| map)
+        .collect()
+}
+
+/// Every map a ticket's events are under: in its block (each of conflicting blocks)
+/// and, on a day of layout 1, under the root.
+fn ticket_maps<'d>(
+    doc: &'d impl ReadDoc,
+    ticket: &TicketId,
+    key: &str,
+) -> Result<Vec<(Value<'d>, ObjId)>, DayDocError> {
+    let mut maps = Vec::new();
+    for block in maps_under(doc, &ROOT, &block_key(ticket)) {
+        maps.extend(doc.get_all(&block, key)?);
+    }
+    maps.extend(doc.get_all(ROOT, key)?);
+    Ok(maps)
 }
 
 fn read_key(
@@ -355,7 +491,8 @@ fn read_key(
             read.unreadable.push(key.to_owned());
             return Ok(());
         };
-        for (stamp, sealed) in events_under(doc, key, read)? {
+        let maps = ticket_maps(doc, &ticket, key)?;
+        for (stamp, sealed) in events_under(doc, key, maps, read) {
             if read.day.holds_ticket_event(&ticket, &stamp) {
                 continue;
             }
@@ -369,7 +506,8 @@ fn read_key(
         }
     } else if let Some(desk) = key.strip_prefix(DESK) {
         let desk = DeskId::new(desk);
-        for (stamp, sealed) in events_under(doc, key, read)? {
+        let maps = doc.get_all(ROOT, key)?;
+        for (stamp, sealed) in events_under(doc, key, maps, read) {
             if read.day.holds_desk_event(&desk, &stamp) {
                 continue;
             }
@@ -448,14 +586,15 @@ fn take_sealed<E: serde::de::DeserializeOwned>(
     }
 }
 
-/// The events of every (possibly conflicting) map under a root key.
+/// The events of every (possibly conflicting) map of a ticket or desk.
 fn events_under(
     doc: &impl ReadDoc,
     key: &str,
+    maps: Vec<(Value<'_>, ObjId)>,
     read: &mut DayRead,
-) -> Result<Vec<(Stamp, Sealed)>, DayDocError> {
+) -> Vec<(Stamp, Sealed)> {
     let mut events = Vec::new();
-    for (value, map) in doc.get_all(ROOT, key)? {
+    for (value, map) in maps {
         if !matches!(value, Value::Object(ObjType::Map)) {
             read.unreadable.push(key.to_owned());
             continue;
@@ -477,7 +616,7 @@ fn events_under(
             }
         }
     }
-    Ok(events)
+    events
 }
 
 /// A sealed value: bytes (format 2) or text (format 1).
@@ -542,12 +681,21 @@ mod tests {
     fn changed_between(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Changed {
         let mut changed = Changed::default();
         for patch in doc.diff(before, after) {
-            // The root key a patch is under: the first step of its path, or, for a new
-            // key of the root itself, the key it puts.
-            let key = match (patch.path.first(), &patch.action) {
-                (Some((_, automerge::Prop::Map(key))), _) => Some(key.clone()),
-                (None, automerge::PatchAction::PutMap { key, .. }) => Some(key.clone()),
+            // The key a patch is under: the first step of its path (the second when
+            // the first is a block), or, for a new key of the root or of a block, the
+            // key it puts.
+            let mut steps = patch.path.iter().map(|(_, prop)| match prop {
+                automerge::Prop::Map(key) => Some(key.clone()),
+                automerge::Prop::Seq(_) => None,
+            });
+            let put = match &patch.action {
+                automerge::PatchAction::PutMap { key, .. } => Some(key.clone()),
                 _ => None,
+            };
+            let key = match steps.next().flatten() {
+                Some(block) if block.starts_with(BLOCK) => steps.next().flatten().or(put),
+                Some(key) => Some(key),
+                None => put,
             };
             if let Some(key) = key {
                 changed.add(&key);
@@ -724,7 +872,7 @@ mod tests {
             )
             .unwrap();
         write(&mut d, &[before]);
-        assert!(d.get(ROOT, "ticket:kiosk-1/1").unwrap().is_some());
+        assert_eq!(ticket_keys(&d), ["ticket:kiosk-1/1"]);
 
         let mut read = read_day(&d, &seals()).unwrap();
         assert!(read.unreadable.is_empty(), "{:?}", read.unreadable);
@@ -754,9 +902,202 @@ mod tests {
             .call_next(&config, &"desk-1".into(), Timestamp::from_minutes(4), s)
             .unwrap();
         write(&mut d, &[after, opened, called]);
-        let tickets: Vec<String> = d.keys(ROOT).filter(|k| k.starts_with(TICKET)).collect();
-        assert_eq!(tickets, ["ticket:kiosk-1/1", "ticket:kiosk-1~00000001/2"]);
+        let blocks: Vec<String> = d.keys(ROOT).filter(|k| k.starts_with(BLOCK)).collect();
+        assert_eq!(blocks, ["tickets:kiosk-1/0", "tickets:kiosk-1~00000001/0"]);
+        assert_eq!(
+            ticket_keys(&d),
+            ["ticket:kiosk-1/1", "ticket:kiosk-1~00000001/2"]
+        );
         assert_eq!(read_day(&d, &seals()).unwrap().day, read.day);
+    }
+
+    /// The ticket keys in the blocks of `d`, in order.
+    fn ticket_keys(d: &Automerge) -> Vec<String> {
+        let mut keys = Vec::new();
+        for block in d.keys(ROOT).filter(|k| k.starts_with(BLOCK)) {
+            let (_, map) = d.get(ROOT, block.as_str()).unwrap().unwrap();
+            keys.extend(d.keys(&map).filter(|k| k.starts_with(TICKET)));
+        }
+        keys
+    }
+
+    /// Issues `n` walk-in tickets at kiosk 1, a minute apart from `first_minute`.
+    fn issue_walk_ins(
+        day: &mut Day,
+        kiosk: &mut HlcClock,
+        first_minute: u64,
+        n: u64,
+    ) -> Vec<Event> {
+        let config = office();
+        (0..n)
+            .map(|m| {
+                kiosk.observe(day.latest());
+                let s = kiosk.tick(Timestamp::from_minutes(first_minute + m));
+                day.issue(
+                    &config,
+                    &ServiceId::new("anmeldung"),
+                    Origin::WalkIn,
+                    INC,
+                    s,
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    /// A store's 64 tickets share a block: the root of a day holds a key per block,
+    /// not one per ticket and one per status token.
+    #[test]
+    fn tickets_and_their_status_tokens_go_into_blocks_of_64() {
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
+        let events = issue_walk_ins(&mut day, &mut kiosk, 1, 130);
+        let mut d = doc("aa");
+        let signer = TestSigner::new(&node_id!("kiosk-1"), Role::Kiosk);
+        let sealer = Sealer {
+            signer: &signer,
+            document: DOCUMENT,
+        };
+        let mut tokens = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            let Event::Ticket { ticket, .. } = event else {
+                panic!("issue returns a ticket event")
+            };
+            let token = format!("{i:032x}");
+            d.transact::<_, _, DayDocError>(|tx| {
+                write_event(tx, event, &sealer)?;
+                write_status_token(tx, &token, ticket, &sealer)
+            })
+            .unwrap();
+            tokens.push((token, ticket.clone()));
+        }
+        let root: Vec<String> = d.keys(ROOT).collect();
+        assert_eq!(
+            root,
+            [
+                "schema",
+                "tickets:kiosk-1~00000001/0",
+                "tickets:kiosk-1~00000001/128",
+                "tickets:kiosk-1~00000001/64",
+            ]
+        );
+        assert_eq!(ticket_keys(&d).len(), 130);
+        assert_eq!(read_day(&d, &seals()).unwrap().day, day);
+        for (token, ticket) in &tokens {
+            assert_eq!(
+                ticket_of_status_token(&d, token, &seals()).as_ref(),
+                Some(ticket)
+            );
+        }
+        assert_eq!(ticket_of_status_token(&d, &"f".repeat(32), &seals()), None);
+    }
+
+    /// A status token only counts sealed by the ticket's issuer and in the ticket's
+    /// own block: another node's key cannot point a citizen's link at another ticket.
+    #[test]
+    fn a_status_token_of_another_author_or_in_another_block_does_not_count() {
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
+        let events = issue_walk_ins(&mut day, &mut kiosk, 1, 65);
+        let mut d = doc("aa");
+        write(&mut d, &events);
+        let first = TicketId::new(node_id!("kiosk-1"), INC, 1);
+        let kiosk_2 = TestSigner::new(&node_id!("kiosk-2"), Role::Kiosk);
+        let kiosk_1 = TestSigner::new(&node_id!("kiosk-1"), Role::Kiosk);
+        let (forged, misplaced) = ("a".repeat(32), "b".repeat(32));
+        d.transact::<_, _, DayDocError>(|tx| {
+            let sealer = |signer| Sealer {
+                signer,
+                document: DOCUMENT,
+            };
+            // Kiosk 2 claims a token for kiosk 1's ticket.
+            write_status_token(tx, &forged, &first, &sealer(&kiosk_2))?;
+            // Kiosk 1's real seal for its first ticket, put into the second block.
+            let block_key = block_key(&first);
+            let entry = format!("{STATUS}{misplaced}");
+            let value = sealer(&kiosk_1).seal(&block_key, &entry, &first.to_string())?;
+            let other = block_key_of_seq(64);
+            let (_, second_block) = tx.get(ROOT, other.as_str())?.unwrap();
+            tx.put(&second_block, entry, value)?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ticket_of_status_token(&d, &forged, &seals()), None);
+        assert_eq!(ticket_of_status_token(&d, &misplaced, &seals()), None);
+    }
+
+    fn block_key_of_seq(seq: u32) -> String {
+        block_key(&TicketId::new(node_id!("kiosk-1"), INC, seq))
+    }
+
+    /// A day written before blocks (layout 1: tickets and status tokens under the
+    /// root) still reads; a ticket found there takes its next events there, and a
+    /// new ticket goes into a block.
+    #[test]
+    fn a_day_of_layout_1_reads_and_goes_on() {
+        let config = office();
+        let mut day = Day::new();
+        let mut kiosk = HlcClock::new(node_id!("kiosk-1"));
+        let mut events = issue_walk_ins(&mut day, &mut kiosk, 1, 1);
+        let Event::Ticket {
+            ticket,
+            stamp,
+            event,
+        } = &events[0]
+        else {
+            panic!("issue returns a ticket event")
+        };
+        let signer = TestSigner::new(&node_id!("kiosk-1"), Role::Kiosk);
+        let key = format!("{TICKET}{ticket}");
+        let token = "c".repeat(32);
+        let mut d = doc("aa");
+        d.transact::<_, _, DayDocError>(|tx| {
+            tx.put(ROOT, "schema", 1_i64)?;
+            let seal = |key: &str, entry: &str, body: &str| {
+                authority::seal(&signer, DOCUMENT, key, entry, body).unwrap()
+            };
+            let map = tx.put_object(ROOT, key.as_str(), ObjType::Map)?;
+            let entry = event_id(stamp);
+            tx.put(
+                &map,
+                entry.as_str(),
+                seal(&key, &entry, &serde_json::to_string(event)?),
+            )?;
+            let status = format!("{STATUS}{token}");
+            tx.put(
+                ROOT,
+                status.as_str(),
+                seal(&status, "", &ticket.to_string()),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(read_day(&d, &seals()).unwrap().day, day);
+        assert_eq!(
+            ticket_of_status_token(&d, &token, &seals()).as_ref(),
+            Some(ticket)
+        );
+
+        let mut desk = HlcClock::new(node_id!("desk-1"));
+        desk.observe(day.latest());
+        let s = desk.tick(Timestamp::from_minutes(3));
+        let opened = day.open_desk(&config, &"desk-1".into(), vec![], s).unwrap();
+        let s = desk.tick(Timestamp::from_minutes(4));
+        let called = day
+            .call_next(&config, &"desk-1".into(), Timestamp::from_minutes(4), s)
+            .unwrap();
+        let later = issue_walk_ins(&mut day, &mut kiosk, 5, 1);
+        write(&mut d, &[opened, called]);
+        write(&mut d, &later);
+        events.extend(later);
+        let (_, map) = d.get(ROOT, key.as_str()).unwrap().unwrap();
+        assert_eq!(
+            d.length(&map),
+            2,
+            "the call went into the ticket's root map"
+        );
+        assert_eq!(ticket_keys(&d), ["ticket:kiosk-1~00000001/2"]);
+        assert_eq!(read_day(&d, &seals()).unwrap().day, day);
     }
 
     #[test]
@@ -924,20 +1265,21 @@ mod tests {
 
         // A newer layout only on the administrator's word: any enrolled key could
         // write a plain number and stop every node.
-        d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", 2_i64))
+        let newer = SCHEMA + 1;
+        d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", newer))
             .unwrap();
         assert!(read_day(&d, &seals()).is_ok());
-        d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", "2:00ff"))
+        d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", format!("{newer}:00ff")))
             .unwrap();
         assert!(read_day(&d, &seals()).is_ok(), "a forged signature");
         let signature =
-            crate::testing::admin_sign(schema_statement(DOCUMENT, 2).as_bytes()).unwrap();
-        let signed = format!("2:{}", authority::hex(&signature));
+            crate::testing::admin_sign(schema_statement(DOCUMENT, newer).as_bytes()).unwrap();
+        let signed = format!("{newer}:{}", authority::hex(&signature));
         d.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "schema", signed.as_str()))
             .unwrap();
         assert!(matches!(
             read_day(&d, &seals()),
-            Err(DayDocError::NewerSchema { found: 2 })
+            Err(DayDocError::NewerSchema { found }) if found == newer
         ));
     }
 
@@ -969,7 +1311,8 @@ mod tests {
             let m = tx.put_object(ROOT, "ticket:../etc~00000001/1", ObjType::Map)?;
             tx.put(&m, "5.0.kiosk-1", good_event.as_str())?;
             // An event stamped by one, under the good ticket.
-            let (_, good) = tx.get(ROOT, "ticket:kiosk-1~00000001/1")?.unwrap();
+            let (_, block) = tx.get(ROOT, "tickets:kiosk-1~00000001/0")?.unwrap();
+            let (_, good) = tx.get(&block, "ticket:kiosk-1~00000001/1")?.unwrap();
             tx.put(&good, "6.0.desk/3", good_event.as_str())?;
             // A desk event stamped by one.
             let desk = tx.put_object(ROOT, "desk:desk-1", ObjType::Map)?;
@@ -1047,6 +1390,12 @@ mod tests {
         for e in &events {
             write(&mut d, std::slice::from_ref(e));
         }
+        let root = d.keys(ROOT).count();
+        assert_eq!(
+            root,
+            1 + 6 + 3000_usize.div_ceil(64),
+            "schema, desks, blocks"
+        );
         let saved = d.save();
         // The events themselves stay within the budget; each seal adds its format
         // tag, certificate reference, signature length and signature, which do not

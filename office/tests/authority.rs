@@ -271,7 +271,8 @@ fn an_entry_altered_by_a_relaying_peer_does_not_count() {
     relay
         .clone()
         .change_durably(&name, &mut |tx| {
-            let (_, map) = tx.get(ROOT, ticket.as_str())?.unwrap();
+            let id = ticket.trim_start_matches("ticket:").parse().unwrap();
+            let map = aufruf_office::day_doc::ticket_map(tx, &id).unwrap();
             let keys: Vec<String> = tx.keys(&map).collect();
             let (value, _) = tx.get(&map, keys[0].as_str())?.unwrap();
             let automerge::Value::Scalar(sealed) = value else {
