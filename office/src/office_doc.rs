@@ -188,24 +188,37 @@ pub fn heads(documents: &impl Documents) -> Vec<automerge::ChangeHash> {
         .unwrap_or_default()
 }
 
-/// Every configuration entry the office document holds now (several when admins
-/// published concurrently), unchecked; oversized or unreadable entries are left out.
+/// Every configuration entry the office document was ever given (several when
+/// admins published concurrently or one after another), unchecked; oversized or
+/// unreadable entries are left out. Read from the document's history, like the
+/// roster: any enrolled key can overwrite or delete the `config` key, none can take
+/// back what an administrator published, so a device that starts after such an
+/// overwrite still finds the office's configuration.
 pub fn config_entries(documents: &impl Documents) -> Vec<SignedConfig> {
     documents
         .read_document(&DocumentName::Office, |doc| {
-            doc.get_all(automerge::ROOT, CONFIG)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(value, _)| match value {
-                    automerge::Value::Scalar(s) => match s.as_ref() {
-                        automerge::ScalarValue::Bytes(b) if b.len() <= MAX_CONFIG_BYTES => {
-                            serde_json::from_slice(b).ok()
-                        }
-                        _ => None,
-                    },
-                    automerge::Value::Object(_) => None,
-                })
-                .collect()
+            let mut entries = Vec::new();
+            for change in doc.get_changes(&[]) {
+                for op in change.decode().operations {
+                    let (automerge::legacy::ObjectId::Root, automerge::legacy::Key::Map(key)) =
+                        (&op.obj, &op.key)
+                    else {
+                        continue;
+                    };
+                    if key.as_str() != CONFIG {
+                        continue;
+                    }
+                    if let automerge::legacy::OpType::Put(automerge::ScalarValue::Bytes(bytes)) =
+                        &op.action
+                        && bytes.len() <= MAX_CONFIG_BYTES
+                        && let Ok(entry) = serde_json::from_slice::<SignedConfig>(bytes)
+                        && !entries.contains(&entry)
+                    {
+                        entries.push(entry);
+                    }
+                }
+            }
+            entries
         })
         .unwrap_or_default()
 }

@@ -800,6 +800,51 @@ fn a_service_the_admin_adds_appears_on_every_kiosk_without_a_restart() {
     assert!(late.config().service(&ServiceId::new("wohngeld")).is_some());
 }
 
+/// Any enrolled key can overwrite or delete the office document's `config` key; a
+/// device that starts afterwards still finds what the administrator published.
+#[test]
+fn a_configuration_overwritten_or_deleted_by_a_stolen_key_still_reaches_a_device_started_later() {
+    let config = aufruf_office::example_office().unwrap();
+    let replica = MemoryReplica::new();
+    let office = office_on(config.clone(), "kiosk-1", replica.clone());
+    office
+        .publish_config(
+            wednesday(9, 0),
+            &signed(1, 1, "zeitz", &example_with_wohngeld()),
+        )
+        .unwrap();
+    let mut forged = signed(2, 1, "zeitz", aufruf_office::EXAMPLE);
+    forged.signature = "00".repeat(64);
+    aufruf_office::office_doc::keep_config(&mut replica.clone(), &forged).unwrap();
+    let current = |r: &MemoryReplica| {
+        r.read_document(&aufruf_sync_protocol::DocumentName::Office, |doc| {
+            automerge::ReadDoc::get_all(doc, automerge::ROOT, "config")
+                .unwrap()
+                .len()
+        })
+    };
+    assert_eq!(current(&replica), Some(1), "the forgery replaced the entry");
+    replica
+        .clone()
+        .change_durably(&aufruf_sync_protocol::DocumentName::Office, &mut |tx| {
+            automerge::transaction::Transactable::delete(tx, automerge::ROOT, "config")?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(current(&replica), Some(0), "and then the key is gone");
+
+    let later = MemoryReplica::new();
+    later.receive_from(&replica);
+    let device = office_on(config, "kiosk-2", later);
+    assert_eq!(device.config_status().revision, 1);
+    assert!(
+        device
+            .config()
+            .service(&ServiceId::new("wohngeld"))
+            .is_some()
+    );
+}
+
 #[test]
 fn configurations_the_office_must_not_take_are_refused_and_the_last_good_one_stays() {
     let config = aufruf_office::example_office().unwrap();
