@@ -22,7 +22,7 @@ use aufruf_model::{
 };
 use aufruf_sync_protocol::DocumentName;
 use automerge::transaction::Transaction;
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{Automerge, ChangeHash};
 use chrono::{Datelike, NaiveDate};
 
 use crate::authority::{Authority, Roster, Seals, Signer, Unaccepted};
@@ -401,10 +401,12 @@ impl<D: Documents> Office<D> {
             }
             // After a reload (a damaged document, a store rebuilt from peers) the heads
             // read last may be unknown to the document: then read it whole.
+            // Metadata only: `get_change_by_hash` would rebuild each change from the
+            // document's operations, a cost that grows with the day.
             let known = cached
                 .heads
                 .iter()
-                .all(|h| doc.get_change_by_hash(h).is_some());
+                .all(|h| doc.get_change_meta_by_hash(h).is_some());
             let changed = if cached.heads.is_empty() || !known {
                 None
             } else {
