@@ -12,6 +12,7 @@ packages=(
     libfontconfig1    # the screens find their fonts through fontconfig (loaded at run time)
     fonts-dejavu-core # without any system font Slint's text layout panics (ui/ tests too)
     fonts-noto-core   # Arabic and Ukrainian on the kiosk
+    chromium     # the portal's browser test (node/tests/portal_browser.rs, portal/e2e/)
 )
 
 missing=()
@@ -27,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# KERN for the portal, pinned in portal/package-lock.json. `npm ci` only when
+# KERN for the portal and axe-core for its browser test, pinned in portal/package-lock.json. `npm ci` only when
 # node_modules is missing or was installed from another lockfile.
 lock_sum=$(sha256sum portal/package-lock.json | cut -d' ' -f1)
 stamp=portal/node_modules/.aufruf-lock-sha256

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use askama::Template;
 use aufruf_model::config::{Department, Service};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -175,32 +176,76 @@ pub async fn day_or_times(
     times_page(&portal, &ctx, &department, &service, day, None)
 }
 
+/// A month of bookable days: its name with the year, and each day's link and short label.
+type Month = (String, Vec<(String, String)>);
+
+/// The days grouped by month, each day as "Fr 27.11." (its month heading gives the year).
+fn months(l: Lang, service: &str, days: Vec<NaiveDate>) -> Vec<Month> {
+    use chrono::Datelike;
+    const DE: [&str; 12] = [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ];
+    let mut months: Vec<Month> = Vec::new();
+    let mut current = None;
+    for d in days {
+        let month = (d.year(), d.month0());
+        if current != Some(month) {
+            current = Some(month);
+            let name = match l {
+                Lang::De => format!("{} {}", DE[d.month0() as usize], d.year()),
+                Lang::En => d.format("%B %Y").to_string(),
+            };
+            months.push((name, Vec::new()));
+        }
+        let short = weekday(l, d).chars().take(2).collect::<String>();
+        let label = match l {
+            Lang::De => format!("{short} {}", d.format("%d.%m.")),
+            Lang::En => format!("{short} {}", d.format("%d %b")),
+        };
+        if let Some((_, list)) = months.last_mut() {
+            list.push((format!("/book/service/{service}?day={d}"), label));
+        }
+    }
+    months
+}
+
+#[derive(Template)]
+#[template(path = "days.html")]
+struct DaysPage {
+    c: Chrome,
+    back: (String, String),
+    heading: &'static str,
+    service: String,
+    months: Vec<Month>,
+    empty: &'static str,
+}
+
 fn days_page(portal: &Portal, ctx: &Ctx, department: &Department, service: &Service) -> Response {
     let l = ctx.lang;
-    let items = portal
-        .days(service, department)
-        .into_iter()
-        .map(|d| {
-            (
-                format!("/book/service/{}?day={d}", service.id),
-                weekday(l, d),
-                String::new(),
-            )
-        })
-        .collect();
     let heading = l.pick("An welchem Tag?", "On which day?");
     render(
         ctx,
         StatusCode::OK,
-        &ChoosePage {
+        &DaysPage {
             c: Chrome::new(ctx, portal, heading),
-            back: Some((
+            back: (
                 format!("/book/department/{}", department.id),
                 l.pick("Zurück", "Back").into(),
-            )),
-            heading: heading.to_owned(),
-            intro: vec![name(l, &service.name)],
-            items,
+            ),
+            heading,
+            service: name(l, &service.name),
+            months: months(l, service.id.as_str(), portal.days(service, department)),
             empty: l.pick(
                 "Zurzeit sind keine Termine frei.",
                 "No appointments are free at the moment.",
@@ -479,5 +524,48 @@ pub async fn cancel(
         Ok(true) => ctx.redirect("/account"),
         Ok(false) => pages::not_found(State(portal), ctx).await,
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_grouped_by_month_with_short_labels_in_either_language() {
+        let days: Vec<NaiveDate> = ["2026-11-27", "2026-11-30", "2026-12-01"]
+            .iter()
+            .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap())
+            .collect();
+        let de = months(Lang::De, "reisepass", days.clone());
+        assert_eq!(
+            de,
+            vec![
+                (
+                    "November 2026".to_owned(),
+                    vec![
+                        (
+                            "/book/service/reisepass?day=2026-11-27".to_owned(),
+                            "Fr 27.11.".to_owned()
+                        ),
+                        (
+                            "/book/service/reisepass?day=2026-11-30".to_owned(),
+                            "Mo 30.11.".to_owned()
+                        ),
+                    ]
+                ),
+                (
+                    "Dezember 2026".to_owned(),
+                    vec![(
+                        "/book/service/reisepass?day=2026-12-01".to_owned(),
+                        "Di 01.12.".to_owned()
+                    )]
+                ),
+            ]
+        );
+        let en = months(Lang::En, "reisepass", days);
+        assert_eq!(en[1].0, "December 2026");
+        assert_eq!(en[0].1[0].1, "Fr 27 Nov");
+        assert!(months(Lang::De, "reisepass", Vec::new()).is_empty());
     }
 }

@@ -1,0 +1,55 @@
+//! A citizen in a real browser: headless Chromium, driven by `portal/e2e/citizen.mjs`
+//! over the DevTools protocol, clicks through the portal a gateway serves — register,
+//! confirm by the mailed link, log in, book by departments, services, days and times,
+//! cancel, switch to English, reset the password, delete the account — and on every
+//! page axe-core finds no WCAG 2.1 A/AA violation, the browser reports no refused style
+//! or failed load, no page carries a script, and nothing is wider than a phone.
+//!
+//! Needs `node` and `chromium` (scripts/setup.sh installs both, and axe-core in
+//! `portal/node_modules`); it fails, never skips, when they are missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use aufruf_node::settings::Role;
+use common::TestOffice;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
+    let office = TestOffice::new();
+    let outbox = office.home("outbox");
+    let mut gateway = office.enroll_alone("gateway-1", Role::Gateway);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    portal.outbox = outbox.clone();
+    // Plain HTTP on loopback: a browser keeps no `Secure` cookie from http://.
+    portal.secure_cookies = false;
+    gateway.portal = Some(portal);
+    let gateway = office.start(gateway).await;
+    let portal = gateway.portal_addr.expect("the gateway serves the portal");
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/e2e/citizen.mjs");
+    // The browser's profile lives (and is removed) with the test's folder.
+    let profile = office.home("chromium");
+    std::fs::create_dir_all(&profile).unwrap();
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .env("PORTAL_URL", format!("http://{portal}"))
+            .env("PORTAL_OUTBOX", &outbox)
+            .env("PORTAL_BROWSER_PROFILE", &profile)
+            .output()
+            .expect("node runs the browser test (scripts/setup.sh installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    assert!(run.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("pages checked, all pass"), "{stdout}");
+}

@@ -1,0 +1,276 @@
+// A citizen in a real browser (headless Chromium) on a running portal: registers,
+// confirms the address from the mail, logs in, books an appointment by clicking through
+// departments, services, days and times, opens the booking and its QR code, cancels it,
+// switches to English, resets the password from the mail, and deletes the account.
+// On every page: axe-core finds no WCAG 2.1 A/AA violation, the browser reports no
+// error (a style or font the CSP refuses, a failed load), the page carries no script,
+// and at phone width nothing is wider than the screen.
+//
+// Run by `node/tests/portal_browser.rs` against a gateway it starts;
+// by hand: PORTAL_URL=http://127.0.0.1:8080 PORTAL_OUTBOX=<dir> node portal/e2e/citizen.mjs
+
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Browser } from "./cdp.mjs";
+
+const base = process.env.PORTAL_URL;
+const outbox = process.env.PORTAL_OUTBOX;
+if (!base || !outbox) {
+  console.error("PORTAL_URL and PORTAL_OUTBOX must name the portal and its mail folder");
+  process.exit(2);
+}
+const here = dirname(fileURLToPath(import.meta.url));
+const axeSource = readFileSync(join(here, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
+
+let checkedPages = 0;
+
+function fail(message) {
+  throw new Error(message);
+}
+
+/** What every page must hold; `name` says which page in a failure. */
+async function checkPage(page, name, { status = 200, lang = "de" } = {}) {
+  if (page.status !== status) fail(`${name}: status ${page.status}, expected ${status}`);
+  const facts = await page.eval(`({
+    lang: document.documentElement.lang,
+    scripts: document.scripts.length,
+    title: document.title,
+    h1: document.querySelectorAll("h1").length,
+    skip: document.querySelector("a.portal-skip")?.getAttribute("href"),
+    main: !!document.querySelector("main#main"),
+    wide: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    fontsLoaded: document.fonts.status,
+  })`);
+  if (facts.lang !== lang) fail(`${name}: lang="${facts.lang}", expected ${lang}`);
+  if (facts.scripts !== 0) fail(`${name}: ${facts.scripts} script elements (pages work without JavaScript)`);
+  if (!facts.title) fail(`${name}: no title`);
+  if (facts.h1 !== 1) fail(`${name}: ${facts.h1} h1 headings`);
+  if (facts.skip !== "#main" || !facts.main) fail(`${name}: no skip link to main`);
+  if (facts.wide > 0) fail(`${name}: ${facts.wide} px wider than the screen`);
+  const headers = page.headers ?? {};
+  const csp = headers["content-security-policy"] ?? headers["Content-Security-Policy"] ?? "";
+  if (!csp.includes("default-src 'none'") || csp.includes("unsafe-inline")) {
+    fail(`${name}: CSP "${csp}"`);
+  }
+  await page.eval("document.fonts.ready.then(() => true)");
+  await page.eval(axeSource);
+  const violations = await page.eval(`axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    }).then(r => r.violations.map(v => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ") + " — " + n.failureSummary),
+    })))`);
+  if (violations.length > 0) {
+    const listing = violations
+      .map((v) => `  ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.join("\n    ")}`)
+      .join("\n");
+    fail(`${name}: axe finds ${violations.length} WCAG 2.1 A/AA violations:\n${listing}`);
+  }
+  // The page's own status (checked above) is logged as a failed load when it is 4xx.
+  const problems = page.problems
+    .filter((p) => p.url !== page.url && !p.url?.endsWith("/favicon.ico"))
+    .map((p) => p.text);
+  if (problems.length > 0) fail(`${name}: the browser reports\n  ${problems.join("\n  ")}`);
+  page.problems = [];
+  checkedPages += 1;
+  if (process.env.PORTAL_SCREENSHOTS) {
+    const { data } = await page.send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true });
+    const file = `${String(checkedPages).padStart(2, "0")}-${name.replace(/[^a-z0-9]+/gi, "-")}.png`;
+    writeFileSync(join(process.env.PORTAL_SCREENSHOTS, file), Buffer.from(data, "base64"));
+  }
+  console.log(`ok   ${name} (${await page.path()})`);
+}
+
+/** The newest link in the outbox that starts with `path`. */
+function linkFromMail(path) {
+  const prefix = `${base}${path}`;
+  const mails = readdirSync(outbox)
+    .filter((f) => f.endsWith(".eml"))
+    .sort()
+    .map((f) => readFileSync(join(outbox, f), "utf8"));
+  for (const mail of mails.reverse()) {
+    const start = mail.indexOf(prefix);
+    if (start >= 0) return mail.slice(start).split(/\s/)[0];
+  }
+  fail(`no mail with a link to ${path} in ${outbox}`);
+}
+
+async function expectText(page, name, ...texts) {
+  const body = await page.text();
+  for (const t of texts) if (!body.includes(t)) fail(`${name}: "${t}" not on the page:\n${body}`);
+}
+
+/** The accessibility check is alive: a field without a label on the page is found. */
+async function axeFindsAnUnlabelledField(page) {
+  await page.eval(axeSource);
+  const ids = await page.eval(`(() => {
+      const probe = document.createElement("input");
+      probe.id = "axe-probe";
+      document.querySelector("main").append(probe);
+      return axe.run(document, { runOnly: { type: "tag", values: ["wcag2a"] } })
+        .then(r => { probe.remove(); return r.violations.map(v => v.id); });
+    })()`);
+  if (!ids.includes("label")) fail(`axe misses an unlabelled field (found: ${ids})`);
+}
+
+async function run(browser) {
+  const page = await browser.newPage();
+  await page.viewport(1280, 900, false);
+  const email = `erika.${process.pid}@example.org`;
+  const password = "Sommer im Stadtpark 2026";
+
+  await page.goto(`${base}/`);
+  await axeFindsAnUnlabelledField(page);
+  await checkPage(page, "home");
+
+  // The first Tab reaches the skip link; Enter moves the focus to the content.
+  await page.press("Tab");
+  const focused = await page.eval("document.activeElement.className");
+  if (!focused.includes("portal-skip")) fail(`first Tab focuses "${focused}", not the skip link`);
+  await page.press("Enter");
+  const afterSkip = await page.eval("document.activeElement.id");
+  if (afterSkip !== "main") fail(`the skip link moves the focus to "${afterSkip}", not to main`);
+
+  // Register: an empty form names both fields, tied to them.
+  await page.click('a[href="/register"]');
+  await checkPage(page, "register");
+  await page.click('form[action="/register"] button[type="submit"]');
+  await checkPage(page, "register with errors", { status: 422 });
+  const tied = await page.eval(`["email", "password"].map(id => {
+      const input = document.getElementById(id);
+      const ids = (input.getAttribute("aria-describedby") || "").split(" ");
+      return input.getAttribute("aria-invalid") === "true"
+        && ids.some(i => document.getElementById(i)?.classList.contains("kern-error"));
+    })`);
+  if (!tied.every(Boolean)) fail(`register: errors not tied to their fields (${tied})`);
+  const summary = await page.eval(
+    `[...document.querySelectorAll('[role="alert"] a')].map(a => a.getAttribute("href"))`,
+  );
+  if (summary.join() !== "#email,#password") fail(`error summary links ${summary}`);
+
+  await page.type("#email", email);
+  await page.type("#password", password);
+  await page.click('form[action="/register"] button[type="submit"]');
+  await checkPage(page, "registered");
+  await expectText(page, "registered", email);
+
+  await page.goto(linkFromMail("/verify?token="));
+  await checkPage(page, "address confirmed");
+
+  // Login with a wrong password, then the right one.
+  await page.goto(`${base}/login`);
+  await checkPage(page, "login");
+  await page.type("#email", email);
+  await page.type("#password", "falsch falsch falsch");
+  await page.click('form[action="/login"] button[type="submit"]');
+  await checkPage(page, "login refused", { status: 401 });
+  await page.type("#email", email);
+  await page.type("#password", password);
+  await page.click('form[action="/login"] button[type="submit"]');
+  if ((await page.path()) !== "/account") fail(`login leads to ${await page.path()}`);
+  await checkPage(page, "account");
+
+  // Book by clicking: departments → service → day → time.
+  await page.click('nav a[href="/book"]');
+  await checkPage(page, "departments");
+  await page.click('main a[href^="/book/department/"]');
+  await checkPage(page, "services");
+  await page.click('main a[href="/book/service/reisepass"]');
+  await checkPage(page, "days");
+  await page.click('main a[href^="/book/service/reisepass?day="]');
+  await checkPage(page, "times");
+  const time = await page.eval(
+    `(() => { const r = document.querySelector('input[name="time"]'); r.click(); return r.value; })()`,
+  );
+  await page.click('form[action="/book"] button[type="submit"]');
+  const bookingPath = await page.path();
+  const code = bookingPath.match(/^\/bookings\/([^?]+)\?new=1$/)?.[1];
+  if (!code) fail(`booking leads to ${bookingPath}`);
+  await checkPage(page, "booked");
+  await expectText(page, "booked", code, time);
+  const qr = await page.eval(
+    `new Promise(r => { const i = document.querySelector("img.portal-qr"); i.complete ? r(i.naturalWidth) : i.onload = () => r(i.naturalWidth); })`,
+  );
+  if (!(qr > 0)) fail("the booking's QR code does not load");
+  if (!linkFromMail("/").length) fail("no mail");
+  const mails = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), "utf8"));
+  if (!mails.some((m) => m.includes(code))) fail(`no confirmation mail names ${code}`);
+
+  await page.click('a[href="/account"]');
+  await checkPage(page, "account with a booking");
+  await expectText(page, "account with a booking", code);
+
+  // Cancel it.
+  await page.click(`main a[href="/bookings/${code}"]`);
+  await checkPage(page, "booking");
+  await page.click(`form[action="/bookings/${code}/cancel"] button`);
+  await checkPage(page, "booking cancelled");
+  const canCancel = await page.eval(`!!document.querySelector('form[action$="/cancel"]')`);
+  if (canCancel) fail("a cancelled booking still offers to cancel");
+
+  // English, and back.
+  await page.click('nav a[href^="/lang?to=en"]');
+  await checkPage(page, "account in English", { lang: "en" });
+  await page.goto(`${base}/account/password`);
+  await checkPage(page, "change password (English)", { lang: "en" });
+  await page.click('nav a[href^="/lang?to=de"]');
+  await checkPage(page, "change password", { lang: "de" });
+
+  // A phone: the same pages fit its width.
+  await page.viewport(360, 740, true);
+  for (const path of ["/", "/account", "/book", "/book/service/reisepass", `/bookings/${code}`]) {
+    await page.goto(`${base}${path}`);
+    await checkPage(page, `phone ${path}`);
+  }
+  await page.viewport(1280, 900, false);
+
+  // Log out; the account is closed to this browser.
+  await page.click('form[action="/logout"] button');
+  await page.goto(`${base}/account`);
+  if ((await page.path()).startsWith("/account")) fail("the account page opens after logout");
+
+  // Forgotten password: the mail's link sets a new one.
+  await page.goto(`${base}/reset`);
+  await checkPage(page, "reset");
+  await page.type("#email", email);
+  await page.click('form[action="/reset"] button[type="submit"]');
+  await checkPage(page, "reset requested");
+  await page.goto(linkFromMail("/reset/confirm?token="));
+  await checkPage(page, "new password");
+  const newPassword = "Herbst am Marktplatz 2027";
+  await page.type("#new_password", newPassword);
+  await page.click('form[action="/reset/confirm"] button[type="submit"]');
+  await checkPage(page, "password set");
+  await page.goto(`${base}/login`);
+  await page.type("#email", email);
+  await page.type("#password", newPassword);
+  await page.click('form[action="/login"] button[type="submit"]');
+  if ((await page.path()) !== "/account") fail(`login with the new password leads to ${await page.path()}`);
+
+  // Delete the account.
+  await page.goto(`${base}/account/delete`);
+  await checkPage(page, "delete account");
+  await page.type("#password", newPassword);
+  await page.click('form[action="/account/delete"] button[type="submit"]');
+  await checkPage(page, "account deleted");
+  await page.goto(`${base}/login`);
+  await page.type("#email", email);
+  await page.type("#password", newPassword);
+  await page.click('form[action="/login"] button[type="submit"]');
+  await checkPage(page, "login after deletion", { status: 401 });
+}
+
+const browser = await Browser.launch(
+  process.env.CHROMIUM || "chromium",
+  process.env.PORTAL_BROWSER_PROFILE,
+);
+try {
+  await run(browser);
+  console.log(`citizen: ${checkedPages} pages checked, all pass`);
+} catch (e) {
+  console.error(`citizen: FAILED: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
