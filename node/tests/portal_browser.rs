@@ -3,7 +3,9 @@
 //! confirm by the mailed link, log in, book by departments, services, days and times,
 //! cancel, switch to English, reset the password, delete the account — and on every
 //! page axe-core finds no WCAG 2.1 A/AA violation, the browser reports no refused style
-//! or failed load, no page carries a script, and nothing is wider than a phone.
+//! or failed load, no page carries a script but the proof of work's (which answers
+//! the register and booking forms' challenge by itself, and without which the form
+//! comes back with the reason), and nothing is wider than a phone.
 //!
 //! Needs `node` and `chromium` (scripts/setup.sh installs both, and axe-core in
 //! `portal/node_modules`); it fails, never skips, when they are missing.

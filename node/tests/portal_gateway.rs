@@ -16,12 +16,14 @@ use chrono::{DateTime, Timelike as _, Utc};
 use common::TestOffice;
 use serde_json::json;
 
-/// A browser: cookies kept by name, the last form's CSRF token.
+/// A browser: cookies kept by name, the last form's CSRF token and the answer to its
+/// proof of work (what the page's script works out).
 struct Citizen {
     http: reqwest::Client,
     portal: SocketAddr,
     cookies: BTreeMap<String, String>,
     csrf: String,
+    pow: Option<String>,
 }
 
 impl Citizen {
@@ -50,6 +52,7 @@ impl Citizen {
         let body = r.text().await.unwrap();
         if let Some(i) = body.find("name=\"csrf\" value=\"") {
             self.csrf = body[i + 19..i + 19 + 64].to_owned();
+            self.pow = aufruf_portal::pow::solve_page(&body);
         }
         (status, location, body)
     }
@@ -61,6 +64,9 @@ impl Citizen {
 
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
         let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        if let Some(pow) = &self.pow {
+            form.push(("pow", pow));
+        }
         form.extend_from_slice(fields);
         let body: Vec<String> = form
             .iter()
@@ -129,6 +135,7 @@ async fn a_citizen_books_on_the_gateways_portal_and_checks_in_at_the_kiosk() {
         portal,
         cookies: BTreeMap::new(),
         csrf: String::new(),
+        pow: None,
     };
     let (status, _, body) = citizen.get("/register").await;
     assert_eq!(status, 200);

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod limits;
 pub mod mail;
 pub mod password;
+pub mod pow;
 pub mod secret;
 pub mod settings;
 pub mod slots;
@@ -83,6 +84,8 @@ pub struct Portal {
     pub passwords: Passwords,
     pub by_address: RateLimit,
     pub by_account: RateLimit,
+    /// Challenges against slot bots on the register and booking forms.
+    pub pow: pow::ProofOfWork,
 }
 
 impl std::fmt::Debug for Portal {
@@ -123,6 +126,7 @@ impl Portal {
             passwords: Passwords::new(settings.password_cost)?,
             by_address: RateLimit::new(settings.attempts_per_address_per_minute),
             by_account: RateLimit::new(settings.attempts_per_account_per_minute),
+            pow: pow::ProofOfWork::new(settings.pow_max_number),
             mailer,
             office,
             clock,

@@ -60,6 +60,11 @@ pub struct PortalSettings {
     /// The cost of password hashing (argon2id). OWASP's advice by default.
     #[serde(default)]
     pub password_cost: PasswordCost,
+    /// The work a browser does before it may register or book (proof of work against
+    /// slot bots): the secret number lies in `0..=pow_max_number`, so a form costs
+    /// about half as many SHA-256 hashes (50,000: well under a second on a phone).
+    #[serde(default = "default_pow_max_number")]
+    pub pow_max_number: u32,
 }
 
 /// The mail server the portal hands its mails to (submission, port 587).
@@ -142,6 +147,10 @@ fn default_attempts_per_account() -> u32 {
     5
 }
 
+fn default_pow_max_number() -> u32 {
+    50_000
+}
+
 impl PortalSettings {
     /// Settings with the defaults, for a portal under `dir`.
     pub fn in_dir(dir: &std::path::Path, public_url: &str) -> Self {
@@ -161,6 +170,7 @@ impl PortalSettings {
             attempts_per_account_per_minute: default_attempts_per_account(),
             departments: BTreeMap::new(),
             password_cost: PasswordCost::default(),
+            pow_max_number: default_pow_max_number(),
         }
     }
 }

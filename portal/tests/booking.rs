@@ -163,6 +163,8 @@ async fn dates_and_times_outside_the_rules_are_refused() {
         ("2026-11-24", "<script>", StatusCode::CONFLICT),
     ];
     for (day, time, status) in cases {
+        // A fresh page each time: each answer to the proof of work is taken once.
+        b.get("/book/service/reisepass?day=2026-11-24").await;
         let page = b
             .post(
                 "/book",
@@ -238,21 +240,45 @@ async fn nobody_sees_or_cancels_another_accounts_booking() {
 }
 
 #[tokio::test]
+async fn a_booking_takes_a_solved_challenge_and_each_only_once() {
+    let site = Site::new();
+    let mut b = site.citizen("erika@example.org").await;
+    b.get("/book/service/reisepass?day=2026-11-24").await;
+    let answer = aufruf_portal::pow::solve_page(&b.last).unwrap();
+    let at = |time| {
+        [
+            ("service", "reisepass"),
+            ("day", "2026-11-24"),
+            ("time", time),
+        ]
+    };
+    // Without an answer (no JavaScript): the times again, the reason tied to them.
+    let [s, d, t] = at("10:00");
+    let page = b.post("/book", &[s, d, t, ("pow", "")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(
+        page.body.contains("erlauben Sie JavaScript"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("aria-describedby=\"time-error\""));
+    assert!(site.door.booked.lock().unwrap().is_empty());
+    let page = b.post("/book", &[s, d, t, ("pow", &answer)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // The same answer for another time: refused, nothing more booked.
+    let [s, d, t] = at("10:15");
+    let page = b.post("/book", &[s, d, t, ("pow", &answer)]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("Sicherheitsprüfung ist abgelaufen"));
+    assert_eq!(site.door.booked.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn an_account_holds_only_so_many_open_bookings() {
     let site = Site::with(|s| s.open_bookings_per_account = 2);
     let mut b = site.citizen("erika@example.org").await;
-    b.get("/book/service/reisepass?day=2026-11-24").await;
     for time in ["10:00", "10:15"] {
-        let page = b
-            .post(
-                "/book",
-                &[
-                    ("service", "reisepass"),
-                    ("day", "2026-11-24"),
-                    ("time", time),
-                ],
-            )
-            .await;
+        let page = b.book("reisepass", "2026-11-24", time).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER);
     }
     let page = b.book("reisepass", "2026-11-24", "10:30").await;

@@ -61,16 +61,26 @@ async fn two_thousand_requests_for_thirty_places_book_exactly_thirty() {
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
+    // Each request pays its proof of work, as a bot would (solved before the rush).
+    let answers: Vec<String> = (0..2000)
+        .map(|_| {
+            let c = site.portal.pow.challenge(now);
+            aufruf_portal::pow::solve(&c.salt, &c.challenge, &c.signature, c.max_number).unwrap()
+        })
+        .collect();
     let mut requests = Vec::new();
-    for n in 0..2000 {
+    for (n, pow) in answers.into_iter().enumerate() {
         let (session, csrf) = sessions[n % sessions.len()].clone();
         let time = times[n % times.len()].clone();
         let client = client.clone();
         requests.push(tokio::spawn(async move {
-            let body = format!(
-                "csrf={csrf}&service=anmeldung&day=2026-11-25&time={}",
-                time.replace(':', "%3A")
-            );
+            let body = common::encode(&[
+                ("csrf", &csrf),
+                ("service", "anmeldung"),
+                ("day", "2026-11-25"),
+                ("time", &time),
+                ("pow", &pow),
+            ]);
             let response = client
                 .post(format!("http://{addr}/book"))
                 .header("cookie", format!("session={session}"))

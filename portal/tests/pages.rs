@@ -45,7 +45,19 @@ async fn every_page_carries_the_security_headers_the_language_and_a_skip_link() 
             assert!(page.body.contains("href=\"#main\""), "{path}: skip link");
             assert!(page.body.contains("<main id=\"main\""), "{path}");
             assert!(page.body.contains("name=\"viewport\""), "{path}");
-            assert!(!page.body.contains("<script"), "{path}: no script at all");
+            // No script but the proof of work's own file, on the forms it guards.
+            let scripts = page.body.matches("<script").count();
+            let pow = page
+                .body
+                .matches("<script src=\"/assets/pow.js\"></script>")
+                .count();
+            assert_eq!(scripts, pow, "{path}: a script other than pow.js");
+            assert_eq!(
+                pow,
+                usize::from(path.starts_with("/register") || path.contains("?day=")),
+                "{path}: pow.js only where a form has a proof of work"
+            );
+            assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
             assert!(
                 !page.body.contains(" style="),
                 "{path}: no inline style (the CSP forbids it)"
@@ -469,6 +481,59 @@ async fn missing_overlong_and_hostile_fields_are_refused_field_by_field() {
             .status
             .is_client_error()
     );
+}
+
+#[tokio::test]
+async fn registering_takes_a_solved_challenge_and_each_only_once() {
+    let site = Site::new();
+    let mut b = site.browser();
+    b.get("/register").await;
+    let answer = aufruf_portal::pow::solve_page(&b.last).unwrap();
+    let (rest, signature) = answer.rsplit_once(':').unwrap();
+    let (salt, number) = rest.rsplit_once(':').unwrap();
+    let wrong = format!("{salt}:{}:{signature}", number.parse::<u32>().unwrap() + 1);
+    let password = ("password", "sicheres Passwort 1");
+    // No answer (a browser without JavaScript), a wrong one, an overlong one.
+    for (pow, says) in [
+        (String::new(), "erlauben Sie JavaScript"),
+        (wrong, "Sicherheitsprüfung ist abgelaufen"),
+        ("9".repeat(5_000), "erlauben Sie JavaScript"),
+    ] {
+        let fields = [("email", "erika@example.org"), password, ("pow", &pow)];
+        let page = b.post("/register", &fields).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.body.contains(says), "{}", page.body);
+        assert!(page.body.contains("role=\"alert\""));
+    }
+    assert!(
+        site.mails_to("erika@example.org").is_empty(),
+        "nothing sent"
+    );
+    let fields = [("email", "erika@example.org"), password, ("pow", &answer)];
+    let page = b.post("/register", &fields).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(site.mails_to("erika@example.org").len(), 1);
+    // The same answer again, for another address: replayed.
+    let fields = [("email", "max@example.org"), password, ("pow", &answer)];
+    let page = b.post("/register", &fields).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Sicherheitsprüfung ist abgelaufen"));
+    // The page's own challenge, solved, but sent more than ten minutes later.
+    b.get("/register").await;
+    site.set_time(at(2026, 11, 23, 10, 11));
+    let page = b
+        .post("/register", &[("email", "max@example.org"), password])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Sicherheitsprüfung ist abgelaufen"));
+    assert!(site.mails_to("max@example.org").is_empty());
+    // In time, it is taken.
+    b.get("/register").await;
+    let page = b
+        .post("/register", &[("email", "max@example.org"), password])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(site.mails_to("max@example.org").len(), 1);
 }
 
 #[tokio::test]

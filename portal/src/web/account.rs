@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::pages::{self, AccountPage, BookingRow, Chrome, Field, FormPage, render};
+use super::pages::{
+    self, AccountPage, BookingRow, Chrome, Field, FormPage, PowField, pow_status, render,
+};
 use super::{CarriesCsrf, Checked, Ctx, SignedIn, SignedInForm, blocking};
 use crate::Portal;
 use crate::accounts::{self, Problem};
@@ -24,6 +26,8 @@ pub struct AccountForm {
     password: String,
     new_password: String,
     token: String,
+    /// The proof of work's answer (register).
+    pow: String,
 }
 
 impl CarriesCsrf for AccountForm {
@@ -51,6 +55,7 @@ fn form(
         submit,
         danger: false,
         links: Vec::new(),
+        pow: None,
     }
 }
 
@@ -74,6 +79,7 @@ fn register_page(ctx: &Ctx, portal: &Portal, email: &str) -> FormPage {
         ],
         l.pick("Konto anlegen", "Create account"),
     );
+    page.pow = Some(PowField::new(ctx, portal));
     page.intro =
         vec![l
         .pick(
@@ -120,6 +126,11 @@ pub async fn register(
     };
     if !page.errors.is_empty() {
         return render(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    // The work is checked before any of the portal's own (a hash, a mail) is done.
+    if let Err(refusal) = portal.pow.check(&f.pow, portal.now_ms()) {
+        page.general_problem(pages::pow_problem(l, refusal));
+        return render(&ctx, pow_status(refusal), &page);
     }
     if !portal
         .by_account

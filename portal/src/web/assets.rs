@@ -1,5 +1,5 @@
 //! KERN's stylesheet and fonts, embedded at build time (see `build.rs`), and the
-//! portal's own small stylesheet.
+//! portal's own small stylesheet and the proof of work's script.
 
 use std::sync::OnceLock;
 
@@ -13,6 +13,9 @@ mod kern {
 }
 
 const PORTAL_CSS: &str = include_str!("portal.css");
+/// The proof of work's solver, the portal's only script (the CSP allows scripts from
+/// the portal itself, none inline).
+const POW_JS: &str = include_str!("pow.js");
 
 fn asset(content_type: &'static str, body: impl Into<Bytes>) -> Response {
     let body: Bytes = body.into();
@@ -46,6 +49,13 @@ pub async fn portal_css() -> Response {
     asset(
         "text/css; charset=utf-8",
         Bytes::from_static(PORTAL_CSS.as_bytes()),
+    )
+}
+
+pub async fn pow_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        Bytes::from_static(POW_JS.as_bytes()),
     )
 }
 

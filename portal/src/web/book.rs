@@ -11,7 +11,7 @@ use axum::response::{IntoResponse as _, Response};
 use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 
-use super::pages::{self, BookingPage, ChoosePage, Chrome, SlotsPage, render};
+use super::pages::{self, BookingPage, ChoosePage, Chrome, PowField, SlotsPage, render};
 use super::{CarriesCsrf, Ctx, SignedIn, SignedInForm, blocking};
 use crate::Portal;
 use crate::booking::Refusal;
@@ -326,6 +326,7 @@ fn times_page(
                 "An diesem Tag ist nichts mehr frei.",
                 "Nothing is free on this day any more.",
             ),
+            pow: PowField::new(ctx, portal),
         },
     )
 }
@@ -337,6 +338,8 @@ pub struct BookForm {
     service: String,
     day: String,
     time: String,
+    /// The proof of work's answer.
+    pow: String,
 }
 
 impl CarriesCsrf for BookForm {
@@ -376,6 +379,10 @@ pub async fn book(
         };
         return times_page(&portal, &ctx, &department, &service, day, Some(text));
     };
+    if let Err(refusal) = portal.pow.check(&f.pow, portal.now_ms()) {
+        let text = pages::pow_problem(l, refusal);
+        return times_page(&portal, &ctx, &department, &service, day, Some(text));
+    }
     let p = portal.clone();
     let service_id = service.id.to_string();
     match blocking(l, move || p.book(&account, &service_id, day, time, l)).await {

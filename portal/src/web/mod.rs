@@ -37,6 +37,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/lang", get(pages::switch_language))
         .route("/assets/kern.css", get(assets::kern_css))
         .route("/assets/portal.css", get(assets::portal_css))
+        .route("/assets/pow.js", get(assets::pow_js))
         .route("/assets/fonts/{file}", get(assets::font))
         .route(
             "/register",
@@ -84,7 +85,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; \
+            "default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; \
+             img-src 'self' data:; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );

@@ -121,6 +121,57 @@ impl Field {
     }
 }
 
+/// The proof of work a form carries (register, book): the challenge `pow.js` solves
+/// before the form is sent, and what a browser without JavaScript shows instead.
+pub struct PowField {
+    pub challenge: crate::pow::Challenge,
+    pub noscript: &'static str,
+}
+
+impl PowField {
+    pub fn new(ctx: &Ctx, portal: &Portal) -> Self {
+        PowField {
+            challenge: portal.pow.challenge(portal.now_ms()),
+            noscript: ctx.lang.pick(
+                "Vor dem Absenden löst Ihr Browser eine kurze Rechenaufgabe – unser Schutz \
+                 vor automatisierten Buchungen. Bitte erlauben Sie dafür JavaScript.",
+                "Before sending, your browser solves a short puzzle – our protection \
+                 against automated bookings. Please allow JavaScript for it.",
+            ),
+        }
+    }
+}
+
+/// The status of a form sent back for its proof of work.
+pub fn pow_status(refusal: crate::pow::PowRefusal) -> StatusCode {
+    match refusal {
+        crate::pow::PowRefusal::Busy => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// What the citizen is told when the form's proof of work is not taken.
+pub fn pow_problem(l: Lang, refusal: crate::pow::PowRefusal) -> &'static str {
+    use crate::pow::PowRefusal;
+    match refusal {
+        PowRefusal::Missing => l.pick(
+            "Ihr Browser hat die Sicherheitsprüfung nicht ausgeführt. Bitte erlauben Sie \
+             JavaScript für diese Seite und senden Sie das Formular noch einmal.",
+            "Your browser did not run the security check. Please allow JavaScript for \
+             this page and send the form again.",
+        ),
+        PowRefusal::Wrong | PowRefusal::Expired | PowRefusal::Replayed => l.pick(
+            "Die Sicherheitsprüfung ist abgelaufen. Bitte senden Sie das Formular noch einmal.",
+            "The security check has expired. Please send the form again.",
+        ),
+        PowRefusal::Busy => l.pick(
+            "Gerade kommen sehr viele Anfragen. Bitte versuchen Sie es in einigen Minuten \
+             noch einmal.",
+            "There are very many requests at the moment. Please try again in a few minutes.",
+        ),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "form.html")]
 pub struct FormPage {
@@ -134,6 +185,7 @@ pub struct FormPage {
     pub submit: &'static str,
     pub danger: bool,
     pub links: Vec<(String, String)>,
+    pub pow: Option<PowField>,
 }
 
 impl FormPage {
@@ -187,6 +239,7 @@ pub struct SlotsPage {
     pub times: Vec<String>,
     pub submit: &'static str,
     pub empty: &'static str,
+    pub pow: PowField,
 }
 
 #[derive(Template)]

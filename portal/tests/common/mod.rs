@@ -115,6 +115,8 @@ impl Site {
             iterations: 1,
             parallelism: 1,
         };
+        // Less work per form than the default (the proof of work is tested on its own).
+        settings.pow_max_number = 1_000;
         // Plain HTTP, as the demo: cookies without the `__Host-` prefix.
         settings.secure_cookies = false;
         settings.departments.insert(
@@ -259,8 +261,10 @@ impl Browser {
         self.post(path, fields).await
     }
 
-    /// Sends the booking form (with the CSRF token of the last page).
+    /// Opens the day's times and sends the booking form, as a citizen does.
     pub async fn book(&mut self, service: &str, day: &str, time: &str) -> Page {
+        self.get(&format!("/book/service/{}?day={}", pct(service), pct(day)))
+            .await;
         self.post(
             "/book",
             &[("service", service), ("day", day), ("time", time)],
@@ -268,10 +272,15 @@ impl Browser {
         .await
     }
 
-    /// Posts a form with the CSRF token of the last page.
+    /// Posts a form with the CSRF token of the last page, and the answer to its proof
+    /// of work when it has one (what `pow.js` does in a browser) and `fields` bring none.
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = self.csrf();
         let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        let pow = aufruf_portal::pow::solve_page(&self.last).unwrap_or_default();
+        if !pow.is_empty() && !fields.iter().any(|(k, _)| *k == "pow") {
+            all.push(("pow", &pow));
+        }
         all.extend_from_slice(fields);
         self.post_raw(path, &encode(&all)).await
     }
