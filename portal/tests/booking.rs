@@ -72,17 +72,49 @@ async fn a_citizen_books_a_passport_appointment_and_checks_in_with_the_code_at_t
     assert!(mail.text.contains(&format!("Buchungscode: {code}")));
     assert_eq!(mail.attachments[0].file_name, format!("{code}.png"));
     assert!(mail.attachments[0].body.starts_with(b"\x89PNG"));
-    let ics = String::from_utf8(mail.attachments[1].body.clone()).unwrap();
-    assert!(ics.contains("BEGIN:VEVENT\r\n"));
-    assert!(
-        ics.contains("DTSTART:20261124T090000Z\r\n"),
-        "10:00 in Zeitz is 09:00 UTC: {ics}"
+    // The calendar entry, read by an iCalendar parser as a calendar program would.
+    assert_eq!(mail.attachments[1].file_name, "termin.ics");
+    let body = mail.attachments[1].body.as_slice();
+    let mut calendars = ical::IcalParser::new(std::io::BufReader::new(body));
+    let calendar = calendars
+        .next()
+        .expect("one calendar")
+        .expect("a valid calendar");
+    assert!(calendars.next().is_none());
+    let [event] = calendar.events.as_slice() else {
+        panic!("one event: {:?}", calendar.events);
+    };
+    let property = |name: &str| {
+        event
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap_or_else(|| panic!("{name} in {:?}", event.properties))
+    };
+    assert_eq!(
+        property("DTSTART"),
+        "20261124T090000Z",
+        "10:00 in Zeitz is 09:00 UTC"
     );
-    assert!(
-        ics.contains("DTEND:20261124T090800Z\r\n"),
+    assert_eq!(
+        property("DTEND"),
+        "20261124T090800Z",
         "a passport takes 8 minutes"
     );
-    assert!(ics.contains(&format!("UID:{code}@aufruf")));
+    assert_eq!(property("UID"), format!("{code}@aufruf"));
+    assert!(
+        property("SUMMARY").contains("Reisepass"),
+        "{}",
+        property("SUMMARY")
+    );
+    assert!(!property("LOCATION").is_empty());
+    assert!(
+        calendar
+            .properties
+            .iter()
+            .any(|p| p.name == "VERSION" && p.value.as_deref() == Some("2.0"))
+    );
     // The office has it: the kiosk checks the citizen in by the code on the day.
     let booked = site.door.booked.lock().unwrap().clone();
     assert_eq!(booked.len(), 1);
