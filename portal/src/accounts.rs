@@ -321,7 +321,9 @@ impl Portal {
         if let Err(p) = self.check_password(account, password) {
             return Ok(Err(p));
         }
-        let cancelled = self.store.delete_account(&account.id, self.now_ms())?;
+        let now = self.now_ms();
+        let release = self.cancelled_place_returns(now);
+        let cancelled = self.store.delete_account(&account.id, now, release)?;
         for booking in &cancelled {
             self.cancelled_in_office(booking);
         }

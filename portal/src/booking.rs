@@ -102,11 +102,15 @@ impl Portal {
         date: NaiveDate,
     ) -> Result<Vec<FreeStart>, SlotError> {
         let rules = self.rules(department);
+        let now_ms = self.now_ms();
         let starts = slots::starts(&self.config(), &rules, &service.id, date, self.now())?;
         Ok(starts
             .into_iter()
             .filter_map(|start| {
-                let taken = self.store.taken(department.id.as_str(), date, start.time) as u32;
+                let taken = self
+                    .store
+                    .taken(department.id.as_str(), date, start.time, now_ms);
+                let taken = u32::try_from(taken).unwrap_or(u32::MAX);
                 let left = rules.per_slot.saturating_sub(taken);
                 (left > 0).then_some(FreeStart { start, left })
             })
@@ -224,11 +228,19 @@ impl Portal {
 
     /// Cancels an open booking of the account; false when there is none by that code.
     pub fn cancel(&self, account: &crate::store::Account, code: &str) -> Result<bool, PortalError> {
-        let Some(booking) = self.store.cancel(&account.id, code, self.now_ms())? else {
+        let now = self.now_ms();
+        let release = self.cancelled_place_returns(now);
+        let Some(booking) = self.store.cancel(&account.id, code, now, release)? else {
             return Ok(false);
         };
         self.cancelled_in_office(&booking);
         Ok(true)
+    }
+
+    /// When the place of a booking cancelled at `now_ms` is offered again.
+    pub(crate) fn cancelled_place_returns(&self, now_ms: u64) -> u64 {
+        let minutes = u64::from(self.settings.cancelled_place_returns_after_minutes);
+        now_ms.saturating_add(minutes * 60_000)
     }
 
     /// Tells the office that a booking is cancelled, so the kiosk no longer checks

@@ -65,6 +65,11 @@ pub struct PortalSettings {
     /// about half as many SHA-256 hashes (50,000: well under a second on a phone).
     #[serde(default = "default_pow_max_number")]
     pub pow_max_number: u32,
+    /// Minutes a cancelled appointment's place stays taken before it is offered again
+    /// (30, as Munich does against slot trading: a trader who cancels for a buyer
+    /// cannot hand the place over at once). 0: at once.
+    #[serde(default = "default_cancel_cooldown")]
+    pub cancelled_place_returns_after_minutes: u32,
 }
 
 /// The mail server the portal hands its mails to (submission, port 587).
@@ -151,6 +156,10 @@ fn default_pow_max_number() -> u32 {
     50_000
 }
 
+fn default_cancel_cooldown() -> u32 {
+    30
+}
+
 impl PortalSettings {
     /// Settings with the defaults, for a portal under `dir`.
     pub fn in_dir(dir: &std::path::Path, public_url: &str) -> Self {
@@ -171,6 +180,7 @@ impl PortalSettings {
             departments: BTreeMap::new(),
             password_cost: PasswordCost::default(),
             pow_max_number: default_pow_max_number(),
+            cancelled_place_returns_after_minutes: default_cancel_cooldown(),
         }
     }
 }

@@ -274,7 +274,14 @@ impl Store {
 
     /// Deletes the account and everything of it: sessions, links, bookings. Returns
     /// the bookings that were still open (now cancelled), for the office.
-    pub fn delete_account(&self, id: &str, now_ms: u64) -> Result<Vec<Booking>, StoreError> {
+    /// The places of the open bookings are held until `release_ms` (the cool-down
+    /// after a cancellation) and carry nothing of the person.
+    pub fn delete_account(
+        &self,
+        id: &str,
+        now_ms: u64,
+        release_ms: u64,
+    ) -> Result<Vec<Booking>, StoreError> {
         let _writing = self.lock();
         let Some(account) = self.account(id)? else {
             return Ok(Vec::new());
@@ -284,8 +291,10 @@ impl Store {
         for booking in self.bookings_of(id)? {
             if !booking.cancelled && booking.due_ms > now_ms {
                 cancelled.push(booking.clone());
+                hold(&mut batch, &booking, release_ms);
+            } else if !booking.cancelled {
+                batch.remove(format!("{}{}", slot_key(&booking), booking.code).as_bytes());
             }
-            batch.remove(format!("{}{}", slot_key(&booking), booking.code).as_bytes());
             batch.remove(format!("ab/{id}/{}", booking.code).as_bytes());
             batch.remove(format!("b/{}", booking.code).as_bytes());
         }
@@ -477,7 +486,15 @@ impl Store {
             cancelled: false,
         };
         let slot = slot_key(&booking);
-        let taken = self.db.scan_prefix(slot.as_bytes()).count();
+        let mut batch = sled::Batch::default();
+        let mut taken = 0;
+        for entry in self.db.scan_prefix(slot.as_bytes()) {
+            let (key, value) = entry.map_err(StoreError::from)?;
+            match held_until(&value) {
+                Some(until) if until <= now_ms => batch.remove(key), // the cool-down is over
+                _ => taken += 1,
+            }
+        }
         if taken >= request.capacity as usize {
             return Err(BookError::SlotFull);
         }
@@ -491,7 +508,6 @@ impl Store {
                 break code;
             }
         };
-        let mut batch = sled::Batch::default();
         batch.insert(
             format!("b/{}", booking.code).as_bytes(),
             serde_json::to_vec(&booking).map_err(StoreError::from)?,
@@ -541,20 +557,25 @@ impl Store {
         Ok(bookings)
     }
 
-    /// Appointments booked at one start time of a department.
-    pub fn taken(&self, department: &str, date: NaiveDate, time: NaiveTime) -> usize {
+    /// Places taken at one start time of a department at `now_ms`: booked, or
+    /// cancelled and still in their cool-down.
+    pub fn taken(&self, department: &str, date: NaiveDate, time: NaiveTime, now_ms: u64) -> usize {
         self.db
             .scan_prefix(slot_prefix(department, date, time).as_bytes())
+            .filter_map(Result::ok)
+            .filter(|(_, value)| held_until(value).is_none_or(|until| until > now_ms))
             .count()
     }
 
     /// Cancels an open booking of `account`; `None` when it is not the account's, or
-    /// not open (cancelled or past).
+    /// not open (cancelled or past). Its place stays taken until `release_ms`, so a
+    /// place cancelled by a slot trader is not at once in the trader's buyer's hands.
     pub fn cancel(
         &self,
         account: &str,
         code: &str,
         now_ms: u64,
+        release_ms: u64,
     ) -> Result<Option<Booking>, StoreError> {
         let _writing = self.lock();
         let Some(mut booking) = self.booking(code)? else {
@@ -569,10 +590,23 @@ impl Store {
             format!("b/{code}").as_bytes(),
             serde_json::to_vec(&booking)?,
         );
-        batch.remove(format!("{}{code}", slot_key(&booking)).as_bytes());
+        hold(&mut batch, &booking, release_ms);
         self.commit(batch)?;
         Ok(Some(booking))
     }
+}
+
+/// A booking's place entry: empty while booked; after a cancellation, when its place
+/// returns (unix ms, big-endian).
+fn hold(batch: &mut sled::Batch, booking: &Booking, release_ms: u64) {
+    batch.insert(
+        format!("{}{}", slot_key(booking), booking.code).as_bytes(),
+        &release_ms.to_be_bytes(),
+    );
+}
+
+fn held_until(value: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(value).ok().map(u64::from_be_bytes)
 }
 
 fn slot_prefix(department: &str, date: NaiveDate, time: NaiveTime) -> String {

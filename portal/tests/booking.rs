@@ -140,7 +140,7 @@ async fn a_citizen_books_a_passport_appointment_and_checks_in_with_the_code_at_t
 }
 
 #[tokio::test]
-async fn a_slot_takes_no_more_than_its_capacity_and_a_cancelled_one_comes_back() {
+async fn a_slot_takes_no_more_than_its_capacity_and_a_cancelled_place_returns_after_a_cool_down() {
     let site = Site::new();
     // Capacity 2 per start time (set by the test site).
     let mut codes = Vec::new();
@@ -160,7 +160,7 @@ async fn a_slot_takes_no_more_than_its_capacity_and_a_cancelled_one_comes_back()
     // Another service of the department shares the desks, so the slot is full for it too.
     let page = third.book("reisepass", "2026-11-24", "11:00").await;
     assert_eq!(page.status, StatusCode::CONFLICT);
-    // The first citizen cancels; the slot is free again.
+    // The first citizen cancels.
     let (mut first, code) = codes.remove(0);
     first.get(&format!("/bookings/{code}")).await;
     let page = first.post(&format!("/bookings/{code}/cancel"), &[]).await;
@@ -171,9 +171,27 @@ async fn a_slot_takes_no_more_than_its_capacity_and_a_cancelled_one_comes_back()
         !page.body.contains("/cancel\""),
         "no cancel button for a cancelled booking"
     );
-    third.get("/book/service/anmeldung?day=2026-11-24").await;
+    // Its place is neither offered nor bookable during the 30 minutes' cool-down (a
+    // trader who cancels for a buyer cannot hand it over), and returns after it.
+    let offered = |page: &common::Page| page.body.contains("value=\"11:00\"");
+    assert!(!offered(
+        &third.get("/book/service/anmeldung?day=2026-11-24").await
+    ));
+    let page = third.book("anmeldung", "2026-11-24", "11:00").await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    site.set_time(at(2026, 11, 23, 10, 29));
+    assert!(!offered(
+        &third.get("/book/service/anmeldung?day=2026-11-24").await
+    ));
+    site.set_time(at(2026, 11, 23, 10, 30));
+    assert!(offered(
+        &third.get("/book/service/anmeldung?day=2026-11-24").await
+    ));
     let page = third.book("anmeldung", "2026-11-24", "11:00").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
+    // Full again: the hold that ran out made room for exactly one.
+    let page = first.book("anmeldung", "2026-11-24", "11:00").await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
 }
 
 #[tokio::test]
@@ -306,6 +324,21 @@ async fn a_booking_takes_a_solved_challenge_and_each_only_once() {
 }
 
 #[tokio::test]
+async fn without_a_cool_down_a_cancelled_place_returns_at_once() {
+    let site = Site::with(|s| s.cancelled_place_returns_after_minutes = 0);
+    let mut erika = site.citizen("erika@example.org").await;
+    let code = erika
+        .book("reisepass", "2026-11-24", "11:00")
+        .await
+        .booking_code();
+    erika.get(&format!("/bookings/{code}")).await;
+    erika.post(&format!("/bookings/{code}/cancel"), &[]).await;
+    let mut max = site.citizen("max@example.org").await;
+    let page = max.get("/book/service/reisepass?day=2026-11-24").await;
+    assert!(page.body.contains("value=\"11:00\""));
+}
+
+#[tokio::test]
 async fn an_account_holds_only_so_many_open_bookings() {
     let site = Site::with(|s| s.open_bookings_per_account = 2);
     let mut b = site.citizen("erika@example.org").await;
@@ -354,14 +387,18 @@ async fn deleting_the_account_removes_the_person_and_cancels_the_open_bookings()
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0].1.code.as_str(), code);
     assert!(cancelled[0].1.cancelled);
-    assert_eq!(
+    // The place is held for the cool-down, then free; nothing of Erika is in it.
+    let place = |now_ms| {
         store.taken(
             "buergerbuero",
             chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
-            chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap()
-        ),
-        0
-    );
+            chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+            now_ms,
+        )
+    };
+    let now = site.portal.now_ms();
+    assert_eq!(place(now), 1);
+    assert_eq!(place(now + 30 * 60_000), 0);
     let mut fresh = site.browser();
     let login = fresh
         .fill(

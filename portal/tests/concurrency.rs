@@ -102,7 +102,11 @@ async fn two_thousand_requests_for_thirty_places_book_exactly_thirty() {
     let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     for t in &times {
         let t = NaiveTime::parse_from_str(t, "%H:%M").unwrap();
-        assert_eq!(site.portal.store.taken("buergerbuero", day, t), 3, "{t}");
+        assert_eq!(
+            site.portal.store.taken("buergerbuero", day, t, now),
+            3,
+            "{t}"
+        );
     }
     let booked = site.door.booked.lock().unwrap();
     assert_eq!(booked.len(), 30, "the office heard of each booking once");
