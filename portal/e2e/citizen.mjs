@@ -137,6 +137,7 @@ async function axeFindsAnUnlabelledField(page) {
 }
 
 async function run(browser) {
+  // `browser` opens a second tab below: the mail read on a phone.
   const page = await browser.newPage();
   await page.viewport(1280, 900, false);
   const email = `erika.${process.pid}@example.org`;
@@ -215,6 +216,7 @@ async function run(browser) {
   await checkPage(page, "days");
   await page.click('main a[href^="/book/service/reisepass?day="]');
   await checkPage(page, "times");
+  const timesPath = await page.path();
   const time = await page.eval(
     `(() => { const r = document.querySelector('input[name="time"]'); r.click(); return r.value; })()`,
   );
@@ -244,6 +246,32 @@ async function run(browser) {
   await checkPage(page, "booking cancelled");
   const canCancel = await page.eval(`!!document.querySelector('form[action$="/cancel"]')`);
   if (canCancel) fail("a cancelled booking still offers to cancel");
+
+  // Another appointment, cancelled with the link in its mail, in a browser that is not
+  // logged in (the mail read on a phone).
+  await page.goto(`${base}${timesPath}`);
+  const second = await page.eval(
+    `(() => { const r = document.querySelectorAll('input[name="time"]')[1]; r.click(); return r.value; })()`,
+  );
+  await powSolved(page, "second booking");
+  await page.click('form[action="/book"] button[type="submit"]');
+  const secondCode = (await page.path()).match(/^\/bookings\/([^?]+)\?new=1$/)?.[1];
+  if (!secondCode) fail(`the second booking leads to ${await page.path()}`);
+  const cancelLink = linkFromMail(`/c/${secondCode}/`);
+  const phone = await browser.newPage({ separate: true });
+  await phone.viewport(360, 740, true);
+  await phone.goto(cancelLink);
+  await checkPage(phone, "cancel link (not logged in)");
+  if (await phone.eval(`!!document.querySelector('a[href="/login"]')`) !== true) {
+    fail("the phone's browser is logged in");
+  }
+  await expectText(phone, "cancel link (not logged in)", secondCode, second);
+  await phone.click("main form button");
+  await checkPage(phone, "cancelled by the link");
+  await expectText(phone, "cancelled by the link", "abgesagt");
+  await phone.goto(cancelLink);
+  await checkPage(phone, "cancel link again");
+  if (await phone.eval(`!!document.querySelector("main form")`)) fail("a cancelled booking's link still offers to cancel");
 
   // English, and back.
   await page.click('nav a[href^="/lang?to=en"]');

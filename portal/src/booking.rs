@@ -186,13 +186,14 @@ impl Portal {
         let date = booking.date.format("%d.%m.%Y");
         let time = booking.time.format("%H:%M");
         let code = &booking.code;
-        let link = self.link("/account");
+        let link = self.link(&format!("/bookings/{code}"));
+        let cancel = self.cancel_link(code);
         let text = match lang {
             Lang::De => format!(
-                "Guten Tag,\n\nIhr Termin ist gebucht.\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich am Termintag mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher). Absagen können Sie in Ihrem Konto: {link}\n"
+                "Guten Tag,\n\nIhr Termin ist gebucht.\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich am Termintag mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher).\n\nVerschieben oder absagen in Ihrem Konto: {link}\nAbsagen ohne Anmeldung: {cancel}\n"
             ),
             Lang::En => format!(
-                "Hello,\n\nYour appointment is booked.\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nOn the day, check in with this code at the kiosk in the foyer (from an hour before). You can cancel in your account: {link}\n"
+                "Hello,\n\nYour appointment is booked.\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nOn the day, check in with this code at the kiosk in the foyer (from an hour before).\n\nMove or cancel it in your account: {link}\nCancel without logging in: {cancel}\n"
             ),
         };
         self.mailer.send(&Mail {
@@ -235,6 +236,37 @@ impl Portal {
         };
         self.cancelled_in_office(&booking);
         Ok(true)
+    }
+
+    /// The booking a mail's cancel link names, if its signature holds.
+    pub fn booking_by_link(
+        &self,
+        code: &str,
+        signature: &str,
+    ) -> Result<Option<Booking>, PortalError> {
+        if !self.cancel_link_holds(code, signature) {
+            return Ok(None);
+        }
+        Ok(self.store.booking(code)?)
+    }
+
+    /// Cancels the booking a mail's cancel link names; `None` when the link does not
+    /// hold or the booking is not open (cancelled before, or past).
+    pub fn cancel_by_link(
+        &self,
+        code: &str,
+        signature: &str,
+    ) -> Result<Option<Booking>, PortalError> {
+        let Some(booking) = self.booking_by_link(code, signature)? else {
+            return Ok(None);
+        };
+        let now = self.now_ms();
+        let release = self.cancelled_place_returns(now);
+        let cancelled = self.store.cancel(&booking.account, code, now, release)?;
+        if let Some(b) = &cancelled {
+            self.cancelled_in_office(b);
+        }
+        Ok(cancelled)
     }
 
     /// When the place of a booking cancelled at `now_ms` is offered again.

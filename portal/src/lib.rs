@@ -86,6 +86,8 @@ pub struct Portal {
     pub by_account: RateLimit,
     /// Challenges against slot bots on the register and booking forms.
     pub pow: pow::ProofOfWork,
+    /// Signs the cancel links in booking mails (kept in the store across restarts).
+    links: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for Portal {
@@ -121,8 +123,11 @@ impl Portal {
         clock: Clock,
         mailer: Arc<dyn Mailer>,
     ) -> Result<Self, PortalError> {
+        let store = Store::open(&settings.store)?;
+        let links = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &store.key("links")?);
         Ok(Self {
-            store: Store::open(&settings.store)?,
+            store,
+            links,
             passwords: Passwords::new(settings.password_cost)?,
             by_address: RateLimit::new(settings.attempts_per_address_per_minute),
             by_account: RateLimit::new(settings.attempts_per_account_per_minute),
@@ -144,6 +149,22 @@ impl Portal {
 
     pub fn config(&self) -> Arc<OfficeConfig> {
         self.office.config()
+    }
+
+    /// The signature of the cancel link of booking `code`: 128 bits, hex.
+    fn cancel_signature(&self, code: &str) -> String {
+        let tag = ring::hmac::sign(&self.links, format!("cancel/{code}").as_bytes());
+        secret::hex(&tag.as_ref()[..16])
+    }
+
+    /// The link in a booking mail that cancels it without logging in.
+    pub fn cancel_link(&self, code: &str) -> String {
+        self.link(&format!("/c/{code}/{}", self.cancel_signature(code)))
+    }
+
+    /// Whether `signature` is that of booking `code`'s cancel link.
+    pub fn cancel_link_holds(&self, code: &str, signature: &str) -> bool {
+        secret::same(&self.cancel_signature(code), signature)
     }
 
     /// A link into the portal for a mail.

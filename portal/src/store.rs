@@ -145,6 +145,23 @@ impl Store {
         })
     }
 
+    /// The portal's key named `name` (32 random bytes), made on first use and kept,
+    /// so what it signed (links in mails) holds across restarts.
+    pub fn key(&self, name: &str) -> Result<[u8; 32], StoreError> {
+        let _writing = self.lock();
+        let id = format!("k/{name}");
+        if let Some(bytes) = self.db.get(&id)?
+            && let Ok(key) = <[u8; 32]>::try_from(bytes.as_ref())
+        {
+            return Ok(key);
+        }
+        let key = secret::bytes::<32>();
+        let mut batch = sled::Batch::default();
+        batch.insert(id.as_bytes(), &key);
+        self.commit(batch)?;
+        Ok(key)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         // The lock guards no data of its own; a writer that panicked left the tree
         // consistent, as every change is one batch.
@@ -620,6 +637,20 @@ fn slot_key(booking: &Booking) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_made_once_and_kept_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let store = Store::open(dir.path()).unwrap();
+            let key = store.key("links").unwrap();
+            assert_eq!(store.key("links").unwrap(), key);
+            assert_ne!(store.key("other").unwrap(), key);
+            key
+        };
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.key("links").unwrap(), first);
+    }
 
     #[test]
     fn expired_sessions_and_links_are_swept_with_their_index_entries() {

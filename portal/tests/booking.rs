@@ -324,6 +324,60 @@ async fn a_booking_takes_a_solved_challenge_and_each_only_once() {
 }
 
 #[tokio::test]
+async fn the_mails_cancel_link_cancels_without_a_login_once_confirmed() {
+    let site = Site::new();
+    let mut erika = site.citizen("erika@example.org").await;
+    let code = erika
+        .book("reisepass", "2026-11-24", "10:00")
+        .await
+        .booking_code();
+    let link = site.link_in_last_mail("erika@example.org", "/c/");
+    assert!(link.starts_with(&format!("/c/{code}/")), "{link}");
+    // Opened on another device, without a login: the booking and a button, no QR.
+    let mut phone = site.browser();
+    let page = phone.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&code) && page.body.contains("Termin absagen"));
+    assert!(page.body.contains(&format!("action=\"{link}\"")));
+    assert!(
+        !page.body.contains("qr.png"),
+        "the QR image is the owner's only"
+    );
+    // Opening it cancels nothing: mail scanners and link previews open links too.
+    assert!(site.door.cancelled.lock().unwrap().is_empty());
+    // Another signature, another code with this signature: as unknown as no page.
+    let (prefix, signature) = link.rsplit_once('/').unwrap();
+    for bad in [
+        format!("{prefix}/{}", "0".repeat(32)),
+        format!("{prefix}/{signature}0"),
+        format!("{prefix}/{}", &signature[..31]),
+        format!("/c/AAAAAAAA/{signature}"),
+        format!("/c/{}/{signature}", code.to_lowercase()),
+    ] {
+        assert_eq!(phone.get(&bad).await.status, StatusCode::NOT_FOUND, "{bad}");
+        let page = phone.post(&bad, &[]).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    // Without the page's CSRF token: refused before anything is done.
+    let page = phone.post_raw(&link, "").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(site.door.cancelled.lock().unwrap().is_empty());
+    phone.get(&link).await;
+    let page = phone.post(&link, &[]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Termin abgesagt"), "{}", page.body);
+    assert_eq!(site.door.cancelled.lock().unwrap().len(), 1);
+    assert!(erika.get("/account").await.body.contains("abgesagt"));
+    // The link again: the cancelled booking, no button; confirming again does nothing.
+    let page = phone.get(&link).await;
+    assert!(page.body.contains("Abgesagter Termin"));
+    assert!(!page.body.contains("Termin absagen"));
+    let page = phone.post(&link, &[]).await;
+    assert!(page.body.contains("Abgesagter Termin"));
+    assert_eq!(site.door.cancelled.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn without_a_cool_down_a_cancelled_place_returns_at_once() {
     let site = Site::with(|s| s.cancelled_place_returns_after_minutes = 0);
     let mut erika = site.citizen("erika@example.org").await;

@@ -12,7 +12,7 @@ use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 
 use super::pages::{self, BookingPage, ChoosePage, Chrome, PowField, SlotsPage, render};
-use super::{CarriesCsrf, Ctx, SignedIn, SignedInForm, blocking};
+use super::{CarriesCsrf, Checked, Ctx, SignedIn, SignedInForm, blocking};
 use crate::Portal;
 use crate::booking::Refusal;
 use crate::i18n::Lang;
@@ -430,15 +430,29 @@ pub async fn booking(
     Path(code): Path<String>,
     Query(q): Query<BookingQuery>,
 ) -> Response {
-    let l = ctx.lang;
     let found = match portal.store.booking(&code) {
         Ok(b) => b,
-        Err(e) => return pages::failure(l, &e),
+        Err(e) => return pages::failure(ctx.lang, &e),
     };
     // Another account's booking is as unknown as one that does not exist.
     let Some(b) = found.filter(|b| b.account == account.id) else {
         return pages::not_found(State(portal), ctx).await;
     };
+    let cancel = format!("/bookings/{}/cancel", b.code);
+    booking_page(&ctx, &portal, &b, q.new.is_some(), &cancel, true)
+}
+
+/// A booking, with a form that cancels it at `cancel` while it is open, and its QR
+/// code when the owner is logged in (the image is the owner's only).
+fn booking_page(
+    ctx: &Ctx,
+    portal: &Portal,
+    b: &crate::store::Booking,
+    just_booked: bool,
+    cancel: &str,
+    qr: bool,
+) -> Response {
+    let l = ctx.lang;
     let config = portal.config();
     let service = config
         .service(&aufruf_model::ServiceId::new(b.service.clone()))
@@ -450,11 +464,11 @@ pub async fn booking(
         l.pick("Ihr Termin", "Your appointment")
     };
     render(
-        &ctx,
+        ctx,
         StatusCode::OK,
         &BookingPage {
-            c: Chrome::new(&ctx, &portal, heading),
-            just_booked: q.new.is_some() && open,
+            c: Chrome::new(ctx, portal, heading),
+            just_booked: just_booked && open,
             booked_title: l.pick("Termin gebucht", "Appointment booked"),
             booked_text: l.pick(
                 "Wir haben Ihnen eine Bestätigung mit Kalendereintrag per E-Mail geschickt.",
@@ -470,6 +484,7 @@ pub async fn booking(
                 Lang::En => format!("QR code of booking code {}", b.code),
             },
             code: b.code.clone(),
+            qr,
             details: vec![
                 (l.pick("Anliegen", "Service"), service),
                 (l.pick("Tag", "Day"), weekday(l, b.date)),
@@ -480,10 +495,69 @@ pub async fn booking(
                 (l.pick("Ort", "Place"), config.office.name.clone()),
             ],
             can_cancel: open,
+            cancel_action: cancel.to_owned(),
             cancel: l.pick("Termin absagen", "Cancel appointment"),
             back: l.pick("Zu meinem Konto", "To my account"),
         },
     )
+}
+
+/// A mail's cancel link, opened: the booking and a button that cancels it (opening
+/// the link cancels nothing: mail scanners and link previews open links too).
+pub async fn cancel_link_page(
+    State(portal): State<Arc<Portal>>,
+    ctx: Ctx,
+    Path((code, signature)): Path<(String, String)>,
+) -> Response {
+    let p = portal.clone();
+    let (c, s) = (code.clone(), signature.clone());
+    match blocking(ctx.lang, move || p.booking_by_link(&c, &s)).await {
+        Ok(Some(b)) => {
+            let cancel = format!("/c/{code}/{signature}");
+            booking_page(&ctx, &portal, &b, false, &cancel, false)
+        }
+        Ok(None) => pages::not_found(State(portal), ctx).await,
+        Err(r) => r,
+    }
+}
+
+/// A mail's cancel link, confirmed: the booking is cancelled, logged in or not.
+pub async fn cancel_by_link(
+    State(portal): State<Arc<Portal>>,
+    Path((code, signature)): Path<(String, String)>,
+    Checked(ctx, _): Checked<CsrfForm>,
+) -> Response {
+    let l = ctx.lang;
+    let p = portal.clone();
+    let (c, s) = (code.clone(), signature.clone());
+    match blocking(l, move || p.cancel_by_link(&c, &s)).await {
+        Ok(Some(b)) => pages::message(
+            &ctx,
+            &portal,
+            StatusCode::OK,
+            l.pick("Termin abgesagt", "Appointment cancelled"),
+            vec![match l {
+                Lang::De => format!(
+                    "Ihr Termin am {} um {} Uhr ist abgesagt.",
+                    weekday(l, b.date),
+                    b.time.format("%H:%M")
+                ),
+                Lang::En => format!(
+                    "Your appointment on {} at {} is cancelled.",
+                    weekday(l, b.date),
+                    b.time.format("%H:%M")
+                ),
+            }],
+            vec![(
+                "/book".into(),
+                l.pick("Einen neuen Termin buchen", "Book another appointment")
+                    .into(),
+            )],
+        ),
+        // Not open (cancelled before, or past), or no such link: as the link shows it.
+        Ok(None) => cancel_link_page(State(portal), ctx, Path((code, signature))).await,
+        Err(r) => r,
+    }
 }
 
 /// The booking code as a QR code, for its owner only.

@@ -69,6 +69,10 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/book/service/{service}", get(book::day_or_times))
         .route("/bookings/{code}", get(book::booking))
         .route("/bookings/{code}/cancel", post(book::cancel))
+        .route(
+            "/c/{code}/{signature}",
+            get(book::cancel_link_page).post(book::cancel_by_link),
+        )
         .route("/bookings/{code}/qr.png", get(book::qr))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(bounds::BODY_BYTES))

@@ -280,6 +280,9 @@ pub struct BookingPage {
     pub code: String,
     pub details: Vec<(&'static str, String)>,
     pub can_cancel: bool,
+    pub qr: bool,
+    /// Where the cancel form goes: the account's route, or a mail's signed link.
+    pub cancel_action: String,
     pub cancel: &'static str,
     pub back: &'static str,
 }
