@@ -223,7 +223,7 @@ async function run(browser) {
   await powSolved(page, "times");
   await page.click('form[action="/book"] button[type="submit"]');
   const bookingPath = await page.path();
-  const code = bookingPath.match(/^\/bookings\/([^?]+)\?new=1$/)?.[1];
+  let code = bookingPath.match(/^\/bookings\/([^?]+)\?new=1$/)?.[1];
   if (!code) fail(`booking leads to ${bookingPath}`);
   await checkPage(page, "booked");
   await expectText(page, "booked", code, time);
@@ -234,6 +234,22 @@ async function run(browser) {
   if (!linkFromMail("/").length) fail("no mail");
   const mails = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), "utf8"));
   if (!mails.some((m) => m.includes(code))) fail(`no confirmation mail names ${code}`);
+
+  // Move it to another time: a new code, the old one cancelled.
+  await page.click(`main a[href="/bookings/${code}/move"]`);
+  await checkPage(page, "move: days");
+  await page.click(`main a[href^="/bookings/${code}/move?day="]`);
+  await checkPage(page, "move: times");
+  const movedTime = await page.eval(
+    `(() => { const r = document.querySelectorAll('input[name="time"]')[2]; r.click(); return r.value; })()`,
+  );
+  await powSolved(page, "move");
+  await page.click(`form[action="/bookings/${code}/move"] button[type="submit"]`);
+  const moved = (await page.path()).match(/^\/bookings\/([^?]+)\?new=1$/)?.[1];
+  if (!moved || moved === code) fail(`moving leads to ${await page.path()}`);
+  await checkPage(page, "moved");
+  await expectText(page, "moved", moved, movedTime);
+  code = moved;
 
   await page.click('a[href="/account"]');
   await checkPage(page, "account with a booking");

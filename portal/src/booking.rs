@@ -19,6 +19,8 @@ pub enum Refusal {
     Taken,
     TooManyOpen,
     NotVerified,
+    /// The booking to move is cancelled or past.
+    NotOpen,
 }
 
 impl Refusal {
@@ -45,6 +47,10 @@ impl Refusal {
                 "Sie haben schon so viele offene Termine, wie möglich sind. Sagen Sie einen ab, um einen neuen zu buchen.",
                 "You hold as many open appointments as allowed. Cancel one to book another.",
             ),
+            Refusal::NotOpen => lang.pick(
+                "Dieser Termin ist abgesagt oder vorbei und lässt sich nicht mehr verschieben.",
+                "This appointment is cancelled or past and can no longer be moved.",
+            ),
             Refusal::NotVerified => lang.pick(
                 "Bitte bestätigen Sie zuerst Ihre E-Mail-Adresse über den Link in unserer E-Mail.",
                 "Please confirm your e-mail address first, with the link in our e-mail.",
@@ -58,6 +64,26 @@ impl Refusal {
 pub struct FreeStart {
     pub start: Start,
     pub left: u32,
+}
+
+/// What the office is told of a booking.
+fn appointment(booking: &Booking) -> Appointment {
+    Appointment {
+        cancelled: booking.cancelled,
+        code: BookingCode::new(booking.code.clone()),
+        service: ServiceId::new(booking.service.clone()),
+        due: Timestamp::from_millis(booking.due_ms),
+    }
+}
+
+/// A booking the store did not take, as the citizen's answer.
+fn refused<T>(error: BookError) -> Result<Result<T, Refusal>, PortalError> {
+    match error {
+        BookError::SlotFull => Ok(Err(Refusal::Taken)),
+        BookError::TooManyOpen => Ok(Err(Refusal::TooManyOpen)),
+        BookError::NotOpen => Ok(Err(Refusal::NotOpen)),
+        BookError::Store(e) => Err(e.into()),
+    }
 }
 
 /// The booking code as a QR code (PNG, 8 pixels a module), for the kiosk's scanner.
@@ -117,28 +143,24 @@ impl Portal {
             .collect())
     }
 
-    /// Books a start time for a verified account, tells the office, and mails the
-    /// confirmation with its `.ics` — all durable before it returns.
-    pub fn book(
+    /// What booking `service_id` at `date` `time` asks of the store, when the rules
+    /// allow it for this account.
+    fn slot_request(
         &self,
         account: &crate::store::Account,
         service_id: &str,
         date: NaiveDate,
         time: NaiveTime,
-        lang: Lang,
-    ) -> Result<Result<Booking, Refusal>, PortalError> {
+    ) -> Result<(SlotRequest, Service), Refusal> {
         if !account.verified {
-            return Ok(Err(Refusal::NotVerified));
+            return Err(Refusal::NotVerified);
         }
-        let Some((department, service)) = self.service(service_id) else {
-            return Ok(Err(Refusal::Slot(SlotError::Unknown)));
-        };
+        let (department, service) = self
+            .service(service_id)
+            .ok_or(Refusal::Slot(SlotError::Unknown))?;
         let rules = self.rules(&department);
-        let now = self.now();
-        let due = match slots::check(&self.config(), &rules, &service.id, date, time, now) {
-            Ok(due) => due,
-            Err(e) => return Ok(Err(Refusal::Slot(e))),
-        };
+        let due = slots::check(&self.config(), &rules, &service.id, date, time, self.now())
+            .map_err(Refusal::Slot)?;
         let request = SlotRequest {
             account: account.id.clone(),
             department: department.id.to_string(),
@@ -149,25 +171,71 @@ impl Portal {
             capacity: rules.per_slot,
             open_limit: self.settings.open_bookings_per_account,
         };
-        let booking = match self.store.book(&request, now.as_millis()) {
+        Ok((request, service))
+    }
+
+    /// Books a start time for a verified account, tells the office, and mails the
+    /// confirmation with its `.ics` — all durable before it returns.
+    pub fn book(
+        &self,
+        account: &crate::store::Account,
+        service_id: &str,
+        date: NaiveDate,
+        time: NaiveTime,
+        lang: Lang,
+    ) -> Result<Result<Booking, Refusal>, PortalError> {
+        let (request, service) = match self.slot_request(account, service_id, date, time) {
+            Ok(r) => r,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let booking = match self.store.book(&request, self.now_ms()) {
             Ok(b) => b,
-            Err(BookError::SlotFull) => return Ok(Err(Refusal::Taken)),
-            Err(BookError::TooManyOpen) => return Ok(Err(Refusal::TooManyOpen)),
-            Err(BookError::Store(e)) => return Err(e.into()),
+            Err(e) => return refused(e),
         };
-        let appointment = Appointment {
-            cancelled: false,
-            code: BookingCode::new(booking.code.clone()),
-            service: service.id.clone(),
-            due: Timestamp::from_millis(booking.due_ms),
-        };
-        if let Err(e) = self.office.book(date, appointment) {
+        if let Err(e) = self.office.book(date, appointment(&booking)) {
             // Not in the office: the slot goes back, and the citizen is told it failed.
             self.store.unbook(&booking.code)?;
             return Err(PortalError::Office(e));
         }
-        self.confirmation(account, &booking, &service, lang)?;
+        self.confirmation(account, &booking, &service, lang, None)?;
         Ok(Ok(booking))
+    }
+
+    /// Moves an open booking of the account to another start time of its service:
+    /// a new booking (and code) and the old one cancelled, in one step of the store;
+    /// the office hears of both, and the citizen gets the new confirmation.
+    pub fn reschedule(
+        &self,
+        account: &crate::store::Account,
+        code: &str,
+        date: NaiveDate,
+        time: NaiveTime,
+        lang: Lang,
+    ) -> Result<Result<Booking, Refusal>, PortalError> {
+        let Some(old) = self
+            .store
+            .booking(code)?
+            .filter(|b| b.account == account.id)
+        else {
+            return Ok(Err(Refusal::NotOpen));
+        };
+        let (request, service) = match self.slot_request(account, &old.service, date, time) {
+            Ok(r) => r,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let now = self.now_ms();
+        let release = self.cancelled_place_returns(now);
+        let (new, old) = match self.store.reschedule(code, &request, now, release) {
+            Ok(moved) => moved,
+            Err(e) => return refused(e),
+        };
+        if let Err(e) = self.office.book(date, appointment(&new)) {
+            self.store.undo_reschedule(&new, &old)?;
+            return Err(PortalError::Office(e));
+        }
+        self.cancelled_in_office(&old);
+        self.confirmation(account, &new, &service, lang, Some(&old))?;
+        Ok(Ok(new))
     }
 
     fn confirmation(
@@ -176,6 +244,7 @@ impl Portal {
         booking: &Booking,
         service: &Service,
         lang: Lang,
+        moved_from: Option<&Booking>,
     ) -> Result<(), PortalError> {
         let config = self.config();
         let office = &config.office.name;
@@ -188,12 +257,28 @@ impl Portal {
         let code = &booking.code;
         let link = self.link(&format!("/bookings/{code}"));
         let cancel = self.cancel_link(code);
+        let booked = match (lang, moved_from) {
+            (Lang::De, None) => "Ihr Termin ist gebucht.".to_owned(),
+            (Lang::En, None) => "Your appointment is booked.".to_owned(),
+            (Lang::De, Some(old)) => format!(
+                "Ihr Termin ist verschoben. Der bisherige Termin am {} um {} Uhr ({}) ist abgesagt; hier der neue:",
+                old.date.format("%d.%m.%Y"),
+                old.time.format("%H:%M"),
+                old.code
+            ),
+            (Lang::En, Some(old)) => format!(
+                "Your appointment is moved. The earlier one on {} at {} ({}) is cancelled; this is the new one:",
+                old.date.format("%d.%m.%Y"),
+                old.time.format("%H:%M"),
+                old.code
+            ),
+        };
         let text = match lang {
             Lang::De => format!(
-                "Guten Tag,\n\nIhr Termin ist gebucht.\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich am Termintag mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher).\n\nVerschieben oder absagen in Ihrem Konto: {link}\nAbsagen ohne Anmeldung: {cancel}\n"
+                "Guten Tag,\n\n{booked}\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich am Termintag mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher).\n\nVerschieben oder absagen in Ihrem Konto: {link}\nAbsagen ohne Anmeldung: {cancel}\n"
             ),
             Lang::En => format!(
-                "Hello,\n\nYour appointment is booked.\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nOn the day, check in with this code at the kiosk in the foyer (from an hour before).\n\nMove or cancel it in your account: {link}\nCancel without logging in: {cancel}\n"
+                "Hello,\n\n{booked}\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nOn the day, check in with this code at the kiosk in the foyer (from an hour before).\n\nMove or cancel it in your account: {link}\nCancel without logging in: {cancel}\n"
             ),
         };
         self.mailer.send(&Mail {
@@ -280,10 +365,8 @@ impl Portal {
     /// an office that cannot take it now is logged (its day still lists the booking).
     pub(crate) fn cancelled_in_office(&self, booking: &Booking) {
         let appointment = Appointment {
-            code: BookingCode::new(booking.code.clone()),
-            service: ServiceId::new(booking.service.clone()),
-            due: Timestamp::from_millis(booking.due_ms),
             cancelled: true,
+            ..appointment(booking)
         };
         if let Err(error) = self.office.cancel(booking.date, appointment) {
             tracing::error!(code = %booking.code, date = %booking.date, %error, "the office did not take a cancellation");

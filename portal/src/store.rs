@@ -126,6 +126,9 @@ pub enum BookError {
     SlotFull,
     #[error("the account holds as many open bookings as it may")]
     TooManyOpen,
+    /// The booking to move is not the account's, or not open (cancelled or past).
+    #[error("the booking is not open")]
+    NotOpen,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -483,10 +486,72 @@ impl Store {
     /// than its capacity, however many ask at once.
     pub fn book(&self, request: &SlotRequest, now_ms: u64) -> Result<Booking, BookError> {
         let _writing = self.lock();
+        let mut batch = sled::Batch::default();
+        let booking = self.book_into(&mut batch, request, now_ms, None)?;
+        self.commit(batch)?;
+        Ok(booking)
+    }
+
+    /// Moves an open booking of the account to another start time: the new booking,
+    /// and the old one cancelled with its place held until `release_ms`, in one step.
+    /// Returns the new booking and the old one.
+    pub fn reschedule(
+        &self,
+        old_code: &str,
+        request: &SlotRequest,
+        now_ms: u64,
+        release_ms: u64,
+    ) -> Result<(Booking, Booking), BookError> {
+        let _writing = self.lock();
+        let Some(mut old) = self
+            .booking(old_code)?
+            .filter(|b| b.account == request.account && !b.cancelled && b.due_ms > now_ms)
+        else {
+            return Err(BookError::NotOpen);
+        };
+        let mut batch = sled::Batch::default();
+        let new = self.book_into(&mut batch, request, now_ms, Some(&old.code))?;
+        old.cancelled = true;
+        batch.insert(
+            format!("b/{}", old.code).as_bytes(),
+            serde_json::to_vec(&old).map_err(StoreError::from)?,
+        );
+        hold(&mut batch, &old, release_ms);
+        self.commit(batch)?;
+        Ok((new, old))
+    }
+
+    /// Takes back a move the office did not take: the new booking goes, the old one
+    /// is open again in its place.
+    pub fn undo_reschedule(&self, new: &Booking, old: &Booking) -> Result<(), StoreError> {
+        let _writing = self.lock();
+        let mut batch = sled::Batch::default();
+        batch.remove(format!("b/{}", new.code).as_bytes());
+        batch.remove(format!("ab/{}/{}", new.account, new.code).as_bytes());
+        batch.remove(format!("{}{}", slot_key(new), new.code).as_bytes());
+        let mut reopened = old.clone();
+        reopened.cancelled = false;
+        batch.insert(
+            format!("b/{}", old.code).as_bytes(),
+            serde_json::to_vec(&reopened)?,
+        );
+        batch.insert(format!("{}{}", slot_key(old), old.code).as_bytes(), &[]);
+        self.commit(batch)
+    }
+
+    /// Adds a new booking for `request` to `batch` when its start time has room and
+    /// the account may hold one more (`replacing`, a booking being moved, not counted).
+    fn book_into(
+        &self,
+        batch: &mut sled::Batch,
+        request: &SlotRequest,
+        now_ms: u64,
+        replacing: Option<&str>,
+    ) -> Result<Booking, BookError> {
         let open = self
             .bookings_of(&request.account)?
             .iter()
-            .filter(|b| !b.cancelled && b.due_ms > now_ms)
+            .filter(|b| !b.cancelled && b.due_ms > now_ms && Some(b.code.as_str()) != replacing)
             .count();
         if open >= request.open_limit as usize {
             return Err(BookError::TooManyOpen);
@@ -503,7 +568,6 @@ impl Store {
             cancelled: false,
         };
         let slot = slot_key(&booking);
-        let mut batch = sled::Batch::default();
         let mut taken = 0;
         for entry in self.db.scan_prefix(slot.as_bytes()) {
             let (key, value) = entry.map_err(StoreError::from)?;
@@ -534,7 +598,6 @@ impl Store {
             &[],
         );
         batch.insert(format!("{slot}{}", booking.code).as_bytes(), &[]);
-        self.commit(batch)?;
         Ok(booking)
     }
 
@@ -637,6 +700,43 @@ fn slot_key(booking: &Booking) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_move_the_office_did_not_take_is_undone_to_the_old_booking() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let request = |h| SlotRequest {
+            account: "a1".into(),
+            department: "buergerbuero".into(),
+            service: "reisepass".into(),
+            date,
+            time: NaiveTime::from_hms_opt(h, 0, 0).unwrap(),
+            due_ms: 10_000,
+            capacity: 1,
+            open_limit: 1,
+        };
+        let old = store.book(&request(10), 0).unwrap();
+        let (new, cancelled) = store.reschedule(&old.code, &request(11), 0, 5_000).unwrap();
+        assert!(cancelled.cancelled);
+        assert_eq!(store.taken("buergerbuero", date, old.time, 0), 1, "held");
+        assert_eq!(store.taken("buergerbuero", date, new.time, 0), 1);
+        // A second move of the cancelled one, or of another account's: not open.
+        assert!(matches!(
+            store.reschedule(&old.code, &request(12), 0, 5_000),
+            Err(BookError::NotOpen)
+        ));
+        store.undo_reschedule(&new, &cancelled).unwrap();
+        assert!(store.booking(&new.code).unwrap().is_none());
+        assert!(!store.booking(&old.code).unwrap().unwrap().cancelled);
+        assert_eq!(
+            store.taken("buergerbuero", date, old.time, 10_000),
+            1,
+            "booked again"
+        );
+        assert_eq!(store.taken("buergerbuero", date, new.time, 0), 0);
+        assert_eq!(store.bookings_of("a1").unwrap().len(), 1);
+    }
 
     #[test]
     fn a_key_is_made_once_and_kept_across_restarts() {

@@ -378,6 +378,95 @@ async fn the_mails_cancel_link_cancels_without_a_login_once_confirmed() {
 }
 
 #[tokio::test]
+async fn a_booking_moves_to_another_time_in_one_step_even_at_the_limit() {
+    // One open booking per account: the one being moved does not count.
+    let site = Site::with(|s| s.open_bookings_per_account = 1);
+    let mut erika = site.citizen("erika@example.org").await;
+    let old = erika
+        .book("reisepass", "2026-11-24", "10:00")
+        .await
+        .booking_code();
+    let page = erika.get(&format!("/bookings/{old}")).await;
+    assert!(
+        page.body
+            .contains(&format!("href=\"/bookings/{old}/move\""))
+    );
+    let page = erika.get(&format!("/bookings/{old}/move")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(&format!("/bookings/{old}/move?day=2026-11-25"))
+    );
+    let page = erika
+        .get(&format!("/bookings/{old}/move?day=2026-11-25"))
+        .await;
+    assert!(
+        page.body
+            .contains(&format!("action=\"/bookings/{old}/move\""))
+    );
+    assert!(page.body.contains("value=\"11:00\""));
+    let fields = [("day", "2026-11-25"), ("time", "11:00")];
+    let page = erika.post(&format!("/bookings/{old}/move"), &fields).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let new = page.booking_code();
+    assert_ne!(new, old, "a new code: the kiosk cannot mistake the two");
+    // The old one is cancelled, its place held; the office heard of both.
+    let store = &site.portal.store;
+    assert!(store.booking(&old).unwrap().unwrap().cancelled);
+    assert!(!store.booking(&new).unwrap().unwrap().cancelled);
+    assert!(
+        site.door
+            .booked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, a)| a.code.as_str() == new)
+    );
+    let cancelled = site.door.cancelled.lock().unwrap().clone();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].1.code.as_str(), old);
+    let mail = site.mails_to("erika@example.org").pop().unwrap();
+    assert!(mail.subject.contains(&new) && mail.subject.contains("25.11.2026"));
+    assert!(
+        mail.text.contains("verschoben") && mail.text.contains(&old),
+        "{}",
+        mail.text
+    );
+    // A cancelled booking moves no more; another account's is unknown.
+    assert_eq!(
+        erika.get(&format!("/bookings/{old}/move")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let mut max = site.citizen("max@example.org").await;
+    assert_eq!(
+        max.get(&format!("/bookings/{new}/move")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    max.get("/book/service/reisepass?day=2026-11-25").await;
+    let page = max.post(&format!("/bookings/{new}/move"), &fields).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    // To a full start time: refused, and the booking stays where it was.
+    assert_eq!(
+        max.book("reisepass", "2026-11-25", "11:15").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut third = site.citizen("c@example.org").await;
+    assert_eq!(
+        third.book("reisepass", "2026-11-25", "11:15").await.status,
+        StatusCode::SEE_OTHER
+    );
+    erika
+        .get(&format!("/bookings/{new}/move?day=2026-11-25"))
+        .await;
+    let fields = [("day", "2026-11-25"), ("time", "11:15")];
+    let page = erika.post(&format!("/bookings/{new}/move"), &fields).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("inzwischen vergeben"), "{}", page.body);
+    assert!(!store.booking(&new).unwrap().unwrap().cancelled);
+    assert_eq!(site.door.cancelled.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn without_a_cool_down_a_cancelled_place_returns_at_once() {
     let site = Site::with(|s| s.cancelled_place_returns_after_minutes = 0);
     let mut erika = site.citizen("erika@example.org").await;

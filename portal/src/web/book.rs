@@ -17,6 +17,7 @@ use crate::Portal;
 use crate::booking::Refusal;
 use crate::i18n::Lang;
 use crate::slots::SlotError;
+use crate::store::Account;
 
 fn name(l: Lang, n: &aufruf_model::config::Name) -> String {
     match l {
@@ -150,14 +151,50 @@ pub async fn day_or_times(
     let Some((department, service)) = portal.service(&service) else {
         return pages::not_found(State(portal), ctx).await;
     };
-    if q.day.is_empty() {
-        return days_page(&portal, &ctx, &department, &service);
+    let choosing = Choosing {
+        department,
+        service,
+        moving: None,
+    };
+    day_or_times_of(&portal, &ctx, &choosing, &q.day)
+}
+
+/// What the citizen chooses a day and a time for: a new booking of `service`, or
+/// moving the booking `moving` (of that service) to another time.
+struct Choosing<'a> {
+    department: Department,
+    service: Service,
+    moving: Option<&'a str>,
+}
+
+impl Choosing<'_> {
+    /// The page listing the days; `?day=` opens a day's times.
+    fn days(&self) -> String {
+        match self.moving {
+            None => format!("/book/service/{}", self.service.id),
+            Some(code) => format!("/bookings/{code}/move"),
+        }
+    }
+
+    /// Where the times form goes.
+    fn action(&self) -> String {
+        match self.moving {
+            None => "/book".to_owned(),
+            Some(code) => format!("/bookings/{code}/move"),
+        }
+    }
+}
+
+/// The days, or with `day` that day's free times.
+fn day_or_times_of(portal: &Portal, ctx: &Ctx, choosing: &Choosing, day: &str) -> Response {
+    if day.is_empty() {
+        return days_page(portal, ctx, choosing);
     }
     let l = ctx.lang;
-    let Ok(day) = NaiveDate::parse_from_str(&q.day, "%Y-%m-%d") else {
+    let Ok(day) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
         return pages::message(
-            &ctx,
-            &portal,
+            ctx,
+            portal,
             StatusCode::BAD_REQUEST,
             l.pick("Ungültiges Datum", "Invalid date"),
             vec![
@@ -168,19 +205,20 @@ pub async fn day_or_times(
                 .to_owned(),
             ],
             vec![(
-                format!("/book/service/{}", service.id),
+                choosing.days(),
                 l.pick("Tage ansehen", "See the days").into(),
             )],
         );
     };
-    times_page(&portal, &ctx, &department, &service, day, None)
+    times_page(portal, ctx, choosing, day, None)
 }
 
 /// A month of bookable days: its name with the year, and each day's link and short label.
 type Month = (String, Vec<(String, String)>);
 
-/// The days grouped by month, each day as "Fr 27.11." (its month heading gives the year).
-fn months(l: Lang, service: &str, days: Vec<NaiveDate>) -> Vec<Month> {
+/// The days grouped by month, each day as "Fr 27.11." (its month heading gives the year)
+/// linking to `{days}?day=…`.
+fn months(l: Lang, days_path: &str, days: Vec<NaiveDate>) -> Vec<Month> {
     use chrono::Datelike;
     const DE: [&str; 12] = [
         "Januar",
@@ -214,7 +252,7 @@ fn months(l: Lang, service: &str, days: Vec<NaiveDate>) -> Vec<Month> {
             Lang::En => format!("{short} {}", d.format("%d %b")),
         };
         if let Some((_, list)) = months.last_mut() {
-            list.push((format!("/book/service/{service}?day={d}"), label));
+            list.push((format!("{days_path}?day={d}"), label));
         }
     }
     months
@@ -231,21 +269,34 @@ struct DaysPage {
     empty: &'static str,
 }
 
-fn days_page(portal: &Portal, ctx: &Ctx, department: &Department, service: &Service) -> Response {
+fn days_page(portal: &Portal, ctx: &Ctx, choosing: &Choosing) -> Response {
     let l = ctx.lang;
-    let heading = l.pick("An welchem Tag?", "On which day?");
+    let (department, service) = (&choosing.department, &choosing.service);
+    let (heading, back, service_line) = match choosing.moving {
+        None => (
+            l.pick("An welchem Tag?", "On which day?"),
+            format!("/book/department/{}", department.id),
+            name(l, &service.name),
+        ),
+        Some(code) => (
+            l.pick("Auf welchen Tag verschieben?", "Move to which day?"),
+            format!("/bookings/{code}"),
+            format!(
+                "{} – {} {code}",
+                name(l, &service.name),
+                l.pick("Termin", "appointment")
+            ),
+        ),
+    };
     render(
         ctx,
         StatusCode::OK,
         &DaysPage {
             c: Chrome::new(ctx, portal, heading),
-            back: (
-                format!("/book/department/{}", department.id),
-                l.pick("Zurück", "Back").into(),
-            ),
+            back: (back, l.pick("Zurück", "Back").into()),
             heading,
-            service: name(l, &service.name),
-            months: months(l, service.id.as_str(), portal.days(service, department)),
+            service: service_line,
+            months: months(l, &choosing.days(), portal.days(service, department)),
             empty: l.pick(
                 "Zurzeit sind keine Termine frei.",
                 "No appointments are free at the moment.",
@@ -257,12 +308,12 @@ fn days_page(portal: &Portal, ctx: &Ctx, department: &Department, service: &Serv
 fn times_page(
     portal: &Portal,
     ctx: &Ctx,
-    department: &Department,
-    service: &Service,
+    choosing: &Choosing,
     day: NaiveDate,
     problem: Option<&'static str>,
 ) -> Response {
     let l = ctx.lang;
+    let (department, service) = (&choosing.department, &choosing.service);
     let starts = match (portal.free_starts(service, department, day), problem) {
         (Ok(s), _) => s,
         // A refused booking for a day that is not open to booking: the form again,
@@ -276,7 +327,7 @@ fn times_page(
                 l.pick("Dieser Tag geht nicht", "This day is not possible"),
                 vec![Refusal::Slot(e).text(l).to_owned()],
                 vec![(
-                    format!("/book/service/{}", service.id),
+                    choosing.days(),
                     l.pick("Tage ansehen", "See the days").into(),
                 )],
             );
@@ -308,9 +359,10 @@ fn times_page(
                 .into_iter()
                 .collect(),
             back: (
-                format!("/book/service/{}", service.id),
+                choosing.days(),
                 l.pick("Anderen Tag wählen", "Choose another day").into(),
             ),
+            action: choosing.action(),
             heading: heading.to_owned(),
             intro,
             service: service.id.to_string(),
@@ -321,7 +373,10 @@ fn times_page(
                 .iter()
                 .map(|s| s.start.time.format("%H:%M").to_string())
                 .collect(),
-            submit: l.pick("Termin verbindlich buchen", "Book this appointment"),
+            submit: match choosing.moving {
+                None => l.pick("Termin verbindlich buchen", "Book this appointment"),
+                Some(_) => l.pick("Termin hierhin verschieben", "Move the appointment here"),
+            },
             empty: l.pick(
                 "An diesem Tag ist nichts mehr frei.",
                 "Nothing is free on this day any more.",
@@ -352,19 +407,30 @@ pub async fn book(
     State(portal): State<Arc<Portal>>,
     SignedInForm(ctx, account, f): SignedInForm<BookForm>,
 ) -> Response {
-    let l = ctx.lang;
     let Some((department, service)) = portal.service(&f.service) else {
         return pages::not_found(State(portal), ctx).await;
     };
+    let choosing = Choosing {
+        department,
+        service,
+        moving: None,
+    };
+    choose(portal, ctx, account, &choosing, f).await
+}
+
+/// A day and time chosen on the times form: checked, its proof of work taken, then
+/// booked (or the booking moved there).
+async fn choose(
+    portal: Arc<Portal>,
+    ctx: Ctx,
+    account: Account,
+    choosing: &Choosing<'_>,
+    f: BookForm,
+) -> Response {
+    let l = ctx.lang;
     let Ok(day) = NaiveDate::parse_from_str(&f.day, "%Y-%m-%d") else {
-        return times_page(
-            &portal,
-            &ctx,
-            &department,
-            &service,
-            portal_today(&portal),
-            Some(Refusal::Slot(SlotError::NotAStart).text(l)),
-        );
+        let text = Refusal::Slot(SlotError::NotAStart).text(l);
+        return times_page(&portal, &ctx, choosing, portal_today(&portal), Some(text));
     };
     let time = if f.time.is_empty() {
         None
@@ -377,15 +443,21 @@ pub async fn book(
         } else {
             Refusal::Slot(SlotError::NotAStart).text(l)
         };
-        return times_page(&portal, &ctx, &department, &service, day, Some(text));
+        return times_page(&portal, &ctx, choosing, day, Some(text));
     };
     if let Err(refusal) = portal.pow.check(&f.pow, portal.now_ms()) {
         let text = pages::pow_problem(l, refusal);
-        return times_page(&portal, &ctx, &department, &service, day, Some(text));
+        return times_page(&portal, &ctx, choosing, day, Some(text));
     }
     let p = portal.clone();
-    let service_id = service.id.to_string();
-    match blocking(l, move || p.book(&account, &service_id, day, time, l)).await {
+    let service_id = choosing.service.id.to_string();
+    let moving = choosing.moving.map(str::to_owned);
+    let done = blocking(l, move || match moving {
+        None => p.book(&account, &service_id, day, time, l),
+        Some(code) => p.reschedule(&account, &code, day, time, l),
+    })
+    .await;
+    match done {
         Ok(Ok(booking)) => ctx.redirect(&format!("/bookings/{}?new=1", booking.code)),
         Ok(Err(Refusal::NotVerified)) => pages::message(
             &ctx,
@@ -402,16 +474,55 @@ pub async fn book(
             )],
         ),
         Ok(Err(Refusal::Slot(SlotError::Unknown))) => pages::not_found(State(portal), ctx).await,
-        Ok(Err(refusal)) => times_page(
-            &portal,
-            &ctx,
-            &department,
-            &service,
-            day,
-            Some(refusal.text(l)),
-        ),
+        Ok(Err(refusal)) => times_page(&portal, &ctx, choosing, day, Some(refusal.text(l))),
         Err(r) => r,
     }
+}
+
+/// The account's open booking `code`, with its department and service.
+fn open_booking(portal: &Portal, account: &Account, code: &str) -> Option<(Department, Service)> {
+    let booking = portal
+        .store
+        .booking(code)
+        .ok()
+        .flatten()
+        .filter(|b| b.account == account.id && !b.cancelled && b.due_ms > portal.now_ms())?;
+    portal.service(&booking.service)
+}
+
+/// Moving a booking: its service's days, or a day's times.
+pub async fn move_page(
+    State(portal): State<Arc<Portal>>,
+    SignedIn(ctx, account): SignedIn,
+    Path(code): Path<String>,
+    Query(q): Query<DayQuery>,
+) -> Response {
+    let Some((department, service)) = open_booking(&portal, &account, &code) else {
+        return pages::not_found(State(portal), ctx).await;
+    };
+    let choosing = Choosing {
+        department,
+        service,
+        moving: Some(&code),
+    };
+    day_or_times_of(&portal, &ctx, &choosing, &q.day)
+}
+
+/// Moving a booking to the day and time chosen.
+pub async fn move_to(
+    State(portal): State<Arc<Portal>>,
+    Path(code): Path<String>,
+    SignedInForm(ctx, account, f): SignedInForm<BookForm>,
+) -> Response {
+    let Some((department, service)) = open_booking(&portal, &account, &code) else {
+        return pages::not_found(State(portal), ctx).await;
+    };
+    let choosing = Choosing {
+        department,
+        service,
+        moving: Some(&code),
+    };
+    choose(portal.clone(), ctx, account, &choosing, f).await
 }
 
 fn portal_today(portal: &Portal) -> NaiveDate {
@@ -495,6 +606,12 @@ fn booking_page(
                 (l.pick("Ort", "Place"), config.office.name.clone()),
             ],
             can_cancel: open,
+            move_to: (open && qr).then(|| {
+                (
+                    format!("/bookings/{}/move", b.code),
+                    l.pick("Termin verschieben", "Move appointment"),
+                )
+            }),
             cancel_action: cancel.to_owned(),
             cancel: l.pick("Termin absagen", "Cancel appointment"),
             back: l.pick("Zu meinem Konto", "To my account"),
@@ -618,7 +735,7 @@ mod tests {
             .iter()
             .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap())
             .collect();
-        let de = months(Lang::De, "reisepass", days.clone());
+        let de = months(Lang::De, "/book/service/reisepass", days.clone());
         assert_eq!(
             de,
             vec![
@@ -644,9 +761,9 @@ mod tests {
                 ),
             ]
         );
-        let en = months(Lang::En, "reisepass", days);
+        let en = months(Lang::En, "/book/service/reisepass", days);
         assert_eq!(en[1].0, "December 2026");
         assert_eq!(en[0].1[0].1, "Fr 27 Nov");
-        assert!(months(Lang::De, "reisepass", Vec::new()).is_empty());
+        assert!(months(Lang::De, "/book/service/reisepass", Vec::new()).is_empty());
     }
 }

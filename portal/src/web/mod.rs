@@ -70,6 +70,10 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/bookings/{code}", get(book::booking))
         .route("/bookings/{code}/cancel", post(book::cancel))
         .route(
+            "/bookings/{code}/move",
+            get(book::move_page).post(book::move_to),
+        )
+        .route(
             "/c/{code}/{signature}",
             get(book::cancel_link_page).post(book::cancel_by_link),
         )

@@ -230,6 +230,8 @@ pub struct SlotsPage {
     pub c: Chrome,
     pub errors: Vec<(String, String)>,
     pub back: (String, String),
+    /// Where the form goes: `/book`, or `/bookings/<code>/move`.
+    pub action: String,
     pub heading: String,
     pub intro: Vec<String>,
     pub service: String,
@@ -280,6 +282,8 @@ pub struct BookingPage {
     pub code: String,
     pub details: Vec<(&'static str, String)>,
     pub can_cancel: bool,
+    /// The owner's link to move the booking while it is open.
+    pub move_to: Option<(String, &'static str)>,
     pub qr: bool,
     /// Where the cancel form goes: the account's route, or a mail's signed link.
     pub cancel_action: String,
