@@ -94,13 +94,18 @@ impl QrImage {
             .ok_or(too_large)?;
         let step = module_px as usize;
         let mut pixels = Vec::with_capacity((side as usize) * (side as usize));
-        for py in 0..side as usize {
-            for px in 0..side as usize {
-                let (mx, my) = (px / step, py / step);
+        let mut row = Vec::with_capacity(side as usize);
+        // One row of pixels per row of modules, repeated `step` times.
+        for my in 0..modules {
+            row.clear();
+            for mx in 0..modules {
                 let dark = mx >= QUIET_ZONE
                     && my >= QUIET_ZONE
                     && self.is_dark(mx - QUIET_ZONE, my - QUIET_ZONE);
-                pixels.push(if dark { 0 } else { 255 });
+                row.extend(std::iter::repeat_n(if dark { 0 } else { 255 }, step));
+            }
+            for _ in 0..step {
+                pixels.extend_from_slice(&row);
             }
         }
         Ok(GreyImage {
@@ -159,6 +164,34 @@ impl GreyImage {
         }
         Ok(out)
     }
+
+    /// The picture as a 1-bit PNG, for pictures of black and white only (a QR code):
+    /// an eighth of the data to compress, and fast compression. Grey is rounded to
+    /// the nearer of the two.
+    pub fn to_png_bilevel(&self) -> Result<Vec<u8>, png::EncodingError> {
+        let width = self.width as usize;
+        let mut packed = Vec::with_capacity(width.div_ceil(8) * self.height as usize);
+        for row in self.pixels.chunks(width.max(1)) {
+            for byte in row.chunks(8) {
+                let bits = byte
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |acc, (i, p)| acc | (u8::from(*p >= 128) << (7 - i)));
+                packed.push(bits);
+            }
+        }
+        let mut out = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut out, self.width, self.height);
+            encoder.set_color(png::ColorType::Grayscale);
+            encoder.set_depth(png::BitDepth::One);
+            encoder.set_compression(png::Compression::Fast);
+            let mut writer = encoder.write_header()?;
+            writer.write_image_data(&packed)?;
+            writer.finish()?;
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +237,23 @@ mod tests {
         assert_eq!(command.len(), 8 + dots.div_ceil(8) * dots);
         // The top-left finder pattern starts dark.
         assert_eq!(command[8] & 0x80, 0x80);
+    }
+
+    #[test]
+    fn a_bilevel_png_holds_the_same_picture() {
+        // 5 modules of 3 px plus the quiet zone: a width that is no multiple of 8.
+        let image = QrImage::encode("K7M2X9PQ").unwrap().to_grey(3).unwrap();
+        assert_ne!(image.width % 8, 0);
+        let png = image.to_png_bilevel().unwrap();
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png.as_slice()));
+        decoder.set_transformations(png::Transformations::EXPAND);
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((info.width, info.height), (image.width, image.height));
+        assert_eq!(info.bit_depth, png::BitDepth::Eight);
+        pixels.truncate(info.buffer_size());
+        assert_eq!(pixels, image.pixels);
     }
 
     #[test]

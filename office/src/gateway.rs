@@ -27,7 +27,17 @@ impl<R: Replication> GatewayService<R> {
 
     /// Feeds a booked appointment into its day, durably.
     pub fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), ServiceError> {
-        self.office.book(date, appointment)
+        self.office.book(date, &[appointment])
+    }
+
+    /// Feeds several bookings and cancellations (each `Appointment` says which) into
+    /// their day in one durable change: the portal groups those that arrive together.
+    pub fn book_all(
+        &self,
+        date: NaiveDate,
+        appointments: &[Appointment],
+    ) -> Result<(), ServiceError> {
+        self.office.book(date, appointments)
     }
 
     /// Cancels a booked appointment in its day, durably: the booking written again,
@@ -35,10 +45,10 @@ impl<R: Replication> GatewayService<R> {
     pub fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), ServiceError> {
         self.office.book(
             date,
-            Appointment {
+            &[Appointment {
                 cancelled: true,
                 ..appointment
-            },
+            }],
         )
     }
 

@@ -364,17 +364,29 @@ impl<D: Documents> Office<D> {
         self.days.retain(|d, _| *d >= date);
     }
 
-    /// Feeds a booking into the day (the gateway does this for the portal).
-    pub fn book(&mut self, date: NaiveDate, appointment: Appointment) -> Result<(), OfficeError> {
+    /// Feeds bookings (or their cancellations) into the day in one durable change
+    /// (the gateway does this for the portal): one signature and one flush for all
+    /// the bookings that arrived together.
+    pub fn book(
+        &mut self,
+        date: NaiveDate,
+        appointments: &[Appointment],
+    ) -> Result<(), OfficeError> {
+        if appointments.is_empty() {
+            return Ok(());
+        }
         let name = document_name(date)?;
         let document = name.to_string();
-        let event = Event::Booked(appointment);
         let sealer = Sealer {
             signer: &*self.keys.signer,
             document: &document,
         };
-        self.documents
-            .change_durably(&name, &mut |tx| day_doc::write_event(tx, &event, &sealer))?;
+        self.documents.change_durably(&name, &mut |tx| {
+            for appointment in appointments {
+                day_doc::write_event(tx, &Event::Booked(appointment.clone()), &sealer)?;
+            }
+            Ok(())
+        })?;
         self.refresh(date)
     }
 

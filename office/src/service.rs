@@ -695,14 +695,14 @@ impl<R: Replication> OfficeService<R> {
             .ok_or_else(|| ServiceError::Internal(format!("ticket {id} vanished")))
     }
 
-    /// Feeds a booking into its day (the gateway's action), then publishes the views.
+    /// Feeds bookings into their day in one change (the gateway's action).
     pub(crate) fn book(
         &self,
         date: NaiveDate,
-        appointment: aufruf_model::Appointment,
+        appointments: &[aufruf_model::Appointment],
     ) -> Result<(), ServiceError> {
         let mut office = self.office();
-        office.book(date, appointment)?;
+        office.book(date, appointments)?;
         Ok(())
     }
 

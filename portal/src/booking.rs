@@ -89,7 +89,7 @@ fn refused<T>(error: BookError) -> Result<Result<T, Refusal>, PortalError> {
 /// The booking code as a QR code (PNG, 8 pixels a module), for the kiosk's scanner.
 pub fn qr_png(code: &str) -> Option<Vec<u8>> {
     let image = aufruf_hardware::QrImage::encode(code).ok()?;
-    image.to_grey(8).ok()?.to_png().ok()
+    image.to_grey(8).ok()?.to_png_bilevel().ok()
 }
 
 impl Portal {
@@ -192,7 +192,7 @@ impl Portal {
             Ok(b) => b,
             Err(e) => return refused(e),
         };
-        if let Err(e) = self.office.book(date, appointment(&booking)) {
+        if let Err(e) = self.into_office(date, appointment(&booking)) {
             // Not in the office: the slot goes back, and the citizen is told it failed.
             self.store.unbook(&booking.code)?;
             return Err(PortalError::Office(e));
@@ -229,7 +229,7 @@ impl Portal {
             Ok(moved) => moved,
             Err(e) => return refused(e),
         };
-        if let Err(e) = self.office.book(date, appointment(&new)) {
+        if let Err(e) = self.into_office(date, appointment(&new)) {
             self.store.undo_reschedule(&new, &old)?;
             return Err(PortalError::Office(e));
         }
@@ -368,7 +368,7 @@ impl Portal {
             cancelled: true,
             ..appointment(booking)
         };
-        if let Err(error) = self.office.cancel(booking.date, appointment) {
+        if let Err(error) = self.into_office(booking.date, appointment) {
             tracing::error!(code = %booking.code, date = %booking.date, %error, "the office did not take a cancellation");
         }
     }
@@ -379,7 +379,9 @@ mod tests {
     #[test]
     fn the_qr_code_reads_back_as_the_booking_code() {
         let png = super::qr_png("K7M2X9PQ").unwrap();
-        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+        // 1 bit per pixel in the file; 8 to read it.
+        decoder.set_transformations(png::Transformations::EXPAND);
         let mut reader = decoder.read_info().unwrap();
         let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut pixels).unwrap();

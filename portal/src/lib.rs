@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod booking;
+pub mod door_queue;
 pub mod i18n;
 pub mod limits;
 pub mod mail;
@@ -41,6 +42,18 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
     /// Cancels a booked appointment in its day, durably.
     fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
+    /// Feeds bookings and cancellations (each says which) into a day, durably; the
+    /// gateway writes them as one change.
+    fn book_all(&self, date: NaiveDate, appointments: &[Appointment]) -> Result<(), String> {
+        for a in appointments {
+            if a.cancelled {
+                self.cancel(date, a.clone())?;
+            } else {
+                self.book(date, a.clone())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
@@ -54,6 +67,10 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
 
     fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
         GatewayService::cancel(self, date, appointment).map_err(|e| e.to_string())
+    }
+
+    fn book_all(&self, date: NaiveDate, appointments: &[Appointment]) -> Result<(), String> {
+        GatewayService::book_all(self, date, appointments).map_err(|e| e.to_string())
     }
 }
 
@@ -88,6 +105,8 @@ pub struct Portal {
     pub pow: pow::ProofOfWork,
     /// Signs the cancel links in booking mails (kept in the store across restarts).
     links: ring::hmac::Key,
+    /// Bookings and cancellations on their way into the office, grouped.
+    door_queue: door_queue::DoorQueue,
 }
 
 impl std::fmt::Debug for Portal {
@@ -128,6 +147,7 @@ impl Portal {
         Ok(Self {
             store,
             links,
+            door_queue: door_queue::DoorQueue::default(),
             passwords: Passwords::new(settings.password_cost)?,
             by_address: RateLimit::new(settings.attempts_per_address_per_minute),
             by_account: RateLimit::new(settings.attempts_per_account_per_minute),
@@ -149,6 +169,12 @@ impl Portal {
 
     pub fn config(&self) -> Arc<OfficeConfig> {
         self.office.config()
+    }
+
+    /// Feeds a booking or its cancellation into the office, grouped with those that
+    /// arrive meanwhile (see [`door_queue`]).
+    pub fn into_office(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String> {
+        self.door_queue.send(&self.office, date, appointment)
     }
 
     /// The signature of the cancel link of booking `code`: 128 bits, hex.

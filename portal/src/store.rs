@@ -134,24 +134,37 @@ pub enum BookError {
 }
 
 /// The portal's store.
+///
+/// Writers take turns (`writing`): a check and the write that depends on it are one
+/// step. A writer applies its batch, lets the next writer in, and returns once its
+/// batch is on disk: one flush covers every batch applied before it began, so writers
+/// that arrive while the disk is busy share the next flush (group commit) instead of
+/// queueing one flush each behind the lock.
 #[derive(Debug)]
 pub struct Store {
     db: sled::Db,
-    writing: Mutex<()>,
+    /// The writers' turn; counts the batches applied.
+    writing: Mutex<u64>,
+    /// How many of those are known to be on disk.
+    flushed: Mutex<u64>,
+    /// Flushes done (each covering one batch or more).
+    flushes: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
             db: sled::open(path)?,
-            writing: Mutex::new(()),
+            writing: Mutex::new(0),
+            flushed: Mutex::new(0),
+            flushes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     /// The portal's key named `name` (32 random bytes), made on first use and kept,
     /// so what it signed (links in mails) holds across restarts.
     pub fn key(&self, name: &str) -> Result<[u8; 32], StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let id = format!("k/{name}");
         if let Some(bytes) = self.db.get(&id)?
             && let Ok(key) = <[u8; 32]>::try_from(bytes.as_ref())
@@ -161,13 +174,13 @@ impl Store {
         let key = secret::bytes::<32>();
         let mut batch = sled::Batch::default();
         batch.insert(id.as_bytes(), &key);
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok(key)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        // The lock guards no data of its own; a writer that panicked left the tree
-        // consistent, as every change is one batch.
+    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
+        // A writer that panicked left the tree consistent, as every change is one
+        // batch, and the count at most one short (a flush then covers one more).
         self.writing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -178,10 +191,35 @@ impl Store {
         }
     }
 
-    fn commit(&self, batch: sled::Batch) -> Result<(), StoreError> {
+    /// Applies `batch` in the writer's turn, ends the turn, and returns once the batch
+    /// is on disk (see [`Store`]). Readers may see the batch a moment before that.
+    fn commit(
+        &self,
+        batch: sled::Batch,
+        mut writing: std::sync::MutexGuard<'_, u64>,
+    ) -> Result<(), StoreError> {
         self.db.apply_batch(batch)?;
+        *writing += 1;
+        let mine = *writing;
+        drop(writing);
+        let mut flushed = self.flushed.lock().unwrap_or_else(|p| p.into_inner());
+        if *flushed >= mine {
+            return Ok(()); // a flush that began after this batch was applied covered it
+        }
+        // Lock order: `flushed`, then `writing`; no writer waits for `flushed` while
+        // holding `writing`.
+        let applied = *self.lock();
         self.db.flush()?;
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *flushed = applied;
         Ok(())
+    }
+
+    /// Batches written, and flushes that put them on disk.
+    pub fn writes(&self) -> (u64, u64) {
+        let flushes = self.flushes.load(std::sync::atomic::Ordering::Relaxed);
+        (*self.lock(), flushes)
     }
 
     fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -201,7 +239,7 @@ impl Store {
         password_hash: String,
         now_ms: u64,
     ) -> Result<Option<Account>, StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         if self.db.contains_key(format!("e/{email}"))? {
             return Ok(None);
         }
@@ -218,7 +256,7 @@ impl Store {
             serde_json::to_vec(&account)?,
         );
         batch.insert(format!("e/{email}").as_bytes(), account.id.as_bytes());
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok(Some(account))
     }
 
@@ -242,12 +280,12 @@ impl Store {
     }
 
     pub fn set_verified(&self, id: &str) -> Result<(), StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         if let Some(mut account) = self.account(id)? {
             account.verified = true;
             let mut batch = sled::Batch::default();
             self.put_account(&mut batch, &account)?;
-            self.commit(batch)?;
+            self.commit(batch, writing)?;
         }
         Ok(())
     }
@@ -261,7 +299,7 @@ impl Store {
         keep: Option<&str>,
         proves_address: bool,
     ) -> Result<(), StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let Some(mut account) = self.account(id)? else {
             return Ok(());
         };
@@ -270,12 +308,12 @@ impl Store {
         let mut batch = sled::Batch::default();
         self.put_account(&mut batch, &account)?;
         self.end_sessions(&mut batch, id, keep)?;
-        self.commit(batch)
+        self.commit(batch, writing)
     }
 
     /// Moves the account to a new address; false when that address has an account.
     pub fn set_email(&self, id: &str, new: &str) -> Result<bool, StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         if self.db.contains_key(format!("e/{new}"))? {
             return Ok(false);
         }
@@ -288,7 +326,7 @@ impl Store {
         account.email = new.to_owned();
         account.verified = true;
         self.put_account(&mut batch, &account)?;
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok(true)
     }
 
@@ -302,7 +340,7 @@ impl Store {
         now_ms: u64,
         release_ms: u64,
     ) -> Result<Vec<Booking>, StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let Some(account) = self.account(id)? else {
             return Ok(Vec::new());
         };
@@ -327,7 +365,7 @@ impl Store {
         }
         batch.remove(format!("e/{}", account.email).as_bytes());
         batch.remove(format!("a/{id}").as_bytes());
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok(cancelled)
     }
 
@@ -360,14 +398,14 @@ impl Store {
     }
 
     pub fn end_session(&self, token: &str) -> Result<(), StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let Some(session) = self.get::<Session>(&format!("s/{token}"))? else {
             return Ok(());
         };
         let mut batch = sled::Batch::default();
         batch.remove(format!("s/{token}").as_bytes());
         batch.remove(format!("as/{}/{token}", session.account).as_bytes());
-        self.commit(batch)
+        self.commit(batch, writing)
     }
 
     fn end_sessions(
@@ -389,19 +427,19 @@ impl Store {
     /// Removes expired sessions and one-time links (a session or link is refused
     /// once expired anyway; this gives the space back). Returns how many went.
     pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let mut batch = sled::Batch::default();
         let gone = self.sweep_expired::<Session>(&mut batch, now_ms)?
             + self.sweep_expired::<Link>(&mut batch, now_ms)?;
         if gone > 0 {
-            self.commit(batch)?;
+            self.commit(batch, writing)?;
         }
         Ok(gone)
     }
 
     /// Writes `value` under its token, with its account index.
     fn put_expiring<T: Expiring>(&self, token: &str, value: &T) -> Result<(), StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let mut batch = sled::Batch::default();
         batch.insert(
             format!("{}/{token}", T::PREFIX).as_bytes(),
@@ -411,7 +449,7 @@ impl Store {
             format!("a{}/{}/{token}", T::PREFIX, value.account()).as_bytes(),
             &[],
         );
-        self.commit(batch)
+        self.commit(batch, writing)
     }
 
     /// Adds the removal of every expired `T` and its index entry to `batch`; how many.
@@ -458,14 +496,14 @@ impl Store {
         if !secret::is_token(token) {
             return Ok(None);
         }
-        let _writing = self.lock();
+        let writing = self.lock();
         let Some(link) = self.get::<Link>(&format!("l/{token}"))? else {
             return Ok(None);
         };
         let mut batch = sled::Batch::default();
         batch.remove(format!("l/{token}").as_bytes());
         batch.remove(format!("al/{}/{token}", link.account).as_bytes());
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok((link.expires_ms > now_ms).then_some(link))
     }
 
@@ -485,10 +523,10 @@ impl Store {
     /// the write are one step under the writers' lock, so no slot ever takes more
     /// than its capacity, however many ask at once.
     pub fn book(&self, request: &SlotRequest, now_ms: u64) -> Result<Booking, BookError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let mut batch = sled::Batch::default();
         let booking = self.book_into(&mut batch, request, now_ms, None)?;
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok(booking)
     }
 
@@ -502,7 +540,7 @@ impl Store {
         now_ms: u64,
         release_ms: u64,
     ) -> Result<(Booking, Booking), BookError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let Some(mut old) = self
             .booking(old_code)?
             .filter(|b| b.account == request.account && !b.cancelled && b.due_ms > now_ms)
@@ -517,14 +555,14 @@ impl Store {
             serde_json::to_vec(&old).map_err(StoreError::from)?,
         );
         hold(&mut batch, &old, release_ms);
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok((new, old))
     }
 
     /// Takes back a move the office did not take: the new booking goes, the old one
     /// is open again in its place.
     pub fn undo_reschedule(&self, new: &Booking, old: &Booking) -> Result<(), StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let mut batch = sled::Batch::default();
         batch.remove(format!("b/{}", new.code).as_bytes());
         batch.remove(format!("ab/{}/{}", new.account, new.code).as_bytes());
@@ -536,7 +574,7 @@ impl Store {
             serde_json::to_vec(&reopened)?,
         );
         batch.insert(format!("{}{}", slot_key(old), old.code).as_bytes(), &[]);
-        self.commit(batch)
+        self.commit(batch, writing)
     }
 
     /// Adds a new booking for `request` to `batch` when its start time has room and
@@ -603,7 +641,7 @@ impl Store {
 
     /// Takes back a booking that `book` wrote but the office did not take.
     pub fn unbook(&self, code: &str) -> Result<(), StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let Some(booking) = self.booking(code)? else {
             return Ok(());
         };
@@ -611,7 +649,7 @@ impl Store {
         batch.remove(format!("b/{code}").as_bytes());
         batch.remove(format!("ab/{}/{code}", booking.account).as_bytes());
         batch.remove(format!("{}{code}", slot_key(&booking)).as_bytes());
-        self.commit(batch)
+        self.commit(batch, writing)
     }
 
     pub fn booking(&self, code: &str) -> Result<Option<Booking>, StoreError> {
@@ -657,7 +695,7 @@ impl Store {
         now_ms: u64,
         release_ms: u64,
     ) -> Result<Option<Booking>, StoreError> {
-        let _writing = self.lock();
+        let writing = self.lock();
         let Some(mut booking) = self.booking(code)? else {
             return Ok(None);
         };
@@ -671,7 +709,7 @@ impl Store {
             serde_json::to_vec(&booking)?,
         );
         hold(&mut batch, &booking, release_ms);
-        self.commit(batch)?;
+        self.commit(batch, writing)?;
         Ok(Some(booking))
     }
 }
@@ -736,6 +774,48 @@ mod tests {
         );
         assert_eq!(store.taken("buergerbuero", date, new.time, 0), 0);
         assert_eq!(store.bookings_of("a1").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn writers_that_arrive_while_the_disk_is_busy_share_one_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        let accounts: Vec<String> = (0..3)
+            .map(|i| {
+                let a = store
+                    .create_account(&format!("c{i}@example.org"), "hash".into(), 0)
+                    .unwrap()
+                    .unwrap();
+                a.id
+            })
+            .collect();
+        let (written, _) = store.writes();
+        // A flush in progress: the three writers apply their batches and wait.
+        let busy = store.flushed.lock().unwrap();
+        let flushes_before = store.flushes.load(std::sync::atomic::Ordering::Relaxed);
+        let writers: Vec<_> = accounts
+            .into_iter()
+            .map(|id| {
+                let store = store.clone();
+                std::thread::spawn(move || store.set_verified(&id).unwrap())
+            })
+            .collect();
+        while store.writes().0 < written + 3 {
+            std::thread::yield_now();
+        }
+        drop(busy);
+        for w in writers {
+            w.join().unwrap();
+        }
+        let (_, flushes) = store.writes();
+        assert_eq!(flushes - flushes_before, 1, "one flush covered all three");
+        for i in 0..3 {
+            let a = store
+                .account_by_email(&format!("c{i}@example.org"))
+                .unwrap()
+                .unwrap();
+            assert!(a.verified);
+        }
     }
 
     #[test]

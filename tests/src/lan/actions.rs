@@ -95,7 +95,7 @@ impl Lan {
         let keys = aufruf_office::testing::test_keys(&gateway, aufruf_model::Role::Gateway);
         let mut relay = aufruf_office::Office::new(config, documents, gateway, keys);
         relay.set_roster(roster);
-        let result = relay.book(date, appointment);
+        let result = relay.book(date, &[appointment]);
         self.carry(index);
         match result {
             Ok(()) => self.say(format!("{node} takes booking {code} for {service}")),
