@@ -5,7 +5,9 @@
 //! page axe-core finds no WCAG 2.1 A/AA violation, the browser reports no refused style
 //! or failed load, no page carries a script but the proof of work's (which answers
 //! the register and booking forms' challenge by itself, and without which the form
-//! comes back with the reason), and nothing is wider than a phone.
+//! comes back with the reason), and nothing is wider than a phone. A ticket drawn at a
+//! kiosk node is followed on its QR page at a phone's width, and the page shows the
+//! desk node's call by itself.
 //!
 //! Needs `node` and `chromium` (scripts/setup.sh installs both, and axe-core in
 //! `portal/node_modules`); it fails, never skips, when they are missing.
@@ -24,7 +26,7 @@ use common::TestOffice;
 async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     let office = TestOffice::new();
     let outbox = office.home("outbox");
-    let mut gateway = office.enroll_alone("gateway-1", Role::Gateway);
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
     let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
     portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     portal.outbox = outbox.clone();
@@ -33,6 +35,32 @@ async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     gateway.portal = Some(portal);
     let gateway = office.start(gateway).await;
     let portal = gateway.portal_addr.expect("the gateway serves the portal");
+    // A kiosk and a desk beside it: a ticket drawn at the kiosk is followed on its QR
+    // page at the gateway, and the desk's call shows there live.
+    let kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![gateway.sync_addr]);
+    let kiosk = office.start(kiosk).await;
+    let desk = office.enroll("desk-1", Role::Desk, vec![gateway.sync_addr]);
+    let desk = office.start(desk).await;
+    office.ready(kiosk.api_addr).await;
+    office.ready(desk.api_addr).await;
+    let (status, _) = office
+        .post(
+            desk.api_addr,
+            "/api/desks/desk-1/open",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, issued) = office
+        .post(
+            kiosk.api_addr,
+            "/api/tickets",
+            serde_json::json!({"service": "anmeldung", "kind": "qr"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let ticket = format!("/t/{}", issued["status_token"].as_str().unwrap());
+    let desk_api = format!("http://{}/api/desks/desk-1", desk.api_addr);
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/e2e/citizen.mjs");
     // The browser's profile lives (and is removed) with the test's folder.
@@ -44,6 +72,8 @@ async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
             .env("PORTAL_URL", format!("http://{portal}"))
             .env("PORTAL_OUTBOX", &outbox)
             .env("PORTAL_BROWSER_PROFILE", &profile)
+            .env("PORTAL_TICKET", &ticket)
+            .env("PORTAL_DESK_API", &desk_api)
             .output()
             .expect("node runs the browser test (scripts/setup.sh installs it)")
     })

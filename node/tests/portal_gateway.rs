@@ -305,3 +305,90 @@ async fn the_portal_serves_https_from_the_configured_certificate_and_key() {
     assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
     gateway.shutdown().await;
 }
+
+/// The next server-sent event of a feed (its `data:` line), within `within`.
+async fn next_event(feed: &mut reqwest::Response, buffer: &mut String, within: Duration) -> String {
+    tokio::time::timeout(within, async {
+        loop {
+            if let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) {
+                    return data.trim().to_owned();
+                }
+                continue; // a keep-alive comment
+            }
+            let chunk = feed.chunk().await.unwrap().expect("the feed stays open");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("an event in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_tickets_qr_page_on_the_gateway_shows_the_desks_call_live() {
+    let office = TestOffice::new();
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    portal.outbox = office.home("outbox");
+    portal.secure_cookies = false;
+    gateway.portal = Some(portal);
+    let gateway = office.start(gateway).await;
+    let kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![gateway.sync_addr]);
+    let kiosk = office.start(kiosk).await;
+    let desk = office.enroll("desk-1", Role::Desk, vec![gateway.sync_addr]);
+    let desk = office.start(desk).await;
+    office.ready(kiosk.api_addr).await;
+    office.ready(desk.api_addr).await;
+    let portal = gateway.portal_addr.expect("the gateway serves the portal");
+    let (status, _) = office
+        .post(desk.api_addr, "/api/desks/desk-1/open", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, issued) = office
+        .post(
+            kiosk.api_addr,
+            "/api/tickets",
+            json!({"service": "anmeldung", "kind": "qr"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let token = issued["status_token"].as_str().unwrap().to_owned();
+    let number = issued["ticket"]["number"].as_str().unwrap().to_owned();
+    // The ticket reaches the gateway over the office's link: its page opens there.
+    let page = format!("http://{portal}/t/{token}");
+    office
+        .eventually(
+            Duration::from_secs(30),
+            "the gateway shows the ticket",
+            || async {
+                let r = office.http.get(&page).send().await.unwrap();
+                r.status() == 200 && r.text().await.unwrap().contains(&number)
+            },
+        )
+        .await;
+    // The page's live feed: the ticket at once, then the call the moment it happens.
+    let mut feed = office
+        .http
+        .get(format!("{page}/feed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 200);
+    assert_eq!(feed.headers()["content-type"], "text/event-stream");
+    let mut buffer = String::new();
+    let first = next_event(&mut feed, &mut buffer, Duration::from_secs(10)).await;
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["number"], json!(number));
+    assert_eq!(first["called"], json!(false));
+    let (status, _) = office
+        .post(desk.api_addr, "/api/desks/desk-1/call-next", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    // Well before the feed's own 20-second look: the call pushes it.
+    let called = next_event(&mut feed, &mut buffer, Duration::from_secs(10)).await;
+    let called: serde_json::Value = serde_json::from_str(&called).unwrap();
+    assert_eq!(called["called"], json!(true), "{called}");
+    assert_eq!(called["headline"], json!("Bitte zu Platz 1"));
+}

@@ -675,6 +675,9 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         token: &str,
     ) -> Result<Option<TicketView>, ServiceError> {
+        // The roster first, as every read does: a kiosk enrolled since it was read
+        // last seals its tickets' tokens with a key this node must know.
+        self.read_office_document();
         let date = self.today(now);
         let Some(id) = self.office().ticket_of_status_token(date, token) else {
             return Ok(None);

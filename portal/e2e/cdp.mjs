@@ -245,6 +245,17 @@ export class Page {
     });
   }
 
+  /** Taps the element `selector` with the mouse, as a person does (a trusted gesture). */
+  async tap(selector) {
+    const box = await this.eval(
+      `(() => { const r = document.querySelector(${JSON.stringify(selector)})?.getBoundingClientRect(); return r && { x: r.x + r.width / 2, y: r.y + r.height / 2 }; })()`,
+    );
+    if (!box) throw new Error(`nothing to tap at ${selector} on ${await this.path()}`);
+    for (const type of ["mousePressed", "mouseReleased"]) {
+      await this.send("Input.dispatchMouseEvent", { type, x: box.x, y: box.y, button: "left", clickCount: 1 });
+    }
+  }
+
   /** Types `text` into the field `selector` as keystrokes, after focusing it. */
   async type(selector, text) {
     const found = await this.eval(

@@ -37,6 +37,7 @@ async function checkPage(page, name, { status = 200, lang = "de", blocked = unde
     lang: document.documentElement.lang,
     scripts: [...document.scripts].map(s => s.getAttribute("src")),
     pow: !!document.querySelector("input[name=pow]"),
+    ticket: !!document.getElementById("ticket-status"),
     title: document.title,
     h1: document.querySelectorAll("h1").length,
     skip: document.querySelector("a.portal-skip")?.getAttribute("href"),
@@ -45,8 +46,9 @@ async function checkPage(page, name, { status = 200, lang = "de", blocked = unde
     fontsLoaded: document.fonts.status,
   })`);
   if (facts.lang !== lang) fail(`${name}: lang="${facts.lang}", expected ${lang}`);
-  // No script but the proof of work's, and that only on the forms it guards.
-  const expected = facts.pow ? ["/assets/pow.js"] : [];
+  // No script but the proof of work's, and that only on the forms it guards; and the
+  // QR ticket page's feed reader.
+  const expected = facts.pow ? ["/assets/pow.js"] : facts.ticket ? ["/assets/ticket.js"] : [];
   if (facts.scripts.join() !== expected.join()) fail(`${name}: scripts ${facts.scripts}`);
   if (!facts.title) fail(`${name}: no title`);
   if (facts.h1 !== 1) fail(`${name}: ${facts.h1} h1 headings`);
@@ -134,6 +136,47 @@ async function axeFindsAnUnlabelledField(page) {
         .then(r => { probe.remove(); return r.violations.map(v => v.id); });
     })()`);
   if (!ids.includes("label")) fail(`axe misses an unlabelled field (found: ${ids})`);
+}
+
+/**
+ * A kiosk ticket's QR page on a phone (`PORTAL_TICKET`, its path): it shows the
+ * ticket, opens its live feed, and shows the call by itself when the desk
+ * (`PORTAL_DESK_API`) calls next.
+ */
+async function ticketPage(browser) {
+  const phone = await browser.newPage({ separate: true });
+  await phone.viewport(360, 740, true);
+  await phone.goto(`${base}${process.env.PORTAL_TICKET}`);
+  await checkPage(phone, "QR ticket page");
+  await expectText(phone, "QR ticket page", "Ihre Wartemarke", "Sie sind als Nächste an der Reihe");
+  // The page says it follows by itself once its feed is open.
+  await phone.eval(`new Promise((resolve) => {
+      const live = document.getElementById("ticket-live");
+      const look = () => (live.hidden ? setTimeout(look, 20) : resolve(true));
+      look();
+    })`);
+  // The citizen asks for sound and vibration (browsers allow both after a tap only).
+  await phone.tap("#ticket-alert");
+  const alertOn = await phone.eval(`document.getElementById("ticket-alert").disabled`);
+  if (!alertOn) fail("the sound-and-vibration button did not switch on");
+  const called = phone.eval(`new Promise((resolve) => {
+      const h = document.getElementById("ticket-headline");
+      new MutationObserver(() => { if (h.textContent.startsWith("Bitte zu")) resolve(h.textContent); })
+        .observe(h, { childList: true, characterData: true, subtree: true });
+    })`);
+  const answer = await fetch(`${process.env.PORTAL_DESK_API}/call-next`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  if (answer.status !== 200) fail(`the desk's call-next answered ${answer.status}`);
+  const started = Date.now();
+  const headline = await called;
+  console.log(`     QR ticket page: "${headline}" shown ${Date.now() - started} ms after the desk's call`);
+  if (!(await phone.eval(`document.getElementById("ticket-status").classList.contains("portal-ticket-called")`))) {
+    fail("the called ticket is not marked");
+  }
+  await checkPage(phone, "QR ticket page, called", { lang: "de" });
 }
 
 async function run(browser) {
@@ -347,6 +390,7 @@ const browser = await Browser.launch(
 );
 try {
   await run(browser);
+  if (process.env.PORTAL_TICKET && process.env.PORTAL_DESK_API) await ticketPage(browser);
   console.log(`citizen: ${checkedPages} pages checked, all pass`);
 } catch (e) {
   console.error(`citizen: FAILED: ${e.message}`);

@@ -24,6 +24,7 @@ pub mod web;
 use std::sync::Arc;
 
 use aufruf_model::{Appointment, OfficeConfig, Timestamp};
+use aufruf_office::views::{DisplayView, TicketView};
 use aufruf_office::{GatewayService, Replication};
 use chrono::NaiveDate;
 
@@ -42,6 +43,16 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
     /// Cancels a booked appointment in its day, durably.
     fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
+    /// Today's ticket by its status token (the QR ticket page); `None` for an
+    /// unknown token, one of another day, or one the office cannot read now.
+    fn ticket(&self, _now: Timestamp, _token: &str) -> Option<TicketView> {
+        None
+    }
+    /// The office's calls as they change (the display's view): a ticket page's feed
+    /// looks again at each change. `None`: no feed, the page is refreshed by hand.
+    fn calls(&self) -> Option<tokio::sync::watch::Receiver<Arc<DisplayView>>> {
+        None
+    }
     /// Feeds bookings and cancellations (each says which) into a day, durably; the
     /// gateway writes them as one change.
     fn book_all(&self, date: NaiveDate, appointments: &[Appointment]) -> Result<(), String> {
@@ -71,6 +82,20 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
 
     fn book_all(&self, date: NaiveDate, appointments: &[Appointment]) -> Result<(), String> {
         GatewayService::book_all(self, date, appointments).map_err(|e| e.to_string())
+    }
+
+    fn ticket(&self, now: Timestamp, token: &str) -> Option<TicketView> {
+        match self.ticket_by_status_token(now, token) {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(%error, "a ticket page could not read the day");
+                None
+            }
+        }
+    }
+
+    fn calls(&self) -> Option<tokio::sync::watch::Receiver<Arc<DisplayView>>> {
+        Some(self.office().subscribe_display())
     }
 }
 
@@ -107,6 +132,8 @@ pub struct Portal {
     links: ring::hmac::Key,
     /// Bookings and cancellations on their way into the office, grouped.
     door_queue: door_queue::DoorQueue,
+    /// Places for live feeds of QR ticket pages.
+    pub ticket_feeds: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -148,6 +175,7 @@ impl Portal {
             store,
             links,
             door_queue: door_queue::DoorQueue::default(),
+            ticket_feeds: Arc::new(tokio::sync::Semaphore::new(settings.ticket_feeds as usize)),
             passwords: Passwords::new(settings.password_cost)?,
             by_address: RateLimit::new(settings.attempts_per_address_per_minute),
             by_account: RateLimit::new(settings.attempts_per_account_per_minute),

@@ -70,6 +70,10 @@ pub struct PortalSettings {
     /// cannot hand the place over at once). 0: at once.
     #[serde(default = "default_cancel_cooldown")]
     pub cancelled_place_returns_after_minutes: u32,
+    /// QR ticket pages with a live feed open at once; more are refused (`503`) and
+    /// their pages refreshed by hand.
+    #[serde(default = "default_ticket_feeds")]
+    pub ticket_feeds: u32,
 }
 
 /// The mail server the portal hands its mails to (submission, port 587).
@@ -160,6 +164,10 @@ fn default_cancel_cooldown() -> u32 {
     30
 }
 
+fn default_ticket_feeds() -> u32 {
+    2_000
+}
+
 impl PortalSettings {
     /// Settings with the defaults, for a portal under `dir`.
     pub fn in_dir(dir: &std::path::Path, public_url: &str) -> Self {
@@ -181,6 +189,7 @@ impl PortalSettings {
             password_cost: PasswordCost::default(),
             pow_max_number: default_pow_max_number(),
             cancelled_place_returns_after_minutes: default_cancel_cooldown(),
+            ticket_feeds: default_ticket_feeds(),
         }
     }
 }

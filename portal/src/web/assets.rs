@@ -16,6 +16,8 @@ const PORTAL_CSS: &str = include_str!("portal.css");
 /// The proof of work's solver, the portal's only script (the CSP allows scripts from
 /// the portal itself, none inline).
 const POW_JS: &str = include_str!("pow.js");
+/// The QR ticket page's live feed reader.
+const TICKET_JS: &str = include_str!("ticket.js");
 
 fn asset(content_type: &'static str, body: impl Into<Bytes>) -> Response {
     let body: Bytes = body.into();
@@ -56,6 +58,13 @@ pub async fn pow_js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         Bytes::from_static(POW_JS.as_bytes()),
+    )
+}
+
+pub async fn ticket_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        Bytes::from_static(TICKET_JS.as_bytes()),
     )
 }
 

@@ -19,7 +19,7 @@ use crate::i18n::Lang;
 use crate::slots::SlotError;
 use crate::store::Account;
 
-fn name(l: Lang, n: &aufruf_model::config::Name) -> String {
+pub(super) fn name(l: Lang, n: &aufruf_model::config::Name) -> String {
     match l {
         Lang::De => n.de.clone(),
         Lang::En => n.en.clone(),

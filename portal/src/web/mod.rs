@@ -9,6 +9,7 @@ mod account;
 mod assets;
 mod book;
 mod pages;
+mod ticket;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/assets/kern.css", get(assets::kern_css))
         .route("/assets/portal.css", get(assets::portal_css))
         .route("/assets/pow.js", get(assets::pow_js))
+        .route("/assets/ticket.js", get(assets::ticket_js))
+        .route("/t/{token}", get(ticket::page))
+        .route("/t/{token}/feed", get(ticket::feed))
         .route("/assets/fonts/{file}", get(assets::font))
         .route(
             "/register",
@@ -93,7 +97,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; \
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             font-src 'self'; \
              img-src 'self' data:; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),

@@ -55,6 +55,9 @@ impl OfficeDoor for Door {
         self.cancelled.lock().unwrap().push((date, appointment));
         Ok(())
     }
+    fn ticket(&self, now: Timestamp, token: &str) -> Option<aufruf_office::views::TicketView> {
+        OfficeDoor::ticket(&self.gateway, now, token)
+    }
 }
 
 #[derive(Debug)]

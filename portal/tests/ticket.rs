@@ -1,0 +1,162 @@
+//! The QR ticket page: a kiosk ticket's place in the queue and its call, read on the
+//! gateway's portal from the office's day; what a guessed or foreign token gets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use aufruf_hardware::Language;
+use aufruf_model::{DeskId, Role, ServiceId};
+use aufruf_office::{DeskAction, DeskService, KioskService, Wish};
+use axum::http::StatusCode;
+use common::{Site, at, office_on};
+
+#[tokio::test]
+async fn a_tickets_page_shows_who_is_ahead_and_then_the_call() {
+    let site = Site::new();
+    let kiosk = KioskService::new(
+        office_on(site.replica.clone(), "kiosk-1", Role::Kiosk),
+        None,
+        None,
+    );
+    let desk = DeskService::new(
+        office_on(site.replica.clone(), "desk-1", Role::Desk),
+        DeskId::new("desk-1"),
+        at(2026, 11, 23, 9, 55),
+    )
+    .unwrap();
+    desk.act(
+        at(2026, 11, 23, 9, 56),
+        DeskAction::Open { services: vec![] },
+    )
+    .unwrap();
+    let passport = ServiceId::new("reisepass");
+    let draw = |min| {
+        kiosk
+            .draw_ticket(at(2026, 11, 23, 9, min), &passport, Wish::Qr, Language::De)
+            .unwrap()
+    };
+    let first = draw(57);
+    let mine = draw(58);
+    let page_of = format!("/t/{}", mine.status_token);
+    let mut phone = site.browser();
+    let page = phone.get(&page_of).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&mine.ticket.number));
+    assert!(page.body.contains("Reisepass"));
+    assert!(
+        page.body.contains("Noch 1 Person vor Ihnen"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<script src=\"/assets/ticket.js\"></script>")
+    );
+    assert!(
+        page.body.contains(&format!("href=\"{page_of}\"")),
+        "the refresh link"
+    );
+    // The desk calls the first visitor: this ticket is next.
+    desk.act(at(2026, 11, 23, 10, 0), DeskAction::CallNext)
+        .unwrap();
+    let page = phone.get(&page_of).await;
+    assert!(
+        page.body.contains("Sie sind als Nächste an der Reihe"),
+        "{}",
+        page.body
+    );
+    let other = phone.get(&format!("/t/{}", first.status_token)).await;
+    assert!(other.body.contains("Bitte zu Platz 1"), "{}", other.body);
+    // Then this one.
+    desk.act(at(2026, 11, 23, 10, 5), DeskAction::Done).unwrap();
+    desk.act(at(2026, 11, 23, 10, 5), DeskAction::CallNext)
+        .unwrap();
+    let page = phone.get(&page_of).await;
+    assert!(page.body.contains("Bitte zu Platz 1"), "{}", page.body);
+    assert!(page.body.contains("portal-ticket-called"));
+    let mut english = site.browser();
+    english.accept_language = Some("en".into());
+    assert!(
+        english
+            .get(&page_of)
+            .await
+            .body
+            .contains("Please go to Platz 1")
+    );
+    desk.act(at(2026, 11, 23, 10, 6), DeskAction::Serving)
+        .unwrap();
+    desk.act(at(2026, 11, 23, 10, 9), DeskAction::Done).unwrap();
+    assert!(phone.get(&page_of).await.body.contains("Erledigt"));
+}
+
+#[tokio::test]
+async fn a_guessed_malformed_or_foreign_token_gets_one_answer() {
+    let site = Site::new();
+    let mut b = site.browser();
+    let long = format!("/t/{}", "a".repeat(65));
+    for path in [
+        "/t/00000000000000000000000000000000",
+        "/t/x",
+        "/t/%3Cscript%3E",
+        long.as_str(),
+        "/t/..%2F..%2Fetc",
+        "/t/00000000000000000000000000000000/feed",
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            page.body.contains("Wartemarke nicht bekannt"),
+            "{path}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("<script>"));
+    }
+}
+
+#[tokio::test]
+async fn live_feeds_are_bounded_and_a_place_returns_when_a_feed_ends() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    let site = Site::with(|s| s.ticket_feeds = 1);
+    let kiosk = KioskService::new(
+        office_on(site.replica.clone(), "kiosk-1", Role::Kiosk),
+        None,
+        None,
+    );
+    let issued = kiosk
+        .draw_ticket(
+            at(2026, 11, 23, 9, 58),
+            &ServiceId::new("reisepass"),
+            Wish::Qr,
+            Language::De,
+        )
+        .unwrap();
+    let feed = format!("/t/{}/feed", issued.status_token);
+    let open = |path: String| {
+        let router = site.router.clone();
+        async move {
+            router
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let first = open(feed.clone()).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["content-type"], "text/event-stream");
+    let second = open(feed.clone()).await;
+    assert_eq!(
+        second.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "one place only"
+    );
+    drop(first);
+    assert_eq!(
+        open(feed).await.status(),
+        StatusCode::OK,
+        "the place came back"
+    );
+}
