@@ -82,10 +82,19 @@ pub async fn run(
     prepare_dir(&options.dir)?;
     let office = OfficeFolder::init(&options.dir.join("office"), &config.office.id)?;
 
+    // The portal's address is chosen first: the kiosk prints it on tickets (their QR
+    // code opens the ticket's page there), and the kiosk starts before the gateway.
+    let portal = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?;
     // Each node dials the ones started before it; sessions carry both directions.
     let mut nodes: Vec<RunningNode> = Vec::new();
     for (name, role) in DEVICES {
-        let node = start_node(&options.dir, &office, &config, name, role, &nodes).await?;
+        let demo = DemoNode {
+            dir: &options.dir,
+            office: &office,
+            config: &config,
+            portal,
+        };
+        let node = start_node(&demo, name, role, &nodes).await?;
         nodes.push(node);
     }
     println!(
@@ -209,14 +218,27 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What every demo node is started with.
+struct DemoNode<'a> {
+    dir: &'a Path,
+    office: &'a OfficeFolder,
+    config: &'a OfficeConfig,
+    /// Where the gateway serves the portal.
+    portal: std::net::SocketAddr,
+}
+
 async fn start_node(
-    dir: &Path,
-    office: &OfficeFolder,
-    config: &OfficeConfig,
+    demo: &DemoNode<'_>,
     name: &str,
     role: Role,
     earlier: &[RunningNode],
 ) -> anyhow::Result<RunningNode> {
+    let DemoNode {
+        dir,
+        office,
+        config,
+        portal: portal_addr,
+    } = *demo;
     let home = dir.join(name);
     let node = NodeId::new(name)?;
     let token = office.issue_token(&node, role, Duration::from_secs(600))?;
@@ -227,7 +249,7 @@ async fn start_node(
     let mut settings = NodeSettings::on_loopback(node, role, &home, peers);
     if role == Role::Gateway {
         let mut portal = aufruf_portal::PortalSettings::in_dir(&home.join("portal"), "");
-        portal.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        portal.listen = portal_addr;
         portal.outbox = demo_outbox(dir);
         // The demo serves plain HTTP on loopback.
         portal.secure_cookies = false;
@@ -248,6 +270,8 @@ async fn start_node(
         settings.printer = Some(PrinterConfig::new(Connection::Emulated {
             dir: home.join("tickets"),
         }));
+        // Tickets carry their QR page's address on the demo's portal.
+        settings.public_url = Some(format!("http://{portal_addr}"));
     }
     Ok(runtime::start(Some(config.clone()), settings).await?)
 }
