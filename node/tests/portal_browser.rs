@@ -16,50 +16,22 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 
-use aufruf_node::settings::Role;
 use common::TestOffice;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     let office = TestOffice::new();
     let outbox = office.home("outbox");
-    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
-    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
-    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    portal.outbox = outbox.clone();
-    // Plain HTTP on loopback: a browser keeps no `Secure` cookie from http://.
-    portal.secure_cookies = false;
-    gateway.portal = Some(portal);
+    let gateway = office.enroll_gateway_with_portal(&outbox, |_| {});
     let gateway = office.start(gateway).await;
     let portal = gateway.portal_addr.expect("the gateway serves the portal");
     // A kiosk and a desk beside it: a ticket drawn at the kiosk is followed on its QR
     // page at the gateway, and the desk's call shows there live.
-    let kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![gateway.sync_addr]);
-    let kiosk = office.start(kiosk).await;
-    let desk = office.enroll("desk-1", Role::Desk, vec![gateway.sync_addr]);
-    let desk = office.start(desk).await;
-    office.ready(kiosk.api_addr).await;
-    office.ready(desk.api_addr).await;
-    let (status, _) = office
-        .post(
-            desk.api_addr,
-            "/api/desks/desk-1/open",
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, issued) = office
-        .post(
-            kiosk.api_addr,
-            "/api/tickets",
-            serde_json::json!({"service": "anmeldung", "kind": "qr"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{issued}");
-    let ticket = format!("/t/{}", issued["status_token"].as_str().unwrap());
+    let (kiosk, desk) = office.kiosk_and_open_desk(gateway.sync_addr).await;
+    let (token, _) = office.draw_qr_ticket(kiosk.api_addr, "anmeldung").await;
+    let ticket = format!("/t/{token}");
     let desk_api = format!("http://{}/api/desks/desk-1", desk.api_addr);
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/e2e/citizen.mjs");

@@ -107,20 +107,16 @@ fn outbox_text(dir: &std::path::Path) -> String {
 async fn a_citizen_books_on_the_gateways_portal_and_checks_in_at_the_kiosk() {
     let office = TestOffice::new();
     let outbox = office.home("outbox");
-    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
-    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
-    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    portal.outbox = outbox.clone();
-    portal.secure_cookies = false;
-    // Bookings for today, so the kiosk can check the citizen in within this test.
-    portal.departments.insert(
-        "buergerbuero".into(),
-        DepartmentRules {
-            lead_hours: Some(0),
-            ..Default::default()
-        },
-    );
-    gateway.portal = Some(portal);
+    let gateway = office.enroll_gateway_with_portal(&outbox, |portal| {
+        // Bookings for today, so the kiosk can check the citizen in within this test.
+        portal.departments.insert(
+            "buergerbuero".into(),
+            DepartmentRules {
+                lead_hours: Some(0),
+                ..Default::default()
+            },
+        );
+    });
     let gateway = office.start(gateway).await;
     let kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![gateway.sync_addr]);
     let kiosk = office.start(kiosk).await;
@@ -328,34 +324,11 @@ async fn next_event(feed: &mut reqwest::Response, buffer: &mut String, within: D
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kiosk_tickets_qr_page_on_the_gateway_shows_the_desks_call_live() {
     let office = TestOffice::new();
-    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
-    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
-    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    portal.outbox = office.home("outbox");
-    portal.secure_cookies = false;
-    gateway.portal = Some(portal);
+    let gateway = office.enroll_gateway_with_portal(&office.home("outbox"), |_| {});
     let gateway = office.start(gateway).await;
-    let kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![gateway.sync_addr]);
-    let kiosk = office.start(kiosk).await;
-    let desk = office.enroll("desk-1", Role::Desk, vec![gateway.sync_addr]);
-    let desk = office.start(desk).await;
-    office.ready(kiosk.api_addr).await;
-    office.ready(desk.api_addr).await;
     let portal = gateway.portal_addr.expect("the gateway serves the portal");
-    let (status, _) = office
-        .post(desk.api_addr, "/api/desks/desk-1/open", json!({}))
-        .await;
-    assert_eq!(status, 200);
-    let (status, issued) = office
-        .post(
-            kiosk.api_addr,
-            "/api/tickets",
-            json!({"service": "anmeldung", "kind": "qr"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{issued}");
-    let token = issued["status_token"].as_str().unwrap().to_owned();
-    let number = issued["ticket"]["number"].as_str().unwrap().to_owned();
+    let (kiosk, desk) = office.kiosk_and_open_desk(gateway.sync_addr).await;
+    let (token, number) = office.draw_qr_ticket(kiosk.api_addr, "anmeldung").await;
     // The ticket reaches the gateway over the office's link: its page opens there.
     let page = format!("http://{portal}/t/{token}");
     office

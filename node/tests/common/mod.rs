@@ -51,6 +51,61 @@ impl TestOffice {
         NodeSettings::on_loopback(node, role, &home, peers)
     }
 
+    /// Enrolls a gateway that serves the portal on loopback over plain HTTP, its mail
+    /// landing in the folder `outbox`; `adjust` changes the portal's settings.
+    pub fn enroll_gateway_with_portal(
+        &self,
+        outbox: &Path,
+        adjust: impl FnOnce(&mut aufruf_portal::PortalSettings),
+    ) -> NodeSettings {
+        let mut gateway = self.enroll("gateway-1", Role::Gateway, vec![]);
+        let mut portal = aufruf_portal::PortalSettings::in_dir(&self.home("portal"), "");
+        portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        portal.outbox = outbox.to_path_buf();
+        // Plain HTTP on loopback: a browser keeps no `Secure` cookie from http://.
+        portal.secure_cookies = false;
+        adjust(&mut portal);
+        gateway.portal = Some(portal);
+        gateway
+    }
+
+    /// Starts a kiosk (`kiosk-1`) and a desk (`desk-1`, opened) that dial `gateway`,
+    /// once both have caught up.
+    pub async fn kiosk_and_open_desk(&self, gateway: SocketAddr) -> (RunningNode, RunningNode) {
+        let kiosk = self.enroll("kiosk-1", Role::Kiosk, vec![gateway]);
+        let kiosk = self.start(kiosk).await;
+        let desk = self.enroll("desk-1", Role::Desk, vec![gateway]);
+        let desk = self.start(desk).await;
+        self.ready(kiosk.api_addr).await;
+        self.ready(desk.api_addr).await;
+        let (status, view) = self
+            .post(
+                desk.api_addr,
+                "/api/desks/desk-1/open",
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{view}");
+        (kiosk, desk)
+    }
+
+    /// Draws a QR ticket for `service` at the kiosk: its status token and number.
+    pub async fn draw_qr_ticket(&self, kiosk: SocketAddr, service: &str) -> (String, String) {
+        let (status, issued) = self
+            .post(
+                kiosk,
+                "/api/tickets",
+                serde_json::json!({"service": service, "kind": "qr"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{issued}");
+        let text = |v: &Value| v.as_str().unwrap().to_owned();
+        (
+            text(&issued["status_token"]),
+            text(&issued["ticket"]["number"]),
+        )
+    }
+
     /// Enrolls a node that runs alone, as the office's only device (`--only-device`):
     /// its new store issues without catching up from a peer.
     pub fn enroll_alone(&self, name: &str, role: Role) -> NodeSettings {

@@ -479,15 +479,21 @@ async fn choose(
     }
 }
 
-/// The account's open booking `code`, with its department and service.
-fn open_booking(portal: &Portal, account: &Account, code: &str) -> Option<(Department, Service)> {
+/// Moving the account's open booking `code`: its department and service; `None` when
+/// it is not the account's, or not open.
+fn moving<'a>(portal: &Portal, account: &Account, code: &'a str) -> Option<Choosing<'a>> {
     let booking = portal
         .store
         .booking(code)
         .ok()
         .flatten()
         .filter(|b| b.account == account.id && !b.cancelled && b.due_ms > portal.now_ms())?;
-    portal.service(&booking.service)
+    let (department, service) = portal.service(&booking.service)?;
+    Some(Choosing {
+        department,
+        service,
+        moving: Some(code),
+    })
 }
 
 /// Moving a booking: its service's days, or a day's times.
@@ -497,15 +503,10 @@ pub async fn move_page(
     Path(code): Path<String>,
     Query(q): Query<DayQuery>,
 ) -> Response {
-    let Some((department, service)) = open_booking(&portal, &account, &code) else {
-        return pages::not_found(State(portal), ctx).await;
-    };
-    let choosing = Choosing {
-        department,
-        service,
-        moving: Some(&code),
-    };
-    day_or_times_of(&portal, &ctx, &choosing, &q.day)
+    match moving(&portal, &account, &code) {
+        Some(choosing) => day_or_times_of(&portal, &ctx, &choosing, &q.day),
+        None => pages::not_found(State(portal), ctx).await,
+    }
 }
 
 /// Moving a booking to the day and time chosen.
@@ -514,15 +515,10 @@ pub async fn move_to(
     Path(code): Path<String>,
     SignedInForm(ctx, account, f): SignedInForm<BookForm>,
 ) -> Response {
-    let Some((department, service)) = open_booking(&portal, &account, &code) else {
-        return pages::not_found(State(portal), ctx).await;
-    };
-    let choosing = Choosing {
-        department,
-        service,
-        moving: Some(&code),
-    };
-    choose(portal.clone(), ctx, account, &choosing, f).await
+    match moving(&portal, &account, &code) {
+        Some(choosing) => choose(portal.clone(), ctx, account, &choosing, f).await,
+        None => pages::not_found(State(portal), ctx).await,
+    }
 }
 
 fn portal_today(portal: &Portal) -> NaiveDate {
