@@ -91,6 +91,55 @@ pub fn revoke(
     Ok(())
 }
 
+/// The largest backup taken from a node.
+const MAX_BACKUP: u64 = 4 << 30;
+
+/// Takes an encrypted backup of the portal's store from the gateway whose local API
+/// is at `api`, and writes it to `out` (readable by its owner only, whole or not at
+/// all). Returns its size.
+pub fn backup(api: SocketAddr, out: &Path) -> anyhow::Result<usize> {
+    let (status, bytes) = exchange(api, "POST", "/api/portal/backup", None, MAX_BACKUP)?;
+    if status != 200 {
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let error = answer["error"].as_str().unwrap_or("no reason given");
+        bail!("the node at {api} made no backup ({status}): {error}");
+    }
+    if !bytes.starts_with(aufruf_portal::backup::MAGIC) {
+        bail!("the node at {api} answered something that is not a backup");
+    }
+    let tmp = out.with_extension("part");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    Ok(bytes.len())
+}
+
+/// Restores a backup into the portal store the node's file names (`[node.portal]`
+/// `store`, which must not exist yet), with its `backup_key`. Returns the entries.
+pub fn restore(config: &Path, from: &Path) -> anyhow::Result<(usize, std::path::PathBuf)> {
+    let (_, settings) = crate::runtime::load(config)?;
+    let portal = settings
+        .portal
+        .with_context(|| format!("{}: no [node.portal] table", config.display()))?;
+    let key = portal
+        .backup_key
+        .as_deref()
+        .ok_or(aufruf_portal::backup::BackupError::NoKey)
+        .and_then(aufruf_portal::backup::parse_key)?;
+    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    let entries = aufruf_portal::backup::restore(&bytes, &key, &portal.store)?;
+    Ok((entries, portal.store))
+}
+
 /// One HTTP/1.1 request to a node's local API with a JSON body; the status and the
 /// JSON answer. Small on purpose: the binary carries no HTTP client library.
 fn request(
@@ -99,6 +148,19 @@ fn request(
     path: &str,
     body: Option<&str>,
 ) -> anyhow::Result<(u16, Value)> {
+    let (status, content) = exchange(api, method, path, body, MAX_ANSWER)?;
+    let json = serde_json::from_slice(&content).unwrap_or(Value::Null);
+    Ok((status, json))
+}
+
+/// One HTTP/1.1 request; the status and at most `max` bytes of the answer's body.
+fn exchange(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    max: u64,
+) -> anyhow::Result<(u16, Vec<u8>)> {
     let reach = || format!("the node's local API at {api}");
     let mut stream = TcpStream::connect_timeout(&api, TIMEOUT).with_context(reach)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
@@ -113,18 +175,54 @@ fn request(
     .with_context(reach)?;
     let mut answer = Vec::new();
     stream
-        .take(MAX_ANSWER)
+        .take(max.saturating_add(64 * 1024))
         .read_to_end(&mut answer)
         .with_context(reach)?;
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, content) = answer
-        .split_once("\r\n\r\n")
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
         .with_context(|| format!("{}: no HTTP answer", reach()))?;
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .with_context(|| format!("{}: no HTTP status in {head:?}", reach()))?;
-    let json = serde_json::from_str(content).unwrap_or(Value::Null);
-    Ok((status, json))
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let content = &answer[split + 4..];
+    let content = if chunked {
+        dechunk(content)?
+    } else {
+        content.to_vec()
+    };
+    if content.len() as u64 > max {
+        bail!("{}: the answer is larger than {max} bytes", reach());
+    }
+    Ok((status, content))
+}
+
+/// The body of a chunked answer.
+fn dechunk(mut rest: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("a chunked answer broke off")?;
+        let size = std::str::from_utf8(&rest[..line_end])?
+            .split(';')
+            .next()
+            .unwrap_or("");
+        let size = usize::from_str_radix(size.trim(), 16).context("a bad chunk size")?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Ok(body);
+        }
+        let chunk = rest.get(..size).context("a chunked answer broke off")?;
+        body.extend_from_slice(chunk);
+        rest = rest.get(size + 2..).context("a chunked answer broke off")?;
+    }
 }

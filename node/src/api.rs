@@ -46,6 +46,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/api/desks/{desk}/{action}", post(desk_action))
         .route("/api/display", get(display))
         .route("/api/display/feed", get(display_feed))
+        .route("/api/portal/backup", post(portal_backup))
         .route(
             "/api/office/config",
             get(office_config)
@@ -448,6 +449,32 @@ async fn status(
             message: "no ticket of today has this status token".into(),
         }),
     }
+}
+
+/// An encrypted snapshot of the portal's store (`aufruf backup` asks for it).
+async fn portal_backup(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
+    let portal = state.portal.get().cloned().ok_or_else(|| ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "no_portal",
+        message: "this node serves no citizen portal".into(),
+    })?;
+    let bytes = tokio::task::spawn_blocking(move || portal.backup())
+        .await
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "backup_failed",
+            message: e.to_string(),
+        })?
+        .map_err(|e| ApiError {
+            status: StatusCode::CONFLICT,
+            kind: "backup_refused",
+            message: e.to_string(),
+        })?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn check_in(

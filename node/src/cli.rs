@@ -53,6 +53,26 @@ enum Command {
     /// A whole office on this machine: kiosk, two desks and a display as separate
     /// nodes, with simulated visitors and clerks.
     Demo(DemoArgs),
+    /// Back up what only the gateway's portal holds (accounts, bookings): an
+    /// encrypted snapshot, taken while the portal runs, written to a file.
+    Backup {
+        /// Where the backup goes.
+        #[arg(long)]
+        out: PathBuf,
+        /// The gateway's local API.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        api: std::net::SocketAddr,
+    },
+    /// Bring a portal backup back, before the gateway's first start on a new machine:
+    /// into the `[node.portal]` store its file names (which must not exist yet), with
+    /// that file's `backup_key`.
+    Restore {
+        /// The backup file.
+        backup: PathBuf,
+        /// The gateway's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// The office's certificate authority and enrollment tokens.
     #[command(subcommand)]
     Office(OfficeCommand),
@@ -322,6 +342,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let token =
                 folder.issue_token(&node, role, std::time::Duration::from_secs(hours * 3600))?;
             println!("{}", NetworkToken::text(&token, &folder.ca)?);
+            Ok(())
+        }
+        Command::Backup { out, api } => {
+            let size = admin::backup(api, &out)?;
+            println!(
+                "{}: backup of the portal written ({size} bytes, encrypted)",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Restore { backup, config } => {
+            let (entries, store) = admin::restore(&config, &backup)?;
+            println!(
+                "{}: {entries} entries restored into {}; start the gateway now",
+                backup.display(),
+                store.display()
+            );
             Ok(())
         }
         Command::Office(OfficeCommand::Revoke { dir, node, api }) => {

@@ -336,11 +336,17 @@ async fn start_portal(
             );
         }
     }
+    if let Some(key) = &settings.backup_key {
+        aufruf_portal::backup::parse_key(key)
+            .map_err(|e| StartError::Portal(format!("[node.portal] {e}")))?;
+    }
     let door: Arc<dyn aufruf_portal::OfficeDoor> = Arc::new(gateway.clone());
     let clock: aufruf_portal::Clock = Arc::new(wall_clock);
     let portal = aufruf_portal::Portal::open(settings, door, clock)
         .map_err(|e| StartError::Portal(e.to_string()))?;
     let portal = Arc::new(portal);
+    // Set once: a node starts its portal once.
+    let _ = state.portal.set(portal.clone());
     tokio::spawn(sweep_portal(portal.clone(), stopped.clone()));
     let app = aufruf_portal::web::router(portal);
     let limits = state.settings.api_limits;

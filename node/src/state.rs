@@ -43,6 +43,8 @@ pub struct NodeState {
     stopping: watch::Sender<bool>,
     /// One permit per open display feed.
     display_feeds: Arc<tokio::sync::Semaphore>,
+    /// The citizen portal, on a gateway that serves one (for its backup).
+    pub portal: std::sync::OnceLock<Arc<aufruf_portal::Portal>>,
 }
 
 impl NodeState {
@@ -88,6 +90,7 @@ impl NodeState {
         ));
         Ok(Self {
             display_feeds,
+            portal: std::sync::OnceLock::new(),
             settings,
             replica,
             services,

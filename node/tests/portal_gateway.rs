@@ -365,3 +365,155 @@ async fn a_kiosk_tickets_qr_page_on_the_gateway_shows_the_desks_call_live() {
     assert_eq!(called["called"], json!(true), "{called}");
     assert_eq!(called["headline"], json!("Bitte zu Platz 1"));
 }
+
+/// Runs the `aufruf` binary to its end; its output.
+fn aufruf(args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{args:?}: {text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_the_portal_runs_restores_accounts_and_bookings_on_a_new_gateway() {
+    const KEY: &str = "5f1e0c2b9a8d7e6f5f1e0c2b9a8d7e6f5f1e0c2b9a8d7e6f5f1e0c2b9a8d7e6f";
+    let office = TestOffice::new();
+    let outbox = office.home("outbox");
+    let gateway = office.enroll_gateway_with_portal(&outbox, |portal| {
+        portal.backup_key = Some(aufruf_portal::settings::Redacted(KEY.into()));
+    });
+    let gateway = office.start(gateway).await;
+    let portal = gateway.portal_addr.unwrap();
+    let mut erika = Citizen {
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        portal,
+        cookies: BTreeMap::new(),
+        csrf: String::new(),
+        pow: None,
+    };
+    let email = ("email", "erika@example.org");
+    let password = ("password", "sicheres Passwort 1");
+    erika.get("/register").await;
+    assert_eq!(erika.post("/register", &[email, password]).await.0, 200);
+    let mail = outbox_text(&outbox);
+    let start = mail.find("/verify?token=").unwrap();
+    let link = mail[start..].split_whitespace().next().unwrap().to_owned();
+    assert_eq!(erika.get(&link).await.0, 200);
+    erika.get("/login").await;
+    assert_eq!(erika.post("/login", &[email, password]).await.0, 303);
+    let day = (Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    erika
+        .get(&format!("/book/service/reisepass?day={day}"))
+        .await;
+    let fields = [
+        ("service", "reisepass"),
+        ("day", day.as_str()),
+        ("time", "10:00"),
+    ];
+    let (status, location, body) = erika.post("/book", &fields).await;
+    assert_eq!(status, 303, "{body}");
+    let code = location
+        .trim_start_matches("/bookings/")
+        .trim_end_matches("?new=1")
+        .to_owned();
+
+    // The backup, taken while the portal runs.
+    let file = office.home("portal.backup");
+    let api = gateway.api_addr.to_string();
+    let said = aufruf(&[
+        "backup".as_ref(),
+        "--api".as_ref(),
+        api.as_ref(),
+        "--out".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert!(said.contains("backup of the portal written"), "{said}");
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(aufruf_portal::backup::MAGIC));
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("erika@example.org"),
+        "encrypted"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only");
+    }
+    drop(gateway);
+
+    // A new machine: the gateway's file names a store that is not there yet.
+    let mut fresh = office.enroll("gateway-2", Role::Gateway, vec![]);
+    let store = office.home("gateway-2").join("portal-store");
+    let table = format!(
+        "\n[node.portal]\nlisten = \"127.0.0.1:0\"\nstore = \"{}\"\noutbox = \"{}\"\n\
+         secure_cookies = false\nbackup_key = \"{KEY}\"\n",
+        store.display(),
+        office.home("outbox-2").display()
+    );
+    let config = office.write_config(&fresh, true, &table);
+    // The wrong file: refused, with its reason.
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args([
+            "restore".as_ref(),
+            config.as_os_str(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not an Aufruf portal backup"));
+    let said = aufruf(&[
+        "restore".as_ref(),
+        file.as_os_str(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]);
+    assert!(said.contains("restored into"), "{said}");
+    // Not twice over a store that is there.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args([
+            "restore".as_ref(),
+            file.as_os_str(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    // The new gateway: Erika logs in with her old password and finds her booking.
+    let mut portal_settings = aufruf_portal::PortalSettings::in_dir(&office.home("unused"), "");
+    portal_settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    portal_settings.store = store;
+    portal_settings.outbox = office.home("outbox-2");
+    portal_settings.secure_cookies = false;
+    fresh.portal = Some(portal_settings);
+    fresh.only_device = true;
+    let fresh = office.start(fresh).await;
+    let mut erika = Citizen {
+        http: erika.http.clone(),
+        portal: fresh.portal_addr.unwrap(),
+        cookies: BTreeMap::new(),
+        csrf: String::new(),
+        pow: None,
+    };
+    erika.get("/login").await;
+    assert_eq!(erika.post("/login", &[email, password]).await.0, 303);
+    let (status, _, account) = erika.get("/account").await;
+    assert_eq!(status, 200);
+    assert!(account.contains(&code), "{account}");
+}

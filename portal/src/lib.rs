@@ -7,6 +7,7 @@
 //! `Portal`'s calls; the node binds and serves it.
 
 pub mod accounts;
+pub mod backup;
 pub mod booking;
 pub mod door_queue;
 pub mod i18n;
@@ -219,6 +220,18 @@ impl Portal {
     /// Whether `signature` is that of booking `code`'s cancel link.
     pub fn cancel_link_holds(&self, code: &str, signature: &str) -> bool {
         secret::same(&self.cancel_signature(code), signature)
+    }
+
+    /// An encrypted snapshot of the portal's store (see [`backup`]), with the
+    /// configuration's `backup_key`.
+    pub fn backup(&self) -> Result<Vec<u8>, backup::BackupError> {
+        let key = self
+            .settings
+            .backup_key
+            .as_deref()
+            .ok_or(backup::BackupError::NoKey)
+            .and_then(backup::parse_key)?;
+        backup::seal(&self.store, &key)
     }
 
     /// A link into the portal for a mail.

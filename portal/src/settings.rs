@@ -74,6 +74,29 @@ pub struct PortalSettings {
     /// their pages refreshed by hand.
     #[serde(default = "default_ticket_feeds")]
     pub ticket_feeds: u32,
+    /// The key backups of the portal's store are encrypted with: 64 hex digits
+    /// (`openssl rand -hex 32`). Keep a copy away from the gateway: without it a
+    /// backup cannot be restored. None: `aufruf backup` is refused.
+    #[serde(default)]
+    pub backup_key: Option<Redacted>,
+}
+
+/// A secret from the configuration: never shown by `Debug` (settings are logged).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"(redacted)\"")
+    }
+}
+
+impl std::ops::Deref for Redacted {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The mail server the portal hands its mails to (submission, port 587).
@@ -86,7 +109,7 @@ pub struct SmtpSettings {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Redacted>,
     /// STARTTLS (required). Off only for a relay on this machine (loopback).
     #[serde(default = "yes")]
     pub starttls: bool,
@@ -190,6 +213,7 @@ impl PortalSettings {
             pow_max_number: default_pow_max_number(),
             cancelled_place_returns_after_minutes: default_cancel_cooldown(),
             ticket_feeds: default_ticket_feeds(),
+            backup_key: None,
         }
     }
 }

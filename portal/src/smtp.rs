@@ -100,7 +100,7 @@ fn transport(smtp: &SmtpSettings) -> Result<SmtpTransport, MailError> {
         .port(smtp.port)
         .timeout(Some(Duration::from_secs(30)));
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        builder = builder.credentials(Credentials::new(user.clone(), password.0.clone()));
     }
     Ok(builder.build())
 }

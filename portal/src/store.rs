@@ -133,6 +133,9 @@ pub enum BookError {
     Store(#[from] StoreError),
 }
 
+/// One key and its value, as a backup carries them.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The portal's store.
 ///
 /// Writers take turns (`writing`): a check and the write that depends on it are one
@@ -176,6 +179,28 @@ impl Store {
         batch.insert(id.as_bytes(), &key);
         self.commit(batch, writing)?;
         Ok(key)
+    }
+
+    /// Every entry, taken in the writers' turn: a consistent picture (a backup).
+    pub fn snapshot(&self) -> Result<Vec<Entry>, StoreError> {
+        let _writing = self.lock();
+        self.db
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((k.to_vec(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Writes `entries` (a restored backup) in one step.
+    pub fn load(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        let writing = self.lock();
+        let mut batch = sled::Batch::default();
+        for (k, v) in entries {
+            batch.insert(k.as_slice(), v.as_slice());
+        }
+        self.commit(batch, writing)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, u64> {

@@ -161,7 +161,25 @@ impl TestOffice {
     /// device's `[node]` table (naming the office), so the node takes the
     /// configuration the office publishes.
     pub fn spawn_with(&self, settings: &NodeSettings, with_office: bool) -> Child {
+        let file = self.write_config(settings, with_office, "");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aufruf"));
+        command.args(["run", "--config"]).arg(&file);
+        if settings.only_device {
+            command.arg("--only-device");
+        }
+        command
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Writes the node's `aufruf.toml` (see [`Self::spawn_with`]), with `more` (further
+    /// tables, e.g. `[node.portal]`) at its end; returns its path.
+    pub fn write_config(&self, settings: &NodeSettings, with_office: bool, more: &str) -> PathBuf {
         let file = self.home(settings.id.as_str()).join("aufruf.toml");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         let peers: Vec<String> = settings.peers.iter().map(|p| format!("\"{p}\"")).collect();
         let node = format!(
             "\n[node]\nid = \"{}\"\nrole = \"{}\"\nstore = \"{}\"\ncredentials = \"{}\"\n\
@@ -190,18 +208,8 @@ impl TestOffice {
         } else {
             format!("{node}office = \"zeitz\"\n")
         };
-        std::fs::write(&file, format!("{office}{node}")).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aufruf"));
-        command.args(["run", "--config"]).arg(&file);
-        if settings.only_device {
-            command.arg("--only-device");
-        }
-        command
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap()
+        std::fs::write(&file, format!("{office}{node}{more}")).unwrap();
+        file
     }
 
     pub async fn get(&self, api: SocketAddr, path: &str) -> (u16, Value) {
