@@ -24,12 +24,21 @@ use common::TestOffice;
 async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     let office = TestOffice::new();
     let outbox = office.home("outbox");
-    let gateway = office.enroll_gateway_with_portal(&outbox, |_| {});
+    let gateway = office.enroll_gateway_with_portal(&outbox, |portal| {
+        // Tickets by phone near the office (the browser's position is set near it).
+        portal.remote_tickets = Some(aufruf_portal::settings::RemoteTickets {
+            latitude: 51.0478,
+            longitude: 12.1383,
+            radius_m: 500.0,
+        });
+    });
     let gateway = office.start(gateway).await;
     let portal = gateway.portal_addr.expect("the gateway serves the portal");
     // A kiosk and a desk beside it: a ticket drawn at the kiosk is followed on its QR
     // page at the gateway, and the desk's call shows there live.
     let (kiosk, desk) = office.kiosk_and_open_desk(gateway.sync_addr).await;
+    // The gateway issues tickets by phone once it has caught up with them.
+    office.ready(gateway.api_addr).await;
     let (token, _) = office.draw_qr_ticket(kiosk.api_addr, "anmeldung").await;
     let ticket = format!("/t/{token}");
     let desk_api = format!("http://{}/api/desks/desk-1", desk.api_addr);

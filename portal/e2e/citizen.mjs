@@ -38,6 +38,7 @@ async function checkPage(page, name, { status = 200, lang = "de", blocked = unde
     scripts: [...document.scripts].map(s => s.getAttribute("src")),
     pow: !!document.querySelector("input[name=pow]"),
     ticket: !!document.getElementById("ticket-status"),
+    locate: !!document.getElementById("remote-ticket"),
     title: document.title,
     h1: document.querySelectorAll("h1").length,
     skip: document.querySelector("a.portal-skip")?.getAttribute("href"),
@@ -48,7 +49,13 @@ async function checkPage(page, name, { status = 200, lang = "de", blocked = unde
   if (facts.lang !== lang) fail(`${name}: lang="${facts.lang}", expected ${lang}`);
   // No script but the proof of work's, and that only on the forms it guards; and the
   // QR ticket page's feed reader.
-  const expected = facts.pow ? ["/assets/pow.js"] : facts.ticket ? ["/assets/ticket.js"] : [];
+  const expected = facts.pow
+    ? ["/assets/pow.js"]
+    : facts.ticket
+      ? ["/assets/ticket.js"]
+      : facts.locate
+        ? ["/assets/locate.js"]
+        : [];
   if (facts.scripts.join() !== expected.join()) fail(`${name}: scripts ${facts.scripts}`);
   if (!facts.title) fail(`${name}: no title`);
   if (facts.h1 !== 1) fail(`${name}: ${facts.h1} h1 headings`);
@@ -331,6 +338,27 @@ async function run(browser) {
   await phone.goto(cancelLink);
   await checkPage(phone, "cancel link again");
   if (await phone.eval(`!!document.querySelector("main form")`)) fail("a cancelled booking's link still offers to cancel");
+
+  // A ticket by phone, standing near the office (the browser's position is set, and
+  // the citizen allowed the page to use it).
+  await browser.send("Browser.grantPermissions", { permissions: ["geolocation"], origin: base });
+  await page.send("Emulation.setGeolocationOverride", {
+    latitude: 51.0481,
+    longitude: 12.1386,
+    accuracy: 25,
+  });
+  await page.goto(`${base}/ticket`);
+  await checkPage(page, "ticket by phone");
+  await page.eval(`document.querySelector('input[name="service"][value="anmeldung"]').click()`);
+  await page.click('#remote-ticket button[type="submit"]');
+  const drawn = await page.path();
+  if (!drawn.startsWith("/t/")) {
+    fail(`drawing a ticket by phone leads to ${drawn} (${page.status}): ${await page.text("main")}`);
+  }
+  await checkPage(page, "ticket by phone: its page");
+  await expectText(page, "ticket by phone: its page", "Ihre Wartemarke", "An- und Ummeldung");
+  await page.send("Emulation.clearGeolocationOverride");
+  await page.goto(`${base}/account`);
 
   // English, and back.
   await page.click('nav a[href^="/lang?to=en"]');

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod mail;
 pub mod password;
 pub mod pow;
+pub mod remote;
 pub mod secret;
 pub mod settings;
 pub mod slots;
@@ -44,6 +45,17 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     fn book(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
     /// Cancels a booked appointment in its day, durably.
     fn cancel(&self, date: NaiveDate, appointment: Appointment) -> Result<(), String>;
+    /// Draws a walk-in ticket for a citizen near the office (from the phone): the
+    /// ticket and its status token. Numbers come from the gateway's own block.
+    fn draw_remote_ticket(
+        &self,
+        _now: Timestamp,
+        _service: &aufruf_model::ServiceId,
+    ) -> Result<(TicketView, String), DrawRefusal> {
+        Err(DrawRefusal::Failed(
+            "this office draws no tickets here".into(),
+        ))
+    }
     /// Today's ticket by its status token (the QR ticket page); `None` for an
     /// unknown token, one of another day, or one the office cannot read now.
     fn ticket(&self, _now: Timestamp, _token: &str) -> Option<TicketView> {
@@ -85,6 +97,20 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
         GatewayService::book_all(self, date, appointments).map_err(|e| e.to_string())
     }
 
+    fn draw_remote_ticket(
+        &self,
+        now: Timestamp,
+        service: &aufruf_model::ServiceId,
+    ) -> Result<(TicketView, String), DrawRefusal> {
+        use aufruf_office::ServiceError;
+        GatewayService::draw_remote_ticket(self, now, service).map_err(|e| match e {
+            ServiceError::Closed { reopens, .. } => DrawRefusal::Closed(reopens),
+            ServiceError::NoMoreToday { closes, .. } => DrawRefusal::NoMoreToday(closes),
+            ServiceError::UnknownService(_) => DrawRefusal::UnknownService,
+            other => DrawRefusal::Failed(other.to_string()),
+        })
+    }
+
     fn ticket(&self, now: Timestamp, token: &str) -> Option<TicketView> {
         match self.ticket_by_status_token(now, token) {
             Ok(found) => found,
@@ -98,6 +124,17 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
     fn calls(&self) -> Option<tokio::sync::watch::Receiver<Arc<DisplayView>>> {
         Some(self.office().subscribe_display())
     }
+}
+
+/// Why the office drew no ticket for a citizen's phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrawRefusal {
+    /// The department is closed now; when it reopens, in the kiosk's words.
+    Closed(Option<String>),
+    /// The wait would reach past closing time (`HH:MM`).
+    NoMoreToday(String),
+    UnknownService,
+    Failed(String),
 }
 
 /// The time of day, handed in (the node's wall clock; a fixed one in tests).

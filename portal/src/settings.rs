@@ -79,6 +79,24 @@ pub struct PortalSettings {
     /// backup cannot be restored. None: `aufruf backup` is refused.
     #[serde(default)]
     pub backup_key: Option<Redacted>,
+    /// Walk-in tickets from the phone for citizens near the office; none: not offered.
+    #[serde(default)]
+    pub remote_tickets: Option<RemoteTickets>,
+}
+
+/// Where the office is, and how near a citizen must be to draw a ticket by phone.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteTickets {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Metres from the office (500).
+    #[serde(default = "default_radius")]
+    pub radius_m: f64,
+}
+
+fn default_radius() -> f64 {
+    500.0
 }
 
 /// A secret from the configuration: never shown by `Debug` (settings are logged).
@@ -214,6 +232,7 @@ impl PortalSettings {
             cancelled_place_returns_after_minutes: default_cancel_cooldown(),
             ticket_feeds: default_ticket_feeds(),
             backup_key: None,
+            remote_tickets: None,
         }
     }
 }

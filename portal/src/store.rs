@@ -181,6 +181,22 @@ impl Store {
         Ok(key)
     }
 
+    /// The status token of the last ticket the account drew by phone.
+    pub fn remote_ticket(&self, account: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .get(format!("rt/{account}"))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Remembers the ticket the account drew by phone (one open at a time).
+    pub fn set_remote_ticket(&self, account: &str, token: &str) -> Result<(), StoreError> {
+        let writing = self.lock();
+        let mut batch = sled::Batch::default();
+        batch.insert(format!("rt/{account}").as_bytes(), token.as_bytes());
+        self.commit(batch, writing)
+    }
+
     /// Every entry, taken in the writers' turn: a consistent picture (a backup).
     pub fn snapshot(&self) -> Result<Vec<Entry>, StoreError> {
         let _writing = self.lock();
@@ -346,6 +362,7 @@ impl Store {
             return Ok(false);
         };
         let mut batch = sled::Batch::default();
+        batch.remove(format!("rt/{id}").as_bytes());
         batch.remove(format!("e/{}", account.email).as_bytes());
         batch.insert(format!("e/{new}").as_bytes(), id.as_bytes());
         account.email = new.to_owned();
@@ -388,6 +405,7 @@ impl Store {
             }
             batch.remove(key.as_bytes());
         }
+        batch.remove(format!("rt/{id}").as_bytes());
         batch.remove(format!("e/{}", account.email).as_bytes());
         batch.remove(format!("a/{id}").as_bytes());
         self.commit(batch, writing)?;

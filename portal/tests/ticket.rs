@@ -160,3 +160,136 @@ async fn live_feeds_are_bounded_and_a_place_returns_when_a_feed_ends() {
         "the place came back"
     );
 }
+
+fn near_zeitz(s: &mut aufruf_portal::PortalSettings) {
+    s.remote_tickets = Some(aufruf_portal::settings::RemoteTickets {
+        latitude: 51.0478,
+        longitude: 12.1383,
+        radius_m: 500.0,
+    });
+}
+
+#[tokio::test]
+async fn a_citizen_near_the_office_draws_one_ticket_by_phone_and_follows_it() {
+    let site = Site::with(|s| {
+        near_zeitz(s);
+        s.attempts_per_account_per_minute = 50;
+    });
+    let mut erika = site.citizen("erika@example.org").await;
+    let page = erika.get("/ticket").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("<script src=\"/assets/locate.js\"></script>")
+    );
+    assert!(page.body.contains("value=\"reisepass\""));
+    let here = |service: &'static str, lat: &'static str, acc: &'static str| {
+        [
+            ("service", service),
+            ("latitude", lat),
+            ("longitude", "12.1383"),
+            ("accuracy", acc),
+        ]
+    };
+    // Refused: too far, too coarse, no position, hostile numbers, no such matter.
+    for (fields, says) in [
+        (here("reisepass", "51.0600", "20"), "km vom Amt entfernt"),
+        (
+            here("reisepass", "51.0478", "2500"),
+            "nur auf etwa 2500 m genau",
+        ),
+        (here("reisepass", "", ""), "keinen Standort"),
+        (here("reisepass", "NaN", "10"), "keinen Standort"),
+        (here("reisepass", "1e309", "10"), "keinen Standort"),
+        (here("<script>", "51.0478", "10"), "Wählen Sie Ihr Anliegen"),
+    ] {
+        let page = erika.post("/ticket", &fields).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        assert!(page.body.contains(says), "{fields:?}: {}", page.body);
+        assert!(!page.body.contains("<script>\""));
+    }
+    // Near enough: a ticket, and its page.
+    let page = erika
+        .post("/ticket", &here("reisepass", "51.0490", "30"))
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let path = page.location().to_owned();
+    assert!(path.starts_with("/t/"), "{path}");
+    let ticket = erika.get(&path).await;
+    assert_eq!(ticket.status, StatusCode::OK);
+    assert!(ticket.body.contains("Ihre Wartemarke") && ticket.body.contains("Reisepass"));
+    // One open ticket per account.
+    let page = erika
+        .post("/ticket", &here("reisepass", "51.0490", "30"))
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(
+        page.body.contains(&format!("href=\"{path}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(erika.get("/ticket").await.status, StatusCode::CONFLICT);
+    // Called and served like any walk-in; once done, another may be drawn.
+    let desk = DeskService::new(
+        office_on(site.replica.clone(), "desk-1", Role::Desk),
+        DeskId::new("desk-1"),
+        at(2026, 11, 23, 10, 0),
+    )
+    .unwrap();
+    desk.act(
+        at(2026, 11, 23, 10, 1),
+        DeskAction::Open { services: vec![] },
+    )
+    .unwrap();
+    let view = desk
+        .act(at(2026, 11, 23, 10, 2), DeskAction::CallNext)
+        .unwrap();
+    assert!(view.current.is_some(), "the phone's ticket is called");
+    assert!(erika.get(&path).await.body.contains("Bitte zu Platz 1"));
+    desk.act(at(2026, 11, 23, 10, 3), DeskAction::Serving)
+        .unwrap();
+    desk.act(at(2026, 11, 23, 10, 9), DeskAction::Done).unwrap();
+    erika.get("/ticket").await;
+    let page = erika
+        .post("/ticket", &here("reisepass", "51.0490", "30"))
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_ne!(page.location(), path);
+}
+
+#[tokio::test]
+async fn tickets_by_phone_need_a_login_and_an_office_that_offers_them() {
+    let site = Site::new();
+    let mut anonymous = site.browser();
+    assert!(
+        anonymous
+            .get("/ticket")
+            .await
+            .location()
+            .starts_with("/login")
+    );
+    let mut erika = site.citizen("erika@example.org").await;
+    let page = erika.get("/ticket").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("Keine Wartemarken per Handy"));
+    let fields = [
+        ("service", "reisepass"),
+        ("latitude", "51.0478"),
+        ("longitude", "12.1383"),
+        ("accuracy", "10"),
+    ];
+    assert_eq!(
+        erika.post("/ticket", &fields).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Tries are counted per account, as logins are (5 a minute by default).
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(erika.post("/ticket", &fields).await.status);
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+}

@@ -539,6 +539,12 @@ pub async fn overview(
             ],
             bookings: rows,
             book: l.pick("Neuen Termin buchen", "Book a new appointment"),
+            remote_ticket: portal.settings.remote_tickets.as_ref().map(|_| {
+                l.pick(
+                    "Wartemarke per Handy ziehen (in der Nähe des Amts)",
+                    "Draw a ticket by phone (near the office)",
+                )
+            }),
             settings_heading: l.pick("Einstellungen", "Settings"),
             links: vec![
                 (

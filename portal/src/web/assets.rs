@@ -16,6 +16,8 @@ const PORTAL_CSS: &str = include_str!("portal.css");
 /// The proof of work's solver, the portal's only script (the CSP allows scripts from
 /// the portal itself, none inline).
 const POW_JS: &str = include_str!("pow.js");
+/// The ticket-by-phone form's position sender.
+const LOCATE_JS: &str = include_str!("locate.js");
 /// The QR ticket page's live feed reader.
 const TICKET_JS: &str = include_str!("ticket.js");
 
@@ -58,6 +60,13 @@ pub async fn pow_js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         Bytes::from_static(POW_JS.as_bytes()),
+    )
+}
+
+pub async fn locate_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        Bytes::from_static(LOCATE_JS.as_bytes()),
     )
 }
 

@@ -9,6 +9,7 @@ mod account;
 mod assets;
 mod book;
 mod pages;
+mod remote;
 mod ticket;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -40,6 +41,8 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/assets/portal.css", get(assets::portal_css))
         .route("/assets/pow.js", get(assets::pow_js))
         .route("/assets/ticket.js", get(assets::ticket_js))
+        .route("/assets/locate.js", get(assets::locate_js))
+        .route("/ticket", get(remote::form).post(remote::draw))
         .route("/t/{token}", get(ticket::page))
         .route("/t/{token}/feed", get(ticket::feed))
         .route("/assets/fonts/{file}", get(assets::font))

@@ -257,6 +257,8 @@ pub struct AccountPage {
     pub columns: [&'static str; 4],
     pub bookings: Vec<BookingRow>,
     pub book: &'static str,
+    /// "A ticket by phone", where the office offers it.
+    pub remote_ticket: Option<&'static str>,
     pub settings_heading: &'static str,
     pub links: Vec<(&'static str, &'static str)>,
 }

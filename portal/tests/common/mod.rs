@@ -58,6 +58,13 @@ impl OfficeDoor for Door {
     fn ticket(&self, now: Timestamp, token: &str) -> Option<aufruf_office::views::TicketView> {
         OfficeDoor::ticket(&self.gateway, now, token)
     }
+    fn draw_remote_ticket(
+        &self,
+        now: Timestamp,
+        service: &aufruf_model::ServiceId,
+    ) -> Result<(aufruf_office::views::TicketView, String), aufruf_portal::DrawRefusal> {
+        OfficeDoor::draw_remote_ticket(&self.gateway, now, service)
+    }
 }
 
 #[derive(Debug)]
