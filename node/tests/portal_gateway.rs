@@ -27,6 +27,20 @@ struct Citizen {
 }
 
 impl Citizen {
+    /// A browser with no cookies yet, on the portal at `portal`.
+    fn new(portal: SocketAddr) -> Self {
+        Citizen {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            portal,
+            cookies: BTreeMap::new(),
+            csrf: String::new(),
+            pow: None,
+        }
+    }
+
     async fn send(&mut self, request: reqwest::RequestBuilder) -> (u16, String, String) {
         let cookie: Vec<String> = self
             .cookies
@@ -123,16 +137,7 @@ async fn a_citizen_books_on_the_gateways_portal_and_checks_in_at_the_kiosk() {
     office.ready(kiosk.api_addr).await;
     let portal = gateway.portal_addr.expect("the gateway serves the portal");
 
-    let mut citizen = Citizen {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        portal,
-        cookies: BTreeMap::new(),
-        csrf: String::new(),
-        pow: None,
-    };
+    let mut citizen = Citizen::new(portal);
     let (status, _, body) = citizen.get("/register").await;
     assert_eq!(status, 200);
     assert!(body.contains("Konto anlegen"));
@@ -391,16 +396,7 @@ async fn a_backup_taken_while_the_portal_runs_restores_accounts_and_bookings_on_
     });
     let gateway = office.start(gateway).await;
     let portal = gateway.portal_addr.unwrap();
-    let mut erika = Citizen {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        portal,
-        cookies: BTreeMap::new(),
-        csrf: String::new(),
-        pow: None,
-    };
+    let mut erika = Citizen::new(portal);
     let email = ("email", "erika@example.org");
     let password = ("password", "sicheres Passwort 1");
     erika.get("/register").await;
@@ -504,13 +500,7 @@ async fn a_backup_taken_while_the_portal_runs_restores_accounts_and_bookings_on_
     fresh.portal = Some(portal_settings);
     fresh.only_device = true;
     let fresh = office.start(fresh).await;
-    let mut erika = Citizen {
-        http: erika.http.clone(),
-        portal: fresh.portal_addr.unwrap(),
-        cookies: BTreeMap::new(),
-        csrf: String::new(),
-        pow: None,
-    };
+    let mut erika = Citizen::new(fresh.portal_addr.unwrap());
     erika.get("/login").await;
     assert_eq!(erika.post("/login", &[email, password]).await.0, 303);
     let (status, _, account) = erika.get("/account").await;
