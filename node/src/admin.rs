@@ -23,6 +23,8 @@ use crate::credentials::OfficeFolder;
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest answer read from the node.
 const MAX_ANSWER: u64 = 64 * 1024;
+/// The environment variable the admin commands take the node's `api_token` from.
+pub const TOKEN_VARIABLE: &str = "AUFRUF_API_TOKEN";
 
 /// Validates `file`, signs it as the next revision and publishes it through the
 /// node whose local API is at `api`. Returns the revision now in force.
@@ -166,10 +168,17 @@ fn exchange(
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     let body = body.unwrap_or("");
+    // A node whose API has an `api_token` wants it on every request; taken from the
+    // environment, so it shows neither on the command line nor in `ps`.
+    let authorization = std::env::var(TOKEN_VARIABLE)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\n{authorization}\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .with_context(reach)?;

@@ -371,10 +371,14 @@ async fn a_kiosk_tickets_qr_page_on_the_gateway_shows_the_desks_call_live() {
     assert_eq!(called["headline"], json!("Bitte zu Platz 1"));
 }
 
-/// Runs the `aufruf` binary to its end; its output.
+/// The gateway's local API token in the backup test.
+const API_TOKEN: &str = "a-local-api-token-of-at-least-32-characters";
+
+/// Runs the `aufruf` binary to its end, with the local API's token; its output.
 fn aufruf(args: &[&std::ffi::OsStr]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_aufruf"))
         .args(args)
+        .env("AUFRUF_API_TOKEN", API_TOKEN)
         .output()
         .unwrap();
     let text = format!(
@@ -391,9 +395,11 @@ async fn a_backup_taken_while_the_portal_runs_restores_accounts_and_bookings_on_
     const KEY: &str = "5f1e0c2b9a8d7e6f5f1e0c2b9a8d7e6f5f1e0c2b9a8d7e6f5f1e0c2b9a8d7e6f";
     let office = TestOffice::new();
     let outbox = office.home("outbox");
-    let gateway = office.enroll_gateway_with_portal(&outbox, |portal| {
+    let mut gateway = office.enroll_gateway_with_portal(&outbox, |portal| {
         portal.backup_key = Some(aufruf_portal::settings::Redacted(KEY.into()));
     });
+    // The local API wants its token: `aufruf backup` takes it from the environment.
+    gateway.api_token = Some(API_TOKEN.into());
     let gateway = office.start(gateway).await;
     let portal = gateway.portal_addr.unwrap();
     let mut erika = Citizen::new(portal);
@@ -428,13 +434,22 @@ async fn a_backup_taken_while_the_portal_runs_restores_accounts_and_bookings_on_
     // The backup, taken while the portal runs.
     let file = office.home("portal.backup");
     let api = gateway.api_addr.to_string();
-    let said = aufruf(&[
+    let backup_args = [
         "backup".as_ref(),
         "--api".as_ref(),
         api.as_ref(),
         "--out".as_ref(),
         file.as_os_str(),
-    ]);
+    ];
+    // Without the token: refused by the node's API.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args(backup_args)
+        .env_remove("AUFRUF_API_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"));
+    let said = aufruf(&backup_args);
     assert!(said.contains("backup of the portal written"), "{said}");
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(aufruf_portal::backup::MAGIC));
