@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
+use crate::common;
 
 use aufruf_hardware::Language;
 use aufruf_model::{DeskId, Role, ServiceId};

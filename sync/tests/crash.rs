@@ -57,7 +57,10 @@ fn a_killed_kiosk_loses_no_acknowledged_ticket() {
     // Step 1: a worker process issues tickets; we note each one it acknowledges.
     let mut worker = Command::new(std::env::current_exe().unwrap())
         .args([
-            "a_killed_kiosk_loses_no_acknowledged_ticket",
+            &crate::test_name(
+                module_path!(),
+                "a_killed_kiosk_loses_no_acknowledged_ticket",
+            ),
             "--exact",
             "--nocapture",
         ])

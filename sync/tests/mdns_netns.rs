@@ -124,7 +124,7 @@ fn spawn_child(
         .arg(exe)
         .args([
             "--exact",
-            "child_in_namespace",
+            &crate::test_name(module_path!(), "child_in_namespace"),
             "--nocapture",
             "--test-threads=1",
         ])

@@ -148,7 +148,10 @@ fn a_worker_killed_while_its_store_is_rewritten_loses_no_acknowledged_change() {
         let path = dir.path().join("store");
         let mut worker = Command::new(std::env::current_exe().unwrap())
             .args([
-                "a_worker_killed_while_its_store_is_rewritten_loses_no_acknowledged_change",
+                &crate::test_name(
+                    module_path!(),
+                    "a_worker_killed_while_its_store_is_rewritten_loses_no_acknowledged_change",
+                ),
                 "--exact",
                 "--nocapture",
             ])

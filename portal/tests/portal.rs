@@ -1,0 +1,11 @@
+//! Every integration test of this crate in one binary: one link, not one per file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+mod booking;
+mod concurrency;
+mod pages;
+mod smtp;
+mod ticket;
