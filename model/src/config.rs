@@ -43,6 +43,9 @@ pub struct DeviceTables {
     pub node: Option<toml::Table>,
     /// `[printer]`: this device's ticket printer.
     pub printer: Option<toml::Table>,
+    /// `[enroll]`: how an appliance joins the office at its first start (the
+    /// enrollment service's address and a one-time token).
+    pub enroll: Option<toml::Table>,
 }
 
 /// A device's file: its own tables and, optionally, the office's configuration (a
@@ -72,6 +75,8 @@ struct DeviceFile {
     node: Option<toml::Table>,
     #[serde(default)]
     printer: Option<toml::Table>,
+    #[serde(default)]
+    enroll: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,6 +415,7 @@ impl OfficeConfig {
         let device = DeviceTables {
             node: raw.node,
             printer: raw.printer,
+            enroll: raw.enroll,
         };
         let has_office = raw.office.is_some()
             || raw.queue.is_some()

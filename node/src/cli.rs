@@ -232,6 +232,22 @@ enum NodeCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// An appliance's start (the image's service runs it before the node): check the
+    /// set-up file, enroll with its `[enroll]` token if this device has no
+    /// credentials yet, remove the token from the file, and install the file for
+    /// `aufruf run`.
+    Setup {
+        /// The set-up file city IT edited (on the image's FAT partition).
+        #[arg(long, default_value = "/efi/aufruf.toml")]
+        file: PathBuf,
+        /// Where the node's copy goes.
+        #[arg(long, default_value = "/data/aufruf/aufruf.toml")]
+        install: PathBuf,
+        /// How long to keep trying to reach the office's enrollment service, e.g.
+        /// `10m`.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        wait: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,7 +310,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "aufruf: {} running; local API on http://{}",
                     node.state.settings.id, node.api_addr
                 );
+                crate::systemd::ready_and_watched();
                 stopped().await;
+                crate::systemd::notify("STOPPING=1");
                 node.shutdown().await;
                 Ok(())
             })
@@ -429,6 +447,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}: credentials for {} ({role:?}) written",
                 out.display(),
                 issued.node
+            );
+            Ok(())
+        }
+        Command::Node(NodeCommand::Setup {
+            file,
+            install,
+            wait,
+        }) => {
+            init_logging("info");
+            let outcome = runtime_builder()?.block_on(crate::setup::run(&file, &install, wait))?;
+            let done = match outcome {
+                crate::setup::Outcome::Enrolled => "enrolled with the office",
+                crate::setup::Outcome::AlreadyEnrolled => "already enrolled",
+            };
+            println!(
+                "{}: {done}; installed as {}",
+                file.display(),
+                install.display()
             );
             Ok(())
         }

@@ -16,4 +16,6 @@ pub mod runtime;
 pub mod screen;
 pub mod server;
 pub mod settings;
+pub mod setup;
 pub mod state;
+pub mod systemd;

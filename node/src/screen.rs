@@ -40,6 +40,7 @@ pub fn run_with_screen(
     );
     // Service actions on the screen's thread find the runtime, should they need it.
     let _context = tokio.enter();
+    crate::systemd::ready_and_watched();
     tokio.spawn(async {
         stopped().await;
         launch::quit();
