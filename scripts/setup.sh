@@ -38,6 +38,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
     echo "$lock_sum" > "$stamp"
 fi
 
+# What building and booting the appliance image needs (image/).
+image/setup.sh
+
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt 2>/dev/null || true
 echo "setup: ready ($(cargo --version))"

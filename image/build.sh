@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Builds the Aufruf appliance image: a raw x86_64 GPT disk, EFI | root-a | root-b | data,
+# from Debian packages, without Docker and without loop mounts. Run as root.
+#
+#   image/build.sh [--binary PATH] [--out DIR]
+#
+# --binary  the aufruf binary to put in (default: a release build made here)
+# --out     where aufruf.raw, aufruf.raw.zst and the slot files go (default: image/out)
+#
+# Same inputs, same bytes: SOURCE_DATE_EPOCH (default: the last commit's time) fixes
+# the time stamps, and the partition and file system ids are derived from it. The
+# Debian mirror is AUFRUF_DEBIAN_MIRROR (default http://deb.debian.org/debian).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+binary=""
+out="$repo/image/out"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --binary) binary=$(realpath "$2"); shift 2 ;;
+        --out) out=$(realpath -m "$2"); shift 2 ;;
+        *) echo "image/build.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || { echo "image/build.sh: run as root (mmdebstrap needs it)" >&2; exit 1; }
+
+image/setup.sh
+if [ -z "$binary" ]; then
+    cargo build --release --locked -p aufruf-node --bin aufruf
+    binary="$repo/target/release/aufruf"
+fi
+[ -x "$binary" ] || { echo "image/build.sh: no binary at $binary" >&2; exit 1; }
+
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
+mirror="${AUFRUF_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+version=$("$binary" --version | awk '{print $2}')
+work="$out/work"
+rm -rf "$work"
+mkdir -p "$work" "$out"
+started=$(date +%s)
+
+# Partition sizes in MiB. The data partition starts small and grows to fill the disk
+# on first boot; each root slot leaves room for larger updates.
+esp_mib=256
+root_mib=768
+data_mib=128
+
+# --- Root file system -------------------------------------------------------------
+# Only what a headless or screen device needs. The kernel's initramfs must mount a
+# squashfs root found by its partition label.
+rootfs="$work/rootfs"
+packages=(
+    systemd systemd-sysv systemd-timesyncd udev kmod
+    linux-image-amd64 initramfs-tools
+    systemd-boot        # systemd-bless-boot: marks a slot good once the node is healthy
+    dbus                # logind: the power button powers the device off cleanly
+    iproute2 ca-certificates
+    libfontconfig1 fonts-dejavu-core fonts-noto-core   # the screens' fonts
+)
+mmdebstrap --mode=root --variant=minbase --quiet \
+    --include="$(IFS=,; echo "${packages[*]}")" \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/info/*' \
+    --essential-hook='mkdir -p "$1/etc/initramfs-tools" && printf "squashfs\nvirtio_blk\nvirtio_pci\n" >> "$1/etc/initramfs-tools/modules"' \
+    --customize-hook="$repo/image/rootfs.sh \"\$1\" \"$binary\" \"$version\"" \
+    bookworm "$rootfs" "$mirror"
+
+# --- Slot files: the root as squashfs and the kernel as one EFI file ---------------
+kernel=$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -n1)
+initrd=$(ls "$rootfs"/boot/initrd.img-* | sort -V | tail -n1)
+cp "$kernel" "$work/vmlinuz"
+cp "$initrd" "$work/initrd.img"
+rm -f "$rootfs"/boot/vmlinuz-* "$rootfs"/boot/initrd.img-*
+
+# /var lives on the data partition (journal, time stamps); the root keeps its mount point.
+mv "$rootfs/var" "$work/var"
+mkdir "$rootfs/var"
+# mksquashfs takes its time stamps from SOURCE_DATE_EPOCH.
+mksquashfs "$rootfs" "$out/root.squashfs" -noappend -comp zstd -quiet -no-progress
+root_bytes=$(stat -c %s "$out/root.squashfs")
+[ "$root_bytes" -le $((root_mib * 1024 * 1024)) ] || {
+    echo "image/build.sh: root.squashfs ($root_bytes bytes) exceeds a ${root_mib} MiB slot" >&2
+    exit 1
+}
+for slot in a b; do
+    image/uki.sh "$work/vmlinuz" "$work/initrd.img" "$version" "$slot" "$out/aufruf-$version-$slot.efi"
+done
+
+# --- The EFI system partition -------------------------------------------------------
+esp="$work/esp.img"
+rm -f "$esp"
+mkfs.vfat -C -F 32 -n AUFRUF -i "$(printf '%08x' $((SOURCE_DATE_EPOCH & 0xffffffff)))" "$esp" $((esp_mib * 1024)) >/dev/null
+export MTOOLS_SKIP_CHECK=1
+mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/systemd ::/EFI/Linux ::/loader
+mcopy -i "$esp" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/EFI/BOOT/BOOTX64.EFI
+mcopy -i "$esp" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/EFI/systemd/systemd-bootx64.efi
+mcopy -i "$esp" "$repo/image/files/loader.conf" ::/loader/loader.conf
+# Slot a is the one that is flashed: already blessed (no tries counter).
+mcopy -i "$esp" "$out/aufruf-$version-a.efi" "::/EFI/Linux/aufruf-$version-a.efi"
+mcopy -i "$esp" "$repo/image/files/aufruf.toml" ::/aufruf.toml
+
+# --- The data partition: /var, the node's store and identity ------------------------
+data="$work/data"
+mkdir -p "$data/aufruf"
+mv "$work/var" "$data/var"
+rm -f "$work/data.img"
+E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH" mkfs.ext4 -q -L data \
+    -U "$(image/uuid.sh "$SOURCE_DATE_EPOCH" data-fs)" \
+    -E "root_owner=0:0,hash_seed=$(image/uuid.sh "$SOURCE_DATE_EPOCH" data-hash)" \
+    -d "$data" "$work/data.img" "${data_mib}M"
+
+# --- The disk -----------------------------------------------------------------------
+disk="$out/aufruf.raw"
+total_mib=$((1 + esp_mib + 2 * root_mib + data_mib + 1))
+rm -f "$disk"
+truncate -s "${total_mib}M" "$disk"
+esp_start=1
+root_a_start=$((esp_start + esp_mib))
+root_b_start=$((root_a_start + root_mib))
+data_start=$((root_b_start + root_mib))
+sfdisk --quiet --no-reread --no-tell-kernel "$disk" <<EOF
+label: gpt
+label-id: $(image/uuid.sh "$SOURCE_DATE_EPOCH" disk)
+unit: sectors
+start=$((esp_start * 2048)), size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp, uuid=$(image/uuid.sh "$SOURCE_DATE_EPOCH" esp)
+start=$((root_a_start * 2048)), size=$((root_mib * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=root-a, uuid=$(image/uuid.sh "$SOURCE_DATE_EPOCH" root-a)
+start=$((root_b_start * 2048)), size=$((root_mib * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=root-b, uuid=$(image/uuid.sh "$SOURCE_DATE_EPOCH" root-b)
+start=$((data_start * 2048)), size=$((data_mib * 2048)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=data, uuid=$(image/uuid.sh "$SOURCE_DATE_EPOCH" data)
+EOF
+put() { dd if="$1" of="$disk" bs=1M seek="$2" conv=notrunc,sparse status=none; }
+put "$esp" "$esp_start"
+put "$out/root.squashfs" "$root_a_start"
+put "$work/data.img" "$data_start"
+
+zstd -q -f -T0 -9 "$disk" -o "$disk.zst"
+rm -rf "$work"
+echo "image: $disk ($(du -h --apparent-size "$disk" | cut -f1) raw, $(du -h "$disk.zst" | cut -f1) compressed)"
+echo "image: version $version, root $((root_bytes / 1024 / 1024)) MiB, built in $(( $(date +%s) - started )) s"
