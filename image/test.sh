@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The appliance image, booted: builds it (or takes one), lets a device enroll with an
-# office on this machine at its first boot, and checks, in QEMU's software emulation
+# The appliance image, booted: builds it (or takes one), lets devices enroll with an
+# office on this machine at their first boot, and checks, in QEMU's software emulation
 # (no KVM assumed):
 #   - the node's /health answers within the bound, as the device the set-up file names;
 #   - the token is gone from the FAT partition's set-up file;
 #   - the data partition grew to fill the disk;
-#   - the second boot comes up healthy without the enrollment service.
+#   - the second boot comes up healthy without the enrollment service;
+#   - a wrong set-up file is said on the console, and the device does not reboot;
+#   - two devices (a kiosk and the display) find each other and replicate a ticket.
 #
 #   image/test.sh [--binary PATH] [--image aufruf.raw]
 #
@@ -23,15 +25,15 @@ while [ $# -gt 0 ]; do
         *) echo "image/test.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-# Software emulation boots in well under two minutes on two cores; the bound leaves
-# room for a loaded CI machine.
+# Software emulation boots in about a minute on two cores; the bound leaves room for
+# a loaded CI machine.
 bound=${AUFRUF_BOOT_BOUND_SECONDS:-420}
 started=$(date +%s)
 work=$(mktemp -d /tmp/aufruf-image-test.XXXXXX)
-qemu_pid=""
+declare -A vm_pid=()
 serve_pid=""
 cleanup() {
-    [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
+    for pid in "${vm_pid[@]}"; do kill "$pid" 2>/dev/null || true; done
     [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -39,10 +41,11 @@ cleanup() {
 trap cleanup EXIT
 fail() {
     echo "image test: FAILED: $*" >&2
-    if [ -f "$work/console.log" ]; then
-        echo "--- the device's console (last 60 lines) ---" >&2
-        tail -n 60 "$work/console.log" | tr -d '\r' >&2
-    fi
+    for console in "$work"/*.console; do
+        [ -f "$console" ] || continue
+        echo "--- $(basename "$console" .console)'s console (last 60 lines) ---" >&2
+        tail -n 60 "$console" | tr -d '\r' >&2
+    done
     exit 1
 }
 
@@ -62,103 +65,166 @@ built=$(date +%s)
 
 # --- The office: a CA and its enrollment service on this machine ---------------------
 "$aufruf" office init --dir "$work/office" --office zeitz >/dev/null
-token=$("$aufruf" office token --dir "$work/office" --node display-1 --role display)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 enroll_port=$(free_port)
-api_port=$(free_port)
-"$aufruf" office serve-enrollment --dir "$work/office" --listen "127.0.0.1:$enroll_port" \
-    >"$work/serve.log" 2>&1 &
-serve_pid=$!
-
-# --- The disk as IT flashes it: larger than the image, set-up file edited ------------
-disk="$work/disk.raw"
-cp --sparse=always "$image" "$disk"
-truncate -s 3G "$disk"
+serve() {
+    "$aufruf" office serve-enrollment --dir "$work/office" --listen "127.0.0.1:$enroll_port" \
+        >>"$work/serve.log" 2>&1 &
+    serve_pid=$!
+}
+stop_serving() {
+    kill "$serve_pid"
+    wait "$serve_pid" 2>/dev/null || true
+    serve_pid=""
+}
 api_token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-{
-    # The guest reaches this machine's loopback at 10.0.2.2 (QEMU's user network).
-    cat <<EOF
+export MTOOLS_SKIP_CHECK=1
+
+# An office open around the clock, so the test passes at any hour.
+office_tables() {
+    cat <<'EOF'
+[office]
+id = "zeitz"
+name = "Bürgerbüro Zeitz (image test)"
+timezone = "Europe/Berlin"
+
+[[departments]]
+id = "buergerbuero"
+name = { de = "Bürgerbüro", en = "Citizen office" }
+refuse_walk_ins_past_closing = false
+[departments.hours]
+mon = ["00:00-23:59"]
+tue = ["00:00-23:59"]
+wed = ["00:00-23:59"]
+thu = ["00:00-23:59"]
+fri = ["00:00-23:59"]
+sat = ["00:00-23:59"]
+sun = ["00:00-23:59"]
+
+[[services]]
+id = "anmeldung"
+department = "buergerbuero"
+name = { de = "Anmeldung", en = "Registration" }
+prefix = "A"
+expected_minutes = 5
+
+[[desks]]
+id = "desk-1"
+name = "Platz 1"
+department = "buergerbuero"
+services = ["anmeldung"]
+
+[[number_blocks]]
+node = "kiosk-1"
+first = 1
+last = 999
+EOF
+}
+
+# A device's disk as IT flashes it: larger than the image, its set-up file edited.
+#   device <name> <role> <peers (TOML array)>
+device() {
+    local name=$1 role=$2 peers=$3 token
+    token=$("$aufruf" office token --dir "$work/office" --node "$name" --role "$role")
+    cp --sparse=always "$image" "$work/$name.raw"
+    truncate -s 3G "$work/$name.raw"
+    {
+        # The guest reaches this machine's loopback at 10.0.2.2 (QEMU's user network).
+        cat <<EOF
 [node]
-id = "display-1"
-role = "display"
+id = "$name"
+role = "$role"
 credentials = "/data/aufruf/credentials"
 store = "/data/aufruf/store"
 api = "0.0.0.0:7380"
 api_token = "$api_token"
 mdns = false
+peers = $peers
 
 [enroll]
 office = "10.0.2.2:$enroll_port"
 token = "$token"
 
 EOF
-    # The office's configuration, so the device need not wait for a peer to bring it.
-    sed -n '/^\[office\]/,$p' aufruf.toml
-} >"$work/aufruf.toml"
-"$aufruf" config check "$work/aufruf.toml" >/dev/null || fail "the test's set-up file is wrong"
-export MTOOLS_SKIP_CHECK=1
-esp="$disk@@1M"
-mcopy -o -i "$esp" "$work/aufruf.toml" ::/aufruf.toml
+        office_tables
+    } >"$work/$name.toml"
+    "$aufruf" config check "$work/$name.toml" >/dev/null || fail "the test's set-up file for $name is wrong"
+    mcopy -o -i "$work/$name.raw@@1M" "$work/$name.toml" ::/aufruf.toml
+    echo "$token" >"$work/$name.token"
+}
 
+# Boots a device's disk; its API (and sync port, if given) forwarded to this machine.
+#   boot <name> <api port> [<sync port>]
 boot() {
-    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd" 2>/dev/null || true
-    : >"$work/console.log"
+    local name=$1 api=$2 sync=${3:-}
+    local forward="hostfwd=tcp:127.0.0.1:$api-:7380"
+    [ -n "$sync" ] && forward="$forward,hostfwd=tcp:127.0.0.1:$sync-:7340"
+    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/$name.vars"
+    : >"$work/$name.console"
     qemu-system-x86_64 -machine q35 -m 1024 -smp 2 -accel tcg \
         -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
-        -drive if=pflash,format=raw,unit=1,file="$work/vars.fd" \
-        -drive file="$disk",format=raw,if=virtio,cache=writeback \
-        -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$api_port-:7380" \
-        -device virtio-net-pci,netdev=net0 \
-        -display none -serial "file:$work/console.log" \
-        -monitor "unix:$work/monitor.sock,server=on,wait=off" \
+        -drive if=pflash,format=raw,unit=1,file="$work/$name.vars" \
+        -drive file="$work/$name.raw",format=raw,if=virtio,cache=writeback \
+        -netdev "user,id=net0,$forward" -device virtio-net-pci,netdev=net0 \
+        -display none -serial "file:$work/$name.console" \
+        -monitor "unix:$work/$name.monitor,server=on,wait=off" \
         -no-reboot &
-    qemu_pid=$!
+    vm_pid[$name]=$!
 }
-wait_healthy() {
-    local since=$1
-    while :; do
-        if health=$(curl -fsS --max-time 5 "http://127.0.0.1:$api_port/health" 2>/dev/null); then
-            echo "$health"
-            return 0
-        fi
-        kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU ended before the node answered"
-        [ $(( $(date +%s) - since )) -lt "$bound" ] || fail "no /health within $bound s"
+running() { kill -0 "${vm_pid[$1]}" 2>/dev/null; }
+# Waits, within the bound, until <command…> succeeds while <name> runs.
+#   eventually <name> <since> <what> <command…>
+eventually() {
+    local name=$1 since=$2 what=$3
+    shift 3
+    until "$@"; do
+        # -no-reboot: a reboot would end QEMU.
+        running "$name" || fail "$name stopped or rebooted while waiting for: $what"
+        [ $(( $(date +%s) - since )) -lt "$bound" ] || fail "not within $bound s: $what"
         sleep 2
     done
 }
-shutdown_guest() {
-    # The power button (ACPI): systemd stops the node and unmounts cleanly, so the
-    # FAT partition can be read here afterwards.
+health() { curl -fsS --max-time 5 "http://127.0.0.1:$1/health" 2>/dev/null; }
+api() { curl -fsS --max-time 5 -H "Authorization: Bearer $api_token" "$@" 2>/dev/null; }
+# The power button (ACPI): systemd stops the node and unmounts cleanly, so the FAT
+# partition can be read here afterwards.
+power_off() {
+    local name=$1 since
     python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
-s.sendall(b"system_powerdown\n")' "$work/monitor.sock"
-    local since
+s.sendall(b"system_powerdown\n")' "$work/$name.monitor"
     since=$(date +%s)
-    while kill -0 "$qemu_pid" 2>/dev/null; do
-        [ $(( $(date +%s) - since )) -lt 180 ] || fail "the device did not power off within 180 s"
+    while running "$name"; do
+        [ $(( $(date +%s) - since )) -lt 180 ] || fail "$name did not power off within 180 s"
         sleep 1
     done
-    wait "$qemu_pid" 2>/dev/null || true
-    qemu_pid=""
+    wait "${vm_pid[$name]}" 2>/dev/null || true
+    unset "vm_pid[$name]"
 }
 
-# --- First boot: enrollment ------------------------------------------------------------
-boot
-boot_started=$(date +%s)
-health=$(wait_healthy "$boot_started")
-first_boot=$(( $(date +%s) - boot_started ))
-echo "image test: first boot healthy after ${first_boot} s: $health"
-echo "$health" | grep -q '"display-1"' || fail "/health does not name display-1: $health"
-grep -q "enrolled with the office" "$work/console.log" ||
+# --- First boot: enrollment --------------------------------------------------------------
+serve
+device display-1 display '[]'
+display_api=$(free_port)
+boot display-1 "$display_api"
+since=$(date +%s)
+eventually display-1 "$since" "display-1's /health" health "$display_api" >/dev/null
+first_boot=$(( $(date +%s) - since ))
+health "$display_api" | grep -q '"node":"display-1"' || fail "/health does not name display-1"
+grep -q "enrolled with the office" "$work/display-1.console" ||
     fail "the console does not report the enrollment"
-shutdown_guest
+echo "image test: first boot healthy after ${first_boot} s"
+power_off display-1
 
+esp="$work/display-1.raw@@1M"
 mtype -i "$esp" ::/aufruf.toml >"$work/after.toml"
-grep -q "$token" "$work/after.toml" && fail "the token is still on the FAT partition"
+grep -q "$(cat "$work/display-1.token")" "$work/after.toml" &&
+    fail "the token is still on the FAT partition"
 grep -q "^# token: redeemed" "$work/after.toml" || fail "the set-up file lost its [enroll] note"
 
 # The data partition (the last) reaches the disk's end, and its file system with it.
+disk="$work/display-1.raw"
 read -r data_start data_size < <(sfdisk -d "$disk" | awk -F'[=,]' '/name="data"/ {gsub(/ /,""); print $2, $4}')
 disk_sectors=$(( $(stat -c %s "$disk") / 512 ))
 [ $(( data_start + data_size )) -ge $(( disk_sectors - 2048 )) ] ||
@@ -176,33 +242,53 @@ EOF
     fail "the data file system did not grow: $fs_bytes bytes in a partition of $((data_size * 512))"
 echo "image test: data partition grew to $((data_size / 2048)) MiB, its file system to $((fs_bytes / 1048576)) MiB"
 
-# --- Second boot: enrolled, no enrollment service needed -------------------------------
-kill "$serve_pid"
-wait "$serve_pid" 2>/dev/null || true
-serve_pid=""
-boot
-boot_started=$(date +%s)
-health=$(wait_healthy "$boot_started")
-second_boot=$(( $(date +%s) - boot_started ))
-echo "$health" | grep -q '"display-1"' || fail "/health does not name display-1 after a reboot"
-grep -q "already enrolled" "$work/console.log" || fail "the second boot enrolled again"
-shutdown_guest
+# --- Second boot: enrolled, no enrollment service needed -----------------------------------
+stop_serving
+: >"$work/display-1.console"
+boot display-1 "$display_api"
+since=$(date +%s)
+eventually display-1 "$since" "display-1's /health after a reboot" health "$display_api" >/dev/null
+second_boot=$(( $(date +%s) - since ))
+grep -q "already enrolled" "$work/display-1.console" || fail "the second boot enrolled again"
+power_off display-1
 
-# --- A wrong set-up file: said on the console, and no boot loop -------------------------
+# --- A wrong set-up file: said on the console, and no boot loop ----------------------------
 sed 's/^role = "display"/role = "displai"/' "$work/after.toml" >"$work/wrong.toml"
 mcopy -o -i "$esp" "$work/wrong.toml" ::/aufruf.toml
-boot
-boot_started=$(date +%s)
-until grep -q "the node stopped trying to start" "$work/console.log"; do
-    # -no-reboot: a reboot would end QEMU.
-    kill -0 "$qemu_pid" 2>/dev/null || fail "the device rebooted or stopped over a wrong set-up file"
-    [ $(( $(date +%s) - boot_started )) -lt "$bound" ] ||
-        fail "no report of the wrong set-up file within $bound s"
-    sleep 2
-done
-grep -q "aufruf.toml.*role" "$work/console.log" || fail "the console does not name the wrong field"
-kill -0 "$qemu_pid" 2>/dev/null || fail "the device did not stay up"
-shutdown_guest
+boot display-1 "$display_api"
+since=$(date +%s)
+eventually display-1 "$since" "the report of the wrong set-up file" \
+    grep -q "the node stopped trying to start" "$work/display-1.console"
+grep -q "aufruf.toml.*role" "$work/display-1.console" || fail "the console does not name the wrong field"
+running display-1 || fail "the device did not stay up"
+power_off display-1
 
-echo "image test: passed; build $((built - started)) s, first boot to healthy ${first_boot} s, second ${second_boot} s, total $(( $(date +%s) - started )) s"
+# --- Two devices: a kiosk's ticket reaches the display -----------------------------------
+# Each dials the other's sync port, forwarded to this machine.
+serve
+kiosk_api=$(free_port)
+kiosk_sync=$(free_port)
+display_sync=$(free_port)
+device kiosk-1 kiosk "[\"10.0.2.2:$display_sync\"]"
+sed -e 's/^role = "displai"/role = "display"/' \
+    -e "s/^peers = .*/peers = [\"10.0.2.2:$kiosk_sync\"]/" "$work/after.toml" >"$work/display-1.toml"
+mcopy -o -i "$esp" "$work/display-1.toml" ::/aufruf.toml
+boot kiosk-1 "$kiosk_api" "$kiosk_sync"
+boot display-1 "$display_api" "$display_sync"
+since=$(date +%s)
+draw() {
+    api -X POST -H 'content-type: application/json' -d '{"service": "anmeldung", "kind": "qr"}' \
+        "http://127.0.0.1:$kiosk_api/api/tickets" >"$work/ticket.json"
+}
+eventually kiosk-1 "$since" "a ticket drawn at kiosk-1 (enrolled, caught up from display-1)" draw
+number=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["ticket"]["number"])' "$work/ticket.json")
+shown() { api "http://127.0.0.1:$display_api/api/day" | grep -q "\"$number\""; }
+eventually display-1 "$since" "ticket $number on display-1" shown
+two_devices=$(( $(date +%s) - since ))
+echo "image test: ticket $number drawn at kiosk-1 is on display-1, ${two_devices} s after both booted"
+power_off kiosk-1
+power_off display-1
+stop_serving
+
+echo "image test: passed; build $((built - started)) s, first boot to healthy ${first_boot} s, second ${second_boot} s, two devices ${two_devices} s, total $(( $(date +%s) - started )) s"
 echo "image test: image $(du -h --apparent-size "$image" | cut -f1) raw, $(du -h "$image.zst" 2>/dev/null | cut -f1) compressed"
