@@ -34,7 +34,9 @@ fi
 
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 mirror="${AUFRUF_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-version=$("$binary" --version | awk '{print $2}')
+# The version names the kernel files, which systemd-boot sorts: the crate's version
+# and the commit count, e.g. 0.1.0.412 (AUFRUF_IMAGE_VERSION overrides it).
+version="${AUFRUF_IMAGE_VERSION:-$("$binary" --version | awk '{print $2}').$(git rev-list --count HEAD 2>/dev/null || echo 0)}"
 work="$out/work"
 rm -rf "$work"
 mkdir -p "$work" "$out"
@@ -45,6 +47,18 @@ started=$(date +%s)
 esp_mib=256
 root_mib=768
 data_mib=128
+
+# --- The update key -----------------------------------------------------------------
+# Made by the first build and kept (AUFRUF_UPDATE_KEYS, default image/keys, never
+# committed): its public half goes into the image, its private half signs updates.
+keys="${AUFRUF_UPDATE_KEYS:-$repo/image/keys}"
+mkdir -p "$keys"
+chmod 700 "$keys"
+if [ ! -f "$keys/update.key" ]; then
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$keys/update.key")
+    echo "image: made the update key $keys/update.key; keep it safe, it signs updates"
+fi
+openssl pkey -in "$keys/update.key" -pubout -outform DER -out "$keys/update.pub"
 
 # --- Root file system -------------------------------------------------------------
 # Only what a headless or screen device needs. The kernel's initramfs must mount a
@@ -66,7 +80,7 @@ mmdebstrap --mode=root --variant=minbase --quiet \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools" && printf "squashfs\nvirtio_blk\nvirtio_pci\n" >> "$1/etc/initramfs-tools/modules"' \
-    --customize-hook="$repo/image/rootfs.sh \"\$1\" \"$binary\" \"$version\"" \
+    --customize-hook="$repo/image/rootfs.sh \"\$1\" \"$binary\" \"$version\" \"$keys/update.pub\"" \
     bookworm "$rootfs" "$mirror"
 
 # --- Slot files: the root as squashfs and the kernel as one EFI file ---------------
@@ -89,6 +103,23 @@ root_bytes=$(stat -c %s "$out/root.squashfs")
 for slot in a b; do
     image/uki.sh "$work/vmlinuz" "$work/initrd.img" "$version" "$slot" "$out/aufruf-$version-$slot.efi"
 done
+
+# --- The signed update: the root and both kernel files, for devices running an older
+# version (`aufruf update apply`, node/src/update.rs has the format) ----------------
+manifest="$work/manifest.json"
+part() { printf '{"name":"%s","size":%s,"sha256":"%s"}' "$1" "$(stat -c %s "$2")" "$(sha256sum "$2" | cut -d' ' -f1)"; }
+printf '{"version":"%s","parts":[%s,%s,%s]}' "$version" \
+    "$(part root "$out/root.squashfs")" \
+    "$(part kernel-a "$out/aufruf-$version-a.efi")" \
+    "$(part kernel-b "$out/aufruf-$version-b.efi")" >"$manifest"
+openssl pkeyutl -sign -inkey "$keys/update.key" -rawin -in "$manifest" -out "$work/manifest.sig"
+{
+    printf 'AUFRUF-UPDATE-1\n'
+    python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack(">I", int(sys.argv[1])))' \
+        "$(stat -c %s "$manifest")"
+    cat "$manifest" "$work/manifest.sig" "$out/root.squashfs" \
+        "$out/aufruf-$version-a.efi" "$out/aufruf-$version-b.efi"
+} >"$out/aufruf-$version.update"
 
 # --- The EFI system partition -------------------------------------------------------
 esp="$work/esp.img"
@@ -139,4 +170,4 @@ put "$work/data.img" "$data_start"
 zstd -q -f -T0 -9 "$disk" -o "$disk.zst"
 rm -rf "$work"
 echo "image: $disk ($(du -h --apparent-size "$disk" | cut -f1) raw, $(du -h "$disk.zst" | cut -f1) compressed)"
-echo "image: version $version, root $((root_bytes / 1024 / 1024)) MiB, built in $(( $(date +%s) - started )) s"
+echo "image: version $version, root $((root_bytes / 1024 / 1024)) MiB, update $out/aufruf-$version.update, built in $(( $(date +%s) - started )) s"

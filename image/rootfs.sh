@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # mmdebstrap's customize hook: turns the Debian root into the appliance's.
-#   rootfs.sh <rootfs> <aufruf binary> <version>
+#   rootfs.sh <rootfs> <aufruf binary> <version> <update key's public half>
 set -euo pipefail
-root=$1 binary=$2 version=$3
+root=$1 binary=$2 version=$3 update_key=$4
 files="$(dirname "$0")/files"
 
 install -m 0755 "$binary" "$root/usr/bin/aufruf"
+install -D -m 0644 "$update_key" "$root/usr/share/aufruf/update.pub"
 install -m 0644 "$files/aufruf.service" "$root/etc/systemd/system/aufruf.service"
 install -m 0644 "$files/aufruf-failed.service" "$root/etc/systemd/system/aufruf-failed.service"
 install -m 0644 "$files/fstab" "$root/etc/fstab"

@@ -12,6 +12,8 @@ packages=(
     zstd              # the compressed image
     qemu-system-x86 ovmf   # the boot test: UEFI in software emulation
     curl              # the boot test asks the node's /health
+    openssl           # the update key and signatures
+    python3           # small binary helpers in the scripts
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,7 +7,8 @@
 #   - the data partition grew to fill the disk;
 #   - the second boot comes up healthy without the enrollment service;
 #   - a wrong set-up file is said on the console, and the device does not reboot;
-#   - two devices (a kiosk and the display) find each other and replicate a ticket.
+#   - two devices (a kiosk and the display) find each other and replicate a ticket;
+#   - the build's signed update checks with the key in the image, a changed byte not.
 #
 #   image/test.sh [--binary PATH] [--image aufruf.raw]
 #
@@ -54,8 +55,23 @@ if [ -z "$image" ]; then
         cargo build --locked -p aufruf-node --bin aufruf
         binary="$repo/target/debug/aufruf"
     fi
-    image/build.sh --binary "$binary" --out "$work/out"
+    AUFRUF_UPDATE_KEYS="$work/keys" image/build.sh --binary "$binary" --out "$work/out"
     image="$work/out/aufruf.raw"
+    # The signed update the build wrote: good with the key the image carries, refused
+    # with one byte changed.
+    update=$(ls "$work/out"/aufruf-*.update)
+    unsquashfs -cat "$work/out/root.squashfs" usr/share/aufruf/update.pub >"$work/image-key.pub"
+    cmp -s "$work/image-key.pub" "$work/keys/update.pub" || fail "the image does not carry the update key"
+    "$binary" update check "$update" --key "$work/image-key.pub" || fail "the build's update is refused"
+    cp "$update" "$work/tampered.update"
+    python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(-4096, 2); b = f.read(1); f.seek(-4096, 2); f.write(bytes([b[0] ^ 1]))' "$work/tampered.update"
+    if "$binary" update check "$work/tampered.update" --key "$work/image-key.pub" 2>"$work/tampered.err"; then
+        fail "a tampered update was taken"
+    fi
+    grep -q "not what its signed manifest says" "$work/tampered.err" || fail "the tampered update's refusal: $(cat "$work/tampered.err")"
+    echo "image test: the signed update checks with the image's key, a changed byte is refused"
 else
     image/setup.sh
 fi

@@ -85,6 +85,29 @@ enum Command {
     /// Work with the office configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Signed updates of the appliance image.
+    #[command(subcommand)]
+    Update(UpdateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UpdateCommand {
+    /// Check an update's signature and parts; writes nothing.
+    Check {
+        /// The update bundle (`image/build.sh` writes `aufruf-<version>.update`).
+        bundle: PathBuf,
+        /// The update key's public half.
+        #[arg(long, default_value = "/usr/share/aufruf/update.pub")]
+        key: PathBuf,
+    },
+    /// Check an update, then write it into the slot this boot did not come from. It
+    /// starts at the next boot with three tries; the slot running now stays as it is
+    /// (as root, on the appliance).
+    Apply {
+        bundle: PathBuf,
+        #[arg(long, default_value = "/usr/share/aufruf/update.pub")]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -465,6 +488,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}: {done}; installed as {}",
                 file.display(),
                 install.display()
+            );
+            Ok(())
+        }
+        Command::Update(UpdateCommand::Check { bundle, key }) => {
+            let checked = crate::update::check(&bundle, &crate::update::read_public_key(&key)?)?;
+            println!(
+                "{}: version {}, signature and parts good",
+                bundle.display(),
+                checked.manifest().version
+            );
+            Ok(())
+        }
+        Command::Update(UpdateCommand::Apply { bundle, key }) => {
+            let checked = crate::update::check(&bundle, &crate::update::read_public_key(&key)?)?;
+            let applied = crate::update::apply(&checked, &crate::update::Targets::default())?;
+            println!(
+                "{}: version {} written to slot {} ({}); it starts at the next boot",
+                bundle.display(),
+                applied.version,
+                applied.slot,
+                applied.entry.display()
             );
             Ok(())
         }

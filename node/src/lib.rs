@@ -19,3 +19,4 @@ pub mod settings;
 pub mod setup;
 pub mod state;
 pub mod systemd;
+pub mod update;
