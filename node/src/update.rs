@@ -331,15 +331,10 @@ pub fn apply(update: &Checked, targets: &Targets) -> Result<Applied, UpdateError
     }
     sync_folder(&linux);
 
-    // 2. The root.
+    // 2. The root, read back: what the bundle held when it was checked, and what the
+    // disk kept.
     copy_part(update, root_offset, root.size, &root_target, true)?;
-    let mut written = File::open(&root_target).map_err(io(&root_target))?;
-    let digest = hash(&mut (&mut written).take(root.size), root.size).map_err(io(&root_target))?;
-    if digest.map(|d| to_hex(&d)).as_deref() != Some(root.sha256.as_str()) {
-        return Err(UpdateError::Tampered {
-            part: format!("root as read back from {}", root_target.display()),
-        });
-    }
+    read_back(&root_target, root)?;
 
     // 3. The kernel file with its tries.
     let (kernel_offset, kernel) = update
@@ -348,6 +343,10 @@ pub fn apply(update: &Checked, targets: &Targets) -> Result<Applied, UpdateError
     let entry = linux.join(format!("aufruf-{version}-{slot}+{TRIES}.efi"));
     let partial = linux.join(format!("aufruf-{version}-{slot}.efi.partial"));
     copy_part(update, kernel_offset, kernel.size, &partial, false)?;
+    if let Err(e) = read_back(&partial, kernel) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
     std::fs::rename(&partial, &entry).map_err(io(&entry))?;
     sync_folder(&linux);
     Ok(Applied {
@@ -355,6 +354,18 @@ pub fn apply(update: &Checked, targets: &Targets) -> Result<Applied, UpdateError
         slot,
         entry,
     })
+}
+
+/// Checks that the first bytes of `path` are `part` as its signed manifest says.
+fn read_back(path: &Path, part: &Part) -> Result<(), UpdateError> {
+    let mut written = File::open(path).map_err(io(path))?;
+    let digest = hash(&mut (&mut written).take(part.size), part.size).map_err(io(path))?;
+    if digest.map(|d| to_hex(&d)).as_deref() != Some(part.sha256.as_str()) {
+        return Err(UpdateError::Tampered {
+            part: format!("{} as read back from {}", part.name, path.display()),
+        });
+    }
+    Ok(())
 }
 
 /// `aufruf-<version>-<slot>.efi`, with or without tries (`+2`, `+1-2`).
@@ -603,6 +614,27 @@ mod tests {
         assert_eq!(
             device.entries(),
             ["aufruf-0.0.9-b+1-2.efi", "aufruf-0.1.0-a.efi"]
+        );
+    }
+
+    #[test]
+    fn a_bundle_changed_after_its_check_is_not_booted() {
+        let key = Key::new();
+        let device = Device::booted_from('a');
+        let bytes = key.bundle("0.2.0", &parts(0x5a));
+        let path = write(&device, &bytes);
+        let checked = check(&path, &key.public()).unwrap();
+        // The last part (kernel-b) changes on disk between the check and the write.
+        let mut changed = bytes.clone();
+        let last = changed.len() - 1;
+        changed[last] ^= 1;
+        std::fs::write(&path, &changed).unwrap();
+        let error = apply(&checked, &device.targets).unwrap_err();
+        assert!(matches!(error, UpdateError::Tampered { .. }), "{error}");
+        assert_eq!(
+            device.entries(),
+            ["aufruf-0.1.0-a.efi"],
+            "nothing boots slot b"
         );
     }
 
