@@ -131,11 +131,15 @@ async fn a_citizen_books_on_the_gateways_portal_and_checks_in_at_the_kiosk() {
             },
         );
     });
-    let gateway = office.start(gateway).await;
+    // An office where it is midday, so the appointment lies later today at any hour
+    // the test runs (the kiosk checks in today's appointments only).
+    let zone = common::midday_zone();
+    let gateway = office.start_in(gateway, &zone).await;
     let kiosk = office.enroll("kiosk-1", Role::Kiosk, vec![gateway.sync_addr]);
-    let kiosk = office.start(kiosk).await;
+    let kiosk = office.start_in(kiosk, &zone).await;
     office.ready(kiosk.api_addr).await;
     let portal = gateway.portal_addr.expect("the gateway serves the portal");
+    let zone: chrono_tz::Tz = zone.parse().unwrap();
 
     let mut citizen = Citizen::new(portal);
     let (status, _, body) = citizen.get("/register").await;
@@ -181,7 +185,7 @@ async fn a_citizen_books_on_the_gateways_portal_and_checks_in_at_the_kiosk() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
     let now = DateTime::<Utc>::from_timestamp(i64::try_from(now.as_secs()).unwrap(), 0).unwrap();
-    let soon = (now + chrono::Duration::minutes(25)).with_timezone(&chrono_tz::Europe::Berlin);
+    let soon = (now + chrono::Duration::minutes(25)).with_timezone(&zone);
     let slot = soon - chrono::Duration::minutes(i64::from(soon.minute() % 15));
     let day = slot.format("%Y-%m-%d").to_string();
     let time = slot.format("%H:%M").to_string();

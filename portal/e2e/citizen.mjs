@@ -31,6 +31,17 @@ function fail(message) {
 }
 
 /** What every page must hold; `name` says which page in a failure. */
+/** The link of the second day offered, or the only one: the first may be today or
+ * the first day past the booking lead, with only its last minutes left (the test
+ * runs at any hour). */
+async function fullDay(page, prefix) {
+  const href = await page.eval(
+    `(() => { const a = [...document.querySelectorAll('main a[href^=${JSON.stringify(prefix)}]')]; return (a[1] ?? a[0])?.getAttribute("href"); })()`,
+  );
+  if (!href) fail(`no day offered on ${await page.path()}`);
+  return `main a[href="${href}"]`;
+}
+
 async function checkPage(page, name, { status = 200, lang = "de", blocked = undefined } = {}) {
   if (page.status !== status) fail(`${name}: status ${page.status}, expected ${status}`);
   const facts = await page.eval(`({
@@ -264,7 +275,7 @@ async function run(browser) {
   await checkPage(page, "services");
   await page.click('main a[href="/book/service/reisepass"]');
   await checkPage(page, "days");
-  await page.click('main a[href^="/book/service/reisepass?day="]');
+  await page.click(await fullDay(page, "/book/service/reisepass?day="));
   await checkPage(page, "times");
   const timesPath = await page.path();
   const time = await page.eval(
@@ -288,7 +299,7 @@ async function run(browser) {
   // Move it to another time: a new code, the old one cancelled.
   await page.click(`main a[href="/bookings/${code}/move"]`);
   await checkPage(page, "move: days");
-  await page.click(`main a[href^="/bookings/${code}/move?day="]`);
+  await page.click(await fullDay(page, `/bookings/${code}/move?day=`));
   await checkPage(page, "move: times");
   const movedTime = await page.eval(
     `(() => { const r = document.querySelectorAll('input[name="time"]')[2]; r.click(); return r.value; })()`,

@@ -133,6 +133,16 @@ impl TestOffice {
         runtime::start(Some(config), settings).await.unwrap()
     }
 
+    /// Starts a node in this process whose office keeps the time of `timezone` (see
+    /// [`midday_zone`]).
+    pub async fn start_in(&self, settings: NodeSettings, timezone: &str) -> RunningNode {
+        let mut config = aufruf_node::config_file::load_or_example(None)
+            .unwrap()
+            .open_around_the_clock();
+        config.office.timezone = timezone.to_owned();
+        runtime::start(Some(config), settings).await.unwrap()
+    }
+
     /// Starts a kiosk whose printer is the emulated one, drawing into `tickets`.
     pub async fn start_kiosk_with_printer(
         &self,
@@ -286,4 +296,20 @@ pub fn free_port() -> SocketAddr {
 
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// A time zone in which it is about noon now: for tests whose appointments must lie
+/// later on the same local day, whatever hour they run at.
+pub fn midday_zone() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let hour = i64::try_from((now / 3600) % 24).unwrap();
+    // Etc/GMT-3 is three hours ahead of UTC (the sign is POSIX's).
+    match 12 - hour {
+        0 => "Etc/GMT".to_owned(),
+        ahead if ahead > 0 => format!("Etc/GMT-{ahead}"),
+        behind => format!("Etc/GMT+{}", -behind),
+    }
 }
