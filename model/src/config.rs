@@ -46,6 +46,8 @@ pub struct DeviceTables {
     /// `[enroll]`: how an appliance joins the office at its first start (the
     /// enrollment service's address and a one-time token).
     pub enroll: Option<toml::Table>,
+    /// `[update]`: where an appliance fetches its signed updates.
+    pub update: Option<toml::Table>,
 }
 
 /// A device's file: its own tables and, optionally, the office's configuration (a
@@ -77,6 +79,8 @@ struct DeviceFile {
     printer: Option<toml::Table>,
     #[serde(default)]
     enroll: Option<toml::Table>,
+    #[serde(default)]
+    update: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -416,6 +420,7 @@ impl OfficeConfig {
             node: raw.node,
             printer: raw.printer,
             enroll: raw.enroll,
+            update: raw.update,
         };
         let has_office = raw.office.is_some()
             || raw.queue.is_some()

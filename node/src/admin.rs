@@ -142,8 +142,34 @@ pub fn restore(config: &Path, from: &Path) -> anyhow::Result<(usize, std::path::
     Ok((entries, portal.store))
 }
 
+/// Uploads the update bundle at `bundle` to the node whose local API is at `api`
+/// (`[node.updates]`), which checks it and publishes it to the office's devices.
+/// Returns its version.
+pub fn upload_update(api: SocketAddr, bundle: &Path) -> anyhow::Result<String> {
+    let mut file =
+        std::fs::File::open(bundle).with_context(|| format!("reading {}", bundle.display()))?;
+    let length = file.metadata()?.len();
+    let (status, content) = exchange_with(
+        api,
+        "PUT",
+        "/api/updates",
+        ("application/octet-stream", length),
+        |stream| std::io::copy(&mut file, stream).map(|_| ()),
+        MAX_ANSWER,
+    )?;
+    let answer: Value = serde_json::from_slice(&content).unwrap_or(Value::Null);
+    if status != 200 {
+        let error = answer["error"].as_str().unwrap_or("no reason given");
+        bail!("the node at {api} did not take the update ({status}): {error}");
+    }
+    answer["version"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("the node at {api} did not say the version: {answer}"))
+}
+
 /// One HTTP/1.1 request to a node's local API with a JSON body; the status and the
-/// JSON answer. Small on purpose: the binary carries no HTTP client library.
+/// JSON answer. Small on purpose: these are short requests to the local API.
 fn request(
     api: SocketAddr,
     method: &str,
@@ -163,11 +189,32 @@ fn exchange(
     body: Option<&str>,
     max: u64,
 ) -> anyhow::Result<(u16, Vec<u8>)> {
+    let body = body.unwrap_or("");
+    exchange_with(
+        api,
+        method,
+        path,
+        ("application/json", body.len() as u64),
+        |stream| stream.write_all(body.as_bytes()),
+        max,
+    )
+}
+
+/// One HTTP/1.1 request whose body (`content`: its type and length) `write` sends;
+/// the status and at most `max` bytes of the answer's body.
+fn exchange_with(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    content: (&str, u64),
+    write: impl FnOnce(&mut TcpStream) -> std::io::Result<()>,
+    max: u64,
+) -> anyhow::Result<(u16, Vec<u8>)> {
     let reach = || format!("the node's local API at {api}");
     let mut stream = TcpStream::connect_timeout(&api, TIMEOUT).with_context(reach)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
-    let body = body.unwrap_or("");
+    let (content_type, length) = content;
     // A node whose API has an `api_token` wants it on every request; taken from the
     // environment, so it shows neither on the command line nor in `ps`.
     let authorization = std::env::var(TOKEN_VARIABLE)
@@ -178,10 +225,10 @@ fn exchange(
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {api}\r\n{authorization}\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+         Content-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
     )
     .with_context(reach)?;
+    write(&mut stream).with_context(reach)?;
     let mut answer = Vec::new();
     stream
         .take(max.saturating_add(64 * 1024))

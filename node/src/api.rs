@@ -17,7 +17,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::{Stream, StreamExt as _};
 use serde::Deserialize;
@@ -33,7 +33,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         state.settings.api_token.clone(),
         state.settings.tickets_per_minute,
     ));
-    Router::new()
+    let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/day", get(day))
@@ -57,12 +57,28 @@ pub fn router(state: Arc<NodeState>) -> Router {
             "/api/office/revoke",
             post(revoke).layer(DefaultBodyLimit::max(REVOCATION_BODY_LIMIT)),
         )
+        // Bounded by `take_in` itself: a bundle is far past the default body limit.
+        .route(
+            "/api/updates",
+            put(upload_update).layer(DefaultBodyLimit::disable()),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             guard,
             crate::guard::check,
-        ))
-        .with_state(state)
+        ));
+    // The published updates are for every device of the office, without the token:
+    // they are signed, and each device checks them.
+    let updates = state
+        .settings
+        .updates
+        .as_ref()
+        .map(|updates| updates.dir.clone());
+    let app = app.with_state(state);
+    match updates {
+        Some(dir) => app.merge(crate::update::source::router(dir)),
+        None => app,
+    }
 }
 
 /// The largest body `POST /api/office/config` reads: a configuration at its limit,
@@ -244,12 +260,69 @@ async fn not_found() -> ApiError {
     }
 }
 
+/// `PUT /api/updates`: a signed update bundle, published to the office's devices
+/// (`[node.updates]`; `aufruf update upload`).
+async fn upload_update(
+    State(state): State<Arc<NodeState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use crate::update::source::{self, TakeError};
+    let Some(updates) = &state.settings.updates else {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "no_updates",
+            message: "this node publishes no updates (it has no [node.updates] table)".into(),
+        });
+    };
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let limits = source::Limits::default();
+    match source::take_in(updates, body, announced, &limits).await {
+        Ok(version) => {
+            tracing::info!("update {version} published to the office's devices");
+            Ok(Json(json!({ "version": version })))
+        }
+        Err(e) => {
+            let (status, kind) = match &e {
+                TakeError::Busy => (StatusCode::CONFLICT, "busy"),
+                TakeError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+                TakeError::Broken(_) => (StatusCode::BAD_REQUEST, "broken"),
+                TakeError::Update(crate::update::UpdateError::Io { .. }) => {
+                    tracing::error!("taking an update in: {e}");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
+                TakeError::Update(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+            };
+            Err(ApiError {
+                status,
+                kind,
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
 /// Why a device with a new store waits, for `/health` and refused requests.
 fn catching_up_message() -> String {
     format!(
         "{}; if it is the office's only device, start it with `aufruf run --only-device`",
         OfficeError::CatchingUp
     )
+}
+
+/// The appliance image this node runs in, read once.
+fn image_version() -> Option<&'static str> {
+    static IMAGE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            std::fs::read_to_string("/etc/os-release")
+                .ok()
+                .as_deref()
+                .and_then(crate::update::source::booted_version)
+        })
+        .as_deref()
 }
 
 async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> {
@@ -283,6 +356,10 @@ async fn health(State(state): State<Arc<NodeState>>) -> Json<serde_json::Value> 
         },
         "node": state.settings.id,
         "role": state.role().name(),
+        "version": env!("CARGO_PKG_VERSION"),
+        // The appliance image's version (`IMAGE_VERSION` in /etc/os-release); null
+        // off the appliance.
+        "image": image_version(),
         "office": state.config().office.id,
         "peers": peers,
         // Changes received from peers and not yet on disk (flushed within 1 s).

@@ -97,7 +97,7 @@ enum UpdateCommand {
         /// The update bundle (`image/build.sh` writes `aufruf-<version>.update`).
         bundle: PathBuf,
         /// The update key's public half.
-        #[arg(long, default_value = "/usr/share/aufruf/update.pub")]
+        #[arg(long, default_value = crate::update::KEY)]
         key: PathBuf,
     },
     /// Check an update, then write it into the slot this boot did not come from. It
@@ -105,8 +105,52 @@ enum UpdateCommand {
     /// (as root, on the appliance).
     Apply {
         bundle: PathBuf,
-        #[arg(long, default_value = "/usr/share/aufruf/update.pub")]
+        #[arg(long, default_value = crate::update::KEY)]
         key: PathBuf,
+    },
+    /// Check an update and publish it in a folder that `aufruf update serve` serves:
+    /// devices that run an older version fetch it.
+    Publish {
+        bundle: PathBuf,
+        /// The published folder.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = crate::update::KEY)]
+        key: PathBuf,
+    },
+    /// Upload an update to a node that publishes updates to the office's devices
+    /// (`[node.updates]`, e.g. the gateway); it checks the bundle against its key. The
+    /// node's `api_token` from AUFRUF_API_TOKEN.
+    Upload {
+        bundle: PathBuf,
+        /// The node's local API.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        api: std::net::SocketAddr,
+    },
+    /// Serve a published folder to the office's devices (plain HTTP; the updates are
+    /// signed) until stopped.
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address and port to listen on, e.g. `0.0.0.0:7390`.
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
+    /// Ask the device's `[update] source` for a newer version and, if there is one,
+    /// download, check and write it into the other slot (as root, on the appliance;
+    /// the image's timer runs it).
+    Fetch {
+        /// The device's file, with its `[update]` table.
+        #[arg(long, default_value = "/data/aufruf/aufruf.toml")]
+        config: PathBuf,
+        #[arg(long, default_value = crate::update::KEY)]
+        key: PathBuf,
+        /// Where the bundle is downloaded to; removed once written.
+        #[arg(long, default_value = "/data/update")]
+        download: PathBuf,
+        /// Restart the device once a new version is written, so it boots it.
+        #[arg(long)]
+        reboot: bool,
     },
 }
 
@@ -512,6 +556,66 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Update(UpdateCommand::Publish { bundle, dir, key }) => {
+            let version = crate::update::source::publish(
+                &bundle,
+                &dir,
+                &crate::update::read_public_key(&key)?,
+            )?;
+            println!(
+                "{}: version {version} published in {}",
+                bundle.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Update(UpdateCommand::Upload { bundle, api }) => {
+            let version = admin::upload_update(api, &bundle)?;
+            println!(
+                "{}: version {version} published by the node at {api}",
+                bundle.display()
+            );
+            Ok(())
+        }
+        Command::Update(UpdateCommand::Serve { dir, listen }) => {
+            init_logging("info");
+            runtime_builder()?.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("listening on {listen}"))?;
+                println!(
+                    "aufruf: serving the updates in {} on {}",
+                    dir.display(),
+                    listener.local_addr()?
+                );
+                let (stop, stopping) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    stopped().await;
+                    let _ = stop.send(true);
+                });
+                let limits = crate::server::ApiLimits {
+                    connections: 64,
+                    ..crate::server::ApiLimits::default()
+                };
+                crate::server::serve(
+                    listener,
+                    crate::update::source::router(dir),
+                    limits,
+                    stopping,
+                )
+                .await;
+                Ok(())
+            })
+        }
+        Command::Update(UpdateCommand::Fetch {
+            config,
+            key,
+            download,
+            reboot,
+        }) => {
+            init_logging("info");
+            fetch_update(&config, &key, download, reboot)
+        }
         Command::Simulate(args) => simulate(args),
         Command::Config(ConfigCommand::Apply {
             file,
@@ -679,6 +783,88 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("`{text}`: the unit must be s, m or h")),
     };
     std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// `aufruf update fetch`: what it found is said in one line on standard output (the
+/// journal, on the appliance).
+fn fetch_update(
+    config: &std::path::Path,
+    key: &std::path::Path,
+    download: PathBuf,
+    reboot: bool,
+) -> anyhow::Result<()> {
+    use crate::update::source::{self, Fetched};
+    let Some(table) = crate::setup::installed_update_table(config)? else {
+        println!("{}: no [update] source; nothing to fetch", config.display());
+        return Ok(());
+    };
+    let os_release = "/etc/os-release";
+    let booted = std::fs::read_to_string(os_release)
+        .ok()
+        .as_deref()
+        .and_then(source::booted_version)
+        .with_context(|| {
+            format!("{os_release} names no IMAGE_VERSION: this is not an Aufruf appliance")
+        })?;
+    let device = source::Device {
+        booted,
+        key: crate::update::read_public_key(key)?,
+        targets: crate::update::Targets::default(),
+        download,
+    };
+    let fetched = runtime_builder()?.block_on(source::fetch(
+        table.source,
+        &device,
+        &source::Limits::default(),
+    ))?;
+    let start = match &fetched {
+        Fetched::NothingPublished => {
+            println!("update: {} has published nothing", table.source);
+            false
+        }
+        Fetched::UpToDate { booted, latest } => {
+            println!(
+                "update: running {booted}; {} offers {latest}: up to date",
+                table.source
+            );
+            false
+        }
+        Fetched::NotBlessed { booted } => {
+            println!("update: {booted} has not yet booted healthy; no update is written before");
+            false
+        }
+        Fetched::FailedBefore { version } => {
+            println!(
+                "update: {version} failed to boot on this device before; waiting for a newer version"
+            );
+            false
+        }
+        Fetched::Written { version } => {
+            println!("update: {version} is written and starts at the next boot");
+            true
+        }
+        Fetched::Applied(applied) => {
+            println!(
+                "update: running {}; {} written to slot {}; it starts at the next boot, with {} tries",
+                device.booted,
+                applied.version,
+                applied.slot,
+                crate::update::TRIES
+            );
+            true
+        }
+    };
+    if start && reboot {
+        println!("update: restarting the device");
+        let status = std::process::Command::new("systemctl")
+            .arg("reboot")
+            .status()
+            .context("systemctl reboot")?;
+        if !status.success() {
+            bail!("systemctl reboot: {status}");
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn runtime_builder() -> anyhow::Result<tokio::runtime::Runtime> {

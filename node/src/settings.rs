@@ -87,6 +87,10 @@ pub struct NodeSettings {
     /// default.
     #[serde(default)]
     pub speak: bool,
+    /// `[node.updates]`: this node serves signed updates to the office's devices
+    /// (`GET /updates/…` on its API) and takes new ones in (`PUT /api/updates`).
+    #[serde(default)]
+    pub updates: Option<crate::update::source::ServeSettings>,
 }
 
 fn default_store() -> PathBuf {
@@ -261,6 +265,7 @@ impl NodeSettings {
             only_device: false,
             screen: false,
             speak: false,
+            updates: None,
         }
     }
 

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::credentials;
 use crate::settings::NodeSettings;
+use crate::update::source::UpdateTable;
 
 /// The largest set-up file read: a device's tables plus, at most, an office's
 /// configuration.
@@ -54,6 +55,8 @@ pub enum SetupError {
     NoToken { file: PathBuf, node: String },
     #[error("{file}: [enroll] {problem}")]
     EnrollTable { file: PathBuf, problem: String },
+    #[error("{file}: [update] {problem}")]
+    UpdateTable { file: PathBuf, problem: String },
     #[error("enrollment with the office at {office} failed: {source}")]
     Enroll {
         office: SocketAddr,
@@ -91,6 +94,8 @@ pub async fn run(file: &Path, install: &Path, wait: Duration) -> Result<Outcome,
     let name = file.display().to_string();
     let (config, device) = aufruf_model::OfficeConfig::from_device_file(&name, &text)?;
     let settings = NodeSettings::of(&device, config.as_ref(), file)?;
+    // Checked here, so a mistake is reported at the start, not at the first update.
+    update_table(&device, file)?;
     let table = device
         .enroll
         .map(|table| {
@@ -144,6 +149,33 @@ pub async fn run(file: &Path, install: &Path, wait: Duration) -> Result<Outcome,
     };
     write_atomically(install, &text)?;
     Ok(outcome)
+}
+
+/// The `[update]` table of a device's file, if it has one.
+pub fn update_table(
+    device: &aufruf_model::config::DeviceTables,
+    file: &Path,
+) -> Result<Option<UpdateTable>, SetupError> {
+    device
+        .update
+        .clone()
+        .map(|table| {
+            serde_path_to_error::deserialize::<_, UpdateTable>(toml::Value::Table(table)).map_err(
+                |e| SetupError::UpdateTable {
+                    file: file.to_owned(),
+                    problem: format!("{}: {}", e.path(), e.inner()),
+                },
+            )
+        })
+        .transpose()
+}
+
+/// Reads the device file an appliance's node was given and its `[update]` table.
+pub fn installed_update_table(file: &Path) -> Result<Option<UpdateTable>, SetupError> {
+    let text = read_bounded(file)?;
+    let (_, device) =
+        aufruf_model::OfficeConfig::from_device_file(&file.display().to_string(), &text)?;
+    update_table(&device, file)
 }
 
 /// Enrolls, trying again while the office cannot be reached (the network may still

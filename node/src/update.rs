@@ -21,12 +21,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod source;
+
 /// The bundle's first bytes.
 pub const MAGIC: &[u8; 16] = b"AUFRUF-UPDATE-1\n";
 /// The largest manifest read.
 pub const MAX_MANIFEST: u32 = 64 * 1024;
 /// The largest kernel file taken (kernel, initramfs, command line).
 pub const MAX_KERNEL: u64 = 256 * 1024 * 1024;
+/// Where the appliance keeps the update key's public half.
+pub const KEY: &str = "/usr/share/aufruf/update.pub";
 /// Tries systemd-boot gives a newly written slot before it falls back.
 pub const TRIES: u32 = 3;
 
@@ -224,17 +228,7 @@ pub fn check(path: &Path, public_key: &[u8]) -> Result<Checked, UpdateError> {
 
 fn validate(manifest: &Manifest) -> Result<(), UpdateError> {
     let bad = |problem: String| Err(UpdateError::Manifest(problem));
-    let version = &manifest.version;
-    if version.is_empty()
-        || version.len() > 64
-        || !version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '~' | '_'))
-    {
-        return bad(format!(
-            "version {version:?}: 1 to 64 letters, digits, '.', '~' or '_'"
-        ));
-    }
+    check_version(&manifest.version).map_err(UpdateError::Manifest)?;
     let mut names: Vec<&str> = manifest.parts.iter().map(|p| p.name.as_str()).collect();
     names.sort_unstable();
     if names != ["kernel-a", "kernel-b", "root"] {
@@ -256,6 +250,130 @@ fn validate(manifest: &Manifest) -> Result<(), UpdateError> {
         }
     }
     Ok(())
+}
+
+/// A bundle of `parts` (name, bytes) for `version`, its manifest signed by `sign`
+/// (Ed25519, 64 bytes): the format [`check`] reads. The build writes bundles with
+/// `image/bundle.sh`; this is for tests and tools.
+pub fn encode(
+    version: &str,
+    parts: &[(&str, &[u8])],
+    sign: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> Vec<u8> {
+    let manifest = serde_json::json!({
+        "version": version,
+        "parts": parts.iter().map(|(name, bytes)| serde_json::json!({
+            "name": name,
+            "size": bytes.len(),
+            "sha256": to_hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref()),
+        })).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let mut out = MAGIC.to_vec();
+    // A manifest past u32 is refused by `check` as too large either way.
+    out.extend_from_slice(
+        &u32::try_from(manifest.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(manifest.as_bytes());
+    out.extend_from_slice(&sign(manifest.as_bytes()));
+    for (_, bytes) in parts {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+/// A version as updates name it: 1 to 64 letters, digits, `.`, `~` or `_`, the first a
+/// letter or digit (it becomes part of a file name on the EFI partition and of a URL).
+pub fn check_version(version: &str) -> Result<(), String> {
+    if !version.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || version.len() > 64
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '~' | '_'))
+    {
+        return Err(format!(
+            "version {version:?}: 1 to 64 letters, digits, '.', '~' or '_', from a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// Orders versions by their dot-separated parts, as numbers where both parts are
+/// numbers, else as text; more parts is newer (`0.1.0.9` < `0.1.0.10` < `0.1.0.10.1`).
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.split('.'), b.split('.'));
+    loop {
+        let order = match (a.next(), b.next()) {
+            (None, None) => return Ordering::Equal,
+            (Some(_), None) => return Ordering::Greater,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(x), Some(y)) => match (x.parse::<u64>(), y.parse::<u64>()) {
+                (Ok(x), Ok(y)) => x.cmp(&y),
+                _ => x.cmp(y),
+            },
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+}
+
+/// A kernel file on the EFI partition, by its name: `aufruf-<version>-<slot>.efi`,
+/// with systemd-boot's tries while it is new (`+3`; `+1-2` after two tries; `+0-3`
+/// when all were used up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub version: String,
+    pub slot: char,
+    /// `None` once the slot booted healthy (`systemd-bless-boot` removed the counter).
+    pub tries_left: Option<u32>,
+}
+
+impl Entry {
+    pub fn parse(name: &str) -> Option<Entry> {
+        let stem = name.strip_prefix("aufruf-")?.strip_suffix(".efi")?;
+        let (base, tries) = match stem.split_once('+') {
+            Some((base, tries)) => (base, Some(tries)),
+            None => (stem, None),
+        };
+        let (version, slot) = base.rsplit_once('-')?;
+        let slot = match slot {
+            "a" => 'a',
+            "b" => 'b',
+            _ => return None,
+        };
+        check_version(version).ok()?;
+        let tries_left = match tries {
+            None => None,
+            Some(tries) => Some(tries.split('-').next()?.parse().ok()?),
+        };
+        Some(Entry {
+            version: version.to_owned(),
+            slot,
+            tries_left,
+        })
+    }
+
+    /// systemd-boot gave up on it: every try failed to boot healthy.
+    pub fn failed(&self) -> bool {
+        self.tries_left == Some(0)
+    }
+}
+
+/// The kernel files in the EFI partition's `EFI/Linux`.
+pub fn entries(efi: &Path) -> Result<Vec<Entry>, UpdateError> {
+    let linux = efi.join("EFI").join("Linux");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&linux).map_err(io(&linux))? {
+        let entry = entry.map_err(io(&linux))?;
+        if let Some(parsed) = Entry::parse(&entry.file_name().to_string_lossy()) {
+            found.push(parsed);
+        }
+    }
+    Ok(found)
 }
 
 /// SHA-256 of exactly `size` bytes from `reader`; `None` when fewer came.
@@ -421,21 +539,25 @@ fn sync_folder(path: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
+    //! A device in a folder and a signing key, for the update tests here and in
+    //! `source`.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use ring::signature::KeyPair as _;
 
     use super::*;
 
     /// A device: EFI partition with slot a's kernel file, two slots, booted from a.
-    struct Device {
-        dir: tempfile::TempDir,
-        targets: Targets,
+    pub(crate) struct Device {
+        pub(crate) dir: tempfile::TempDir,
+        pub(crate) targets: Targets,
     }
 
-    const SLOT: u64 = 64 * 1024;
+    pub(crate) const SLOT: u64 = 64 * 1024;
 
     impl Device {
-        fn booted_from(slot: char) -> Device {
+        pub(crate) fn booted_from(slot: char) -> Device {
             let dir = tempfile::tempdir().unwrap();
             let targets = Targets {
                 efi: dir.path().join("efi"),
@@ -465,7 +587,7 @@ mod tests {
             Device { dir, targets }
         }
 
-        fn entries(&self) -> Vec<String> {
+        pub(crate) fn entries(&self) -> Vec<String> {
             let mut names: Vec<String> = std::fs::read_dir(self.targets.efi.join("EFI/Linux"))
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -474,47 +596,34 @@ mod tests {
             names
         }
 
-        fn slot(&self, slot: char) -> Vec<u8> {
+        pub(crate) fn slot(&self, slot: char) -> Vec<u8> {
             std::fs::read(self.targets.slots.join(format!("root-{slot}"))).unwrap()
         }
     }
 
-    struct Key(ring::signature::Ed25519KeyPair);
+    pub(crate) struct Key(ring::signature::Ed25519KeyPair);
 
     impl Key {
-        fn new() -> Key {
+        pub(crate) fn new() -> Key {
             let rng = ring::rand::SystemRandom::new();
             let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
             Key(ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
         }
 
-        fn public(&self) -> Vec<u8> {
+        pub(crate) fn public(&self) -> Vec<u8> {
             self.0.public_key().as_ref().to_vec()
         }
 
         /// A signed bundle of `parts` (name, bytes).
-        fn bundle(&self, version: &str, parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
-            let manifest = serde_json::json!({
-                "version": version,
-                "parts": parts.iter().map(|(name, bytes)| serde_json::json!({
-                    "name": name,
-                    "size": bytes.len(),
-                    "sha256": to_hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref()),
-                })).collect::<Vec<_>>(),
+        pub(crate) fn bundle(&self, version: &str, parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
+            let parts: Vec<(&str, &[u8])> = parts.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+            encode(version, &parts, |manifest| {
+                self.0.sign(manifest).as_ref().to_vec()
             })
-            .to_string();
-            let mut out = MAGIC.to_vec();
-            out.extend_from_slice(&u32::try_from(manifest.len()).unwrap().to_be_bytes());
-            out.extend_from_slice(manifest.as_bytes());
-            out.extend_from_slice(self.0.sign(manifest.as_bytes()).as_ref());
-            for (_, bytes) in parts {
-                out.extend_from_slice(bytes);
-            }
-            out
         }
     }
 
-    fn parts(root: u8) -> Vec<(&'static str, Vec<u8>)> {
+    pub(crate) fn parts(root: u8) -> Vec<(&'static str, Vec<u8>)> {
         vec![
             ("root", vec![root; 40_000]),
             ("kernel-a", b"kernel for a".to_vec()),
@@ -522,11 +631,17 @@ mod tests {
         ]
     }
 
-    fn write(device: &Device, bytes: &[u8]) -> PathBuf {
+    pub(crate) fn write(device: &Device, bytes: &[u8]) -> PathBuf {
         let path = device.dir.path().join("update.bin");
         std::fs::write(&path, bytes).unwrap();
         path
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
 
     #[test]
     fn an_update_goes_to_the_other_slot_with_three_tries_and_the_old_slot_stays() {
@@ -645,7 +760,7 @@ mod tests {
         let check_bundle = |version: &str, parts: &[(&str, Vec<u8>)]| {
             check(&write(&device, &key.bundle(version, parts)), &key.public())
         };
-        for version in ["", "../../etc", "0.2.0 rm", &"9".repeat(65)] {
+        for version in ["", "../../etc", "..", ".1", "0.2.0 rm", &"9".repeat(65)] {
             assert!(
                 matches!(
                     check_bundle(version, &parts(1)),
@@ -695,5 +810,48 @@ mod tests {
         assert!(is_entry_of("aufruf-0.2.0-b.efi.partial", 'b'));
         assert!(!is_entry_of("aufruf-0.2.0-a.efi", 'b'));
         assert!(!is_entry_of("systemd-bootx64.efi", 'b'));
+    }
+
+    #[test]
+    fn kernel_file_names_give_version_slot_and_tries() {
+        let entry = |version: &str, slot, tries_left| Entry {
+            version: version.into(),
+            slot,
+            tries_left,
+        };
+        assert_eq!(
+            Entry::parse("aufruf-0.1.0.7-a.efi"),
+            Some(entry("0.1.0.7", 'a', None))
+        );
+        assert_eq!(
+            Entry::parse("aufruf-0.2.0-b+3.efi"),
+            Some(entry("0.2.0", 'b', Some(3)))
+        );
+        assert_eq!(
+            Entry::parse("aufruf-0.2.0-b+1-2.efi"),
+            Some(entry("0.2.0", 'b', Some(1)))
+        );
+        let used_up = Entry::parse("aufruf-0.2.0-b+0-3.efi").unwrap();
+        assert!(used_up.failed());
+        assert!(!Entry::parse("aufruf-0.2.0-b+1-2.efi").unwrap().failed());
+        for name in [
+            "aufruf-0.2.0-c.efi",
+            "aufruf-0.2.0-b.efi.partial",
+            "aufruf--a.efi",
+            "aufruf-0.2.0-b+x.efi",
+            "systemd-bootx64.efi",
+        ] {
+            assert_eq!(Entry::parse(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn versions_compare_part_by_part_as_numbers() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare_versions("0.1.0.9", "0.1.0.10"), Less);
+        assert_eq!(compare_versions("0.1.0.10", "0.1.0.10"), Equal);
+        assert_eq!(compare_versions("0.1.0.10.1", "0.1.0.10"), Greater);
+        assert_eq!(compare_versions("1.0", "0.99.99"), Greater);
+        assert_eq!(compare_versions("0.2.0~rc1", "0.2.0~rc2"), Less);
     }
 }

@@ -12,3 +12,4 @@ mod office_config;
 mod office_nodes;
 mod portal_browser;
 mod portal_gateway;
+mod updates;
