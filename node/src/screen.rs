@@ -50,13 +50,25 @@ pub fn run_with_screen(
         ..ScreenOptions::default()
     };
     let shown = launch::run(&node.state.services, Arc::new(wall_clock), &options);
-    if let Err(ScreenError::NoScreen(role)) = &shown {
-        tracing::warn!(role, "this role has no screen; running without one");
-        tokio.block_on(stopped());
+    match &shown {
+        Err(ScreenError::NoScreen(role)) => {
+            tracing::warn!(role, "this role has no screen; running without one");
+            tokio.block_on(stopped());
+        }
+        // No display attached, or none this build can drive: the office keeps its
+        // device (the API, replication) rather than losing it to a restart loop.
+        Err(e @ (ScreenError::NoWindowSystem | ScreenError::Platform(_))) => {
+            tracing::error!("the screen could not be opened ({e}); running without it");
+            tokio.block_on(stopped());
+        }
+        Ok(()) | Err(ScreenError::EventLoop(_)) => {}
     }
     tokio.block_on(node.shutdown());
     match shown {
-        Ok(()) | Err(ScreenError::NoScreen(_)) => Ok(()),
+        Ok(())
+        | Err(ScreenError::NoScreen(_) | ScreenError::NoWindowSystem | ScreenError::Platform(_)) => {
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
