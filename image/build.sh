@@ -4,7 +4,8 @@
 #
 #   image/build.sh [--binary PATH] [--out DIR]
 #
-# --binary  the aufruf binary to put in (default: a release build made here)
+# --binary  the aufruf binary to put in (default: a release build made here, with the
+#           screens on the display: `--features kms`)
 # --out     where aufruf.raw, aufruf.raw.zst and the slot files go (default: image/out)
 #
 # Same inputs, same bytes: SOURCE_DATE_EPOCH (default: the last commit's time) fixes
@@ -27,7 +28,7 @@ done
 
 image/setup.sh
 if [ -z "$binary" ]; then
-    cargo build --release --locked -p aufruf-node --bin aufruf
+    cargo build --release --locked -p aufruf-node --bin aufruf --features kms
     binary="$repo/target/release/aufruf"
 fi
 [ -x "$binary" ] || { echo "image/build.sh: no binary at $binary" >&2; exit 1; }
@@ -71,6 +72,7 @@ packages=(
     dbus                # logind: the power button powers the device off cleanly
     iproute2 ca-certificates
     libfontconfig1 fonts-dejavu-core fonts-noto-core   # the screens' fonts
+    libinput10 libxkbcommon0   # the screens' touch and keys (Slint's linuxkms backend)
 )
 mmdebstrap --mode=root --variant=minbase --quiet \
     --include="$(IFS=,; echo "${packages[*]}")" \
@@ -105,21 +107,9 @@ for slot in a b; do
 done
 
 # --- The signed update: the root and both kernel files, for devices running an older
-# version (`aufruf update apply`, node/src/update.rs has the format) ----------------
-manifest="$work/manifest.json"
-part() { printf '{"name":"%s","size":%s,"sha256":"%s"}' "$1" "$(stat -c %s "$2")" "$(sha256sum "$2" | cut -d' ' -f1)"; }
-printf '{"version":"%s","parts":[%s,%s,%s]}' "$version" \
-    "$(part root "$out/root.squashfs")" \
-    "$(part kernel-a "$out/aufruf-$version-a.efi")" \
-    "$(part kernel-b "$out/aufruf-$version-b.efi")" >"$manifest"
-openssl pkeyutl -sign -inkey "$keys/update.key" -rawin -in "$manifest" -out "$work/manifest.sig"
-{
-    printf 'AUFRUF-UPDATE-1\n'
-    python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack(">I", int(sys.argv[1])))' \
-        "$(stat -c %s "$manifest")"
-    cat "$manifest" "$work/manifest.sig" "$out/root.squashfs" \
-        "$out/aufruf-$version-a.efi" "$out/aufruf-$version-b.efi"
-} >"$out/aufruf-$version.update"
+# version (`aufruf update publish`, then devices fetch it) ---------------------------
+image/bundle.sh "$version" "$out/root.squashfs" "$out/aufruf-$version-a.efi" \
+    "$out/aufruf-$version-b.efi" "$keys/update.key" "$out/aufruf-$version.update"
 
 # --- The EFI system partition -------------------------------------------------------
 esp="$work/esp.img"

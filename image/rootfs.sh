@@ -9,6 +9,9 @@ install -m 0755 "$binary" "$root/usr/bin/aufruf"
 install -D -m 0644 "$update_key" "$root/usr/share/aufruf/update.pub"
 install -m 0644 "$files/aufruf.service" "$root/etc/systemd/system/aufruf.service"
 install -m 0644 "$files/aufruf-failed.service" "$root/etc/systemd/system/aufruf-failed.service"
+install -m 0644 "$files/aufruf-update.service" "$root/etc/systemd/system/aufruf-update.service"
+install -m 0644 "$files/aufruf-update.timer" "$root/etc/systemd/system/aufruf-update.timer"
+install -D -m 0644 "$files/boot-complete-timeout.conf" "$root/etc/systemd/system/boot-complete.target.d/aufruf.conf"
 install -m 0644 "$files/fstab" "$root/etc/fstab"
 install -m 0644 "$files/20-wired.network" "$root/etc/systemd/network/20-wired.network"
 install -d "$root/usr/lib/repart.d"
@@ -21,7 +24,7 @@ printf 'IMAGE_ID=aufruf\nIMAGE_VERSION=%s\n' "$version" >> "$root/etc/os-release
 chroot "$root" useradd --system --home-dir /data/aufruf --no-create-home \
     --shell /usr/sbin/nologin --groups lp,dialout aufruf
 
-chroot "$root" systemctl enable aufruf.service systemd-networkd.service \
+chroot "$root" systemctl enable aufruf.service aufruf-update.timer systemd-networkd.service \
     systemd-timesyncd.service systemd-repart.service >/dev/null 2>&1
 # Writable places on a read-only root: /efi (the set-up file, boot counting), /data
 # (the node, /var) and /tmp.

@@ -8,9 +8,16 @@
 #   - the second boot comes up healthy without the enrollment service;
 #   - a wrong set-up file is said on the console, and the device does not reboot;
 #   - two devices (a kiosk and the display) find each other and replicate a ticket;
-#   - the build's signed update checks with the key in the image, a changed byte not.
+#   - the build's signed update checks with the key in the image, a changed byte not;
+#   - updates, published on this machine: the device fetches a newer version and
+#     restarts into slot b; slot b corrupted, every try fails and the device falls
+#     back to slot a; there it fetches the next version, boots it, and the new
+#     version answers /health.
 #
-#   image/test.sh [--binary PATH] [--image aufruf.raw]
+#   image/test.sh [--binary PATH] [--image aufruf.raw [--keys DIR]]
+#
+# With --image, the update steps need the build's folder (root.squashfs and the kernel
+# files beside the image) and its update key (--keys, the build's AUFRUF_UPDATE_KEYS).
 #
 # Prints the build, boot-to-healthy and total times. Run as root.
 set -euo pipefail
@@ -19,10 +26,12 @@ repo=$(pwd)
 
 binary=""
 image=""
+keys=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --binary) binary=$(realpath "$2"); shift 2 ;;
         --image) image=$(realpath "$2"); shift 2 ;;
+        --keys) keys=$(realpath "$2"); shift 2 ;;
         *) echo "image/test.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -33,9 +42,11 @@ started=$(date +%s)
 work=$(mktemp -d /tmp/aufruf-image-test.XXXXXX)
 declare -A vm_pid=()
 serve_pid=""
+updates_pid=""
 cleanup() {
     for pid in "${vm_pid[@]}"; do kill "$pid" 2>/dev/null || true; done
     [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null || true
+    [ -n "$updates_pid" ] && kill "$updates_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -52,11 +63,12 @@ fail() {
 
 if [ -z "$image" ]; then
     if [ -z "$binary" ]; then
-        cargo build --locked -p aufruf-node --bin aufruf
+        cargo build --locked -p aufruf-node --bin aufruf --features kms
         binary="$repo/target/debug/aufruf"
     fi
     AUFRUF_UPDATE_KEYS="$work/keys" image/build.sh --binary "$binary" --out "$work/out"
     image="$work/out/aufruf.raw"
+    keys="$work/keys"
     # The signed update the build wrote: good with the key the image carries, refused
     # with one byte changed.
     update=$(ls "$work/out"/aufruf-*.update)
@@ -170,6 +182,7 @@ EOF
 }
 
 # Boots a device's disk; its API (and sync port, if given) forwarded to this machine.
+# A reboot ends QEMU, unless `reboots` is set (e.g. `reboots=" " boot …`).
 #   boot <name> <api port> [<sync port>]
 boot() {
     local name=$1 api=$2 sync=${3:-}
@@ -184,7 +197,7 @@ boot() {
         -netdev "user,id=net0,$forward" -device virtio-net-pci,netdev=net0 \
         -display none -serial "file:$work/$name.console" \
         -monitor "unix:$work/$name.monitor,server=on,wait=off" \
-        -no-reboot &
+        ${reboots:--no-reboot} &
     vm_pid[$name]=$!
 }
 running() { kill -0 "${vm_pid[$1]}" 2>/dev/null; }
@@ -202,21 +215,64 @@ eventually() {
 }
 health() { curl -fsS --max-time 5 "http://127.0.0.1:$1/health" 2>/dev/null; }
 api() { curl -fsS --max-time 5 -H "Authorization: Bearer $api_token" "$@" 2>/dev/null; }
-# The power button (ACPI): systemd stops the node and unmounts cleanly, so the FAT
-# partition can be read here afterwards.
-power_off() {
-    local name=$1 since
-    python3 -c 'import socket, sys
+# Sends a command to <name>'s QEMU monitor and waits for its answer (the next
+# prompt), so that the command is not lost with a connection closed too soon.
+#   monitor <name> <command>
+monitor() {
+    python3 - "$work/$1.monitor" "$2" <<'EOF'
+import socket, sys
 s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
 s.connect(sys.argv[1])
-s.sendall(b"system_powerdown\n")' "$work/$name.monitor"
+def until_prompt():
+    seen = b""
+    while b"(qemu)" not in seen:
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("the monitor closed")
+        seen += chunk
+until_prompt()
+s.sendall(sys.argv[2].encode() + b"\n")
+until_prompt()
+EOF
+}
+# The power button (ACPI), pressed again every 30 s should a press come too early:
+# systemd stops the node and unmounts cleanly, so the FAT partition can be read here
+# afterwards.
+power_off() {
+    local name=$1 since pressed=0 now
     since=$(date +%s)
     while running "$name"; do
-        [ $(( $(date +%s) - since )) -lt 180 ] || fail "$name did not power off within 180 s"
+        now=$(date +%s)
+        if [ $(( now - pressed )) -ge 30 ]; then
+            monitor "$name" system_powerdown || true
+            pressed=$now
+        fi
+        [ $(( now - since )) -lt 180 ] || fail "$name did not power off within 180 s"
         sleep 1
     done
     wait "${vm_pid[$name]}" 2>/dev/null || true
     unset "vm_pid[$name]"
+}
+# Whether <name>'s display shows its screen: in QEMU's picture of it, at least a
+# fifth of the pixels have the screens' background colour (#eef1f4,
+# ui/ui/theme.slint) and a third the panels' white, where the kernel's console is
+# black. The picture stays in the test's folder as <name>.ppm.
+shows_screen() {
+    local picture="$work/$1.ppm"
+    rm -f "$picture"
+    monitor "$1" "screendump $picture" >/dev/null 2>&1 || return 1
+    python3 - "$picture" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+magic, width, height, depth, pixels = data.split(maxsplit=4)
+assert magic == b"P6" and depth == b"255"
+count = int(width) * int(height)
+colours = [pixels[i:i + 3] for i in range(0, count * 3, 3)]
+background = colours.count(b"\xee\xf1\xf4")
+panels = colours.count(b"\xff\xff\xff")
+sys.exit(0 if background * 5 >= count and panels * 3 >= count else 1)
+EOF
 }
 
 # --- First boot: enrollment --------------------------------------------------------------
@@ -286,8 +342,10 @@ kiosk_api=$(free_port)
 kiosk_sync=$(free_port)
 display_sync=$(free_port)
 device kiosk-1 kiosk "[\"10.0.2.2:$display_sync\"]"
+# The display draws its screen on QEMU's display (KMS, no window system).
 sed -e 's/^role = "displai"/role = "display"/' \
-    -e "s/^peers = .*/peers = [\"10.0.2.2:$kiosk_sync\"]/" "$work/after.toml" >"$work/display-1.toml"
+    -e "s/^peers = .*/peers = [\"10.0.2.2:$kiosk_sync\"]/" \
+    -e 's/^mdns = false/mdns = false\nscreen = true/' "$work/after.toml" >"$work/display-1.toml"
 mcopy -o -i "$esp" "$work/display-1.toml" ::/aufruf.toml
 boot kiosk-1 "$kiosk_api" "$kiosk_sync"
 boot display-1 "$display_api" "$display_sync"
@@ -302,9 +360,110 @@ shown() { api "http://127.0.0.1:$display_api/api/day" | grep -q "\"$number\""; }
 eventually display-1 "$since" "ticket $number on display-1" shown
 two_devices=$(( $(date +%s) - since ))
 echo "image test: ticket $number drawn at kiosk-1 is on display-1, ${two_devices} s after both booted"
+eventually display-1 "$since" "display-1's screen on its display" shows_screen display-1
+echo "image test: display-1 draws its screen on the display ($(head -c 20 "$work/display-1.ppm" | sed -n 2p) pixels)"
 power_off kiosk-1
 power_off display-1
 stop_serving
 
-echo "image test: passed; build $((built - started)) s, first boot to healthy ${first_boot} s, second ${second_boot} s, two devices ${two_devices} s, total $(( $(date +%s) - started )) s"
+# --- Updates: fetched, a broken slot falls back, the next version boots ------------------
+updates=skipped
+out=$(dirname "$image")
+if [ -n "$keys" ] && [ -f "$keys/update.key" ] && [ -f "$out/root.squashfs" ]; then
+    updates_started=$(date +%s)
+    v1=$(unsquashfs -cat "$out/root.squashfs" usr/lib/os-release | sed -n 's/^IMAGE_VERSION=//p')
+    [ -n "$v1" ] || fail "the image's os-release names no IMAGE_VERSION"
+    v2="$v1.1"
+    v3="$v1.2"
+    # An update to version <v>: the image's root naming <v> in its os-release, and
+    # kernel files for <v> made from the image's kernel and initramfs.
+    unsquashfs -q -no-progress -d "$work/rootfs" "$out/root.squashfs"
+    objcopy --dump-section .linux="$work/vmlinuz" --dump-section .initrd="$work/initrd.img" \
+        "$(ls "$out"/aufruf-*-a.efi | head -n1)" "$work/scratch.efi"
+    make_update() {
+        local v=$1 dir="$work/update-$1"
+        mkdir -p "$dir"
+        sed -i "s/^IMAGE_VERSION=.*/IMAGE_VERSION=$v/" "$work/rootfs/usr/lib/os-release"
+        mksquashfs "$work/rootfs" "$dir/root.squashfs" -noappend -comp zstd -Xcompression-level 3 \
+            -quiet -no-progress
+        for slot in a b; do
+            image/uki.sh "$work/vmlinuz" "$work/initrd.img" "$v" "$slot" "$dir/$slot.efi"
+        done
+        image/bundle.sh "$v" "$dir/root.squashfs" "$dir/a.efi" "$dir/b.efi" "$keys/update.key" \
+            "$work/aufruf-$v.update"
+        rm -rf "$dir"
+    }
+    make_update "$v2"
+    make_update "$v3"
+    rm -rf "$work/rootfs"
+    image_key="$work/update.pub"
+    unsquashfs -cat "$out/root.squashfs" usr/share/aufruf/update.pub >"$image_key"
+    "$aufruf" update publish "$work/aufruf-$v2.update" --dir "$work/published" --key "$image_key" ||
+        fail "publishing $v2"
+    update_port=$(free_port)
+    "$aufruf" update serve --dir "$work/published" --listen "127.0.0.1:$update_port" \
+        >>"$work/updates.log" 2>&1 &
+    updates_pid=$!
+    printf '\n[update]\nsource = "10.0.2.2:%s"\n' "$update_port" >>"$work/display-1.toml"
+    "$aufruf" config check "$work/display-1.toml" >/dev/null || fail "the set-up file with [update]"
+    mcopy -o -i "$esp" "$work/display-1.toml" ::/aufruf.toml
+    image_version() { health "$display_api" | python3 -c 'import json, sys; print(json.load(sys.stdin)["image"])'; }
+
+    # 1. The device fetches $v2, writes slot b and restarts (which ends QEMU here).
+    : >"$work/display-1.console"
+    boot display-1 "$display_api"
+    since=$(date +%s)
+    eventually display-1 "$since" "display-1's /health before the update" health "$display_api" >/dev/null
+    [ "$(image_version)" = "$v1" ] || fail "display-1 runs $(image_version), not $v1"
+    while running display-1; do
+        [ $(( $(date +%s) - since )) -lt "$bound" ] || fail "display-1 did not restart for $v2 within $bound s"
+        sleep 2
+    done
+    wait "${vm_pid[display-1]}" 2>/dev/null || true
+    unset "vm_pid[display-1]"
+    grep -q "$v2 written to slot b" "$work/display-1.console" || fail "no word of $v2 being written"
+    mdir -b -i "$esp" ::/EFI/Linux | grep -q "aufruf-$v2-b+3.efi" || fail "slot b's kernel file with 3 tries is missing"
+    fetched=$(( $(date +%s) - since ))
+    echo "image test: display-1 fetched $v2, wrote slot b and restarted ${fetched} s after booting"
+
+    # 2. Slot b broken (its squashfs superblock stays, the rest is zeros): each try
+    # fails to mount the root and reboots; after three, systemd-boot starts slot a.
+    # Meanwhile the office published $v3.
+    "$aufruf" update publish "$work/aufruf-$v3.update" --dir "$work/published" --key "$image_key" >/dev/null ||
+        fail "publishing $v3"
+    read -r root_b_start root_b_size < <(sfdisk -d "$disk" | awk -F'[=,]' '/name="root-b"/ {gsub(/ /,""); print $2, $4}')
+    fallocate --punch-hole --offset $(( root_b_start * 512 + 4096 )) \
+        --length $(( root_b_size * 512 - 4096 )) "$disk"
+    [ "$(dd if="$disk" bs=4096 skip=$(( root_b_start / 8 + 1 )) count=1 status=none | tr -d '\0' | wc -c)" = 0 ] ||
+        fail "slot b was not zeroed"
+    : >"$work/display-1.console"
+    reboots=" " boot display-1 "$display_api"
+    since=$(date +%s)
+    # 3. From slot a it fetches $v3, writes slot b again, restarts into it, and slot b
+    # counts as good once the node is healthy.
+    is_v3() { [ "$(image_version 2>/dev/null)" = "$v3" ]; }
+    eventually display-1 "$since" "$v3 answering /health after the fallback" is_v3
+    fell_back=$(( $(date +%s) - since ))
+    tries=$(grep -c "Rebooting automatically due to panic= boot argument" "$work/display-1.console" || true)
+    [ "$tries" -eq 3 ] || fail "slot b was tried $tries times, not 3"
+    grep -q "update: running $v1; $v3 written to slot b" "$work/display-1.console" ||
+        fail "slot a ($v1) did not write $v3"
+    # The update service runs only after systemd-bless-boot: its word on $v3 means
+    # slot b counts as good.
+    eventually display-1 "$since" "$v3 checking for updates after it booted" \
+        grep -q "update: running $v3;.*up to date" "$work/display-1.console"
+    power_off display-1
+    entries=$(mdir -b -i "$esp" ::/EFI/Linux | xargs -n1 basename | sort | tr '\n' ' ')
+    [ "$entries" = "aufruf-$v1-a.efi aufruf-$v3-b.efi " ] ||
+        fail "the kernel files after the update: $entries (expected $v1 on a, $v3 on b, blessed)"
+    kill "$updates_pid"
+    wait "$updates_pid" 2>/dev/null || true
+    updates_pid=""
+    updates="$v2 fetched in ${fetched} s; b failed 3 times, then $v3 answered ${fell_back} s after boot; $(( $(date +%s) - updates_started )) s in all"
+    echo "image test: updates: $updates"
+else
+    echo "image test: updates skipped (no update key or no build folder beside $image; see --keys)"
+fi
+
+echo "image test: passed; build $((built - started)) s, first boot to healthy ${first_boot} s, second ${second_boot} s, two devices ${two_devices} s, updates: ${updates}, total $(( $(date +%s) - started )) s"
 echo "image test: image $(du -h --apparent-size "$image" | cut -f1) raw, $(du -h "$image.zst" 2>/dev/null | cut -f1) compressed"

@@ -13,6 +13,8 @@ df -h . | sed 's/^/disk: /'
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-# The appliance image, built from Debian packages and booted in QEMU (as root).
+# The appliance image, built from Debian packages and booted in QEMU (as root), with
+# the screens drawn straight on the display (KMS) as on the devices.
+cargo build --locked -p aufruf-node --bin aufruf --features kms
 image/test.sh --binary target/debug/aufruf
 du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | sed 's/^/target: /' || true
