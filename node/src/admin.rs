@@ -282,3 +282,31 @@ fn dechunk(mut rest: &[u8]) -> anyhow::Result<Vec<u8>> {
         rest = rest.get(size + 2..).context("a chunked answer broke off")?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dechunk;
+
+    #[test]
+    fn a_chunked_answer_is_joined_and_a_broken_one_refused() {
+        assert_eq!(
+            dechunk(b"5\r\nHallo\r\n7;ext=1\r\n, Zeitz\r\n0\r\n\r\n").unwrap(),
+            b"Hallo, Zeitz"
+        );
+        assert_eq!(dechunk(b"0\r\n\r\n").unwrap(), b"");
+        for broken in [
+            &b"5\r\nHal"[..],
+            b"5\r\nHallo",
+            b"5\r\nHallo\r\n",
+            b"zz\r\nHallo\r\n0\r\n\r\n",
+            b"ffffffffffffffff\r\nHallo\r\n0\r\n\r\n",
+            b"5 Hallo",
+        ] {
+            assert!(
+                dechunk(broken).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(broken)
+            );
+        }
+    }
+}
