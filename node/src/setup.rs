@@ -255,18 +255,25 @@ fn read_bounded(path: &Path) -> Result<String, SetupError> {
 /// Replaces `path` with `text` so that a power cut leaves the old or the new file,
 /// never half of one (also on FAT, where rename replaces the target).
 fn write_atomically(path: &Path, text: &str) -> Result<(), SetupError> {
-    let problem = |e: std::io::Error| SetupError::File {
+    replace_file(path, text.as_bytes()).map_err(|e| SetupError::File {
         path: path.to_owned(),
         problem: format!("cannot be written: {e}"),
-    };
+    })
+}
+
+/// Replaces the file at `path` with `bytes` whole or not at all: written beside it
+/// (`<name>.new`), synced, renamed over it, and the rename synced with its folder.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(problem)?;
-    let temporary = path.with_extension("toml.new");
-    let mut file = std::fs::File::create(&temporary).map_err(problem)?;
-    file.write_all(text.as_bytes()).map_err(problem)?;
-    file.sync_all().map_err(problem)?;
+    std::fs::create_dir_all(dir)?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".new");
+    let temporary = PathBuf::from(temporary);
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
     drop(file);
-    std::fs::rename(&temporary, path).map_err(problem)?;
+    std::fs::rename(&temporary, path)?;
     // The rename reaches the disk with its folder.
     if let Ok(folder) = std::fs::File::open(dir) {
         let _ = folder.sync_all();

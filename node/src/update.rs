@@ -486,16 +486,9 @@ fn read_back(path: &Path, part: &Part) -> Result<(), UpdateError> {
     Ok(())
 }
 
-/// `aufruf-<version>-<slot>.efi`, with or without tries (`+2`, `+1-2`).
+/// A kernel file of `slot` ([`Entry`]), or one being written (`….efi.partial`).
 fn is_entry_of(name: &str, slot: char) -> bool {
-    let Some(stem) = name.strip_prefix("aufruf-").and_then(|rest| {
-        rest.strip_suffix(".efi")
-            .or(rest.strip_suffix(".efi.partial"))
-    }) else {
-        return false;
-    };
-    let stem = stem.split('+').next().unwrap_or(stem);
-    stem.ends_with(&format!("-{slot}"))
+    Entry::parse(name.strip_suffix(".partial").unwrap_or(name)).is_some_and(|e| e.slot == slot)
 }
 
 /// The bytes a slot holds: a block device's size, or a regular file's (tests).

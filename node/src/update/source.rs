@@ -72,11 +72,10 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> UpdateError + '_ {
     super::io(path)
 }
 
-/// Publishes the bundle at `bundle` in `dir`: checked against `key`, copied in beside
-/// its final name, checked again as copied, renamed into place, and only then named
-/// in `latest`. Returns its version.
+/// Publishes the bundle at `bundle` in `dir`: copied in beside its final name, checked
+/// against `key` as copied, renamed into place, and only then named in `latest`.
+/// Returns its version.
 pub fn publish(bundle: &Path, dir: &Path, key: &[u8]) -> Result<String, UpdateError> {
-    super::check(bundle, key)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let partial = dir.join(".copy.partial");
     std::fs::copy(bundle, &partial).map_err(io(&partial))?;
@@ -100,13 +99,7 @@ pub fn publish_moved(bundle: &Path, dir: &Path, key: &[u8]) -> Result<String, Up
     let target = dir.join(bundle_name(&version));
     std::fs::rename(bundle, &target).map_err(io(&target))?;
     let latest = dir.join(LATEST);
-    let latest_partial = dir.join(format!("{LATEST}.partial"));
-    std::fs::write(&latest_partial, format!("{version}\n")).map_err(io(&latest_partial))?;
-    std::fs::File::open(&latest_partial)
-        .and_then(|file| file.sync_all())
-        .map_err(io(&latest_partial))?;
-    std::fs::rename(&latest_partial, &latest).map_err(io(&latest))?;
-    super::sync_folder(dir);
+    crate::setup::replace_file(&latest, format!("{version}\n").as_bytes()).map_err(io(&latest))?;
     Ok(version)
 }
 
@@ -159,32 +152,75 @@ pub async fn take_in(
     .map_err(TakeError::from)
 }
 
-async fn receive(body: Body, path: &Path, limits: &Limits) -> Result<(), TakeError> {
-    let mut file = tokio::fs::File::create(path).await.map_err(io(path))?;
+/// Why a body did not reach its file whole.
+enum Streamed {
+    TooLarge,
+    Stalled(Duration),
+    Broken(String),
+    Io(UpdateError),
+}
+
+impl Streamed {
+    /// As a fetch of `what` from `address` reports it.
+    fn fetch_error(self, address: SocketAddr, what: &'static str, limit: u64) -> FetchError {
+        match self {
+            Streamed::TooLarge => FetchError::TooLarge {
+                address,
+                what,
+                limit,
+            },
+            Streamed::Stalled(idle) => FetchError::Source {
+                address,
+                problem: format!("nothing came for {} s", idle.as_secs()),
+            },
+            Streamed::Broken(problem) => FetchError::Source { address, problem },
+            Streamed::Io(e) => FetchError::Update(e),
+        }
+    }
+}
+
+/// The next bytes of a body, within `idle`.
+async fn next_within(
+    body: &mut axum::body::BodyDataStream,
+    idle: Duration,
+) -> Result<Option<axum::body::Bytes>, Streamed> {
+    match tokio::time::timeout(idle, body.next()).await {
+        Err(_) => Err(Streamed::Stalled(idle)),
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
+        Ok(Some(Err(e))) => Err(Streamed::Broken(e.to_string())),
+    }
+}
+
+/// Writes `body` to a new file at `path` and syncs it: at most `limits.bundle_bytes`,
+/// no wait for the next bytes longer than `limits.idle`. The upload's and the
+/// download's one way to disk.
+async fn write_body(body: Body, path: &Path, limits: &Limits) -> Result<(), Streamed> {
+    let io = |e| Streamed::Io(io(path)(e));
+    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
     let mut body = body.into_data_stream();
     let mut received = 0u64;
-    loop {
-        let chunk = match tokio::time::timeout(limits.idle, body.next()).await {
-            Err(_) => {
-                return Err(TakeError::Broken(format!(
-                    "nothing came for {} s",
-                    limits.idle.as_secs()
-                )));
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => return Err(TakeError::Broken(e.to_string())),
-            Ok(Some(Ok(chunk))) => chunk,
-        };
+    while let Some(chunk) = next_within(&mut body, limits.idle).await? {
         received += chunk.len() as u64;
         if received > limits.bundle_bytes {
-            return Err(TakeError::TooLarge {
-                limit: limits.bundle_bytes,
-            });
+            return Err(Streamed::TooLarge);
         }
-        file.write_all(&chunk).await.map_err(io(path))?;
+        file.write_all(&chunk).await.map_err(io)?;
     }
-    file.sync_all().await.map_err(io(path))?;
-    Ok(())
+    file.sync_all().await.map_err(io)
+}
+
+async fn receive(body: Body, path: &Path, limits: &Limits) -> Result<(), TakeError> {
+    write_body(body, path, limits).await.map_err(|e| match e {
+        Streamed::TooLarge => TakeError::TooLarge {
+            limit: limits.bundle_bytes,
+        },
+        Streamed::Stalled(idle) => {
+            TakeError::Broken(format!("nothing came for {} s", idle.as_secs()))
+        }
+        Streamed::Broken(problem) => TakeError::Broken(problem),
+        Streamed::Io(e) => TakeError::Update(e),
+    })
 }
 
 /// The routes that serve a published folder: `GET /updates/latest` and
@@ -344,7 +380,10 @@ pub async fn fetch(
     }
     let mut text = Vec::new();
     let mut body = Body::new(response.into_body()).into_data_stream();
-    while let Some(chunk) = next_bytes(&mut body, source, limits).await? {
+    while let Some(chunk) = next_within(&mut body, limits.idle)
+        .await
+        .map_err(|e| e.fetch_error(source, "/updates/latest", MAX_LATEST as u64))?
+    {
         text.extend_from_slice(&chunk);
         if text.len() > MAX_LATEST {
             return Err(FetchError::TooLarge {
@@ -454,20 +493,9 @@ async fn download(
             .map_err(io(folder))?;
     }
     let partial = partial(path);
-    let mut file = tokio::fs::File::create(&partial)
+    write_body(Body::new(response.into_body()), &partial, limits)
         .await
-        .map_err(io(&partial))?;
-    let mut body = Body::new(response.into_body()).into_data_stream();
-    let mut received = 0u64;
-    while let Some(chunk) = next_bytes(&mut body, source, limits).await? {
-        received += chunk.len() as u64;
-        if received > limits.bundle_bytes {
-            return Err(too_large());
-        }
-        file.write_all(&chunk).await.map_err(io(&partial))?;
-    }
-    file.sync_all().await.map_err(io(&partial))?;
-    drop(file);
+        .map_err(|e| e.fetch_error(source, "the bundle", limits.bundle_bytes))?;
     tokio::fs::rename(&partial, path).await.map_err(io(path))?;
     Ok(())
 }
@@ -501,26 +529,6 @@ async fn request(
         .await
         .map_err(|_| waited())?
         .map_err(|e| failed(e.to_string()))
-}
-
-/// The next bytes of a body, within `limits.idle`.
-async fn next_bytes(
-    body: &mut axum::body::BodyDataStream,
-    source: SocketAddr,
-    limits: &Limits,
-) -> Result<Option<axum::body::Bytes>, FetchError> {
-    match tokio::time::timeout(limits.idle, body.next()).await {
-        Err(_) => Err(FetchError::Source {
-            address: source,
-            problem: format!("nothing came for {} s", limits.idle.as_secs()),
-        }),
-        Ok(None) => Ok(None),
-        Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
-        Ok(Some(Err(e))) => Err(FetchError::Source {
-            address: source,
-            problem: e.to_string(),
-        }),
-    }
 }
 
 /// The version an appliance booted: `IMAGE_VERSION` in its os-release file.
