@@ -10,11 +10,12 @@ scripts/setup.sh
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 df -h . | sed 's/^/disk: /'
 
+# Built once, as the appliance's binary is: with the screens drawn straight on the
+# display (KMS). The image test below boots that very binary.
+features=(--features aufruf-node/kms)
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
-# The appliance image, built from Debian packages and booted in QEMU (as root), with
-# the screens drawn straight on the display (KMS) as on the devices.
-cargo build --locked -p aufruf-node --bin aufruf --features kms
+cargo clippy --workspace --all-targets --locked "${features[@]}" -- -D warnings
+cargo test --workspace --locked "${features[@]}"
+# The appliance image, built from Debian packages and booted in QEMU (as root).
 image/test.sh --binary target/debug/aufruf
 du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | sed 's/^/target: /' || true

@@ -57,7 +57,10 @@ pub fn run_with_screen(
         }
         // No display attached, or none this build can drive: the office keeps its
         // device (the API, replication) rather than losing it to a restart loop.
-        Err(e @ (ScreenError::NoWindowSystem | ScreenError::Platform(_))) => {
+        Err(
+            e
+            @ (ScreenError::NoWindowSystem | ScreenError::NoDisplay(_) | ScreenError::Platform(_)),
+        ) => {
             tracing::error!("the screen could not be opened ({e}); running without it");
             tokio.block_on(stopped());
         }
@@ -66,9 +69,12 @@ pub fn run_with_screen(
     tokio.block_on(node.shutdown());
     match shown {
         Ok(())
-        | Err(ScreenError::NoScreen(_) | ScreenError::NoWindowSystem | ScreenError::Platform(_)) => {
-            Ok(())
-        }
+        | Err(
+            ScreenError::NoScreen(_)
+            | ScreenError::NoWindowSystem
+            | ScreenError::NoDisplay(_)
+            | ScreenError::Platform(_),
+        ) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

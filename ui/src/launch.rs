@@ -3,6 +3,7 @@
 //! office's work goes on elsewhere (the node's tokio runtime); views reach the screen
 //! through the services' `watch` channels.
 
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use aufruf_office::{Replication, RoleService};
@@ -25,6 +26,9 @@ pub struct ScreenOptions {
     pub fullscreen: bool,
     /// Start in the high-contrast theme with larger text.
     pub high_contrast: bool,
+    /// Where a build that draws straight on the display (`kms`) looks for one: a DRM
+    /// card (`dri/card*`) or a framebuffer (`fb*`); `/dev` when `None`.
+    pub devices: Option<PathBuf>,
 }
 
 /// Why no screen runs.
@@ -37,6 +41,8 @@ pub enum ScreenError {
          (scripts/demo.sh does)"
     )]
     NoWindowSystem,
+    #[error("no display is attached: {} has no DRM card (dri/card*) and no framebuffer (fb*)", .0.display())]
+    NoDisplay(PathBuf),
     #[error("no window: {0}")]
     Platform(slint::PlatformError),
     #[error("event loop: {0}")]
@@ -68,6 +74,14 @@ pub fn open<R: Replication>(
     now: Now,
     options: &ScreenOptions,
 ) -> Result<OpenScreen<R>, ScreenError> {
+    // Slint's own answer for a device without a display lists every renderer it tried.
+    let drawn = !matches!(service, RoleService::Gateway(_));
+    if drawn && cfg!(all(feature = "kms", not(feature = "window"))) {
+        let devices = options.devices.as_deref().unwrap_or(Path::new("/dev"));
+        if !display_attached(devices) {
+            return Err(ScreenError::NoDisplay(devices.to_path_buf()));
+        }
+    }
     let screen = match service {
         RoleService::Display(display) => {
             let announcer: Box<dyn Announcer> = match &options.speech {
@@ -132,6 +146,23 @@ where
     Ok(())
 }
 
+/// Whether `devices` (a `/dev`) holds a DRM card or a framebuffer to draw on.
+fn display_attached(devices: &Path) -> bool {
+    let named = |dir: &Path, matches: &dyn Fn(&str) -> bool| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|entry| entry.file_name().to_str().is_some_and(matches))
+        })
+    };
+    let numbered = |name: &str, prefix: &str| {
+        name.strip_prefix(prefix)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    named(&devices.join("dri"), &|name| numbered(name, "card"))
+        || named(devices, &|name| numbered(name, "fb"))
+}
+
 /// Ends the screen's event loop from any thread (Ctrl-C in the node).
 pub fn quit() {
     let quit = slint::invoke_from_event_loop(|| {
@@ -144,7 +175,9 @@ pub fn quit() {
 
 // Built with the `window` feature the screens would look for an X display instead.
 #[cfg(all(test, not(feature = "window")))]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
 mod tests {
+    use std::path::PathBuf;
     use std::sync::Arc;
 
     use aufruf_model::{NodeId, Role, Timestamp};
@@ -152,12 +185,9 @@ mod tests {
     use aufruf_office::testing::test_keys;
     use aufruf_office::{DisplayService, OfficeService, RoleService, Setup, Unobserved};
 
-    use super::{ScreenError, ScreenOptions, open};
+    use super::{ScreenError, ScreenOptions, display_attached, open};
 
-    // This test binary sets no Slint platform (the screens' tests set the testing
-    // backend in theirs): as on a build without a window system.
-    #[test]
-    fn a_build_without_a_window_system_says_how_to_get_one() {
+    fn display() -> RoleService<MemoryReplica> {
         let node = NodeId::new("display-1").unwrap();
         let office = OfficeService::new(
             aufruf_office::example_office().unwrap(),
@@ -170,10 +200,70 @@ mod tests {
             Arc::new(Unobserved),
             test_keys(&node, Role::Display),
         );
-        let service = RoleService::Display(DisplayService::new(Arc::new(office)));
-        let now = Arc::new(|| Timestamp::from_millis(1_764_000_000_000));
-        let e = open(&service, now, &ScreenOptions::default()).unwrap_err();
+        RoleService::Display(DisplayService::new(Arc::new(office)))
+    }
+
+    fn now() -> crate::Now {
+        Arc::new(|| Timestamp::from_millis(1_764_000_000_000))
+    }
+
+    /// An empty folder of this test's own, standing in for a `/dev`.
+    fn devices(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("aufruf-ui-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    // This test binary sets no Slint platform (the screens' tests set the testing
+    // backend in theirs): as on a build without a window system.
+    #[cfg(not(feature = "kms"))]
+    #[test]
+    fn a_build_without_a_window_system_says_how_to_get_one() {
+        let e = open(&display(), now(), &ScreenOptions::default()).unwrap_err();
         assert!(matches!(e, ScreenError::NoWindowSystem), "{e}");
         assert!(e.to_string().contains("--features window"));
+    }
+
+    // The appliance's build on a device with no display plugged in (or none the
+    // kernel drives): a short answer the node logs, not Slint's list of renderers.
+    #[cfg(feature = "kms")]
+    #[test]
+    fn a_device_without_a_display_says_so() {
+        let dev = devices("none");
+        let options = ScreenOptions {
+            devices: Some(dev.clone()),
+            ..ScreenOptions::default()
+        };
+        let e = open(&display(), now(), &options).unwrap_err();
+        assert!(matches!(&e, ScreenError::NoDisplay(d) if *d == dev), "{e}");
+        assert!(e.to_string().starts_with("no display is attached: "), "{e}");
+        std::fs::remove_dir_all(dev).unwrap();
+    }
+
+    #[test]
+    fn no_platform_at_all_is_a_build_without_a_window_system() {
+        let e = ScreenError::from(slint::PlatformError::NoPlatform);
+        assert!(matches!(e, ScreenError::NoWindowSystem), "{e}");
+        let e = ScreenError::from(slint::PlatformError::Other("no card".into()));
+        assert_eq!(e.to_string(), "no window: no card");
+    }
+
+    #[test]
+    fn a_display_is_a_drm_card_or_a_framebuffer() {
+        let dev = devices("kinds");
+        assert!(!display_attached(&dev), "an empty /dev");
+        std::fs::create_dir(dev.join("dri")).unwrap();
+        for name in ["dri/renderD128", "dri/card", "fbcon", "fb", "fb0x", "tty0"] {
+            std::fs::write(dev.join(name), b"").unwrap();
+            assert!(!display_attached(&dev), "{name} is no display");
+        }
+        std::fs::write(dev.join("fb0"), b"").unwrap();
+        assert!(display_attached(&dev), "a framebuffer");
+        std::fs::remove_file(dev.join("fb0")).unwrap();
+        std::fs::write(dev.join("dri/card1"), b"").unwrap();
+        assert!(display_attached(&dev), "a DRM card");
+        assert!(!display_attached(&dev.join("missing")), "no /dev at all");
+        std::fs::remove_dir_all(dev).unwrap();
     }
 }
