@@ -131,6 +131,11 @@ pub struct SmtpSettings {
     /// STARTTLS (required). Off only for a relay on this machine (loopback).
     #[serde(default = "yes")]
     pub starttls: bool,
+    /// The certificate authority (PEM) that signed the mail server's certificate,
+    /// when it is the city's own: then only it is trusted. The public (Mozilla)
+    /// roots otherwise.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 fn default_smtp_port() -> u16 {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport as _};
 
 use crate::mail::{Mail, MailError, Mailer, Outbox};
@@ -17,6 +18,8 @@ use crate::settings::SmtpSettings;
 
 /// The longest wait between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// A certificate authority's file is a few kilobytes; more is not one.
+const MAX_CA_BYTES: u64 = 1 << 20;
 
 /// The SMTP mailer: a durable queue and its sender thread.
 #[derive(Debug)]
@@ -52,6 +55,11 @@ impl SmtpQueue {
                 "SMTP without STARTTLS is only for a relay on this machine, not {}",
                 smtp.host
             )));
+        }
+        if !smtp.starttls && smtp.ca.is_some() {
+            return Err(MailError::Build(
+                "a mail server's `ca` needs `starttls = true`".into(),
+            ));
         }
         let queue = Outbox::new(dir, from)?;
         let transport = transport(smtp)?;
@@ -92,7 +100,17 @@ fn is_loopback(host: &str) -> bool {
 
 fn transport(smtp: &SmtpSettings) -> Result<SmtpTransport, MailError> {
     let builder = if smtp.starttls {
-        SmtpTransport::starttls_relay(&smtp.host).map_err(|e| MailError::Build(e.to_string()))?
+        let mut tls = TlsParameters::builder(smtp.host.clone());
+        if let Some(ca) = &smtp.ca {
+            tls = tls
+                .certificate_store(CertificateStore::None)
+                .add_root_certificate(read_ca(ca)?);
+        }
+        let tls = tls
+            .build_rustls()
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        // STARTTLS or nothing: no credentials and no mail go out in the clear.
+        SmtpTransport::builder_dangerous(&smtp.host).tls(Tls::Required(tls))
     } else {
         SmtpTransport::builder_dangerous(&smtp.host)
     };
@@ -103,6 +121,34 @@ fn transport(smtp: &SmtpSettings) -> Result<SmtpTransport, MailError> {
         builder = builder.credentials(Credentials::new(user.clone(), password.0.clone()));
     }
     Ok(builder.build())
+}
+
+/// The mail server's certificate authority from a PEM file of at most
+/// [`MAX_CA_BYTES`] holding at least one certificate.
+fn read_ca(path: &Path) -> Result<Certificate, MailError> {
+    use std::io::Read as _;
+    let io = |source| MailError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_CA_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(io)?;
+    let wrong =
+        |why: &str| MailError::Build(format!("the mail server's ca {}: {why}", path.display()));
+    if pem.len() as u64 > MAX_CA_BYTES {
+        return Err(wrong("larger than 1 MiB, not a certificate authority"));
+    }
+    if !pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(wrong("holds no PEM certificate"));
+    }
+    Certificate::from_pem(&pem).map_err(|e| wrong(&e.to_string()))
 }
 
 /// Sends what the queue holds, oldest first; waits for new mail, or after a failure
