@@ -336,6 +336,12 @@ async fn start_portal(
             );
         }
     }
+    if settings.reminder_hour > 23 {
+        return Err(StartError::Portal(format!(
+            "[node.portal] reminder_hour = {} is no hour of the day (0–23)",
+            settings.reminder_hour
+        )));
+    }
     if let Some(key) = &settings.backup_key {
         aufruf_portal::backup::parse_key(key)
             .map_err(|e| StartError::Portal(format!("[node.portal] {e}")))?;
@@ -359,21 +365,39 @@ async fn start_portal(
     )))
 }
 
-/// Every ten minutes, the portal's expired sessions and links leave its store.
+/// Every five minutes, the reminders that are due go out; every ten, the portal's
+/// expired sessions and links leave its store.
 async fn sweep_portal(portal: Arc<aufruf_portal::Portal>, mut stopped: watch::Receiver<bool>) {
-    loop {
+    for round in 1u64.. {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,
-            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+            () = tokio::time::sleep(Duration::from_secs(300)) => {}
         }
         let p = portal.clone();
-        match tokio::task::spawn_blocking(move || p.store.sweep(p.now_ms())).await {
-            Ok(Ok(gone)) if gone > 0 => {
-                tracing::debug!(gone, "expired portal sessions and links removed")
+        let swept = tokio::task::spawn_blocking(move || {
+            let reminded = p.send_reminders().map_err(|e| e.to_string());
+            let swept = (round % 2 == 0)
+                .then(|| p.store.sweep(p.now_ms()).map_err(|e| e.to_string()))
+                .transpose();
+            (reminded, swept)
+        })
+        .await;
+        match swept {
+            Ok((reminded, swept)) => {
+                match reminded {
+                    Ok(0) => {}
+                    Ok(sent) => tracing::info!(sent, "appointment reminders mailed"),
+                    Err(e) => tracing::warn!(error = %e, "mailing the reminders failed"),
+                }
+                match swept {
+                    Ok(Some(gone)) if gone > 0 => {
+                        tracing::debug!(gone, "expired portal sessions and links removed")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "sweeping the portal's store failed"),
+                }
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "sweeping the portal's store failed"),
-            Err(e) => tracing::warn!(error = %e, "sweeping the portal's store failed"),
+            Err(e) => tracing::warn!(error = %e, "the portal's housekeeping failed"),
         }
     }
 }

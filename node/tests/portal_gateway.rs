@@ -254,6 +254,20 @@ async fn cookies_without_secure_are_refused_beyond_loopback() {
     assert!(error.contains("secure_cookies = false"), "{error}");
 }
 
+#[tokio::test]
+async fn a_reminder_hour_beyond_the_day_is_refused() {
+    let office = TestOffice::new();
+    let mut gateway = office.enroll("gateway-1", Role::Gateway, vec![]);
+    let mut portal = aufruf_portal::PortalSettings::in_dir(&office.home("portal"), "");
+    portal.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    portal.reminder_hour = 24;
+    gateway.portal = Some(portal);
+    let config = aufruf_node::config_file::load_or_example(None).unwrap();
+    let refused = aufruf_node::runtime::start(Some(config), gateway).await;
+    let error = refused.expect_err("refused").to_string();
+    assert!(error.contains("reminder_hour = 24"), "{error}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_serves_https_from_the_configured_certificate_and_key() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

@@ -151,6 +151,7 @@ impl Portal {
         service_id: &str,
         date: NaiveDate,
         time: NaiveTime,
+        lang: Lang,
     ) -> Result<(SlotRequest, Service), Refusal> {
         if !account.verified {
             return Err(Refusal::NotVerified);
@@ -170,6 +171,7 @@ impl Portal {
             due_ms: due.as_millis(),
             capacity: rules.per_slot,
             open_limit: self.settings.open_bookings_per_account,
+            lang,
         };
         Ok((request, service))
     }
@@ -184,7 +186,7 @@ impl Portal {
         time: NaiveTime,
         lang: Lang,
     ) -> Result<Result<Booking, Refusal>, PortalError> {
-        let (request, service) = match self.slot_request(account, service_id, date, time) {
+        let (request, service) = match self.slot_request(account, service_id, date, time, lang) {
             Ok(r) => r,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -219,7 +221,7 @@ impl Portal {
         else {
             return Ok(Err(Refusal::NotOpen));
         };
-        let (request, service) = match self.slot_request(account, &old.service, date, time) {
+        let (request, service) = match self.slot_request(account, &old.service, date, time, lang) {
             Ok(r) => r,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -236,6 +238,87 @@ impl Portal {
         self.cancelled_in_office(&old);
         self.confirmation(account, &new, &service, lang, Some(&old))?;
         Ok(Ok(new))
+    }
+
+    /// Sends the reminders that are due: for each open booking, once, from
+    /// `reminder_hour` o'clock (office time) on the day before — not for a booking made
+    /// after that moment (its confirmation is fresh). Returns how many went out.
+    /// Called every few minutes by the node; a reminder is taken off only once its
+    /// mail is durable, so a crash sends it again rather than never.
+    pub fn send_reminders(&self) -> Result<usize, PortalError> {
+        if !self.settings.reminders {
+            return Ok(0);
+        }
+        let now = self.now_ms();
+        let zone = self.config().timezone();
+        let at = NaiveTime::from_hms_opt(u32::from(self.settings.reminder_hour), 0, 0);
+        // The moment is on the day before: within two days of the start.
+        let mut sent = 0;
+        for reminder in self
+            .store
+            .reminders(now.saturating_add(2 * 24 * 3_600_000))?
+        {
+            let booking = self
+                .store
+                .booking(&reminder.code)?
+                .filter(|b| !b.cancelled && b.due_ms > now);
+            let moment = booking
+                .as_ref()
+                .and_then(|b| slots::instant(zone, b.date.pred_opt()?, at?).map(|t| t.as_millis()));
+            match (booking, moment) {
+                (Some(_), Some(moment)) if now < moment => continue,
+                (Some(booking), Some(moment)) if booking.booked_ms < moment => {
+                    if let Some(account) = self.store.account(&booking.account)? {
+                        self.reminder(&account, &booking, reminder.lang)?;
+                        sent += 1;
+                    }
+                }
+                // Cancelled, past, gone, or booked after the reminder's moment.
+                _ => {}
+            }
+            self.store.reminder_done(&reminder)?;
+        }
+        Ok(sent)
+    }
+
+    /// The reminder mail of an open booking, with its cancel link.
+    fn reminder(
+        &self,
+        account: &crate::store::Account,
+        booking: &Booking,
+        lang: Lang,
+    ) -> Result<(), PortalError> {
+        let config = self.config();
+        let office = &config.office.name;
+        let name = match self.service(&booking.service) {
+            Some((_, service)) => match lang {
+                Lang::De => service.name.de.clone(),
+                Lang::En => service.name.en.clone(),
+            },
+            None => booking.service.clone(),
+        };
+        let date = booking.date.format("%d.%m.%Y");
+        let time = booking.time.format("%H:%M");
+        let code = &booking.code;
+        let cancel = self.cancel_link(code);
+        let text = match lang {
+            Lang::De => format!(
+                "Guten Tag,\n\nwir erinnern Sie an Ihren Termin:\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher).\n\nSie können nicht kommen? Bitte sagen Sie ab, damit jemand anderes den Termin bekommt: {cancel}\n"
+            ),
+            Lang::En => format!(
+                "Hello,\n\nthis is a reminder of your appointment:\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nCheck in with this code at the kiosk in the foyer (from an hour before).\n\nCannot come? Please cancel, so that someone else gets the appointment: {cancel}\n"
+            ),
+        };
+        self.mailer.send(&Mail {
+            to: account.email.clone(),
+            subject: match lang {
+                Lang::De => format!("Erinnerung: Ihr Termin am {date} um {time} Uhr – {code}"),
+                Lang::En => format!("Reminder: your appointment on {date} at {time} – {code}"),
+            },
+            text,
+            attachments: Vec::new(),
+        })?;
+        Ok(())
     }
 
     fn confirmation(

@@ -82,6 +82,12 @@ pub struct PortalSettings {
     /// Walk-in tickets from the phone for citizens near the office; none: not offered.
     #[serde(default)]
     pub remote_tickets: Option<RemoteTickets>,
+    /// A reminder mail with a cancel link on the day before each appointment.
+    #[serde(default = "yes")]
+    pub reminders: bool,
+    /// From this hour (0–23, office time) on the day before the reminders go out.
+    #[serde(default = "default_reminder_hour")]
+    pub reminder_hour: u8,
 }
 
 /// Where the office is, and how near a citizen must be to draw a ticket by phone.
@@ -210,6 +216,10 @@ fn default_cancel_cooldown() -> u32 {
     30
 }
 
+fn default_reminder_hour() -> u8 {
+    9
+}
+
 fn default_ticket_feeds() -> u32 {
     2_000
 }
@@ -238,6 +248,8 @@ impl PortalSettings {
             ticket_feeds: default_ticket_feeds(),
             backup_key: None,
             remote_tickets: None,
+            reminders: true,
+            reminder_hour: default_reminder_hour(),
         }
     }
 }

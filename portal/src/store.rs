@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::i18n::Lang;
 use crate::secret;
 
 /// A citizen's account.
@@ -110,6 +111,16 @@ pub struct SlotRequest {
     pub capacity: u32,
     /// Open bookings the account may hold.
     pub open_limit: u32,
+    /// The language the reminder mail is written in.
+    pub lang: Lang,
+}
+
+/// A reminder waiting to go out: the booking it is for, and its language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    pub code: String,
+    pub due_ms: u64,
+    pub lang: Lang,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -397,6 +408,7 @@ impl Store {
             }
             batch.remove(format!("ab/{id}/{}", booking.code).as_bytes());
             batch.remove(format!("b/{}", booking.code).as_bytes());
+            batch.remove(reminder_key(booking.due_ms, &booking.code).as_bytes());
         }
         self.end_sessions(&mut batch, id, None)?;
         for key in self.keys_under(&format!("al/{id}/"))? {
@@ -610,6 +622,7 @@ impl Store {
         batch.remove(format!("b/{}", new.code).as_bytes());
         batch.remove(format!("ab/{}/{}", new.account, new.code).as_bytes());
         batch.remove(format!("{}{}", slot_key(new), new.code).as_bytes());
+        batch.remove(reminder_key(new.due_ms, &new.code).as_bytes());
         let mut reopened = old.clone();
         reopened.cancelled = false;
         batch.insert(
@@ -679,6 +692,10 @@ impl Store {
             &[],
         );
         batch.insert(format!("{slot}{}", booking.code).as_bytes(), &[]);
+        batch.insert(
+            reminder_key(booking.due_ms, &booking.code).as_bytes(),
+            request.lang.code().as_bytes(),
+        );
         Ok(booking)
     }
 
@@ -692,6 +709,43 @@ impl Store {
         batch.remove(format!("b/{code}").as_bytes());
         batch.remove(format!("ab/{}/{code}", booking.account).as_bytes());
         batch.remove(format!("{}{code}", slot_key(&booking)).as_bytes());
+        batch.remove(reminder_key(booking.due_ms, code).as_bytes());
+        self.commit(batch, writing)
+    }
+
+    /// The reminders of bookings due up to `due_until_ms`, soonest first. Each stays
+    /// until [`Store::reminder_done`]; a cancelled or past booking's too, for the
+    /// caller to drop.
+    pub fn reminders(&self, due_until_ms: u64) -> Result<Vec<Reminder>, StoreError> {
+        let mut due = Vec::new();
+        for entry in self.db.scan_prefix(REMINDERS) {
+            let (key, lang) = entry?;
+            let Some((due_ms, code)) = std::str::from_utf8(&key)
+                .ok()
+                .and_then(|k| k.strip_prefix(REMINDERS))
+                .and_then(|k| k.split_once('/'))
+                .and_then(|(due, code)| Some((due.parse::<u64>().ok()?, code.to_owned())))
+            else {
+                continue;
+            };
+            if due_ms > due_until_ms {
+                break;
+            }
+            let lang = if lang.as_ref() == b"en" {
+                Lang::En
+            } else {
+                Lang::De
+            };
+            due.push(Reminder { code, due_ms, lang });
+        }
+        Ok(due)
+    }
+
+    /// The reminder went out (or is not needed): it leaves the store, durably.
+    pub fn reminder_done(&self, reminder: &Reminder) -> Result<(), StoreError> {
+        let writing = self.lock();
+        let mut batch = sled::Batch::default();
+        batch.remove(reminder_key(reminder.due_ms, &reminder.code).as_bytes());
         self.commit(batch, writing)
     }
 
@@ -774,6 +828,13 @@ fn slot_prefix(department: &str, date: NaiveDate, time: NaiveTime) -> String {
     format!("sl/{department}/{date}/{}/", time.format("%H:%M"))
 }
 
+/// Reminders by the booking's start: `rm/<due ms, 20 digits>/<code>` → language.
+const REMINDERS: &str = "rm/";
+
+fn reminder_key(due_ms: u64, code: &str) -> String {
+    format!("{REMINDERS}{due_ms:020}/{code}")
+}
+
 fn slot_key(booking: &Booking) -> String {
     slot_prefix(&booking.department, booking.date, booking.time)
 }
@@ -796,6 +857,7 @@ mod tests {
             due_ms: 10_000,
             capacity: 1,
             open_limit: 1,
+            lang: Lang::En,
         };
         let old = store.book(&request(10), 0).unwrap();
         let (new, cancelled) = store.reschedule(&old.code, &request(11), 0, 5_000).unwrap();
@@ -817,6 +879,62 @@ mod tests {
         );
         assert_eq!(store.taken("buergerbuero", date, new.time, 0), 0);
         assert_eq!(store.bookings_of("a1").unwrap().len(), 1);
+        // The undone move's reminder went with it; the old booking's stays.
+        let reminders = store.reminders(u64::MAX).unwrap();
+        assert_eq!(
+            reminders,
+            vec![Reminder {
+                code: old.code.clone(),
+                due_ms: 10_000,
+                lang: Lang::En
+            }]
+        );
+        store.reminder_done(&reminders[0]).unwrap();
+        assert!(store.reminders(u64::MAX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn reminders_come_soonest_first_up_to_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        // Starts that sort wrongly as text but rightly as numbers (zero-padded keys).
+        for (h, due_ms, lang) in [
+            (9, 900_000, Lang::De),
+            (10, 10_000_000, Lang::En),
+            (8, 80, Lang::De),
+        ] {
+            store
+                .book(
+                    &SlotRequest {
+                        account: format!("a{h}"),
+                        department: "buergerbuero".into(),
+                        service: "reisepass".into(),
+                        date,
+                        time: NaiveTime::from_hms_opt(h, 0, 0).unwrap(),
+                        due_ms,
+                        capacity: 1,
+                        open_limit: 1,
+                        lang,
+                    },
+                    0,
+                )
+                .unwrap();
+        }
+        let due = |until| {
+            store
+                .reminders(until)
+                .unwrap()
+                .iter()
+                .map(|r| (r.due_ms, r.lang))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            due(u64::MAX),
+            [(80, Lang::De), (900_000, Lang::De), (10_000_000, Lang::En)]
+        );
+        assert_eq!(due(900_000), [(80, Lang::De), (900_000, Lang::De)]);
+        assert_eq!(due(79), []);
     }
 
     #[test]

@@ -526,6 +526,10 @@ async fn deleting_the_account_removes_the_person_and_cancels_the_open_bookings()
             .is_none()
     );
     assert!(store.booking(&code).unwrap().is_none());
+    assert!(
+        store.reminders(u64::MAX).unwrap().is_empty(),
+        "no reminder left"
+    );
     let cancelled = site.door.cancelled.lock().unwrap().clone();
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0].1.code.as_str(), code);
@@ -556,4 +560,101 @@ async fn deleting_the_account_removes_the_person_and_cancels_the_open_bookings()
     // The address can register again.
     let again = site.citizen("erika@example.org").await;
     drop(again);
+}
+
+#[tokio::test]
+async fn a_reminder_goes_out_once_on_the_day_before_in_the_bookings_language() {
+    let site = Site::new();
+    let mut erika = site.citizen("erika@example.org").await;
+    let thursday = erika
+        .book("reisepass", "2026-11-26", "10:00")
+        .await
+        .booking_code();
+    // Booked on Monday at ten for Tuesday: after Tuesday's reminder moment (Monday
+    // at nine), so its confirmation is the reminder.
+    let tuesday = erika
+        .book("reisepass", "2026-11-24", "10:00")
+        .await
+        .booking_code();
+    let mut max = site.citizen("max@example.org").await;
+    max.accept_language = Some("en".into());
+    let called_off = max
+        .book("reisepass", "2026-11-26", "10:15")
+        .await
+        .booking_code();
+    max.get(&format!("/bookings/{called_off}")).await;
+    max.post(&format!("/bookings/{called_off}/cancel"), &[])
+        .await;
+    assert!(
+        site.portal
+            .store
+            .booking(&called_off)
+            .unwrap()
+            .unwrap()
+            .cancelled
+    );
+    let english = max
+        .book("reisepass", "2026-11-26", "10:30")
+        .await
+        .booking_code();
+    let mails = || site.mails.0.lock().unwrap().len();
+    let before = mails();
+
+    site.set_time(at(2026, 11, 24, 9, 30));
+    assert_eq!(
+        site.portal.send_reminders().unwrap(),
+        0,
+        "Tuesday's is not sent"
+    );
+    site.set_time(at(2026, 11, 25, 8, 59));
+    assert_eq!(
+        site.portal.send_reminders().unwrap(),
+        0,
+        "too early for Thursday's"
+    );
+    site.set_time(at(2026, 11, 25, 9, 0));
+    assert_eq!(site.portal.send_reminders().unwrap(), 2);
+    assert_eq!(site.portal.send_reminders().unwrap(), 0, "each only once");
+    assert_eq!(mails(), before + 2);
+
+    let to_erika = site.mails_to("erika@example.org").pop().unwrap();
+    assert_eq!(
+        to_erika.subject,
+        format!("Erinnerung: Ihr Termin am 26.11.2026 um 10:00 Uhr – {thursday}")
+    );
+    assert!(to_erika.text.contains("Reisepass"), "{}", to_erika.text);
+    assert!(!to_erika.text.contains(&tuesday));
+    let to_max = site.mails_to("max@example.org").pop().unwrap();
+    assert_eq!(
+        to_max.subject,
+        format!("Reminder: your appointment on 26.11.2026 at 10:30 – {english}")
+    );
+    assert!(!to_max.text.contains(&called_off));
+    // Every reminder is done: none waits for a cancelled or a past booking.
+    site.set_time(at(2026, 11, 26, 12, 0));
+    assert_eq!(site.portal.send_reminders().unwrap(), 0);
+    assert!(site.portal.store.reminders(u64::MAX).unwrap().is_empty());
+
+    // Its link cancels without a login.
+    let link = site.link_in_last_mail("erika@example.org", "/c/");
+    assert!(link.starts_with(&format!("/c/{thursday}/")), "{link}");
+    site.set_time(at(2026, 11, 25, 9, 5));
+    let mut phone = site.browser();
+    phone.get(&link).await;
+    let page = phone.post(&link, &[]).await;
+    assert!(page.body.contains("Termin abgesagt"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn without_reminders_none_go_out() {
+    let site = Site::with(|s| s.reminders = false);
+    let mut erika = site.citizen("erika@example.org").await;
+    erika.book("reisepass", "2026-11-26", "10:00").await;
+    site.set_time(at(2026, 11, 25, 9, 0));
+    assert_eq!(site.portal.send_reminders().unwrap(), 0);
+    assert!(
+        site.mails_to("erika@example.org")
+            .iter()
+            .all(|m| !m.subject.starts_with("Erinnerung"))
+    );
 }
