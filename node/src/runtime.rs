@@ -365,8 +365,9 @@ async fn start_portal(
     )))
 }
 
-/// Every five minutes, the reminders that are due go out; every ten, the portal's
-/// expired sessions and links leave its store.
+/// Every five minutes, freed places are offered to waitlists and the reminders that
+/// are due go out; every ten, the portal's expired sessions, links and offers leave
+/// its store.
 async fn sweep_portal(portal: Arc<aufruf_portal::Portal>, mut stopped: watch::Receiver<bool>) {
     for round in 1u64.. {
         tokio::select! {
@@ -375,6 +376,11 @@ async fn sweep_portal(portal: Arc<aufruf_portal::Portal>, mut stopped: watch::Re
         }
         let p = portal.clone();
         let swept = tokio::task::spawn_blocking(move || {
+            match p.offer_free_places() {
+                Ok(0) => {}
+                Ok(offered) => tracing::info!(offered, "freed places offered to waitlists"),
+                Err(e) => tracing::warn!(error = %e, "offering freed places failed"),
+            }
             let reminded = p.send_reminders().map_err(|e| e.to_string());
             let swept = (round % 2 == 0)
                 .then(|| p.store.sweep(p.now_ms()).map_err(|e| e.to_string()))

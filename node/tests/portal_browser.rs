@@ -1,7 +1,8 @@
 //! A citizen in a real browser: headless Chromium, driven by `portal/e2e/citizen.mjs`
 //! over the DevTools protocol, clicks through the portal a gateway serves — register,
 //! confirm by the mailed link, log in, book by departments, services, days and times,
-//! cancel, switch to English, reset the password, delete the account — and on every
+//! cancel, wait for a fully booked day and stop waiting, switch to English, reset the
+//! password, delete the account — and on every
 //! page axe-core finds no WCAG 2.1 A/AA violation, the browser reports no refused style
 //! or failed load, no page carries a script but the proof of work's (which answers
 //! the register and booking forms' challenge by itself, and without which the form
@@ -31,6 +32,17 @@ async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
             longitude: 12.1383,
             radius_m: 500.0,
         });
+        // One Kita appointment per start time, every four hours: the citizen books a
+        // whole day and waits for it.
+        portal.departments.insert(
+            "kita".into(),
+            aufruf_portal::settings::DepartmentRules {
+                slot_minutes: Some(240),
+                appointments_per_slot: Some(1),
+                ..Default::default()
+            },
+        );
+        portal.open_bookings_per_account = 10;
     });
     let gateway = office.start(gateway).await;
     let portal = gateway.portal_addr.expect("the gateway serves the portal");

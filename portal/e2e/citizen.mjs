@@ -1,7 +1,7 @@
 // A citizen in a real browser (headless Chromium) on a running portal: registers,
 // confirms the address from the mail, logs in, books an appointment by clicking through
 // departments, services, days and times, opens the booking and its QR code, cancels it,
-// switches to English, resets the password from the mail, and deletes the account.
+// waits for a fully booked day and stops waiting, switches to English, resets the password from the mail, and deletes the account.
 // On every page: axe-core finds no WCAG 2.1 A/AA violation, the browser reports no
 // error (a style, font or script the CSP refuses, a failed load), no script runs but
 // the proof of work's (which solves the register and booking forms' challenge without
@@ -370,6 +370,35 @@ async function run(browser) {
   await expectText(page, "ticket by phone: its page", "Ihre Wartemarke", "An- und Ummeldung");
   await page.send("Emulation.clearGeolocationOverride");
   await page.goto(`${base}/account`);
+
+  // A fully booked day (the Kita department takes one appointment per start time
+  // here): the citizen books every time of a day, then waits for it, and stops.
+  await page.goto(`${base}/book/service/kita-platz`);
+  await checkPage(page, "Kita days");
+  await page.click(await fullDay(page, "/book/service/kita-platz?day="));
+  const kitaDay = await page.path();
+  for (let booked = 0; ; booked++) {
+    await page.goto(`${base}${kitaDay}`);
+    const left = await page.eval(`document.querySelectorAll('input[name="time"]').length`);
+    if (left === 0) break;
+    if (booked >= 12) fail(`${kitaDay} still offers times after ${booked} bookings`);
+    await page.eval(`document.querySelector('input[name="time"]').click()`);
+    await powSolved(page, "Kita times");
+    await page.click('form[action="/book"] button[type="submit"]');
+    if (!(await page.path()).startsWith("/bookings/")) {
+      fail(`booking on ${kitaDay} leads to ${await page.path()}: ${await page.text("main")}`);
+    }
+  }
+  await checkPage(page, "fully booked day");
+  await page.click('form[action="/book/waitlist"] button[type="submit"]');
+  await checkPage(page, "on the waitlist");
+  await expectText(page, "on the waitlist", "Sie stehen auf der Warteliste", "Kita-Platz");
+  await page.click('main a[href="/account"]');
+  await checkPage(page, "account with a waitlist");
+  await expectText(page, "account with a waitlist", "Ihre Wartelisten");
+  await page.click('form[action="/account/waitlist/leave"] button');
+  await checkPage(page, "account after leaving the waitlist");
+  if ((await page.text("main")).includes("Ihre Wartelisten")) fail("the waitlist stays after leaving it");
 
   // English, and back.
   await page.click('nav a[href^="/lang?to=en"]');

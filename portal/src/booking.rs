@@ -67,7 +67,7 @@ pub struct FreeStart {
 }
 
 /// What the office is told of a booking.
-fn appointment(booking: &Booking) -> Appointment {
+pub(crate) fn appointment(booking: &Booking) -> Appointment {
     Appointment {
         cancelled: booking.cancelled,
         code: BookingCode::new(booking.code.clone()),
@@ -120,8 +120,45 @@ impl Portal {
         )
     }
 
-    /// The start times of a day that have room.
+    /// The start times of a day that a citizen may book: those with room, less the
+    /// earliest places owed to the citizens on the day's waitlists (see
+    /// [`crate::waitlist`]), who are offered them first.
     pub fn free_starts(
+        &self,
+        service: &Service,
+        department: &Department,
+        date: NaiveDate,
+    ) -> Result<Vec<FreeStart>, SlotError> {
+        let mut owed = self.waiting_in(department, date);
+        let mut free = self.all_free_starts(service, department, date)?;
+        for place in &mut free {
+            let kept = place.left.min(owed);
+            place.left -= kept;
+            owed -= kept;
+        }
+        free.retain(|place| place.left > 0);
+        Ok(free)
+    }
+
+    /// How many citizens wait for a place of `department` on `date` (for any of its
+    /// services).
+    fn waiting_in(&self, department: &Department, date: NaiveDate) -> u32 {
+        let config = self.config();
+        let waiting: usize = config
+            .services
+            .iter()
+            .filter(|s| s.department == department.id)
+            .map(|s| {
+                self.store
+                    .waiting(s.id.as_str(), date)
+                    .map_or(0, |w| w.len())
+            })
+            .sum();
+        u32::try_from(waiting).unwrap_or(u32::MAX)
+    }
+
+    /// The start times of a day that have room, waitlists or not.
+    pub(crate) fn all_free_starts(
         &self,
         service: &Service,
         department: &Department,
@@ -141,6 +178,28 @@ impl Portal {
                 (left > 0).then_some(FreeStart { start, left })
             })
             .collect())
+    }
+
+    /// Whether `time` on `date` is among the times a citizen may book now, or all its
+    /// places are taken or owed to the waitlist. (The store checks the capacity again
+    /// as it books.)
+    fn bookable_now(&self, service: &Service, date: NaiveDate, time: NaiveTime) -> bool {
+        let Some(department) = self.config().department(&service.department).cloned() else {
+            return false;
+        };
+        self.free_starts(service, &department, date)
+            .is_ok_and(|free| free.iter().any(|f| f.start.time == time))
+    }
+
+    /// A service's name in `lang`; its id when the office no longer has it.
+    pub(crate) fn service_name(&self, id: &str, lang: Lang) -> String {
+        match self.service(id) {
+            Some((_, service)) => match lang {
+                Lang::De => service.name.de.clone(),
+                Lang::En => service.name.en.clone(),
+            },
+            None => id.to_owned(),
+        }
     }
 
     /// What booking `service_id` at `date` `time` asks of the store, when the rules
@@ -190,6 +249,9 @@ impl Portal {
             Ok(r) => r,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        if !self.bookable_now(&service, date, time) {
+            return Ok(Err(Refusal::Taken));
+        }
         let booking = match self.store.book(&request, self.now_ms()) {
             Ok(b) => b,
             Err(e) => return refused(e),
@@ -225,6 +287,9 @@ impl Portal {
             Ok(r) => r,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        if !self.bookable_now(&service, date, time) {
+            return Ok(Err(Refusal::Taken));
+        }
         let now = self.now_ms();
         let release = self.cancelled_place_returns(now);
         let (new, old) = match self.store.reschedule(code, &request, now, release) {
@@ -290,13 +355,7 @@ impl Portal {
     ) -> Result<(), PortalError> {
         let config = self.config();
         let office = &config.office.name;
-        let name = match self.service(&booking.service) {
-            Some((_, service)) => match lang {
-                Lang::De => service.name.de.clone(),
-                Lang::En => service.name.en.clone(),
-            },
-            None => booking.service.clone(),
-        };
+        let name = self.service_name(&booking.service, lang);
         let date = booking.date.format("%d.%m.%Y");
         let time = booking.time.format("%H:%M");
         let code = &booking.code;
@@ -321,7 +380,7 @@ impl Portal {
         Ok(())
     }
 
-    fn confirmation(
+    pub(crate) fn confirmation(
         &self,
         account: &crate::store::Account,
         booking: &Booking,

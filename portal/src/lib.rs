@@ -21,6 +21,7 @@ pub mod settings;
 pub mod slots;
 pub mod smtp;
 pub mod store;
+pub mod waitlist;
 pub mod web;
 
 use std::sync::Arc;
@@ -243,10 +244,15 @@ impl Portal {
         self.door_queue.send(&self.office, date, appointment)
     }
 
-    /// The signature of the cancel link of booking `code`: 128 bits, hex.
-    fn cancel_signature(&self, code: &str) -> String {
-        let tag = ring::hmac::sign(&self.links, format!("cancel/{code}").as_bytes());
+    /// The signature of a link in a mail naming `what`: 128 bits, hex.
+    fn sign_link(&self, what: &str) -> String {
+        let tag = ring::hmac::sign(&self.links, what.as_bytes());
         secret::hex(&tag.as_ref()[..16])
+    }
+
+    /// The signature of the cancel link of booking `code`.
+    fn cancel_signature(&self, code: &str) -> String {
+        self.sign_link(&format!("cancel/{code}"))
     }
 
     /// The link in a booking mail that cancels it without logging in.

@@ -88,6 +88,10 @@ pub struct PortalSettings {
     /// From this hour (0–23, office time) on the day before the reminders go out.
     #[serde(default = "default_reminder_hour")]
     pub reminder_hour: u8,
+    /// How long a freed place offered to the first on a day's waitlist is held for
+    /// them (and no longer than its start).
+    #[serde(default = "default_waitlist_offer_minutes")]
+    pub waitlist_offer_minutes: u32,
 }
 
 /// Where the office is, and how near a citizen must be to draw a ticket by phone.
@@ -216,6 +220,10 @@ fn default_cancel_cooldown() -> u32 {
     30
 }
 
+fn default_waitlist_offer_minutes() -> u32 {
+    120
+}
+
 fn default_reminder_hour() -> u8 {
     9
 }
@@ -250,6 +258,7 @@ impl PortalSettings {
             remote_tickets: None,
             reminders: true,
             reminder_hour: default_reminder_hour(),
+            waitlist_offer_minutes: default_waitlist_offer_minutes(),
         }
     }
 }

@@ -83,6 +83,54 @@ impl Expiring for Link {
     }
 }
 
+/// A citizen waiting for a place on a full day of a service (`w/<service>/<date>/<seq>`,
+/// in the order they came; `aw/<account>/<service>/<date>` names the entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub account: String,
+    pub service: String,
+    pub date: NaiveDate,
+    pub joined_ms: u64,
+    /// The offer mail's language (`de`, `en`).
+    pub lang: String,
+}
+
+/// How joining a waitlist went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    Waiting,
+    /// The account waits for that day already.
+    Already,
+    /// The account waits for as many days as it may.
+    TooMany,
+}
+
+/// A freed place offered to the first citizen waiting: held for them until
+/// `expires_ms` (the place's entry under `sl/` holds that time, as a cancelled one
+/// does), and booked under `code` when they take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub code: String,
+    pub account: String,
+    pub department: String,
+    pub service: String,
+    pub date: NaiveDate,
+    pub time: NaiveTime,
+    pub due_ms: u64,
+    pub expires_ms: u64,
+    pub lang: String,
+}
+
+impl Expiring for Offer {
+    const PREFIX: &'static str = "o";
+    fn account(&self) -> &str {
+        &self.account
+    }
+    fn expires_ms(&self) -> u64 {
+        self.expires_ms
+    }
+}
+
 /// A booked appointment, as the portal keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Booking {
@@ -373,6 +421,21 @@ impl Store {
             return Ok(false);
         };
         let mut batch = sled::Batch::default();
+        for key in self.keys_under(&format!("aw/{id}/"))? {
+            if let Some(entry) = self.db.get(&key)? {
+                batch.remove(entry);
+            }
+            batch.remove(key.as_bytes());
+        }
+        for key in self.keys_under(&format!("ao/{id}/"))? {
+            if let Some(code) = key.rsplit('/').next()
+                && let Some(offer) = self.get::<Offer>(&format!("o/{code}"))?
+            {
+                batch.remove(format!("o/{code}").as_bytes());
+                batch.remove(offer_place(&offer).as_bytes());
+            }
+            batch.remove(key.as_bytes());
+        }
         batch.remove(format!("rt/{id}").as_bytes());
         batch.remove(format!("e/{}", account.email).as_bytes());
         batch.insert(format!("e/{new}").as_bytes(), id.as_bytes());
@@ -414,6 +477,21 @@ impl Store {
         for key in self.keys_under(&format!("al/{id}/"))? {
             if let Some(token) = key.rsplit('/').next() {
                 batch.remove(format!("l/{token}").as_bytes());
+            }
+            batch.remove(key.as_bytes());
+        }
+        for key in self.keys_under(&format!("aw/{id}/"))? {
+            if let Some(entry) = self.db.get(&key)? {
+                batch.remove(entry);
+            }
+            batch.remove(key.as_bytes());
+        }
+        for key in self.keys_under(&format!("ao/{id}/"))? {
+            if let Some(code) = key.rsplit('/').next()
+                && let Some(offer) = self.get::<Offer>(&format!("o/{code}"))?
+            {
+                batch.remove(format!("o/{code}").as_bytes());
+                batch.remove(offer_place(&offer).as_bytes());
             }
             batch.remove(key.as_bytes());
         }
@@ -479,13 +557,14 @@ impl Store {
         Ok(())
     }
 
-    /// Removes expired sessions and one-time links (a session or link is refused
-    /// once expired anyway; this gives the space back). Returns how many went.
+    /// Removes expired sessions, one-time links and offers (each is refused once
+    /// expired anyway; this gives the space back). Returns how many went.
     pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
         let writing = self.lock();
         let mut batch = sled::Batch::default();
         let gone = self.sweep_expired::<Session>(&mut batch, now_ms)?
-            + self.sweep_expired::<Link>(&mut batch, now_ms)?;
+            + self.sweep_expired::<Link>(&mut batch, now_ms)?
+            + self.sweep_expired::<Offer>(&mut batch, now_ms)?;
         if gone > 0 {
             self.commit(batch, writing)?;
         }
@@ -662,27 +741,10 @@ impl Store {
             cancelled: false,
         };
         let slot = slot_key(&booking);
-        let mut taken = 0;
-        for entry in self.db.scan_prefix(slot.as_bytes()) {
-            let (key, value) = entry.map_err(StoreError::from)?;
-            match held_until(&value) {
-                Some(until) if until <= now_ms => batch.remove(key), // the cool-down is over
-                _ => taken += 1,
-            }
-        }
-        if taken >= request.capacity as usize {
+        if !self.has_room(batch, &slot, request.capacity, now_ms)? {
             return Err(BookError::SlotFull);
         }
-        booking.code = loop {
-            let code = secret::booking_code();
-            if !self
-                .db
-                .contains_key(format!("b/{code}"))
-                .map_err(StoreError::from)?
-            {
-                break code;
-            }
-        };
+        booking.code = self.new_code()?;
         batch.insert(
             format!("b/{}", booking.code).as_bytes(),
             serde_json::to_vec(&booking).map_err(StoreError::from)?,
@@ -697,6 +759,39 @@ impl Store {
             request.lang.code().as_bytes(),
         );
         Ok(booking)
+    }
+
+    /// Whether the start time whose places are under `slot` has fewer than
+    /// `capacity` taken (booked, or held: cancelled in their cool-down, or offered);
+    /// places whose hold is over are removed in `batch`.
+    fn has_room(
+        &self,
+        batch: &mut sled::Batch,
+        slot: &str,
+        capacity: u32,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let mut taken = 0;
+        for entry in self.db.scan_prefix(slot.as_bytes()) {
+            let (key, value) = entry?;
+            match held_until(&value) {
+                Some(until) if until <= now_ms => batch.remove(key), // the hold is over
+                _ => taken += 1,
+            }
+        }
+        Ok(taken < capacity as usize)
+    }
+
+    /// A booking code no booking or offer has.
+    fn new_code(&self) -> Result<String, StoreError> {
+        loop {
+            let code = secret::booking_code();
+            if !self.db.contains_key(format!("b/{code}"))?
+                && !self.db.contains_key(format!("o/{code}"))?
+            {
+                return Ok(code);
+            }
+        }
     }
 
     /// Takes back a booking that `book` wrote but the office did not take.
@@ -811,6 +906,220 @@ impl Store {
     }
 }
 
+impl Store {
+    // ---- waitlists ----
+
+    /// Puts the account on the waitlist of `service` on `date`, last in line; at most
+    /// `limit` days per account.
+    pub fn join_waitlist(&self, waiting: &Waiting, limit: u32) -> Result<Joined, StoreError> {
+        let writing = self.lock();
+        let index = format!(
+            "aw/{}/{}/{}",
+            waiting.account, waiting.service, waiting.date
+        );
+        if self.db.contains_key(&index)? {
+            return Ok(Joined::Already);
+        }
+        if self.keys_under(&format!("aw/{}/", waiting.account))?.len() >= limit as usize {
+            return Ok(Joined::TooMany);
+        }
+        let entry = format!(
+            "w/{}/{}/{:020}",
+            waiting.service,
+            waiting.date,
+            self.db.generate_id()?
+        );
+        let mut batch = sled::Batch::default();
+        batch.insert(entry.as_bytes(), serde_json::to_vec(waiting)?);
+        batch.insert(index.as_bytes(), entry.as_bytes());
+        self.commit(batch, writing)?;
+        Ok(Joined::Waiting)
+    }
+
+    /// The days someone waits for, as (service, date), each once.
+    pub fn waitlists(&self) -> Result<Vec<(String, NaiveDate)>, StoreError> {
+        let mut days: Vec<(String, NaiveDate)> = Vec::new();
+        for entry in self.db.scan_prefix("w/") {
+            let (_, value) = entry?;
+            let waiting: Waiting = serde_json::from_slice(&value)?;
+            if days.last() != Some(&(waiting.service.clone(), waiting.date)) {
+                days.push((waiting.service, waiting.date));
+            }
+        }
+        Ok(days)
+    }
+
+    /// Who waits for `service` on `date`, first in line first.
+    pub fn waiting(&self, service: &str, date: NaiveDate) -> Result<Vec<Waiting>, StoreError> {
+        self.db
+            .scan_prefix(format!("w/{service}/{date}/"))
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+
+    /// The days the account waits for, as (service, date).
+    pub fn waiting_of(&self, account: &str) -> Result<Vec<(String, NaiveDate)>, StoreError> {
+        let prefix = format!("aw/{account}/");
+        Ok(self
+            .keys_under(&prefix)?
+            .iter()
+            .filter_map(|key| {
+                let (service, date) = key.strip_prefix(&prefix)?.split_once('/')?;
+                Some((service.to_owned(), date.parse().ok()?))
+            })
+            .collect())
+    }
+
+    /// Takes the account off the waitlist of `service` on `date`; false if it was not on it.
+    pub fn leave_waitlist(
+        &self,
+        account: &str,
+        service: &str,
+        date: NaiveDate,
+    ) -> Result<bool, StoreError> {
+        let writing = self.lock();
+        let index = format!("aw/{account}/{service}/{date}");
+        let Some(entry) = self.db.get(&index)? else {
+            return Ok(false);
+        };
+        let mut batch = sled::Batch::default();
+        batch.remove(entry);
+        batch.remove(index.as_bytes());
+        self.commit(batch, writing)?;
+        Ok(true)
+    }
+
+    /// Offers the start time `time` (due at `due_ms`) of `department` to `waiting`, if
+    /// it has room and they still wait: the place is held for them until
+    /// `expires_ms` and they leave the waitlist, in one step.
+    #[allow(clippy::too_many_arguments)] // one place, named in full
+    pub fn offer(
+        &self,
+        waiting: &Waiting,
+        department: &str,
+        time: NaiveTime,
+        due_ms: u64,
+        capacity: u32,
+        expires_ms: u64,
+        now_ms: u64,
+    ) -> Result<Option<Offer>, StoreError> {
+        let writing = self.lock();
+        let index = format!(
+            "aw/{}/{}/{}",
+            waiting.account, waiting.service, waiting.date
+        );
+        let Some(entry) = self.db.get(&index)? else {
+            return Ok(None);
+        };
+        let mut batch = sled::Batch::default();
+        let slot = slot_prefix(department, waiting.date, time);
+        if !self.has_room(&mut batch, &slot, capacity, now_ms)? {
+            return Ok(None);
+        }
+        let offer = Offer {
+            code: self.new_code()?,
+            account: waiting.account.clone(),
+            department: department.to_owned(),
+            service: waiting.service.clone(),
+            date: waiting.date,
+            time,
+            due_ms,
+            expires_ms,
+            lang: waiting.lang.clone(),
+        };
+        batch.insert(
+            format!("o/{}", offer.code).as_bytes(),
+            serde_json::to_vec(&offer)?,
+        );
+        batch.insert(
+            format!("ao/{}/{}", offer.account, offer.code).as_bytes(),
+            &[],
+        );
+        batch.insert(offer_place(&offer).as_bytes(), &expires_ms.to_be_bytes());
+        batch.remove(entry);
+        batch.remove(index.as_bytes());
+        self.commit(batch, writing)?;
+        Ok(Some(offer))
+    }
+
+    /// The offer under `code`, taken or not, expired or not.
+    pub fn offer_by_code(&self, code: &str) -> Result<Option<Offer>, StoreError> {
+        if code.len() != secret::CODE_LEN
+            || !code.bytes().all(|b| secret::CODE_ALPHABET.contains(&b))
+        {
+            return Ok(None);
+        }
+        self.get(&format!("o/{code}"))
+    }
+
+    /// Books the offered place for its account under the offer's code: the hold
+    /// becomes the booking, in one step. `NotOpen` when the offer expired or is gone
+    /// (taken already).
+    pub fn take_offer(
+        &self,
+        code: &str,
+        now_ms: u64,
+        open_limit: u32,
+        lang: Lang,
+    ) -> Result<Booking, BookError> {
+        let writing = self.lock();
+        let Some(offer) = self
+            .offer_by_code(code)?
+            .filter(|o| o.expires_ms > now_ms && o.due_ms > now_ms)
+        else {
+            return Err(BookError::NotOpen);
+        };
+        let open = self
+            .bookings_of(&offer.account)?
+            .iter()
+            .filter(|b| !b.cancelled && b.due_ms > now_ms)
+            .count();
+        if open >= open_limit as usize {
+            return Err(BookError::TooManyOpen);
+        }
+        let booking = Booking {
+            code: offer.code.clone(),
+            account: offer.account.clone(),
+            department: offer.department.clone(),
+            service: offer.service.clone(),
+            date: offer.date,
+            time: offer.time,
+            due_ms: offer.due_ms,
+            booked_ms: now_ms,
+            cancelled: false,
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            format!("b/{}", booking.code).as_bytes(),
+            serde_json::to_vec(&booking).map_err(StoreError::from)?,
+        );
+        batch.insert(
+            format!("ab/{}/{}", booking.account, booking.code).as_bytes(),
+            &[],
+        );
+        // The same place entry: held for the offer until now, booked from now on.
+        batch.insert(offer_place(&offer).as_bytes(), &[]);
+        batch.insert(
+            reminder_key(booking.due_ms, &booking.code).as_bytes(),
+            lang.code().as_bytes(),
+        );
+        batch.remove(format!("o/{code}").as_bytes());
+        batch.remove(format!("ao/{}/{code}", offer.account).as_bytes());
+        self.commit(batch, writing)?;
+        Ok(booking)
+    }
+}
+
+/// An offer's place entry among its start time's.
+fn offer_place(offer: &Offer) -> String {
+    format!(
+        "{}{}",
+        slot_prefix(&offer.department, offer.date, offer.time),
+        offer.code
+    )
+}
+
 /// A booking's place entry: empty while booked; after a cancellation, when its place
 /// returns (unix ms, big-endian).
 fn hold(batch: &mut sled::Batch, booking: &Booking, release_ms: u64) {
@@ -891,6 +1200,61 @@ mod tests {
         );
         store.reminder_done(&reminders[0]).unwrap();
         assert!(store.reminders(u64::MAX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_account_waits_once_per_day_and_for_so_many_days_in_the_order_it_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let waiting = |account: &str, day: u32| Waiting {
+            account: account.into(),
+            service: "reisepass".into(),
+            date: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
+            joined_ms: 0,
+            lang: "de".into(),
+        };
+        assert_eq!(
+            store.join_waitlist(&waiting("a", 24), 2).unwrap(),
+            Joined::Waiting
+        );
+        assert_eq!(
+            store.join_waitlist(&waiting("a", 24), 2).unwrap(),
+            Joined::Already
+        );
+        assert_eq!(
+            store.join_waitlist(&waiting("a", 25), 2).unwrap(),
+            Joined::Waiting
+        );
+        assert_eq!(
+            store.join_waitlist(&waiting("a", 26), 2).unwrap(),
+            Joined::TooMany
+        );
+        // Many more than ten in line: the order is the order they came, not of text.
+        for i in 0..12 {
+            let who = format!("b{}", 11 - i);
+            assert_eq!(
+                store.join_waitlist(&waiting(&who, 24), 2).unwrap(),
+                Joined::Waiting
+            );
+        }
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let line: Vec<String> = store
+            .waiting("reisepass", day)
+            .unwrap()
+            .into_iter()
+            .map(|w| w.account)
+            .collect();
+        let expected: Vec<String> = std::iter::once("a".to_owned())
+            .chain((0..12).map(|i| format!("b{}", 11 - i)))
+            .collect();
+        assert_eq!(line, expected);
+        assert!(store.leave_waitlist("a", "reisepass", day).unwrap());
+        assert!(!store.leave_waitlist("a", "reisepass", day).unwrap());
+        assert_eq!(
+            store.join_waitlist(&waiting("a", 26), 2).unwrap(),
+            Joined::Waiting
+        );
+        assert_eq!(store.waitlists().unwrap().len(), 3);
     }
 
     #[test]

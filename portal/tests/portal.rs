@@ -9,3 +9,4 @@ mod concurrency;
 mod pages;
 mod smtp;
 mod ticket;
+mod waitlist;

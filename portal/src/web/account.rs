@@ -512,6 +512,20 @@ pub async fn overview(
             },
         })
         .collect();
+    let waiting = match portal.store.waiting_of(&account.id) {
+        Ok(days) => days
+            .into_iter()
+            .map(|(service, date)| {
+                let what = format!(
+                    "{} – {}",
+                    portal.service_name(&service, l),
+                    super::book::weekday(l, date)
+                );
+                (what, service, date.to_string())
+            })
+            .collect(),
+        Err(e) => return pages::failure(l, &e),
+    };
     let mut notices = Vec::new();
     if !account.verified {
         notices.push(l.pick(
@@ -557,6 +571,9 @@ pub async fn overview(
                 ),
                 ("/account/delete", l.pick("Konto löschen", "Delete account")),
             ],
+            waiting_heading: l.pick("Ihre Wartelisten", "Your waitlists"),
+            waiting,
+            leave: l.pick("Nicht mehr warten", "Stop waiting"),
         },
     )
 }

@@ -26,7 +26,7 @@ pub(super) fn name(l: Lang, n: &aufruf_model::config::Name) -> String {
     }
 }
 
-fn weekday(l: Lang, date: NaiveDate) -> String {
+pub(super) fn weekday(l: Lang, date: NaiveDate) -> String {
     use chrono::Datelike;
     let de = [
         "Montag",
@@ -382,6 +382,21 @@ fn times_page(
                 "Nothing is free on this day any more.",
             ),
             pow: PowField::new(ctx, portal),
+            // A fully booked day of a new booking: its waitlist, for a signed-in citizen.
+            waitlist: (starts.is_empty()
+                && problem.is_none()
+                && choosing.moving.is_none()
+                && ctx.account().is_some())
+            .then(|| {
+                (
+                    "/book/waitlist".to_owned(),
+                    l.pick(
+                        "Wird ein Termin an diesem Tag frei, bieten wir ihn zuerst den Wartenden an, per E-Mail und der Reihe nach.",
+                        "If an appointment on this day becomes free, we offer it to those waiting first, by e-mail and in turn.",
+                    ),
+                    l.pick("Auf die Warteliste", "Join the waitlist"),
+                )
+            }),
         },
     )
 }
@@ -699,7 +714,7 @@ pub async fn qr(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CsrfForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 impl CarriesCsrf for CsrfForm {

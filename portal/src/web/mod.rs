@@ -11,6 +11,7 @@ mod book;
 mod pages;
 mod remote;
 mod ticket;
+mod waitlist;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -85,6 +86,12 @@ pub fn router(portal: Arc<Portal>) -> Router {
             get(book::cancel_link_page).post(book::cancel_by_link),
         )
         .route("/bookings/{code}/qr.png", get(book::qr))
+        .route("/book/waitlist", post(waitlist::join))
+        .route("/account/waitlist/leave", post(waitlist::leave))
+        .route(
+            "/w/{code}/{signature}",
+            get(waitlist::offer_page).post(waitlist::take),
+        )
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(bounds::BODY_BYTES))
         .layer(middleware::from_fn(time_bound))

@@ -211,6 +211,8 @@ pub struct MessagePage {
     pub heading: String,
     pub paragraphs: Vec<String>,
     pub links: Vec<(String, String)>,
+    /// A one-button form: where it goes, and the button's text.
+    pub form: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -242,6 +244,9 @@ pub struct SlotsPage {
     pub submit: &'static str,
     pub empty: &'static str,
     pub pow: PowField,
+    /// On a fully booked day: where joining its waitlist goes, what it says, and the
+    /// button's text.
+    pub waitlist: Option<(String, &'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -261,6 +266,10 @@ pub struct AccountPage {
     pub remote_ticket: Option<&'static str>,
     pub settings_heading: &'static str,
     pub links: Vec<(&'static str, &'static str)>,
+    pub waiting_heading: &'static str,
+    /// The days the account waits for: what (service and day), service id, date.
+    pub waiting: Vec<(String, String, String)>,
+    pub leave: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -336,6 +345,19 @@ pub fn message(
     paragraphs: Vec<String>,
     links: Vec<(String, String)>,
 ) -> Response {
+    message_with_form(ctx, portal, status, heading, paragraphs, links, None)
+}
+
+/// A message with a one-button form (`action`, the button's text) under it.
+pub fn message_with_form(
+    ctx: &Ctx,
+    portal: &Portal,
+    status: StatusCode,
+    heading: &str,
+    paragraphs: Vec<String>,
+    links: Vec<(String, String)>,
+    form: Option<(String, String)>,
+) -> Response {
     render(
         ctx,
         status,
@@ -344,6 +366,7 @@ pub fn message(
             heading: heading.to_owned(),
             paragraphs,
             links,
+            form,
         },
     )
 }
