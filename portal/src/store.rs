@@ -421,21 +421,6 @@ impl Store {
             return Ok(false);
         };
         let mut batch = sled::Batch::default();
-        for key in self.keys_under(&format!("aw/{id}/"))? {
-            if let Some(entry) = self.db.get(&key)? {
-                batch.remove(entry);
-            }
-            batch.remove(key.as_bytes());
-        }
-        for key in self.keys_under(&format!("ao/{id}/"))? {
-            if let Some(code) = key.rsplit('/').next()
-                && let Some(offer) = self.get::<Offer>(&format!("o/{code}"))?
-            {
-                batch.remove(format!("o/{code}").as_bytes());
-                batch.remove(offer_place(&offer).as_bytes());
-            }
-            batch.remove(key.as_bytes());
-        }
         batch.remove(format!("rt/{id}").as_bytes());
         batch.remove(format!("e/{}", account.email).as_bytes());
         batch.insert(format!("e/{new}").as_bytes(), id.as_bytes());
@@ -1255,6 +1240,33 @@ mod tests {
             Joined::Waiting
         );
         assert_eq!(store.waitlists().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_new_address_keeps_the_accounts_waitlists() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let account = store
+            .create_account("erika@example.org", "hash".into(), 0)
+            .unwrap()
+            .unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let waiting = Waiting {
+            account: account.id.clone(),
+            service: "reisepass".into(),
+            date,
+            joined_ms: 0,
+            lang: "de".into(),
+        };
+        assert_eq!(store.join_waitlist(&waiting, 3).unwrap(), Joined::Waiting);
+        assert!(store.set_email(&account.id, "erika@example.com").unwrap());
+        assert_eq!(
+            store.waiting_of(&account.id).unwrap(),
+            [("reisepass".to_owned(), date)]
+        );
+        store.delete_account(&account.id, 0, 0).unwrap();
+        assert!(store.waiting_of(&account.id).unwrap().is_empty());
+        assert!(store.waitlists().unwrap().is_empty());
     }
 
     #[test]
