@@ -14,9 +14,11 @@ use common::{Browser, Site, at};
 use aufruf_portal::settings::DepartmentRules;
 
 /// The Kita department with one appointment a day (Thursdays 09:00, one place), so a
-/// day is fully booked at once.
+/// day is fully booked at once. The tests try more than the default five joins a
+/// minute.
 fn site() -> Site {
     Site::with(|s| {
+        s.attempts_per_account_per_minute = 50;
         s.departments.insert(
             "kita".into(),
             DepartmentRules {
@@ -323,4 +325,16 @@ async fn deleting_the_account_takes_it_off_every_waitlist_and_frees_its_offer() 
     anna.get(&link).await;
     assert_eq!(anna.post(&link, &[]).await.status, StatusCode::OK);
     assert!(site.portal.store.waitlists().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn joins_are_rate_limited_per_account() {
+    let site = Site::with(|s| s.attempts_per_account_per_minute = 3);
+    let mut max = site.citizen("max@example.org").await;
+    for _ in 0..3 {
+        // Refused for its free times, but counted.
+        assert_eq!(join(&mut max).await.status, StatusCode::CONFLICT);
+    }
+    let page = join(&mut max).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
 }

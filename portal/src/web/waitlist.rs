@@ -3,6 +3,7 @@
 //! place and takes it with one button (opening the link takes nothing).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -45,6 +46,12 @@ pub async fn join(
     SignedInForm(ctx, account, f): SignedInForm<DayForm>,
 ) -> Response {
     let l = ctx.lang;
+    if !portal
+        .by_account
+        .allow(&format!("waitlist/{}", account.id), Instant::now())
+    {
+        return pages::too_many(&ctx, &portal);
+    }
     let Ok(day) = NaiveDate::parse_from_str(&f.day, "%Y-%m-%d") else {
         return refused(&ctx, &portal, WaitRefusal::NotBookable);
     };
@@ -203,6 +210,12 @@ pub async fn take(
     Checked(ctx, _): Checked<CsrfForm>,
 ) -> Response {
     let l = ctx.lang;
+    if !portal
+        .by_address
+        .allow(&format!("offer/{}", ctx.client), Instant::now())
+    {
+        return pages::too_many(&ctx, &portal);
+    }
     let p = portal.clone();
     let (c, s) = (code.clone(), signature.clone());
     match blocking(l, move || p.take_offer_by_link(&c, &s, l)).await {
