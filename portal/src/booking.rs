@@ -180,13 +180,17 @@ impl Portal {
             .collect())
     }
 
-    /// Whether `time` on `date` is among the times a citizen may book now, or all its
-    /// places are taken or owed to the waitlist. (The store checks the capacity again
-    /// as it books.)
+    /// Whether `time` on `date` may be booked now: not when its places are all taken
+    /// or owed to those waiting. (The store checks the capacity again as it books.)
     fn bookable_now(&self, service: &Service, date: NaiveDate, time: NaiveTime) -> bool {
         let Some(department) = self.config().department(&service.department).cloned() else {
             return false;
         };
+        // Nobody waits (the common case): nothing is owed, and the store checks the
+        // room as it books, without counting every start time of the day.
+        if self.waiting_in(&department, date) == 0 {
+            return true;
+        }
         self.free_starts(service, &department, date)
             .is_ok_and(|free| free.iter().any(|f| f.start.time == time))
     }
