@@ -5,6 +5,7 @@
 //! the next in line. The node looks for freed places every few minutes
 //! ([`Portal::offer_free_places`]).
 
+use aufruf_model::config::{Department, Service};
 use chrono::NaiveDate;
 
 use crate::booking::Refusal;
@@ -73,9 +74,7 @@ impl Portal {
         let Some((department, service)) = self.service(service_id) else {
             return Ok(Err(WaitRefusal::NotBookable));
         };
-        let rules = self.rules(&department);
-        let starts = crate::slots::starts(&self.config(), &rules, &service.id, date, self.now());
-        if !starts.is_ok_and(|s| !s.is_empty()) {
+        if !self.has_starts(&service, &department, date) {
             return Ok(Err(WaitRefusal::NotBookable));
         }
         if self
@@ -116,15 +115,7 @@ impl Portal {
             let free = self
                 .all_free_starts(&service, &department, date)
                 .unwrap_or_default();
-            let bookable = crate::slots::starts(
-                &self.config(),
-                &self.rules(&department),
-                &service.id,
-                date,
-                self.now(),
-            )
-            .is_ok_and(|s| !s.is_empty());
-            if !bookable {
+            if !self.has_starts(&service, &department, date) {
                 self.end_waitlist(&waiting)?;
                 continue;
             }
@@ -153,6 +144,19 @@ impl Portal {
             }
         }
         Ok(offered)
+    }
+
+    /// Whether the rules give `service` start times on `date` now (taken or not):
+    /// only such a day has a waitlist.
+    pub fn has_starts(&self, service: &Service, department: &Department, date: NaiveDate) -> bool {
+        crate::slots::starts(
+            &self.config(),
+            &self.rules(department),
+            &service.id,
+            date,
+            self.now(),
+        )
+        .is_ok_and(|s| !s.is_empty())
     }
 
     fn end_waitlist(&self, waiting: &[Waiting]) -> Result<(), PortalError> {

@@ -262,6 +262,10 @@ async fn a_waitlist_takes_only_a_fully_booked_day_and_ends_with_it() {
     let page = join(&mut moritz).await;
     assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
     assert!(page.body.contains("Zeiten frei"), "{}", page.body);
+    // A day without any appointment (no Kita on Wednesdays) offers no waitlist.
+    let page = moritz.get("/book/service/kita-platz?day=2026-11-25").await;
+    assert!(page.body.contains("nichts mehr frei"), "{}", page.body);
+    assert!(!page.body.contains("/book/waitlist"));
     for (service, day, status) in [
         ("kita-platz", "26.11.2026", StatusCode::BAD_REQUEST),
         ("kita-platz", "2026-11-20", StatusCode::BAD_REQUEST),

@@ -386,7 +386,8 @@ fn times_page(
             waitlist: (starts.is_empty()
                 && problem.is_none()
                 && choosing.moving.is_none()
-                && ctx.account().is_some())
+                && ctx.account().is_some()
+                && portal.has_starts(service, department, day))
             .then(|| {
                 (
                     "/book/waitlist".to_owned(),
