@@ -369,10 +369,14 @@ async fn start_portal(
 /// are due go out; every ten, the portal's expired sessions, links and offers leave
 /// its store.
 async fn sweep_portal(portal: Arc<aufruf_portal::Portal>, mut stopped: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once: the first round comes five minutes after start.
+    every.tick().await;
     for round in 1u64.. {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,
-            () = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = every.tick() => {}
         }
         let p = portal.clone();
         let swept = tokio::task::spawn_blocking(move || {

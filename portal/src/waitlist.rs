@@ -228,6 +228,14 @@ impl Portal {
         Ok(Some(Ok(booking)))
     }
 
+    /// When the offer's hold ends, in office time, as `format` writes it.
+    pub fn held_until(&self, offer: &Offer, format: &str) -> String {
+        let zone = self.config().timezone();
+        chrono::DateTime::from_timestamp_millis(i64::try_from(offer.expires_ms).unwrap_or(i64::MAX))
+            .map(|t| t.with_timezone(&zone).format(format).to_string())
+            .unwrap_or_default()
+    }
+
     /// The mail offering a freed place, with the link that takes it.
     fn offer_mail(&self, offer: &Offer) -> Result<(), PortalError> {
         let Some(account) = self.store.account(&offer.account)? else {
@@ -239,12 +247,7 @@ impl Portal {
         let name = self.service_name(&offer.service, lang);
         let date = offer.date.format("%d.%m.%Y");
         let time = offer.time.format("%H:%M");
-        let zone = config.timezone();
-        let until = chrono::DateTime::from_timestamp_millis(
-            i64::try_from(offer.expires_ms).unwrap_or(i64::MAX),
-        )
-        .map(|t| t.with_timezone(&zone).format("%d.%m.%Y %H:%M").to_string())
-        .unwrap_or_default();
+        let until = self.held_until(offer, "%d.%m.%Y %H:%M");
         let link = self.offer_link(&offer.code);
         let text = match lang {
             Lang::De => format!(

@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 
 use super::book::{CsrfForm, weekday};
@@ -31,6 +31,16 @@ impl CarriesCsrf for DayForm {
     fn csrf(&self) -> &str {
         &self.csrf
     }
+}
+
+/// "Kita-Platz – Donnerstag, 26.11.2026, 09:00".
+fn place(portal: &Portal, l: Lang, service: &str, date: NaiveDate, time: NaiveTime) -> String {
+    format!(
+        "{} – {}, {}",
+        portal.service_name(service, l),
+        weekday(l, date),
+        time.format("%H:%M")
+    )
 }
 
 fn to_account(l: Lang) -> Vec<(String, String)> {
@@ -144,24 +154,14 @@ pub async fn offer_page(
         Ok(OfferLink::Unknown) => return pages::not_found(State(portal), ctx).await,
         Err(r) => return r,
     };
-    let zone = portal.config().timezone();
-    let until = chrono::DateTime::from_timestamp_millis(
-        i64::try_from(offer.expires_ms).unwrap_or(i64::MAX),
-    )
-    .map(|t| t.with_timezone(&zone).format("%H:%M").to_string())
-    .unwrap_or_default();
+    let until = portal.held_until(&offer, "%H:%M");
     pages::message_with_form(
         &ctx,
         &portal,
         StatusCode::OK,
         l.pick("Ein Termin ist frei geworden", "An appointment became free"),
         vec![
-            format!(
-                "{} – {}, {}",
-                portal.service_name(&offer.service, l),
-                weekday(l, offer.date),
-                offer.time.format("%H:%M")
-            ),
+            place(&portal, l, &offer.service, offer.date, offer.time),
             portal.config().office.name.clone(),
             match l {
                 Lang::De => format!("Für Sie reserviert bis {until} Uhr."),
@@ -225,12 +225,7 @@ pub async fn take(
             StatusCode::OK,
             l.pick("Termin gebucht", "Appointment booked"),
             vec![
-                format!(
-                    "{} – {}, {}",
-                    portal.service_name(&b.service, l),
-                    weekday(l, b.date),
-                    b.time.format("%H:%M")
-                ),
+                place(&portal, l, &b.service, b.date, b.time),
                 match l {
                     Lang::De => format!(
                         "Ihr Buchungscode: {}. Die Bestätigung kommt per E-Mail.",
