@@ -456,6 +456,13 @@ impl OfficeConfig {
         Ok((Some(config.validated(file)?), device))
     }
 
+    /// The configuration as TOML that [`OfficeConfig::from_toml`] reads back to the
+    /// same configuration (what the gateway's admin pages publish; comments of a
+    /// hand-written file are not kept).
+    pub fn to_toml(&self) -> Result<String, String> {
+        toml::to_string(self).map_err(|e| e.to_string())
+    }
+
     /// Checks what the types alone cannot; `file` names the source in the error.
     pub fn validated(self, file: &str) -> Result<Self, ConfigError> {
         self.validate().map_err(|(field, problem)| ConfigError {

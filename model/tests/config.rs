@@ -203,6 +203,18 @@ fn the_example_office_of_the_repository_is_valid() {
     assert!(!config.is_open(&"buergerbuero".into(), christmas, nine));
 }
 
+#[test]
+fn a_configuration_written_as_toml_reads_back_the_same() {
+    let text = include_str!("../../aufruf.toml");
+    let config = OfficeConfig::from_toml("aufruf.toml", text).unwrap();
+    let written = config.to_toml().unwrap();
+    assert_eq!(
+        OfficeConfig::from_toml("written", &written).unwrap(),
+        config
+    );
+    assert!(written.contains("\"08:00-18:00\""), "{written}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 

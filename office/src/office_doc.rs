@@ -24,7 +24,7 @@ use automerge::transaction::Transactable;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use aufruf_model::NodeId;
+use aufruf_model::{NodeId, Role};
 
 use crate::authority::{
     Authority, FINGERPRINT_DIGITS, MAX_CERTIFICATE_BYTES, Roster, Signer, hex, unhex,
@@ -65,7 +65,9 @@ impl ConfigPayload {
     }
 }
 
-/// A published configuration: the payload's bytes and the admin's signature of them.
+/// A published configuration: the payload's bytes and the admin's signature of them
+/// — or, when `delegate` is there, the signature of the node the administrator let
+/// publish it (the gateway's admin pages).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedConfig {
@@ -73,6 +75,83 @@ pub struct SignedConfig {
     pub payload: String,
     /// The signature, hexadecimal.
     pub signature: String,
+    /// Who signed instead of the administrator, and the administrator's word for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<DelegateSeal>,
+}
+
+/// What the administrator signs to let one node publish the office's configuration:
+/// the gateway, whose admin pages (with their own accounts and second factor) change
+/// service names, opening hours, holidays and notices without the office CA's key
+/// ever being on a machine the internet reaches. It lasts until the node is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDelegation {
+    pub office: String,
+    /// The node that may publish; only with a gateway's certificate.
+    pub delegate: NodeId,
+    /// What it may do: [`DELEGATED_PURPOSE`].
+    pub purpose: String,
+}
+
+/// The one thing a delegation lets a node do.
+pub const DELEGATED_PURPOSE: &str = "publish the office configuration";
+
+/// A delegation and the administrator's signature of it (`aufruf office delegate`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedDelegation {
+    /// The delegation as JSON.
+    pub payload: String,
+    /// The administrator's signature, hexadecimal.
+    pub signature: String,
+}
+
+impl SignedDelegation {
+    /// Signs `delegation` with `sign` (the admin's key).
+    pub fn new<E>(
+        delegation: &ConfigDelegation,
+        sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Self, E> {
+        // Plain strings always serialise.
+        let payload = serde_json::to_string(delegation).unwrap_or_default();
+        let signature = sign(payload.as_bytes())?;
+        Ok(SignedDelegation {
+            payload,
+            signature: hex(&signature),
+        })
+    }
+
+    /// The delegation, if the administrator signed it, for `office` and for
+    /// publishing the configuration.
+    pub fn check(&self, admin: &dyn Authority, office: &str) -> Option<ConfigDelegation> {
+        let signature = unhex(&self.signature)?;
+        if !admin.admin_signed(self.payload.as_bytes(), &signature) {
+            return None;
+        }
+        let delegation: ConfigDelegation = serde_json::from_str(&self.payload).ok()?;
+        (delegation.office == office && delegation.purpose == DELEGATED_PURPOSE)
+            .then_some(delegation)
+    }
+}
+
+/// A delegate's signature of a configuration: its delegation and the certificate
+/// (the first [`FINGERPRINT_DIGITS`] of its fingerprint) whose key signed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegateSeal {
+    pub delegation: SignedDelegation,
+    pub certificate: String,
+}
+
+/// What a delegate's signature is made over: this tag, then the payload, so it is
+/// never a seal of a day's entry (those begin with their own tag).
+const DELEGATED_CONFIG_DOMAIN: &[u8] = b"aufruf delegated configuration 1\0";
+
+fn delegated_message(payload: &[u8]) -> Vec<u8> {
+    let mut message = DELEGATED_CONFIG_DOMAIN.to_vec();
+    message.extend_from_slice(payload);
+    message
 }
 
 /// A configuration a node accepted: checked, signed, for its office, and readable.
@@ -80,6 +159,8 @@ pub struct SignedConfig {
 pub struct Published {
     pub revision: u64,
     pub config: OfficeConfig,
+    /// The configuration's text, as published (with its comments).
+    pub text: String,
     pub signed: SignedConfig,
 }
 
@@ -92,6 +173,16 @@ pub enum ConfigRefusal {
     Unreadable(String),
     #[error("the configuration is not signed by the office's administrator (the office CA's key)")]
     NotSigned,
+    #[error(
+        "the configuration is signed by a node the office's administrator did not let publish it (or whose certificate this device does not have)"
+    )]
+    NotDelegated,
+    #[error(
+        "the configuration is signed by {0}, which was revoked; the administrator publishes the configuration again"
+    )]
+    DelegateRevoked(NodeId),
+    #[error("the delegation is for {0}, not for this node")]
+    DelegatedToAnother(NodeId),
     #[error("the configuration is for office \"{theirs}\", this is \"{ours}\"")]
     OtherOffice { theirs: String, ours: String },
     #[error(
@@ -115,17 +206,52 @@ impl SignedConfig {
         Ok(SignedConfig {
             payload: String::from_utf8_lossy(&bytes).into_owned(),
             signature: hex(&signature),
+            delegate: None,
         })
     }
 
-    /// Checks the signature, the office, the format and the configuration itself.
-    pub fn check(&self, admin: &dyn Authority, office: &str) -> Result<Published, ConfigRefusal> {
+    /// Signs `payload` with this node's key, as the delegate `delegation` names.
+    pub fn by_delegate(
+        payload: &ConfigPayload,
+        signer: &dyn Signer,
+        delegation: &SignedDelegation,
+    ) -> Result<Self, String> {
+        let bytes = payload.to_bytes();
+        let signature = signer.sign(&delegated_message(&bytes))?;
+        Ok(SignedConfig {
+            payload: String::from_utf8_lossy(&bytes).into_owned(),
+            signature: hex(&signature),
+            delegate: Some(DelegateSeal {
+                delegation: delegation.clone(),
+                certificate: signer
+                    .fingerprint()
+                    .get(..FINGERPRINT_DIGITS)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }),
+        })
+    }
+
+    /// Checks the signature (the administrator's, or a delegate's whose certificate
+    /// `roster` holds and which is not revoked), the office, the format and the
+    /// configuration itself.
+    pub fn check(
+        &self,
+        admin: &dyn Authority,
+        roster: &Roster,
+        office: &str,
+    ) -> Result<Published, ConfigRefusal> {
         if self.payload.len() + self.signature.len() > MAX_CONFIG_BYTES {
             return Err(ConfigRefusal::TooLarge);
         }
         let signature = unhex(&self.signature).ok_or(ConfigRefusal::NotSigned)?;
-        if !admin.admin_signed(self.payload.as_bytes(), &signature) {
-            return Err(ConfigRefusal::NotSigned);
+        match &self.delegate {
+            None => {
+                if !admin.admin_signed(self.payload.as_bytes(), &signature) {
+                    return Err(ConfigRefusal::NotSigned);
+                }
+            }
+            Some(seal) => self.check_delegate(seal, &signature, admin, roster, office)?,
         }
         let payload: ConfigPayload = serde_json::from_str(&self.payload)
             .map_err(|e| ConfigRefusal::Unreadable(e.to_string()))?;
@@ -152,8 +278,38 @@ impl SignedConfig {
         Ok(Published {
             revision: payload.revision,
             config,
+            text: payload.text,
             signed: self.clone(),
         })
+    }
+
+    fn check_delegate(
+        &self,
+        seal: &DelegateSeal,
+        signature: &[u8],
+        admin: &dyn Authority,
+        roster: &Roster,
+        office: &str,
+    ) -> Result<(), ConfigRefusal> {
+        let delegation = seal
+            .delegation
+            .check(admin, office)
+            .ok_or(ConfigRefusal::NotDelegated)?;
+        let certified = roster
+            .certificate(&seal.certificate)
+            .filter(|c| c.author.node == delegation.delegate && c.author.role == Role::Gateway)
+            .ok_or(ConfigRefusal::NotDelegated)?;
+        if roster.revoked().contains_key(&delegation.delegate) {
+            return Err(ConfigRefusal::DelegateRevoked(delegation.delegate));
+        }
+        if !admin.event_signed(
+            certified,
+            &delegated_message(self.payload.as_bytes()),
+            signature,
+        ) {
+            return Err(ConfigRefusal::NotSigned);
+        }
+        Ok(())
     }
 
     /// The order in which concurrent publications win: higher revision, then (for
@@ -227,12 +383,13 @@ pub fn config_entries(documents: &impl Documents) -> Vec<SignedConfig> {
 pub fn best_config(
     entries: &[SignedConfig],
     admin: &dyn Authority,
+    roster: &Roster,
     office: &str,
 ) -> (Option<Published>, Vec<(SignedConfig, ConfigRefusal)>) {
     let mut best: Option<Published> = None;
     let mut refused = Vec::new();
     for entry in entries {
-        match entry.check(admin, office) {
+        match entry.check(admin, roster, office) {
             Ok(published) => {
                 if best
                     .as_ref()
@@ -253,7 +410,9 @@ pub fn published_config(
     admin: &dyn Authority,
     office: &str,
 ) -> Option<Published> {
-    best_config(&config_entries(documents), admin, office).0
+    let mut roster = Roster::default();
+    update_roster(documents, admin, office, &mut roster);
+    best_config(&config_entries(documents), admin, &roster, office).0
 }
 
 /// Puts this node's certificate into the office document, durably, unless it is

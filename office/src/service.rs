@@ -25,7 +25,8 @@ use tokio::sync::watch;
 use crate::authority::Roster;
 use crate::clock::{ClockCheck, PeerClock};
 use crate::office_doc::{
-    self, ConfigRefusal, Published, Revocation, SignedConfig, SignedRevocation,
+    self, ConfigPayload, ConfigRefusal, Published, Revocation, SignedConfig, SignedDelegation,
+    SignedRevocation,
 };
 use crate::replicated::{Carries, Documents, Keys, Office, OfficeError, Touched, document_name};
 use crate::views::{
@@ -174,6 +175,9 @@ struct Adopted {
     /// 0: the device's own file's configuration, until the office publishes one.
     revision: u64,
     signature: String,
+    /// The published configuration's text (none while the device runs on its own
+    /// file's).
+    text: Option<String>,
     /// The office document's heads when it was last looked at.
     heads: Vec<automerge::ChangeHash>,
     /// Entries refused, so each is reported once.
@@ -288,6 +292,49 @@ impl<R: Replication> OfficeService<R> {
         }
     }
 
+    /// The published configuration in force: its revision and text as the
+    /// administrator (or the gateway's admin pages) wrote it. `None` while the device
+    /// runs on its own file's configuration.
+    pub fn published_text(&self) -> Option<(u64, String)> {
+        let adopted = self.adopted();
+        adopted.text.clone().map(|text| (adopted.revision, text))
+    }
+
+    /// Whether the administrator's `delegation` lets this node publish the office's
+    /// configuration; why not, if not (a word for another node or office, or not
+    /// signed by the administrator — or this node is not a gateway).
+    pub fn check_delegation(&self, delegation: &SignedDelegation) -> Result<(), ConfigRefusal> {
+        let word = delegation
+            .check(&*self.keys.authority, self.setup.office.as_str())
+            .ok_or(ConfigRefusal::NotDelegated)?;
+        if word.delegate != self.setup.node {
+            return Err(ConfigRefusal::DelegatedToAnother(word.delegate));
+        }
+        Ok(())
+    }
+
+    /// Publishes `text` as the office's next configuration revision, signed with this
+    /// node's key as the administrator's `delegation` allows (the gateway's admin
+    /// pages): checked and kept as [`OfficeService::publish_config`] does. Two
+    /// publications at once take the same revision; the larger signature wins
+    /// everywhere, and the other's author sees it refused as not newer.
+    pub fn publish_config_as_delegate(
+        &self,
+        now: Timestamp,
+        text: &str,
+        delegation: &SignedDelegation,
+    ) -> Result<u64, ServiceError> {
+        let payload = ConfigPayload {
+            format: office_doc::CONFIG_FORMAT,
+            revision: self.adopted().revision + 1,
+            office: self.setup.office.to_string(),
+            text: text.to_owned(),
+        };
+        let signed = SignedConfig::by_delegate(&payload, &*self.keys.signer, delegation)
+            .map_err(ServiceError::Internal)?;
+        self.publish_config(now, &signed)
+    }
+
     /// Publishes an administrator's configuration to the office: checked here as every
     /// peer will check it, kept durably in the office document, in force here at once
     /// and on every device as the change reaches it. Returns the revision.
@@ -296,7 +343,11 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         signed: &SignedConfig,
     ) -> Result<u64, ServiceError> {
-        let published = signed.check(&*self.keys.authority, self.setup.office.as_str())?;
+        let published = signed.check(
+            &*self.keys.authority,
+            &self.roster(),
+            self.setup.office.as_str(),
+        )?;
         let current = self.adopted().revision;
         if published.revision <= current {
             return Err(ConfigRefusal::NotNewer {
@@ -361,6 +412,8 @@ impl<R: Replication> OfficeService<R> {
     /// Takes the office document's best configuration if it is newer than the one
     /// in force.
     fn adopt_published_config(&self, heads: Vec<automerge::ChangeHash>) {
+        // Taken before `adopted`'s lock: no lock is held while the other is taken.
+        let roster = self.roster();
         let winner = {
             let mut adopted = self.adopted();
             adopted.heads = heads;
@@ -369,8 +422,12 @@ impl<R: Replication> OfficeService<R> {
                 .into_iter()
                 .filter(|e| !adopted.refused.contains(e))
                 .collect();
-            let (best, refused) =
-                office_doc::best_config(&fresh, &*self.keys.authority, self.setup.office.as_str());
+            let (best, refused) = office_doc::best_config(
+                &fresh,
+                &*self.keys.authority,
+                &roster,
+                self.setup.office.as_str(),
+            );
             for (entry, refusal) in refused {
                 tracing::warn!(%refusal, "the office's configuration entry is refused; the device keeps revision {}", adopted.revision);
                 adopted.notice = Some(refusal.to_string());
@@ -383,6 +440,7 @@ impl<R: Replication> OfficeService<R> {
                 {
                     adopted.revision = best.revision;
                     adopted.signature = best.signed.signature.clone();
+                    adopted.text = Some(best.text.clone());
                     adopted.notice = None;
                     best
                 }

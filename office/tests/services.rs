@@ -13,7 +13,10 @@ use aufruf_model::{
     Appointment, BookingCode, DeskId, NodeId, OfficeConfig, Role, ServiceId, Timestamp, node_id,
 };
 use aufruf_office::memory::MemoryReplica;
-use aufruf_office::office_doc::{ConfigPayload, ConfigRefusal, SignedConfig};
+use aufruf_office::office_doc::{
+    ConfigDelegation, ConfigPayload, ConfigRefusal, DELEGATED_PURPOSE, Revocation, SignedConfig,
+    SignedDelegation, SignedRevocation,
+};
 use aufruf_office::testing::{admin_sign, test_keys};
 use aufruf_office::views::{Delivery, PeerView, TicketState};
 use aufruf_office::{
@@ -798,6 +801,124 @@ fn a_service_the_admin_adds_appears_on_every_kiosk_without_a_restart() {
     );
     assert_eq!(late.config_status().revision, 1);
     assert!(late.config().service(&ServiceId::new("wohngeld")).is_some());
+}
+
+fn delegation(office: &str, delegate: &str, purpose: &str) -> SignedDelegation {
+    SignedDelegation::new(
+        &ConfigDelegation {
+            office: office.into(),
+            delegate: NodeId::new(delegate).unwrap(),
+            purpose: purpose.into(),
+        },
+        admin_sign,
+    )
+    .unwrap()
+}
+
+/// The gateway's admin pages publish with the gateway's own key, on the
+/// administrator's signed word; no other node, and no word the administrator did not
+/// sign, publishes anything.
+#[test]
+fn a_gateway_the_administrator_delegated_to_publishes_and_nobody_else_does() {
+    let config = aufruf_office::example_office().unwrap();
+    let at_gateway = MemoryReplica::new();
+    let at_kiosk = MemoryReplica::new();
+    let gateway = office_on(config.clone(), "gateway", at_gateway.clone());
+    let kiosk = office_on(config, "kiosk-1", at_kiosk.clone());
+    let now = wednesday(9, 0);
+    let word = delegation("zeitz", "gateway", DELEGATED_PURPOSE);
+    assert_eq!(gateway.published_text(), None, "the device's own file");
+
+    let revision = gateway
+        .publish_config_as_delegate(now, &example_with_wohngeld(), &word)
+        .unwrap();
+    assert_eq!(revision, 1);
+    assert_eq!(gateway.published_text(), Some((1, example_with_wohngeld())));
+    at_kiosk.receive_from(&at_gateway);
+    kiosk.refresh(now);
+    assert_eq!(kiosk.config_status().revision, 1);
+    assert!(
+        kiosk
+            .config()
+            .service(&ServiceId::new("wohngeld"))
+            .is_some()
+    );
+    // The next publication takes the next revision.
+    assert_eq!(
+        gateway
+            .publish_config_as_delegate(now, aufruf_office::EXAMPLE, &word)
+            .unwrap(),
+        2
+    );
+
+    let refused = |office: &Arc<OfficeService<MemoryReplica>>, word: &SignedDelegation| match office
+        .publish_config_as_delegate(now, &example_with_wohngeld(), word)
+    {
+        Err(ServiceError::ConfigRefused(refusal)) => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    // The kiosk holding the gateway's word: its key is not the gateway's.
+    assert_eq!(refused(&kiosk, &word), ConfigRefusal::NotDelegated);
+    // A word for the kiosk: the administrator may sign it, but a kiosk's
+    // certificate never publishes.
+    assert_eq!(
+        refused(&kiosk, &delegation("zeitz", "kiosk-1", DELEGATED_PURPOSE)),
+        ConfigRefusal::NotDelegated
+    );
+    // A word the administrator did not sign, for another office, or for something else.
+    let mut forged = word.clone();
+    forged.signature = "00".repeat(8);
+    assert_eq!(refused(&gateway, &forged), ConfigRefusal::NotDelegated);
+    let mut altered = word.clone();
+    altered.payload = altered.payload.replace("gateway", "gateway-2");
+    assert_eq!(refused(&gateway, &altered), ConfigRefusal::NotDelegated);
+    assert_eq!(
+        refused(
+            &gateway,
+            &delegation("naumburg", "gateway", DELEGATED_PURPOSE)
+        ),
+        ConfigRefusal::NotDelegated
+    );
+    assert_eq!(
+        refused(&gateway, &delegation("zeitz", "gateway", "revoke nodes")),
+        ConfigRefusal::NotDelegated
+    );
+    // A configuration the gateway signed, altered on its way: its signature fails.
+    let payload = ConfigPayload {
+        format: 1,
+        revision: 9,
+        office: "zeitz".into(),
+        text: aufruf_office::EXAMPLE.into(),
+    };
+    let mut tampered = SignedConfig::by_delegate(
+        &payload,
+        &aufruf_office::testing::TestSigner::new(&NodeId::new("gateway").unwrap(), Role::Gateway),
+        &word,
+    )
+    .unwrap();
+    tampered.payload = tampered
+        .payload
+        .replace("\"revision\":9", "\"revision\":10");
+    assert!(matches!(
+        gateway.publish_config(now, &tampered),
+        Err(ServiceError::ConfigRefused(ConfigRefusal::NotSigned))
+    ));
+
+    // Revoked, the gateway's word counts no more.
+    let revocation = SignedRevocation::new(
+        &Revocation {
+            office: "zeitz".into(),
+            node: NodeId::new("gateway").unwrap(),
+            from_ms: 0,
+        },
+        admin_sign,
+    )
+    .unwrap();
+    gateway.revoke(now, &revocation).unwrap();
+    assert_eq!(
+        refused(&gateway, &word),
+        ConfigRefusal::DelegateRevoked(NodeId::new("gateway").unwrap())
+    );
 }
 
 /// Any enrolled key can overwrite or delete the office document's `config` key; a
