@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use aufruf_office::office_doc::{
-    CONFIG_FORMAT, ConfigPayload, Revocation, SignedConfig, SignedRevocation,
+    CONFIG_FORMAT, ConfigDelegation, ConfigPayload, DELEGATED_PURPOSE, Revocation, SignedConfig,
+    SignedDelegation, SignedRevocation,
 };
 use serde_json::Value;
 
@@ -63,6 +64,69 @@ pub fn apply(file: &Path, office_dir: &Path, api: SocketAddr) -> anyhow::Result<
     answer["revision"]
         .as_u64()
         .with_context(|| format!("the node at {api} did not say the revision: {answer}"))
+}
+
+/// Signs the word that lets gateway `node` publish the office's configuration and
+/// writes it to `out` (which must not exist: an old word is not overwritten by
+/// mistake).
+pub fn delegate(node: &aufruf_model::NodeId, office_dir: &Path, out: &Path) -> anyhow::Result<()> {
+    let folder = OfficeFolder::open(office_dir)?;
+    let delegation = ConfigDelegation {
+        office: folder.ca.office.to_string(),
+        delegate: node.clone(),
+        purpose: DELEGATED_PURPOSE.to_owned(),
+    };
+    let signed = SignedDelegation::new(&delegation, |bytes| folder.ca.sign_as_admin(bytes))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    file.write_all(serde_json::to_string_pretty(&signed)?.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn admin_request(api: SocketAddr, path: &str, email: &str) -> anyhow::Result<Value> {
+    let body = serde_json::json!({ "email": email }).to_string();
+    let (status, answer) = request(api, "POST", path, Some(&body))?;
+    if status != 200 {
+        let error = answer["error"].as_str().unwrap_or("no reason given");
+        bail!("the node at {api} refused ({status}): {error}");
+    }
+    Ok(answer)
+}
+
+/// Invites an admin through the gateway at `api`; the set-up link.
+pub fn invite_admin(api: SocketAddr, email: &str) -> anyhow::Result<String> {
+    let answer = admin_request(api, "/api/portal/admins", email)?;
+    answer["link"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("the node at {api} gave no link: {answer}"))
+}
+
+/// Removes an admin through the gateway at `api`; whether there was one.
+pub fn remove_admin(api: SocketAddr, email: &str) -> anyhow::Result<bool> {
+    let answer = admin_request(api, "/api/portal/admins/remove", email)?;
+    answer["removed"]
+        .as_bool()
+        .with_context(|| format!("the node at {api} did not say: {answer}"))
+}
+
+/// The admins of the gateway at `api`.
+pub fn admins(api: SocketAddr) -> anyhow::Result<Vec<String>> {
+    let (status, answer) = request(api, "GET", "/api/portal/admins", None)?;
+    if status != 200 {
+        let error = answer["error"].as_str().unwrap_or("no reason given");
+        bail!("the node at {api} answered {status}: {error}");
+    }
+    Ok(answer["admins"]
+        .as_array()
+        .with_context(|| format!("the node at {api} gave no list: {answer}"))?
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect())
 }
 
 /// Revokes `node` from now on: signs the revocation with the office CA's key and

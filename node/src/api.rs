@@ -47,6 +47,8 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/api/display", get(display))
         .route("/api/display/feed", get(display_feed))
         .route("/api/portal/backup", post(portal_backup))
+        .route("/api/portal/admins", get(portal_admins).post(invite_admin))
+        .route("/api/portal/admins/remove", post(remove_admin))
         .route(
             "/api/office/config",
             get(office_config)
@@ -191,6 +193,8 @@ fn config_status(refusal: &ConfigRefusal) -> (StatusCode, &'static str) {
         R::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         R::Unreadable(_) => (StatusCode::BAD_REQUEST, "unreadable"),
         R::NotSigned => (StatusCode::FORBIDDEN, "not_signed"),
+        R::NotDelegated | R::DelegatedToAnother(_) => (StatusCode::FORBIDDEN, "not_delegated"),
+        R::DelegateRevoked(_) => (StatusCode::FORBIDDEN, "delegate_revoked"),
         R::OtherOffice { .. } => (StatusCode::CONFLICT, "other_office"),
         R::NewerFormat { .. } => (StatusCode::CONFLICT, "newer_format"),
         R::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
@@ -552,6 +556,85 @@ async fn portal_backup(State(state): State<Arc<NodeState>>) -> Result<Response, 
         bytes,
     )
         .into_response())
+}
+
+/// The portal this node serves, or why none.
+fn portal_of(state: &NodeState) -> Result<Arc<aufruf_portal::Portal>, ApiError> {
+    state.portal.get().cloned().ok_or_else(|| ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "no_portal",
+        message: "this node serves no citizen portal".into(),
+    })
+}
+
+/// Runs blocking work of the portal (its store flushes) off the runtime.
+async fn portal_call<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, aufruf_portal::PortalError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "internal",
+            message: e.to_string(),
+        })?
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "portal_failed",
+            message: e.to_string(),
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminAddress {
+    email: String,
+}
+
+fn admin_address(request: Result<Json<AdminAddress>, JsonRejection>) -> Result<String, ApiError> {
+    let request = body(request)?;
+    aufruf_portal::accounts::email(&request.email).map_err(|_| {
+        ApiError::bad(
+            "bad_email",
+            format!(
+                "\"{}\" is not an e-mail address",
+                request.email.chars().take(254).collect::<String>()
+            ),
+        )
+    })
+}
+
+/// `aufruf admin invite`: the set-up link for a new admin of the portal's pages.
+async fn invite_admin(
+    State(state): State<Arc<NodeState>>,
+    request: Result<Json<AdminAddress>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let portal = portal_of(&state)?;
+    let email = admin_address(request)?;
+    let link = portal_call(move || portal.invite_admin(&email)).await?;
+    Ok(Json(serde_json::json!({
+        "link": link,
+        "valid_hours": aufruf_portal::admins::INVITATION_HOURS,
+    }))
+    .into_response())
+}
+
+/// `aufruf admin list`: every admin's address.
+async fn portal_admins(State(state): State<Arc<NodeState>>) -> Result<Response, ApiError> {
+    let portal = portal_of(&state)?;
+    let admins = portal_call(move || Ok(portal.store.admins()?)).await?;
+    Ok(Json(serde_json::json!({ "admins": admins })).into_response())
+}
+
+/// `aufruf admin remove`: the admin, their sessions and invitations go.
+async fn remove_admin(
+    State(state): State<Arc<NodeState>>,
+    request: Result<Json<AdminAddress>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let portal = portal_of(&state)?;
+    let email = admin_address(request)?;
+    let removed = portal_call(move || Ok(portal.store.remove_admin(&email)?)).await?;
+    Ok(Json(serde_json::json!({ "removed": removed })).into_response())
 }
 
 async fn check_in(

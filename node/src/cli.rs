@@ -79,6 +79,9 @@ enum Command {
     /// Enroll this device with the office.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// The admins of the gateway's admin pages (through the gateway's local API).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Run an office day through the model and print waits, utilisation and how well
     /// the waiting-time estimate did.
     Simulate(SimulateArgs),
@@ -265,6 +268,21 @@ enum OfficeCommand {
         #[arg(long, default_value = "127.0.0.1:7380")]
         api: std::net::SocketAddr,
     },
+    /// Let the gateway's admin pages publish the office's configuration: a word
+    /// signed with the office CA's key here, for one gateway. Name the file as
+    /// `admin_delegation` in that gateway's `[node.portal]`. It holds until the
+    /// gateway is revoked.
+    Delegate {
+        /// The office folder with the CA key (`aufruf office init`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The gateway, e.g. gateway-1.
+        #[arg(long)]
+        node: NodeId,
+        /// Where the delegation goes.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Serve enrollments over the network while it runs (Ctrl-C ends it): devices
     /// send their signing request and token; the CA key stays in this folder.
     ServeEnrollment {
@@ -273,6 +291,30 @@ enum OfficeCommand {
         /// Where devices reach it.
         #[arg(long, default_value = "0.0.0.0:7341")]
         listen: std::net::SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Invite an admin: prints the link to the page where they set their password
+    /// and second factor (valid 72 hours). Inviting an admin again lets them set new
+    /// ones (a lost phone).
+    Invite {
+        email: String,
+        /// The gateway's local API.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        api: std::net::SocketAddr,
+    },
+    /// Remove an admin: their sessions end at once.
+    Remove {
+        email: String,
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        api: std::net::SocketAddr,
+    },
+    /// List the admins.
+    List {
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        api: std::net::SocketAddr,
     },
 }
 
@@ -444,6 +486,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 backup.display(),
                 store.display()
             );
+            Ok(())
+        }
+        Command::Office(OfficeCommand::Delegate { dir, node, out }) => {
+            admin::delegate(&node, &dir, &out)?;
+            println!(
+                "{}: {node} may now publish the office's configuration; name this file as admin_delegation in its [node.portal]",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Invite { email, api }) => {
+            let link = admin::invite_admin(api, &email)?;
+            println!(
+                "{email}: invited; hand over this link (valid 72 hours), where they set a password and their authenticator app:\n{link}"
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Remove { email, api }) => {
+            if admin::remove_admin(api, &email)? {
+                println!("{email}: removed; their sessions have ended");
+            } else {
+                println!("{email}: no such admin");
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::List { api }) => {
+            for email in admin::admins(api)? {
+                println!("{email}");
+            }
             Ok(())
         }
         Command::Office(OfficeCommand::Revoke { dir, node, api }) => {

@@ -7,6 +7,7 @@
 //! `Portal`'s calls; the node binds and serves it.
 
 pub mod accounts;
+pub mod admins;
 pub mod backup;
 pub mod booking;
 pub mod door_queue;
@@ -21,12 +22,14 @@ pub mod settings;
 pub mod slots;
 pub mod smtp;
 pub mod store;
+pub mod totp;
 pub mod waitlist;
 pub mod web;
 
 use std::sync::Arc;
 
 use aufruf_model::{Appointment, OfficeConfig, Timestamp};
+use aufruf_office::office_doc::SignedDelegation;
 use aufruf_office::views::{DisplayView, TicketView};
 use aufruf_office::{GatewayService, Replication};
 use chrono::NaiveDate;
@@ -67,6 +70,25 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     fn calls(&self) -> Option<tokio::sync::watch::Receiver<Arc<DisplayView>>> {
         None
     }
+    /// The office's configuration revision in force (0: the device's own file's).
+    fn config_revision(&self) -> u64 {
+        0
+    }
+    /// Whether the administrator's `delegation` lets this gateway publish the
+    /// office's configuration; why not, if it does not.
+    fn check_delegation(&self, _delegation: &SignedDelegation) -> Result<(), String> {
+        Err("this office takes no configuration from the portal".into())
+    }
+    /// Publishes `text` as the office's next configuration, signed as `delegation`
+    /// allows; the new revision.
+    fn publish_config(
+        &self,
+        _now: Timestamp,
+        _text: &str,
+        _delegation: &SignedDelegation,
+    ) -> Result<u64, String> {
+        Err("this office takes no configuration from the portal".into())
+    }
     /// Feeds bookings and cancellations (each says which) into a day, durably; the
     /// gateway writes them as one change.
     fn book_all(&self, date: NaiveDate, appointments: &[Appointment]) -> Result<(), String> {
@@ -96,6 +118,27 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
 
     fn book_all(&self, date: NaiveDate, appointments: &[Appointment]) -> Result<(), String> {
         GatewayService::book_all(self, date, appointments).map_err(|e| e.to_string())
+    }
+
+    fn config_revision(&self) -> u64 {
+        self.office().config_status().revision
+    }
+
+    fn check_delegation(&self, delegation: &SignedDelegation) -> Result<(), String> {
+        self.office()
+            .check_delegation(delegation)
+            .map_err(|e| e.to_string())
+    }
+
+    fn publish_config(
+        &self,
+        now: Timestamp,
+        text: &str,
+        delegation: &SignedDelegation,
+    ) -> Result<u64, String> {
+        self.office()
+            .publish_config_as_delegate(now, text, delegation)
+            .map_err(|e| e.to_string())
     }
 
     fn draw_remote_ticket(
@@ -153,6 +196,10 @@ pub enum PortalError {
     Password(#[from] PasswordError),
     #[error("the office did not take the booking: {0}")]
     Office(String),
+    /// `[node.portal] admin_delegation` names a file that is not this gateway's
+    /// delegation.
+    #[error("admin_delegation: {0}")]
+    Delegation(String),
 }
 
 /// The portal: its store, mail, the office's door, and the limits.
@@ -173,6 +220,9 @@ pub struct Portal {
     door_queue: door_queue::DoorQueue,
     /// Places for live feeds of QR ticket pages.
     pub ticket_feeds: Arc<tokio::sync::Semaphore>,
+    /// The administrator's word that this gateway may publish the office's
+    /// configuration (the admin pages); checked at start.
+    delegation: Option<SignedDelegation>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -208,6 +258,16 @@ impl Portal {
         clock: Clock,
         mailer: Arc<dyn Mailer>,
     ) -> Result<Self, PortalError> {
+        let delegation = match &settings.admin_delegation {
+            Some(path) => {
+                let delegation = admins::read_delegation(path).map_err(PortalError::Delegation)?;
+                office
+                    .check_delegation(&delegation)
+                    .map_err(|e| PortalError::Delegation(format!("{}: {e}", path.display())))?;
+                Some(delegation)
+            }
+            None => None,
+        };
         let store = Store::open(&settings.store)?;
         let links = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &store.key("links")?);
         Ok(Self {
@@ -223,6 +283,7 @@ impl Portal {
             office,
             clock,
             settings,
+            delegation,
         })
     }
 

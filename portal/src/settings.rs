@@ -74,6 +74,11 @@ pub struct PortalSettings {
     /// their pages refreshed by hand.
     #[serde(default = "default_ticket_feeds")]
     pub ticket_feeds: u32,
+    /// The administrator's delegation (`aufruf office delegate --node <this
+    /// gateway>`): with it, the admin pages publish the office's configuration.
+    /// None: the admin pages show it, and say that changing it needs the delegation.
+    #[serde(default)]
+    pub admin_delegation: Option<PathBuf>,
     /// The key backups of the portal's store are encrypted with: 64 hex digits
     /// (`openssl rand -hex 32`). Keep a copy away from the gateway: without it a
     /// backup cannot be restored. None: `aufruf backup` is refused.
@@ -255,6 +260,7 @@ impl PortalSettings {
             cancelled_place_returns_after_minutes: default_cancel_cooldown(),
             ticket_feeds: default_ticket_feeds(),
             backup_key: None,
+            admin_delegation: None,
             remote_tickets: None,
             reminders: true,
             reminder_hour: default_reminder_hour(),

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::i18n::Lang;
 use crate::secret;
 
+mod admins;
+pub use admins::{Admin, AdminSession, Invitation};
+
 /// A citizen's account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -549,7 +552,8 @@ impl Store {
         let mut batch = sled::Batch::default();
         let gone = self.sweep_expired::<Session>(&mut batch, now_ms)?
             + self.sweep_expired::<Link>(&mut batch, now_ms)?
-            + self.sweep_expired::<Offer>(&mut batch, now_ms)?;
+            + self.sweep_expired::<Offer>(&mut batch, now_ms)?
+            + self.sweep_admins(&mut batch, now_ms)?;
         if gone > 0 {
             self.commit(batch, writing)?;
         }

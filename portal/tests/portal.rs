@@ -4,6 +4,7 @@
 
 mod common;
 
+mod admin;
 mod booking;
 mod concurrency;
 mod pages;

@@ -6,6 +6,7 @@
 //! not hold), [`SignedIn`] and [`SignedInForm`] (nobody logged in).
 
 mod account;
+mod admin;
 mod assets;
 mod book;
 mod pages;
@@ -86,6 +87,28 @@ pub fn router(portal: Arc<Portal>) -> Router {
             get(book::cancel_link_page).post(book::cancel_by_link),
         )
         .route("/bookings/{code}/qr.png", get(book::qr))
+        .route("/admin", get(admin::overview))
+        .route("/admin/login", get(admin::login_form).post(admin::login))
+        .route("/admin/logout", post(admin::logout))
+        .route(
+            "/admin/setup/{token}",
+            get(admin::setup_form).post(admin::setup),
+        )
+        .route("/admin/setup/{token}/qr.png", get(admin::setup_qr))
+        .route(
+            "/admin/services",
+            get(admin::services_form).post(admin::services),
+        )
+        .route("/admin/hours", get(admin::hours_form).post(admin::hours))
+        .route(
+            "/admin/holidays",
+            get(admin::holidays_form).post(admin::holidays),
+        )
+        .route(
+            "/admin/notices",
+            get(admin::notices_form).post(admin::notices),
+        )
+        .route("/admin/cancel", get(admin::cancel_form).post(admin::cancel))
         .route("/book/waitlist", post(waitlist::join))
         .route("/account/waitlist/leave", post(waitlist::leave))
         .route(

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use aufruf_model::{Appointment, NodeId, OfficeConfig, Role, Timestamp};
 use aufruf_office::memory::MemoryReplica;
+use aufruf_office::office_doc::{ConfigDelegation, DELEGATED_PURPOSE, SignedDelegation};
 use aufruf_office::testing::test_keys;
 use aufruf_office::{GatewayService, OfficeService, Setup, Unobserved};
 use aufruf_portal::mail::{Mail, MailError, Mailer};
@@ -65,6 +66,37 @@ impl OfficeDoor for Door {
     ) -> Result<(aufruf_office::views::TicketView, String), aufruf_portal::DrawRefusal> {
         OfficeDoor::draw_remote_ticket(&self.gateway, now, service)
     }
+    fn config_revision(&self) -> u64 {
+        OfficeDoor::config_revision(&self.gateway)
+    }
+    fn check_delegation(&self, delegation: &SignedDelegation) -> Result<(), String> {
+        OfficeDoor::check_delegation(&self.gateway, delegation)
+    }
+    fn publish_config(
+        &self,
+        now: Timestamp,
+        text: &str,
+        delegation: &SignedDelegation,
+    ) -> Result<u64, String> {
+        OfficeDoor::publish_config(&self.gateway, now, text, delegation)
+    }
+}
+
+/// The administrator's word that `node` may publish the office's configuration,
+/// written to `dir/<node>.delegation` (as `aufruf office delegate` does).
+pub fn delegation_file(dir: &std::path::Path, node: &str) -> std::path::PathBuf {
+    let signed = SignedDelegation::new(
+        &ConfigDelegation {
+            office: "zeitz".into(),
+            delegate: NodeId::new(node).unwrap(),
+            purpose: DELEGATED_PURPOSE.into(),
+        },
+        aufruf_office::testing::admin_sign,
+    )
+    .unwrap();
+    let path = dir.join(format!("{node}.delegation"));
+    std::fs::write(&path, serde_json::to_string(&signed).unwrap()).unwrap();
+    path
 }
 
 #[derive(Debug)]
@@ -136,6 +168,8 @@ impl Site {
                 ..Default::default()
             },
         );
+        // The admin pages may publish (tests of a gateway without it say so).
+        settings.admin_delegation = Some(delegation_file(dir.path(), "gateway"));
         adjust(&mut settings);
         let replica = MemoryReplica::new();
         let door = Arc::new(Door {
@@ -231,6 +265,8 @@ pub struct Page {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as it came (an image).
+    pub bytes: Vec<u8>,
 }
 
 impl Page {
@@ -356,8 +392,24 @@ impl Browser {
             status,
             headers,
             body,
+            bytes: bytes.to_vec(),
         }
     }
+}
+
+/// The text of the one QR code in a PNG.
+pub fn decode_qr(png: &[u8]) -> String {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    // 1 bit per pixel in the file; 8 to read it.
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1);
+    grids[0].decode().unwrap().1
 }
 
 pub fn encode(fields: &[(&str, &str)]) -> String {

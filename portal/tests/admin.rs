@@ -1,0 +1,658 @@
+//! The admin pages: an invitation, password and second factor, the office's
+//! configuration changed and taken by another device, an appointment cancelled for
+//! a citizen — and everyone else turned away.
+
+use std::sync::Arc;
+
+use aufruf_model::{Role, ServiceId, Timestamp};
+use aufruf_office::memory::MemoryReplica;
+use aufruf_portal::totp;
+use axum::http::StatusCode;
+
+use crate::common::{Browser, Site, decode_qr, delegation_file, monday_morning, office_on};
+
+const ADMIN: &str = "anna@zeitz.de";
+const PASSWORD: &str = "Verwaltung sicher 1";
+
+/// The code an authenticator app shows for `secret` at the site's time.
+fn code_now(site: &Site, secret: &str) -> String {
+    let now = site.portal.now_ms() / 1000;
+    totp::code(secret, totp::step_at(now)).unwrap()
+}
+
+/// Moves the site's clock on by `seconds`.
+fn wait(site: &Site, seconds: u64) {
+    site.set_time(Timestamp::from_millis(
+        site.portal.now_ms() + seconds * 1000,
+    ));
+}
+
+/// The invitation's page path and the second factor's secret it shows.
+async fn invite(site: &Site, b: &mut Browser) -> (String, String) {
+    let link = site.portal.invite_admin(ADMIN).unwrap();
+    let path = link
+        .strip_prefix("https://termine.zeitz.example")
+        .unwrap()
+        .to_owned();
+    let page = b.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let secret = page
+        .body
+        .split("<code>")
+        .nth(1)
+        .and_then(|s| s.split("</code>").next())
+        .unwrap()
+        .to_owned();
+    (path, secret)
+}
+
+/// An admin, set up from an invitation and logged in, in a new browser; and the
+/// second factor's secret.
+async fn admin(site: &Site) -> (Browser, String) {
+    let mut b = site.browser();
+    let (path, secret) = invite(site, &mut b).await;
+    let page = b
+        .post(
+            &path,
+            &[("password", PASSWORD), ("code", &code_now(site, &secret))],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    wait(site, 30);
+    let page = b
+        .fill(
+            "/admin/login",
+            &[
+                ("email", ADMIN),
+                ("password", PASSWORD),
+                ("code", &code_now(site, &secret)),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), "/admin");
+    (b, secret)
+}
+
+#[tokio::test]
+async fn an_invited_admin_sets_up_a_second_factor_and_logs_in_with_it_once() {
+    let site = Site::new();
+    let mut b = site.browser();
+    let (path, secret) = invite(&site, &mut b).await;
+    assert_eq!(secret.len(), 32);
+
+    // The QR code is the authenticator app's link with that secret.
+    let qr = b.get(&format!("{path}/qr.png")).await;
+    assert_eq!(qr.status, StatusCode::OK);
+    assert_eq!(qr.headers["content-type"], "image/png");
+    let decoded = decode_qr(&qr.bytes);
+    assert!(decoded.starts_with("otpauth://totp/"), "{decoded}");
+    assert!(decoded.contains(&format!("secret={secret}&")), "{decoded}");
+
+    // A wrong code or a short password sets nothing up.
+    let page = b
+        .post(&path, &[("password", PASSWORD), ("code", "000000")])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Der Code stimmt nicht"), "{}", page.body);
+    let page = b
+        .post(
+            &path,
+            &[("password", "kurz"), ("code", &code_now(&site, &secret))],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(site.portal.store.admin(ADMIN).unwrap().is_none());
+
+    let setup_code = code_now(&site, &secret);
+    let page = b
+        .post(&path, &[("password", PASSWORD), ("code", &setup_code)])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(site.portal.store.admin(ADMIN).unwrap().is_some());
+    // The invitation is used up, its QR code gone.
+    assert_eq!(b.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        b.get(&format!("{path}/qr.png")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The code that set it up does not log in: every code counts once.
+    let login = |code: String, password: &'static str| {
+        vec![
+            ("email", ADMIN.to_owned()),
+            ("password", password.to_owned()),
+            ("code", code),
+        ]
+    };
+    let mut page = b.get("/admin/login").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for (fields, expected) in [
+        (
+            login(setup_code.clone(), PASSWORD),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            login(String::new(), PASSWORD),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        page = b.post("/admin/login", &fields).await;
+        assert_eq!(page.status, expected, "{}", page.body);
+    }
+    wait(&site, 30);
+    // A wrong password with the right code, and an unknown address: the same answer.
+    let fresh = code_now(&site, &secret);
+    let wrong_password = b
+        .post(
+            "/admin/login",
+            &[
+                ("email", ADMIN),
+                ("password", "falsches Passwort"),
+                ("code", &fresh),
+            ],
+        )
+        .await;
+    let unknown = b
+        .post(
+            "/admin/login",
+            &[
+                ("email", "bob@zeitz.de"),
+                ("password", PASSWORD),
+                ("code", &fresh),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong_password.body.replace("falsches Passwort", ""),
+        unknown
+            .body
+            .replace("bob@zeitz.de", ADMIN)
+            .replace("falsches Passwort", "")
+    );
+    let page = b
+        .post(
+            "/admin/login",
+            &[("email", ADMIN), ("password", PASSWORD), ("code", &fresh)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let cookie = page.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let overview = b.get("/admin").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains(ADMIN));
+
+    // Logged out, the pages are closed again.
+    let page = b.post("/admin/logout", &[]).await;
+    assert_eq!(page.location(), "/admin/login");
+    assert_eq!(b.get("/admin").await.location(), "/admin/login");
+}
+
+#[tokio::test]
+async fn an_admin_renames_a_service_and_another_device_shows_the_new_name() {
+    let site = Site::new();
+    let (mut b, _) = admin(&site).await;
+    let page = b.get("/admin/services").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("value=\"Reisepass\""), "{}", page.body);
+    let page = b
+        .post(
+            "/admin/services",
+            &[
+                ("de.reisepass", "Reisepass und Kinderreisepass"),
+                ("en.reisepass", "Passport"),
+                ("minutes.reisepass", "25"),
+            ]
+            .into_iter()
+            .chain(
+                unchanged_services(&site, "reisepass")
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), "/admin/services?published=1");
+    let page = b.get(page.location()).await;
+    assert!(page.body.contains("Revision 1"), "{}", page.body);
+
+    let reisepass = ServiceId::new("reisepass");
+    let config = site.portal.config();
+    let service = config.service(&reisepass).unwrap();
+    assert_eq!(service.name.de, "Reisepass und Kinderreisepass");
+    assert_eq!(service.expected_minutes, 25);
+    // A kiosk that hears from the gateway takes it, without a restart.
+    let at_kiosk = MemoryReplica::new();
+    let kiosk = office_on(at_kiosk.clone(), "kiosk-1", Role::Kiosk);
+    assert_eq!(
+        kiosk.config().service(&reisepass).unwrap().name.de,
+        "Reisepass"
+    );
+    at_kiosk.receive_from(&site.replica);
+    kiosk.refresh(monday_morning());
+    assert_eq!(kiosk.config_status().revision, 1);
+    assert_eq!(
+        kiosk.config().service(&reisepass).unwrap().name.de,
+        "Reisepass und Kinderreisepass"
+    );
+    // The citizens' pages name it so too.
+    let mut citizen = site.browser();
+    let page = citizen.get("/book/department/buergerbuero").await;
+    assert!(page.body.contains("Reisepass und Kinderreisepass"));
+
+    // Wrong input names the field, and nothing is published.
+    let page = b
+        .post(
+            "/admin/services",
+            &[
+                ("de.reisepass", ""),
+                ("en.reisepass", "Passport"),
+                ("minutes.reisepass", "0"),
+            ]
+            .into_iter()
+            .chain(
+                unchanged_services(&site, "reisepass")
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("href=\"#de.reisepass\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("href=\"#minutes.reisepass\""));
+    assert!(page.body.contains("aria-invalid=\"true\""));
+    assert_eq!(site.portal.config_revision().0, 1);
+}
+
+/// A form's fields as `Browser::post` takes them.
+fn post(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// The services form's fields of every service but `except`, as they are.
+fn unchanged_services(site: &Site, except: &str) -> Vec<(String, String)> {
+    site.portal
+        .config()
+        .services
+        .iter()
+        .filter(|s| s.id.as_str() != except)
+        .flat_map(|s| {
+            [
+                (format!("de.{}", s.id), s.name.de.clone()),
+                (format!("en.{}", s.id), s.name.en.clone()),
+                (format!("minutes.{}", s.id), s.expected_minutes.to_string()),
+            ]
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_admin_changes_hours_holidays_and_notices() {
+    let site = Site::new();
+    let (mut b, _) = admin(&site).await;
+
+    // Opening hours: every field of the form as it is, Monday changed.
+    let page = b.get("/admin/hours").await;
+    assert!(page.body.contains("value=\"08:00-18:00\""), "{}", page.body);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for d in &site.portal.config().departments {
+        for (day, hours) in [
+            ("mon", &d.hours.mon),
+            ("tue", &d.hours.tue),
+            ("wed", &d.hours.wed),
+            ("thu", &d.hours.thu),
+            ("fri", &d.hours.fri),
+            ("sat", &d.hours.sat),
+            ("sun", &d.hours.sun),
+        ] {
+            let text = hours
+                .iter()
+                .map(|i| String::from(*i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            fields.push((format!("{day}.{}", d.id), text));
+        }
+    }
+    let set = |fields: &mut Vec<(String, String)>, id: &str, value: &str| {
+        fields.iter_mut().find(|(k, _)| k == id).unwrap().1 = value.to_owned();
+    };
+    set(&mut fields, "mon.buergerbuero", "07:30-12:00; 13:00-18:00");
+    let page = b.post("/admin/hours", &post(&fields)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let monday: Vec<String> = site.portal.config().departments[0]
+        .hours
+        .mon
+        .iter()
+        .map(|i| String::from(*i))
+        .collect();
+    assert_eq!(monday, ["07:30-12:00", "13:00-18:00"]);
+    // Not a time, or times the office would not take (overlapping): named, not published.
+    set(&mut fields, "tue.buergerbuero", "8 bis 12");
+    let page = b.post("/admin/hours", &post(&fields)).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("href=\"#tue.buergerbuero\""),
+        "{}",
+        page.body
+    );
+    set(&mut fields, "tue.buergerbuero", "08:00-12:00, 11:00-13:00");
+    let page = b.post("/admin/hours", &post(&fields)).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body
+            .contains("So nähme das Amt die Konfiguration nicht an"),
+        "{}",
+        page.body
+    );
+    assert_eq!(site.portal.config_revision().0, 1);
+
+    // Holidays, in German or ISO writing.
+    let page = b.get("/admin/holidays").await;
+    assert!(page.body.contains("24.12.2026"));
+    let page = b
+        .post(
+            "/admin/holidays",
+            &[("holidays", "24.12.2026\r\n2026-12-31\n\n24.12.2026")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        site.portal.config().office.holidays,
+        [
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+        ]
+    );
+    let page = b
+        .post("/admin/holidays", &[("holidays", "31.02.2026")])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("31.02.2026"));
+
+    // Notices for the display; too many or too long ones are refused.
+    let page = b
+        .post(
+            "/admin/notices",
+            &[(
+                "notices",
+                "Heute ab 12 Uhr geschlossen.\nBitte Nummer beachten.",
+            )],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        site.portal.config().display.notices,
+        ["Heute ab 12 Uhr geschlossen.", "Bitte Nummer beachten."]
+    );
+    let long = "x".repeat(201);
+    let page = b
+        .post("/admin/notices", &[("notices", long.as_str())])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let many = ["Hinweis"; 11].join("\n");
+    let page = b
+        .post("/admin/notices", &[("notices", many.as_str())])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(site.portal.config_revision().0, 3);
+}
+
+#[tokio::test]
+async fn admin_pages_turn_away_strangers_citizens_forged_forms_and_ended_sessions() {
+    let site = Site::new();
+    let pages = [
+        "/admin",
+        "/admin/services",
+        "/admin/hours",
+        "/admin/holidays",
+        "/admin/notices",
+        "/admin/cancel",
+    ];
+    // Nobody logged in, and a citizen logged in: sent to the admin login.
+    let mut stranger = site.browser();
+    let mut citizen = site.citizen("citizen@example.org").await;
+    for path in pages {
+        for b in [&mut stranger, &mut citizen] {
+            let page = b.get(path).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(page.location(), "/admin/login", "{path}");
+            if path == "/admin" {
+                continue; // no form
+            }
+            b.get("/account").await; // a page with the citizen's own form token
+            let page = b.post(path, &[("notices", "gehackt")]).await;
+            assert_eq!(page.location(), "/admin/login", "{path}");
+        }
+    }
+    // A made-up admin cookie opens nothing.
+    stranger.cookies.insert("admin".into(), "a".repeat(43));
+    assert_eq!(stranger.get("/admin").await.location(), "/admin/login");
+    assert!(
+        site.portal
+            .config()
+            .display
+            .notices
+            .iter()
+            .all(|n| n != "gehackt")
+    );
+
+    // An admin's form without the session's token, or with a citizen's: forged.
+    let (mut b, _) = admin(&site).await;
+    let page = b.post_raw("/admin/notices", "notices=gehackt").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let citizen_token = citizen.csrf();
+    let page = b
+        .post_raw(
+            "/admin/notices",
+            &format!("csrf={citizen_token}&notices=gehackt"),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(site.portal.config_revision().0, 0);
+
+    // The session ends after two hours.
+    assert_eq!(b.get("/admin").await.status, StatusCode::OK);
+    wait(&site, 2 * 3600);
+    assert_eq!(b.get("/admin").await.location(), "/admin/login");
+
+    // An admin removed by IT is logged out at once.
+    let (mut b, _) = admin(&site).await;
+    assert!(site.portal.store.remove_admin(ADMIN).unwrap());
+    assert_eq!(b.get("/admin").await.location(), "/admin/login");
+
+    // Forged invitations show nothing.
+    for path in ["/admin/setup/nothing", "/admin/setup/%3Cscript%3E"] {
+        assert_eq!(
+            stranger.get(path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn guessing_admin_logins_is_limited_per_address_and_per_admin() {
+    let site = Site::with(|s| {
+        s.attempts_per_address_per_minute = 5;
+        s.attempts_per_account_per_minute = 3;
+    });
+    let mut b = site.browser();
+    b.get("/admin/login").await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let page = b
+            .post(
+                "/admin/login",
+                &[
+                    ("email", ADMIN),
+                    ("password", "geraten geraten"),
+                    ("code", "123456"),
+                ],
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // From another address, other admins: the address's own limit.
+    let mut other = site.browser();
+    other.client = "203.0.113.9:5000".parse().unwrap();
+    other.get("/admin/login").await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let email = format!("admin{i}@zeitz.de");
+        let page = other
+            .post(
+                "/admin/login",
+                &[
+                    ("email", email.as_str()),
+                    ("password", "geraten geraten"),
+                    ("code", "123456"),
+                ],
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    assert_eq!(statuses[4], StatusCode::UNAUTHORIZED);
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn without_the_delegation_the_pages_say_why_and_publish_nothing() {
+    let site = Site::with(|s| s.admin_delegation = None);
+    let (mut b, _) = admin(&site).await;
+    let page = b.get("/admin/services").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("aufruf office delegate"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("action=\"/admin/services\""));
+    b.get("/admin/cancel").await; // a page with the admin's form token
+    let page = b.post("/admin/notices", &[("notices", "Hallo")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    assert_eq!(site.portal.config_revision(), (0, false));
+}
+
+#[tokio::test]
+async fn a_delegation_for_another_gateway_or_garbage_stops_the_start_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = delegation_file(dir.path(), "gateway-2");
+    let garbage = dir.path().join("garbage.delegation");
+    std::fs::write(&garbage, "not json").unwrap();
+    let huge = dir.path().join("huge.delegation");
+    std::fs::write(&huge, vec![b' '; 70 * 1024]).unwrap();
+    for (file, says) in [
+        (&other, "for gateway-2, not for this node"),
+        (&garbage, "not a delegation"),
+        (&huge, "larger than"),
+        (&dir.path().join("missing"), "missing"),
+    ] {
+        let replica = MemoryReplica::new();
+        let door = Arc::new(crate::common::Door {
+            gateway: aufruf_office::GatewayService::new(office_on(
+                replica,
+                "gateway",
+                Role::Gateway,
+            )),
+            booked: Default::default(),
+            cancelled: Default::default(),
+        });
+        let mut settings =
+            aufruf_portal::PortalSettings::in_dir(&dir.path().join("portal"), "https://x.example");
+        settings.admin_delegation = Some(file.clone());
+        let error = aufruf_portal::Portal::with_mailer(
+            settings,
+            door,
+            Arc::new(monday_morning),
+            Arc::new(crate::common::Postbox::default()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains(says), "{error}");
+        assert!(error.contains(&file.display().to_string()), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_cancels_an_appointment_for_a_citizen_who_is_mailed_the_reason() {
+    let site = Site::new();
+    let mut citizen = site.citizen("citizen@example.org").await;
+    let page = citizen.book("reisepass", "2026-11-25", "10:00").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let code = page.booking_code();
+    let (mut b, _) = admin(&site).await;
+    let page = b.get("/admin/cancel").await;
+    assert_eq!(page.status, StatusCode::OK);
+
+    for (bad, status) in [
+        ("<script>", StatusCode::UNPROCESSABLE_ENTITY),
+        ("", StatusCode::UNPROCESSABLE_ENTITY),
+        ("ZZZZZZZZ", StatusCode::NOT_FOUND),
+    ] {
+        let page = b
+            .post("/admin/cancel", &[("code", bad), ("reason", "")])
+            .await;
+        assert_eq!(page.status, status, "{bad}");
+        assert!(page.body.contains("href=\"#code\""), "{}", page.body);
+        assert!(!page.body.contains("<script>"));
+    }
+    let long = "x".repeat(501);
+    let page = b
+        .post("/admin/cancel", &[("code", &code), ("reason", &long)])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let page = b
+        .post(
+            "/admin/cancel",
+            &[
+                ("code", &code.to_lowercase()),
+                ("reason", "Die Sachbearbeiterin ist erkrankt."),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&code));
+    assert!(site.portal.store.booking(&code).unwrap().unwrap().cancelled);
+    assert_eq!(site.door.cancelled.lock().unwrap().len(), 1);
+    let mails = site.mails_to("citizen@example.org");
+    let mail = mails.last().unwrap();
+    assert!(mail.subject.contains("abgesagt"), "{}", mail.subject);
+    assert!(
+        mail.text
+            .contains("Grund: Die Sachbearbeiterin ist erkrankt."),
+        "{}",
+        mail.text
+    );
+    assert!(mail.text.contains(&code));
+    // Cancelled once; a second time there is nothing open.
+    let page = b
+        .post("/admin/cancel", &[("code", &code), ("reason", "")])
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+}
