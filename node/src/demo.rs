@@ -122,6 +122,12 @@ pub async fn run(
             demo_outbox(&options.dir).display()
         );
     }
+    if let Some(portal) = nodes.iter().find_map(|n| n.state.portal.get().cloned()) {
+        let link = tokio::task::spawn_blocking(move || portal.invite_admin(DEMO_ADMIN)).await??;
+        println!(
+            "  admin pages: {link}\n    (set a password and your authenticator app there, log in as {DEMO_ADMIN}; rename a service and watch the kiosk)"
+        );
+    }
     println!("  try: curl http://{}/api/day", nodes[0].api_addr);
 
     // Every store is new: each node issues and calls only once it has caught up with
@@ -253,6 +259,11 @@ async fn start_node(
         portal.outbox = demo_outbox(dir);
         // The demo serves plain HTTP on loopback.
         portal.secure_cookies = false;
+        // Its admin pages may publish the office's configuration.
+        let delegation = home.join("admin.delegation");
+        std::fs::create_dir_all(&home)?;
+        crate::admin::delegate(&settings.id, &dir.join("office"), &delegation)?;
+        portal.admin_delegation = Some(delegation);
         // A newcomer books for within the hour and checks in at the demo's kiosk
         // right away, instead of a day later.
         for department in &config.departments {
@@ -275,6 +286,9 @@ async fn start_node(
     }
     Ok(runtime::start(Some(config.clone()), settings).await?)
 }
+
+/// The demo's admin, invited at start.
+const DEMO_ADMIN: &str = "admin@demo.example";
 
 /// Where the demo portal's mails land.
 fn demo_outbox(dir: &Path) -> PathBuf {

@@ -166,6 +166,13 @@ fn the_demo_office_at_its_default_speed_serves_visitors_within_30_seconds() {
         .unwrap_or_else(|| panic!("cannot read {summary}"));
     assert!(served >= 1, "{summary}");
     assert!(out.contains("  portal http://127.0.0.1:"), "{out}");
+    // The demo's admin is invited: the link opens the set-up page on its portal.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("  admin pages: http://127.0.0.1:")
+                && l.contains("/admin/setup/")),
+        "{out}"
+    );
     assert!(
         out.contains(&format!(
             "  portal mail (outbox): {}",

@@ -8,7 +8,9 @@
 //! the register and booking forms' challenge by itself, and without which the form
 //! comes back with the reason), and nothing is wider than a phone. A ticket drawn at a
 //! kiosk node is followed on its QR page at a phone's width, and the page shows the
-//! desk node's call by itself.
+//! desk node's call by itself. An admin invited through the gateway's local API sets up
+//! a password and second factor, logs in, opens every admin page and renames a
+//! service, and the kiosk node shows the new name.
 //!
 //! Needs `node` and `chromium` (scripts/setup.sh installs both, and axe-core in
 //! `portal/node_modules`); it fails, never skips, when they are missing.
@@ -25,7 +27,16 @@ use common::TestOffice;
 async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     let office = TestOffice::new();
     let outbox = office.home("outbox");
+    // The administrator lets the gateway publish the office's configuration.
+    let delegation = office.home("gateway-1.delegation");
+    aufruf_node::admin::delegate(
+        &aufruf_model::NodeId::new("gateway-1").unwrap(),
+        &office.home("office"),
+        &delegation,
+    )
+    .unwrap();
     let gateway = office.enroll_gateway_with_portal(&outbox, |portal| {
+        portal.admin_delegation = Some(delegation);
         // Tickets by phone near the office (the browser's position is set near it).
         portal.remote_tickets = Some(aufruf_portal::settings::RemoteTickets {
             latitude: 51.0478,
@@ -54,6 +65,17 @@ async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     let (token, _) = office.draw_qr_ticket(kiosk.api_addr, "anmeldung").await;
     let ticket = format!("/t/{token}");
     let desk_api = format!("http://{}/api/desks/desk-1", desk.api_addr);
+    // City IT invites an admin (`aufruf admin invite` does this call).
+    let (status, invited) = office
+        .post(
+            gateway.api_addr,
+            "/api/portal/admins",
+            serde_json::json!({"email": "anna@zeitz.de"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{invited}");
+    let setup = invited["link"].as_str().unwrap().to_owned();
+    const RENAMED: &str = "Reisepass und Kinderreisepass";
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/e2e/citizen.mjs");
     // The browser's profile lives (and is removed) with the test's folder.
@@ -67,6 +89,9 @@ async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
             .env("PORTAL_BROWSER_PROFILE", &profile)
             .env("PORTAL_TICKET", &ticket)
             .env("PORTAL_DESK_API", &desk_api)
+            .env("PORTAL_ADMIN_SETUP", &setup)
+            .env("PORTAL_ADMIN_EMAIL", "anna@zeitz.de")
+            .env("PORTAL_ADMIN_RENAME", RENAMED)
             .output()
             .expect("node runs the browser test (scripts/setup.sh installs it)")
     })
@@ -77,4 +102,15 @@ async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     println!("{stdout}");
     assert!(run.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("pages checked, all pass"), "{stdout}");
+    // The admin's new name reaches the kiosk over the office's link.
+    office
+        .eventually(
+            std::time::Duration::from_secs(20),
+            "the kiosk shows the renamed service",
+            || async {
+                let (_, view) = office.get(kiosk.api_addr, "/api/kiosk").await;
+                view.to_string().contains(RENAMED)
+            },
+        )
+        .await;
 }

@@ -540,3 +540,107 @@ async fn a_backup_taken_while_the_portal_runs_restores_accounts_and_bookings_on_
     assert_eq!(status, 200);
     assert!(account.contains(&code), "{account}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn city_it_delegates_to_the_gateway_and_invites_lists_and_removes_admins_with_aufruf() {
+    let office = TestOffice::new();
+    let outbox = office.home("outbox");
+    let delegation = office.home("gateway-1.delegation");
+    let office_dir = office.home("office");
+    let delegate_args = [
+        "office".as_ref(),
+        "delegate".as_ref(),
+        "--dir".as_ref(),
+        office_dir.as_os_str(),
+        "--node".as_ref(),
+        "gateway-1".as_ref(),
+        "--out".as_ref(),
+        delegation.as_os_str(),
+    ];
+    assert!(aufruf(&delegate_args).contains("may now publish the office's configuration"));
+    // A delegation already there is not overwritten.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args(delegate_args)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("gateway-1.delegation"));
+
+    let d = delegation.clone();
+    let mut gateway = office.enroll_gateway_with_portal(&outbox, move |portal| {
+        portal.admin_delegation = Some(d);
+    });
+    gateway.api_token = Some(API_TOKEN.into());
+    let gateway = office.start(gateway).await;
+    let portal = gateway.portal_addr.unwrap();
+    let api = gateway.api_addr.to_string();
+    let admin = |verb: &str, email: Option<&str>| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["admin".as_ref(), verb.as_ref()];
+        if let Some(email) = email {
+            args.push(email.as_ref());
+        }
+        args.extend(["--api".as_ref(), api.as_ref() as &std::ffi::OsStr]);
+        aufruf(&args)
+    };
+
+    let said = admin("invite", Some("Anna@Zeitz.de"));
+    let link = said.lines().last().unwrap().trim().to_owned();
+    let prefix = format!("http://{portal}/admin/setup/");
+    assert!(link.starts_with(&prefix), "{said}");
+    assert_eq!(admin("list", None).trim(), "", "invited, not yet an admin");
+
+    // Anna sets up her access on the link's page.
+    let mut anna = Citizen::new(portal);
+    let path = link
+        .trim_start_matches(&format!("http://{portal}"))
+        .to_owned();
+    let (status, _, body) = anna.get(&path).await;
+    assert_eq!(status, 200);
+    let secret = body
+        .split("<code>")
+        .nth(1)
+        .and_then(|s| s.split("</code>").next())
+        .unwrap()
+        .to_owned();
+    let step = aufruf_portal::totp::step_at(Utc::now().timestamp().unsigned_abs());
+    let code = aufruf_portal::totp::code(&secret, step).unwrap();
+    let (status, _, body) = anna
+        .post(
+            &path,
+            &[("password", "Verwaltung sicher 1"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(admin("list", None).trim(), "anna@zeitz.de");
+    anna.get("/admin/login").await;
+    let code = aufruf_portal::totp::code(&secret, step + 1).unwrap();
+    let (status, location, _) = anna
+        .post(
+            "/admin/login",
+            &[
+                ("email", "anna@zeitz.de"),
+                ("password", "Verwaltung sicher 1"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/admin"));
+    assert_eq!(anna.get("/admin").await.0, 200);
+
+    // Removed by IT: her session ends at once.
+    assert!(admin("remove", Some("anna@zeitz.de")).contains("removed"));
+    assert_eq!(admin("list", None).trim(), "");
+    let (status, location, _) = anna.get("/admin").await;
+    assert_eq!((status, location.as_str()), (303, "/admin/login"));
+    assert!(admin("remove", Some("anna@zeitz.de")).contains("no such admin"));
+
+    // Not an address: refused with the reason.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args(["admin", "invite", "nobody", "--api", &api])
+        .env("AUFRUF_API_TOKEN", API_TOKEN)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not an e-mail address"));
+    gateway.shutdown().await;
+}

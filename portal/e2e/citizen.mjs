@@ -10,6 +10,7 @@
 // Run by `node/tests/portal_browser.rs` against a gateway it starts;
 // by hand: PORTAL_URL=http://127.0.0.1:8080 PORTAL_OUTBOX=<dir> node portal/e2e/citizen.mjs
 
+import { createHmac } from "node:crypto";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -195,6 +196,89 @@ async function ticketPage(browser) {
     fail("the called ticket is not marked");
   }
   await checkPage(phone, "QR ticket page, called", { lang: "de" });
+}
+
+/** The code an authenticator app shows for `secret` (base32) in 30-second step `step`
+ * (RFC 6238: HMAC-SHA-1, six digits). */
+function totp(secret, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const key = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of secret) {
+    value = ((value << 5) | alphabet.indexOf(c)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      key.push((value >>> bits) & 0xff);
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const h = createHmac("sha1", Buffer.from(key)).update(counter).digest();
+  const o = h[19] & 0x0f;
+  const n = (((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1000000;
+  return String(n).padStart(6, "0");
+}
+
+/**
+ * An admin invited by city IT (`PORTAL_ADMIN_SETUP`, the invitation's link, for
+ * `PORTAL_ADMIN_EMAIL`): sets a password and the second factor from the page's QR
+ * code's key, logs in with the app's next code, opens every admin page, renames
+ * Reisepass (`PORTAL_ADMIN_RENAME`), which the test then finds at the kiosk, sends
+ * opening hours with a mistake, and logs out.
+ */
+async function adminPages(browser) {
+  const page = await browser.newPage();
+  const email = process.env.PORTAL_ADMIN_EMAIL;
+  const password = "Verwaltung am Altmarkt 7";
+  await page.goto(process.env.PORTAL_ADMIN_SETUP);
+  await checkPage(page, "admin set-up");
+  const loaded = await page.eval(`document.querySelector("main img").naturalWidth`);
+  if (!(loaded > 0)) fail("the set-up page's QR code did not load");
+  const secret = (await page.text("main code")).trim();
+  const step = Math.floor(Date.now() / 30000);
+  await page.type("#password", password);
+  await page.type("#code", totp(secret, step));
+  await page.click('form[action^="/admin/setup/"] button[type="submit"]');
+  await checkPage(page, "admin access set up");
+  await expectText(page, "admin access set up", "Zugang eingerichtet");
+
+  await page.goto(`${base}/admin/login`);
+  await checkPage(page, "admin login");
+  await page.type("#email", email);
+  await page.type("#password", password);
+  // The set-up spent this step's code: the app's next one.
+  await page.type("#code", totp(secret, step + 1));
+  await page.click('form[action="/admin/login"] button[type="submit"]');
+  if ((await page.path()) !== "/admin") fail(`the admin login leads to ${await page.path()}`);
+  await checkPage(page, "admin overview");
+  await expectText(page, "admin overview", email);
+  for (const [path, name] of [
+    ["/admin/hours", "admin opening hours"],
+    ["/admin/holidays", "admin holidays"],
+    ["/admin/notices", "admin notices"],
+    ["/admin/cancel", "admin cancel an appointment"],
+    ["/admin/services", "admin services"],
+  ]) {
+    await page.goto(`${base}${path}`);
+    await checkPage(page, name);
+  }
+  await page.type('[id="de.reisepass"]', process.env.PORTAL_ADMIN_RENAME);
+  await page.click('form[action="/admin/services"] button[type="submit"]');
+  await checkPage(page, "admin services published");
+  await expectText(page, "admin services published", "Veröffentlicht als Revision");
+
+  await page.goto(`${base}/admin/hours`);
+  await page.type('[id="tue.buergerbuero"]', "8 bis 12");
+  await page.click('form[action="/admin/hours"] button[type="submit"]');
+  await checkPage(page, "admin opening hours with a mistake", { status: 422 });
+  const invalid = await page.eval(`document.getElementById("tue.buergerbuero").getAttribute("aria-invalid")`);
+  if (invalid !== "true") fail("the wrong field is not marked");
+
+  await page.click('form[action="/admin/logout"] button');
+  await page.goto(`${base}/admin`);
+  if ((await page.path()) !== "/admin/login") fail("the admin pages open after logout");
 }
 
 async function run(browser) {
@@ -459,6 +543,7 @@ const browser = await Browser.launch(
 try {
   await run(browser);
   if (process.env.PORTAL_TICKET && process.env.PORTAL_DESK_API) await ticketPage(browser);
+  if (process.env.PORTAL_ADMIN_SETUP) await adminPages(browser);
   console.log(`citizen: ${checkedPages} pages checked, all pass`);
 } catch (e) {
   console.error(`citizen: FAILED: ${e.message}`);

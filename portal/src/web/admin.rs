@@ -991,14 +991,13 @@ pub async fn hours(
             let id = format!("{day}.{}", d.id);
             match parse_intervals(sent.get(&id)) {
                 Ok(intervals) => changes.push((d.id.clone(), day, intervals)),
-                Err(why) => page.problem(
+                Err(_) => page.problem(
                     &id,
-                    format!(
-                        "{} ({why})",
-                        l.pick(
-                            "Geben Sie die Zeiten wie „08:00-12:00, 13:00-17:00“ ein.",
-                            "Enter the times like \"08:00-12:00, 13:00-17:00\"."
-                        )
+                    l.pick(
+                        "Geben Sie die Zeiten wie „08:00-12:00, 13:00-17:00“ ein; jede Spanne \
+                         endet nach ihrem Beginn.",
+                        "Enter the times like \"08:00-12:00, 13:00-17:00\"; each span ends \
+                         after it begins.",
                     ),
                 ),
             }
