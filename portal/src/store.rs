@@ -2,7 +2,8 @@
 //! It lives on the gateway only and is never replicated into the office's documents.
 //!
 //! One tree, keys with prefixes (`a/` account, `e/` e-mail → account, `s/` session,
-//! `l/` link, `b/` booking, `ab/` account → booking, `sl/` slot → booking), so that
+//! `l/` link, `b/` booking, `ab/` account → booking, `sl/` slot → booking; the
+//! admins' `x/`, `xi/`, `xs/` in [`admins`]), so that
 //! every change of several keys is one atomic batch. Writers take one lock, so a check
 //! and the write it allows (a free slot, an unused address) cannot interleave with
 //! another's; every change is flushed before it returns, so what a citizen was told
