@@ -44,6 +44,20 @@ impl Day {
         incarnation: Incarnation,
         stamp: Stamp,
     ) -> Result<Event, ActionError> {
+        self.issue_promising(config, service, origin, incarnation, stamp, None)
+    }
+
+    /// [`Day::issue`], keeping the wait the walk-in is told (`promised`) in the
+    /// ticket, for the statistics' estimate error.
+    pub fn issue_promising(
+        &mut self,
+        config: &OfficeConfig,
+        service: &ServiceId,
+        origin: Origin,
+        incarnation: Incarnation,
+        stamp: Stamp,
+        promised: Option<std::time::Duration>,
+    ) -> Result<Event, ActionError> {
         let prefix = config
             .service(service)
             .ok_or_else(|| ActionError::UnknownService(service.clone()))?
@@ -58,6 +72,8 @@ impl Day {
                 number: DisplayNumber { prefix, number },
                 service: service.clone(),
                 origin,
+                promised_wait_secs: promised
+                    .map(|p| u32::try_from(p.as_secs()).unwrap_or(u32::MAX)),
             },
         };
         self.apply(event.clone());

@@ -141,6 +141,7 @@ mod tests {
             },
             service: ServiceId::new("ausweis"),
             origin,
+            promised_wait_secs: None,
         }
     }
 

@@ -73,6 +73,11 @@ pub enum TicketEvent {
         number: DisplayNumber,
         service: ServiceId,
         origin: Origin,
+        /// The wait the kiosk (or the phone) told the walk-in, in seconds: the
+        /// statistics compare it with the wait that came. `None`: no estimate was
+        /// shown (appointments, no open desk, tickets written before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        promised_wait_secs: Option<u32>,
     },
     Called {
         desk: DeskId,
@@ -222,6 +227,8 @@ pub struct Ticket {
     /// The calls that took effect: their stamps and desks.
     pub calls_won: Vec<(Stamp, DeskId)>,
     pub lost_claims: Vec<LostClaim>,
+    /// The wait the walk-in was told when drawing the ticket.
+    pub promised_wait: Option<Duration>,
 }
 
 impl Ticket {
@@ -285,6 +292,7 @@ impl Ticket {
             number,
             service,
             origin,
+            promised_wait_secs,
         } = event
         else {
             return None;
@@ -304,6 +312,7 @@ impl Ticket {
             last_desk: None,
             calls_won: Vec::new(),
             lost_claims: Vec::new(),
+            promised_wait: promised_wait_secs.map(|s| Duration::from_secs(u64::from(s))),
         })
     }
 

@@ -745,8 +745,10 @@ fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
     );
     assert_eq!(stats.services[&ausweis()].appointments, 1);
 
+    // Per desk: the desk that served, no visitor.
+    assert_eq!(stats.desks[&desk(1)].served, 1);
     let kept = format!("{stats:?}");
-    for personal in ["SECRET42", "kiosk-1", "desk-1"] {
+    for personal in ["SECRET42", "kiosk-1", "M 001", "ticket"] {
         assert!(!kept.contains(personal), "{personal} kept in {kept}");
     }
 }

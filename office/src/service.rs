@@ -691,7 +691,11 @@ impl<R: Replication> OfficeService<R> {
             return Err(ServiceError::UnknownService(service.to_string()));
         }
         self.act_issuing(now, |day, config, incarnation, stamp| {
-            day.issue(config, service, origin, incarnation, stamp)
+            // The wait the ticket will show, kept in it for the statistics' estimate
+            // error.
+            let promised =
+                estimate::for_new_walk_in(day, config, &learned(day), service, now).map(|e| e.wait);
+            day.issue_promising(config, service, origin, incarnation, stamp, promised)
         })
     }
 
@@ -777,6 +781,9 @@ impl<R: Replication> OfficeService<R> {
     /// Also moves the window of days taken from peers: from the retention's first day
     /// to the booking horizon, plus a day for clocks on either side of midnight.
     pub fn retire_expired(&self, now: Timestamp) -> Result<Retired, ServiceError> {
+        // The roster first: a day counted without its authors' certificates would
+        // keep statistics without their tickets.
+        self.read_office_document();
         let today = self.today(now);
         let ahead = chrono::Days::new(u64::from(self.config().bookings.horizon_days) + 1);
         if let Some(last) = today.checked_add_days(ahead) {
@@ -801,7 +808,12 @@ impl<R: Replication> OfficeService<R> {
             };
             match statistics {
                 Ok(statistics) => {
-                    office_doc::keep_statistics(&mut self.replica.clone(), &statistics)?;
+                    // Every node retires the day; one that held less of it (it was
+                    // cut off) does not replace a fuller count another kept.
+                    let kept = office_doc::statistics(&self.replica, *date);
+                    if kept.is_none_or(|k| tickets_counted(&k) < tickets_counted(&statistics)) {
+                        office_doc::keep_statistics(&mut self.replica.clone(), &statistics)?;
+                    }
                 }
                 Err(e) => {
                     tracing::error!(%date, error = %e, "a day past the retention cannot be read; it is deleted without statistics");
@@ -823,6 +835,27 @@ impl<R: Replication> OfficeService<R> {
     /// The statistics kept of a deleted (or any summarised) day.
     pub fn statistics(&self, date: NaiveDate) -> Option<DayStatistics> {
         office_doc::statistics(&self.replica, date)
+    }
+
+    /// A day's statistics: counted from the day itself while this node holds it
+    /// (today, the days within the retention), else those kept when it was deleted.
+    /// `None` for a day this office has no record of.
+    pub fn day_statistics(&self, date: NaiveDate) -> Option<DayStatistics> {
+        // The roster first, as every read does: the authors of the day's entries
+        // must be known for their entries to count.
+        self.read_office_document();
+        let held =
+            document_name(date).is_ok_and(|name| self.replica.document_names().contains(&name));
+        if held {
+            let mut office = self.office();
+            match office.day(date) {
+                Ok(day) => return Some(DayStatistics::of(date, day)),
+                Err(e) => {
+                    tracing::warn!(%date, error = %e, "a day cannot be read for its statistics")
+                }
+            }
+        }
+        self.statistics(date)
     }
 
     fn office(&self) -> MutexGuard<'_, Office<R>> {
@@ -918,6 +951,15 @@ fn new_status_token() -> String {
     // From the operating system's generator, fresh for each token.
     let mut rng = rand::rngs::StdRng::from_os_rng();
     format!("{:032x}", rng.random::<u128>())
+}
+
+/// Every ticket a day's statistics counted.
+fn tickets_counted(statistics: &DayStatistics) -> u64 {
+    statistics
+        .services
+        .values()
+        .map(|s| u64::from(s.visitors()))
+        .sum()
 }
 
 pub(crate) fn learned(day: &Day) -> HandlingTimes {

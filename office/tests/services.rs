@@ -1231,3 +1231,116 @@ fn days_beyond_the_booking_horizon_are_not_taken_from_peers() {
         vec![aufruf_office::document_name(last).unwrap()]
     );
 }
+
+// ---- statistics ----
+
+/// A morning whose figures are known: two walk-ins for Anmeldung at desk-1, one
+/// served, one who does not come; a booked citizen for Personalausweis checked in and
+/// served. The day's statistics say so while the day is held, and the same once the
+/// day is deleted after the retention.
+#[test]
+fn a_days_statistics_are_the_figures_of_the_day_and_outlive_it() {
+    let f = foyer(None);
+    let anmeldung = ServiceId::new("anmeldung");
+    let ausweis = ServiceId::new("personalausweis");
+    f.desk
+        .act(wednesday(8, 0), DeskAction::Open { services: vec![] })
+        .unwrap();
+    let first = f
+        .kiosk
+        .draw_ticket(wednesday(8, 0), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    let second = f
+        .kiosk
+        .draw_ticket(wednesday(8, 1), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    // What the two tickets told: nobody ahead, then the first one's usual 6 minutes.
+    assert_eq!(first.ticket.estimate_minutes, Some(0));
+    assert_eq!(second.ticket.estimate_minutes, Some(6));
+
+    let act = |h, m, a| f.desk.act(wednesday(h, m), a).unwrap();
+    act(8, 2, DeskAction::CallNext); // the first: waited 2 minutes
+    act(8, 2, DeskAction::Serving);
+    act(8, 10, DeskAction::Done); // 8 minutes at the desk
+    act(8, 10, DeskAction::CallNext); // the second: waited 9 minutes
+    act(8, 12, DeskAction::NoShow);
+
+    let stats = f
+        .desk
+        .office()
+        .day_statistics(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap())
+        .unwrap();
+    let a = &stats.services[&anmeldung];
+    assert_eq!(
+        (a.walk_ins, a.appointments, a.called, a.served, a.no_shows),
+        (2, 0, 2, 1, 1)
+    );
+    assert_eq!(a.mean_wait(), Some(Duration::from_secs(330)));
+    assert_eq!(a.waits.percentile(0.9), Some(Duration::from_secs(10 * 60)));
+    assert_eq!(a.mean_handling(), Some(Duration::from_secs(8 * 60)));
+    assert_eq!(
+        a.handling.percentile(0.9),
+        Some(Duration::from_secs(9 * 60))
+    );
+    // Told 0 and 6 minutes, waited 2 and 9: off by 2 and 3 minutes.
+    assert_eq!(a.estimated, 2);
+    assert_eq!(a.mean_estimate_error(), Some(Duration::from_secs(150)));
+    let d = &stats.desks[&DeskId::new("desk-1")];
+    assert_eq!((d.served, d.no_shows), (1, 1));
+    assert!(!stats.services.contains_key(&ausweis));
+
+    // Eight days on, the day is deleted; its statistics are what they were.
+    let later = wednesday(9, 0) + Duration::from_secs(8 * 24 * 3600);
+    let retired = f.desk.office().retire_expired(later).unwrap();
+    assert_eq!(retired.deleted.len(), 1);
+    assert_eq!(
+        f.desk.office().day_statistics(stats.date),
+        Some(stats.clone())
+    );
+    assert_eq!(f.desk.office().statistics(stats.date), Some(stats));
+}
+
+/// A display cut off for the afternoon comes back after the others deleted the day
+/// and kept its statistics; it retires its part of the day then, and the fuller count
+/// stays.
+#[test]
+fn a_node_that_held_less_of_a_day_does_not_replace_its_fuller_statistics() {
+    let config = aufruf_office::example_office().unwrap();
+    let full = MemoryReplica::new();
+    let partial = MemoryReplica::new();
+    let kiosk = KioskService::new(
+        office_on(config.clone(), "kiosk-1", full.clone()),
+        None,
+        None,
+    );
+    let anmeldung = ServiceId::new("anmeldung");
+    kiosk
+        .draw_ticket(wednesday(8, 0), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    partial.receive_from(&full);
+    kiosk
+        .draw_ticket(wednesday(8, 5), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    let later = wednesday(9, 0) + Duration::from_secs(8 * 24 * 3600);
+    let date = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let desk = office_on(config.clone(), "desk-1", full.clone());
+    desk.retire_expired(later).unwrap();
+    assert_eq!(
+        desk.statistics(date).unwrap().services[&anmeldung].walk_ins,
+        2
+    );
+
+    partial.receive_from(&full); // the office document; the day is gone there
+    let display = office_on(config, "display-1", partial.clone());
+    let retired = display.retire_expired(later).unwrap();
+    assert_eq!(retired.deleted, vec![date], "its own copy of the day goes");
+    assert_eq!(
+        display.statistics(date).unwrap().services[&anmeldung].walk_ins,
+        2
+    );
+    full.receive_from(&partial);
+    assert_eq!(
+        desk.statistics(date).unwrap().services[&anmeldung].walk_ins,
+        2
+    );
+}

@@ -259,11 +259,16 @@ async function adminPages(browser) {
     ["/admin/holidays", "admin holidays"],
     ["/admin/notices", "admin notices"],
     ["/admin/cancel", "admin cancel an appointment"],
+    ["/admin/statistics", "admin statistics"],
     ["/admin/services", "admin services"],
   ]) {
     await page.goto(`${base}${path}`);
     await checkPage(page, name);
   }
+  await page.goto(`${base}/admin/statistics`);
+  await expectText(page, "admin statistics", "Nach Dienstleistung", "An- und Ummeldung");
+  if (!(await page.eval(`!!document.querySelector("figure svg rect")`))) fail("no chart on the statistics page");
+  await page.goto(`${base}/admin/services`);
   await page.type('[id="de.reisepass"]', process.env.PORTAL_ADMIN_RENAME);
   await page.click('form[action="/admin/services"] button[type="submit"]');
   await checkPage(page, "admin services published");

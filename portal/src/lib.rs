@@ -21,6 +21,7 @@ pub mod secret;
 pub mod settings;
 pub mod slots;
 pub mod smtp;
+pub mod statistics;
 pub mod store;
 pub mod totp;
 pub mod waitlist;
@@ -28,6 +29,7 @@ pub mod web;
 
 use std::sync::Arc;
 
+use aufruf_model::statistics::DayStatistics;
 use aufruf_model::{Appointment, OfficeConfig, Timestamp};
 use aufruf_office::office_doc::SignedDelegation;
 use aufruf_office::views::{DisplayView, TicketView};
@@ -73,6 +75,11 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     /// The office's configuration revision in force (0: the device's own file's).
     fn config_revision(&self) -> u64 {
         0
+    }
+    /// A day's statistics (counted from the day while the office holds it, else
+    /// those kept when it was deleted); `None` for a day without a record.
+    fn statistics(&self, _date: NaiveDate) -> Option<DayStatistics> {
+        None
     }
     /// Whether the administrator's `delegation` lets this gateway publish the
     /// office's configuration; why not, if it does not.
@@ -122,6 +129,10 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
 
     fn config_revision(&self) -> u64 {
         self.office().config_status().revision
+    }
+
+    fn statistics(&self, date: NaiveDate) -> Option<DayStatistics> {
+        self.office().day_statistics(date)
     }
 
     fn check_delegation(&self, delegation: &SignedDelegation) -> Result<(), String> {

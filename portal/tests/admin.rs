@@ -656,3 +656,180 @@ async fn an_admin_cancels_an_appointment_for_a_citizen_who_is_mailed_the_reason(
         .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 }
+
+/// A morning at the office whose figures are known (as the office's own statistics
+/// test has it): two walk-ins for Anmeldung drawn at the kiosk at 10:00 and 10:01;
+/// desk-1 calls the first at 10:02 and serves them for 8 minutes, calls the second at
+/// 10:10, who does not come.
+fn a_known_morning(site: &Site) {
+    use aufruf_hardware::Language;
+    use aufruf_office::{DeskAction, DeskService, KioskService, Wish};
+    let at = |min| crate::common::at(2026, 11, 23, 10, min);
+    let kiosk = KioskService::new(
+        office_on(site.replica.clone(), "kiosk-1", Role::Kiosk),
+        None,
+        None,
+    );
+    let desk = DeskService::new(
+        office_on(site.replica.clone(), "desk-1", Role::Desk),
+        aufruf_model::DeskId::new("desk-1"),
+        at(0),
+    )
+    .unwrap();
+    let anmeldung = ServiceId::new("anmeldung");
+    desk.act(at(0), DeskAction::Open { services: vec![] })
+        .unwrap();
+    kiosk
+        .draw_ticket(at(0), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    kiosk
+        .draw_ticket(at(1), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    for (min, action) in [
+        (2, DeskAction::CallNext),
+        (2, DeskAction::Serving),
+        (10, DeskAction::Done),
+        (10, DeskAction::CallNext),
+        (12, DeskAction::NoShow),
+    ] {
+        desk.act(at(min), action).unwrap();
+    }
+    site.set_time(at(15));
+}
+
+#[tokio::test]
+async fn an_admin_reads_the_statistics_of_a_known_day_as_tables_chart_and_csv() {
+    let site = Site::new();
+    a_known_morning(&site);
+    let (mut b, _) = admin(&site).await;
+    site.set_time(crate::common::at(2026, 11, 23, 10, 16));
+    let page = b.get("/admin/statistics").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let body = &page.body;
+    // By service: 2 visitors, both walk-ins, 1 no-show, waits of 2 and 9 minutes
+    // (mean 5.5, the 90th percentile within 10), 8 minutes at the desk, told 0 and 6
+    // minutes (off by 2.5 on average).
+    assert!(
+        body.contains(
+            "<th scope=\"row\">An- und Ummeldung</th><td>2</td><td>2</td><td>0</td><td>1</td>\
+             <td>5,5</td><td>10,0</td><td>8,0</td><td>9,0</td><td>2,5</td>"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("<th scope=\"row\">Bürgerbüro</th><td>2</td>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<th scope=\"row\">23.11.2026</th><td>2</td>"),
+        "{body}"
+    );
+    assert!(body.contains("<caption class=\"kern-title\" id=\"by-desk\">"));
+    assert!(
+        body.contains("<svg") && body.contains("23.11.2026: 2 Besucher, 2 Wartemarken, 0 Termine")
+    );
+    assert!(
+        body.contains("href=\"/admin/statistics.csv?from=2026-10-25&#38;to=2026-11-23\""),
+        "{body}"
+    );
+
+    let csv = b
+        .get("/admin/statistics.csv?from=2026-11-23&to=2026-11-23")
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("statistik-2026-11-23-2026-11-23.csv")
+    );
+    let text = csv.body.trim_start_matches('\u{feff}');
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], aufruf_portal::statistics::CSV_HEADER);
+    assert!(
+        lines.contains(
+            &"2026-11-23,service,buergerbuero,anmeldung,An- und Ummeldung,2,2,0,1,1,0,5.5,10.0,8.0,9.0,2.5"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("2026-11-23,desk,buergerbuero,desk-1,")),
+        "{text}"
+    );
+
+    // A name a spreadsheet would run as a formula is exported as text.
+    let mut fields = unchanged_services(&site, "anmeldung");
+    fields.extend([
+        (
+            "de.anmeldung".to_owned(),
+            "=HYPERLINK(\"http://evil.example\")".to_owned(),
+        ),
+        ("en.anmeldung".to_owned(), "Registration".to_owned()),
+        ("minutes.anmeldung".to_owned(), "6".to_owned()),
+    ]);
+    b.get("/admin/services").await;
+    assert_eq!(
+        b.post("/admin/services", &post(&fields)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let csv = b
+        .get("/admin/statistics.csv?from=2026-11-23&to=2026-11-23")
+        .await;
+    assert!(
+        csv.body
+            .contains(",anmeldung,\"'=HYPERLINK(\"\"http://evil.example\"\")\",2,"),
+        "{}",
+        csv.body
+    );
+
+    // Spans that are no span.
+    for query in [
+        "from=gestern",
+        "from=2026-11-24&to=2026-11-23",
+        "from=2025-01-01&to=2026-11-23",
+        "to=2026-11-23T10:00:00",
+    ] {
+        let page = b.get(&format!("/admin/statistics?{query}")).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert!(page.body.contains("aria-invalid=\"true\""), "{query}");
+        let csv = b.get(&format!("/admin/statistics.csv?{query}")).await;
+        assert_eq!(csv.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+    }
+    // A span without figures says so.
+    let page = b
+        .get("/admin/statistics?from=2026-01-01&to=2026-01-31")
+        .await;
+    assert!(page.body.contains("keine Zahlen"));
+
+    // Nobody else reads them.
+    let mut stranger = site.browser();
+    let mut citizen = site.citizen("citizen@example.org").await;
+    for path in ["/admin/statistics", "/admin/statistics.csv"] {
+        for who in [&mut stranger, &mut citizen] {
+            assert_eq!(who.get(path).await.location(), "/admin/login", "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_days_figures_stay_in_the_statistics_after_the_day_is_deleted() {
+    let site = Site::new();
+    a_known_morning(&site);
+    let later = crate::common::at(2026, 12, 2, 10, 0);
+    let retired = site.door.gateway.office().retire_expired(later).unwrap();
+    assert_eq!(retired.deleted.len(), 1);
+    site.set_time(later);
+    let (mut b, _) = admin(&site).await;
+    let page = b
+        .get("/admin/statistics?from=2026-11-23&to=2026-11-23")
+        .await;
+    assert!(
+        page.body
+            .contains("<th scope=\"row\">An- und Ummeldung</th><td>2</td>"),
+        "{}",
+        page.body
+    );
+}

@@ -119,7 +119,11 @@ pub struct AdminField {
 }
 
 impl AdminField {
-    fn text(id: impl Into<String>, label: impl Into<String>, value: impl Into<String>) -> Self {
+    pub(super) fn text(
+        id: impl Into<String>,
+        label: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
         AdminField {
             id: id.into(),
             label: label.into(),
@@ -144,7 +148,7 @@ impl AdminField {
         self
     }
 
-    fn kind(mut self, kind: &'static str, autocomplete: &'static str) -> Self {
+    pub(super) fn kind(mut self, kind: &'static str, autocomplete: &'static str) -> Self {
         self.kind = kind;
         self.autocomplete = autocomplete;
         self
@@ -170,6 +174,8 @@ pub struct Group {
 
 #[derive(Debug, Clone)]
 pub struct AdminFormView {
+    /// `post` (with the session's CSRF token), or `get` (a query: the statistics' span).
+    pub method: &'static str,
     pub action: String,
     pub groups: Vec<Group>,
     pub submit: &'static str,
@@ -193,7 +199,20 @@ pub struct AdminPage {
     /// The set-up page's QR code: image, its text alternative, a label, the secret.
     pub qr: Option<(String, String, &'static str, String)>,
     pub form: Option<AdminFormView>,
+    /// A chart, as SVG this crate drew (every text in it escaped).
+    pub chart: Option<String>,
+    pub tables: Vec<Table>,
     pub links: Vec<(String, String)>,
+}
+
+/// A table: its caption (and the id that names it), column heads, and rows whose
+/// first cell heads the row.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub id: &'static str,
+    pub caption: String,
+    pub head: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 impl AdminPage {
@@ -213,13 +232,15 @@ impl AdminPage {
             facts: Vec::new(),
             qr: None,
             form: None,
+            chart: None,
+            tables: Vec::new(),
             links: Vec::new(),
         }
     }
 
     /// A page of a logged-in admin, with the menu (`here` marked) and the session's
     /// CSRF token in every form.
-    fn of(admin: &AdminIn, portal: &Portal, here: &str, heading: &str) -> Self {
+    pub(super) fn of(admin: &AdminIn, portal: &Portal, here: &str, heading: &str) -> Self {
         let l = admin.ctx.lang;
         let mut page = Self::open(&admin.ctx, portal, heading);
         page.c.csrf = admin.session.csrf.clone();
@@ -233,6 +254,7 @@ impl AdminPage {
                 "/admin/cancel",
                 l.pick("Termin absagen", "Cancel appointment"),
             ),
+            ("/admin/statistics", l.pick("Statistik", "Statistics")),
         ]
         .into_iter()
         .map(|(href, text)| (href.to_owned(), text, href == here))
@@ -242,7 +264,7 @@ impl AdminPage {
     }
 
     /// Marks field `id` wrong: its message under it and in the summary on top.
-    fn problem(&mut self, id: &str, text: impl Into<String>) {
+    pub(super) fn problem(&mut self, id: &str, text: impl Into<String>) {
         let text = text.into();
         if let Some(form) = &mut self.form
             && let Some(f) = form
@@ -267,8 +289,14 @@ impl AdminPage {
         self.errors.push((first, text.into()));
     }
 
-    fn with_form(mut self, action: &str, groups: Vec<Group>, submit: &'static str) -> Self {
+    pub(super) fn with_form(
+        mut self,
+        action: &str,
+        groups: Vec<Group>,
+        submit: &'static str,
+    ) -> Self {
         self.form = Some(AdminFormView {
+            method: "post",
             action: action.to_owned(),
             groups,
             submit,

@@ -11,6 +11,7 @@ mod assets;
 mod book;
 mod pages;
 mod remote;
+mod statistics;
 mod ticket;
 mod waitlist;
 
@@ -109,6 +110,8 @@ pub fn router(portal: Arc<Portal>) -> Router {
             get(admin::notices_form).post(admin::notices),
         )
         .route("/admin/cancel", get(admin::cancel_form).post(admin::cancel))
+        .route("/admin/statistics", get(statistics::page))
+        .route("/admin/statistics.csv", get(statistics::csv))
         .route("/book/waitlist", post(waitlist::join))
         .route("/account/waitlist/leave", post(waitlist::leave))
         .route(

@@ -69,6 +69,9 @@ impl OfficeDoor for Door {
     fn config_revision(&self) -> u64 {
         OfficeDoor::config_revision(&self.gateway)
     }
+    fn statistics(&self, date: NaiveDate) -> Option<aufruf_model::statistics::DayStatistics> {
+        OfficeDoor::statistics(&self.gateway, date)
+    }
     fn check_delegation(&self, delegation: &SignedDelegation) -> Result<(), String> {
         OfficeDoor::check_delegation(&self.gateway, delegation)
     }
