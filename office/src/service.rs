@@ -166,6 +166,8 @@ pub struct OfficeService<R: Replication> {
     display: watch::Sender<Arc<DisplayView>>,
     kiosk: watch::Sender<Arc<KioskView>>,
     desks: watch::Sender<Arc<BTreeMap<DeskId, DeskView>>>,
+    /// Counts the changes of today's tickets, here or from peers.
+    tickets_changed: watch::Sender<u64>,
 }
 
 /// The published configuration in force, and the entries of the office document
@@ -242,6 +244,7 @@ impl<R: Replication> OfficeService<R> {
             display: watch::channel(Arc::default()).0,
             kiosk: watch::channel(Arc::new(kiosk)).0,
             desks: watch::channel(Arc::default()).0,
+            tickets_changed: watch::channel(0).0,
         };
         service.read_office_document();
         service
@@ -597,6 +600,12 @@ impl<R: Replication> OfficeService<R> {
         self.desks.subscribe()
     }
 
+    /// Pushed whenever one of today's tickets changed (issued, called, served, done,
+    /// anything), here or at a peer: what a ticket's page follows.
+    pub fn subscribe_ticket_changes(&self) -> watch::Receiver<u64> {
+        self.tickets_changed.subscribe()
+    }
+
     /// Every ticket of today with its outlook: the operator's overview.
     pub fn day_view(&self, now: Timestamp) -> Result<DayView, ServiceError> {
         let date = self.today(now);
@@ -872,6 +881,9 @@ impl<R: Replication> OfficeService<R> {
             self.observer.entry_refused(why.label());
         }
         let touched = office.take_touched(date);
+        if !matches!(&touched, Touched::Some(tickets) if tickets.is_empty()) {
+            self.tickets_changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
         let catching_up = office.catching_up();
         let Ok(day) = office.day(date) else { return };
         self.report_arrived_calls(day, date, &touched, now);

@@ -196,6 +196,24 @@ async function ticketPage(browser) {
     fail("the called ticket is not marked");
   }
   await checkPage(phone, "QR ticket page, called", { lang: "de" });
+
+  // Served and done at the desk: the page loads again by itself and asks how it went.
+  await phone.loading("the ticket page loading again once the visit is done", async () => {
+    for (const action of ["serving", "done"]) {
+      const r = await fetch(`${process.env.PORTAL_DESK_API}/${action}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      if (r.status !== 200) fail(`the desk's ${action} answered ${r.status}`);
+    }
+  });
+  await checkPage(phone, "QR ticket page, done, asks for feedback");
+  await phone.eval(`document.getElementById("rating-4").click()`);
+  await phone.type("#comment", "Freundlich und schnell.");
+  await phone.click('form.portal-feedback button[type="submit"]');
+  await checkPage(phone, "feedback thanks");
+  await expectText(phone, "feedback thanks", "Danke für Ihre Rückmeldung");
 }
 
 /** The code an authenticator app shows for `secret` (base32) in 30-second step `step`

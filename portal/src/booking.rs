@@ -403,6 +403,7 @@ impl Portal {
         let code = &booking.code;
         let link = self.link(&format!("/bookings/{code}"));
         let cancel = self.cancel_link(code);
+        let feedback = self.feedback_link(code);
         let booked = match (lang, moved_from) {
             (Lang::De, None) => "Ihr Termin ist gebucht.".to_owned(),
             (Lang::En, None) => "Your appointment is booked.".to_owned(),
@@ -421,10 +422,10 @@ impl Portal {
         };
         let text = match lang {
             Lang::De => format!(
-                "Guten Tag,\n\n{booked}\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich am Termintag mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher).\n\nVerschieben oder absagen in Ihrem Konto: {link}\nAbsagen ohne Anmeldung: {cancel}\n"
+                "Guten Tag,\n\n{booked}\n\n{name}\n{date}, {time} Uhr\n{office}\n\nBuchungscode: {code}\n\nBitte melden Sie sich am Termintag mit diesem Code am Automaten im Foyer an (ab einer Stunde vorher).\n\nVerschieben oder absagen in Ihrem Konto: {link}\nAbsagen ohne Anmeldung: {cancel}\n\nNach Ihrem Termin freuen wir uns über Ihre Rückmeldung (anonym): {feedback}\n"
             ),
             Lang::En => format!(
-                "Hello,\n\n{booked}\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nOn the day, check in with this code at the kiosk in the foyer (from an hour before).\n\nMove or cancel it in your account: {link}\nCancel without logging in: {cancel}\n"
+                "Hello,\n\n{booked}\n\n{name}\n{date}, {time}\n{office}\n\nBooking code: {code}\n\nOn the day, check in with this code at the kiosk in the foyer (from an hour before).\n\nMove or cancel it in your account: {link}\nCancel without logging in: {cancel}\n\nAfter your appointment, tell us how it went (anonymous): {feedback}\n"
             ),
         };
         self.mailer.send(&Mail {

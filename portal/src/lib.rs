@@ -11,6 +11,7 @@ pub mod admins;
 pub mod backup;
 pub mod booking;
 pub mod door_queue;
+pub mod feedback;
 pub mod i18n;
 pub mod limits;
 pub mod mail;
@@ -70,6 +71,11 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     /// The office's calls as they change (the display's view): a ticket page's feed
     /// looks again at each change. `None`: no feed, the page is refreshed by hand.
     fn calls(&self) -> Option<tokio::sync::watch::Receiver<Arc<DisplayView>>> {
+        None
+    }
+    /// Counts the changes of today's tickets (a visitor served, done, sent away): a
+    /// ticket page's feed looks again at each, so the end of a visit shows at once.
+    fn ticket_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
     }
     /// The office's configuration revision in force (0: the device's own file's).
@@ -178,6 +184,10 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
 
     fn calls(&self) -> Option<tokio::sync::watch::Receiver<Arc<DisplayView>>> {
         Some(self.office().subscribe_display())
+    }
+
+    fn ticket_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.office().subscribe_ticket_changes())
     }
 }
 

@@ -19,7 +19,9 @@ use crate::i18n::Lang;
 use crate::secret;
 
 mod admins;
+mod feedback;
 pub use admins::{Admin, AdminSession, Invitation};
+pub use feedback::Feedback;
 
 /// A citizen's account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -554,7 +556,8 @@ impl Store {
         let gone = self.sweep_expired::<Session>(&mut batch, now_ms)?
             + self.sweep_expired::<Link>(&mut batch, now_ms)?
             + self.sweep_expired::<Offer>(&mut batch, now_ms)?
-            + self.sweep_admins(&mut batch, now_ms)?;
+            + self.sweep_admins(&mut batch, now_ms)?
+            + self.sweep_feedback(&mut batch, feedback_cutoff(now_ms))?;
         if gone > 0 {
             self.commit(batch, writing)?;
         }
@@ -1121,6 +1124,16 @@ fn hold(batch: &mut sled::Batch, booking: &Booking, release_ms: u64) {
 
 fn held_until(value: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(value).ok().map(u64::from_be_bytes)
+}
+
+/// The first day whose feedback is still kept at `now_ms` (UTC days; a day more or
+/// less does not matter at two years).
+fn feedback_cutoff(now_ms: u64) -> NaiveDate {
+    let days = i64::try_from(now_ms / 86_400_000).unwrap_or(i64::MAX);
+    let kept = i64::try_from(crate::feedback::KEPT_DAYS).unwrap_or(0);
+    NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_signed(chrono::Duration::days(days - kept)))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 fn slot_prefix(department: &str, date: NaiveDate, time: NaiveTime) -> String {

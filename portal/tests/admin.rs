@@ -661,7 +661,8 @@ async fn an_admin_cancels_an_appointment_for_a_citizen_who_is_mailed_the_reason(
 /// test has it): two walk-ins for Anmeldung drawn at the kiosk at 10:00 and 10:01;
 /// desk-1 calls the first at 10:02 and serves them for 8 minutes, calls the second at
 /// 10:10, who does not come.
-fn a_known_morning(site: &Site) {
+/// The two tickets' status tokens.
+fn a_known_morning(site: &Site) -> (String, String) {
     use aufruf_hardware::Language;
     use aufruf_office::{DeskAction, DeskService, KioskService, Wish};
     let at = |min| crate::common::at(2026, 11, 23, 10, min);
@@ -679,12 +680,14 @@ fn a_known_morning(site: &Site) {
     let anmeldung = ServiceId::new("anmeldung");
     desk.act(at(0), DeskAction::Open { services: vec![] })
         .unwrap();
-    kiosk
+    let first = kiosk
         .draw_ticket(at(0), &anmeldung, Wish::Qr, Language::De)
-        .unwrap();
-    kiosk
+        .unwrap()
+        .status_token;
+    let second = kiosk
         .draw_ticket(at(1), &anmeldung, Wish::Qr, Language::De)
-        .unwrap();
+        .unwrap()
+        .status_token;
     for (min, action) in [
         (2, DeskAction::CallNext),
         (2, DeskAction::Serving),
@@ -695,6 +698,7 @@ fn a_known_morning(site: &Site) {
         desk.act(at(min), action).unwrap();
     }
     site.set_time(at(15));
+    (first, second)
 }
 
 #[tokio::test]
@@ -832,4 +836,115 @@ async fn a_days_figures_stay_in_the_statistics_after_the_day_is_deleted() {
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn a_served_citizen_rates_the_visit_on_the_tickets_page_once_and_admins_read_it() {
+    let site = Site::new();
+    let (served, no_show) = a_known_morning(&site);
+    let mut phone = site.browser();
+    let page = phone.get(&format!("/t/{served}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let action = format!("action=\"/t/{served}/feedback\"");
+    assert!(page.body.contains(&action), "{}", page.body);
+    assert!(page.body.contains("Wie war Ihr Besuch?"));
+    // A waiting or missed ticket's page asks nothing, and its form is refused.
+    let page = phone.get(&format!("/t/{no_show}")).await;
+    assert!(!page.body.contains("portal-feedback"));
+    let path = format!("/t/{served}/feedback");
+    let refused = phone
+        .post(&format!("/t/{no_show}/feedback"), &[("rating", "1")])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+
+    // No rating, a rating out of range, a comment too long: the form comes back.
+    for (rating, comment) in [("", "gut"), ("7", ""), ("5", &"x".repeat(1001)[..])] {
+        phone.get(&format!("/t/{served}")).await;
+        let page = phone
+            .post(&path, &[("rating", rating), ("comment", comment)])
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{rating}");
+        assert!(page.body.contains("Es gibt ein Problem"), "{}", page.body);
+    }
+    // Without the page's token: forged.
+    let page = phone.post_raw(&path, "rating=1").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    // Not a ticket of today.
+    let page = phone.post("/t/nichtda/feedback", &[("rating", "1")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    phone.get(&format!("/t/{served}")).await;
+    let page = phone
+        .post(
+            &path,
+            &[("rating", "4"), ("comment", "Schnell und freundlich.")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Danke für Ihre Rückmeldung"));
+    let page = phone
+        .post(&path, &[("rating", "1"), ("comment", "noch mal")])
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "once per ticket");
+    let page = phone.get(&format!("/t/{served}")).await;
+    assert!(page.body.contains("Danke für Ihre Rückmeldung!"));
+    assert!(!page.body.contains("portal-feedback"));
+
+    // Kept without the ticket.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let kept = site.portal.store.feedback_between(day, day).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].rating, kept[0].service.as_str()), (4, "anmeldung"));
+    assert!(!format!("{kept:?}").contains(&served));
+
+    let (mut b, _) = admin(&site).await;
+    let page = b
+        .get("/admin/statistics?from=2026-11-23&to=2026-11-23")
+        .await;
+    assert!(
+        page.body.contains(
+            "<th scope=\"row\">An- und Ummeldung</th><td>1</td><td>4,0</td><td>0</td><td>1</td>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<td>Schnell und freundlich.</td>"));
+}
+
+#[tokio::test]
+async fn a_booked_citizen_rates_the_appointment_from_the_mails_link_after_it_began() {
+    let site = Site::new();
+    let mut citizen = site.citizen("citizen@example.org").await;
+    let page = citizen.book("reisepass", "2026-11-25", "10:00").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let code = page.booking_code();
+    let link = site.link_in_last_mail("citizen@example.org", "/f/");
+    assert!(link.starts_with(&format!("/f/{code}/")), "{link}");
+
+    let mut b = site.browser();
+    // Before the appointment: not yet.
+    let page = b.get(&link).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    site.set_time(crate::common::at(2026, 11, 25, 10, 30));
+    let page = b.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    // A forged signature, or another code under this one: as unknown as no page,
+    // also with the page's form token.
+    let (prefix, signature) = link.rsplit_once('/').unwrap();
+    for bad in [
+        format!("{prefix}/{}", "0".repeat(32)),
+        format!("/f/AAAAAAAA/{signature}"),
+    ] {
+        let page = b.post(&bad, &[("rating", "1")]).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(b.get(&bad).await.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    let page = b.post(&link, &[("rating", "5"), ("comment", "")]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(b.get(&link).await.status, StatusCode::CONFLICT, "once");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let kept = site.portal.store.feedback_between(day, day).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].appointment && kept[0].rating == 5);
+    assert!(!format!("{kept:?}").contains(&code));
 }

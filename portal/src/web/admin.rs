@@ -425,6 +425,7 @@ pub async fn login_form(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response
 
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     email: String,
@@ -639,6 +640,7 @@ pub async fn setup_qr(
 
 #[derive(Debug, Deserialize)]
 pub struct SetupForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     password: String,

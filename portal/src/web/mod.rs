@@ -9,6 +9,7 @@ mod account;
 mod admin;
 mod assets;
 mod book;
+mod feedback;
 mod pages;
 mod remote;
 mod statistics;
@@ -48,6 +49,11 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/ticket", get(remote::form).post(remote::draw))
         .route("/t/{token}", get(ticket::page))
         .route("/t/{token}/feed", get(ticket::feed))
+        .route("/t/{token}/feedback", post(feedback::ticket))
+        .route(
+            "/f/{code}/{signature}",
+            get(feedback::booking_form).post(feedback::booking),
+        )
         .route("/assets/fonts/{file}", get(assets::font))
         .route(
             "/register",

@@ -176,6 +176,11 @@ pub async fn page(
         Ok(span) => span,
         Err(r) => return r,
     };
+    let p = portal.clone();
+    let feedback = match blocking(l, move || Ok(p.store.feedback_between(from, to)?)).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let config = portal.config();
     let mut page = span_form(page, l, &from.to_string(), &to.to_string());
     page.intro.push(
@@ -187,7 +192,9 @@ pub async fn page(
         )
         .to_owned(),
     );
+    let feedback_tables = feedback_tables(&config, l, &feedback);
     if span.days.is_empty() {
+        page.tables = feedback_tables;
         page.intro.push(
             l.pick(
                 "Für diesen Zeitraum gibt es keine Zahlen.",
@@ -299,7 +306,106 @@ pub async fn page(
         l.pick("Als CSV herunterladen", "Download as CSV")
             .to_owned(),
     ));
+    page.tables.extend(feedback_tables);
     render(&admin.ctx, StatusCode::OK, &page)
+}
+
+/// The most recent comments shown.
+const COMMENTS_SHOWN: usize = 100;
+
+/// Citizens' feedback of the span: ratings per service, and the latest comments.
+fn feedback_tables(
+    config: &aufruf_model::OfficeConfig,
+    l: Lang,
+    feedback: &[crate::store::Feedback],
+) -> Vec<Table> {
+    if feedback.is_empty() {
+        return Vec::new();
+    }
+    let mut by_service: std::collections::BTreeMap<&str, [u32; 5]> = Default::default();
+    for f in feedback {
+        if let Some(n) = by_service
+            .entry(f.service.as_str())
+            .or_default()
+            .get_mut(usize::from(f.rating.clamp(1, 5) - 1))
+        {
+            *n += 1;
+        }
+    }
+    let mean = |counts: &[u32; 5]| {
+        let n: u32 = counts.iter().sum();
+        let sum: u32 = counts.iter().zip(1..).map(|(c, r)| c * r).sum();
+        let text = format!("{:.1}", f64::from(sum) / f64::from(n.max(1)));
+        match l {
+            Lang::De => text.replace('.', ","),
+            Lang::En => text,
+        }
+    };
+    vec![
+        Table {
+            id: "feedback",
+            caption: l
+                .pick("Rückmeldungen nach Dienstleistung", "Feedback by service")
+                .to_owned(),
+            head: [
+                l.pick("Dienstleistung", "Service"),
+                l.pick("Rückmeldungen", "Responses"),
+                l.pick("Ø (1–5)", "Mean (1–5)"),
+                "5",
+                "4",
+                "3",
+                "2",
+                "1",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+            rows: by_service
+                .iter()
+                .map(|(service, counts)| {
+                    let mut row = vec![
+                        stats::service_name(config, service, l),
+                        counts.iter().sum::<u32>().to_string(),
+                        mean(counts),
+                    ];
+                    row.extend(counts.iter().rev().map(u32::to_string));
+                    row
+                })
+                .collect(),
+        },
+        Table {
+            id: "comments",
+            caption: l
+                .pick("Kommentare, die neuesten zuerst", "Comments, newest first")
+                .to_owned(),
+            head: [
+                l.pick("Tag", "Day"),
+                l.pick("Dienstleistung", "Service"),
+                l.pick("Bewertung", "Rating"),
+                l.pick("Kommentar", "Comment"),
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+            rows: feedback
+                .iter()
+                .rev()
+                .filter(|f| !f.comment.is_empty())
+                .take(COMMENTS_SHOWN)
+                .map(|f| {
+                    vec![
+                        match l {
+                            Lang::De => f.date.format("%d.%m.%Y").to_string(),
+                            Lang::En => f.date.to_string(),
+                        },
+                        stats::service_name(config, &f.service, l),
+                        f.rating.to_string(),
+                        f.comment.clone(),
+                    ]
+                })
+                .collect(),
+        },
+    ]
 }
 
 pub async fn csv(

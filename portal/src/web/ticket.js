@@ -45,7 +45,8 @@
   }
 
   const feed = new EventSource(location.pathname.replace(/\/$/, "") + "/feed");
-  feed.addEventListener("open", () => { live.hidden = false; });
+  let over = false;
+  feed.addEventListener("open", () => { live.hidden = over; });
   feed.addEventListener("ticket", (event) => {
     const t = JSON.parse(event.data);
     headline.textContent = t.headline;
@@ -56,7 +57,16 @@
       chime();
     }
     called = t.called;
-    if (t.over) feed.close();
+    if (t.over) {
+      over = true;
+      feed.close();
+      // Nothing more will be called: no live notice, no sound to switch on.
+      live.hidden = true;
+      if (alertButton) alertButton.hidden = true;
+      // Served: the page, loaded again, asks how it went.
+      const asked = document.querySelector("form.portal-feedback") || document.getElementById("feedback-given");
+      if (t.served && !asked) location.reload();
+    }
   });
   feed.addEventListener("error", () => { live.hidden = true; });
 })();

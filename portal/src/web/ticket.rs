@@ -39,6 +39,12 @@ pub struct TicketStatus {
     pub called: bool,
     /// Nothing will change any more (done, no-show, cancelled): the feed ends.
     pub over: bool,
+    /// Served: the page (loaded again) asks for feedback.
+    pub served: bool,
+    /// Called or being served: its end may come any moment, so the feed follows
+    /// every change of today's tickets, not only the calls.
+    #[serde(skip)]
+    pub at_desk: bool,
 }
 
 fn status(portal: &Portal, l: Lang, t: &TicketView) -> TicketStatus {
@@ -130,6 +136,8 @@ fn status(portal: &Portal, l: Lang, t: &TicketView) -> TicketStatus {
             t.status,
             TicketState::Done | TicketState::NoShow | TicketState::Cancelled
         ),
+        served: t.status == TicketState::Done,
+        at_desk: matches!(t.status, TicketState::Called | TicketState::Serving),
     }
 }
 
@@ -166,6 +174,8 @@ struct TicketPage {
     live: &'static str,
     alert: &'static str,
     alert_on: &'static str,
+    feedback: Option<super::feedback::FeedbackForm>,
+    feedback_given: Option<&'static str>,
 }
 
 pub async fn page(
@@ -176,6 +186,15 @@ pub async fn page(
     let l = ctx.lang;
     match look_up(&portal, l, &token).await {
         Ok(Some(t)) => {
+            let (feedback, feedback_given) = if t.served {
+                let (p, tk) = (portal.clone(), token.clone());
+                match blocking(l, move || super::feedback::on_ticket_page(&p, l, &tk)).await {
+                    Ok(f) => f,
+                    Err(r) => return r,
+                }
+            } else {
+                (None, None)
+            };
             let heading = l.pick("Ihre Wartemarke", "Your ticket");
             render(
                 &ctx,
@@ -195,6 +214,8 @@ pub async fn page(
                         "Sound and vibration when called",
                     ),
                     alert_on: l.pick("Ton und Vibration sind an", "Sound and vibration are on"),
+                    feedback,
+                    feedback_given,
                 },
             )
         }
@@ -244,12 +265,14 @@ pub async fn feed(
             .into_response();
     };
     let calls = portal.office.calls();
+    let changes = portal.office.ticket_changes();
     let ends = tokio::time::Instant::now() + FEED_LIFETIME;
     let start = FeedState {
         portal,
         lang: l,
         token,
         calls,
+        changes,
         ends,
         last: None,
         first: Some(first),
@@ -268,11 +291,24 @@ pub async fn feed(
         .into_response()
 }
 
+/// Waits for `watch`'s next change; for ever without one, or once the office
+/// stopped publishing (then it is dropped, and the feed looks by time).
+async fn changed<T>(watch: &mut Option<tokio::sync::watch::Receiver<T>>) {
+    let closed = match watch {
+        Some(w) => w.changed().await.is_err(),
+        None => std::future::pending().await,
+    };
+    if closed {
+        *watch = None;
+    }
+}
+
 struct FeedState {
     portal: Arc<Portal>,
     lang: Lang,
     token: String,
     calls: Option<tokio::sync::watch::Receiver<Arc<aufruf_office::views::DisplayView>>>,
+    changes: Option<tokio::sync::watch::Receiver<u64>>,
     ends: tokio::time::Instant,
     last: Option<TicketStatus>,
     first: Option<TicketStatus>,
@@ -298,15 +334,23 @@ impl FeedState {
             if wait.is_zero() {
                 return None;
             }
-            match &mut self.calls {
-                Some(calls) => {
-                    if let Ok(Err(_)) = tokio::time::timeout(wait, calls.changed()).await {
-                        // The office stopped publishing: look once more, then by time.
-                        self.calls = None;
-                    }
+            // A call, or any ticket of today changed (served, done, sent away); else
+            // by time.
+            let at_desk = self.last.as_ref().is_some_and(|t| t.at_desk);
+            let calls = changed(&mut self.calls);
+            let changes = &mut self.changes;
+            let tickets = async move {
+                if at_desk {
+                    changed(changes).await;
+                } else {
+                    std::future::pending::<()>().await;
                 }
-                None => tokio::time::sleep(wait).await,
-            }
+            };
+            let _ = tokio::time::timeout(
+                wait,
+                futures_util::future::select(std::pin::pin!(calls), std::pin::pin!(tickets)),
+            )
+            .await;
             let now = look_up(&self.portal, self.lang, &self.token).await.ok()??;
             if self.last.as_ref() != Some(&now) {
                 self.last = Some(now.clone());
