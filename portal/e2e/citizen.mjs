@@ -278,6 +278,8 @@ async function adminPages(browser) {
     ["/admin/notices", "admin notices"],
     ["/admin/cancel", "admin cancel an appointment"],
     ["/admin/statistics", "admin statistics"],
+    ["/admin/texts", "admin texts"],
+    ["/admin/texts/datenschutz", "admin privacy text"],
     ["/admin/services", "admin services"],
   ]) {
     await page.goto(`${base}${path}`);
@@ -514,6 +516,16 @@ async function run(browser) {
   await checkPage(page, "change password (English)", { lang: "en" });
   await page.click('nav a[href^="/lang?to=de"]');
   await checkPage(page, "change password", { lang: "de" });
+
+  // The pages every public website has, linked from every page's footer.
+  for (const path of ["/impressum", "/datenschutz", "/barrierefreiheit", "/leichte-sprache", "/gebaerdensprache"]) {
+    await page.click(`footer a[href="${path}"]`);
+    await checkPage(page, `legal ${path}`);
+  }
+  await page.goto(`${base}/barrierefreiheit`);
+  await page.type("#description", "Die Zeitauswahl ist am Handy schwer zu treffen.");
+  await page.click('form[action="/barrierefreiheit"] button[type="submit"]');
+  await checkPage(page, "barrier reported");
 
   // A phone: the same pages fit its width.
   await page.viewport(360, 740, true);

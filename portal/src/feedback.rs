@@ -114,7 +114,7 @@ impl Portal {
             comment: rating.comment.clone(),
             at_ms: now.as_millis(),
         };
-        Ok(self.keep(&marker("t", token), &feedback)?)
+        self.keep(&marker("t", token), &feedback)
     }
 
     /// Whether booking `code` may give feedback now (its appointment has begun, it was
@@ -152,7 +152,7 @@ impl Portal {
             comment: rating.comment.clone(),
             at_ms: self.now_ms(),
         };
-        Ok(self.keep(&marker("b", code), &feedback)?)
+        self.keep(&marker("b", code), &feedback)
     }
 
     fn keep(&self, marker: &str, feedback: &Feedback) -> Result<Given, PortalError> {

@@ -24,6 +24,7 @@ pub mod slots;
 pub mod smtp;
 pub mod statistics;
 pub mod store;
+pub mod texts;
 pub mod totp;
 pub mod waitlist;
 pub mod web;

@@ -38,6 +38,11 @@ pub struct PortalSettings {
     /// The mail server; none: mails land in `outbox` as files.
     #[serde(default)]
     pub smtp: Option<SmtpSettings>,
+    /// The office's contact address, named in the imprint, the privacy notice and
+    /// the accessibility statement, and where reports of barriers go. None: the
+    /// sender of the portal's mails.
+    #[serde(default)]
+    pub contact_email: Option<String>,
     /// The sender of the portal's mails.
     #[serde(default = "default_mail_from")]
     pub mail_from: String,
@@ -261,6 +266,7 @@ impl PortalSettings {
             ticket_feeds: default_ticket_feeds(),
             backup_key: None,
             admin_delegation: None,
+            contact_email: None,
             remote_tickets: None,
             reminders: true,
             reminder_hour: default_reminder_hour(),
@@ -275,6 +281,8 @@ pub mod bounds {
 
     /// The largest request body read (forms are small).
     pub const BODY_BYTES: usize = 16 * 1024;
+    /// The body of an admin's page texts (two languages of up to 20,000 characters).
+    pub const TEXT_BODY_BYTES: usize = 256 * 1024;
     /// A request that takes longer is answered with 408.
     pub const REQUEST_TIME: Duration = Duration::from_secs(15);
     /// The longest e-mail address (RFC 5321's path limit).

@@ -262,6 +262,26 @@ impl Store {
         self.commit(batch, writing)
     }
 
+    /// The admins' text of a page (`tx/<page>/<lang>`), if they set one.
+    pub fn text(&self, page: &str, lang: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .get(format!("tx/{page}/{lang}"))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Sets (or, with `None`, removes) the admins' text of a page.
+    pub fn set_text(&self, page: &str, lang: &str, text: Option<&str>) -> Result<(), StoreError> {
+        let writing = self.lock();
+        let mut batch = sled::Batch::default();
+        let key = format!("tx/{page}/{lang}");
+        match text {
+            Some(text) => batch.insert(key.as_bytes(), text.as_bytes()),
+            None => batch.remove(key.as_bytes()),
+        }
+        self.commit(batch, writing)
+    }
+
     /// Every entry, taken in the writers' turn: a consistent picture (a backup).
     pub fn snapshot(&self) -> Result<Vec<Entry>, StoreError> {
         let _writing = self.lock();

@@ -48,6 +48,10 @@ async fn invite(site: &Site, b: &mut Browser) -> (String, String) {
 
 /// An admin, set up from an invitation and logged in, in a new browser; and the
 /// second factor's secret.
+pub async fn logged_in_admin(site: &Site) -> (Browser, String) {
+    admin(site).await
+}
+
 async fn admin(site: &Site) -> (Browser, String) {
     let mut b = site.browser();
     let (path, secret) = invite(site, &mut b).await;

@@ -7,6 +7,7 @@ mod common;
 mod admin;
 mod booking;
 mod concurrency;
+mod legal;
 mod pages;
 mod smtp;
 mod ticket;

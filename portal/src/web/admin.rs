@@ -74,7 +74,7 @@ impl FromRequestParts<Arc<Portal>> for AdminIn {
 pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    fn get(&self, name: &str) -> &str {
+    pub(super) fn get(&self, name: &str) -> &str {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -137,7 +137,7 @@ impl AdminField {
         }
     }
 
-    fn lines(mut self, lines: usize, maxlength: usize) -> Self {
+    pub(super) fn lines(mut self, lines: usize, maxlength: usize) -> Self {
         self.lines = lines;
         self.maxlength = maxlength;
         self
@@ -255,6 +255,7 @@ impl AdminPage {
                 l.pick("Termin absagen", "Cancel appointment"),
             ),
             ("/admin/statistics", l.pick("Statistik", "Statistics")),
+            ("/admin/texts", l.pick("Texte", "Texts")),
         ]
         .into_iter()
         .map(|(href, text)| (href.to_owned(), text, href == here))

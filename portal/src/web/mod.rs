@@ -10,6 +10,7 @@ mod admin;
 mod assets;
 mod book;
 mod feedback;
+mod legal;
 mod pages;
 mod remote;
 mod statistics;
@@ -117,6 +118,22 @@ pub fn router(portal: Arc<Portal>) -> Router {
         )
         .route("/admin/cancel", get(admin::cancel_form).post(admin::cancel))
         .route("/admin/statistics", get(statistics::page))
+        .route("/admin/texts", get(legal::texts))
+        .route(
+            "/admin/texts/{page}",
+            get(legal::text_form)
+                .post(legal::save_text)
+                // Two languages of up to 20,000 characters, percent-encoded.
+                .layer(DefaultBodyLimit::max(bounds::TEXT_BODY_BYTES)),
+        )
+        .route("/impressum", get(legal::imprint))
+        .route("/datenschutz", get(legal::privacy))
+        .route(
+            "/barrierefreiheit",
+            get(legal::accessibility).post(legal::report),
+        )
+        .route("/leichte-sprache", get(legal::easy_language))
+        .route("/gebaerdensprache", get(legal::sign_language))
         .route("/admin/statistics.csv", get(statistics::csv))
         .route("/book/waitlist", post(waitlist::join))
         .route("/account/waitlist/leave", post(waitlist::leave))

@@ -33,6 +33,10 @@ pub struct Chrome {
     pub switch_label: &'static str,
     pub switch_lang: &'static str,
     pub errors_title: &'static str,
+    /// The footer's links: imprint, privacy, accessibility, Leichte Sprache, sign
+    /// language.
+    pub legal_label: &'static str,
+    pub legal: Vec<(String, &'static str)>,
 }
 
 impl Chrome {
@@ -60,6 +64,11 @@ impl Chrome {
             switch_label: other.own_name(),
             switch_lang: other.code(),
             errors_title: l.pick("Es gibt ein Problem", "There is a problem"),
+            legal_label: l.pick("Rechtliches und Hilfen", "Legal and help"),
+            legal: crate::texts::Page::ALL
+                .into_iter()
+                .map(|p| (p.path(), p.title(l)))
+                .collect(),
         }
     }
 }
