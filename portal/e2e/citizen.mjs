@@ -168,6 +168,8 @@ async function ticketPage(browser) {
   await phone.goto(`${base}${process.env.PORTAL_TICKET}`);
   await checkPage(phone, "QR ticket page");
   await expectText(phone, "QR ticket page", "Ihre Wartemarke", "Sie sind als Nächste an der Reihe");
+  // The ticket page's service worker keeps it for the offline app.
+  await phone.eval("navigator.serviceWorker.ready.then(() => true)");
   // The page says it follows by itself once its feed is open.
   await phone.eval(`new Promise((resolve) => {
       const live = document.getElementById("ticket-live");
@@ -209,11 +211,51 @@ async function ticketPage(browser) {
     }
   });
   await checkPage(phone, "QR ticket page, done, asks for feedback");
+  const number = await phone.text(".portal-ticket-number");
   await phone.eval(`document.getElementById("rating-4").click()`);
   await phone.type("#comment", "Freundlich und schnell.");
   await phone.click('form.portal-feedback button[type="submit"]');
   await checkPage(phone, "feedback thanks");
   await expectText(phone, "feedback thanks", "Danke für Ihre Rückmeldung");
+
+  // Without a connection the app shows the ticket's last known state, marked so.
+  // Offline for the page and for its service worker (a target of its own).
+  const { targetInfos } = await browser.send("Target.getTargets");
+  const phoneTarget = targetInfos.find((t) => t.type === "page" && t.url.includes(process.env.PORTAL_TICKET));
+  const worker = targetInfos.find(
+    (t) => t.type === "service_worker" && t.url.endsWith("/sw.js") && t.browserContextId === phoneTarget?.browserContextId,
+  );
+  if (!worker) fail("the ticket page's service worker is not running");
+  const { sessionId: workerSession } = await browser.send("Target.attachToTarget", {
+    targetId: worker.targetId,
+    flatten: true,
+  });
+  // Every request the worker sends fails as on a phone without a connection.
+  const stopFailing = browser.listen((m) => {
+    if (m.method === "Fetch.requestPaused" && m.sessionId === workerSession) {
+      browser
+        .send("Fetch.failRequest", { requestId: m.params.requestId, errorReason: "InternetDisconnected" }, workerSession)
+        .catch(() => {});
+    }
+  });
+  await browser.send("Fetch.enable", { patterns: [{ urlPattern: "*" }] }, workerSession);
+  const network = (offline) => ({ offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await phone.send("Network.emulateNetworkConditions", network(true));
+  const controlled = await phone.eval("!!navigator.serviceWorker.controller");
+  if (!controlled) fail("the ticket page is not in the service worker's care");
+  await phone.goto(`${base}${process.env.PORTAL_TICKET}`);
+  if ((await phone.text(".portal-ticket-number").catch(() => "")) !== number) {
+    fail(`offline, the ticket page shows no ${number} but ${await phone.text("body")}`);
+  }
+  if (await phone.eval(`document.getElementById("ticket-offline").hidden`)) {
+    fail("offline, the ticket page does not say so");
+  }
+  await phone.goto(`${base}/book`);
+  await expectText(phone, "offline page", "Keine Verbindung");
+  await browser.send("Fetch.disable", {}, workerSession);
+  stopFailing();
+  await phone.send("Network.emulateNetworkConditions", network(false));
+  console.log(`     QR ticket page: offline it shows ${number} from the app's memory`);
 }
 
 /** The code an authenticator app shows for `secret` (base32) in 30-second step `step`
@@ -316,6 +358,11 @@ async function run(browser) {
   await page.goto(`${base}/`);
   await axeFindsAnUnlabelledField(page);
   await checkPage(page, "home");
+  // An app without an app store: Chromium finds the portal installable.
+  const { installabilityErrors } = await page.send("Page.getInstallabilityErrors");
+  if (installabilityErrors.length > 0) {
+    fail(`the portal is not installable: ${JSON.stringify(installabilityErrors)}`);
+  }
 
   // The first Tab reaches the skip link; Enter moves the focus to the content.
   await page.press("Tab");

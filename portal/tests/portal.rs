@@ -5,6 +5,7 @@
 mod common;
 
 mod admin;
+mod app;
 mod booking;
 mod concurrency;
 mod legal;

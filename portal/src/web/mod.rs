@@ -7,6 +7,7 @@
 
 mod account;
 mod admin;
+mod app;
 mod assets;
 mod book;
 mod feedback;
@@ -42,6 +43,12 @@ pub fn router(portal: Arc<Portal>) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/lang", get(pages::switch_language))
+        .route("/manifest.webmanifest", get(app::manifest))
+        .route("/sw.js", get(app::service_worker))
+        .route("/offline", get(app::offline))
+        .route("/assets/icon-192.png", get(app::icon_192))
+        .route("/assets/icon-512.png", get(app::icon_512))
+        .route("/assets/icon-maskable-512.png", get(app::icon_maskable_512))
         .route("/assets/kern.css", get(assets::kern_css))
         .route("/assets/portal.css", get(assets::portal_css))
         .route("/assets/pow.js", get(assets::pow_js))
@@ -159,6 +166,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
             "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
              font-src 'self'; \
              img-src 'self' data:; \
+             manifest-src 'self'; worker-src 'self'; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );

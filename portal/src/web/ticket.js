@@ -8,6 +8,16 @@
   const detail = document.getElementById("ticket-detail");
   const box = document.getElementById("ticket-status");
   const live = document.getElementById("ticket-live");
+  // The installed app's offline memory: this page's last state without a connection.
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+  const offline = document.getElementById("ticket-offline");
+  if (offline) {
+    const look = () => { offline.hidden = navigator.onLine; };
+    look();
+    window.addEventListener("offline", look);
+    // Back online: the page as it is now.
+    window.addEventListener("online", () => location.reload());
+  }
   if (!headline || !window.EventSource) return;
   let called = box.classList.contains("portal-ticket-called");
   // Browsers let a page sound and vibrate only after a tap on it: the button asks.

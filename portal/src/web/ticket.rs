@@ -176,6 +176,9 @@ struct TicketPage {
     alert_on: &'static str,
     feedback: Option<super::feedback::FeedbackForm>,
     feedback_given: Option<&'static str>,
+    /// Shown by the page's script when the phone is offline (the page then comes
+    /// from the app's memory): the time this state was fetched.
+    offline: String,
 }
 
 pub async fn page(
@@ -216,6 +219,26 @@ pub async fn page(
                     alert_on: l.pick("Ton und Vibration sind an", "Sound and vibration are on"),
                     feedback,
                     feedback_given,
+                    offline: {
+                        let config = portal.config();
+                        let at = chrono::DateTime::from_timestamp_millis(
+                            i64::try_from(portal.now_ms()).unwrap_or(i64::MAX),
+                        )
+                        .map(|t| {
+                            t.with_timezone(&config.timezone())
+                                .format("%H:%M")
+                                .to_string()
+                        })
+                        .unwrap_or_default();
+                        match l {
+                            Lang::De => format!(
+                                "Keine Verbindung: Sie sehen den Stand von {at} Uhr. Die Seite zeigt den neuen Stand, sobald Ihr Telefon wieder online ist."
+                            ),
+                            Lang::En => format!(
+                                "No connection: this is the state at {at}. The page shows the new state as soon as your phone is online again."
+                            ),
+                        }
+                    },
                 },
             )
         }
