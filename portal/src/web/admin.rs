@@ -155,14 +155,7 @@ impl AdminField {
     }
 
     pub fn described_by(&self) -> String {
-        let mut ids = Vec::new();
-        if self.hint.is_some() {
-            ids.push(format!("{}-hint", self.id));
-        }
-        if self.error.is_some() {
-            ids.push(format!("{}-error", self.id));
-        }
-        ids.join(" ")
+        pages::described_by(&self.id, self.hint.is_some(), self.error.is_some())
     }
 }
 
@@ -485,15 +478,8 @@ pub async fn login(
     let p = portal.clone();
     match blocking(l, move || p.admin_login(&email, &f.password, &f.code)).await {
         Ok(Some(token)) => {
-            let mut c = format!(
-                "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-                admin_cookie(ctx.secure),
-                ADMIN_SESSION_MS / 1000
-            );
-            if ctx.secure {
-                c.push_str("; Secure");
-            }
-            ctx.cookies.push(c);
+            let name = admin_cookie(ctx.secure);
+            ctx.set_cookie(name, Some(&token), ADMIN_SESSION_MS / 1000, "Strict");
             ctx.redirect("/admin")
         }
         Ok(None) => {
@@ -513,14 +499,7 @@ pub async fn logout(State(portal): State<Arc<Portal>>, AdminForm(admin, _): Admi
     if let Err(r) = blocking(ctx.lang, move || Ok(p.store.end_admin_session(&token)?)).await {
         return r;
     }
-    let mut c = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-        admin_cookie(ctx.secure)
-    );
-    if ctx.secure {
-        c.push_str("; Secure");
-    }
-    ctx.cookies.push(c);
+    ctx.set_cookie(admin_cookie(ctx.secure), None, 0, "Strict");
     ctx.redirect("/admin/login")
 }
 

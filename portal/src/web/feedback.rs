@@ -129,88 +129,42 @@ impl super::CarriesCsrf for FeedbackSent {
     }
 }
 
-fn thanks(ctx: &Ctx, portal: &Portal) -> Response {
-    let l = ctx.lang;
-    pages::message(
-        ctx,
-        portal,
-        StatusCode::OK,
-        l.pick("Danke für Ihre Rückmeldung", "Thank you for your feedback"),
-        vec![
-            l.pick(
+fn answer(ctx: &Ctx, portal: &Portal, given: Given) -> Response {
+    let (status, heading, text) = match given {
+        Given::Taken => (
+            StatusCode::OK,
+            ("Danke für Ihre Rückmeldung", "Thank you for your feedback"),
+            (
                 "Ihre Rückmeldung hilft uns, besser zu werden.",
                 "Your feedback helps us get better.",
-            )
-            .to_owned(),
-        ],
-        vec![(
-            "/".to_owned(),
-            l.pick("Zur Startseite", "To the start page").to_owned(),
-        )],
-    )
-}
-
-fn already(ctx: &Ctx, portal: &Portal) -> Response {
-    let l = ctx.lang;
-    pages::message(
-        ctx,
-        portal,
-        StatusCode::CONFLICT,
-        l.pick("Schon bewertet", "Rated already"),
-        vec![
-            l.pick(
+            ),
+        ),
+        Given::Already => (
+            StatusCode::CONFLICT,
+            ("Schon bewertet", "Rated already"),
+            (
                 "Zu diesem Besuch haben wir Ihre Rückmeldung schon. Danke!",
                 "We have your feedback on this visit already. Thank you!",
-            )
-            .to_owned(),
-        ],
-        vec![(
-            "/".to_owned(),
-            l.pick("Zur Startseite", "To the start page").to_owned(),
-        )],
-    )
-}
-
-fn not_yet(ctx: &Ctx, portal: &Portal) -> Response {
-    let l = ctx.lang;
-    pages::message(
-        ctx,
-        portal,
-        StatusCode::CONFLICT,
-        l.pick("Noch nicht", "Not yet"),
-        vec![
-            l.pick(
+            ),
+        ),
+        Given::NotYet => (
+            StatusCode::CONFLICT,
+            ("Noch nicht", "Not yet"),
+            (
                 "Eine Rückmeldung ist nach Ihrem Besuch möglich.",
                 "You can give feedback after your visit.",
-            )
-            .to_owned(),
-        ],
-        vec![(
-            "/".to_owned(),
-            l.pick("Zur Startseite", "To the start page").to_owned(),
-        )],
-    )
-}
-
-fn unknown(ctx: &Ctx, portal: &Portal) -> Response {
-    let l = ctx.lang;
-    pages::message(
-        ctx,
-        portal,
-        StatusCode::NOT_FOUND,
-        l.pick("Besuch nicht bekannt", "Visit not known"),
-        vec![
-            l.pick(
+            ),
+        ),
+        Given::Unknown => (
+            StatusCode::NOT_FOUND,
+            ("Besuch nicht bekannt", "Visit not known"),
+            (
                 "Zu dieser Adresse kennen wir keinen Besuch, der bewertet werden kann.",
                 "We know no visit at this address that can be rated.",
-            )
-            .to_owned(),
-        ],
-        vec![(
-            "/".to_owned(),
-            l.pick("Zur Startseite", "To the start page").to_owned(),
-        )],
-    )
+            ),
+        ),
+    };
+    pages::note(ctx, portal, status, heading, text)
 }
 
 /// Too many forms from one address: limited with the other forms' attempts.
@@ -219,15 +173,6 @@ fn limited(ctx: &Ctx, portal: &Portal) -> Option<Response> {
         .by_address
         .allow(&format!("feedback/{}", ctx.client), Instant::now()))
     .then(|| pages::too_many(ctx, portal))
-}
-
-fn answer(ctx: &Ctx, portal: &Portal, given: Given) -> Response {
-    match given {
-        Given::Taken => thanks(ctx, portal),
-        Given::Already => already(ctx, portal),
-        Given::NotYet => not_yet(ctx, portal),
-        Given::Unknown => unknown(ctx, portal),
-    }
 }
 
 fn sent_back_page(
@@ -253,6 +198,29 @@ fn sent_back_page(
     )
 }
 
+/// Takes a sent form's rating (limited per address; a wrong one comes back on the
+/// form at `action`) and keeps it with `keep`.
+async fn take(
+    portal: Arc<Portal>,
+    ctx: Ctx,
+    sent: FeedbackSent,
+    action: String,
+    keep: impl FnOnce(&Portal, &Rating) -> Result<Given, crate::PortalError> + Send + 'static,
+) -> Response {
+    if let Some(r) = limited(&ctx, &portal) {
+        return r;
+    }
+    let rating = match Rating::of(&sent.rating, &sent.comment) {
+        Ok(r) => r,
+        Err(problem) => return sent_back_page(&ctx, &portal, action, &sent, problem),
+    };
+    let p = portal.clone();
+    match blocking(ctx.lang, move || keep(&p, &rating)).await {
+        Ok(given) => answer(&ctx, &portal, given),
+        Err(r) => r,
+    }
+}
+
 /// `POST /t/<token>/feedback`: a done ticket's rating.
 pub async fn ticket(
     State(portal): State<Arc<Portal>>,
@@ -260,28 +228,13 @@ pub async fn ticket(
     Checked(ctx, sent): Checked<FeedbackSent>,
 ) -> Response {
     if token.len() > 64 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return unknown(&ctx, &portal);
+        return answer(&ctx, &portal, Given::Unknown);
     }
-    if let Some(r) = limited(&ctx, &portal) {
-        return r;
-    }
-    let rating = match Rating::of(&sent.rating, &sent.comment) {
-        Ok(r) => r,
-        Err(problem) => {
-            return sent_back_page(
-                &ctx,
-                &portal,
-                format!("/t/{token}/feedback"),
-                &sent,
-                problem,
-            );
-        }
-    };
-    let p = portal.clone();
-    match blocking(ctx.lang, move || p.ticket_feedback(&token, &rating)).await {
-        Ok(given) => answer(&ctx, &portal, given),
-        Err(r) => r,
-    }
+    let action = format!("/t/{token}/feedback");
+    take(portal, ctx, sent, action, move |p, rating| {
+        p.ticket_feedback(&token, rating)
+    })
+    .await
 }
 
 /// `GET /f/<code>/<signature>`: the form behind a booking mail's link.
@@ -291,7 +244,7 @@ pub async fn booking_form(
     Path((code, signature)): Path<(String, String)>,
 ) -> Response {
     if !portal.feedback_link_holds(&code, &signature) {
-        return unknown(&ctx, &portal);
+        return answer(&ctx, &portal, Given::Unknown);
     }
     let p = portal.clone();
     let c = code.clone();
@@ -333,28 +286,13 @@ pub async fn booking(
     Checked(ctx, sent): Checked<FeedbackSent>,
 ) -> Response {
     if !portal.feedback_link_holds(&code, &signature) {
-        return unknown(&ctx, &portal);
+        return answer(&ctx, &portal, Given::Unknown);
     }
-    if let Some(r) = limited(&ctx, &portal) {
-        return r;
-    }
-    let rating = match Rating::of(&sent.rating, &sent.comment) {
-        Ok(r) => r,
-        Err(problem) => {
-            return sent_back_page(
-                &ctx,
-                &portal,
-                format!("/f/{code}/{signature}"),
-                &sent,
-                problem,
-            );
-        }
-    };
-    let p = portal.clone();
-    match blocking(ctx.lang, move || p.booking_feedback(&code, &rating)).await {
-        Ok(given) => answer(&ctx, &portal, given),
-        Err(r) => r,
-    }
+    let action = format!("/f/{code}/{signature}");
+    take(portal, ctx, sent, action, move |p, rating| {
+        p.booking_feedback(&code, rating)
+    })
+    .await
 }
 
 /// What a ticket's QR page shows of feedback: the form once the ticket is done, or

@@ -202,24 +202,17 @@ pub async fn report(
     if let Err(r) = sent_mail {
         return r;
     }
-    pages::message(
+    pages::note(
         &ctx,
         &portal,
         StatusCode::OK,
-        l.pick("Danke für Ihre Meldung", "Thank you for your report"),
-        vec![
-            l.pick(
-                "Wir haben Ihre Meldung erhalten und kümmern uns darum. Wenn Sie eine \
-                 E-Mail-Adresse angegeben haben, antworten wir innerhalb von zwei Wochen.",
-                "We have your report and will look into it. If you gave an e-mail \
-                 address, we answer within two weeks.",
-            )
-            .to_owned(),
-        ],
-        vec![(
-            "/".to_owned(),
-            l.pick("Zur Startseite", "To the start page").to_owned(),
-        )],
+        ("Danke für Ihre Meldung", "Thank you for your report"),
+        (
+            "Wir haben Ihre Meldung erhalten und kümmern uns darum. Wenn Sie eine \
+             E-Mail-Adresse angegeben haben, antworten wir innerhalb von zwei Wochen.",
+            "We have your report and will look into it. If you gave an e-mail \
+             address, we answer within two weeks.",
+        ),
     )
 }
 

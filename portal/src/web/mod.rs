@@ -365,28 +365,26 @@ impl Ctx {
         self.session.as_ref().map(|(_, _, a)| a)
     }
 
-    /// Logs in: the session cookie is set with the response.
-    pub fn start_session(&mut self, id: &str) {
-        let mut c = format!(
-            "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-            session_cookie(self.secure),
-            bounds::SESSION.as_secs()
-        );
+    /// Sets the `HttpOnly` cookie `name` to `value` for `max_age` seconds with the
+    /// response (`Secure` over HTTPS); no value removes it.
+    fn set_cookie(&mut self, name: &str, value: Option<&str>, max_age: u64, same_site: &str) {
+        let (value, max_age) = value.map_or(("", 0), |v| (v, max_age));
+        let mut c =
+            format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}");
         if self.secure {
             c.push_str("; Secure");
         }
         self.cookies.push(c);
     }
 
+    /// Logs in: the session cookie is set with the response.
+    pub fn start_session(&mut self, id: &str) {
+        let name = session_cookie(self.secure);
+        self.set_cookie(name, Some(id), bounds::SESSION.as_secs(), "Lax");
+    }
+
     pub fn end_session(&mut self) {
-        let mut c = format!(
-            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-            session_cookie(self.secure)
-        );
-        if self.secure {
-            c.push_str("; Secure");
-        }
-        self.cookies.push(c);
+        self.set_cookie(session_cookie(self.secure), None, 0, "Lax");
     }
 
     pub fn set_language(&mut self, lang: Lang) {

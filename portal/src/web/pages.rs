@@ -119,15 +119,20 @@ impl Field {
     }
 
     pub fn described_by(&self) -> String {
-        let mut ids = Vec::new();
-        if self.hint.is_some() {
-            ids.push(format!("{}-hint", self.id));
-        }
-        if self.error.is_some() {
-            ids.push(format!("{}-error", self.id));
-        }
-        ids.join(" ")
+        described_by(self.id, self.hint.is_some(), self.error.is_some())
     }
+}
+
+/// What a field's `aria-describedby` names: its hint and its error, where it has them.
+pub fn described_by(id: &str, hint: bool, error: bool) -> String {
+    let mut ids = Vec::new();
+    if hint {
+        ids.push(format!("{id}-hint"));
+    }
+    if error {
+        ids.push(format!("{id}-error"));
+    }
+    ids.join(" ")
 }
 
 /// The proof of work a form carries (register, book): the challenge `pow.js` solves
@@ -358,6 +363,29 @@ pub fn message(
 }
 
 /// A message with a one-button form (`action`, the button's text) under it.
+/// A message of one paragraph, `de` or `en` by the page's language, with the way
+/// back to the start page.
+pub fn note(
+    ctx: &Ctx,
+    portal: &Portal,
+    status: StatusCode,
+    heading: (&'static str, &'static str),
+    text: (&'static str, &'static str),
+) -> Response {
+    let l = ctx.lang;
+    message(
+        ctx,
+        portal,
+        status,
+        l.pick(heading.0, heading.1),
+        vec![l.pick(text.0, text.1).to_owned()],
+        vec![(
+            "/".to_owned(),
+            l.pick("Zur Startseite", "To the start page").to_owned(),
+        )],
+    )
+}
+
 pub fn message_with_form(
     ctx: &Ctx,
     portal: &Portal,
@@ -423,23 +451,15 @@ pub async fn switch_language(mut ctx: Ctx, Query(q): Query<SwitchQuery>) -> Resp
 }
 
 pub async fn not_found(State(portal): State<Arc<Portal>>, ctx: Ctx) -> Response {
-    let l = ctx.lang;
-    message(
+    note(
         &ctx,
         &portal,
         StatusCode::NOT_FOUND,
-        l.pick("Seite nicht gefunden", "Page not found"),
-        vec![
-            l.pick(
-                "Diese Seite gibt es nicht. Prüfen Sie die Adresse.",
-                "There is no such page. Check the address.",
-            )
-            .to_owned(),
-        ],
-        vec![(
-            "/".to_owned(),
-            l.pick("Zur Startseite", "To the start page").to_owned(),
-        )],
+        ("Seite nicht gefunden", "Page not found"),
+        (
+            "Diese Seite gibt es nicht. Prüfen Sie die Adresse.",
+            "There is no such page. Check the address.",
+        ),
     )
 }
 

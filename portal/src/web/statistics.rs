@@ -100,6 +100,22 @@ fn span_form(page: AdminPage, l: Lang, from: &str, to: &str) -> AdminPage {
     page
 }
 
+/// A table's column heads in the page's language.
+fn heads(l: Lang, names: &[(&'static str, &'static str)]) -> Vec<String> {
+    names
+        .iter()
+        .map(|(de, en)| l.pick(de, en).to_owned())
+        .collect()
+}
+
+/// A day as the page's language writes it.
+fn day(l: Lang, date: NaiveDate) -> String {
+    match l {
+        Lang::De => date.format("%d.%m.%Y").to_string(),
+        Lang::En => date.to_string(),
+    }
+}
+
 fn figure_heads(l: Lang, first: &str) -> Vec<String> {
     [
         first,
@@ -255,16 +271,16 @@ pub async fn page(
         Table {
             id: "by-desk",
             caption: l.pick("Nach Schalter", "By desk").to_owned(),
-            head: [
-                l.pick("Schalter", "Desk"),
-                l.pick("Bedient", "Served"),
-                l.pick("Nicht erschienen", "No-shows"),
-                l.pick("Bearbeitung Ø (min)", "Handling mean (min)"),
-                l.pick("Bearbeitung 90 % (min)", "Handling p90 (min)"),
-            ]
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+            head: heads(
+                l,
+                &[
+                    ("Schalter", "Desk"),
+                    ("Bedient", "Served"),
+                    ("Nicht erschienen", "No-shows"),
+                    ("Bearbeitung Ø (min)", "Handling mean (min)"),
+                    ("Bearbeitung 90 % (min)", "Handling p90 (min)"),
+                ],
+            ),
             rows: span
                 .by_desk()
                 .iter()
@@ -291,13 +307,7 @@ pub async fn page(
             head: figure_heads(l, l.pick("Tag", "Day")),
             rows: by_day
                 .iter()
-                .map(|(date, s)| {
-                    let date = match l {
-                        Lang::De => date.format("%d.%m.%Y").to_string(),
-                        Lang::En => date.to_string(),
-                    };
-                    figure_row(l, date, &Figures::of(s))
-                })
+                .map(|(date, s)| figure_row(l, day(l, *date), &Figures::of(s)))
                 .collect(),
         },
     ];
@@ -378,15 +388,15 @@ fn feedback_tables(
             caption: l
                 .pick("Kommentare, die neuesten zuerst", "Comments, newest first")
                 .to_owned(),
-            head: [
-                l.pick("Tag", "Day"),
-                l.pick("Dienstleistung", "Service"),
-                l.pick("Bewertung", "Rating"),
-                l.pick("Kommentar", "Comment"),
-            ]
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+            head: heads(
+                l,
+                &[
+                    ("Tag", "Day"),
+                    ("Dienstleistung", "Service"),
+                    ("Bewertung", "Rating"),
+                    ("Kommentar", "Comment"),
+                ],
+            ),
             rows: feedback
                 .iter()
                 .rev()
@@ -394,10 +404,7 @@ fn feedback_tables(
                 .take(COMMENTS_SHOWN)
                 .map(|f| {
                     vec![
-                        match l {
-                            Lang::De => f.date.format("%d.%m.%Y").to_string(),
-                            Lang::En => f.date.to_string(),
-                        },
+                        day(l, f.date),
                         stats::service_name(config, &f.service, l),
                         f.rating.to_string(),
                         f.comment.clone(),

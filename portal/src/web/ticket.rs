@@ -249,20 +249,15 @@ pub async fn page(
 
 /// One answer for every token that is not a ticket of today.
 fn unknown(ctx: &Ctx, portal: &Portal) -> Response {
-    let l = ctx.lang;
-    pages::message(
+    pages::note(
         ctx,
         portal,
         StatusCode::NOT_FOUND,
-        l.pick("Wartemarke nicht bekannt", "Ticket not known"),
-        vec![
-            l.pick(
-                "Zu dieser Adresse kennen wir heute keine Wartemarke. Wartemarken gelten nur am Tag, an dem sie gezogen wurden.",
-                "We know no ticket of today at this address. Tickets are valid on the day they were drawn only.",
-            )
-            .to_owned(),
-        ],
-        vec![("/".to_owned(), l.pick("Zur Startseite", "To the start page").to_owned())],
+        ("Wartemarke nicht bekannt", "Ticket not known"),
+        (
+            "Zu dieser Adresse kennen wir heute keine Wartemarke. Wartemarken gelten nur am Tag, an dem sie gezogen wurden.",
+            "We know no ticket of today at this address. Tickets are valid on the day they were drawn only.",
+        ),
     )
 }
 
