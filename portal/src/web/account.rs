@@ -288,13 +288,8 @@ pub async fn login(
         }
         return render(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let now = Instant::now();
-    if !portal
-        .by_address
-        .allow(&format!("login/{}", ctx.client), now)
-        || !portal.by_account.allow(&format!("login/{email}"), now)
-    {
-        return pages::too_many(&ctx, &portal);
+    if let Some(refused) = pages::too_many_attempts(&ctx, &portal, "login", &email) {
+        return refused;
     }
     let p = portal.clone();
     match blocking(l, move || p.login(&email, &f.password)).await {

@@ -465,15 +465,8 @@ pub async fn login(
     if !page.errors.is_empty() {
         return render(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let now = Instant::now();
-    if !portal
-        .by_address
-        .allow(&format!("admin-login/{}", ctx.client), now)
-        || !portal
-            .by_account
-            .allow(&format!("admin-login/{email}"), now)
-    {
-        return pages::too_many(&ctx, &portal);
+    if let Some(refused) = pages::too_many_attempts(&ctx, &portal, "admin-login", &email) {
+        return refused;
     }
     let p = portal.clone();
     match blocking(l, move || p.admin_login(&email, &f.password, &f.code)).await {

@@ -507,6 +507,17 @@ pub fn too_many(ctx: &Ctx, portal: &Portal) -> Response {
 }
 
 /// The answer to a page that needs a login: to the login page.
+/// The "too many attempts" page when the client's address or `email` has used up
+/// its attempts at `what` (a login) this minute; `None` while it may try.
+pub fn too_many_attempts(ctx: &Ctx, portal: &Portal, what: &str, email: &str) -> Option<Response> {
+    let now = std::time::Instant::now();
+    let allowed = portal
+        .by_address
+        .allow(&format!("{what}/{}", ctx.client), now)
+        && portal.by_account.allow(&format!("{what}/{email}"), now);
+    (!allowed).then(|| too_many(ctx, portal))
+}
+
 pub fn needs_login(ctx: &Ctx) -> Response {
     ctx.redirect("/login")
 }
