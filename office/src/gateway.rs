@@ -72,6 +72,22 @@ impl<R: Replication> GatewayService<R> {
         self.office.ticket_by_status_token(now, token)
     }
 
+    /// The ticket a status token of today belongs to.
+    pub fn ticket_of_status_token(&self, now: Timestamp, token: &str) -> Option<TicketId> {
+        self.office.ticket_of_status_token(now, token)
+    }
+
+    /// A ticket of today as the shared board has it (see
+    /// [`OfficeService::ticket_board`]): what a ticket page's feed reads on every
+    /// call, cheaply, however many are open.
+    pub fn ticket_on_board(
+        &self,
+        now: Timestamp,
+        id: &TicketId,
+    ) -> Result<Option<TicketView>, ServiceError> {
+        Ok(self.office.ticket_board(now)?.get(id).cloned())
+    }
+
     /// A ticket's state for its status page.
     pub fn ticket(
         &self,

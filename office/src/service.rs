@@ -168,6 +168,23 @@ pub struct OfficeService<R: Replication> {
     desks: watch::Sender<Arc<BTreeMap<DeskId, DeskView>>>,
     /// Counts the changes of today's tickets, here or from peers.
     tickets_changed: watch::Sender<u64>,
+    /// Today's tickets with their outlook, shared by every reader until the next
+    /// change of a ticket or [`BOARD_FRESH`] (the QR ticket pages' feeds).
+    board: Mutex<Option<Board>>,
+}
+
+/// How long the shared tickets' outlook is used without a change of a ticket: waits
+/// shrink as time passes.
+const BOARD_FRESH: Duration = Duration::from_secs(15);
+
+/// Today's tickets with their outlook, as of a change.
+#[derive(Debug, Clone)]
+struct Board {
+    date: NaiveDate,
+    /// Today's document's heads it was made at: any change there makes it old.
+    heads: Vec<automerge::ChangeHash>,
+    made: Timestamp,
+    tickets: Arc<BTreeMap<TicketId, TicketView>>,
 }
 
 /// The published configuration in force, and the entries of the office document
@@ -245,6 +262,7 @@ impl<R: Replication> OfficeService<R> {
             kiosk: watch::channel(Arc::new(kiosk)).0,
             desks: watch::channel(Arc::default()).0,
             tickets_changed: watch::channel(0).0,
+            board: Mutex::new(None),
         };
         service.read_office_document();
         service
@@ -627,6 +645,62 @@ impl<R: Replication> OfficeService<R> {
                     .collect(),
             }
         })
+    }
+
+    /// Today's tickets with their outlook, computed once (one pass of the estimate
+    /// over the whole queue) and shared until a ticket changes or 15 s pass: what
+    /// the QR ticket pages' feeds read, thousands at a time, on every call.
+    pub fn ticket_board(
+        &self,
+        now: Timestamp,
+    ) -> Result<Arc<BTreeMap<TicketId, TicketView>>, ServiceError> {
+        let date = self.today(now);
+        let heads = document_name(date)
+            .ok()
+            .and_then(|name| self.replica.read_document(&name, |doc| doc.get_heads()))
+            .unwrap_or_default();
+        // One reader computes; the others wait for it and share its board.
+        let mut board = self
+            .board
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(b) = board.as_ref()
+            && b.date == date
+            && b.heads == heads
+            && now >= b.made
+            && now.since(b.made) < BOARD_FRESH
+        {
+            return Ok(b.tickets.clone());
+        }
+        let tickets = self.with_today(now, |day, config| {
+            let times = learned(day);
+            let outlook = estimate::estimate_all(day, config, &times, now);
+            day.tickets()
+                .map(|t| {
+                    let view = TicketView::of(config, t, outlook.get(&t.id).copied());
+                    (t.id.clone(), view)
+                })
+                .collect::<BTreeMap<_, _>>()
+        })?;
+        let tickets = Arc::new(tickets);
+        // The heads as read before the board was made: a change meanwhile makes the
+        // next reader compute again.
+        *board = Some(Board {
+            date,
+            heads,
+            made: now,
+            tickets: tickets.clone(),
+        });
+        Ok(tickets)
+    }
+
+    /// The ticket a status token of today belongs to.
+    pub fn ticket_of_status_token(&self, now: Timestamp, token: &str) -> Option<TicketId> {
+        // The roster first: a kiosk enrolled since seals its tokens with a key this
+        // node must know.
+        self.read_office_document();
+        let date = self.today(now);
+        self.office().ticket_of_status_token(date, token)
     }
 
     /// One ticket of today with its outlook, if there is such a ticket.

@@ -1344,3 +1344,36 @@ fn a_node_that_held_less_of_a_day_does_not_replace_its_fuller_statistics() {
         2
     );
 }
+
+/// The QR ticket pages' feeds read one shared board of today's tickets: the same
+/// until a ticket changes (at any node) or 15 seconds pass.
+#[test]
+fn the_ticket_board_is_shared_until_a_ticket_changes_or_time_passes() {
+    let f = foyer(None);
+    let anmeldung = ServiceId::new("anmeldung");
+    f.desk
+        .act(wednesday(8, 0), DeskAction::Open { services: vec![] })
+        .unwrap();
+    let first = f
+        .kiosk
+        .draw_ticket(wednesday(8, 0), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    f.kiosk
+        .draw_ticket(wednesday(8, 0), &anmeldung, Wish::Qr, Language::De)
+        .unwrap();
+    let reader = f.display.office();
+    let t = wednesday(8, 1);
+    let board = reader.ticket_board(t).unwrap();
+    assert_eq!(board.len(), 2);
+    assert!(Arc::ptr_eq(&board, &reader.ticket_board(t + Duration::from_secs(14)).unwrap()));
+    assert!(!Arc::ptr_eq(&board, &reader.ticket_board(t + Duration::from_secs(15)).unwrap()));
+    // The desk (another service on the replica) calls: the next read sees it.
+    let t = wednesday(8, 2);
+    let before = reader.ticket_board(t).unwrap();
+    f.desk.act(t, DeskAction::CallNext).unwrap();
+    let after = reader.ticket_board(t).unwrap();
+    assert!(!Arc::ptr_eq(&before, &after));
+    let id = reader.ticket_of_status_token(t, &first.status_token).unwrap();
+    assert_eq!(after[&id].status, aufruf_office::views::TicketState::Called);
+    assert_eq!(reader.ticket_of_status_token(t, "0".repeat(32).as_str()), None);
+}

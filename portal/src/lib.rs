@@ -66,7 +66,17 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     }
     /// Today's ticket by its status token (the QR ticket page); `None` for an
     /// unknown token, one of another day, or one the office cannot read now.
-    fn ticket(&self, _now: Timestamp, _token: &str) -> Option<TicketView> {
+    fn ticket(&self, now: Timestamp, token: &str) -> Option<TicketView> {
+        let id = self.ticket_id(now, token)?;
+        self.ticket_by_id(now, &id)
+    }
+    /// The ticket a status token of today belongs to (checked once per page).
+    fn ticket_id(&self, _now: Timestamp, _token: &str) -> Option<aufruf_model::TicketId> {
+        None
+    }
+    /// A ticket of today by its id, from the office's shared board of today's
+    /// tickets: cheap, however many pages follow their tickets.
+    fn ticket_by_id(&self, _now: Timestamp, _id: &aufruf_model::TicketId) -> Option<TicketView> {
         None
     }
     /// The office's calls as they change (the display's view): a ticket page's feed
@@ -173,8 +183,12 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
         })
     }
 
-    fn ticket(&self, now: Timestamp, token: &str) -> Option<TicketView> {
-        match self.ticket_by_status_token(now, token) {
+    fn ticket_id(&self, now: Timestamp, token: &str) -> Option<aufruf_model::TicketId> {
+        self.ticket_of_status_token(now, token)
+    }
+
+    fn ticket_by_id(&self, now: Timestamp, id: &aufruf_model::TicketId) -> Option<TicketView> {
+        match self.ticket_on_board(now, id) {
             Ok(found) => found,
             Err(error) => {
                 tracing::warn!(%error, "a ticket page could not read the day");

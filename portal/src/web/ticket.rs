@@ -146,7 +146,7 @@ async fn look_up(
     portal: &Arc<Portal>,
     l: Lang,
     token: &str,
-) -> Result<Option<TicketStatus>, Response> {
+) -> Result<Option<(aufruf_model::TicketId, TicketStatus)>, Response> {
     let plausible = !token.is_empty()
         && token.len() <= MAX_TOKEN
         && token
@@ -157,7 +157,26 @@ async fn look_up(
     }
     let (p, token) = (portal.clone(), token.to_owned());
     blocking(l, move || {
-        let found = p.office.ticket(p.now(), &token);
+        let now = p.now();
+        let found = p
+            .office
+            .ticket_id(now, &token)
+            .and_then(|id| p.office.ticket_by_id(now, &id).map(|t| (id, t)));
+        Ok(found.map(|(id, t)| (id, status(&p, l, &t))))
+    })
+    .await
+}
+
+/// The ticket `id` (its token checked once, when its feed opened) again, from the
+/// office's shared board of today's tickets.
+async fn look_again(
+    portal: &Arc<Portal>,
+    l: Lang,
+    id: &aufruf_model::TicketId,
+) -> Result<Option<TicketStatus>, Response> {
+    let (p, id) = (portal.clone(), id.clone());
+    blocking(l, move || {
+        let found = p.office.ticket_by_id(p.now(), &id);
         Ok(found.map(|t| status(&p, l, &t)))
     })
     .await
@@ -188,7 +207,7 @@ pub async fn page(
 ) -> Response {
     let l = ctx.lang;
     match look_up(&portal, l, &token).await {
-        Ok(Some(t)) => {
+        Ok(Some((_, t))) => {
             let (feedback, feedback_given) = if t.served {
                 let (p, tk) = (portal.clone(), token.clone());
                 match blocking(l, move || super::feedback::on_ticket_page(&p, l, &tk)).await {
@@ -270,8 +289,8 @@ pub async fn feed(
     Path(token): Path<String>,
 ) -> Response {
     let l = ctx.lang;
-    let first = match look_up(&portal, l, &token).await {
-        Ok(Some(t)) => t,
+    let (id, first) = match look_up(&portal, l, &token).await {
+        Ok(Some(found)) => found,
         Ok(None) => return unknown(&ctx, &portal),
         Err(r) => return r,
     };
@@ -288,7 +307,7 @@ pub async fn feed(
     let start = FeedState {
         portal,
         lang: l,
-        token,
+        id,
         calls,
         changes,
         ends,
@@ -324,7 +343,8 @@ async fn changed<T>(watch: &mut Option<tokio::sync::watch::Receiver<T>>) {
 struct FeedState {
     portal: Arc<Portal>,
     lang: Lang,
-    token: String,
+    /// The ticket its token named when the feed opened.
+    id: aufruf_model::TicketId,
     calls: Option<tokio::sync::watch::Receiver<Arc<aufruf_office::views::DisplayView>>>,
     changes: Option<tokio::sync::watch::Receiver<u64>>,
     ends: tokio::time::Instant,
@@ -369,7 +389,7 @@ impl FeedState {
                 futures_util::future::select(std::pin::pin!(calls), std::pin::pin!(tickets)),
             )
             .await;
-            let now = look_up(&self.portal, self.lang, &self.token).await.ok()??;
+            let now = look_again(&self.portal, self.lang, &self.id).await.ok()??;
             if self.last.as_ref() != Some(&now) {
                 self.last = Some(now.clone());
                 return Some(now);

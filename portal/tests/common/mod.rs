@@ -56,8 +56,15 @@ impl OfficeDoor for Door {
         self.cancelled.lock().unwrap().push((date, appointment));
         Ok(())
     }
-    fn ticket(&self, now: Timestamp, token: &str) -> Option<aufruf_office::views::TicketView> {
-        OfficeDoor::ticket(&self.gateway, now, token)
+    fn ticket_id(&self, now: Timestamp, token: &str) -> Option<aufruf_model::TicketId> {
+        OfficeDoor::ticket_id(&self.gateway, now, token)
+    }
+    fn ticket_by_id(
+        &self,
+        now: Timestamp,
+        id: &aufruf_model::TicketId,
+    ) -> Option<aufruf_office::views::TicketView> {
+        OfficeDoor::ticket_by_id(&self.gateway, now, id)
     }
     fn draw_remote_ticket(
         &self,
