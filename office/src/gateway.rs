@@ -88,6 +88,18 @@ impl<R: Replication> GatewayService<R> {
         Ok(self.office.ticket_board(now)?.get(id).cloned())
     }
 
+    /// Today's board of tickets, pushed after every change (see
+    /// [`OfficeService::subscribe_ticket_board`]).
+    pub fn subscribe_ticket_board(
+        &self,
+        now: Timestamp,
+    ) -> Result<
+        tokio::sync::watch::Receiver<Arc<std::collections::BTreeMap<TicketId, TicketView>>>,
+        ServiceError,
+    > {
+        self.office.subscribe_ticket_board(now)
+    }
+
     /// A ticket's state for its status page.
     pub fn ticket(
         &self,

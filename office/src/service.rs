@@ -171,6 +171,10 @@ pub struct OfficeService<R: Replication> {
     /// Today's tickets with their outlook, shared by every reader until the next
     /// change of a ticket or [`BOARD_FRESH`] (the QR ticket pages' feeds).
     board: Mutex<Option<Board>>,
+    /// The board pushed after every change, once a reader subscribed
+    /// ([`OfficeService::subscribe_ticket_board`]; the gateway's ticket pages).
+    board_feed: watch::Sender<Arc<BTreeMap<TicketId, TicketView>>>,
+    board_wanted: std::sync::atomic::AtomicBool,
 }
 
 /// How long the shared tickets' outlook is used without a change of a ticket: waits
@@ -263,6 +267,8 @@ impl<R: Replication> OfficeService<R> {
             desks: watch::channel(Arc::default()).0,
             tickets_changed: watch::channel(0).0,
             board: Mutex::new(None),
+            board_feed: watch::channel(Arc::default()).0,
+            board_wanted: std::sync::atomic::AtomicBool::new(false),
         };
         service.read_office_document();
         service
@@ -659,39 +665,54 @@ impl<R: Replication> OfficeService<R> {
             .ok()
             .and_then(|name| self.replica.read_document(&name, |doc| doc.get_heads()))
             .unwrap_or_default();
-        // One reader computes; the others wait for it and share its board.
-        let mut board = self
-            .board
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(b) = board.as_ref()
-            && b.date == date
-            && b.heads == heads
-            && now >= b.made
-            && now.since(b.made) < BOARD_FRESH
+        // Not held while the board is made: `publish` takes this lock while it holds
+        // the office's, and making the board takes the office's.
         {
-            return Ok(b.tickets.clone());
+            let board = self
+                .board
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(b) = board.as_ref()
+                && b.date == date
+                && b.heads == heads
+                && now >= b.made
+                && now.since(b.made) < BOARD_FRESH
+            {
+                return Ok(b.tickets.clone());
+            }
         }
-        let tickets = self.with_today(now, |day, config| {
-            let times = learned(day);
-            let outlook = estimate::estimate_all(day, config, &times, now);
-            day.tickets()
-                .map(|t| {
-                    let view = TicketView::of(config, t, outlook.get(&t.id).copied());
-                    (t.id.clone(), view)
-                })
-                .collect::<BTreeMap<_, _>>()
-        })?;
-        let tickets = Arc::new(tickets);
+        let tickets = Arc::new(self.with_today(now, |day, config| board(day, config, now))?);
         // The heads as read before the board was made: a change meanwhile makes the
         // next reader compute again.
-        *board = Some(Board {
+        *self
+            .board
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Board {
             date,
             heads,
             made: now,
             tickets: tickets.clone(),
         });
         Ok(tickets)
+    }
+
+    /// Today's board of tickets, pushed after every change of the day (here or from
+    /// a peer): thousands of ticket pages follow it, each looking up its own ticket,
+    /// while the estimate runs once. From the first subscription on, every change
+    /// computes it.
+    pub fn subscribe_ticket_board(
+        &self,
+        now: Timestamp,
+    ) -> Result<watch::Receiver<Arc<BTreeMap<TicketId, TicketView>>>, ServiceError> {
+        self.board_wanted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let board = self.ticket_board(now)?;
+        self.board_feed.send_if_modified(|current| {
+            let fresh = !Arc::ptr_eq(current, &board);
+            *current = board.clone();
+            fresh
+        });
+        Ok(self.board_feed.subscribe())
     }
 
     /// The ticket a status token of today belongs to.
@@ -955,7 +976,8 @@ impl<R: Replication> OfficeService<R> {
             self.observer.entry_refused(why.label());
         }
         let touched = office.take_touched(date);
-        if !matches!(&touched, Touched::Some(tickets) if tickets.is_empty()) {
+        let ticket_changed = !matches!(&touched, Touched::Some(tickets) if tickets.is_empty());
+        if ticket_changed {
             self.tickets_changed.send_modify(|n| *n = n.wrapping_add(1));
         }
         let catching_up = office.catching_up();
@@ -980,6 +1002,23 @@ impl<R: Replication> OfficeService<R> {
         send_if_changed(&self.display, display);
         send_if_changed(&self.kiosk, kiosk);
         send_if_changed(&self.desks, desks);
+        if ticket_changed && self.board_wanted.load(std::sync::atomic::Ordering::Relaxed) {
+            let tickets = Arc::new(board(day, &config, now));
+            let heads = document_name(date)
+                .ok()
+                .and_then(|name| self.replica.read_document(&name, |doc| doc.get_heads()))
+                .unwrap_or_default();
+            *self
+                .board
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Board {
+                date,
+                heads,
+                made: now,
+                tickets: tickets.clone(),
+            });
+            self.board_feed.send_replace(tickets);
+        }
     }
 
     /// Tells the observer about calls made elsewhere that just arrived here. A day
@@ -1037,6 +1076,17 @@ fn new_status_token() -> String {
     // From the operating system's generator, fresh for each token.
     let mut rng = rand::rngs::StdRng::from_os_rng();
     format!("{:032x}", rng.random::<u128>())
+}
+
+/// Every ticket of `day` with its outlook at `now`: one pass of the estimate.
+fn board(day: &Day, config: &OfficeConfig, now: Timestamp) -> BTreeMap<TicketId, TicketView> {
+    let outlook = estimate::estimate_all(day, config, &learned(day), now);
+    day.tickets()
+        .map(|t| {
+            let view = TicketView::of(config, t, outlook.get(&t.id).copied());
+            (t.id.clone(), view)
+        })
+        .collect()
 }
 
 /// Every ticket a day's statistics counted.

@@ -1365,15 +1365,37 @@ fn the_ticket_board_is_shared_until_a_ticket_changes_or_time_passes() {
     let t = wednesday(8, 1);
     let board = reader.ticket_board(t).unwrap();
     assert_eq!(board.len(), 2);
-    assert!(Arc::ptr_eq(&board, &reader.ticket_board(t + Duration::from_secs(14)).unwrap()));
-    assert!(!Arc::ptr_eq(&board, &reader.ticket_board(t + Duration::from_secs(15)).unwrap()));
+    assert!(Arc::ptr_eq(
+        &board,
+        &reader.ticket_board(t + Duration::from_secs(14)).unwrap()
+    ));
+    assert!(!Arc::ptr_eq(
+        &board,
+        &reader.ticket_board(t + Duration::from_secs(15)).unwrap()
+    ));
     // The desk (another service on the replica) calls: the next read sees it.
     let t = wednesday(8, 2);
     let before = reader.ticket_board(t).unwrap();
     f.desk.act(t, DeskAction::CallNext).unwrap();
     let after = reader.ticket_board(t).unwrap();
     assert!(!Arc::ptr_eq(&before, &after));
-    let id = reader.ticket_of_status_token(t, &first.status_token).unwrap();
+    let id = reader
+        .ticket_of_status_token(t, &first.status_token)
+        .unwrap();
     assert_eq!(after[&id].status, aufruf_office::views::TicketState::Called);
-    assert_eq!(reader.ticket_of_status_token(t, "0".repeat(32).as_str()), None);
+    assert_eq!(
+        reader.ticket_of_status_token(t, "0".repeat(32).as_str()),
+        None
+    );
+
+    // Subscribed, the board is pushed with every change (the display shares the
+    // desk's office service here).
+    let mut pushed = reader.subscribe_ticket_board(t).unwrap();
+    pushed.mark_unchanged();
+    f.desk.act(t, DeskAction::Serving).unwrap();
+    assert!(pushed.has_changed().unwrap());
+    assert_eq!(
+        pushed.borrow_and_update()[&id].status,
+        aufruf_office::views::TicketState::Serving
+    );
 }

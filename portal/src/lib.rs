@@ -35,6 +35,9 @@ use aufruf_model::statistics::DayStatistics;
 use aufruf_model::{Appointment, OfficeConfig, Timestamp};
 use aufruf_office::office_doc::SignedDelegation;
 use aufruf_office::views::{DisplayView, TicketView};
+
+/// Today's tickets with their outlook, by ticket.
+pub type TicketBoard = std::collections::BTreeMap<aufruf_model::TicketId, TicketView>;
 use aufruf_office::{GatewayService, Replication};
 use chrono::NaiveDate;
 
@@ -82,6 +85,14 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
     /// The office's calls as they change (the display's view): a ticket page's feed
     /// looks again at each change. `None`: no feed, the page is refreshed by hand.
     fn calls(&self) -> Option<tokio::sync::watch::Receiver<Arc<DisplayView>>> {
+        None
+    }
+    /// Today's tickets with their outlook, pushed after every change: the ticket
+    /// pages' feeds each look up their own ticket in it.
+    fn ticket_board(
+        &self,
+        _now: Timestamp,
+    ) -> Option<tokio::sync::watch::Receiver<Arc<TicketBoard>>> {
         None
     }
     /// Counts the changes of today's tickets (a visitor served, done, sent away): a
@@ -203,6 +214,15 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
 
     fn ticket_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         Some(self.office().subscribe_ticket_changes())
+    }
+
+    fn ticket_board(
+        &self,
+        now: Timestamp,
+    ) -> Option<tokio::sync::watch::Receiver<Arc<TicketBoard>>> {
+        self.subscribe_ticket_board(now)
+            .inspect_err(|error| tracing::warn!(%error, "no board of today's tickets"))
+            .ok()
     }
 }
 

@@ -303,6 +303,17 @@ pub async fn feed(
     };
     let calls = portal.office.calls();
     let changes = portal.office.ticket_changes();
+    // The first subscription makes the board (one pass of the estimate): off the
+    // runtime's threads.
+    let p = portal.clone();
+    let board = match blocking(l, move || Ok(p.office.ticket_board(p.now()))).await {
+        Ok(board) => board.map(|mut b| {
+            // What the first status was read from is not news.
+            b.mark_unchanged();
+            b
+        }),
+        Err(r) => return r,
+    };
     let ends = tokio::time::Instant::now() + FEED_LIFETIME;
     let start = FeedState {
         portal,
@@ -310,6 +321,7 @@ pub async fn feed(
         id,
         calls,
         changes,
+        board,
         ends,
         last: None,
         first: Some(first),
@@ -347,6 +359,7 @@ struct FeedState {
     id: aufruf_model::TicketId,
     calls: Option<tokio::sync::watch::Receiver<Arc<aufruf_office::views::DisplayView>>>,
     changes: Option<tokio::sync::watch::Receiver<u64>>,
+    board: Option<tokio::sync::watch::Receiver<Arc<crate::TicketBoard>>>,
     ends: tokio::time::Instant,
     last: Option<TicketStatus>,
     first: Option<TicketStatus>,
@@ -371,6 +384,31 @@ impl FeedState {
             );
             if wait.is_zero() {
                 return None;
+            }
+            // With the office's board: each change of the day pushes it, and the
+            // feed looks its ticket up there — no lookup of its own, however many
+            // feeds are open.
+            if let Some(board) = &mut self.board {
+                let now = match tokio::time::timeout(wait, board.changed()).await {
+                    Ok(Ok(())) => {
+                        let board = board.borrow_and_update().clone();
+                        board
+                            .get(&self.id)
+                            .map(|t| status(&self.portal, self.lang, t))
+                    }
+                    // The office stopped pushing: look by itself from now on.
+                    Ok(Err(_)) => {
+                        self.board = None;
+                        continue;
+                    }
+                    // A while without a change: waits shrink with time.
+                    Err(_) => look_again(&self.portal, self.lang, &self.id).await.ok()?,
+                }?;
+                if self.last.as_ref() != Some(&now) {
+                    self.last = Some(now.clone());
+                    return Some(now);
+                }
+                continue;
             }
             // A call, or any ticket of today changed (served, done, sent away); else
             // by time.
