@@ -661,10 +661,7 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
     ) -> Result<Arc<BTreeMap<TicketId, TicketView>>, ServiceError> {
         let date = self.today(now);
-        let heads = document_name(date)
-            .ok()
-            .and_then(|name| self.replica.read_document(&name, |doc| doc.get_heads()))
-            .unwrap_or_default();
+        let heads = self.day_heads(date);
         // Not held while the board is made: `publish` takes this lock while it holds
         // the office's, and making the board takes the office's.
         {
@@ -684,16 +681,34 @@ impl<R: Replication> OfficeService<R> {
         let tickets = Arc::new(self.with_today(now, |day, config| board(day, config, now))?);
         // The heads as read before the board was made: a change meanwhile makes the
         // next reader compute again.
+        self.keep_board(date, heads, now, tickets.clone());
+        Ok(tickets)
+    }
+
+    /// The heads of `date`'s document: any change there makes a board old.
+    fn day_heads(&self, date: NaiveDate) -> Vec<automerge::ChangeHash> {
+        document_name(date)
+            .ok()
+            .and_then(|name| self.replica.read_document(&name, |doc| doc.get_heads()))
+            .unwrap_or_default()
+    }
+
+    fn keep_board(
+        &self,
+        date: NaiveDate,
+        heads: Vec<automerge::ChangeHash>,
+        made: Timestamp,
+        tickets: Arc<BTreeMap<TicketId, TicketView>>,
+    ) {
         *self
             .board
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Board {
             date,
             heads,
-            made: now,
-            tickets: tickets.clone(),
+            made,
+            tickets,
         });
-        Ok(tickets)
     }
 
     /// Today's board of tickets, pushed after every change of the day (here or from
@@ -1004,19 +1019,8 @@ impl<R: Replication> OfficeService<R> {
         send_if_changed(&self.desks, desks);
         if ticket_changed && self.board_wanted.load(std::sync::atomic::Ordering::Relaxed) {
             let tickets = Arc::new(board(day, &config, now));
-            let heads = document_name(date)
-                .ok()
-                .and_then(|name| self.replica.read_document(&name, |doc| doc.get_heads()))
-                .unwrap_or_default();
-            *self
-                .board
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Board {
-                date,
-                heads,
-                made: now,
-                tickets: tickets.clone(),
-            });
+            let heads = self.day_heads(date);
+            self.keep_board(date, heads, now, tickets.clone());
             self.board_feed.send_replace(tickets);
         }
     }
