@@ -561,3 +561,178 @@ proptest! {
         }
     }
 }
+
+/// The estimate's forward run as first written: each step compares every waiting
+/// visitor, each "ahead" counts every call before. Slow (n²) and plainly right, the
+/// reference the estimate's lanes are checked against.
+fn reference_outlook(
+    day: &Day,
+    config: &aufruf_model::OfficeConfig,
+    times: &HandlingTimes,
+    now: Timestamp,
+    extra: Option<Candidate<'_>>,
+) -> BTreeMap<TicketId, estimate::Estimate> {
+    struct Desk<'a> {
+        id: &'a DeskId,
+        services: Vec<ServiceId>,
+        free_at: Timestamp,
+        streak: u32,
+        active: bool,
+    }
+    let mut desks: Vec<Desk<'_>> = day
+        .calling_desks()
+        .map(|(id, session)| Desk {
+            id,
+            services: session.services,
+            free_at: day.current_of(id).map_or(now, |t| {
+                (t.since + times.expected(config, &t.service)).max(now)
+            }),
+            streak: policy::streak_of(day, id, &config.queue),
+            active: true,
+        })
+        .collect();
+    let window = config.queue.appointment_window();
+    let expected: Vec<(TicketId, &Appointment)> = day
+        .appointments()
+        .filter(|a| a.due >= now + window)
+        .filter(|a| day.checked_in(&a.code).is_none())
+        .enumerate()
+        .map(|(i, a)| {
+            (
+                TicketId::new(
+                    node_id!("booking"),
+                    aufruf_model::Incarnation::new(0),
+                    i as u32,
+                ),
+                a,
+            )
+        })
+        .collect();
+    // (candidate, joins at, real)
+    let mut queue: Vec<(Candidate<'_>, Timestamp, bool)> = day
+        .waiting()
+        .map(|t| (Candidate::from(t), now, true))
+        .chain(expected.iter().map(|(id, a)| {
+            let arrival = (a.due - window).max(now);
+            let c = Candidate {
+                id,
+                service: &a.service,
+                for_desk: None,
+                arrival,
+                due: Some(a.due),
+            };
+            (c, arrival, false)
+        }))
+        .chain(extra.map(|c| (c, now, true)))
+        .collect();
+    let mut picks: Vec<(usize, Candidate<'_>, bool, Timestamp)> = Vec::new();
+    while !queue.is_empty() {
+        let Some(d) = (0..desks.len())
+            .filter(|&i| desks[i].active)
+            .min_by_key(|&i| (desks[i].free_at, desks[i].id))
+        else {
+            break;
+        };
+        let at = desks[d].free_at;
+        let picked = policy::pick(
+            queue.iter().filter(|w| w.1 <= at).map(|w| &w.0),
+            desks[d].id,
+            &desks[d].services,
+            at,
+            &config.queue,
+            desks[d].streak,
+        )
+        .and_then(|c| queue.iter().position(|w| std::ptr::eq(&w.0, c)));
+        match picked {
+            Some(i) => {
+                let (c, _, real) = queue.swap_remove(i);
+                desks[d].streak = policy::streak_after(desks[d].streak, &c);
+                desks[d].free_at = at + times.expected(config, c.service);
+                picks.push((d, c, real, at));
+            }
+            None => {
+                let next = queue
+                    .iter()
+                    .filter(|w| w.1 > at && w.0.eligible(desks[d].id, &desks[d].services))
+                    .map(|w| w.1)
+                    .min();
+                match next {
+                    Some(next) => desks[d].free_at = next,
+                    None => desks[d].active = false,
+                }
+            }
+        }
+    }
+    let mut outlook = BTreeMap::new();
+    for (i, (_, c, real, at)) in picks.iter().enumerate() {
+        if !real {
+            continue;
+        }
+        let ahead = picks[..i]
+            .iter()
+            .filter(|q| c.eligible(desks[q.0].id, &desks[q.0].services))
+            .count();
+        outlook.insert(
+            c.id.clone(),
+            estimate::Estimate {
+                ahead: ahead as u32,
+                wait: at.since(now),
+            },
+        );
+    }
+    outlook
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the day — walk-ins, checked-in and expected appointments, visitors
+    /// sent to one desk, busy desks, overdue walk-ins, desks owing a walk-in — the
+    /// estimate's lanes give exactly what running the policy over everyone gives.
+    #[test]
+    fn the_estimate_runs_the_policy_exactly(
+        steps in proptest::collection::vec(step(), 1..120),
+        bookings in proptest::collection::vec((0..150u64, 0..2usize), 0..10),
+        later in 0..40u64,
+        learned in proptest::collection::vec((0..2usize, 1..30u64), 0..6),
+    ) {
+        let mut office = Office::new();
+        for (i, (due, service)) in bookings.iter().enumerate() {
+            let booked = Event::Booked(Appointment {
+                cancelled: false,
+                code: BookingCode::new(format!("X{i}")),
+                service: [ausweis(), meldung()][*service].clone(),
+                due: minute(*due),
+            });
+            for day in &mut office.days {
+                day.apply(booked.clone());
+            }
+        }
+        for s in &steps {
+            office.run(s);
+        }
+        office.settle();
+        let day = &office.days[0];
+        let config = &office.config;
+        let mut times = HandlingTimes::new();
+        times.learn_from(day);
+        for (s, m) in &learned {
+            times.record(&[ausweis(), meldung()][*s], std::time::Duration::from_secs(m * 60));
+        }
+        for now in [minute(office.now), minute(office.now + later)] {
+            let outlook = estimate::estimate_all(day, config, &times, now);
+            prop_assert_eq!(&outlook, &reference_outlook(day, config, &times, now, None));
+            for (id, e) in &outlook {
+                prop_assert_eq!(estimate::estimate(day, config, &times, id, now), Some(*e));
+            }
+            for service in [ausweis(), meldung()] {
+                let id = TicketId::new(node_id!("zz-new-walk-in"), aufruf_model::Incarnation::new(0), u32::MAX);
+                let new = Candidate { id: &id, service: &service, for_desk: None, arrival: now, due: None };
+                prop_assert_eq!(
+                    estimate::for_new_walk_in(day, config, &times, &service, now),
+                    reference_outlook(day, config, &times, now, Some(new)).remove(&id)
+                );
+            }
+        }
+    }
+}
