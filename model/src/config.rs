@@ -236,7 +236,33 @@ pub struct Department {
     /// on unless set to `false`.
     #[serde(default = "yes")]
     pub refuse_walk_ins_past_closing: bool,
+    /// How many appointments the portal offers, set by the office's admins; what is
+    /// not set here the gateway's own settings or the defaults decide.
+    #[serde(default, skip_serializing_if = "AppointmentCapacity::is_unset")]
+    pub booking: AppointmentCapacity,
 }
+
+/// A department's appointment capacity: starts every `slot_minutes`, each taking
+/// `appointments_per_slot` bookings (0: none booked online).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentCapacity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointments_per_slot: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_minutes: Option<u32>,
+}
+
+impl AppointmentCapacity {
+    pub fn is_unset(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The most appointments `booking.appointments_per_slot` may offer per start time.
+pub const MAX_APPOINTMENTS_PER_SLOT: u32 = 100;
+/// The span `booking.slot_minutes` lies in.
+pub const SLOT_MINUTES: std::ops::RangeInclusive<u32> = 5..=240;
 
 fn yes() -> bool {
     true
@@ -634,6 +660,26 @@ impl OfficeConfig {
                 return fail(
                     format!("departments[{i}].id"),
                     format!("department \"{}\" is defined twice", d.id),
+                );
+            }
+            if let Some(n) = d.booking.appointments_per_slot
+                && n > MAX_APPOINTMENTS_PER_SLOT
+            {
+                return fail(
+                    format!("departments[{i}].booking.appointments_per_slot"),
+                    format!("{n} is more than {MAX_APPOINTMENTS_PER_SLOT}"),
+                );
+            }
+            if let Some(m) = d.booking.slot_minutes
+                && !SLOT_MINUTES.contains(&m)
+            {
+                return fail(
+                    format!("departments[{i}].booking.slot_minutes"),
+                    format!(
+                        "{m} is not between {} and {}",
+                        SLOT_MINUTES.start(),
+                        SLOT_MINUTES.end()
+                    ),
                 );
             }
             for (day, intervals) in d.hours.days() {

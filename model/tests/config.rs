@@ -168,6 +168,20 @@ fn other_problems_are_named() {
         ),
         (
             broken(
+                "mon = [\"08:00-12:00\", \"13:00-16:00\"]",
+                "mon = []\n[departments.booking]\nappointments_per_slot = 101",
+            ),
+            "departments[0].booking.appointments_per_slot: 101 is more than 100",
+        ),
+        (
+            broken(
+                "mon = [\"08:00-12:00\", \"13:00-16:00\"]",
+                "mon = []\n[departments.booking]\nslot_minutes = 4",
+            ),
+            "departments[0].booking.slot_minutes: 4 is not between 5 and 240",
+        ),
+        (
+            broken(
                 "name = \"Testamt\"",
                 "name = \"Testamt\"\ntimezone = \"Europe/Zeitz\"",
             ),
@@ -213,6 +227,17 @@ fn a_configuration_written_as_toml_reads_back_the_same() {
         config
     );
     assert!(written.contains("\"08:00-18:00\""), "{written}");
+    // A department's capacity is written only where the admins set it.
+    assert!(!written.contains("[departments.booking]"), "{written}");
+    let mut capped = config;
+    capped.departments[0].booking.appointments_per_slot = Some(0);
+    capped.departments[0].booking.slot_minutes = Some(20);
+    let written = capped.to_toml().unwrap();
+    assert!(written.contains("appointments_per_slot = 0"), "{written}");
+    assert_eq!(
+        OfficeConfig::from_toml("written", &written).unwrap(),
+        capped
+    );
 }
 
 proptest! {

@@ -323,6 +323,8 @@ async function adminPages(browser) {
     ["/admin/texts", "admin texts"],
     ["/admin/texts/datenschutz", "admin privacy text"],
     ["/admin/services", "admin services"],
+    ["/admin/desks", "admin desks"],
+    ["/admin/appointments", "admin appointment capacity"],
   ]) {
     await page.goto(`${base}${path}`);
     await checkPage(page, name);
@@ -342,6 +344,22 @@ async function adminPages(browser) {
   await checkPage(page, "admin opening hours with a mistake", { status: 422 });
   const invalid = await page.eval(`document.getElementById("tue.buergerbuero").getAttribute("aria-invalid")`);
   if (invalid !== "true") fail("the wrong field is not marked");
+
+  // A desk left with no service: its boxes, unticked with the mouse, are named.
+  await page.goto(`${base}/admin/desks`);
+  const ticked = await page.eval(
+    `[...document.querySelectorAll('input[type=checkbox][id^="svc.desk-2."]:checked')].map((b) => b.id)`,
+  );
+  if (ticked.length === 0) fail("desk 2 shows no ticked service");
+  for (const id of ticked) {
+    await page.eval(`document.getElementById(${JSON.stringify(id)}).scrollIntoView({ block: "center", behavior: "instant" })`);
+    await page.tap(`[id="${id}"]`);
+  }
+  if (await page.eval(`!!document.querySelector('input[id^="svc.desk-2."]:checked')`)) fail("a tap does not untick a service");
+  await page.click('form[action="/admin/desks"] button[type="submit"]');
+  await checkPage(page, "admin desks with a mistake", { status: 422 });
+  const described = await page.eval(`document.getElementById("services.desk-2").getAttribute("aria-describedby") ?? ""`);
+  if (!described.includes("services.desk-2-error")) fail("the desk's services do not name their error");
 
   await page.click('form[action="/admin/logout"] button');
   await page.goto(`${base}/admin`);

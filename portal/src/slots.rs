@@ -34,8 +34,11 @@ pub enum SlotError {
 }
 
 impl Rules {
-    /// The rules of `department` under `overrides`. The horizon never reaches beyond
-    /// the office's (devices take day documents only that far ahead).
+    /// The rules of `department` under `overrides` (the gateway's settings). The
+    /// capacity the office's admins set in the office's configuration goes first:
+    /// what they publish takes effect, whatever a gateway's file says. The horizon
+    /// never reaches beyond the office's (devices take day documents only that far
+    /// ahead).
     pub fn of(
         config: &OfficeConfig,
         department: &Department,
@@ -51,8 +54,17 @@ impl Rules {
         Rules {
             lead: Duration::from_secs(u64::from(o.lead_hours.unwrap_or(24)) * 3600),
             horizon_days: o.horizon_days.unwrap_or(office_horizon).min(office_horizon),
-            slot_minutes: o.slot_minutes.unwrap_or(15).clamp(5, 240),
-            per_slot: o.appointments_per_slot.unwrap_or(desks.div_ceil(2)),
+            slot_minutes: department
+                .booking
+                .slot_minutes
+                .or(o.slot_minutes)
+                .unwrap_or(15)
+                .clamp(5, 240),
+            per_slot: department
+                .booking
+                .appointments_per_slot
+                .or(o.appointments_per_slot)
+                .unwrap_or(desks.div_ceil(2)),
         }
     }
 }
@@ -212,6 +224,35 @@ mod tests {
         let r = Rules::of(&config, kita, Some(&longer));
         assert_eq!(r.horizon_days, 90, "never beyond the office's horizon");
         assert_eq!(r.lead, Duration::from_secs(48 * 3600));
+    }
+
+    #[test]
+    fn the_capacity_the_admins_publish_goes_before_the_gateways_file() {
+        let mut config = office();
+        let file = DepartmentRules {
+            appointments_per_slot: Some(4),
+            slot_minutes: Some(10),
+            ..Default::default()
+        };
+        let r = Rules::of(&config, &config.departments[0], Some(&file));
+        assert_eq!((r.per_slot, r.slot_minutes), (4, 10));
+        config.departments[0].booking.appointments_per_slot = Some(0);
+        config.departments[0].booking.slot_minutes = Some(30);
+        let r = Rules::of(&config, &config.departments[0], Some(&file));
+        assert_eq!((r.per_slot, r.slot_minutes), (0, 30));
+        // No appointments offered: no start on any day.
+        let tuesday = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let service = config
+            .services
+            .iter()
+            .find(|s| s.department == config.departments[0].id)
+            .unwrap();
+        let now = at((2026, 11, 20), 8, 0);
+        assert!(
+            starts(&config, &r, &service.id, tuesday, now)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -427,6 +427,8 @@ async fn admin_pages_turn_away_strangers_citizens_forged_forms_and_ended_session
         "/admin/holidays",
         "/admin/notices",
         "/admin/cancel",
+        "/admin/desks",
+        "/admin/appointments",
     ];
     // Nobody logged in, and a citizen logged in: sent to the admin login.
     let mut stranger = site.browser();
@@ -951,4 +953,234 @@ async fn a_booked_citizen_rates_the_appointment_from_the_mails_link_after_it_beg
     assert_eq!(kept.len(), 1);
     assert!(kept[0].appointment && kept[0].rating == 5);
     assert!(!format!("{kept:?}").contains(&code));
+}
+
+/// The desks form's fields as they are: every desk's name and checked services.
+fn unchanged_desks(site: &Site) -> Vec<(String, String)> {
+    let config = site.portal.config();
+    config
+        .desks
+        .iter()
+        .flat_map(|d| {
+            std::iter::once((format!("name.{}", d.id), d.name.clone())).chain(
+                d.services
+                    .iter()
+                    .map(move |s| (format!("svc.{}.{s}", d.id), "on".to_owned())),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_admin_renames_a_desk_changes_its_services_and_adds_one() {
+    let site = Site::new();
+    let (mut b, _) = admin(&site).await;
+    let page = b.get("/admin/desks").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // Each desk's services are checkboxes of its department's services.
+    assert!(
+        page.body.contains("id=\"svc.desk-1.reisepass\" name=\"svc.desk-1.reisepass\" type=\"checkbox\" value=\"on\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("svc.desk-1.kita-platz"));
+    assert!(!page.body.contains("id=\"svc.desk-5.fundsachen\" name=\"svc.desk-5.fundsachen\" type=\"checkbox\" value=\"on\" checked"));
+
+    let mut fields = unchanged_desks(&site);
+    fields
+        .iter_mut()
+        .find(|(k, _)| k == "name.desk-3")
+        .unwrap()
+        .1 = "Platz 3 (barrierefrei)".into();
+    fields.retain(|(k, _)| !k.starts_with("svc.desk-5."));
+    fields.push(("svc.desk-5.fundsachen".into(), "on".into()));
+    // A forged box: a service of another department stays off desk 5.
+    fields.push(("svc.desk-5.kita-platz".into(), "on".into()));
+    fields.push(("new.id".into(), "desk-7".into()));
+    fields.push(("new.name".into(), "Platz 7".into()));
+    fields.push(("svc.new.anmeldung".into(), "on".into()));
+    fields.push(("svc.new.meldebescheinigung".into(), "on".into()));
+    let page = b.post("/admin/desks", &post(&fields)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), "/admin/desks?published=1");
+    let config = site.portal.config();
+    let desk = |id: &str| {
+        config
+            .desks
+            .iter()
+            .find(|d| d.id.as_str() == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(desk("desk-3").name, "Platz 3 (barrierefrei)");
+    assert_eq!(desk("desk-5").services, [ServiceId::new("fundsachen")]);
+    let added = desk("desk-7");
+    assert_eq!(added.name, "Platz 7");
+    assert_eq!(added.department.as_str(), "buergerbuero");
+    assert_eq!(
+        added.services,
+        [
+            ServiceId::new("meldebescheinigung"),
+            ServiceId::new("anmeldung")
+        ]
+    );
+    // Another device takes it.
+    let at_kiosk = MemoryReplica::new();
+    let kiosk = office_on(at_kiosk.clone(), "kiosk-1", Role::Kiosk);
+    at_kiosk.receive_from(&site.replica);
+    kiosk.refresh(monday_morning());
+    assert!(
+        kiosk
+            .config()
+            .desks
+            .iter()
+            .any(|d| d.id.as_str() == "desk-7")
+    );
+
+    // Wrong input is named per field and nothing is published.
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (&[("name.desk-1", "")], "name.desk-1"),
+        (&[("name.desk-1", &"x".repeat(41))], "name.desk-1"),
+        (
+            &[
+                ("new.id", "../x"),
+                ("new.name", "X"),
+                ("svc.new.anmeldung", "on"),
+            ],
+            "new.id",
+        ),
+        (
+            &[
+                ("new.id", "desk-2"),
+                ("new.name", "X"),
+                ("svc.new.anmeldung", "on"),
+            ],
+            "new.id",
+        ),
+        (
+            &[
+                ("new.id", "desk-8"),
+                ("new.name", "X"),
+                ("svc.new.anmeldung", "on"),
+                ("svc.new.kita-platz", "on"),
+            ],
+            "new.services",
+        ),
+        (&[("new.id", "desk-8"), ("new.name", "X")], "new.services"),
+    ];
+    for (change, field) in cases {
+        let mut fields = unchanged_desks(&site);
+        for (k, v) in change {
+            match fields.iter_mut().find(|(f, _)| f == k) {
+                Some(f) => f.1 = (*v).to_owned(),
+                None => fields.push(((*k).to_owned(), (*v).to_owned())),
+            }
+        }
+        let page = b.post("/admin/desks", &post(&fields)).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{change:?}");
+        assert!(
+            page.body.contains(&format!("href=\"#{field}\"")),
+            "{change:?}: {}",
+            page.body
+        );
+    }
+    // A desk left with no service.
+    let mut fields = unchanged_desks(&site);
+    fields.retain(|(k, _)| !k.starts_with("svc.desk-2."));
+    let page = b.post("/admin/desks", &post(&fields)).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("href=\"#services.desk-2\""),
+        "{}",
+        page.body
+    );
+    // The boxes keep what was sent.
+    assert!(
+        !page
+            .body
+            .contains("name=\"svc.desk-2.reisepass\" type=\"checkbox\" value=\"on\" checked")
+    );
+    assert!(
+        page.body
+            .contains("name=\"svc.desk-1.reisepass\" type=\"checkbox\" value=\"on\" checked")
+    );
+    assert_eq!(site.portal.config_revision().0, 1);
+}
+
+#[tokio::test]
+async fn the_appointment_capacity_an_admin_publishes_is_what_citizens_can_book() {
+    let site = Site::new();
+    let (mut b, _) = admin(&site).await;
+    let page = b.get("/admin/appointments").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The test gateway's file offers 2 per start.
+    assert!(page.body.contains("jetzt 2."), "{}", page.body);
+    let offered =
+        |page: &crate::common::Page, time: &str| page.body.contains(&format!("value=\"{time}\""));
+    let mut citizen = site.citizen("c@example.org").await;
+    let day = "/book/service/anmeldung?day=2026-11-24";
+    let page = citizen.get(day).await;
+    assert!(offered(&page, "11:00") && offered(&page, "11:15"));
+
+    // One per start, every 30 minutes: what the admin publishes goes before the file.
+    let page = b
+        .post(
+            "/admin/appointments",
+            &[
+                ("per_slot.buergerbuero", "1"),
+                ("slot.buergerbuero", "30"),
+                ("per_slot.kita", ""),
+                ("slot.kita", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let department = &site.portal.config().departments[0];
+    assert_eq!(department.booking.appointments_per_slot, Some(1));
+    assert_eq!(department.booking.slot_minutes, Some(30));
+    assert!(site.portal.config().departments[1].booking.is_unset());
+    let page = citizen.get(day).await;
+    assert!(offered(&page, "11:00") && !offered(&page, "11:15"));
+    let page = citizen.book("anmeldung", "2026-11-24", "11:00").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let code = page.booking_code();
+    let mut other = site.citizen("d@example.org").await;
+    let page = other.book("anmeldung", "2026-11-24", "11:00").await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "one per start");
+
+    // None at all: no time is offered; the booked appointment stays.
+    let page = b
+        .post(
+            "/admin/appointments",
+            &[("per_slot.buergerbuero", "0"), ("slot.buergerbuero", "30")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = other.get(day).await;
+    assert!(!offered(&page, "11:30") && !offered(&page, "12:00"));
+    assert!(site.portal.store.booking(&code).unwrap().is_some());
+
+    // Out of range or not a number: named, nothing published.
+    for (field, value) in [
+        ("per_slot.buergerbuero", "101"),
+        ("per_slot.buergerbuero", "-1"),
+        ("per_slot.buergerbuero", "zwei"),
+        ("slot.buergerbuero", "4"),
+        ("slot.buergerbuero", "241"),
+    ] {
+        let mut fields = vec![("per_slot.buergerbuero", "1"), ("slot.buergerbuero", "15")];
+        fields.iter_mut().find(|(k, _)| *k == field).unwrap().1 = value;
+        let page = b.post("/admin/appointments", &fields).await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}={value}"
+        );
+        assert!(
+            page.body.contains(&format!("href=\"#{field}\"")),
+            "{}",
+            page.body
+        );
+    }
+    assert_eq!(site.portal.config_revision().0, 2);
 }

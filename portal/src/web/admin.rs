@@ -25,7 +25,11 @@ use crate::admins::{ADMIN_SESSION_MS, MAX_REASON_CHARS, PublishError};
 use crate::i18n::Lang;
 use crate::secret;
 use crate::store::{Admin, AdminSession};
-use aufruf_model::config::{MAX_NOTICE_CHARS, MAX_NOTICES, OpeningInterval};
+use aufruf_model::config::{
+    AppointmentCapacity, MAX_APPOINTMENTS_PER_SLOT, MAX_NOTICE_CHARS, MAX_NOTICES, OpeningInterval,
+    SLOT_MINUTES,
+};
+use aufruf_model::{DeskId, ServiceId};
 
 /// `__Host-` needs HTTPS; on a plain-HTTP demo the name goes without the prefix.
 fn admin_cookie(secure: bool) -> &'static str {
@@ -116,6 +120,9 @@ pub struct AdminField {
     pub maxlength: usize,
     pub hint: Option<String>,
     pub error: Option<String>,
+    /// Checkboxes, each its own form field (id, label, checked): the field is then a
+    /// group of them under its label.
+    pub choices: Vec<(String, String, bool)>,
 }
 
 impl AdminField {
@@ -134,6 +141,20 @@ impl AdminField {
             maxlength: 200,
             hint: None,
             error: None,
+            choices: Vec::new(),
+        }
+    }
+
+    /// A group of checkboxes under `label`; a box sends `on` when checked.
+    fn checkboxes(
+        id: impl Into<String>,
+        label: impl Into<String>,
+        choices: Vec<(String, String, bool)>,
+    ) -> Self {
+        AdminField {
+            kind: "checkbox",
+            choices,
+            ..Self::text(id, label, "")
         }
     }
 
@@ -240,7 +261,12 @@ impl AdminPage {
         page.nav = [
             ("/admin", l.pick("Übersicht", "Overview")),
             ("/admin/services", l.pick("Dienstleistungen", "Services")),
+            ("/admin/desks", l.pick("Schalter", "Desks")),
             ("/admin/hours", l.pick("Öffnungszeiten", "Opening hours")),
+            (
+                "/admin/appointments",
+                l.pick("Terminangebot", "Appointment capacity"),
+            ),
             ("/admin/holidays", l.pick("Feiertage", "Holidays")),
             ("/admin/notices", l.pick("Hinweise", "Notices")),
             (
@@ -302,7 +328,10 @@ impl AdminPage {
     fn keep_values(&mut self, sent: &Fields) {
         if let Some(form) = &mut self.form {
             for f in form.groups.iter_mut().flat_map(|g| g.fields.iter_mut()) {
-                if f.kind != "password" {
+                for (id, _, checked) in &mut f.choices {
+                    *checked = sent.get(id) == "on";
+                }
+                if !matches!(f.kind, "password" | "checkbox") {
                     f.value = sent.get(&f.id).to_owned();
                 }
             }
@@ -871,6 +900,417 @@ pub async fn services(
             }
         }
     })
+    .await
+}
+
+// ---- desks ----
+
+/// A service's name in the page's language.
+fn service_name(l: Lang, s: &aufruf_model::config::Service) -> String {
+    match l {
+        Lang::De => s.name.de.clone(),
+        Lang::En => s.name.en.clone(),
+    }
+}
+
+/// A desk's name: what the display and the tickets show ("Platz 3").
+fn desk_name_problem(l: Lang, name: &str) -> Option<&'static str> {
+    (name.is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control)).then(
+        || {
+            l.pick(
+                "Geben Sie einen Namen mit 1 bis 40 Zeichen ein.",
+                "Enter a name of 1 to 40 characters.",
+            )
+        },
+    )
+}
+
+fn desks_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
+    let l = admin.ctx.lang;
+    let config = portal.config();
+    let mut groups: Vec<Group> = config
+        .desks
+        .iter()
+        .map(|d| Group {
+            legend: Some(format!("{} ({})", d.name, d.id)),
+            fields: vec![
+                AdminField::text(format!("name.{}", d.id), l.pick("Name", "Name"), &d.name)
+                    .lines(1, 40)
+                    .hint(l.pick(
+                        "So steht der Schalter auf der Anzeige und im Aufruf, z. B. „Platz 3“.",
+                        "How the display and the call name the desk, e.g. \"Platz 3\".",
+                    )),
+                AdminField::checkboxes(
+                    format!("services.{}", d.id),
+                    l.pick("Dienstleistungen", "Services"),
+                    config
+                        .services
+                        .iter()
+                        .filter(|s| s.department == d.department)
+                        .map(|s| {
+                            (
+                                format!("svc.{}.{}", d.id, s.id),
+                                service_name(l, s),
+                                d.services.contains(&s.id),
+                            )
+                        })
+                        .collect(),
+                ),
+            ],
+        })
+        .collect();
+    groups.push(Group {
+        legend: Some(l.pick("Neuer Schalter", "New desk").to_owned()),
+        fields: vec![
+            AdminField::text("new.id", l.pick("Kennung", "Identifier"), "")
+                .lines(1, 32)
+                .hint(l.pick(
+                    "Kleinbuchstaben, Ziffern und Bindestriche, z. B. desk-7: Das Terminal \
+                     am Schalter wird mit ihr eingerichtet. Leer lassen, wenn kein Schalter \
+                     hinzukommt.",
+                    "Lower-case letters, digits and dashes, e.g. desk-7: the desk's terminal \
+                     is set up with it. Leave empty if no desk is added.",
+                )),
+            AdminField::text("new.name", l.pick("Name", "Name"), "").lines(1, 40),
+            AdminField::checkboxes(
+                "new.services",
+                l.pick("Dienstleistungen", "Services"),
+                config
+                    .services
+                    .iter()
+                    .map(|s| {
+                        let department = config.department(&s.department).map_or_else(
+                            || s.department.to_string(),
+                            |d| match l {
+                                Lang::De => d.name.de.clone(),
+                                Lang::En => d.name.en.clone(),
+                            },
+                        );
+                        (
+                            format!("svc.new.{}", s.id),
+                            format!("{} ({department})", service_name(l, s)),
+                            false,
+                        )
+                    })
+                    .collect(),
+            )
+            .hint(l.pick("Alle aus einer Abteilung.", "All of one department.")),
+        ],
+    });
+    let mut page = AdminPage::of(admin, portal, "/admin/desks", l.pick("Schalter", "Desks"));
+    page.intro.push(
+        l.pick(
+            "Welche Dienstleistungen ein Schalter aufruft, gilt ab der nächsten Anmeldung \
+             am Schalter; wer gerade angemeldet ist, behält seine Auswahl.",
+            "Which services a desk calls applies from the next time the desk opens; a \
+             desk open now keeps its choice.",
+        )
+        .to_owned(),
+    );
+    if portal.config_revision().1 {
+        page.with_form("/admin/desks", groups, l.pick("Veröffentlichen", "Publish"))
+    } else {
+        page.intro.push(not_delegated(l));
+        page
+    }
+}
+
+pub async fn desks_form(
+    State(portal): State<Arc<Portal>>,
+    admin: AdminIn,
+    Query(q): Query<Published>,
+) -> Response {
+    let mut page = desks_page(&admin, &portal);
+    page.success = published_notice(admin.ctx.lang, &q);
+    render(&admin.ctx, StatusCode::OK, &page)
+}
+
+pub async fn desks(
+    State(portal): State<Arc<Portal>>,
+    AdminForm(admin, sent): AdminForm,
+) -> Response {
+    let l = admin.ctx.lang;
+    let config = portal.config();
+    let mut page = desks_page(&admin, &portal);
+    page.keep_values(&sent);
+    let none_checked = l.pick(
+        "Wählen Sie mindestens eine Dienstleistung.",
+        "Choose at least one service.",
+    );
+    let mut changes = BTreeMap::new();
+    for d in &config.desks {
+        let name = sent.get(&format!("name.{}", d.id)).trim().to_owned();
+        if let Some(problem) = desk_name_problem(l, &name) {
+            page.problem(&format!("name.{}", d.id), problem);
+        }
+        let services: Vec<ServiceId> = config
+            .services
+            .iter()
+            .filter(|s| s.department == d.department)
+            .filter(|s| sent.get(&format!("svc.{}.{}", d.id, s.id)) == "on")
+            .map(|s| s.id.clone())
+            .collect();
+        if services.is_empty() {
+            page.problem(&format!("services.{}", d.id), none_checked);
+        }
+        changes.insert(d.id.clone(), (name, services));
+    }
+    let id = sent.get("new.id").trim();
+    let name = sent.get("new.name").trim().to_owned();
+    let services: Vec<&aufruf_model::config::Service> = config
+        .services
+        .iter()
+        .filter(|s| sent.get(&format!("svc.new.{}", s.id)) == "on")
+        .collect();
+    let mut added = None;
+    if !id.is_empty() || !name.is_empty() || !services.is_empty() {
+        let valid = (1..=32).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            page.problem(
+                "new.id",
+                l.pick(
+                    "Geben Sie eine Kennung aus 1 bis 32 Kleinbuchstaben, Ziffern oder \
+                     Bindestrichen ein.",
+                    "Enter an identifier of 1 to 32 lower-case letters, digits or dashes.",
+                ),
+            );
+        } else if config.desks.iter().any(|d| d.id.as_str() == id) {
+            page.problem(
+                "new.id",
+                l.pick(
+                    "Einen Schalter mit dieser Kennung gibt es schon.",
+                    "A desk with this identifier exists already.",
+                ),
+            );
+        }
+        if let Some(problem) = desk_name_problem(l, &name) {
+            page.problem("new.name", problem);
+        }
+        let departments: std::collections::BTreeSet<_> =
+            services.iter().map(|s| &s.department).collect();
+        match departments.into_iter().collect::<Vec<_>>().as_slice() {
+            [] => page.problem("new.services", none_checked),
+            [department] => {
+                added = Some(aufruf_model::config::Desk {
+                    id: DeskId::new(id),
+                    name: name.clone(),
+                    department: (*department).clone(),
+                    services: services.iter().map(|s| s.id.clone()).collect(),
+                });
+            }
+            _ => page.problem(
+                "new.services",
+                l.pick(
+                    "Ein Schalter ruft nur Dienstleistungen einer Abteilung auf.",
+                    "A desk calls services of one department only.",
+                ),
+            ),
+        }
+    }
+    if !page.errors.is_empty() {
+        return render(&admin.ctx, StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    publish(&portal, &admin, page, "/admin/desks", move |config| {
+        for d in &mut config.desks {
+            if let Some((name, services)) = changes.remove(&d.id) {
+                d.name = name;
+                d.services = services;
+            }
+        }
+        config.desks.extend(added);
+    })
+    .await
+}
+
+// ---- appointment capacity ----
+
+fn appointments_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
+    let l = admin.ctx.lang;
+    let config = portal.config();
+    let groups = config
+        .departments
+        .iter()
+        .map(|d| {
+            let rules = portal.rules(d);
+            let set = d.booking;
+            Group {
+                legend: Some(match l {
+                    Lang::De => d.name.de.clone(),
+                    Lang::En => d.name.en.clone(),
+                }),
+                fields: vec![
+                    AdminField::text(
+                        format!("per_slot.{}", d.id),
+                        l.pick("Termine je Startzeit", "Appointments per start time"),
+                        set.appointments_per_slot
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                    )
+                    .lines(1, 3)
+                    .hint(match l {
+                        Lang::De => format!(
+                            "0 bis {MAX_APPOINTMENTS_PER_SLOT}; 0: keine Online-Termine. Leer: \
+                             die Voreinstellung, jetzt {}.",
+                            rules.per_slot
+                        ),
+                        Lang::En => format!(
+                            "0 to {MAX_APPOINTMENTS_PER_SLOT}; 0: no online appointments. \
+                             Empty: the default, now {}.",
+                            rules.per_slot
+                        ),
+                    }),
+                    AdminField::text(
+                        format!("slot.{}", d.id),
+                        l.pick(
+                            "Minuten zwischen zwei Startzeiten",
+                            "Minutes between two start times",
+                        ),
+                        set.slot_minutes.map(|n| n.to_string()).unwrap_or_default(),
+                    )
+                    .lines(1, 3)
+                    .hint(match l {
+                        Lang::De => format!(
+                            "{} bis {}. Leer: die Voreinstellung, jetzt {}.",
+                            SLOT_MINUTES.start(),
+                            SLOT_MINUTES.end(),
+                            rules.slot_minutes
+                        ),
+                        Lang::En => format!(
+                            "{} to {}. Empty: the default, now {}.",
+                            SLOT_MINUTES.start(),
+                            SLOT_MINUTES.end(),
+                            rules.slot_minutes
+                        ),
+                    }),
+                ],
+            }
+        })
+        .collect();
+    let mut page = AdminPage::of(
+        admin,
+        portal,
+        "/admin/appointments",
+        l.pick("Terminangebot", "Appointment capacity"),
+    );
+    page.intro.push(
+        l.pick(
+            "Wie viele Termine das Portal je Startzeit anbietet. Gebuchte Termine bleiben \
+             bestehen, wenn Sie das Angebot verringern.",
+            "How many appointments the portal offers per start time. Booked appointments \
+             stay when you offer fewer.",
+        )
+        .to_owned(),
+    );
+    if portal.config_revision().1 {
+        page.with_form(
+            "/admin/appointments",
+            groups,
+            l.pick("Veröffentlichen", "Publish"),
+        )
+    } else {
+        page.intro.push(not_delegated(l));
+        page
+    }
+}
+
+pub async fn appointments_form(
+    State(portal): State<Arc<Portal>>,
+    admin: AdminIn,
+    Query(q): Query<Published>,
+) -> Response {
+    let mut page = appointments_page(&admin, &portal);
+    page.success = published_notice(admin.ctx.lang, &q);
+    render(&admin.ctx, StatusCode::OK, &page)
+}
+
+/// An optional whole number in `range`: `Ok(None)` when empty.
+fn optional_number(text: &str, range: std::ops::RangeInclusive<u32>) -> Result<Option<u32>, ()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(()),
+    }
+}
+
+pub async fn appointments(
+    State(portal): State<Arc<Portal>>,
+    AdminForm(admin, sent): AdminForm,
+) -> Response {
+    let l = admin.ctx.lang;
+    let mut page = appointments_page(&admin, &portal);
+    page.keep_values(&sent);
+    let mut changes = BTreeMap::new();
+    for d in &portal.config().departments {
+        let per_slot = optional_number(
+            sent.get(&format!("per_slot.{}", d.id)),
+            0..=MAX_APPOINTMENTS_PER_SLOT,
+        );
+        let slot = optional_number(sent.get(&format!("slot.{}", d.id)), SLOT_MINUTES);
+        if per_slot.is_err() {
+            page.problem(
+                &format!("per_slot.{}", d.id),
+                match l {
+                    Lang::De => format!(
+                        "Geben Sie eine ganze Zahl von 0 bis {MAX_APPOINTMENTS_PER_SLOT} ein \
+                         oder lassen Sie das Feld leer."
+                    ),
+                    Lang::En => format!(
+                        "Enter a whole number from 0 to {MAX_APPOINTMENTS_PER_SLOT}, or \
+                         leave the field empty."
+                    ),
+                },
+            );
+        }
+        if slot.is_err() {
+            page.problem(
+                &format!("slot.{}", d.id),
+                match l {
+                    Lang::De => format!(
+                        "Geben Sie eine ganze Zahl von {} bis {} ein oder lassen Sie das \
+                         Feld leer.",
+                        SLOT_MINUTES.start(),
+                        SLOT_MINUTES.end()
+                    ),
+                    Lang::En => format!(
+                        "Enter a whole number from {} to {}, or leave the field empty.",
+                        SLOT_MINUTES.start(),
+                        SLOT_MINUTES.end()
+                    ),
+                },
+            );
+        }
+        if let (Ok(appointments_per_slot), Ok(slot_minutes)) = (per_slot, slot) {
+            changes.insert(
+                d.id.clone(),
+                AppointmentCapacity {
+                    appointments_per_slot,
+                    slot_minutes,
+                },
+            );
+        }
+    }
+    if !page.errors.is_empty() {
+        return render(&admin.ctx, StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    publish(
+        &portal,
+        &admin,
+        page,
+        "/admin/appointments",
+        move |config| {
+            for d in &mut config.departments {
+                if let Some(capacity) = changes.remove(&d.id) {
+                    d.booking = capacity;
+                }
+            }
+        },
+    )
     .await
 }
 

@@ -114,6 +114,11 @@ pub fn router(portal: Arc<Portal>) -> Router {
             "/admin/services",
             get(admin::services_form).post(admin::services),
         )
+        .route("/admin/desks", get(admin::desks_form).post(admin::desks))
+        .route(
+            "/admin/appointments",
+            get(admin::appointments_form).post(admin::appointments),
+        )
         .route("/admin/hours", get(admin::hours_form).post(admin::hours))
         .route(
             "/admin/holidays",
