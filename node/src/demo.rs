@@ -59,6 +59,9 @@ const AT_THE_DOOR: u32 = 3;
 /// How long the demo's new nodes may take to catch up with each other.
 const CATCH_UP_WITHIN: Duration = Duration::from_secs(30);
 
+/// Where the demo's office stands (latitude, longitude): Zeitz's town hall.
+pub const DEMO_OFFICE_AT: (f64, f64) = (51.0481, 12.1386);
+
 /// The demo's desk terminals.
 const DESKS: [&str; 2] = ["desk-1", "desk-2"];
 
@@ -120,6 +123,10 @@ pub async fn run(
         println!(
             "  portal mail (outbox): {}",
             demo_outbox(&options.dir).display()
+        );
+        println!(
+            "  tickets by phone (/ticket): within 500 m of {}, {}",
+            DEMO_OFFICE_AT.0, DEMO_OFFICE_AT.1
         );
     }
     if let Some(portal) = nodes.iter().find_map(|n| n.state.portal.get().cloned()) {
@@ -275,6 +282,13 @@ async fn start_node(
                 },
             );
         }
+        // Tickets by phone, for a citizen within 500 m of the example office (Zeitz's
+        // town hall): a browser's position can be set to try it.
+        portal.remote_tickets = Some(aufruf_portal::settings::RemoteTickets {
+            latitude: DEMO_OFFICE_AT.0,
+            longitude: DEMO_OFFICE_AT.1,
+            radius_m: 500.0,
+        });
         settings.portal = Some(portal);
     }
     if role == Role::Kiosk {

@@ -7,6 +7,7 @@ mod common;
 mod attack_authority;
 mod attack_clocks;
 mod cli;
+mod demo_walkthrough;
 mod local_api;
 mod office_config;
 mod office_nodes;

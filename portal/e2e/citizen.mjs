@@ -8,7 +8,8 @@
 // any interaction), and at phone width nothing is wider than the screen.
 //
 // Run by `node/tests/portal_browser.rs` against a gateway it starts;
-// by hand: PORTAL_URL=http://127.0.0.1:8080 PORTAL_OUTBOX=<dir> node portal/e2e/citizen.mjs
+// by hand: PORTAL_URL=http://127.0.0.1:8080 PORTAL_OUTBOX=<dir> node portal/e2e/citizen.mjs.
+// With PORTAL_WALKTHROUGH set, the demo's walk-through instead (`node/tests/demo_walkthrough.rs`).
 
 import { createHmac } from "node:crypto";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -366,6 +367,72 @@ async function adminPages(browser) {
   if ((await page.path()) !== "/admin/login") fail("the admin pages open after logout");
 }
 
+/** Registers `email` (the form's proof of work solved by its script) and confirms
+ * the address with the mailed link. */
+async function register(page, email, password) {
+  await page.goto(`${base}/register`);
+  await page.type("#email", email);
+  await page.type("#password", password);
+  await powSolved(page, "register");
+  await page.click('form[action="/register"] button[type="submit"]');
+  await checkPage(page, "registered");
+  await expectText(page, "registered", email);
+  await page.goto(linkFromMail("/verify?token="));
+  await checkPage(page, "address confirmed");
+}
+
+async function logIn(page, email, password) {
+  await page.goto(`${base}/login`);
+  await page.type("#email", email);
+  await page.type("#password", password);
+  await page.click('form[action="/login"] button[type="submit"]');
+  if ((await page.path()) !== "/account") fail(`login leads to ${await page.path()}`);
+  await checkPage(page, "account");
+}
+
+/** A ticket by phone, standing near the office (the browser's position is set, and
+ * the citizen allowed the page to use it). */
+async function ticketByPhone(browser, page) {
+  await browser.send("Browser.grantPermissions", { permissions: ["geolocation"], origin: base });
+  await page.send("Emulation.setGeolocationOverride", {
+    latitude: 51.0481,
+    longitude: 12.1386,
+    accuracy: 25,
+  });
+  await page.goto(`${base}/ticket`);
+  await checkPage(page, "ticket by phone");
+  await page.eval(`document.querySelector('input[name="service"][value="anmeldung"]').click()`);
+  await page.click('#remote-ticket button[type="submit"]');
+  const drawn = await page.path();
+  if (!drawn.startsWith("/t/")) {
+    fail(`drawing a ticket by phone leads to ${drawn} (${page.status}): ${await page.text("main")}`);
+  }
+  await checkPage(page, "ticket by phone: its page");
+  await expectText(page, "ticket by phone: its page", "Ihre Wartemarke", "An- und Ummeldung");
+  const number = await page.text(".portal-ticket-number");
+  console.log(`     ticket by phone: ${number}`);
+  await page.send("Emulation.clearGeolocationOverride");
+}
+
+/**
+ * The demo's walk-through (`PORTAL_WALKTHROUGH`), as a newcomer tries it: the
+ * printed ticket's QR page (`PORTAL_TICKET`, read from the picture) on a phone,
+ * called live; a citizen who registers and draws a ticket by phone; an admin who
+ * renames a service (the kiosk's side is the caller's to check).
+ */
+async function walkthrough(browser) {
+  await ticketPage(browser);
+  // In the browser's own context: the position's permission is granted there.
+  const page = await browser.newPage();
+  await page.viewport(360, 740, true);
+  const email = `neu.${process.pid}@example.org`;
+  const password = "Erster Besuch im Amt 2026";
+  await register(page, email, password);
+  await logIn(page, email, password);
+  await ticketByPhone(browser, page);
+  await adminPages(browser);
+}
+
 async function run(browser) {
   // `browser` opens a second tab below: the mail read on a phone.
   const page = await browser.newPage();
@@ -417,17 +484,7 @@ async function run(browser) {
   await checkPage(page, "register without the script", { status: 422, blocked: "pow.js" });
   await expectText(page, "register without the script", "Sicherheitsprüfung nicht ausgeführt");
   await page.send("Network.setBlockedURLs", { urls: [] });
-  await page.goto(`${base}/register`);
-
-  await page.type("#email", email);
-  await page.type("#password", password);
-  await powSolved(page, "register");
-  await page.click('form[action="/register"] button[type="submit"]');
-  await checkPage(page, "registered");
-  await expectText(page, "registered", email);
-
-  await page.goto(linkFromMail("/verify?token="));
-  await checkPage(page, "address confirmed");
+  await register(page, email, password);
 
   // Login with a wrong password, then the right one.
   await page.goto(`${base}/login`);
@@ -436,11 +493,7 @@ async function run(browser) {
   await page.type("#password", "falsch falsch falsch");
   await page.click('form[action="/login"] button[type="submit"]');
   await checkPage(page, "login refused", { status: 401 });
-  await page.type("#email", email);
-  await page.type("#password", password);
-  await page.click('form[action="/login"] button[type="submit"]');
-  if ((await page.path()) !== "/account") fail(`login leads to ${await page.path()}`);
-  await checkPage(page, "account");
+  await logIn(page, email, password);
 
   // Book by clicking: departments → service → day → time.
   await page.click('nav a[href="/book"]');
@@ -524,25 +577,7 @@ async function run(browser) {
   await checkPage(phone, "cancel link again");
   if (await phone.eval(`!!document.querySelector("main form")`)) fail("a cancelled booking's link still offers to cancel");
 
-  // A ticket by phone, standing near the office (the browser's position is set, and
-  // the citizen allowed the page to use it).
-  await browser.send("Browser.grantPermissions", { permissions: ["geolocation"], origin: base });
-  await page.send("Emulation.setGeolocationOverride", {
-    latitude: 51.0481,
-    longitude: 12.1386,
-    accuracy: 25,
-  });
-  await page.goto(`${base}/ticket`);
-  await checkPage(page, "ticket by phone");
-  await page.eval(`document.querySelector('input[name="service"][value="anmeldung"]').click()`);
-  await page.click('#remote-ticket button[type="submit"]');
-  const drawn = await page.path();
-  if (!drawn.startsWith("/t/")) {
-    fail(`drawing a ticket by phone leads to ${drawn} (${page.status}): ${await page.text("main")}`);
-  }
-  await checkPage(page, "ticket by phone: its page");
-  await expectText(page, "ticket by phone: its page", "Ihre Wartemarke", "An- und Ummeldung");
-  await page.send("Emulation.clearGeolocationOverride");
+  await ticketByPhone(browser, page);
   await page.goto(`${base}/account`);
 
   // A fully booked day (the Kita department takes one appointment per start time
@@ -641,9 +676,13 @@ const browser = await Browser.launch(
   process.env.PORTAL_BROWSER_PROFILE,
 );
 try {
-  await run(browser);
-  if (process.env.PORTAL_TICKET && process.env.PORTAL_DESK_API) await ticketPage(browser);
-  if (process.env.PORTAL_ADMIN_SETUP) await adminPages(browser);
+  if (process.env.PORTAL_WALKTHROUGH) {
+    await walkthrough(browser);
+  } else {
+    await run(browser);
+    if (process.env.PORTAL_TICKET && process.env.PORTAL_DESK_API) await ticketPage(browser);
+    if (process.env.PORTAL_ADMIN_SETUP) await adminPages(browser);
+  }
   console.log(`citizen: ${checkedPages} pages checked, all pass`);
 } catch (e) {
   console.error(`citizen: FAILED: ${e.message}`);
