@@ -394,15 +394,19 @@ async function logIn(page, email, password) {
  * the citizen allowed the page to use it). */
 async function ticketByPhone(browser, page) {
   await browser.send("Browser.grantPermissions", { permissions: ["geolocation"], origin: base });
-  await page.send("Emulation.setGeolocationOverride", {
-    latitude: 51.0481,
-    longitude: 12.1386,
-    accuracy: 25,
-  });
-  await page.goto(`${base}/ticket`);
-  await checkPage(page, "ticket by phone");
-  await page.eval(`document.querySelector('input[name="service"][value="anmeldung"]').click()`);
-  await page.click('#remote-ticket button[type="submit"]');
+  const draw = async (latitude, longitude) => {
+    await page.send("Emulation.setGeolocationOverride", { latitude, longitude, accuracy: 25 });
+    await page.goto(`${base}/ticket`);
+    await checkPage(page, "ticket by phone");
+    await page.eval(`document.querySelector('input[name="service"][value="anmeldung"]').click()`);
+    await page.click('#remote-ticket button[type="submit"]');
+  };
+  // From Leipzig, 40 km away: refused, with the distance named.
+  await draw(51.3397, 12.3731);
+  await checkPage(page, "ticket by phone, too far away", { status: 422 });
+  await expectText(page, "ticket by phone, too far away", "km vom Amt entfernt");
+  // At the office's door.
+  await draw(51.0481, 12.1386);
   const drawn = await page.path();
   if (!drawn.startsWith("/t/")) {
     fail(`drawing a ticket by phone leads to ${drawn} (${page.status}): ${await page.text("main")}`);
