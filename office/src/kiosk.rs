@@ -82,7 +82,8 @@ impl<R: Replication> KioskService<R> {
     }
 
     /// The start screen at `now`: departments, their services, who waits, which take
-    /// walk-ins now (and when the others reopen), and whether the kiosk still waits
+    /// walk-ins now (and when the others reopen), which services issue no more
+    /// tickets today (a new one's wait would pass closing), and whether the kiosk still waits
     /// to catch up with the office (a new store) and issues nothing.
     pub fn view(&self, now: Timestamp) -> KioskView {
         let mut view = (*self.office.kiosk_view()).clone();
@@ -96,7 +97,16 @@ impl<R: Replication> KioskService<R> {
                 continue;
             };
             match config.walk_ins(&first.service, now) {
-                WalkIns::Open => department.open = true,
+                WalkIns::Open => {
+                    department.open = true;
+                    // Said before a visitor touches it, not after.
+                    for service in &mut department.services {
+                        service.no_more_today = matches!(
+                            self.office.walk_ins_allowed(now, &service.service),
+                            Err(ServiceError::NoMoreToday { .. })
+                        );
+                    }
+                }
                 WalkIns::Closed { reopens } => {
                     department.open = false;
                     department.reopens = reopens.map(|r| Reopens {

@@ -1286,6 +1286,8 @@ fn kiosk_view(
                         name_de: s.name.de.clone(),
                         name_en: s.name.en.clone(),
                         waiting: waiting.get(&s.id).copied().unwrap_or(0),
+                        // Depends on the time of reading: the kiosk service fills it in.
+                        no_more_today: false,
                     })
                     .collect(),
             })

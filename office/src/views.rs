@@ -237,6 +237,9 @@ pub struct KioskService {
     pub name_de: String,
     pub name_en: String,
     pub waiting: u32,
+    /// A new ticket's wait would reach past the department's closing time: the
+    /// office issues none today (its department takes walk-ins, else see there).
+    pub no_more_today: bool,
 }
 
 /// One department as the kiosk offers it.

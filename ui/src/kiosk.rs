@@ -248,6 +248,7 @@ impl<R: Replication> KioskScreen<R> {
                             id: s.service.as_str().into(),
                             name: if german { &s.name_de } else { &s.name_en }.as_str().into(),
                             waiting: i32::try_from(s.waiting).unwrap_or(i32::MAX),
+                            no_more_today: s.no_more_today,
                         })
                         .collect::<Vec<_>>(),
                 )),

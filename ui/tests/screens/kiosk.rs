@@ -11,6 +11,7 @@ use aufruf_office::{GatewayService, KioskService};
 use aufruf_ui::kiosk::{IDLE_TIMEOUT, KioskScreen};
 use aufruf_ui::{KioskAdapter, KioskPage, Theme};
 use chrono::NaiveDate;
+use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle;
 
 use crate::common::{Foyer, elapse, init_slint, office_on, press, shows, sunday, wednesday};
@@ -276,4 +277,61 @@ fn a_kiosk_on_a_new_store_asks_visitors_to_wait_and_issues_nothing() {
     assert!(!adapter.get_please_wait());
     press(screen.window(), "Reisepass");
     assert_eq!(adapter.get_page(), KioskPage::Delivery);
+}
+
+#[test]
+fn a_service_whose_wait_would_pass_closing_says_so_before_it_is_touched() {
+    init_slint();
+    // Wednesday: the Bürgerbüro closes at noon; twenty minutes before, one desk.
+    let foyer = Foyer::new(
+        MemoryReplica::new(),
+        TicketOffer::PaperAndQr { paper_low: false },
+        wednesday(11, 40),
+    );
+    foyer
+        .desk
+        .act(
+            foyer.clock.now(),
+            aufruf_office::DeskAction::Open { services: vec![] },
+        )
+        .unwrap();
+    let screen = kiosk_screen(&foyer);
+    let reisepass = |screen: &KioskScreen<MemoryReplica>| {
+        ElementHandle::find_by_accessible_label(screen.window(), "Reisepass")
+            .next()
+            .unwrap()
+    };
+    assert_eq!(
+        reisepass(&screen).accessible_description().unwrap(),
+        "0 Personen warten"
+    );
+    // Visitors draw until the office would break its word.
+    let mut drawn = 0;
+    loop {
+        match foyer.kiosk.draw_ticket(
+            foyer.clock.now(),
+            &ServiceId::new("reisepass"),
+            aufruf_office::Wish::Qr,
+            aufruf_hardware::Language::De,
+        ) {
+            Ok(_) => drawn += 1,
+            Err(aufruf_office::ServiceError::NoMoreToday { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(drawn < 20, "still issuing after {drawn} tickets");
+    }
+    assert!(drawn >= 1);
+    foyer.replicate();
+    assert!(screen.show_pushed());
+    // The next visitor reads it on the button, and touching it draws nothing.
+    let button = reisepass(&screen);
+    assert_eq!(
+        button.accessible_description().unwrap(),
+        "Heute keine Wartemarken mehr – bitte buchen Sie online einen Termin"
+    );
+    assert_eq!(button.accessible_enabled(), Some(false));
+    press(screen.window(), "Reisepass");
+    let adapter = screen.window().global::<KioskAdapter>();
+    assert_eq!(adapter.get_page(), KioskPage::Start);
+    assert_eq!(waiting_in_office(&foyer.kiosk), drawn);
 }
