@@ -7,20 +7,14 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-/// The demo process, stopped when the test ends however it ends.
-struct Demo(Child);
+use crate::common::{Killed, ONE_BROWSER, eventually};
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+const MINUTE: Duration = Duration::from_secs(60);
 
 /// What the demo prints about itself before it runs.
 struct Printed {
@@ -80,23 +74,9 @@ fn qr_on(picture: &Path) -> String {
     grids[0].decode().unwrap().1
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let until = std::time::Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < until,
-            "not within a minute: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
+    let _one_browser = ONE_BROWSER.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aufruf"))
         .args([
@@ -113,7 +93,7 @@ async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
         .spawn()
         .expect("the demo starts");
     let stdout = child.stdout.take().unwrap();
-    let _demo = Demo(child);
+    let _demo = Killed(child);
     // The header, up to its last line; then the rest is read and dropped, so the
     // demo never waits on a full pipe.
     let (header, lines) = std::sync::mpsc::channel();
@@ -135,7 +115,7 @@ async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
     let demo = Printed::read(&lines);
     let http = reqwest::Client::new();
     for api in [demo.kiosk, demo.desk] {
-        eventually(&format!("{api} has caught up"), || async {
+        eventually(MINUTE, &format!("{api} has caught up"), || async {
             let Ok(r) = http.get(format!("http://{api}/health")).send().await else {
                 return false;
             };
@@ -168,7 +148,7 @@ async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
     let tickets = demo.tickets.clone();
     let picture = {
         let mut found = None;
-        eventually("the ticket's picture is printed", || {
+        eventually(MINUTE, "the ticket's picture is printed", || {
             found = std::fs::read_dir(&tickets).ok().and_then(|files| {
                 files
                     .filter_map(Result::ok)
@@ -226,7 +206,7 @@ async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
         "the printed ticket {number} was called live: {stdout}"
     );
     // The admin's new name reaches the kiosk over the office's link.
-    eventually("the kiosk shows the renamed service", || async {
+    eventually(MINUTE, "the kiosk shows the renamed service", || async {
         let Ok(r) = http
             .get(format!("http://{}/api/kiosk", demo.kiosk))
             .send()

@@ -25,6 +25,7 @@ use common::TestOffice;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
+    let _one_browser = crate::common::ONE_BROWSER.lock().await;
     let office = TestOffice::new();
     let outbox = office.home("outbox");
     // The administrator lets the gateway publish the office's configuration.

@@ -54,6 +54,13 @@ impl<R: Replication> GatewayService<R> {
 
     /// Draws a walk-in ticket for a citizen near the office (from the phone): the
     /// ticket and its status token.
+    /// Whether a ticket for `service` could be drawn by phone now (the department
+    /// open, a new ticket's wait not past closing): what the phone's form says of
+    /// each service before the citizen chooses.
+    pub fn walk_ins(&self, now: Timestamp, service: &ServiceId) -> Result<(), ServiceError> {
+        self.office.walk_ins_allowed(now, service)
+    }
+
     pub fn draw_remote_ticket(
         &self,
         now: Timestamp,

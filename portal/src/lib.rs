@@ -67,6 +67,14 @@ pub trait OfficeDoor: Send + Sync + std::fmt::Debug + 'static {
             "this office draws no tickets here".into(),
         ))
     }
+    /// Whether a ticket for `service` could be drawn now, without drawing one.
+    fn walk_ins(
+        &self,
+        _now: Timestamp,
+        _service: &aufruf_model::ServiceId,
+    ) -> Result<(), DrawRefusal> {
+        Ok(())
+    }
     /// Today's ticket by its status token (the QR ticket page); `None` for an
     /// unknown token, one of another day, or one the office cannot read now.
     fn ticket(&self, now: Timestamp, token: &str) -> Option<TicketView> {
@@ -185,13 +193,15 @@ impl<R: Replication + std::fmt::Debug> OfficeDoor for GatewayService<R> {
         now: Timestamp,
         service: &aufruf_model::ServiceId,
     ) -> Result<(TicketView, String), DrawRefusal> {
-        use aufruf_office::ServiceError;
-        GatewayService::draw_remote_ticket(self, now, service).map_err(|e| match e {
-            ServiceError::Closed { reopens, .. } => DrawRefusal::Closed(reopens),
-            ServiceError::NoMoreToday { closes, .. } => DrawRefusal::NoMoreToday(closes),
-            ServiceError::UnknownService(_) => DrawRefusal::UnknownService,
-            other => DrawRefusal::Failed(other.to_string()),
-        })
+        GatewayService::draw_remote_ticket(self, now, service).map_err(DrawRefusal::of)
+    }
+
+    fn walk_ins(
+        &self,
+        now: Timestamp,
+        service: &aufruf_model::ServiceId,
+    ) -> Result<(), DrawRefusal> {
+        GatewayService::walk_ins(self, now, service).map_err(DrawRefusal::of)
     }
 
     fn ticket_id(&self, now: Timestamp, token: &str) -> Option<aufruf_model::TicketId> {
@@ -235,6 +245,18 @@ pub enum DrawRefusal {
     NoMoreToday(String),
     UnknownService,
     Failed(String),
+}
+
+impl DrawRefusal {
+    fn of(e: aufruf_office::ServiceError) -> Self {
+        use aufruf_office::ServiceError;
+        match e {
+            ServiceError::Closed { reopens, .. } => DrawRefusal::Closed(reopens),
+            ServiceError::NoMoreToday { closes, .. } => DrawRefusal::NoMoreToday(closes),
+            ServiceError::UnknownService(_) => DrawRefusal::UnknownService,
+            other => DrawRefusal::Failed(other.to_string()),
+        }
+    }
 }
 
 /// The time of day, handed in (the node's wall clock; a fixed one in tests).

@@ -293,3 +293,70 @@ async fn tickets_by_phone_need_a_login_and_an_office_that_offers_them() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn the_phone_form_says_which_matters_have_no_more_tickets_today_before_one_is_chosen() {
+    let site = Site::with(near_zeitz);
+    // Monday: the Bürgerbüro closes at 18:00. At 17:40 one desk serves.
+    let late = at(2026, 11, 23, 17, 40);
+    site.set_time(late);
+    let desk = DeskService::new(
+        office_on(site.replica.clone(), "desk-1", Role::Desk),
+        DeskId::new("desk-1"),
+        late,
+    )
+    .unwrap();
+    desk.act(late, DeskAction::Open { services: vec![] })
+        .unwrap();
+    let mut erika = site.citizen("erika@example.org").await;
+    let page = erika.get("/ticket").await;
+    assert!(
+        page.body.contains("value=\"reisepass\">"),
+        "offered: {}",
+        page.body
+    );
+    // The Kita department does not open on Mondays: said so before, too.
+    assert!(page.body.contains("value=\"kita-platz\" disabled"));
+    // The foyer's kiosk issues until a new passport ticket would pass closing.
+    let kiosk = KioskService::new(
+        office_on(site.replica.clone(), "kiosk-1", Role::Kiosk),
+        None,
+        None,
+    );
+    let reisepass = ServiceId::new("reisepass");
+    for drawn in 0.. {
+        assert!(drawn < 20, "still issuing after {drawn}");
+        match kiosk.draw_ticket(late, &reisepass, Wish::Qr, Language::De) {
+            Ok(_) => {}
+            Err(aufruf_office::ServiceError::NoMoreToday { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    site.door.gateway.office().refresh(late);
+    let page = erika.get("/ticket").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("value=\"reisepass\" disabled aria-describedby=\"service-reisepass-hint\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Heute keine Wartemarken mehr für dieses Anliegen (Schluss um 18:00)")
+    );
+    // Sent anyway (a page left open, a forged form): refused all the same.
+    let page = erika
+        .post(
+            "/ticket",
+            &[
+                ("service", "reisepass"),
+                ("latitude", "51.0480"),
+                ("longitude", "12.1383"),
+                ("accuracy", "20"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Heute keine Wartemarken mehr"));
+}

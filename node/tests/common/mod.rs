@@ -257,24 +257,38 @@ impl TestOffice {
     }
 
     /// Polls `check` against a node until it holds; panics with `what` after `within`.
-    pub async fn eventually<F, Fut>(&self, within: Duration, what: &str, mut check: F)
+    pub async fn eventually<F, Fut>(&self, within: Duration, what: &str, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let waited = tokio::time::timeout(within, async {
-            let mut ticks = tokio::time::interval(Duration::from_millis(50));
-            loop {
-                ticks.tick().await;
-                if check().await {
-                    return;
-                }
-            }
-        })
-        .await;
-        assert!(waited.is_ok(), "timed out waiting until {what}");
+        eventually(within, what, check).await;
     }
 }
+
+/// Polls `check` until it holds; panics with `what` after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let waited = tokio::time::timeout(within, async {
+        let mut ticks = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            ticks.tick().await;
+            if check().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "timed out waiting until {what}");
+}
+
+/// Held by each test that drives headless Chromium, so one runs at a time: two side
+/// by side on CI's two cores, each with its own office, starved each other's service
+/// workers now and then (a worker not ready within 20 s; an offline page not served).
+pub static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A child process killed when the test ends, passed or failed.
 pub struct Killed(pub Child);

@@ -27,7 +27,8 @@ struct RemotePage {
     intro: Vec<String>,
     legend: &'static str,
     error: Option<String>,
-    services: Vec<(String, String)>,
+    /// Id, name, and why none can be drawn now (the radio then disabled).
+    services: Vec<(String, String, Option<String>)>,
     noscript: &'static str,
     locating: &'static str,
     denied: &'static str,
@@ -63,7 +64,14 @@ fn remote_page(ctx: &Ctx, portal: &Portal, error: Option<String>) -> RemotePage 
             .config()
             .services
             .iter()
-            .map(|s| (s.id.to_string(), super::book::name(l, &s.name)))
+            .map(|s| {
+                let refusal = portal.office.walk_ins(portal.now(), &s.id).err();
+                (
+                    s.id.to_string(),
+                    super::book::name(l, &s.name),
+                    refusal.map(|r| refused(l, &r)),
+                )
+            })
             .collect(),
         noscript: l.pick(
             "Für die Wartemarke per Handy braucht die Seite JavaScript, um Ihren Standort zu senden.",

@@ -73,6 +73,13 @@ impl OfficeDoor for Door {
     ) -> Result<(aufruf_office::views::TicketView, String), aufruf_portal::DrawRefusal> {
         OfficeDoor::draw_remote_ticket(&self.gateway, now, service)
     }
+    fn walk_ins(
+        &self,
+        now: Timestamp,
+        service: &aufruf_model::ServiceId,
+    ) -> Result<(), aufruf_portal::DrawRefusal> {
+        OfficeDoor::walk_ins(&self.gateway, now, service)
+    }
     fn config_revision(&self) -> u64 {
         OfficeDoor::config_revision(&self.gateway)
     }
