@@ -359,11 +359,11 @@ async fn an_admin_changes_hours_holidays_and_notices() {
     let page = b.post("/admin/hours", &post(&fields)).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        page.body
-            .contains("So nähme das Amt die Konfiguration nicht an"),
+        page.body.contains("Die Zeiten überschneiden sich"),
         "{}",
         page.body
     );
+    assert!(page.body.contains("href=\"#tue.buergerbuero\""));
     assert_eq!(site.portal.config_revision().0, 1);
 
     // Holidays, in German or ISO writing.

@@ -1411,6 +1411,14 @@ pub async fn hours_form(
     render(&admin.ctx, StatusCode::OK, &page)
 }
 
+/// Whether two of a day's spans overlap (the office would refuse the day; said here
+/// in the page's words, at the field).
+fn overlap(intervals: &[OpeningInterval]) -> bool {
+    let mut sorted = intervals.to_vec();
+    sorted.sort();
+    sorted.windows(2).any(|pair| pair[1].opens < pair[0].closes)
+}
+
 /// "08:00-12:00, 13:00-17:00" (empty: closed).
 fn parse_intervals(text: &str) -> Result<Vec<OpeningInterval>, String> {
     text.split([',', ';'])
@@ -1433,6 +1441,15 @@ pub async fn hours(
         for (day, _, _) in WEEKDAYS {
             let id = format!("{day}.{}", d.id);
             match parse_intervals(sent.get(&id)) {
+                Ok(intervals) if overlap(&intervals) => page.problem(
+                    &id,
+                    l.pick(
+                        "Die Zeiten überschneiden sich; geben Sie jede Spanne einmal ein, \
+                         z. B. „08:00-12:00, 13:00-17:00“.",
+                        "The times overlap; enter each span once, e.g. \
+                         \"08:00-12:00, 13:00-17:00\".",
+                    ),
+                ),
                 Ok(intervals) => changes.push((d.id.clone(), day, intervals)),
                 Err(_) => page.problem(
                     &id,
