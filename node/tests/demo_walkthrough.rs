@@ -89,7 +89,7 @@ async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
         ])
         .arg(dir.path().join("demo-out"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("demo.log")).unwrap())
         .spawn()
         .expect("the demo starts");
     let stdout = child.stdout.take().unwrap();
@@ -111,7 +111,10 @@ async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
     let lines = tokio::task::spawn_blocking(move || lines.recv_timeout(Duration::from_secs(120)))
         .await
         .unwrap()
-        .expect("the demo prints its nodes");
+        .unwrap_or_else(|_| {
+            let log = std::fs::read_to_string(dir.path().join("demo.log")).unwrap_or_default();
+            panic!("the demo printed no list of its nodes within two minutes:\n{log}")
+        });
     let demo = Printed::read(&lines);
     let http = reqwest::Client::new();
     for api in [demo.kiosk, demo.desk] {
