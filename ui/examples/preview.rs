@@ -1,6 +1,6 @@
 //! Opens one screen in a window over an in-memory office with a few visitors, to
 //! look at it without enrolling devices: `cargo run -p aufruf-ui --example preview --
-//! display|kiosk|desk [WIDTHxHEIGHT]` (under `xvfb-run` on a machine without a
+//! display|kiosk|desk|closed-desk [WIDTHxHEIGHT]` (under `xvfb-run` on a machine without a
 //! desktop). Stand-in keys: never an office's real devices.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a preview
@@ -107,6 +107,15 @@ fn main() {
     let service = match which.as_str() {
         "kiosk" => RoleService::Kiosk(kiosk),
         "desk" => RoleService::Desk(desk),
+        // A desk not yet open: the clerk chooses today's services.
+        "closed-desk" => RoleService::Desk(
+            DeskService::new(
+                office("desk-3", Role::Desk, &replica),
+                DeskId::new("desk-3"),
+                t,
+            )
+            .unwrap(),
+        ),
         _ => {
             let display = DisplayService::new(office("display-1", Role::Display, &replica));
             display.office().refresh(t);

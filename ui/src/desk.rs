@@ -18,7 +18,9 @@ use aufruf_office::{DeskAction, DeskService, Replication};
 use slint::{ComponentHandle, ModelRc, SharedString, Timer, VecModel};
 
 use crate::pushed::{self, Pushed};
-use crate::{DeskAdapter, DeskServiceCount, DeskTarget, DeskVisitor, DeskWindow, Now, text};
+use crate::{
+    DeskAdapter, DeskChoice, DeskServiceCount, DeskTarget, DeskVisitor, DeskWindow, Now, text,
+};
 
 /// How often the clock, the peers and the clock check are looked at.
 const TICK: Duration = Duration::from_secs(1);
@@ -33,6 +35,8 @@ pub struct DeskScreen<R: Replication> {
     shown: RefCell<Option<DeskView>>,
     /// Lost claims the clerk has acknowledged.
     acknowledged: RefCell<BTreeSet<TicketId>>,
+    /// The desk's services the clerk unticked for the next opening.
+    unticked: RefCell<BTreeSet<ServiceId>>,
     tick: Timer,
 }
 
@@ -56,6 +60,7 @@ impl<R: Replication> DeskScreen<R> {
             views,
             shown: RefCell::new(None),
             acknowledged: RefCell::new(BTreeSet::new()),
+            unticked: RefCell::new(BTreeSet::new()),
             tick: Timer::default(),
         });
         if let Err(e) = crate::select_language("de") {
@@ -93,12 +98,22 @@ impl<R: Replication> DeskScreen<R> {
         };
         let w = Rc::downgrade(self);
         adapter.on_open_desk(move || {
-            act(
-                &w,
-                DeskAction::Open {
-                    services: Vec::new(),
-                },
-            )
+            if let Some(screen) = w.upgrade() {
+                let services = screen.chosen_services();
+                screen.act(DeskAction::Open { services });
+            }
+        });
+        let w = Rc::downgrade(self);
+        adapter.on_choose(move |id, on| {
+            if let Some(screen) = w.upgrade() {
+                let service = ServiceId::new(id.as_str());
+                if on {
+                    screen.unticked.borrow_mut().remove(&service);
+                } else {
+                    screen.unticked.borrow_mut().insert(service);
+                }
+                screen.show_choices();
+            }
         });
         let w = Rc::downgrade(self);
         adapter.on_close_desk(move || act(&w, DeskAction::Close));
@@ -197,6 +212,51 @@ impl<R: Replication> DeskScreen<R> {
         }
     }
 
+    /// The desk's configured services.
+    fn desk_services(&self) -> Vec<ServiceId> {
+        self.service
+            .office()
+            .config()
+            .desk(self.service.desk())
+            .map(|d| d.services.clone())
+            .unwrap_or_default()
+    }
+
+    /// What the desk opens for: every service when none is unticked (so it follows
+    /// the configuration), else the ticked ones.
+    fn chosen_services(&self) -> Vec<ServiceId> {
+        let unticked = self.unticked.borrow();
+        if unticked.is_empty() {
+            return Vec::new();
+        }
+        self.desk_services()
+            .into_iter()
+            .filter(|s| !unticked.contains(s))
+            .collect()
+    }
+
+    /// The choices shown while the desk is closed, and whether it can open (one
+    /// service at least).
+    fn show_choices(&self) {
+        let config = self.service.office().config();
+        let unticked = self.unticked.borrow();
+        let choices: Vec<DeskChoice> = self
+            .desk_services()
+            .iter()
+            .map(|s| DeskChoice {
+                id: s.as_str().into(),
+                name: config
+                    .service(s)
+                    .map_or_else(|| s.to_string(), |c| c.name.de.clone())
+                    .into(),
+                chosen: !unticked.contains(s),
+            })
+            .collect();
+        let adapter = self.window.global::<DeskAdapter>();
+        adapter.set_can_open(choices.iter().any(|c| c.chosen));
+        adapter.set_choices(ModelRc::new(VecModel::from(choices)));
+    }
+
     fn show(&self, view: DeskView) {
         if self.shown.borrow().as_ref() == Some(&view) {
             return;
@@ -206,6 +266,9 @@ impl<R: Replication> DeskScreen<R> {
         let adapter = self.window.global::<DeskAdapter>();
         adapter.set_desk_name(view.name.as_str().into());
         adapter.set_open(view.open);
+        if !view.open {
+            self.show_choices();
+        }
         adapter.set_paused(view.paused);
         let services: Vec<ServiceId> = if view.services.is_empty() {
             config

@@ -13,6 +13,7 @@ use aufruf_ui::desk::DeskScreen;
 use aufruf_ui::display::DisplayScreen;
 use aufruf_ui::speech::Recorder;
 use aufruf_ui::{DeskAdapter, DisplayAdapter};
+use i_slint_backend_testing::ElementHandle;
 use slint::platform::{Key, WindowEvent};
 use slint::{ComponentHandle, Model};
 
@@ -336,4 +337,65 @@ fn a_visitor_goes_to_another_desk_by_transfer() {
     let ticket = &day.tickets[0];
     assert_eq!(ticket.status, TicketState::Waiting);
     assert_eq!(adapter.get_waiting_for_desk(), 0, "it waits for desk 2 now");
+}
+
+#[test]
+fn the_clerk_chooses_todays_services_before_opening_and_the_desk_calls_only_those() {
+    init_slint();
+    let foyer = Foyer::open();
+    let desk = desk_screen(&foyer);
+    let adapter = desk.window().global::<DeskAdapter>();
+    let choice = |label: &str| {
+        ElementHandle::find_by_accessible_label(desk.window(), label)
+            .find(|e| e.accessible_checked().is_some())
+            .unwrap_or_else(|| panic!("no choice {label:?}"))
+    };
+    let all = [
+        "Meldebescheinigung",
+        "An- und Ummeldung",
+        "Personalausweis",
+        "Reisepass",
+        "Führungszeugnis",
+        "Fundsachen",
+    ];
+    // Closed: every service of the desk is offered, ticked.
+    for service in all {
+        assert_eq!(
+            choice(service).accessible_checked(),
+            Some(true),
+            "{service}"
+        );
+    }
+    // With none ticked the desk cannot open.
+    for service in all {
+        choice(service).invoke_accessible_default_action();
+    }
+    assert!(!adapter.get_can_open());
+    press(desk.window(), "Platz öffnen");
+    assert!(!adapter.get_open());
+    // Everything but passports today.
+    for service in all.iter().filter(|s| **s != "Reisepass") {
+        choice(service).invoke_accessible_default_action();
+    }
+    assert_eq!(choice("Reisepass").accessible_checked(), Some(false));
+    assert!(adapter.get_can_open());
+    press(desk.window(), "Platz öffnen");
+    assert!(adapter.get_open());
+    assert!(!adapter.get_services().contains("Reisepass"));
+    assert!(adapter.get_services().contains("Meldebescheinigung"));
+    // A passport visitor came first; the desk calls the one after.
+    let passport = foyer.draw("reisepass");
+    let certificate = foyer.draw("meldebescheinigung");
+    foyer.replicate();
+    desk.show_pushed();
+    press(desk.window(), "Aufrufen");
+    assert_eq!(adapter.get_current().number, certificate.as_str());
+    let day = foyer.desk.office().day_view(foyer.clock.now()).unwrap();
+    let waiting: Vec<&str> = day
+        .tickets
+        .iter()
+        .filter(|t| t.status == TicketState::Waiting)
+        .map(|t| t.number.as_str())
+        .collect();
+    assert_eq!(waiting, [passport.as_str()]);
 }
