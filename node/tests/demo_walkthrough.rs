@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Killed, ONE_BROWSER, eventually};
+use crate::common::{Killed, ONE_BROWSER, eventually, run_browser_script};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -172,37 +172,23 @@ async fn a_newcomer_walks_through_the_demo_with_a_phone_browser() {
     assert!(ticket.starts_with("/t/"), "{scanned}");
 
     const RENAMED: &str = "An- und Ummeldung der Wohnung";
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/e2e/citizen.mjs");
-    let profile = dir.path().join("chromium");
-    std::fs::create_dir_all(&profile).unwrap();
-    let (portal, outbox, setup) = (
-        demo.portal.clone(),
-        demo.outbox.clone(),
-        demo.admin_setup.clone(),
-    );
-    let desk_api = format!("http://{}/api/desks/desk-1", demo.desk);
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .env("PORTAL_WALKTHROUGH", "1")
-            .env("PORTAL_URL", portal)
-            .env("PORTAL_OUTBOX", outbox)
-            .env("PORTAL_BROWSER_PROFILE", profile)
-            .env("PORTAL_TICKET", ticket)
-            .env("PORTAL_DESK_API", desk_api)
-            .env("PORTAL_ADMIN_SETUP", setup)
-            .env("PORTAL_ADMIN_EMAIL", "admin@demo.example")
-            .env("PORTAL_ADMIN_RENAME", RENAMED)
-            .output()
-            .expect("node runs the browser test (scripts/setup.sh installs it)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    println!("{stdout}");
-    assert!(run.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("pages checked, all pass"), "{stdout}");
+    let stdout = run_browser_script(
+        dir.path().join("chromium"),
+        vec![
+            ("PORTAL_WALKTHROUGH", "1".into()),
+            ("PORTAL_URL", demo.portal.clone()),
+            ("PORTAL_OUTBOX", demo.outbox.display().to_string()),
+            ("PORTAL_TICKET", ticket),
+            (
+                "PORTAL_DESK_API",
+                format!("http://{}/api/desks/desk-1", demo.desk),
+            ),
+            ("PORTAL_ADMIN_SETUP", demo.admin_setup.clone()),
+            ("PORTAL_ADMIN_EMAIL", "admin@demo.example".into()),
+            ("PORTAL_ADMIN_RENAME", RENAMED.into()),
+        ],
+    )
+    .await;
     assert!(stdout.contains("ticket by phone: "), "{stdout}");
     assert!(
         stdout.contains("QR ticket page: \"Bitte zu Platz 1\""),

@@ -19,13 +19,11 @@
 
 use crate::common;
 
-use std::path::Path;
-
-use common::TestOffice;
+use common::{TestOffice, run_browser_script};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
-    let _one_browser = crate::common::ONE_BROWSER.lock().await;
+    let _one_browser = common::ONE_BROWSER.lock().await;
     let office = TestOffice::new();
     let outbox = office.home("outbox");
     // The administrator lets the gateway publish the office's configuration.
@@ -78,31 +76,20 @@ async fn a_citizen_clicks_through_the_portal_in_a_real_browser() {
     let setup = invited["link"].as_str().unwrap().to_owned();
     const RENAMED: &str = "Reisepass und Kinderreisepass";
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/e2e/citizen.mjs");
     // The browser's profile lives (and is removed) with the test's folder.
-    let profile = office.home("chromium");
-    std::fs::create_dir_all(&profile).unwrap();
-    let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .env("PORTAL_URL", format!("http://{portal}"))
-            .env("PORTAL_OUTBOX", &outbox)
-            .env("PORTAL_BROWSER_PROFILE", &profile)
-            .env("PORTAL_TICKET", &ticket)
-            .env("PORTAL_DESK_API", &desk_api)
-            .env("PORTAL_ADMIN_SETUP", &setup)
-            .env("PORTAL_ADMIN_EMAIL", "anna@zeitz.de")
-            .env("PORTAL_ADMIN_RENAME", RENAMED)
-            .output()
-            .expect("node runs the browser test (scripts/setup.sh installs it)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    println!("{stdout}");
-    assert!(run.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("pages checked, all pass"), "{stdout}");
+    run_browser_script(
+        office.home("chromium"),
+        vec![
+            ("PORTAL_URL", format!("http://{portal}")),
+            ("PORTAL_OUTBOX", outbox.display().to_string()),
+            ("PORTAL_TICKET", ticket),
+            ("PORTAL_DESK_API", desk_api),
+            ("PORTAL_ADMIN_SETUP", setup),
+            ("PORTAL_ADMIN_EMAIL", "anna@zeitz.de".into()),
+            ("PORTAL_ADMIN_RENAME", RENAMED.into()),
+        ],
+    )
+    .await;
     // The admin's new name reaches the kiosk over the office's link.
     office
         .eventually(

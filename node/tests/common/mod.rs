@@ -327,3 +327,27 @@ pub fn midday_zone() -> String {
         behind => format!("Etc/GMT+{}", -behind),
     }
 }
+
+/// Runs the browser script (`portal/e2e/citizen.mjs`, headless Chromium through
+/// Node) with `env`, its browser profile in `profile`; what it printed, once it
+/// passed and checked every page.
+pub async fn run_browser_script(profile: PathBuf, env: Vec<(&'static str, String)>) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/e2e/citizen.mjs");
+    std::fs::create_dir_all(&profile).unwrap();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .env("PORTAL_BROWSER_PROFILE", &profile)
+            .envs(env)
+            .output()
+            .expect("node runs the browser test (scripts/setup.sh installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    assert!(run.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("pages checked, all pass"), "{stdout}");
+    stdout
+}

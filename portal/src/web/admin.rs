@@ -309,6 +309,23 @@ impl AdminPage {
         self.errors.push((first, text.into()));
     }
 
+    /// The page's form, publishing the office's configuration — or, without the
+    /// administrator's delegation, why there is none.
+    fn publishing_form(
+        mut self,
+        portal: &Portal,
+        l: Lang,
+        action: &str,
+        groups: Vec<Group>,
+    ) -> Self {
+        if portal.config_revision().1 {
+            self.with_form(action, groups, l.pick("Veröffentlichen", "Publish"))
+        } else {
+            self.intro.push(not_delegated(l));
+            self
+        }
+    }
+
     pub(super) fn with_form(
         mut self,
         action: &str,
@@ -828,16 +845,7 @@ fn services_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
         )
         .to_owned(),
     );
-    if portal.config_revision().1 {
-        page.with_form(
-            "/admin/services",
-            groups,
-            l.pick("Veröffentlichen", "Publish"),
-        )
-    } else {
-        page.intro.push(not_delegated(l));
-        page
-    }
+    page.publishing_form(portal, l, "/admin/services", groups)
 }
 
 pub async fn services_form(
@@ -1007,12 +1015,7 @@ fn desks_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
         )
         .to_owned(),
     );
-    if portal.config_revision().1 {
-        page.with_form("/admin/desks", groups, l.pick("Veröffentlichen", "Publish"))
-    } else {
-        page.intro.push(not_delegated(l));
-        page
-    }
+    page.publishing_form(portal, l, "/admin/desks", groups)
 }
 
 pub async fn desks_form(
@@ -1204,16 +1207,7 @@ fn appointments_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
         )
         .to_owned(),
     );
-    if portal.config_revision().1 {
-        page.with_form(
-            "/admin/appointments",
-            groups,
-            l.pick("Veröffentlichen", "Publish"),
-        )
-    } else {
-        page.intro.push(not_delegated(l));
-        page
-    }
+    page.publishing_form(portal, l, "/admin/appointments", groups)
 }
 
 pub async fn appointments_form(
@@ -1393,12 +1387,7 @@ fn hours_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
         )
         .to_owned(),
     );
-    if portal.config_revision().1 {
-        page.with_form("/admin/hours", groups, l.pick("Veröffentlichen", "Publish"))
-    } else {
-        page.intro.push(not_delegated(l));
-        page
-    }
+    page.publishing_form(portal, l, "/admin/hours", groups)
 }
 
 pub async fn hours_form(
@@ -1501,26 +1490,22 @@ fn holidays_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
         )
         .to_owned(),
     );
-    if portal.config_revision().1 {
-        page.with_form(
-            "/admin/holidays",
-            vec![Group {
-                legend: None,
-                fields: vec![
-                    AdminField::text("holidays", l.pick("Tage", "Days"), text)
-                        .lines(12, 4000)
-                        .hint(l.pick(
-                            "Ein Tag je Zeile, wie 24.12.2026.",
-                            "One day per line, like 24.12.2026.",
-                        )),
-                ],
-            }],
-            l.pick("Veröffentlichen", "Publish"),
-        )
-    } else {
-        page.intro.push(not_delegated(l));
-        page
-    }
+    page.publishing_form(
+        portal,
+        l,
+        "/admin/holidays",
+        vec![Group {
+            legend: None,
+            fields: vec![
+                AdminField::text("holidays", l.pick("Tage", "Days"), text)
+                    .lines(12, 4000)
+                    .hint(l.pick(
+                        "Ein Tag je Zeile, wie 24.12.2026.",
+                        "One day per line, like 24.12.2026.",
+                    )),
+            ],
+        }],
+    )
 }
 
 pub async fn holidays_form(
@@ -1601,10 +1586,11 @@ fn notices_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
         )
         .to_owned(),
     );
-    if portal.config_revision().1 {
-        page.with_form(
-            "/admin/notices",
-            vec![Group {
+    page.publishing_form(
+        portal,
+        l,
+        "/admin/notices",
+        vec![Group {
                 legend: None,
                 fields: vec![
                     AdminField::text("notices", l.pick("Hinweise", "Notices"), text)
@@ -1619,12 +1605,7 @@ fn notices_page(admin: &AdminIn, portal: &Portal) -> AdminPage {
                         }),
                 ],
             }],
-            l.pick("Veröffentlichen", "Publish"),
-        )
-    } else {
-        page.intro.push(not_delegated(l));
-        page
-    }
+    )
 }
 
 pub async fn notices_form(
