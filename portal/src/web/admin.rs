@@ -152,7 +152,6 @@ impl AdminField {
         choices: Vec<(String, String, bool)>,
     ) -> Self {
         AdminField {
-            kind: "checkbox",
             choices,
             ..Self::text(id, label, "")
         }
@@ -348,7 +347,7 @@ impl AdminPage {
                 for (id, _, checked) in &mut f.choices {
                     *checked = sent.get(id) == "on";
                 }
-                if !matches!(f.kind, "password" | "checkbox") {
+                if f.kind != "password" && f.choices.is_empty() {
                     f.value = sent.get(&f.id).to_owned();
                 }
             }
