@@ -12,6 +12,15 @@ pub fn local_date(zone: Tz, now: Timestamp) -> NaiveDate {
     to_utc(now).with_timezone(&zone).date_naive()
 }
 
+/// The local hour (0–23) of `now` in `zone`.
+pub fn local_hour(zone: Tz, now: Timestamp) -> u8 {
+    use chrono::Timelike;
+    // An hour is below 24: the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    let hour = to_utc(now).with_timezone(&zone).hour() as u8;
+    hour
+}
+
 /// The instant the local day after `now`'s starts.
 ///
 /// Local midnight exists in every zone Aufruf is used in, but some zones skip it on a

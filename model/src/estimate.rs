@@ -11,11 +11,17 @@ use crate::config::OfficeConfig;
 use crate::day::Day;
 use crate::ids::{DeskId, Incarnation, ServiceId, TicketId};
 use crate::policy::{self, Candidate};
+use crate::statistics::DayStatistics;
 use crate::ticket::Ticket;
 use crate::time::Timestamp;
 
 /// How many finished tickets the configured expectation counts as.
 const PRIOR_WEIGHT: u32 = 3;
+
+/// How many of today's finished tickets past days' handling counts as, at most: past
+/// days know a service and an hour well, and today's visitors and clerks still have
+/// the last word by midday.
+const PAST_WEIGHT: u32 = 12;
 
 /// A waiting visitor's outlook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,16 +38,77 @@ impl Estimate {
     }
 }
 
-/// Per-service handling times: the configured expectation, refined by every finished
-/// ticket recorded.
+/// Per-service handling times: what past days taught of the hour (else the
+/// configured expectation), refined by every finished ticket of today recorded.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HandlingTimes {
     learned: BTreeMap<ServiceId, (Duration, u32)>,
+    /// Per service: the expectation before today's tickets, and how many tickets it
+    /// counts as. Absent: the configured expectation.
+    prior: BTreeMap<ServiceId, (Duration, u32)>,
+}
+
+/// Handling times of past days (the office keeps each day's statistics): per
+/// service, and per service and local hour.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PastHandling {
+    services: BTreeMap<ServiceId, (u64, u32)>,
+    hours: BTreeMap<(ServiceId, u8), (u64, u32)>,
+}
+
+impl PastHandling {
+    /// What `days` (e.g. the same weekday of the past weeks) tell.
+    pub fn of<'a>(days: impl IntoIterator<Item = &'a DayStatistics>) -> Self {
+        let mut past = Self::default();
+        for day in days {
+            for (service, s) in &day.services {
+                let total = past.services.entry(service.clone()).or_default();
+                total.0 += s.total_handling_secs;
+                total.1 += s.served;
+                for (hour, h) in &s.hours {
+                    let total = past.hours.entry((service.clone(), *hour)).or_default();
+                    total.0 += h.total_handling_secs;
+                    total.1 += h.served;
+                }
+            }
+        }
+        past
+    }
+
+    /// The mean handling time of `service` in `hour`, else over all hours, and how
+    /// many visitors it is the mean of; `None` if no past day served the service.
+    pub fn at(&self, service: &ServiceId, hour: u8) -> Option<(Duration, u32)> {
+        [
+            self.hours.get(&(service.clone(), hour)),
+            self.services.get(service),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|(_, n)| *n > 0)
+        .map(|(total, n)| (Duration::from_secs(total / u64::from(*n)), *n))
+    }
 }
 
 impl HandlingTimes {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Starts from what past days taught of `hour` rather than from the configured
+    /// expectation, for each service they served.
+    pub fn after(past: &PastHandling, hour: u8) -> Self {
+        let prior = past
+            .services
+            .keys()
+            .filter_map(|service| {
+                let (mean, n) = past.at(service, hour)?;
+                Some((service.clone(), (mean, n.min(PAST_WEIGHT))))
+            })
+            .collect();
+        Self {
+            learned: BTreeMap::new(),
+            prior,
+        }
     }
 
     /// Learns from every finished ticket of a day.
@@ -61,11 +128,14 @@ impl HandlingTimes {
 
     /// The expected handling time of one visitor of `service`.
     pub fn expected(&self, config: &OfficeConfig, service: &ServiceId) -> Duration {
-        let prior = config
-            .service(service)
-            .map_or(Duration::from_secs(300), |s| s.expected_duration());
+        let (prior, weight) = self.prior.get(service).copied().unwrap_or_else(|| {
+            let configured = config
+                .service(service)
+                .map_or(Duration::from_secs(300), |s| s.expected_duration());
+            (configured, PRIOR_WEIGHT)
+        });
         let (total, n) = self.learned.get(service).copied().unwrap_or_default();
-        (prior * PRIOR_WEIGHT + total) / (PRIOR_WEIGHT + n)
+        (prior * weight + total) / (weight + n).max(1)
     }
 
     /// The average over all services, as the static formula uses it.

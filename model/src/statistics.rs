@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::local_hour;
 use crate::day::Day;
 use crate::ids::{DeskId, ServiceId};
 use crate::ticket::{Origin, Status, Ticket};
@@ -96,6 +98,32 @@ pub struct ServiceStatistics {
     pub estimated: u32,
     #[serde(default)]
     pub total_estimate_error_secs: u64,
+    /// By local hour of the day: walk-ins who came, and handling times by the hour
+    /// the desk began. What the estimate learns of a weekday's hours, and what a
+    /// simulation of the day replays. Absent in days kept before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hours: BTreeMap<u8, HourStatistics>,
+}
+
+/// One hour of one service on one day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourStatistics {
+    /// Walk-ins who drew a ticket in this hour.
+    #[serde(default)]
+    pub walk_ins: u32,
+    /// Visitors served whose handling began in this hour, and its sum.
+    #[serde(default)]
+    pub served: u32,
+    #[serde(default)]
+    pub total_handling_secs: u64,
+}
+
+impl HourStatistics {
+    fn merge(&mut self, other: &HourStatistics) {
+        self.walk_ins += other.walk_ins;
+        self.served += other.served;
+        self.total_handling_secs += other.total_handling_secs;
+    }
 }
 
 /// Aggregates of one desk on one day.
@@ -145,12 +173,19 @@ impl ServiceStatistics {
         self.handling.merge(&other.handling);
         self.estimated += other.estimated;
         self.total_estimate_error_secs += other.total_estimate_error_secs;
+        for (hour, figures) in &other.hours {
+            self.hours.entry(*hour).or_default().merge(figures);
+        }
     }
 
-    fn count(&mut self, t: &Ticket) {
+    fn count(&mut self, t: &Ticket, zone: Tz) {
         match t.origin {
             Origin::Appointment { .. } => self.appointments += 1,
-            Origin::WalkIn | Origin::Remote => self.walk_ins += 1,
+            Origin::WalkIn | Origin::Remote => {
+                self.walk_ins += 1;
+                let hour = local_hour(zone, t.arrival);
+                self.hours.entry(hour).or_default().walk_ins += 1;
+            }
         }
         match &t.status {
             Status::Done { .. } => {
@@ -158,6 +193,13 @@ impl ServiceStatistics {
                 let handling = t.handling.unwrap_or_default();
                 self.total_handling_secs += handling.as_secs();
                 self.handling.add(handling);
+                // Done at `since`: the desk began `handling` before.
+                let hour = self
+                    .hours
+                    .entry(local_hour(zone, t.since - handling))
+                    .or_default();
+                hour.served += 1;
+                hour.total_handling_secs += handling.as_secs();
             }
             Status::NoShow => self.no_shows += 1,
             Status::Cancelled => self.cancelled += 1,
@@ -192,12 +234,15 @@ impl DeskStatistics {
 
 impl DayStatistics {
     /// Counts a day. Tickets are counted under the service they ended in, and under
-    /// the desk that called them last.
-    pub fn of(date: NaiveDate, day: &Day) -> Self {
+    /// the desk that called them last; hours are the office's (`zone`).
+    pub fn of(date: NaiveDate, day: &Day, zone: Tz) -> Self {
         let mut services: BTreeMap<ServiceId, ServiceStatistics> = BTreeMap::new();
         let mut desks: BTreeMap<DeskId, DeskStatistics> = BTreeMap::new();
         for t in day.tickets() {
-            services.entry(t.service.clone()).or_default().count(t);
+            services
+                .entry(t.service.clone())
+                .or_default()
+                .count(t, zone);
             if let Some(desk) = &t.last_desk {
                 let d = desks.entry(desk.clone()).or_default();
                 match &t.status {

@@ -662,6 +662,51 @@ fn the_estimate_counts_visitors_ahead_and_the_open_desks() {
     let last = estimate::estimate(&day, &office, &learned, &tickets[4], now).unwrap();
     assert_eq!(last.wait, std::time::Duration::from_secs(11 * 60));
 
+    // Past weeks teach the hour: ID cards took 6 minutes at nine, 2 at ten; a service
+    // past days never served keeps the configured expectation.
+    let mut past_day = aufruf_model::statistics::DayStatistics {
+        date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        services: Default::default(),
+        desks: Default::default(),
+    };
+    let ausweis_past = past_day.services.entry(ausweis()).or_default();
+    ausweis_past.served = 40;
+    ausweis_past.total_handling_secs = 40 * 4 * 60;
+    for (hour, minutes) in [(9, 6), (10, 2)] {
+        let h = ausweis_past.hours.entry(hour).or_default();
+        h.served = 20;
+        h.total_handling_secs = 20 * minutes * 60;
+    }
+    let past = estimate::PastHandling::of([&past_day]);
+    let at_nine = HandlingTimes::after(&past, 9);
+    assert_eq!(
+        at_nine.expected(&office, &ausweis()),
+        std::time::Duration::from_secs(6 * 60)
+    );
+    assert_eq!(
+        HandlingTimes::after(&past, 10).expected(&office, &ausweis()),
+        std::time::Duration::from_secs(2 * 60)
+    );
+    // An hour past days never saw: their mean over the day.
+    assert_eq!(
+        HandlingTimes::after(&past, 16).expected(&office, &ausweis()),
+        std::time::Duration::from_secs(4 * 60)
+    );
+    assert_eq!(
+        at_nine.expected(&office, &meldung()),
+        HandlingTimes::new().expected(&office, &meldung())
+    );
+    // Today still has its say: 12 of today's tickets at 3 minutes weigh as much as
+    // the past's 12 (at most), (12 × 6 + 12 × 3) / 24 = 4.5 minutes.
+    let mut nine_today = at_nine.clone();
+    for _ in 0..12 {
+        nine_today.record(&ausweis(), std::time::Duration::from_secs(3 * 60));
+    }
+    assert_eq!(
+        nine_today.expected(&office, &ausweis()),
+        std::time::Duration::from_secs(270)
+    );
+
     // With no desk open for the service there is no estimate.
     let mut closed = Day::new();
     let s = kiosk.stamp(&closed, minute(1));
@@ -732,9 +777,21 @@ fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
     day.finish(&desk(1), s).unwrap();
 
     let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
-    let stats = aufruf_model::statistics::DayStatistics::of(date, &day);
+    // `minute(0)` is 16:00 UTC in winter: 17:00 in Berlin.
+    let stats = aufruf_model::statistics::DayStatistics::of(date, &day, chrono_tz::Europe::Berlin);
     let meld = &stats.services[&meldung()];
     assert_eq!((meld.walk_ins, meld.served, meld.called), (1, 1, 1));
+    // By the office's hour: the walk-in came at 17:01, the desk began at 17:05.
+    let hour = aufruf_model::statistics::HourStatistics {
+        walk_ins: 1,
+        served: 1,
+        total_handling_secs: 4 * 60,
+    };
+    assert_eq!(meld.hours, [(17, hour)].into_iter().collect());
+    assert!(
+        stats.services[&ausweis()].hours.is_empty(),
+        "a booked citizen waiting counts in no hour"
+    );
     assert_eq!(
         meld.mean_wait(),
         Some(std::time::Duration::from_secs(3 * 60))

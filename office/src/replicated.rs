@@ -364,6 +364,11 @@ impl<D: Documents> Office<D> {
         self.days.retain(|d, _| *d >= date);
     }
 
+    /// Drops what is held in memory of one day (read again when asked).
+    pub fn forget(&mut self, date: NaiveDate) {
+        self.days.remove(&date);
+    }
+
     /// Feeds bookings (or their cancellations) into the day in one durable change
     /// (the gateway does this for the portal): one signature and one flush for all
     /// the bookings that arrived together.

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use aufruf_model::estimate::{self, HandlingTimes};
+use aufruf_model::estimate::{self, HandlingTimes, PastHandling};
 use aufruf_model::statistics::DayStatistics;
 use aufruf_model::{
     ActionError, Day, DeskId, Event, Incarnation, NodeId, OfficeConfig, Origin, ServiceId, Stamp,
@@ -175,7 +175,13 @@ pub struct OfficeService<R: Replication> {
     /// ([`OfficeService::subscribe_ticket_board`]; the gateway's ticket pages).
     board_feed: watch::Sender<Arc<BTreeMap<TicketId, TicketView>>>,
     board_wanted: std::sync::atomic::AtomicBool,
+    /// What the same weekday of the past weeks taught of handling times, and the day
+    /// it was learned for ([`OfficeService::retire_expired`] learns it each day).
+    past_handling: Mutex<Option<(NaiveDate, Arc<PastHandling>)>>,
 }
+
+/// How many past weeks' same weekday the day's handling times are learned from.
+const PAST_WEEKS: u64 = 8;
 
 /// How long the shared tickets' outlook is used without a change of a ticket: waits
 /// shrink as time passes.
@@ -269,6 +275,7 @@ impl<R: Replication> OfficeService<R> {
             board: Mutex::new(None),
             board_feed: watch::channel(Arc::default()).0,
             board_wanted: std::sync::atomic::AtomicBool::new(false),
+            past_handling: Mutex::new(None),
         };
         service.read_office_document();
         service
@@ -633,8 +640,9 @@ impl<R: Replication> OfficeService<R> {
     /// Every ticket of today with its outlook: the operator's overview.
     pub fn day_view(&self, now: Timestamp) -> Result<DayView, ServiceError> {
         let date = self.today(now);
+        let start = self.handling_start(now);
         self.with_today(now, |day, config| {
-            let times = learned(day);
+            let times = learned(&start, day);
             let outlook = estimate::estimate_all(day, config, &times, now);
             DayView {
                 date,
@@ -678,7 +686,9 @@ impl<R: Replication> OfficeService<R> {
                 return Ok(b.tickets.clone());
             }
         }
-        let tickets = Arc::new(self.with_today(now, |day, config| board(day, config, now))?);
+        let start = self.handling_start(now);
+        let tickets =
+            Arc::new(self.with_today(now, |day, config| board(day, config, &start, now))?);
         // The heads as read before the board was made: a change meanwhile makes the
         // next reader compute again.
         self.keep_board(date, heads, now, tickets.clone());
@@ -745,9 +755,10 @@ impl<R: Replication> OfficeService<R> {
         now: Timestamp,
         id: &TicketId,
     ) -> Result<Option<TicketView>, ServiceError> {
+        let start = self.handling_start(now);
         self.with_today(now, |day, config| {
             day.ticket(id)
-                .map(|t| ticket_with_outlook(day, config, t, now))
+                .map(|t| ticket_with_outlook(day, config, &start, t, now))
         })
     }
 
@@ -779,8 +790,9 @@ impl<R: Replication> OfficeService<R> {
         let Some(closes) = config.closes_at(service, now) else {
             return Ok(());
         };
+        let start = self.handling_start(now);
         let outlook = self.with_today(now, |day, config| {
-            estimate::for_new_walk_in(day, config, &learned(day), service, now)
+            estimate::for_new_walk_in(day, config, &learned(&start, day), service, now)
         })?;
         match outlook {
             Some(e) if now + e.wait > closes => {
@@ -809,11 +821,13 @@ impl<R: Replication> OfficeService<R> {
         if self.config().service(service).is_none() {
             return Err(ServiceError::UnknownService(service.to_string()));
         }
+        let start = self.handling_start(now);
         self.act_issuing(now, |day, config, incarnation, stamp| {
             // The wait the ticket will show, kept in it for the statistics' estimate
             // error.
+            let times = learned(&start, day);
             let promised =
-                estimate::for_new_walk_in(day, config, &learned(day), service, now).map(|e| e.wait);
+                estimate::for_new_walk_in(day, config, &times, service, now).map(|e| e.wait);
             day.issue_promising(config, service, origin, incarnation, stamp, promised)
         })
     }
@@ -899,7 +913,15 @@ impl<R: Replication> OfficeService<R> {
     ///
     /// Also moves the window of days taken from peers: from the retention's first day
     /// to the booking horizon, plus a day for clocks on either side of midnight.
+    ///
+    /// Then learns the day's handling times ([`Self::learn_from_past_weeks`]).
     pub fn retire_expired(&self, now: Timestamp) -> Result<Retired, ServiceError> {
+        let retired = self.retire_expired_days(now);
+        self.learn_from_past_weeks(now);
+        retired
+    }
+
+    fn retire_expired_days(&self, now: Timestamp) -> Result<Retired, ServiceError> {
         // The roster first: a day counted without its authors' certificates would
         // keep statistics without their tickets.
         self.read_office_document();
@@ -923,7 +945,10 @@ impl<R: Replication> OfficeService<R> {
         for date in &expired {
             let statistics = {
                 let mut office = self.office();
-                office.day(*date).map(|day| DayStatistics::of(*date, day))
+                let zone = self.config().timezone();
+                office
+                    .day(*date)
+                    .map(|day| DayStatistics::of(*date, day, zone))
             };
             match statistics {
                 Ok(statistics) => {
@@ -951,6 +976,46 @@ impl<R: Replication> OfficeService<R> {
         })
     }
 
+    /// Learns the day's handling times from the same weekday of the past weeks (the
+    /// days this node holds, and the statistics kept of older ones): what a
+    /// Monday's passports take at nine. [`Self::retire_expired`] does this each day.
+    pub fn learn_from_past_weeks(&self, now: Timestamp) {
+        let today = self.today(now);
+        let days: Vec<DayStatistics> = (1..=PAST_WEEKS)
+            .filter_map(|week| today.checked_sub_days(chrono::Days::new(7 * week)))
+            .filter_map(|date| {
+                let statistics = self.day_statistics(date);
+                // Counted once a day: not kept in memory.
+                self.office().forget(date);
+                statistics
+            })
+            .collect();
+        let past = PastHandling::of(&days);
+        tracing::debug!(%today, days = days.len(), "handling times learned from past weeks");
+        *self
+            .past_handling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((today, Arc::new(past)));
+    }
+
+    /// Where today's handling times start at `now`: what past weeks taught of this
+    /// hour, else the configured expectations.
+    fn handling_start(&self, now: Timestamp) -> HandlingTimes {
+        let today = self.today(now);
+        let past = self
+            .past_handling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match past {
+            Some((date, past)) if date == today => {
+                let hour = aufruf_model::calendar::local_hour(self.config().timezone(), now);
+                HandlingTimes::after(&past, hour)
+            }
+            _ => HandlingTimes::new(),
+        }
+    }
+
     /// The statistics kept of a deleted (or any summarised) day.
     pub fn statistics(&self, date: NaiveDate) -> Option<DayStatistics> {
         office_doc::statistics(&self.replica, date)
@@ -968,7 +1033,7 @@ impl<R: Replication> OfficeService<R> {
         if held {
             let mut office = self.office();
             match office.day(date) {
-                Ok(day) => return Some(DayStatistics::of(date, day)),
+                Ok(day) => return Some(DayStatistics::of(date, day, self.config().timezone())),
                 Err(e) => {
                     tracing::warn!(%date, error = %e, "a day cannot be read for its statistics")
                 }
@@ -1018,7 +1083,8 @@ impl<R: Replication> OfficeService<R> {
         send_if_changed(&self.kiosk, kiosk);
         send_if_changed(&self.desks, desks);
         if ticket_changed && self.board_wanted.load(std::sync::atomic::Ordering::Relaxed) {
-            let tickets = Arc::new(board(day, &config, now));
+            let start = self.handling_start(now);
+            let tickets = Arc::new(board(day, &config, &start, now));
             let heads = self.day_heads(date);
             self.keep_board(date, heads, now, tickets.clone());
             self.board_feed.send_replace(tickets);
@@ -1083,8 +1149,13 @@ fn new_status_token() -> String {
 }
 
 /// Every ticket of `day` with its outlook at `now`: one pass of the estimate.
-fn board(day: &Day, config: &OfficeConfig, now: Timestamp) -> BTreeMap<TicketId, TicketView> {
-    let outlook = estimate::estimate_all(day, config, &learned(day), now);
+fn board(
+    day: &Day,
+    config: &OfficeConfig,
+    start: &HandlingTimes,
+    now: Timestamp,
+) -> BTreeMap<TicketId, TicketView> {
+    let outlook = estimate::estimate_all(day, config, &learned(start, day), now);
     day.tickets()
         .map(|t| {
             let view = TicketView::of(config, t, outlook.get(&t.id).copied());
@@ -1102,15 +1173,23 @@ fn tickets_counted(statistics: &DayStatistics) -> u64 {
         .sum()
 }
 
-pub(crate) fn learned(day: &Day) -> HandlingTimes {
-    let mut times = HandlingTimes::new();
+/// Today's handling times: from `start` (what past days taught), with every ticket
+/// finished today.
+fn learned(start: &HandlingTimes, day: &Day) -> HandlingTimes {
+    let mut times = start.clone();
     times.learn_from(day);
     times
 }
 
-fn ticket_with_outlook(day: &Day, config: &OfficeConfig, t: &Ticket, now: Timestamp) -> TicketView {
+fn ticket_with_outlook(
+    day: &Day,
+    config: &OfficeConfig,
+    start: &HandlingTimes,
+    t: &Ticket,
+    now: Timestamp,
+) -> TicketView {
     let outlook = (t.status == Status::Waiting)
-        .then(|| estimate::estimate(day, config, &learned(day), &t.id, now))
+        .then(|| estimate::estimate(day, config, &learned(start, day), &t.id, now))
         .flatten();
     TicketView::of(config, t, outlook)
 }

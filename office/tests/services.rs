@@ -1399,3 +1399,62 @@ fn the_ticket_board_is_shared_until_a_ticket_changes_or_time_passes() {
         aufruf_office::views::TicketState::Serving
     );
 }
+
+#[test]
+fn a_day_starts_from_what_the_same_weekday_of_past_weeks_taught() {
+    let config = aufruf_office::example_office()
+        .unwrap()
+        .open_around_the_clock();
+    let replica = MemoryReplica::new();
+    let office = office_on(config.clone(), "kiosk-1", replica.clone());
+    let desk_office = office_on(config, "desk-1", replica);
+    let kiosk = KioskService::new(office.clone(), None, None);
+    let anmeldung = ServiceId::new("anmeldung");
+    let week_ago = |t: Timestamp| t - Duration::from_secs(7 * 24 * 3600);
+    let draw = |at: Timestamp| {
+        kiosk
+            .draw_ticket(at, &anmeldung, Wish::Qr, Language::De)
+            .unwrap()
+            .ticket
+    };
+
+    // Step 1: last Wednesday at nine a registration (configured: 6 minutes) took 20.
+    let desk = DeskService::new(
+        desk_office.clone(),
+        DeskId::new("desk-1"),
+        week_ago(wednesday(8, 0)),
+    )
+    .unwrap();
+    let open = DeskAction::Open { services: vec![] };
+    desk.act(week_ago(wednesday(8, 55)), open.clone()).unwrap();
+    draw(week_ago(wednesday(9, 0)));
+    for (minute, action) in [
+        (1, DeskAction::CallNext),
+        (1, DeskAction::Serving),
+        (21, DeskAction::Done),
+    ] {
+        desk.act(week_ago(wednesday(9, minute)), action).unwrap();
+    }
+
+    // Step 2: this Wednesday, before the day learned from last week, the second
+    // visitor is told the configured 6 minutes.
+    desk.act(wednesday(8, 55), open).unwrap();
+    draw(wednesday(9, 0));
+    assert_eq!(draw(wednesday(9, 0)).estimate_minutes, Some(6));
+
+    // Step 3: the day's start (retiring old days) learns last Wednesday: 20 minutes at
+    // nine. Today's visitors still have their say once they are done.
+    for each in [&office, &desk_office] {
+        each.retire_expired(wednesday(9, 0)).unwrap();
+    }
+    assert_eq!(draw(wednesday(9, 0)).estimate_minutes, Some(40));
+    // At ten (last Wednesday saw nobody then: its whole day, 20 minutes) the desk
+    // is free and two are ahead of the last.
+    let at_ten = desk_office.day_view(wednesday(10, 0)).unwrap();
+    let last = at_ten.tickets.last().unwrap();
+    assert_eq!(
+        (last.ahead, last.estimate_minutes),
+        (Some(2), Some(40)),
+        "{last:?}"
+    );
+}
