@@ -20,6 +20,7 @@ use crate::day::{ActionError, Appointment, Day, Event, RecallOutcome};
 use crate::estimate::{self, HandlingTimes};
 use crate::hlc::HlcClock;
 use crate::ids::{BookingCode, DeskId, Incarnation, NodeId, ServiceId, TicketId};
+use crate::statistics::DayStatistics;
 use crate::ticket::Origin;
 use crate::time::Timestamp;
 
@@ -52,6 +53,21 @@ pub struct SimulationParams {
     /// Spread of handling times: the sigma of a log-normal around each service's
     /// mean (0.5: some visitors take three times as long as others).
     pub handling_spread: f64,
+    /// What visitors come for and how long each service takes, as a real day showed
+    /// ([`SimulationParams::replaying`]). Empty: from the configuration — short
+    /// errands more frequent than long ones, each service's true mean off from the
+    /// configured expectation by up to ±30 %.
+    pub demand: Vec<ServiceDemand>,
+}
+
+/// One service's part of a day: how many come for it, and how long it takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceDemand {
+    pub service: ServiceId,
+    /// Relative to the other services' (e.g. the visitors a real day had).
+    pub share: f64,
+    /// Mean handling time in minutes.
+    pub mean_minutes: f64,
 }
 
 /// Relative arrival rate of walk-ins over the day, in ten equal parts: a rush after
@@ -79,8 +95,109 @@ impl Default for SimulationParams {
             kiosk: node_id!("kiosk-1"),
             arrival_profile: RUSH_PROFILE.to_vec(),
             handling_spread: 0.5,
+            demand: Vec::new(),
         }
     }
+}
+
+impl SimulationParams {
+    /// A day as a real one went, from its statistics: its visitors, the share of
+    /// them booked, walk-ins arriving hour by hour as they did, each service's share
+    /// and mean handling time, the share who did not answer their call, and `desks`
+    /// open (the first ones of `config`; `None`: as many as served that day). What
+    /// statistics do not know comes from `base` (the booked citizens who never came,
+    /// the spread of handling times, the seed).
+    ///
+    /// Visitors of a service none of the open desks serves (e.g. another
+    /// department's) are left out; [`Replay::left_out`] names them.
+    pub fn replaying(
+        day: &DayStatistics,
+        config: &OfficeConfig,
+        base: &SimulationParams,
+        desks: Option<usize>,
+    ) -> Result<Replay, SimulationError> {
+        let served_at = day.desks.values().filter(|d| d.served > 0).count();
+        let desks = desks
+            .unwrap_or(served_at)
+            .clamp(1, config.desks.len().max(1));
+        let open = &config.desks[..desks.min(config.desks.len())];
+        let (services, left_out): (BTreeMap<_, _>, BTreeMap<_, _>) = day
+            .services
+            .iter()
+            .filter(|(_, s)| s.visitors() > 0)
+            .partition(|(service, _)| open.iter().any(|d| d.services.contains(service)));
+        let left_out = left_out
+            .into_iter()
+            .map(|(service, s)| (service.clone(), s.visitors()))
+            .collect();
+        let walk_ins: u32 = services.values().map(|s| s.walk_ins).sum();
+        let appointments: u32 = services.values().map(|s| s.appointments).sum();
+        let visitors = walk_ins + appointments;
+        if visitors == 0 {
+            return Err(SimulationError::EmptyDay);
+        }
+        let no_shows: u32 = services.values().map(|s| s.no_shows).sum();
+        let mut by_hour: BTreeMap<u8, u32> = BTreeMap::new();
+        for s in services.values() {
+            for (hour, h) in &s.hours {
+                *by_hour.entry(*hour).or_default() += h.walk_ins;
+            }
+        }
+        by_hour.retain(|_, n| *n > 0);
+        let hours = by_hour.keys().next().zip(by_hour.keys().next_back());
+        let (opens_minute, closes_minute, arrival_profile) = match hours {
+            // Walk-ins stop coming a quarter of an hour before closing: an hour
+            // longer than the last in which anyone came.
+            Some((first, last)) => (
+                u32::from(*first) * 60,
+                (u32::from(*last) + 1) * 60 + 15,
+                (*first..=*last)
+                    .map(|h| f64::from(by_hour.get(&h).copied().unwrap_or(0)))
+                    .collect(),
+            ),
+            None => (
+                base.opens_minute,
+                base.closes_minute,
+                base.arrival_profile.clone(),
+            ),
+        };
+        let demand = services
+            .iter()
+            .map(|(service, s)| {
+                let configured = config
+                    .service(service)
+                    .map_or(5.0, |c| f64::from(c.expected_minutes));
+                ServiceDemand {
+                    service: (*service).clone(),
+                    share: f64::from(s.visitors()),
+                    mean_minutes: s
+                        .mean_handling()
+                        .map_or(configured, |m| m.as_secs_f64() / 60.0)
+                        .max(0.1),
+                }
+            })
+            .collect();
+        let params = SimulationParams {
+            visitors,
+            desks,
+            appointment_share: f64::from(appointments) / f64::from(visitors),
+            walk_away: (f64::from(no_shows) / f64::from(walk_ins.max(1))).min(1.0),
+            opens_minute,
+            closes_minute: closes_minute.min(24 * 60),
+            arrival_profile,
+            demand,
+            ..base.clone()
+        };
+        Ok(Replay { params, left_out })
+    }
+}
+
+/// A real day made a simulation's input ([`SimulationParams::replaying`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub params: SimulationParams,
+    /// Services none of the open desks serves, and their visitors that day.
+    pub left_out: Vec<(ServiceId, u32)>,
 }
 
 /// Why a simulation could not run.
@@ -98,6 +215,13 @@ pub enum SimulationError {
     BadProfile,
     #[error("the spread of handling times must be between 0 and 2")]
     BadSpread,
+    #[error(
+        "the services' demand needs a share of at least 0 and one above 0, and a mean \
+         handling time of 0.1 to 600 minutes, for services the open desks serve"
+    )]
+    BadDemand,
+    #[error("the day to replay had no visitors")]
+    EmptyDay,
     #[error("the model refused a step")]
     Refused(#[from] ActionError),
     /// Each desk's terminal is a node named after its desk, as a real one is by default.
@@ -200,6 +324,16 @@ pub fn simulate(
     Ok(Office::new(config, params)?.run()?.0)
 }
 
+/// Like [`simulate`], and the simulated day itself (e.g. for its statistics).
+pub fn simulate_keeping_day(
+    config: &OfficeConfig,
+    params: &SimulationParams,
+) -> Result<(SimulationReport, Day), SimulationError> {
+    check(config, params)?;
+    let (report, _, day) = Office::new(config, params)?.run()?;
+    Ok((report, day))
+}
+
 fn check(config: &OfficeConfig, params: &SimulationParams) -> Result<(), SimulationError> {
     if params.desks == 0 {
         return Err(SimulationError::NoDesks);
@@ -231,6 +365,18 @@ fn check(config: &OfficeConfig, params: &SimulationParams) -> Result<(), Simulat
     }
     if !(0.0..=2.0).contains(&params.handling_spread) {
         return Err(SimulationError::BadSpread);
+    }
+    let open = &config.desks[..params.desks];
+    let demand = &params.demand;
+    if !demand.is_empty()
+        && (!demand.iter().all(|d| {
+            d.share.is_finite()
+                && d.share >= 0.0
+                && (0.1..=600.0).contains(&d.mean_minutes)
+                && open.iter().any(|desk| desk.services.contains(&d.service))
+        }) || demand.iter().map(|d| d.share).sum::<f64>() <= 0.0)
+    {
+        return Err(SimulationError::BadDemand);
     }
     Ok(())
 }
@@ -270,7 +416,7 @@ pub fn simulate_days(
             ..params.clone()
         };
         check(config, &params)?;
-        let (report, samples) = Office::new(config, &params)?.run()?;
+        let (report, samples, _) = Office::new(config, &params)?.run()?;
         days += 1;
         worse += usize::from(report.estimate_error > report.static_error);
         unfinished += usize::from(!report.all_tickets_finished);
@@ -457,16 +603,23 @@ impl<'a> Office<'a> {
         };
         // Short errands are more frequent than long ones; each service's true mean
         // handling time is off from the configured expectation by up to ±30 %.
-        let profile: Vec<(&ServiceId, f64, f64)> = served
-            .iter()
-            .map(|id| {
-                let expected = self
-                    .config
-                    .service(id)
-                    .map_or(5.0, |s| f64::from(s.expected_minutes));
-                (*id, 1.0 / expected, expected * rng.random_range(0.7..1.3))
-            })
-            .collect();
+        let profile: Vec<(&ServiceId, f64, f64)> = if p.demand.is_empty() {
+            served
+                .iter()
+                .map(|id| {
+                    let expected = self
+                        .config
+                        .service(id)
+                        .map_or(5.0, |s| f64::from(s.expected_minutes));
+                    (*id, 1.0 / expected, expected * rng.random_range(0.7..1.3))
+                })
+                .collect()
+        } else {
+            p.demand
+                .iter()
+                .map(|d| (&d.service, d.share, d.mean_minutes))
+                .collect()
+        };
         let total_weight: f64 = profile.iter().map(|p| p.1).sum();
         let opens = f64::from(p.opens_minute);
         let closes = f64::from(p.closes_minute);
@@ -557,7 +710,7 @@ impl<'a> Office<'a> {
         self.agenda.push(Reverse((at, self.sequence, what)));
     }
 
-    fn run(mut self) -> Result<(SimulationReport, Samples), SimulationError> {
+    fn run(mut self) -> Result<(SimulationReport, Samples, Day), SimulationError> {
         let opening = at_minute(f64::from(self.params.opens_minute));
         for v in &self.visitors {
             if let Some(booking) = &v.booking {
@@ -617,7 +770,7 @@ impl<'a> Office<'a> {
             }
         }
         let samples = self.samples();
-        Ok((self.report(&samples), samples))
+        Ok((self.report(&samples), samples, self.day))
     }
 
     fn stamp_desk(&mut self, d: usize, now: Timestamp) -> crate::hlc::Stamp {

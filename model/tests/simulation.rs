@@ -230,3 +230,133 @@ fn few_walk_ins_are_called_well_before_their_estimate_and_light_days_are_estimat
     assert!(r.early_calls <= 0.05, "{r}");
     assert!(r.estimate_error <= r.static_error, "{r}");
 }
+
+/// A real day's statistics replayed: the simulated day has its visitors, its
+/// services' shares and handling times, and its walk-ins arrive hour by hour as they
+/// did. Here the "real" day is itself simulated (a Monday), counted as the office
+/// counts a day, and replayed with another seed.
+#[test]
+fn a_days_statistics_replay_as_a_simulated_day_like_it() {
+    use aufruf_model::simulation::simulate_keeping_day;
+    use aufruf_model::statistics::DayStatistics;
+    let config = example();
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
+    // The simulation's clock is UTC: its hours are the office's here.
+    let count = |day| DayStatistics::of(date, day, chrono_tz::UTC);
+    let monday = SimulationParams {
+        visitors: 500,
+        desks: 5,
+        arrival_profile: aufruf_model::simulation::MONDAY_PROFILE.to_vec(),
+        ..SimulationParams::default()
+    };
+    let (_, real) = simulate_keeping_day(&config, &monday).unwrap();
+    let real = count(&real);
+
+    let replay =
+        SimulationParams::replaying(&real, &config, &SimulationParams::default(), None).unwrap();
+    assert!(replay.left_out.is_empty(), "{:?}", replay.left_out);
+    let p = &replay.params;
+    // Everyone who came (booked citizens who never came are not in a day's count).
+    let came: u32 = real.services.values().map(|s| s.visitors()).sum();
+    assert_eq!(p.visitors, came);
+    assert_eq!(p.desks, 5, "the desks that served");
+    assert_eq!(p.opens_minute, 8 * 60);
+    assert_eq!(p.demand.len(), real.services.len());
+    for d in &p.demand {
+        let s = &real.services[&d.service];
+        assert_eq!(d.share, f64::from(s.visitors()));
+        let mean = s.mean_handling().unwrap().as_secs_f64() / 60.0;
+        assert!((d.mean_minutes - mean).abs() < 1e-9);
+    }
+
+    let (report, again) = simulate_keeping_day(
+        &config,
+        &SimulationParams {
+            seed: 7,
+            ..p.clone()
+        },
+    )
+    .unwrap();
+    assert!(report.all_tickets_finished, "{report}");
+    let again = count(&again);
+    let walk_ins_by_hour = |day: &DayStatistics| {
+        let mut hours = std::collections::BTreeMap::<u8, u32>::new();
+        for s in day.services.values() {
+            for (hour, h) in &s.hours {
+                *hours.entry(*hour).or_default() += h.walk_ins;
+            }
+        }
+        hours
+    };
+    let (before, after) = (walk_ins_by_hour(&real), walk_ins_by_hour(&again));
+    // The Monday's rush: most came in the first hours, and so they do again.
+    let first_two = |h: &std::collections::BTreeMap<u8, u32>| {
+        f64::from(h.range(..10).map(|(_, n)| n).sum::<u32>()) / f64::from(h.values().sum::<u32>())
+    };
+    assert!(first_two(&before) > 0.3, "{before:?}");
+    assert!(
+        (first_two(&before) - first_two(&after)).abs() < 0.08,
+        "{before:?} replayed as {after:?}"
+    );
+    let total = |day: &DayStatistics| day.services.values().map(|s| s.visitors()).sum::<u32>();
+    // Booked citizens who never come are drawn again (10 %), so a few less come.
+    assert!(total(&again) <= came && total(&again) * 10 >= came * 9);
+
+    // Services no open desk serves are left out, and named.
+    let mut with_kita = real.clone();
+    with_kita.services.insert(
+        aufruf_model::ServiceId::new("kita-platz"),
+        aufruf_model::statistics::ServiceStatistics {
+            walk_ins: 4,
+            ..Default::default()
+        },
+    );
+    let replay =
+        SimulationParams::replaying(&with_kita, &config, &SimulationParams::default(), Some(3))
+            .unwrap();
+    assert_eq!(replay.params.desks, 3);
+    assert_eq!(
+        replay.left_out,
+        [(aufruf_model::ServiceId::new("kita-platz"), 4)]
+    );
+    assert_eq!(replay.params.visitors, came);
+
+    // A demand the open desks cannot meet, or that is no demand, is refused.
+    let base = replay.params.clone();
+    let demand = |service: &str, share: f64, mean_minutes: f64| {
+        vec![aufruf_model::simulation::ServiceDemand {
+            service: aufruf_model::ServiceId::new(service),
+            share,
+            mean_minutes,
+        }]
+    };
+    for bad in [
+        demand("kita-platz", 1.0, 15.0),
+        demand("anmeldung", 0.0, 6.0),
+        demand("anmeldung", -1.0, 6.0),
+        demand("anmeldung", f64::NAN, 6.0),
+        demand("anmeldung", 1.0, 0.0),
+        demand("anmeldung", 1.0, 6000.0),
+    ] {
+        let params = SimulationParams {
+            demand: bad.clone(),
+            ..base.clone()
+        };
+        assert_eq!(
+            simulate(&config, &params),
+            Err(SimulationError::BadDemand),
+            "{bad:?}"
+        );
+    }
+
+    // A day nobody came to cannot be replayed.
+    let empty = DayStatistics {
+        date,
+        services: Default::default(),
+        desks: Default::default(),
+    };
+    assert_eq!(
+        SimulationParams::replaying(&empty, &config, &SimulationParams::default(), None),
+        Err(SimulationError::EmptyDay)
+    );
+}

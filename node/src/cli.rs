@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use aufruf_model::simulation::{self, SimulationParams};
-use aufruf_model::{NodeId, OfficeId, Role};
+use aufruf_model::statistics::DayStatistics;
+use aufruf_model::{NodeId, OfficeConfig, OfficeId, Role};
 use chrono::NaiveTime;
 use clap::{Parser, Subcommand};
 
@@ -173,9 +174,17 @@ struct SimulateArgs {
     #[arg(long, default_value_t = 600)]
     visitors: u32,
     /// Open desks (the first ones of the configuration): `6`, or a range like `3..8`
-    /// for a staffing forecast, one row per number of desks.
-    #[arg(long, default_value = "6", value_parser = parse_desks)]
-    desks: std::ops::RangeInclusive<usize>,
+    /// for a staffing forecast, one row per number of desks. 6 unless given; when
+    /// replaying, as many as served that day.
+    #[arg(long, value_parser = parse_desks)]
+    desks: Option<std::ops::RangeInclusive<usize>>,
+    /// Replay real days: a JSON file of day statistics (the admin statistics page's
+    /// JSON download). Each day runs as it went — who came, for which services, how
+    /// long they took, walk-ins hour by hour, the desks that served — and its real
+    /// figures are printed above the simulated ones. `--visitors`, `--appointments`,
+    /// `--walk-aways`, `--hours` and `--profile` then come from the day.
+    #[arg(long)]
+    replay: Option<PathBuf>,
     /// Share of visitors with a booked appointment.
     #[arg(long, default_value_t = 0.3)]
     appointments: f64,
@@ -718,16 +727,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let config = config_file::load_or_example(args.config.as_deref())?;
+    if let Some(file) = &args.replay {
+        return replay(&config, &args, file);
+    }
+    let desks = args.desks.clone().unwrap_or(6..=6);
     let (opens, closes) = parse_hours(&args.hours)?;
-    let kiosk = config
-        .number_blocks
-        .first()
-        .map(|b| b.node.clone())
-        .context("the configuration has no number block for a kiosk")?;
+    let kiosk = simulated_kiosk(&config)?;
     let params = SimulationParams {
         seed: args.seed,
         visitors: args.visitors,
-        desks: *args.desks.start(),
+        desks: *desks.start(),
         appointment_share: args.appointments,
         appointments_per_slot: args.appointments_per_slot,
         arrival_profile: args.profile.0.clone(),
@@ -737,9 +746,10 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         opens_minute: opens,
         closes_minute: closes,
         kiosk,
+        demand: Vec::new(),
     };
     let started = Instant::now();
-    if args.seeds > 1 || args.desks.start() != args.desks.end() {
+    if args.seeds > 1 || desks.start() != desks.end() {
         let seeds = args.seed..args.seed.saturating_add(args.seeds.max(1));
         println!(
             "{} visitors a day, {:.0} % booked; pooled over seeds {}..={}; minutes",
@@ -749,7 +759,7 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             seeds.end - 1
         );
         println!("{}", simulation::DaysReport::HEADER);
-        for desks in args.desks {
+        for desks in desks {
             let params = SimulationParams {
                 desks,
                 ..params.clone()
@@ -770,6 +780,126 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         "simulation took",
         format!("{} ms", took.as_millis())
     );
+    Ok(())
+}
+
+/// The node whose number block the simulated kiosk issues from.
+fn simulated_kiosk(config: &OfficeConfig) -> anyhow::Result<NodeId> {
+    config
+        .number_blocks
+        .first()
+        .map(|b| b.node.clone())
+        .context("the configuration has no number block for a kiosk")
+}
+
+/// The largest statistics file `simulate --replay` reads: a year of days is far
+/// below it.
+const MAX_REPLAY_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The most days one replay runs.
+const MAX_REPLAY_DAYS: usize = 400;
+
+/// Reads day statistics to replay: one day, or a list of days, as JSON.
+fn replay_days(file: &std::path::Path) -> anyhow::Result<Vec<DayStatistics>> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= MAX_REPLAY_BYTES,
+        "{} is {size} bytes; day statistics to replay are at most {MAX_REPLAY_BYTES}",
+        file.display()
+    );
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let not_statistics = || {
+        format!(
+            "{} is not day statistics as JSON (the admin statistics page's JSON download)",
+            file.display()
+        )
+    };
+    // A list of days, or one day (an untagged enum would not read the hours' keys).
+    let days = if text.trim_start().starts_with('[') {
+        serde_json::from_str(&text).with_context(not_statistics)?
+    } else {
+        vec![serde_json::from_str(&text).with_context(not_statistics)?]
+    };
+    anyhow::ensure!(!days.is_empty(), "{} holds no day", file.display());
+    anyhow::ensure!(
+        days.len() <= MAX_REPLAY_DAYS,
+        "{} holds {} days; replay at most {MAX_REPLAY_DAYS} at once",
+        file.display(),
+        days.len()
+    );
+    Ok(days)
+}
+
+/// `aufruf simulate --replay`: each real day, as it went, then as simulated.
+fn replay(
+    config: &OfficeConfig,
+    args: &SimulateArgs,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let days = replay_days(file)?;
+    let kiosk = simulated_kiosk(config)?;
+    let base = SimulationParams {
+        seed: args.seed,
+        appointment_no_show: args.appointment_no_shows,
+        appointments_per_slot: args.appointments_per_slot,
+        handling_spread: args.handling_spread,
+        kiosk,
+        ..SimulationParams::default()
+    };
+    for day in &days {
+        let all: Vec<_> = day.services.values().collect();
+        let came: u32 = all.iter().map(|s| s.visitors()).sum();
+        let booked: u32 = all.iter().map(|s| s.appointments).sum();
+        let called: u32 = all.iter().map(|s| s.called).sum();
+        let waited: u64 = all.iter().map(|s| s.total_wait_secs).sum();
+        let served: u32 = all.iter().map(|s| s.served).sum();
+        let handled: u64 = all.iter().map(|s| s.total_handling_secs).sum();
+        let minutes = |secs: u64, n: u32| {
+            (n > 0).then(|| format!("{:.1} min", secs as f64 / 60.0 / f64::from(n)))
+        };
+        println!(
+            "{}: {came} came ({:.0} % booked), {} desks served; real mean wait {}, handling {}",
+            day.date,
+            f64::from(booked) * 100.0 / f64::from(came.max(1)),
+            day.desks.values().filter(|d| d.served > 0).count(),
+            minutes(waited, called).as_deref().unwrap_or("–"),
+            minutes(handled, served).as_deref().unwrap_or("–"),
+        );
+        let forecast = args.desks.clone().filter(|d| d.start() != d.end());
+        let replayed = |desks: Option<usize>| {
+            SimulationParams::replaying(day, config, &base, desks)
+                .with_context(|| format!("{} cannot be replayed", day.date))
+        };
+        let first = replayed(args.desks.as_ref().map(|d| *d.start()))?;
+        if !first.left_out.is_empty() {
+            let names: Vec<String> = first
+                .left_out
+                .iter()
+                .map(|(service, n)| format!("{service} ({n})"))
+                .collect();
+            println!("  left out, no open desk serves them: {}", names.join(", "));
+        }
+        if args.seeds > 1 || forecast.is_some() {
+            let seeds = args.seed..args.seed.saturating_add(args.seeds.max(1));
+            println!("{}", simulation::DaysReport::HEADER);
+            let desks: Vec<usize> = match forecast {
+                Some(range) => range.collect(),
+                None => vec![first.params.desks],
+            };
+            for n in desks {
+                let params = replayed(Some(n))?.params;
+                print!(
+                    "{}",
+                    simulation::simulate_days(config, &params, seeds.clone())?
+                );
+            }
+        } else {
+            print!("{}", simulation::simulate(config, &first.params)?);
+        }
+    }
     Ok(())
 }
 

@@ -485,3 +485,67 @@ fn a_status_address_on_localhost_is_refused_because_no_phone_reaches_it() {
         );
     }
 }
+
+/// A real day's statistics (as the admin statistics page downloads them) run again:
+/// the day's own figures, then the simulated ones; with `--desks 3..5`, a staffing
+/// forecast for that day. Files that are not such statistics are refused by name.
+#[test]
+fn simulate_replays_a_days_statistics() {
+    use aufruf_model::simulation::{SimulationParams, simulate_keeping_day};
+    use aufruf_model::statistics::DayStatistics;
+    let config =
+        aufruf_model::OfficeConfig::from_toml("aufruf.toml", include_str!("../../aufruf.toml"))
+            .unwrap();
+    let (_, day) = simulate_keeping_day(
+        &config,
+        &SimulationParams {
+            visitors: 300,
+            desks: 4,
+            ..SimulationParams::default()
+        },
+    )
+    .unwrap();
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let day = DayStatistics::of(date, &day, chrono_tz::UTC);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("statistik.json");
+    std::fs::write(&file, serde_json::to_string(&[&day]).unwrap()).unwrap();
+    let path = file.to_str().unwrap();
+
+    let (ok, out, err) = aufruf(&["simulate", "--replay", path]);
+    assert!(ok, "{err}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("2026-11-23: ") && first.contains("4 desks served; real mean wait"),
+        "{out}"
+    );
+    assert!(out.contains("visitors served"), "{out}");
+    let (_, again, _) = aufruf(&["simulate", "--replay", path]);
+    assert_eq!(out, again, "the same day and seed run the same");
+
+    let (ok, out, err) = aufruf(&["simulate", "--replay", path, "--desks", "3..5"]);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['3', '4', '5']))
+        .collect();
+    assert_eq!(rows.len(), 3, "one row per number of desks:\n{out}");
+
+    // Not statistics, too big, no day at all.
+    std::fs::write(&file, "{\"tickets\": []}").unwrap();
+    let (ok, _, err) = aufruf(&["simulate", "--replay", path]);
+    assert!(!ok);
+    assert!(err.contains("is not day statistics as JSON"), "{err}");
+    std::fs::write(&file, "[]").unwrap();
+    let (ok, _, err) = aufruf(&["simulate", "--replay", path]);
+    assert!(!ok);
+    assert!(err.contains("holds no day"), "{err}");
+    let huge = std::fs::File::create(&file).unwrap();
+    huge.set_len(64 * 1024 * 1024).unwrap();
+    let (ok, _, err) = aufruf(&["simulate", "--replay", path]);
+    assert!(!ok);
+    assert!(err.contains("at most"), "{err}");
+    let (ok, _, err) = aufruf(&["simulate", "--replay", "/no/such/file.json"]);
+    assert!(!ok);
+    assert!(err.contains("cannot read /no/such/file.json"), "{err}");
+}

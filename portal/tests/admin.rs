@@ -770,6 +770,42 @@ async fn an_admin_reads_the_statistics_of_a_known_day_as_tables_chart_and_csv() 
         "{text}"
     );
 
+    // The same day as JSON, as kept: what `aufruf simulate --replay` runs again. By
+    // the hour: both came at ten, the one served began at 10:02 for 8 minutes.
+    assert!(
+        body.contains("href=\"/admin/statistics.json?from=2026-10-25&#38;to=2026-11-23\""),
+        "{body}"
+    );
+    let json = b
+        .get("/admin/statistics.json?from=2026-11-23&to=2026-11-23")
+        .await;
+    assert_eq!(json.status, StatusCode::OK);
+    assert_eq!(json.headers["content-type"], "application/json");
+    assert!(
+        json.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("statistik-2026-11-23-2026-11-23.json")
+    );
+    let days: Vec<aufruf_model::statistics::DayStatistics> =
+        serde_json::from_str(&json.body).unwrap();
+    assert_eq!(days.len(), 1);
+    let anmeldung = &days[0].services[&ServiceId::new("anmeldung")];
+    assert_eq!(
+        (anmeldung.walk_ins, anmeldung.served, anmeldung.no_shows),
+        (2, 1, 1)
+    );
+    let ten = &anmeldung.hours[&10];
+    assert_eq!(
+        (ten.walk_ins, ten.served, ten.total_handling_secs),
+        (2, 1, 8 * 60)
+    );
+    assert!(
+        !json.body.contains("kiosk-1") && !json.body.contains("U 00"),
+        "{}",
+        json.body
+    );
+
     // A name a spreadsheet would run as a formula is exported as text.
     let mut fields = unchanged_services(&site, "anmeldung");
     fields.extend([
@@ -805,8 +841,12 @@ async fn an_admin_reads_the_statistics_of_a_known_day_as_tables_chart_and_csv() 
         let page = b.get(&format!("/admin/statistics?{query}")).await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert!(page.body.contains("aria-invalid=\"true\""), "{query}");
-        let csv = b.get(&format!("/admin/statistics.csv?{query}")).await;
-        assert_eq!(csv.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        for download in ["csv", "json"] {
+            let file = b
+                .get(&format!("/admin/statistics.{download}?{query}"))
+                .await;
+            assert_eq!(file.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        }
     }
     // A span without figures says so.
     let page = b
@@ -817,7 +857,11 @@ async fn an_admin_reads_the_statistics_of_a_known_day_as_tables_chart_and_csv() 
     // Nobody else reads them.
     let mut stranger = site.browser();
     let mut citizen = site.citizen("citizen@example.org").await;
-    for path in ["/admin/statistics", "/admin/statistics.csv"] {
+    for path in [
+        "/admin/statistics",
+        "/admin/statistics.csv",
+        "/admin/statistics.json",
+    ] {
         for who in [&mut stranger, &mut citizen] {
             assert_eq!(who.get(path).await.location(), "/admin/login", "{path}");
         }

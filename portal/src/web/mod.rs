@@ -147,6 +147,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/leichte-sprache", get(legal::easy_language))
         .route("/gebaerdensprache", get(legal::sign_language))
         .route("/admin/statistics.csv", get(statistics::csv))
+        .route("/admin/statistics.json", get(statistics::json))
         .route("/book/waitlist", post(waitlist::join))
         .route("/account/waitlist/leave", post(waitlist::leave))
         .route(

@@ -316,6 +316,14 @@ pub async fn page(
         l.pick("Als CSV herunterladen", "Download as CSV")
             .to_owned(),
     ));
+    page.links.push((
+        format!("/admin/statistics.json?from={from}&to={to}"),
+        l.pick(
+            "Als JSON herunterladen (für „aufruf simulate --replay“)",
+            "Download as JSON (for `aufruf simulate --replay`)",
+        )
+        .to_owned(),
+    ));
     page.tables.extend(feedback_tables);
     render(&admin.ctx, StatusCode::OK, &page)
 }
@@ -420,26 +428,56 @@ pub async fn csv(
     admin: AdminIn,
     Query(q): Query<SpanQuery>,
 ) -> Response {
+    download(&portal, &admin, &q, "csv", |span, l| {
+        // With a byte-order mark: spreadsheets then read the umlauts right.
+        let body = format!("\u{feff}{}", stats::csv(span, &portal.config(), l));
+        ("text/csv; charset=utf-8", body)
+    })
+    .await
+}
+
+/// The days' statistics as kept (counts, times, hours; no personal data): what
+/// `aufruf simulate --replay` runs again.
+pub async fn json(
+    State(portal): State<Arc<Portal>>,
+    admin: AdminIn,
+    Query(q): Query<SpanQuery>,
+) -> Response {
+    download(&portal, &admin, &q, "json", |span, _| {
+        // Plain data (maps with string keys, numbers): it always serialises.
+        let body = serde_json::to_string_pretty(&span.days).unwrap_or_default();
+        ("application/json", body)
+    })
+    .await
+}
+
+/// A span's statistics as a file to download, in the form `body` gives.
+async fn download(
+    portal: &Arc<Portal>,
+    admin: &AdminIn,
+    q: &SpanQuery,
+    extension: &str,
+    body: impl FnOnce(&stats::Span, Lang) -> (&'static str, String),
+) -> Response {
     let l = admin.ctx.lang;
-    let Ok((from, to)) = span_of(&q, today(&portal)) else {
+    let Ok((from, to)) = span_of(q, today(portal)) else {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             l.pick("Kein gültiger Zeitraum.", "Not a valid period."),
         )
             .into_response();
     };
-    let span = match load(&portal, l, from, to).await {
+    let span = match load(portal, l, from, to).await {
         Ok(span) => span,
         Err(r) => return r,
     };
-    // With a byte-order mark: spreadsheets then read the umlauts right.
-    let body = format!("\u{feff}{}", stats::csv(&span, &portal.config(), l));
+    let (content_type, body) = body(&span, l);
     (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"statistik-{from}-{to}.csv\""),
+                format!("attachment; filename=\"statistik-{from}-{to}.{extension}\""),
             ),
         ],
         body,
