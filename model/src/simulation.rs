@@ -15,9 +15,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 
+use crate::calendar::local_hour;
 use crate::config::OfficeConfig;
 use crate::day::{ActionError, Appointment, Day, Event, RecallOutcome};
-use crate::estimate::{self, HandlingTimes};
+use crate::estimate::{self, HandlingTimes, PastHandling};
 use crate::hlc::HlcClock;
 use crate::ids::{BookingCode, DeskId, Incarnation, NodeId, ServiceId, TicketId};
 use crate::statistics::DayStatistics;
@@ -321,7 +322,9 @@ pub fn simulate(
     params: &SimulationParams,
 ) -> Result<SimulationReport, SimulationError> {
     check(config, params)?;
-    Ok(Office::new(config, params)?.run()?.0)
+    Ok(Office::new(config, params, PastHandling::default())?
+        .run()?
+        .0)
 }
 
 /// Like [`simulate`], and the simulated day itself (e.g. for its statistics).
@@ -330,7 +333,7 @@ pub fn simulate_keeping_day(
     params: &SimulationParams,
 ) -> Result<(SimulationReport, Day), SimulationError> {
     check(config, params)?;
-    let (report, _, day) = Office::new(config, params)?.run()?;
+    let (report, _, day) = Office::new(config, params, PastHandling::default())?.run()?;
     Ok((report, day))
 }
 
@@ -409,6 +412,7 @@ pub fn simulate_days(
     seeds: impl IntoIterator<Item = u64>,
 ) -> Result<DaysReport, SimulationError> {
     let mut pooled = Samples::default();
+    let mut past: Vec<DayStatistics> = Vec::new();
     let (mut days, mut worse, mut unfinished) = (0, 0, 0);
     for seed in seeds {
         let params = SimulationParams {
@@ -416,7 +420,18 @@ pub fn simulate_days(
             ..params.clone()
         };
         check(config, &params)?;
-        let (report, samples, _) = Office::new(config, &params)?.run()?;
+        let (report, samples, day) =
+            Office::new(config, &params, PastHandling::of(&past))?.run()?;
+        // The office keeps the day's statistics; the next day learns from it.
+        if past.len() == PAST_DAYS {
+            past.remove(0);
+        }
+        let date = chrono::DateTime::from_timestamp_millis(
+            i64::try_from(MIDNIGHT.as_millis()).unwrap_or_default(),
+        )
+        .unwrap_or_default()
+        .date_naive();
+        past.push(DayStatistics::of(date, &day, chrono_tz::UTC));
         days += 1;
         worse += usize::from(report.estimate_error > report.static_error);
         unfinished += usize::from(!report.all_tickets_finished);
@@ -446,10 +461,18 @@ pub fn simulate_days(
     })
 }
 
-/// A simulated day starts at this instant (2026-03-10 00:00 UTC).
 /// The simulated kiosk's store: one, kept all day.
 const KIOSK_STORE: Incarnation = Incarnation::new(1);
+/// A simulated day starts at this instant (2026-03-10 00:00 UTC).
 const MIDNIGHT: Timestamp = Timestamp::from_millis(1_773_100_800_000);
+
+/// How many past days' statistics a day of [`simulate_days`] learns from (an office
+/// learns from eight weeks of the same weekday).
+const PAST_DAYS: usize = 8;
+
+/// The seed of the office's own handling times: each service's true mean is drawn
+/// once for the office, the same every day, as a real office's is.
+const OFFICE_SEED: u64 = 0x0ff1ce;
 const WALK_TO_DESK: Duration = Duration::from_secs(30);
 const WAIT_FOR_VISITOR: Duration = Duration::from_secs(60);
 
@@ -543,7 +566,8 @@ struct Office<'a> {
     desks: Vec<Desk>,
     visitors: Vec<Visitor>,
     by_ticket: BTreeMap<TicketId, usize>,
-    times: HandlingTimes,
+    /// What the office's past days taught of handling times.
+    past: PastHandling,
     agenda: BinaryHeap<Reverse<(Timestamp, u64, Happening)>>,
     sequence: u64,
     no_shows: u32,
@@ -553,6 +577,7 @@ impl<'a> Office<'a> {
     fn new(
         config: &'a OfficeConfig,
         params: &'a SimulationParams,
+        past: PastHandling,
     ) -> Result<Self, SimulationError> {
         let desks: Vec<Desk> = config.desks[..params.desks]
             .iter()
@@ -579,7 +604,7 @@ impl<'a> Office<'a> {
             desks,
             visitors: Vec::new(),
             by_ticket: BTreeMap::new(),
-            times: HandlingTimes::new(),
+            past,
             agenda: BinaryHeap::new(),
             sequence: 0,
             no_shows: 0,
@@ -601,8 +626,19 @@ impl<'a> Office<'a> {
             s.dedup();
             s
         };
-        // Short errands are more frequent than long ones; each service's true mean
-        // handling time is off from the configured expectation by up to ±30 %.
+        // Short errands are more frequent than long ones (each service takes as much
+        // of the desks' time as any other); each service's true mean handling time
+        // is off from the configured expectation by up to ±30 %, the same every day
+        // (and whichever desks are open), and the office as a whole works at the
+        // configured pace: one service's slowness is another's speed.
+        let off = |id: &ServiceId| {
+            // FNV-1a of the service's id: one draw per service.
+            let seed = id.as_str().bytes().fold(OFFICE_SEED, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            StdRng::seed_from_u64(seed).random_range(0.7..1.3)
+        };
+        let pace = served.iter().map(|id| off(id)).sum::<f64>() / served.len().max(1) as f64;
         let profile: Vec<(&ServiceId, f64, f64)> = if p.demand.is_empty() {
             served
                 .iter()
@@ -611,7 +647,7 @@ impl<'a> Office<'a> {
                         .config
                         .service(id)
                         .map_or(5.0, |s| f64::from(s.expected_minutes));
-                    (*id, 1.0 / expected, expected * rng.random_range(0.7..1.3))
+                    (*id, 1.0 / expected, expected * off(id) / pace)
                 })
                 .collect()
         } else {
@@ -744,13 +780,7 @@ impl<'a> Office<'a> {
                 }
                 Happening::Finished(d) => {
                     let stamp = self.stamp_desk(d, now);
-                    let event = self.day.finish(&self.desks[d].id, stamp)?;
-                    if let Event::Ticket { ticket, .. } = &event
-                        && let Some(t) = self.day.ticket(ticket)
-                        && let Some(took) = t.handling
-                    {
-                        self.times.record(&t.service, took);
-                    }
+                    self.day.finish(&self.desks[d].id, stamp)?;
                     self.free(d, now);
                     self.call_next(d, now)?;
                 }
@@ -807,11 +837,14 @@ impl<'a> Office<'a> {
         };
         self.by_ticket.insert(ticket.clone(), v);
         if self.visitors[v].booking.is_none() {
-            let predicted = estimate::estimate(&self.day, self.config, &self.times, &ticket, now);
+            // What past days taught of this hour, and every visitor done today.
+            let mut times = HandlingTimes::after(&self.past, local_hour(chrono_tz::UTC, now));
+            times.learn_from(&self.day);
+            let predicted = estimate::estimate(&self.day, self.config, &times, &ticket, now);
             let predicted_static = self
                 .day
                 .ticket(&ticket)
-                .and_then(|t| estimate::static_formula(&self.day, self.config, &self.times, t));
+                .and_then(|t| estimate::static_formula(&self.day, self.config, &times, t));
             let visitor = &mut self.visitors[v];
             visitor.predicted = predicted.map(|e| e.wait);
             visitor.predicted_static = predicted_static;
