@@ -44,6 +44,8 @@ KIOSK = {
     "Your number:": {"de": "Ihre Nummer:", "uk": "Ваш номер:", "ar": "رقمك:", "tr": "Numaranız:"},
     "Your number: {0}": {"de": "Ihre Nummer: {0}", "uk": "Ваш номер: {0}", "ar": "رقمك: {0}", "tr": "Numaranız: {0}"},
     "about {0} minutes": {"de": "etwa {0} Minuten", "uk": "приблизно {0} хв", "ar": "حوالي {0} دقيقة", "tr": "yaklaşık {0} dakika"},
+    # How many are ahead, and the minutes: joined by the language's comma.
+    "{0}, {1}": {"de": "{0}, {1}", "uk": "{0}, {1}", "ar": "{0}، {1}", "tr": "{0}, {1}"},
     "Please take your ticket from the printer below.": {
         "de": "Bitte nehmen Sie Ihren Zettel unten aus dem Drucker.",
         "uk": "Будь ласка, візьміть талон із принтера внизу.",
@@ -119,6 +121,12 @@ KIOSK = {
         "ar": "يرجى الانتظار: ساعة هذا الجهاز غير صحيحة، لذلك لا يصدر أرقامًا. يرجى السؤال في مكتب الاستعلامات.",
         "tr": "Lütfen bekleyin: bu cihazın saati yanlış, numara vermiyor. Lütfen danışmaya sorun.",
     },
+    "No more tickets today — please book an appointment online": {
+        "de": "Heute keine Wartemarken mehr – bitte buchen Sie online einen Termin",
+        "uk": "Сьогодні талонів більше немає — будь ласка, запишіться онлайн",
+        "ar": "لا مزيد من الأرقام اليوم — يرجى حجز موعد عبر الإنترنت",
+        "tr": "Bugün başka sıra numarası yok — lütfen çevrimiçi randevu alın",
+    },
 }
 
 KIOSK_PLURALS = {
@@ -168,6 +176,7 @@ STAFF = {
     "Current visitor: {0}": "Aktuell: {0}",
     "called ({0}×), not yet here": "aufgerufen ({0}×), noch nicht da",
     "at the desk": "am Platz",
+    "Services at this desk today:": "Heute an diesem Platz:",
     "Open desk": "Platz öffnen",
     "Call next": "Aufrufen",
     "Recall": "Erneut aufrufen",

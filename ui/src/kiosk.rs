@@ -229,7 +229,7 @@ impl<R: Replication> KioskScreen<R> {
         }
         let (view, language) = &key;
         let german = language == "de";
-        let departments: Vec<KioskDepartmentPanel> = view
+        let mut departments: Vec<KioskDepartmentPanel> = view
             .departments
             .iter()
             .map(|d| KioskDepartmentPanel {
@@ -254,6 +254,10 @@ impl<R: Replication> KioskScreen<R> {
                 )),
             })
             .collect();
+        if language == "ar" {
+            // Read from the right: the first department there.
+            departments.reverse();
+        }
         adapter.set_departments(ModelRc::new(VecModel::from(departments)));
         self.shown.replace(Some(key));
     }

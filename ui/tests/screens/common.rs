@@ -230,6 +230,16 @@ pub fn press(root: &impl ElementRoot, label: &str) {
     settle();
 }
 
+/// Where the middle of the first control with this accessible label is, left to
+/// right, in logical pixels.
+pub fn x_of(root: &impl ElementRoot, label: &str) -> f32 {
+    settle();
+    let Some(found) = ElementHandle::find_by_accessible_label(root, label).next() else {
+        panic!("no control labelled {label:?}");
+    };
+    found.absolute_position().x + found.size().width / 2.0
+}
+
 /// Whether something with this accessible label is on screen.
 pub fn shows(root: &impl ElementRoot, label: &str) -> bool {
     settle();

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle;
 
-use crate::common::{Foyer, elapse, init_slint, office_on, press, shows, sunday, wednesday};
+use crate::common::{Foyer, elapse, init_slint, office_on, press, shows, sunday, wednesday, x_of};
 
 fn kiosk_screen(foyer: &Foyer) -> std::rc::Rc<KioskScreen<MemoryReplica>> {
     let screen = KioskScreen::new(foyer.kiosk.clone(), foyer.clock.as_now()).unwrap();
@@ -227,6 +227,50 @@ fn the_kiosk_speaks_five_languages_arabic_from_right_to_left() {
     press(screen.window(), "Deutsch");
     assert!(!theme.get_rtl());
     assert!(shows(screen.window(), "Ich habe einen Termin"));
+}
+
+/// In Arabic the kiosk reads from the right: the top bar, the departments, the choice
+/// of paper or QR and the check-in's buttons are mirrored; the booking-code keyboard
+/// (Latin codes) is not.
+#[test]
+fn in_arabic_the_kiosk_is_mirrored() {
+    init_slint();
+    let foyer = Foyer::open();
+    let screen = kiosk_screen(&foyer);
+    let w = screen.window();
+    let office = foyer.kiosk.office().config().office.name.clone();
+    let left_of = |a: &str, b: &str| x_of(w, a) < x_of(w, b);
+
+    // German: office name, languages, contrast, clock from the left; Bürgerbüro
+    // before the Kita department.
+    assert!(left_of(&office, "Deutsch") && left_of("Deutsch", "Türkçe"));
+    assert!(
+        left_of("Bürgerbüro", "Kita-Abteilung"),
+        "departments in order"
+    );
+    press(w, "Reisepass");
+    assert!(left_of("Zettel drucken", "QR-Code fürs Handy"));
+    press(w, "Zurück");
+
+    press(w, "العربية");
+    assert!(left_of("Türkçe", "Deutsch") && left_of("Deutsch", &office));
+    // Departments keep their English names; the Kita department now stands left.
+    assert!(
+        left_of("Day-care department", "Citizen office"),
+        "departments mirrored"
+    );
+    press(w, "Passport");
+    let (paper, qr) = ("طباعة الرقم", "رمز QR لهاتفي");
+    assert!(left_of(qr, paper), "paper first, from the right");
+    let back = "رجوع";
+    // Back at the start the kiosk waits for the next visitor, in German.
+    press(w, back);
+    assert!(left_of(&office, "Deutsch"));
+    press(w, "العربية");
+    press(w, "لدي موعد");
+    let check_in = "تسجيل الحضور";
+    assert!(left_of(check_in, back));
+    assert!(left_of("1", "0"), "the code keyboard stays as it is");
 }
 
 #[test]
