@@ -1,0 +1,135 @@
+//! An office running for weeks: a kiosk, a desk and the foyer display through day
+//! after day of visitors, the days retiring as the runtime retires them at each
+//! day's start. What the display shows stays right, and what the office holds in
+//! memory stays flat: a device runs for weeks without a restart.
+//!
+//! Its own test binary: it counts every byte allocated in the process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::alloc::System;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aufruf_hardware::Language;
+use aufruf_model::{DeskId, NodeId, Role, ServiceId, Timestamp};
+use aufruf_office::memory::MemoryReplica;
+use aufruf_office::testing::test_keys;
+use aufruf_office::{
+    DeskAction, DeskService, DisplayService, KioskService, OfficeService, Replication, Setup,
+    Unobserved, Wish,
+};
+use chrono::NaiveDate;
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+
+/// The system's allocator, counting what is allocated and freed.
+#[global_allocator]
+static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// The bytes alive in the process now.
+fn live() -> usize {
+    // Reallocations are counted in both (what grew, what shrank).
+    let stats = ALLOCATOR.stats();
+    stats.bytes_allocated - stats.bytes_deallocated
+}
+
+/// The office's days this test runs: three times its retention of a week.
+const DAYS: u64 = 21;
+/// Visitors a day.
+const VISITORS: u64 = 80;
+
+fn office(node: &str, role: Role, replica: &MemoryReplica) -> Arc<OfficeService<MemoryReplica>> {
+    let config = aufruf_office::example_office()
+        .unwrap()
+        .open_around_the_clock();
+    Arc::new(OfficeService::new(
+        config,
+        Setup {
+            office: "zeitz".parse().unwrap(),
+            node: NodeId::new(node).unwrap(),
+            retention_days: 7,
+        },
+        replica.clone(),
+        Arc::new(Unobserved),
+        test_keys(&NodeId::new(node).unwrap(), role),
+    ))
+}
+
+/// 8:00 office time on the `day`th day from Monday, 2 November 2026.
+fn morning(day: u64) -> Timestamp {
+    let date = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap() + chrono::Days::new(day);
+    aufruf_model::calendar::day_start(chrono_tz::Europe::Berlin, date)
+        + Duration::from_secs(8 * 3600)
+}
+
+#[test]
+fn three_weeks_of_office_days_leave_the_display_right_and_memory_flat() {
+    let replica = MemoryReplica::new();
+    let kiosk_office = office("kiosk-1", Role::Kiosk, &replica);
+    let desk_office = office("desk-1", Role::Desk, &replica);
+    let display_office = office("display-1", Role::Display, &replica);
+    let offices = [&kiosk_office, &desk_office, &display_office];
+    let kiosk = KioskService::new(kiosk_office.clone(), None, None);
+    let desk = DeskService::new(desk_office.clone(), DeskId::new("desk-1"), morning(0)).unwrap();
+    let display = DisplayService::new(display_office.clone());
+    let service = ServiceId::new("anmeldung");
+
+    let mut live_by_day = Vec::new();
+    for day in 0..DAYS {
+        let start = morning(day);
+        // The day's start: every node retires what ran out and learns from past
+        // weeks (the runtime does this at local midnight).
+        for office in offices {
+            office.retire_expired(start).unwrap();
+        }
+        desk.act(start, DeskAction::Open { services: vec![] })
+            .unwrap();
+        for visitor in 0..VISITORS {
+            let at = start + Duration::from_secs(visitor * 4 * 60);
+            let ticket = kiosk
+                .draw_ticket(at, &service, Wish::Qr, Language::De)
+                .unwrap()
+                .ticket;
+            let call = at + Duration::from_secs(60);
+            desk.act(call, DeskAction::CallNext).unwrap();
+            display_office.refresh(call);
+            let shown = display.view();
+            assert_eq!(shown.calls[0].number, ticket.number, "day {day}");
+            desk.act(call, DeskAction::Serving).unwrap();
+            desk.act(call + Duration::from_secs(120), DeskAction::Done)
+                .unwrap();
+        }
+        let evening = start + Duration::from_secs(VISITORS * 4 * 60 + 600);
+        desk.act(evening, DeskAction::Close).unwrap();
+        display_office.refresh(evening);
+        assert_eq!(display.view().waiting_total, 0, "day {day}");
+        live_by_day.push(live());
+    }
+
+    // Days past the retention are gone from the store, their statistics kept.
+    let held = replica.document_names().len();
+    assert!(held <= 7 + 2, "{held} documents held after {DAYS} days");
+    let first = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    assert_eq!(
+        display_office.statistics(first).unwrap().services[&service].served,
+        u32::try_from(VISITORS).unwrap()
+    );
+
+    // Once the first week retired, memory stays where it is: the last week holds no
+    // more than the second (a little for each day's kept statistics).
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    let second_week = live_by_day[13];
+    let last = live_by_day[usize::try_from(DAYS).unwrap() - 1];
+    let by_day: Vec<String> = live_by_day
+        .iter()
+        .map(|b| format!("{:.1}", mib(*b)))
+        .collect();
+    assert!(
+        last <= second_week + second_week / 10,
+        "live MiB by day: {by_day:?}"
+    );
+    assert!(
+        live_by_day[6] > live_by_day[0],
+        "the first week grows as days are kept: {by_day:?}"
+    );
+}
