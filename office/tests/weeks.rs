@@ -33,6 +33,31 @@ fn live() -> usize {
     stats.bytes_allocated - stats.bytes_deallocated
 }
 
+/// Each test measures the whole process: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A busy day held in memory: every device folds the day's events into tickets, so
+/// what a ticket costs there, each node pays. At most 2,000 bytes a ticket (3,000
+/// tickets: under 6 MB); a log of events in a map cost 2,600.
+#[test]
+fn a_busy_days_tickets_cost_under_two_kilobytes_each_in_memory() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let config = aufruf_office::example_office().unwrap();
+    let busy = aufruf_model::simulation::SimulationParams {
+        visitors: 1500,
+        ..Default::default()
+    };
+    let before = live();
+    let (_, day) = aufruf_model::simulation::simulate_keeping_day(&config, &busy).unwrap();
+    let held = live() - before;
+    let tickets = day.tickets().count();
+    assert!(tickets > 1400, "{tickets}");
+    let per_ticket = held / tickets;
+    assert!(per_ticket <= 2000, "{per_ticket} bytes a ticket");
+    drop(day);
+    assert_eq!(live(), before, "nothing of the day stays");
+}
+
 /// The office's days this test runs: three times its retention of a week.
 const DAYS: u64 = 21;
 /// Visitors a day.
@@ -64,6 +89,7 @@ fn morning(day: u64) -> Timestamp {
 
 #[test]
 fn three_weeks_of_office_days_leave_the_display_right_and_memory_flat() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let replica = MemoryReplica::new();
     let kiosk_office = office("kiosk-1", Role::Kiosk, &replica);
     let desk_office = office("desk-1", Role::Desk, &replica);
