@@ -115,6 +115,27 @@ impl Client {
         Ok((status, body, ms))
     }
 
+    /// The node's heap as its allocator reports it on `/metrics`: allocated and
+    /// resident, in MB.
+    async fn heap(&self, api: SocketAddr) -> anyhow::Result<(f64, f64)> {
+        let text = self
+            .http
+            .get(format!("http://{api}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let figure = |state: &str| -> anyhow::Result<f64> {
+            let key = format!("aufruf_heap_bytes{{state=\"{state}\"}} ");
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&key))
+                .ok_or_else(|| anyhow!("no {key} on {api}/metrics"))?;
+            Ok(line[key.len()..].trim().parse::<f64>()? / (1024.0 * 1024.0))
+        };
+        Ok((figure("allocated")?, figure("resident")?))
+    }
+
     async fn get(&self, api: SocketAddr, path: &str) -> anyhow::Result<(u16, Value, f64)> {
         self.send(self.http.get(format!("http://{api}{path}")))
             .await
@@ -400,10 +421,13 @@ async fn bench(total: usize) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
 
-    // Memory at the end, before anything is killed.
+    // Memory at the end, before anything is killed; and what the allocator says of
+    // it (`/metrics`): live data against the pages it keeps.
     let mut memories = Vec::new();
-    for ((name, child), idle) in processes.nodes.iter().zip(idle) {
-        memories.push((name.clone(), idle, memory(child.id())?));
+    let apis = [kiosk.api, desk.api, display.api];
+    for (((name, child), idle), api) in processes.nodes.iter().zip(idle).zip(apis) {
+        let heap = client.heap(api).await?;
+        memories.push((name.clone(), idle, memory(child.id())?, heap));
     }
     processes.check_alive()?;
     if let Ok(seconds) = std::env::var("AUFRUF_BENCH_HOLD") {
@@ -432,7 +456,12 @@ fn scaled(total: usize, (first, last): (usize, usize)) -> (usize, usize) {
     )
 }
 
-fn report(total: usize, s: &Samples, elapsed: Duration, memories: &[(String, Memory, Memory)]) {
+fn report(
+    total: usize,
+    s: &Samples,
+    elapsed: Duration,
+    memories: &[(String, Memory, Memory, (f64, f64))],
+) {
     let windows: Vec<(usize, usize)> = WINDOWS.iter().map(|w| scaled(total, *w)).collect();
     let slice = |v: &[f64], (a, b): (usize, usize)| v[a - 1..b].to_vec();
     let day_in = |(a, b): (usize, usize)| -> Vec<f64> {
@@ -520,14 +549,25 @@ fn report(total: usize, s: &Samples, elapsed: Duration, memories: &[(String, Mem
 
     println!();
     println!(
-        "{:<10} | {:>13} | {:>8} {:>8} {:>8} {:>8} {:>7}",
-        "process", "idle RSS MB", "VmRSS MB", "VmHWM MB", "anon MB", "file MB", "threads"
+        "{:<10} | {:>13} | {:>8} {:>8} {:>8} {:>8} {:>7} | {:>12} {:>11}",
+        "process",
+        "idle RSS MB",
+        "VmRSS MB",
+        "VmHWM MB",
+        "anon MB",
+        "file MB",
+        "threads",
+        "allocated MB",
+        "resident MB"
     );
-    for (name, idle, end) in memories {
+    for (name, idle, end, heap) in memories {
         println!(
-            "{name:<10} | {:>13.1} | {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7}",
-            idle.rss, end.rss, end.hwm, end.anon, end.file, end.threads
+            "{name:<10} | {:>13.1} | {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7} | {:>12.1} {:>11.1}",
+            idle.rss, end.rss, end.hwm, end.anon, end.file, end.threads, heap.0, heap.1
         );
     }
-    println!("(idle: after start-up, before the first visitor; the rest at the end of the day)");
+    println!(
+        "(idle: after start-up, before the first visitor; the rest at the end of the day; \
+         allocated: the data the node holds, resident: what its allocator keeps from the system)"
+    );
 }

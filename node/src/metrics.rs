@@ -41,6 +41,7 @@ pub struct Metrics {
     clock_skew: Gauge,
     clock_ahead: Gauge,
     refused: Family<ReasonLabel, prometheus_client::metrics::counter::Counter>,
+    heap: Family<StateLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -61,7 +62,13 @@ impl Metrics {
         let clock_skew = Gauge::default();
         let clock_ahead = Gauge::default();
         let refused = Family::default();
+        let heap = Family::default();
         let mut registry = Registry::default();
+        registry.register(
+            "aufruf_heap_bytes",
+            "The allocator's figures: allocated (what the node holds), active (its pages in use), resident (all it keeps from the system)",
+            heap.clone(),
+        );
         registry.register(
             "aufruf_entries_refused",
             "Entries of day documents that do not count: unsealed, forged, revoked, or beyond their author's role",
@@ -112,6 +119,7 @@ impl Metrics {
             clock_skew,
             clock_ahead,
             refused,
+            heap,
         }
     }
 
@@ -138,6 +146,13 @@ impl Metrics {
                     .set(i64::from(value));
             }
         }
+        for (state, bytes) in heap_figures() {
+            self.heap
+                .get_or_create(&StateLabel {
+                    state: state.to_owned(),
+                })
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
         let mut text = String::new();
         let registry = self
             .registry
@@ -148,6 +163,32 @@ impl Metrics {
         }
         text
     }
+}
+
+/// jemalloc's own figures (the `aufruf` binary allocates with it): what is allocated,
+/// in active pages, and resident. Where the node's memory goes: live data, or pages the
+/// allocator keeps. None if the allocator does not say (another allocator, in tests).
+#[cfg(not(windows))]
+fn heap_figures() -> Vec<(&'static str, usize)> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The figures are cached until the epoch advances.
+    if epoch::advance().is_err() {
+        return Vec::new();
+    }
+    [
+        ("allocated", stats::allocated::read()),
+        ("active", stats::active::read()),
+        ("resident", stats::resident::read()),
+    ]
+    .into_iter()
+    .filter_map(|(name, read)| Some((name, read.ok()?)))
+    .filter(|(_, bytes)| *bytes > 0)
+    .collect()
+}
+
+#[cfg(windows)]
+fn heap_figures() -> Vec<(&'static str, usize)> {
+    Vec::new()
 }
 
 /// What is read from the node at scrape time.

@@ -181,6 +181,19 @@ async fn a_desk_killed_and_restarted_mid_day_loses_nothing() {
         .await;
     office.ready(kiosk.api_addr).await;
     office.ready(api).await;
+    // The real binary's allocator says where its memory goes.
+    let metrics = office.metrics(api).await;
+    for state in ["allocated", "active", "resident"] {
+        let key = format!("aufruf_heap_bytes{{state=\"{state}\"}} ");
+        let bytes: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .unwrap_or_else(|| panic!("no {key} in {metrics}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(bytes > 1024 * 1024, "{state}: {bytes}");
+    }
     for _ in 0..2 {
         let (status, _) = office
             .post(
