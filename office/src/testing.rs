@@ -119,3 +119,25 @@ fn signature(node: &NodeId, message: &[u8]) -> Vec<u8> {
         .to_be_bytes()
         .to_vec()
 }
+
+/// The office service of a test node: `node` in `role` on `replica`, for the office
+/// `config` names, keeping a week of days, observed by nobody, with stand-in keys.
+pub fn office_service<R: crate::Replication>(
+    config: aufruf_model::OfficeConfig,
+    node: &NodeId,
+    role: Role,
+    replica: R,
+) -> std::sync::Arc<crate::OfficeService<R>> {
+    let setup = crate::Setup {
+        office: config.office.id.clone(),
+        node: node.clone(),
+        retention_days: 7,
+    };
+    std::sync::Arc::new(crate::OfficeService::new(
+        config,
+        setup,
+        replica,
+        std::sync::Arc::new(crate::Unobserved),
+        test_keys(node, role),
+    ))
+}

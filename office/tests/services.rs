@@ -17,11 +17,11 @@ use aufruf_office::office_doc::{
     ConfigDelegation, ConfigPayload, ConfigRefusal, DELEGATED_PURPOSE, Revocation, SignedConfig,
     SignedDelegation, SignedRevocation,
 };
-use aufruf_office::testing::{admin_sign, test_keys};
+use aufruf_office::testing::{admin_sign, office_service, test_keys};
 use aufruf_office::views::{Delivery, PeerView, TicketState};
 use aufruf_office::{
     DeskAction, DeskService, DisplayService, Documents, GatewayService, KioskService, OfficeError,
-    OfficeService, Printer, Replication, ServiceError, Setup, Unobserved, Wish,
+    OfficeService, Printer, Replication, ServiceError, Setup, Wish,
 };
 use chrono::NaiveDate;
 
@@ -39,17 +39,7 @@ fn office_on<R: Replication>(
     node: &str,
     replica: R,
 ) -> Arc<OfficeService<R>> {
-    Arc::new(OfficeService::new(
-        config,
-        Setup {
-            office: "zeitz".parse().unwrap(),
-            node: NodeId::new(node).unwrap(),
-            retention_days: 7,
-        },
-        replica,
-        Arc::new(Unobserved),
-        test_keys(&NodeId::new(node).unwrap(), role_of(node)),
-    ))
+    office_service(config, &NodeId::new(node).unwrap(), role_of(node), replica)
 }
 
 /// The day documents a replica holds (not the office document).

@@ -14,10 +14,9 @@ use std::time::Duration;
 use aufruf_hardware::Language;
 use aufruf_model::{DeskId, NodeId, Role, ServiceId, Timestamp};
 use aufruf_office::memory::MemoryReplica;
-use aufruf_office::testing::test_keys;
+use aufruf_office::testing::office_service;
 use aufruf_office::{
-    DeskAction, DeskService, DisplayService, KioskService, OfficeService, Replication, Setup,
-    Unobserved, Wish,
+    DeskAction, DeskService, DisplayService, KioskService, OfficeService, Replication, Wish,
 };
 use chrono::NaiveDate;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -55,7 +54,10 @@ fn a_busy_days_tickets_cost_under_two_kilobytes_each_in_memory() {
     let per_ticket = held / tickets;
     assert!(per_ticket <= 2000, "{per_ticket} bytes a ticket");
     drop(day);
-    assert_eq!(live(), before, "nothing of the day stays");
+    // The test harness allocates beside the test now and then (another test's
+    // thread starting): a few kilobytes, not the day's megabytes.
+    let after = live();
+    assert!(after < before + 256 * 1024, "{} bytes stay", after - before);
 }
 
 /// The office's days this test runs: three times its retention of a week.
@@ -67,17 +69,7 @@ fn office(node: &str, role: Role, replica: &MemoryReplica) -> Arc<OfficeService<
     let config = aufruf_office::example_office()
         .unwrap()
         .open_around_the_clock();
-    Arc::new(OfficeService::new(
-        config,
-        Setup {
-            office: "zeitz".parse().unwrap(),
-            node: NodeId::new(node).unwrap(),
-            retention_days: 7,
-        },
-        replica.clone(),
-        Arc::new(Unobserved),
-        test_keys(&NodeId::new(node).unwrap(), role),
-    ))
+    office_service(config, &NodeId::new(node).unwrap(), role, replica.clone())
 }
 
 /// 8:00 office time on the `day`th day from Monday, 2 November 2026.

@@ -11,10 +11,9 @@ use std::time::{Duration, SystemTime};
 use aufruf_hardware::{Language, TicketOffer};
 use aufruf_model::{DeskId, NodeId, Role, ServiceId, Timestamp};
 use aufruf_office::memory::MemoryReplica;
-use aufruf_office::testing::test_keys;
+use aufruf_office::testing::office_service;
 use aufruf_office::{
-    DeskAction, DeskService, DisplayService, KioskService, OfficeService, RoleService, Setup,
-    Unobserved, Wish,
+    DeskAction, DeskService, DisplayService, KioskService, OfficeService, RoleService, Wish,
 };
 use aufruf_ui::launch::{ScreenOptions, run};
 
@@ -30,17 +29,7 @@ fn office(node: &str, role: Role, replica: &MemoryReplica) -> Arc<OfficeService<
     let config = aufruf_office::example_office()
         .unwrap()
         .open_around_the_clock();
-    Arc::new(OfficeService::new(
-        config,
-        Setup {
-            office: "zeitz".parse().unwrap(),
-            node: NodeId::new(node).unwrap(),
-            retention_days: 7,
-        },
-        replica.clone(),
-        Arc::new(Unobserved),
-        test_keys(&NodeId::new(node).unwrap(), role),
-    ))
+    office_service(config, &NodeId::new(node).unwrap(), role, replica.clone())
 }
 
 #[derive(Debug)]

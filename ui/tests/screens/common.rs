@@ -10,10 +10,8 @@ use std::time::Duration;
 use aufruf_hardware::{Language, PrintError, PrinterStatus, TicketOffer, TicketSlip};
 use aufruf_model::{DeskId, NodeId, OfficeConfig, Role, ServiceId, Timestamp};
 use aufruf_office::memory::MemoryReplica;
-use aufruf_office::testing::test_keys;
-use aufruf_office::{
-    DeskService, DisplayService, KioskService, OfficeService, Printer, Setup, Unobserved, Wish,
-};
+use aufruf_office::testing::office_service;
+use aufruf_office::{DeskService, DisplayService, KioskService, OfficeService, Printer, Wish};
 use aufruf_ui::Now;
 use chrono::NaiveDate;
 use i_slint_backend_testing::{ElementHandle, ElementRoot};
@@ -79,17 +77,7 @@ pub fn office_on(
     role: Role,
     replica: MemoryReplica,
 ) -> Arc<OfficeService<MemoryReplica>> {
-    Arc::new(OfficeService::new(
-        config,
-        Setup {
-            office: "zeitz".parse().unwrap(),
-            node: NodeId::new(node).unwrap(),
-            retention_days: 7,
-        },
-        replica,
-        Arc::new(Unobserved),
-        test_keys(&NodeId::new(node).unwrap(), role),
-    ))
+    office_service(config, &NodeId::new(node).unwrap(), role, replica)
 }
 
 /// A kiosk, desk 1 and the display on one replica, each node with its own office
