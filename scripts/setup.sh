@@ -13,6 +13,7 @@ packages=(
     fonts-dejavu-core # without any system font Slint's text layout panics (ui/ tests too)
     fonts-noto-core   # Arabic and Ukrainian on the kiosk
     chromium     # the portal's browser test (node/tests/portal_browser.rs, portal/e2e/)
+    xvfb         # `xvfb-run`: the screens in a window on a machine without a desktop (README)
     libudev-dev libinput-dev libxkbcommon-dev  # the screens on an appliance's display (`--features kms`)
 )
 
