@@ -1014,7 +1014,7 @@ fn fetch_update(
         download,
     };
     let fetched = runtime_builder()?.block_on(source::fetch(
-        table.source,
+        &table.source,
         &device,
         &source::Limits::default(),
     ))?;

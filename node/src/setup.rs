@@ -5,7 +5,6 @@
 //! Run at every start, so an edited file takes effect at the next one.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use std::time::{Duration, Instant};
 use aufruf_sync::enroll::{self, EnrollError, NetworkToken};
 use serde::Deserialize;
 
+use crate::address::Address;
 use crate::credentials;
 use crate::settings::NodeSettings;
 use crate::update::source::UpdateTable;
@@ -21,12 +21,16 @@ use crate::update::source::UpdateTable;
 /// configuration.
 pub const MAX_FILE: u64 = 256 * 1024;
 
+/// How long one lookup of the office's name may take.
+const LOOKUP_WITHIN: Duration = Duration::from_secs(10);
+
 /// The `[enroll]` table of a set-up file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollTable {
-    /// The office's enrollment service (`aufruf office serve-enrollment`).
-    pub office: SocketAddr,
+    /// The office's enrollment service (`aufruf office serve-enrollment`): an
+    /// address or a host name, with its port.
+    pub office: Address,
     /// The one-time token (`aufruf office token`); gone from the file once redeemed.
     #[serde(default)]
     pub token: Option<String>,
@@ -59,17 +63,17 @@ pub enum SetupError {
     UpdateTable { file: PathBuf, problem: String },
     #[error("enrollment with the office at {office} failed: {source}")]
     Enroll {
-        office: SocketAddr,
+        office: Address,
         source: EnrollError,
     },
     #[error(
-        "the office at {office} could not be reached within {} s: {source}",
+        "the office at {office} could not be reached within {} s: {problem}",
         waited.as_secs()
     )]
     Unreachable {
-        office: SocketAddr,
+        office: Address,
         waited: Duration,
-        source: EnrollError,
+        problem: String,
     },
     #[error(
         "{file}: the token is for {issued_node} as {issued_role:?}, but the file says \
@@ -121,9 +125,11 @@ pub async fn run(file: &Path, install: &Path, wait: Duration) -> Result<Outcome,
                 node: settings.id.to_string(),
             });
         };
-        let token =
-            NetworkToken::parse(&token).map_err(|source| SetupError::Enroll { office, source })?;
-        let (issued, role) = enroll_patiently(office, &token, wait).await?;
+        let token = NetworkToken::parse(&token).map_err(|source| SetupError::Enroll {
+            office: office.clone(),
+            source,
+        })?;
+        let (issued, role) = enroll_patiently(&office, &token, wait).await?;
         if issued.node != settings.id || role != settings.role {
             return Err(SetupError::WrongDevice {
                 file: file.to_owned(),
@@ -178,10 +184,11 @@ pub fn installed_update_table(file: &Path) -> Result<Option<UpdateTable>, SetupE
     update_table(&device, file)
 }
 
-/// Enrolls, trying again while the office cannot be reached (the network may still
-/// be coming up) until `wait` has passed; a refusal ends it at once.
+/// Enrolls, trying again while the office cannot be reached or its name not looked
+/// up (the network and DNS may still be coming up) until `wait` has passed; a
+/// refusal ends it at once. Each of a name's addresses is tried in turn.
 async fn enroll_patiently(
-    office: SocketAddr,
+    office: &Address,
     token: &NetworkToken,
     wait: Duration,
 ) -> Result<(aufruf_sync::trust::NodeCredentials, aufruf_model::Role), SetupError> {
@@ -189,22 +196,37 @@ async fn enroll_patiently(
     let started = Instant::now();
     let mut pause = Duration::from_secs(1);
     loop {
-        match enroll::enroll(office, token, provider.clone()).await {
-            Ok(issued) => return Ok(issued),
-            Err(source @ (EnrollError::Connect { .. } | EnrollError::TimedOut)) => {
-                if started.elapsed() + pause > wait {
-                    return Err(SetupError::Unreachable {
-                        office,
-                        waited: started.elapsed(),
-                        source,
-                    });
+        let problem = match office.lookup(LOOKUP_WITHIN).await {
+            Err(lookup) => lookup.to_string(),
+            Ok(addresses) => {
+                let mut unreachable = Vec::new();
+                for address in addresses {
+                    match enroll::enroll(address, token, provider.clone()).await {
+                        Ok(issued) => return Ok(issued),
+                        Err(source @ (EnrollError::Connect { .. } | EnrollError::TimedOut)) => {
+                            unreachable.push(format!("{address}: {source}"));
+                        }
+                        Err(source) => {
+                            return Err(SetupError::Enroll {
+                                office: office.clone(),
+                                source,
+                            });
+                        }
+                    }
                 }
-                tracing::warn!("cannot enroll yet ({source}); trying again in {pause:?}");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(30));
+                unreachable.join("; ")
             }
-            Err(source) => return Err(SetupError::Enroll { office, source }),
+        };
+        if started.elapsed() + pause > wait {
+            return Err(SetupError::Unreachable {
+                office: office.clone(),
+                waited: started.elapsed(),
+                problem,
+            });
         }
+        tracing::warn!("cannot enroll yet ({problem}); trying again in {pause:?}");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
     }
 }
 
@@ -286,6 +308,7 @@ mod tests {
     use super::*;
     use crate::credentials::OfficeFolder;
     use aufruf_model::{NodeId, OfficeId, Role};
+    use std::net::SocketAddr;
 
     /// An office folder serving enrollments on loopback, and a device's folder.
     struct Office {
@@ -376,6 +399,48 @@ mod tests {
         drop(office._stop);
         let outcome = run(&file, &install, Duration::ZERO).await.unwrap();
         assert_eq!(outcome, Outcome::AlreadyEnrolled);
+    }
+
+    #[tokio::test]
+    async fn the_office_can_be_named_by_its_host_name() {
+        let office = Office::serving().await;
+        let token = office.token("desk-1", Role::Desk);
+        // `localhost` may look up to ::1 first, where nobody listens: the next
+        // address is tried.
+        let (file, install) = office.setup_file(&format!(
+            "[enroll]\noffice = \"localhost:{}\"\ntoken = \"{token}\"\n",
+            office.address.port()
+        ));
+        let outcome = run(&file, &install, Duration::ZERO).await.unwrap();
+        assert_eq!(outcome, Outcome::Enrolled);
+
+        // A name with no address: unreachable, with what DNS said; the token stays.
+        let office = Office::serving().await;
+        let token = office.token("desk-1", Role::Desk);
+        let (file, install) = office.setup_file(&format!(
+            "[enroll]\noffice = \"office.invalid:7341\"\ntoken = \"{token}\"\n"
+        ));
+        let error = run(&file, &install, Duration::ZERO).await.unwrap_err();
+        assert!(matches!(error, SetupError::Unreachable { .. }), "{error}");
+        assert!(
+            error.to_string().contains("office.invalid:7341") && error.to_string().contains("DNS"),
+            "{error}"
+        );
+        assert!(std::fs::read_to_string(&file).unwrap().contains(&token));
+        assert!(!install.exists());
+
+        // Not a name at all: the file's field is named.
+        let (file, install) = office.setup_file(&format!(
+            "[enroll]\noffice = \"office..example:7341\"\ntoken = \"{token}\"\n"
+        ));
+        let message = run(&file, &install, Duration::ZERO)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("[enroll] office") && message.contains("host name"),
+            "{message}"
+        );
     }
 
     #[tokio::test]

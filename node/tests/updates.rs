@@ -164,7 +164,7 @@ async fn a_node_takes_signed_updates_in_with_its_token_and_serves_them_to_device
         targets: targets.clone(),
         download: device.path().join("download"),
     };
-    let fetched = source::fetch(api, &fetching, &source::Limits::default())
+    let fetched = source::fetch(&api.into(), &fetching, &source::Limits::default())
         .await
         .unwrap();
     assert!(

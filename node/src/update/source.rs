@@ -17,7 +17,6 @@
 //! written while the running slot has not yet booted healthy: its fallback would be
 //! the slot the update overwrites.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +32,8 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt as _;
 
+use crate::address::Address;
+
 use super::{Applied, Targets, UpdateError, check_version, compare_versions};
 
 /// `[update]` in a device's set-up file.
@@ -40,8 +41,8 @@ use super::{Applied, Targets, UpdateError, check_version, compare_versions};
 #[serde(deny_unknown_fields)]
 pub struct UpdateTable {
     /// Where the office serves its updates (`aufruf update serve`), e.g.
-    /// `10.1.2.1:7390`.
-    pub source: SocketAddr,
+    /// `10.1.2.1:7390` or `gateway.buergerbuero.example:7390` (looked up at each fetch).
+    pub source: Address,
 }
 
 /// `[node.updates]`: a node that serves updates to the office's devices.
@@ -162,18 +163,21 @@ enum Streamed {
 
 impl Streamed {
     /// As a fetch of `what` from `address` reports it.
-    fn fetch_error(self, address: SocketAddr, what: &'static str, limit: u64) -> FetchError {
+    fn fetch_error(self, address: &Address, what: &'static str, limit: u64) -> FetchError {
         match self {
             Streamed::TooLarge => FetchError::TooLarge {
-                address,
+                address: address.clone(),
                 what,
                 limit,
             },
             Streamed::Stalled(idle) => FetchError::Source {
-                address,
+                address: address.clone(),
                 problem: format!("nothing came for {} s", idle.as_secs()),
             },
-            Streamed::Broken(problem) => FetchError::Source { address, problem },
+            Streamed::Broken(problem) => FetchError::Source {
+                address: address.clone(),
+                problem,
+            },
             Streamed::Io(e) => FetchError::Update(e),
         }
     }
@@ -341,13 +345,10 @@ pub enum Fetched {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("the update source {address}: {problem}")]
-    Source {
-        address: SocketAddr,
-        problem: String,
-    },
+    Source { address: Address, problem: String },
     #[error("the update source {address}: {what} is larger than {limit} bytes")]
     TooLarge {
-        address: SocketAddr,
+        address: Address,
         what: &'static str,
         limit: u64,
     },
@@ -360,12 +361,12 @@ pub enum FetchError {
 /// Asks `source` for its newest update and, if this device should take it,
 /// downloads, checks and writes it (see the module's documentation).
 pub async fn fetch(
-    source: SocketAddr,
+    source: &Address,
     device: &Device,
     limits: &Limits,
 ) -> Result<Fetched, FetchError> {
     let failed = |problem: String| FetchError::Source {
-        address: source,
+        address: source.clone(),
         problem,
     };
     let response = request(source, "/updates/latest", limits).await?;
@@ -387,7 +388,7 @@ pub async fn fetch(
         text.extend_from_slice(&chunk);
         if text.len() > MAX_LATEST {
             return Err(FetchError::TooLarge {
-                address: source,
+                address: source.clone(),
                 what: "/updates/latest",
                 limit: MAX_LATEST as u64,
             });
@@ -463,20 +464,20 @@ fn partial(path: &Path) -> PathBuf {
 /// Downloads `GET /updates/bundle/<version>` to `path` (through `path.partial`), at most
 /// `limits.bundle_bytes`.
 async fn download(
-    source: SocketAddr,
+    source: &Address,
     version: &str,
     path: &Path,
     limits: &Limits,
 ) -> Result<(), FetchError> {
     let too_large = || FetchError::TooLarge {
-        address: source,
+        address: source.clone(),
         what: "the bundle",
         limit: limits.bundle_bytes,
     };
     let response = request(source, &format!("/updates/bundle/{version}"), limits).await?;
     if response.status() != StatusCode::OK {
         return Err(FetchError::Source {
-            address: source,
+            address: source.clone(),
             problem: format!("/updates/bundle/{version} answered {}", response.status()),
         });
     }
@@ -503,19 +504,26 @@ async fn download(
 /// Sends `GET path` to `source` over a new connection; connecting and the answer's
 /// head each within `limits.idle`.
 async fn request(
-    source: SocketAddr,
+    source: &Address,
     path: &str,
     limits: &Limits,
 ) -> Result<hyper::Response<hyper::body::Incoming>, FetchError> {
     let failed = |problem: String| FetchError::Source {
-        address: source,
+        address: source.clone(),
         problem,
     };
     let waited = || failed(format!("no answer within {} s", limits.idle.as_secs()));
-    let stream = tokio::time::timeout(limits.idle, tokio::net::TcpStream::connect(source))
+    let addresses = source
+        .lookup(limits.idle)
         .await
-        .map_err(|_| waited())?
         .map_err(|e| failed(e.to_string()))?;
+    let stream = tokio::time::timeout(
+        limits.idle,
+        tokio::net::TcpStream::connect(addresses.as_slice()),
+    )
+    .await
+    .map_err(|_| waited())?
+    .map_err(|e| failed(e.to_string()))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| failed(e.to_string()))?;
@@ -544,6 +552,7 @@ pub fn booted_version(os_release: &str) -> Option<String> {
 mod tests {
     use super::super::testing::{Device as Disk, Key, parts};
     use super::*;
+    use std::net::SocketAddr;
 
     /// Serves `app` on a loopback port until the test ends.
     async fn serve(app: Router) -> SocketAddr {
@@ -594,13 +603,24 @@ mod tests {
         let limits = Limits::default();
 
         assert_eq!(
-            fetch(source, &device, &limits).await.unwrap(),
+            fetch(&source.into(), &device, &limits).await.unwrap(),
             Fetched::NothingPublished
         );
+        // By name, as `[update] source = "gateway.…:7390"`: looked up, each address tried.
+        let named: Address = format!("localhost:{}", source.port()).parse().unwrap();
+        assert_eq!(
+            fetch(&named, &device, &limits).await.unwrap(),
+            Fetched::NothingPublished
+        );
+        let nowhere: Address = "updates.invalid:7390".parse().unwrap();
+        let error = fetch(&nowhere, &device, &limits).await.unwrap_err();
+        assert!(matches!(error, FetchError::Source { .. }), "{error}");
+        assert!(error.to_string().contains("updates.invalid"), "{error}");
         let version =
             publish_bytes(published.path(), &key, &key.bundle("0.2.0", &parts(7))).unwrap();
         assert_eq!(version, "0.2.0");
-        let Fetched::Applied(applied) = fetch(source, &device, &limits).await.unwrap() else {
+        let Fetched::Applied(applied) = fetch(&source.into(), &device, &limits).await.unwrap()
+        else {
             panic!("0.2.0 was not written");
         };
         assert_eq!(applied.slot, 'b');
@@ -616,7 +636,7 @@ mod tests {
 
         // Asked again before the restart: nothing is downloaded twice.
         assert_eq!(
-            fetch(source, &device, &limits).await.unwrap(),
+            fetch(&source.into(), &device, &limits).await.unwrap(),
             Fetched::Written {
                 version: "0.2.0".into()
             }
@@ -629,7 +649,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            fetch(source, &device, &limits).await.unwrap(),
+            fetch(&source.into(), &device, &limits).await.unwrap(),
             Fetched::FailedBefore {
                 version: "0.2.0".into()
             }
@@ -637,7 +657,7 @@ mod tests {
         // …but the next version is, in place of the failed one.
         publish_bytes(published.path(), &key, &key.bundle("0.2.1", &parts(9))).unwrap();
         assert!(matches!(
-            fetch(source, &device, &limits).await.unwrap(),
+            fetch(&source.into(), &device, &limits).await.unwrap(),
             Fetched::Applied(Applied { slot: 'b', .. })
         ));
         assert_eq!(
@@ -648,7 +668,7 @@ mod tests {
         // A device that runs the newest already, or a newer one, takes nothing.
         for booted in ["0.2.1", "0.10.0"] {
             assert!(matches!(
-                fetch(source, &device_of(&disk, booted, &key), &limits)
+                fetch(&source.into(), &device_of(&disk, booted, &key), &limits)
                     .await
                     .unwrap(),
                 Fetched::UpToDate { .. }
@@ -666,7 +686,9 @@ mod tests {
         let disk = Disk::booted_from('b');
         let device = device_of(&disk, "0.0.9", &key);
         assert_eq!(
-            fetch(source, &device, &Limits::default()).await.unwrap(),
+            fetch(&source.into(), &device, &Limits::default())
+                .await
+                .unwrap(),
             Fetched::NotBlessed {
                 booted: "0.0.9".into()
             }
@@ -837,7 +859,9 @@ mod tests {
             let disk = booted_from_a();
             let device = device_of(&disk, "0.1.0", &key);
             let source = serve(app).await;
-            let error = fetch(source, &device, &limits).await.expect_err(what);
+            let error = fetch(&source.into(), &device, &limits)
+                .await
+                .expect_err(what);
             assert!(expected(&error), "{what}: {error}");
             assert_eq!(disk.entries(), ["aufruf-0.1.0-a.efi"], "{what}");
             assert_eq!(
