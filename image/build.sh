@@ -63,7 +63,9 @@ openssl pkey -in "$keys/update.key" -pubout -outform DER -out "$keys/update.pub"
 
 # --- Root file system -------------------------------------------------------------
 # Only what a headless or screen device needs. The kernel's initramfs must mount a
-# squashfs root found by its partition label.
+# squashfs root found by its partition label, and read the machine id from the data
+# partition (ext4; files/machine-id.initramfs). Both go in before the kernel's package,
+# whose installation builds the initramfs.
 rootfs="$work/rootfs"
 packages=(
     systemd systemd-sysv systemd-timesyncd udev kmod
@@ -71,6 +73,7 @@ packages=(
     systemd-boot        # systemd-bless-boot: marks a slot good once the node is healthy
     dbus                # logind: the power button powers the device off cleanly
     iproute2 ca-certificates
+    systemd-resolved libnss-resolve   # DNS: host names in the set-up file, time servers by name
     libfontconfig1 fonts-dejavu-core fonts-noto-core   # the screens' fonts
     libinput10 libxkbcommon0   # the screens' touch and keys (Slint's linuxkms backend)
 )
@@ -81,9 +84,13 @@ mmdebstrap --mode=root --variant=minbase --quiet \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
-    --essential-hook='mkdir -p "$1/etc/initramfs-tools" && printf "squashfs\nvirtio_blk\nvirtio_pci\n" >> "$1/etc/initramfs-tools/modules"' \
+    --essential-hook='mkdir -p "$1/etc/initramfs-tools" && printf "squashfs\nvirtio_blk\nvirtio_pci\next4\n" >> "$1/etc/initramfs-tools/modules"' \
+    --essential-hook="install -D -m 0755 \"$repo/image/files/machine-id.initramfs\" \"\$1/etc/initramfs-tools/scripts/init-bottom/aufruf-machine-id\"" \
     --customize-hook="$repo/image/rootfs.sh \"\$1\" \"$binary\" \"$version\" \"$keys/update.pub\"" \
     bookworm "$rootfs" "$mirror"
+
+# Names are looked up through systemd-resolved, with the DNS servers DHCP gives.
+ln -sfn ../run/systemd/resolve/stub-resolv.conf "$rootfs/etc/resolv.conf"
 
 # --- Slot files: the root as squashfs and the kernel as one EFI file ---------------
 kernel=$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -n1)

@@ -25,11 +25,11 @@ chroot "$root" useradd --system --home-dir /data/aufruf --no-create-home \
     --shell /usr/sbin/nologin --groups lp,dialout aufruf
 
 chroot "$root" systemctl enable aufruf.service aufruf-update.timer systemd-networkd.service \
-    systemd-timesyncd.service systemd-repart.service >/dev/null 2>&1
+    systemd-resolved.service systemd-timesyncd.service systemd-repart.service >/dev/null 2>&1
 # Writable places on a read-only root: /efi (the set-up file, boot counting), /data
 # (the node, /var) and /tmp.
 mkdir -p "$root/efi" "$root/data"
-# A new machine id each boot until the first is written to /data (read-only /etc).
+# Empty: the initramfs binds the id kept on /data over it (files/machine-id.initramfs).
 : > "$root/etc/machine-id"
 
 # Kernel modules no office device needs.

@@ -9,7 +9,8 @@
 #   - two devices (a kiosk and the display) find each other and replicate a ticket;
 #   - the build's signed update checks with the key in the image, a changed byte not;
 #   - updates, published on this machine: the device boots again without the
-#     enrollment service, enrolled and with the store it caught up before; it fetches
+#     enrollment service, enrolled, with the machine id of its first boot and the
+#     store it caught up before; it fetches
 #     a newer version and restarts into slot b; slot b corrupted, every try fails and
 #     the device falls back to slot a; there it fetches the next version, boots it,
 #     and the new version answers /health.
@@ -152,12 +153,15 @@ EOF
 # A device's disk as IT flashes it: larger than the image, its set-up file edited.
 #   device <name> <role> <peers (TOML array)>
 device() {
-    local name=$1 role=$2 peers=$3 token
+    local name=$1 role=$2 peers=$3 token enroll_host=10.0.2.2
+    [ "$name" = display-1 ] && enroll_host=_gateway
     token=$("$aufruf" office token --dir "$work/office" --node "$name" --role "$role")
     cp --sparse=always "$image" "$work/$name.raw"
     truncate -s 3G "$work/$name.raw"
     {
-        # The guest reaches this machine's loopback at 10.0.2.2 (QEMU's user network).
+        # The guest reaches this machine's loopback at 10.0.2.2 (QEMU's user network),
+        # its default gateway, which systemd-resolved names `_gateway`: display-1
+        # finds the office and its updates by that name, through the image's DNS.
         cat <<EOF
 [node]
 id = "$name"
@@ -170,7 +174,7 @@ mdns = false
 peers = $peers
 
 [enroll]
-office = "10.0.2.2:$enroll_port"
+office = "$enroll_host:$enroll_port"
 token = "$token"
 
 EOF
@@ -286,6 +290,10 @@ first_boot=$(( $(date +%s) - since ))
 health "$display_api" | grep -q '"node":"display-1"' || fail "/health does not name display-1"
 grep -q "enrolled with the office" "$work/display-1.console" ||
     fail "the console does not report the enrollment"
+# The machine id is made at the first boot and kept on data (the root is read-only).
+machine_id=$(tr -d '\r' <"$work/display-1.console" |
+    sed -n 's/^aufruf: machine id \([0-9a-f]\{32\}\), made and kept on data$/\1/p')
+[ -n "$machine_id" ] || fail "the console does not report a machine id made and kept on data"
 echo "image test: first boot healthy after ${first_boot} s"
 power_off display-1
 
@@ -395,7 +403,7 @@ if [ -n "$keys" ] && [ -f "$keys/update.key" ] && [ -f "$out/root.squashfs" ]; t
     "$aufruf" update serve --dir "$work/published" --listen "127.0.0.1:$update_port" \
         >>"$work/updates.log" 2>&1 &
     updates_pid=$!
-    printf '\n[update]\nsource = "10.0.2.2:%s"\n' "$update_port" >>"$work/display-1.toml"
+    printf '\n[update]\nsource = "_gateway:%s"\n' "$update_port" >>"$work/display-1.toml"
     "$aufruf" config check "$work/display-1.toml" >/dev/null || fail "the set-up file with [update]"
     mcopy -o -i "$esp" "$work/display-1.toml" ::/aufruf.toml
     image_version() { health "$display_api" | python3 -c 'import json, sys; print(json.load(sys.stdin)["image"])'; }
@@ -409,6 +417,8 @@ if [ -n "$keys" ] && [ -f "$keys/update.key" ] && [ -f "$out/root.squashfs" ]; t
     # A reboot, with no enrollment service: the identity and the store on /data
     # survived (the store caught up with kiosk-1 before, so it does not wait again).
     grep -q "already enrolled" "$work/display-1.console" || fail "display-1 enrolled again"
+    grep -q "aufruf: machine id $machine_id, kept on data" "$work/display-1.console" ||
+        fail "display-1's machine id $machine_id did not survive a reboot"
     grep -q "the store is new" "$work/display-1.console" && fail "display-1's store did not survive a reboot"
     while running display-1; do
         [ $(( $(date +%s) - since )) -lt "$bound" ] || fail "display-1 did not restart for $v2 within $bound s"
