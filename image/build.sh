@@ -8,9 +8,13 @@
 #           screens on the display: `--features kms`)
 # --out     where aufruf.raw, aufruf.raw.zst and the slot files go (default: image/out)
 #
-# Same inputs, same bytes: SOURCE_DATE_EPOCH (default: the last commit's time) fixes
-# the time stamps, and the partition and file system ids are derived from it. The
-# Debian mirror is AUFRUF_DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# SOURCE_DATE_EPOCH (default: the last commit's time) fixes the time stamps, and the
+# partition and file system ids are derived from it: two builds of one commit from one
+# mirror state give the same root slot (root.squashfs) byte for byte. Not yet the whole
+# disk: objcopy 2.40 writes the build's time into each kernel file's PE header (3 bytes
+# differ), the EFI partition's entry for it follows, and mke2fs 1.47.0 copies /var's
+# change times into the data partition. The Debian mirror is AUFRUF_DEBIAN_MIRROR
+# (default http://deb.debian.org/debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
