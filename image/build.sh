@@ -8,13 +8,10 @@
 #           screens on the display: `--features kms`)
 # --out     where aufruf.raw, aufruf.raw.zst and the slot files go (default: image/out)
 #
-# SOURCE_DATE_EPOCH (default: the last commit's time) fixes the time stamps, and the
-# partition and file system ids are derived from it: two builds of one commit from one
-# mirror state give the same root slot (root.squashfs) byte for byte. Not yet the whole
-# disk: objcopy 2.40 writes the build's time into each kernel file's PE header (3 bytes
-# differ), the EFI partition's entry for it follows, and mke2fs 1.47.0 copies /var's
-# change times into the data partition. The Debian mirror is AUFRUF_DEBIAN_MIRROR
-# (default http://deb.debian.org/debian).
+# Same inputs, same bytes: SOURCE_DATE_EPOCH (default: the last commit's time) fixes
+# the time stamps, and the partition and file system ids are derived from it; two
+# builds of one commit from one mirror state give the same disk, byte for byte. The
+# Debian mirror is AUFRUF_DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -125,7 +122,7 @@ image/bundle.sh "$version" "$out/root.squashfs" "$out/aufruf-$version-a.efi" \
 # --- The EFI system partition -------------------------------------------------------
 esp="$work/esp.img"
 rm -f "$esp"
-mkfs.vfat -C -F 32 -n AUFRUF -i "$(printf '%08x' $((SOURCE_DATE_EPOCH & 0xffffffff)))" "$esp" $((esp_mib * 1024)) >/dev/null
+mkfs.vfat --invariant -C -F 32 -n AUFRUF -i "$(printf '%08x' $((SOURCE_DATE_EPOCH & 0xffffffff)))" "$esp" $((esp_mib * 1024)) >/dev/null
 export MTOOLS_SKIP_CHECK=1
 mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/systemd ::/EFI/Linux ::/loader
 mcopy -i "$esp" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/EFI/BOOT/BOOTX64.EFI
@@ -144,6 +141,21 @@ E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH" mkfs.ext4 -q -L data \
     -U "$(image/uuid.sh "$SOURCE_DATE_EPOCH" data-fs)" \
     -E "root_owner=0:0,hash_seed=$(image/uuid.sh "$SOURCE_DATE_EPOCH" data-hash)" \
     -d "$data" "$work/data.img" "${data_mib}M"
+# mke2fs (1.47.0) copies each file's access, change and modification times: the
+# commit's time instead, in every inode, so two builds give the same partition.
+(cd "$data" && find . | sed 's|^\.||; s|^$|/|') | while IFS= read -r path; do
+    for field in atime mtime ctime; do
+        printf 'sif "%s" %s @%s\nsif "%s" %s_extra 0\n' \
+            "$path" "$field" "$SOURCE_DATE_EPOCH" "$path" "$field"
+    done
+done >"$work/data-times.debugfs"
+# debugfs goes on after a failed command: anything on stderr but its banner is one.
+E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH" debugfs -w -f "$work/data-times.debugfs" \
+    "$work/data.img" >/dev/null 2>"$work/data-times.log"
+if grep -v '^debugfs [0-9]' "$work/data-times.log" >&2; then
+    echo "image/build.sh: debugfs could not set the data partition's times" >&2
+    exit 1
+fi
 
 # --- The disk -----------------------------------------------------------------------
 disk="$out/aufruf.raw"

@@ -26,3 +26,28 @@ objcopy \
     --add-section .linux="$vmlinuz" --change-section-vma .linux=0x2000000 \
     --add-section .initrd="$initrd" --change-section-vma .initrd=0x3000000 \
     /usr/lib/systemd/boot/efi/linuxx64.efi.stub "$out"
+# objcopy (2.40) writes the time of the build into the PE header: the commit's time
+# (SOURCE_DATE_EPOCH) instead, and the header's checksum summed again as objcopy sums
+# it, so two builds of one commit give the same file.
+python3 - "$out" "${SOURCE_DATE_EPOCH:-0}" <<'PY'
+import struct
+import sys
+
+path, epoch = sys.argv[1], int(sys.argv[2])
+if sys.byteorder != "little":
+    sys.exit("uki.sh: the PE checksum is summed as little-endian words")
+data = bytearray(open(path, "rb").read())
+pe = struct.unpack_from("<I", data, 0x3C)[0]
+if data[pe:pe + 4] != b"PE\0\0":
+    sys.exit(f"uki.sh: {path} is not a PE file")
+struct.pack_into("<I", data, pe + 8, epoch & 0xFFFFFFFF)  # TimeDateStamp
+checksum_at = pe + 24 + 64  # the optional header's CheckSum
+struct.pack_into("<I", data, checksum_at, 0)
+padded = bytes(data) + (b"\0" if len(data) % 2 else b"")
+total = sum(memoryview(padded).cast("H"))
+while total >> 16:
+    total = (total & 0xFFFF) + (total >> 16)
+struct.pack_into("<I", data, checksum_at, (total + len(data)) & 0xFFFFFFFF)
+with open(path, "wb") as out:
+    out.write(data)
+PY
