@@ -59,6 +59,7 @@ fn main() {
         authority: &*keys.authority,
         document,
         window_ms: (0, u64::MAX),
+        held: None,
     };
     let ticket = TicketId::new(
         "kiosk-1".parse().unwrap(),

@@ -5,6 +5,7 @@
 //! node's local API, which checks it as every peer will and keeps it in the office
 //! document. The CA key never leaves the admin's machine; the node needs none.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use aufruf_office::office_doc::{
-    CONFIG_FORMAT, ConfigDelegation, ConfigPayload, DELEGATED_PURPOSE, Revocation, SignedConfig,
-    SignedDelegation, SignedRevocation,
+    self as office_doc, CONFIG_FORMAT, ConfigDelegation, ConfigPayload, DELEGATED_PURPOSE,
+    Revocation, SignedConfig, SignedDelegation, SignedRevocation,
 };
 use serde_json::Value;
 
@@ -24,6 +25,14 @@ use crate::credentials::OfficeFolder;
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest answer read from the node.
 const MAX_ANSWER: u64 = 64 * 1024;
+/// The largest list of the office's documents a node may answer with.
+const MAX_DOCUMENTS_ANSWER: u64 = office_doc::MAX_REVOCATION_BYTES as u64;
+
+/// `GET /api/office/documents`: the day documents and their heads.
+#[derive(serde::Deserialize)]
+struct HeldDocuments {
+    documents: BTreeMap<String, Vec<String>>,
+}
 /// The environment variable the admin commands take the node's `api_token` from.
 pub const TOKEN_VARIABLE: &str = "AUFRUF_API_TOKEN";
 
@@ -129,9 +138,11 @@ pub fn admins(api: SocketAddr) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// Revokes `node` from now on: signs the revocation with the office CA's key and
-/// hands it to the node whose local API is at `api`; it reaches every device like any
-/// change, which then ends the node's sessions and ignores its later events.
+/// Revokes `node` from now on: asks the node whose local API is at `api` for the
+/// office's day documents as it holds them, signs the revocation naming them with the
+/// office CA's key and hands it to that node; it reaches every device like any change,
+/// which then ends the node's sessions and counts of its writing only what those
+/// documents held (a stolen key cannot write into the past).
 pub fn revoke(
     node: &aufruf_model::NodeId,
     office_dir: &Path,
@@ -142,13 +153,35 @@ pub fn revoke(
     let from_ms = from
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let (status, content) = exchange(
+        api,
+        "GET",
+        "/api/office/documents",
+        None,
+        MAX_DOCUMENTS_ANSWER,
+    )?;
+    if status != 200 {
+        bail!("the node at {api} did not name the office's documents ({status})");
+    }
+    let documents: BTreeMap<String, Vec<String>> =
+        serde_json::from_slice::<HeldDocuments>(&content)
+            .with_context(|| format!("the node at {api} named the office's documents garbled"))?
+            .documents;
     let revocation = Revocation {
         office: folder.ca.office.to_string(),
         node: node.clone(),
         from_ms,
+        documents: Some(documents),
     };
     let signed = SignedRevocation::new(&revocation, |bytes| folder.ca.sign_as_admin(bytes))?;
     let body = serde_json::to_string(&signed)?;
+    if body.len() > office_doc::MAX_REVOCATION_BYTES {
+        bail!(
+            "the revocation would take {} bytes, more than the {} a node reads: the node at {api} holds too many documents",
+            body.len(),
+            office_doc::MAX_REVOCATION_BYTES
+        );
+    }
     let (status, answer) = request(api, "POST", "/api/office/revoke", Some(&body))?;
     if status != 200 {
         let error = answer["error"].as_str().unwrap_or("no reason given");

@@ -55,6 +55,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
                 .post(publish_config)
                 .layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)),
         )
+        .route("/api/office/documents", get(held_documents))
         .route(
             "/api/office/revoke",
             post(revoke).layer(DefaultBodyLimit::max(REVOCATION_BODY_LIMIT)),
@@ -86,8 +87,9 @@ pub fn router(state: Arc<NodeState>) -> Router {
 /// The largest body `POST /api/office/config` reads: a configuration at its limit,
 /// hex-encoded signature and JSON quoting included.
 const CONFIG_BODY_LIMIT: usize = 2 * office_doc::MAX_CONFIG_BYTES;
-/// The largest body `POST /api/office/revoke` reads.
-const REVOCATION_BODY_LIMIT: usize = 4 * 1024;
+/// The largest body `POST /api/office/revoke` reads: a revocation at its limit, in
+/// a JSON string (quotes escaped), with its signature.
+const REVOCATION_BODY_LIMIT: usize = 2 * office_doc::MAX_REVOCATION_BYTES;
 
 /// How often an idle display feed sends a comment.
 const FEED_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -487,6 +489,16 @@ async fn publish_config(
     let revision = blocking(move || office.publish_config(wall_clock(), &signed)).await?;
     tracing::info!(revision, "the office's configuration was published here");
     Ok(Json(json!({ "revision": revision })).into_response())
+}
+
+/// The office's day documents as this node holds them (names and heads), for the
+/// administrator's revocation to name (`aufruf office revoke`).
+async fn held_documents(
+    State(state): State<Arc<NodeState>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let office = state.office().clone();
+    let documents = blocking(move || Ok::<_, ServiceError>(office.held_documents())).await?;
+    Ok(Json(json!({ "documents": documents })))
 }
 
 /// Revokes a node on the administrator's signed word (`aufruf office revoke`).

@@ -264,8 +264,8 @@ enum OfficeCommand {
         hours: u64,
     },
     /// Revoke a device (a stolen or retired one): its sessions end within seconds on
-    /// every device and its events from now on count nowhere. Signed with the office
-    /// CA's key here, handed to a running node.
+    /// every device, and of its writing only what the office's documents hold now
+    /// counts. Signed with the office CA's key here, handed to a running node.
     Revoke {
         /// The office folder with the CA key (`aufruf office init`).
         #[arg(long)]
@@ -529,7 +529,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Office(OfficeCommand::Revoke { dir, node, api }) => {
             admin::revoke(&node, &dir, api, std::time::SystemTime::now())?;
             println!(
-                "{node}: revoked; its sessions end and its events from now on count nowhere, on every device as the revocation reaches it"
+                "{node}: revoked; its sessions end, and of its writing only what the office held now counts, on every device as the revocation reaches it"
             );
             Ok(())
         }

@@ -110,9 +110,15 @@ impl Office {
     /// display's replica, sealed with the display's real key; they travel to every
     /// peer like any change.
     fn display_writes(&self, entries: &[(String, String, String)]) {
+        self.writes_as("display-1", entries);
+    }
+
+    /// The thief writes `entries` through the display's replica, sealed with the real
+    /// key of `node` (whose key it stole too).
+    fn writes_as(&self, node: &str, entries: &[(String, String, String)]) {
         let credentials = credentials::load_node(
-            &self.test.home("display-1").join("credentials"),
-            &"display-1".parse().unwrap(),
+            &self.test.home(node).join("credentials"),
+            &node.parse().unwrap(),
         )
         .unwrap();
         let keys = aufruf_node::authority::keys(&credentials).unwrap();
@@ -321,5 +327,59 @@ async fn a_revoked_display_is_cut_off_within_seconds() {
         .await;
     assert_eq!(status, 403);
     assert_eq!(office.draw().await, "U 001");
+    office.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stolen_desk_key_writes_nothing_into_the_past_once_revoked() {
+    let office = Office::start().await;
+    office.draw().await;
+    let (second, _) = office.draw_ticket().await;
+    assert_eq!(office.call_next().await["current"]["number"], "U 001");
+    let before = now_ms();
+    let out = Command::new(env!("CARGO_BIN_EXE_aufruf"))
+        .args(["office", "revoke", "--dir"])
+        .arg(path_str(&office.test.dir.path().join("office")))
+        .args([
+            "--node",
+            "desk-1",
+            "--api",
+            &office.kiosk.api_addr.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // With desk-1's key, the thief calls the second visitor "before" the revocation.
+    office.writes_as(
+        "desk-1",
+        &[(
+            second,
+            format!("{}.0.desk-1", before - 1_000),
+            r#"{"Called":{"desk":"desk-1"}}"#.into(),
+        )],
+    );
+    office.reached_the_kiosk().await;
+    office
+        .test
+        .eventually(PATIENCE, "the kiosk counted the revoked entry", || async {
+            office.refused("revoked").await
+        })
+        .await;
+    let (_, day) = office.test.get(office.kiosk.api_addr, "/api/day").await;
+    let status: Vec<_> = day["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].clone())
+        .collect();
+    assert_eq!(
+        status,
+        [json!("called"), json!("waiting")],
+        "the call desk-1 made counts, the backdated one not: {day}"
+    );
     office.stop().await;
 }

@@ -12,7 +12,7 @@
 //! The cryptography is the node's ([`Authority`] and [`Signer`] are implemented over
 //! the office CA and the node's key in `aufruf-node`); this crate only decides.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -100,6 +100,10 @@ pub struct Roster {
     refused: BTreeSet<String>,
     /// Revoked nodes: their events stamped from this Unix millisecond on do not count.
     revoked: BTreeMap<NodeId, u64>,
+    /// Of the revoked nodes whose revocation named the office's documents as they
+    /// were: those documents' heads. Only what the node wrote into them up to those
+    /// heads counts ([`Held`]).
+    frozen: BTreeMap<NodeId, Arc<Frozen>>,
     /// The office document's heads up to which its history has been read.
     history_read: Vec<automerge::ChangeHash>,
 }
@@ -142,15 +146,38 @@ impl Roster {
         self.history_read = heads;
     }
 
-    /// Revokes `node` from `from_ms` on (the earliest revocation counts).
-    pub fn revoke(&mut self, node: NodeId, from_ms: u64) {
-        let from = self.revoked.entry(node).or_insert(from_ms);
-        *from = (*from).min(from_ms);
+    /// Revokes `node` from `from_ms` on, and, if `frozen` names documents, counts of
+    /// them only what the node wrote up to their heads. Of several revocations of one
+    /// node the earliest counts (with the documents it names; at the same time, one
+    /// without documents before one with), whatever order they are read in.
+    pub fn revoke(&mut self, node: NodeId, from_ms: u64, frozen: Option<Frozen>) {
+        let current = self
+            .revoked
+            .get(&node)
+            .map(|&from| (from, self.frozen.get(&node).map(|f| &**f)));
+        if current.is_some_and(|current| current <= (from_ms, frozen.as_ref())) {
+            return;
+        }
+        self.revoked.insert(node.clone(), from_ms);
+        match frozen {
+            Some(frozen) => self.frozen.insert(node, Arc::new(frozen)),
+            None => self.frozen.remove(&node),
+        };
     }
 
     /// The revoked nodes and since when.
     pub fn revoked(&self) -> &BTreeMap<NodeId, u64> {
         &self.revoked
+    }
+
+    /// The documents (and their heads) each revocation that named them named.
+    pub fn frozen(&self) -> &BTreeMap<NodeId, Arc<Frozen>> {
+        &self.frozen
+    }
+
+    /// Whether `other` holds the same revocations (nodes, times and documents).
+    pub fn same_revocations(&self, other: &Roster) -> bool {
+        self.revoked == other.revoked && self.frozen == other.frozen
     }
 
     /// How many certificates it holds.
@@ -171,6 +198,53 @@ impl Roster {
     }
 }
 
+/// What a revocation names of the office's documents: each document by name
+/// (`day/2026-11-26`) with its heads as the node the administrator revoked through
+/// held it.
+pub type Frozen = BTreeMap<String, Vec<automerge::ChangeHash>>;
+
+/// The seals of revoked nodes that still count in one document: those it held at the
+/// heads their revocation named. A thief's later writing with the stolen key — stamped
+/// before the revocation, or a booking, which carries no stamp — is not among them.
+/// A revoked node's seal counts if it is in the document at those heads, the same
+/// on every device that holds them; a device that does not hold them all yet counts
+/// none of that node's until it does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Held {
+    /// By revoked node: the signatures of its seals in the document at the heads.
+    seals: HashMap<NodeId, HashSet<Vec<u8>>>,
+    /// Revoked nodes whose heads for the document this device does not hold yet.
+    waiting: BTreeSet<NodeId>,
+}
+
+impl Held {
+    /// Records that `node`'s seal with `signature` was in the document at the heads.
+    pub fn hold(&mut self, node: &NodeId, signature: Vec<u8>) {
+        self.seals
+            .entry(node.clone())
+            .or_default()
+            .insert(signature);
+    }
+
+    /// Records that the heads named for `node` are not all here yet.
+    pub fn wait_for(&mut self, node: &NodeId) {
+        self.waiting.insert(node.clone());
+    }
+
+    /// Whether some revoked node's heads are not all here yet.
+    pub fn is_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    fn holds(&self, node: &NodeId, signature: &[u8]) -> bool {
+        !self.waiting.contains(node)
+            && self
+                .seals
+                .get(node)
+                .is_some_and(|seals| seals.contains(signature))
+    }
+}
+
 /// Seals and opens values of one document.
 #[derive(Clone, Copy)]
 pub struct Seals<'a> {
@@ -181,6 +255,9 @@ pub struct Seals<'a> {
     /// The stamps this document may carry, Unix milliseconds (a day document's day,
     /// with a margin for time zones and clocks).
     pub window_ms: (u64, u64),
+    /// What revoked nodes wrote that still counts here; `None`: not worked out, so
+    /// nothing of a node whose revocation names documents counts.
+    pub held: Option<&'a Held>,
 }
 
 impl fmt::Debug for Seals<'_> {
@@ -288,6 +365,13 @@ struct Parts<'t> {
 }
 
 impl Sealed {
+    /// The certificate a seal names (as the roster keys it) and its signature, not
+    /// checked; `None` if it is garbled.
+    pub fn reference_and_signature(&self) -> Option<(String, Vec<u8>)> {
+        let parts = self.parts("", "", "")?;
+        Some((parts.reference, parts.signature.into_owned()))
+    }
+
     /// The value of an automerge scalar: bytes or text, anything else is not a seal.
     pub fn of(value: &automerge::ScalarValue) -> Option<Sealed> {
         match value {
@@ -376,16 +460,25 @@ impl Seals<'_> {
             if ms > certificate.valid_until_ms {
                 return Err(Unaccepted::OutsideValidity);
             }
-            if self
-                .roster
-                .revoked
-                .get(&certificate.author.node)
-                .is_some_and(|from| ms >= *from)
-            {
+        }
+        let node = &certificate.author.node;
+        if let Some(&from) = self.roster.revoked.get(node) {
+            let frozen = self.roster.frozen.get(node);
+            match (stamp_ms, frozen) {
+                (Some(ms), _) if ms >= from => return Err(Unaccepted::Revoked),
+                // A revocation that named no documents: nothing without a stamp counts.
+                (None, None) => return Err(Unaccepted::Revoked),
+                _ => {}
+            }
+            // Only what the office held of it when it was revoked counts: a stolen
+            // key writing afterwards, into the past or without a stamp, is not there.
+            let held = frozen.is_none_or(|frozen| {
+                frozen.contains_key(self.document)
+                    && self.held.is_some_and(|held| held.holds(node, &signature))
+            });
+            if !held {
                 return Err(Unaccepted::Revoked);
             }
-        } else if self.roster.revoked.contains_key(&certificate.author.node) {
-            return Err(Unaccepted::Revoked);
         }
         Ok((&certificate.author, body))
     }
@@ -437,6 +530,7 @@ mod tests {
             authority: &TestAuthority,
             document: DOCUMENT,
             window_ms: (0, u64::MAX),
+            held: None,
         };
         seals
             .open(KEY, ENTRY, sealed, Some(1_795_000_000_000))
@@ -495,6 +589,7 @@ mod tests {
             authority: &TestAuthority,
             document: DOCUMENT,
             window_ms: (0, u64::MAX),
+            held: None,
         };
         assert_eq!(
             seals
@@ -590,5 +685,40 @@ mod tests {
             open(&roster, &Sealed::Text(mixed)),
             Err(Unaccepted::BadSignature)
         );
+    }
+
+    #[test]
+    fn of_several_revocations_of_a_node_the_earliest_counts_in_any_order() {
+        let node = node_id!("desk-2");
+        let frozen = |head: u8| -> Frozen {
+            [(DOCUMENT.to_owned(), vec![automerge::ChangeHash([head; 32])])].into()
+        };
+        let revocations = [
+            (900, Some(frozen(1))),
+            (500, Some(frozen(2))),
+            (500, None),
+            (500, Some(frozen(3))),
+            (700, None),
+        ];
+        // Every order of reading gives the same roster: from 500 on, without
+        // documents (the one without them sorts first at the same time).
+        let mut seen = Vec::new();
+        for start in 0..revocations.len() {
+            let mut roster = Roster::default();
+            for k in 0..revocations.len() {
+                let (from, frozen) = revocations[(start + k) % revocations.len()].clone();
+                roster.revoke(node.clone(), from, frozen);
+            }
+            seen.push((roster.revoked().clone(), roster.frozen().clone()));
+        }
+        for (revoked, frozen) in &seen {
+            assert_eq!(revoked.get(&node), Some(&500));
+            assert!(frozen.is_empty());
+        }
+        let mut roster = Roster::default();
+        roster.revoke(node.clone(), 900, Some(frozen(1)));
+        roster.revoke(node.clone(), 500, Some(frozen(3)));
+        roster.revoke(node.clone(), 500, Some(frozen(2)));
+        assert_eq!(roster.frozen().get(&node).map(|f| &**f), Some(&frozen(2)));
     }
 }

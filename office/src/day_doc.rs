@@ -231,6 +231,64 @@ pub fn write_event(
     Ok(())
 }
 
+/// What the revoked nodes wrote into this document (`document`, e.g.
+/// `day/2026-11-26`) up to the heads their revocation names: the seals of theirs that
+/// still count ([`authority::Held`]). Read once per revocation and document; a node
+/// whose heads are not all here yet is waited for.
+pub fn held(doc: &Automerge, roster: &authority::Roster, document: &str) -> authority::Held {
+    let mut held = authority::Held::default();
+    for (node, frozen) in roster.frozen() {
+        let Some(heads) = frozen.get(document) else {
+            continue;
+        };
+        if !heads
+            .iter()
+            .all(|h| doc.get_change_meta_by_hash(h).is_some())
+        {
+            held.wait_for(node);
+            continue;
+        }
+        seals_at(doc, &ROOT, heads, 0, &mut |sealed| {
+            let Some((reference, signature)) = sealed.reference_and_signature() else {
+                return;
+            };
+            if roster
+                .certificate(&reference)
+                .is_some_and(|c| c.author.node == *node)
+            {
+                held.hold(node, signature);
+            }
+        });
+    }
+    held
+}
+
+/// Every sealed value in the maps under `obj` as the document was at `heads`: the
+/// root, blocks, tickets and desks are at most three maps deep.
+fn seals_at(
+    doc: &Automerge,
+    obj: &ObjId,
+    heads: &[ChangeHash],
+    depth: u8,
+    found: &mut dyn FnMut(Sealed),
+) {
+    for key in doc.keys_at(obj, heads) {
+        for (value, id) in doc.get_all_at(obj, key.as_str(), heads).unwrap_or_default() {
+            match value {
+                Value::Object(ObjType::Map) if depth < 3 => {
+                    seals_at(doc, &id, heads, depth + 1, found);
+                }
+                Value::Scalar(s) => {
+                    if let Some(sealed) = Sealed::of(&s) {
+                        found(sealed);
+                    }
+                }
+                Value::Object(_) => {}
+            }
+        }
+    }
+}
+
 /// Reads the whole day.
 pub fn read_day(doc: &impl ReadDoc, seals: &Seals<'_>) -> Result<DayRead, DayDocError> {
     check_schema(doc, seals)?;
@@ -755,6 +813,7 @@ mod tests {
             authority: &TestAuthority,
             document: DOCUMENT,
             window_ms: (0, u64::MAX),
+            held: None,
         }
     }
 

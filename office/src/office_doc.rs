@@ -12,7 +12,9 @@
 //!   ([`crate::authority`]). Believed for the office CA's signature, not for the peer.
 //! - `revoked:<node>`: the administrator's signed revocation of a node
 //!   ([`SignedRevocation`]): its events stamped from then on do not count anywhere,
-//!   and its sessions end.
+//!   and its sessions end. It names the office's day documents as the node the
+//!   administrator revoked through held them: of the revoked node's writing only what
+//!   they held counts, so a stolen key cannot write into the past.
 //!
 //! This module is the only writer and reader of that document.
 
@@ -23,11 +25,12 @@ use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use aufruf_model::{NodeId, Role};
 
 use crate::authority::{
-    Authority, FINGERPRINT_DIGITS, MAX_CERTIFICATE_BYTES, Roster, Signer, hex, unhex,
+    Authority, FINGERPRINT_DIGITS, Frozen, MAX_CERTIFICATE_BYTES, Roster, Signer, hex, unhex,
 };
 use crate::day_doc::DayDocError;
 use crate::replicated::{Documents, OfficeError};
@@ -42,6 +45,14 @@ const REVOKED: &str = "revoked:";
 pub const CONFIG_FORMAT: u32 = 1;
 /// The largest published configuration a node reads (the example office is 4 KiB).
 pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
+/// The most documents a revocation names: a year of retention and of bookings ahead.
+pub const MAX_REVOKED_DOCUMENTS: usize = 800;
+/// The most heads a revocation names for one document (a document has one head when
+/// the office is in sync, a few while changes cross).
+pub const MAX_REVOKED_HEADS: usize = 32;
+/// The largest signed revocation a node reads: [`MAX_REVOKED_DOCUMENTS`] documents
+/// with a few heads each.
+pub const MAX_REVOCATION_BYTES: usize = 256 * 1024;
 
 /// What the administrator signs: the configuration's text and where it belongs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -475,19 +486,23 @@ pub fn update_roster(
                 else {
                     continue;
                 };
-                if bytes.len() > MAX_CERTIFICATE_BYTES {
-                    continue;
-                }
                 if let Some(short) = key.strip_prefix(CERTIFICATE) {
+                    if bytes.len() > MAX_CERTIFICATE_BYTES {
+                        continue;
+                    }
                     if roster.certificate(short).is_none() {
                         roster.learn(short, authority.certificate(bytes));
                     }
                 } else if key.starts_with(REVOKED) {
+                    if bytes.len() > MAX_REVOCATION_BYTES {
+                        continue;
+                    }
                     let revocation = serde_json::from_slice::<SignedRevocation>(bytes)
                         .ok()
                         .and_then(|r| r.check(authority, office));
                     if let Some(revocation) = revocation {
-                        roster.revoke(revocation.node, revocation.from_ms);
+                        let frozen = revocation.frozen();
+                        roster.revoke(revocation.node, revocation.from_ms, frozen);
                     }
                 }
             }
@@ -505,6 +520,75 @@ pub struct Revocation {
     pub node: NodeId,
     /// The node's events stamped from this Unix millisecond on do not count.
     pub from_ms: u64,
+    /// The office's day documents as the node the administrator revoked through held
+    /// them: by name, their heads (hexadecimal). Of the revoked node's writing only
+    /// what these held counts ([`crate::authority::Held`]). Absent (revocations
+    /// before it was named): its entries without a stamp (bookings) do not count,
+    /// those stamped before `from_ms` do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl Revocation {
+    /// The documents named, with their heads; `None` when none are named.
+    /// [`SignedRevocation::check`] has made sure every name and head reads.
+    pub fn frozen(&self) -> Option<Frozen> {
+        let documents = self.documents.as_ref()?;
+        Some(
+            documents
+                .iter()
+                .map(|(name, heads)| {
+                    let heads = heads.iter().filter_map(|h| h.parse().ok()).collect();
+                    (name.clone(), heads)
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether the named documents are within bounds and read: day documents, at
+    /// most [`MAX_REVOKED_DOCUMENTS`] of them, each with at least one and at most
+    /// [`MAX_REVOKED_HEADS`] heads.
+    fn documents_read(&self) -> bool {
+        let Some(documents) = &self.documents else {
+            return true;
+        };
+        documents.len() <= MAX_REVOKED_DOCUMENTS
+            && documents.iter().all(|(name, heads)| {
+                DocumentName::parse(name).is_ok_and(|parsed| {
+                    matches!(parsed, DocumentName::Day { .. }) && parsed.to_string() == *name
+                }) && (1..=MAX_REVOKED_HEADS).contains(&heads.len())
+                    && heads
+                        .iter()
+                        .all(|h| h.parse::<automerge::ChangeHash>().is_ok())
+            })
+    }
+}
+
+/// The office's day documents as `documents` holds them, named for a revocation
+/// ([`Revocation::documents`]): the newest [`MAX_REVOKED_DOCUMENTS`] days.
+pub fn held_documents(
+    documents: &impl Documents,
+    names: &[DocumentName],
+) -> BTreeMap<String, Vec<String>> {
+    let mut days: Vec<&DocumentName> = names
+        .iter()
+        .filter(|name| matches!(name, DocumentName::Day { .. }))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    let newest = days.len().saturating_sub(MAX_REVOKED_DOCUMENTS);
+    days.into_iter()
+        .skip(newest)
+        .filter_map(|name| {
+            let heads = documents.read_document(name, |doc| doc.get_heads())?;
+            let heads: Vec<String> = heads
+                .iter()
+                .take(MAX_REVOKED_HEADS)
+                .map(ToString::to_string)
+                .collect();
+            (!heads.is_empty()).then(|| (name.to_string(), heads))
+        })
+        .collect()
 }
 
 /// A revocation and the administrator's signature of it.
@@ -539,7 +623,7 @@ impl SignedRevocation {
             return None;
         }
         let revocation: Revocation = serde_json::from_str(&self.payload).ok()?;
-        (revocation.office == office).then_some(revocation)
+        (revocation.office == office && revocation.documents_read()).then_some(revocation)
     }
 }
 

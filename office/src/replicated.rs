@@ -25,7 +25,7 @@ use automerge::transaction::Transaction;
 use automerge::{Automerge, ChangeHash};
 use chrono::{Datelike, NaiveDate};
 
-use crate::authority::{Authority, Roster, Seals, Signer, Unaccepted};
+use crate::authority::{Authority, Held, Roster, Seals, Signer, Unaccepted};
 use crate::day_doc::{self, DayDocError, DayRead, Sealer};
 
 /// Where the office's documents live.
@@ -159,6 +159,9 @@ struct CachedDay {
     absent: bool,
     /// New certificates arrived: read the keys waiting for one again.
     recheck_pending: bool,
+    /// What revoked nodes wrote that still counts in this day; `None`: not worked out
+    /// yet (at the first read after a revocation).
+    held: Option<Held>,
 }
 
 /// The tickets a refresh or an action changed, so views and metrics look only at them.
@@ -214,7 +217,7 @@ impl<D: Documents> Office<D> {
     }
 
     pub fn set_roster(&mut self, roster: Roster) {
-        if roster.revoked() != self.roster.revoked() {
+        if !roster.same_revocations(&self.roster) {
             self.days.clear();
         } else {
             for cached in self.days.values_mut() {
@@ -240,7 +243,8 @@ impl<D: Documents> Office<D> {
     ) -> Option<aufruf_model::TicketId> {
         let name = document_name(date).ok()?;
         let document = name.to_string();
-        let seals = day_seals(&self.roster, &*self.keys.authority, &document, date);
+        let held = self.days.get(&date).and_then(|cached| cached.held.as_ref());
+        let seals = day_seals(&self.roster, &*self.keys.authority, &document, date, held);
         self.documents
             .read_document(&name, |doc| {
                 day_doc::ticket_of_status_token(doc, token, &seals)
@@ -301,12 +305,7 @@ impl<D: Documents> Office<D> {
         if ms > self.valid_until_ms {
             return Err(OfficeError::CertificateEnded("has ended"));
         }
-        if self
-            .roster
-            .revoked()
-            .get(&author.node)
-            .is_some_and(|from| ms >= *from)
-        {
+        if self.roster.revoked().contains_key(&author.node) {
             return Err(OfficeError::CertificateEnded("was revoked"));
         }
         let outcome = action(&mut cached.read.day, &self.config, stamp)?;
@@ -400,9 +399,28 @@ impl<D: Documents> Office<D> {
     fn refresh(&mut self, date: NaiveDate) -> Result<(), OfficeError> {
         let name = document_name(date)?;
         let document = name.to_string();
-        let seals = day_seals(&self.roster, &*self.keys.authority, &document, date);
+        let roster = &self.roster;
+        let authority = &*self.keys.authority;
         let cached = self.days.entry(date).or_default();
         let outcome = self.documents.read_document(&name, |doc| {
+            // What revoked nodes wrote up to the heads their revocation names: worked
+            // out once, and again while some of those heads are still on their way.
+            // Once they are all here, the day is read whole, for entries that did not
+            // count before do now.
+            let waiting = match &cached.held {
+                None => true,
+                Some(held) => held.is_waiting() && doc.get_heads() != cached.heads,
+            };
+            if waiting && !roster.frozen().is_empty() {
+                let held = day_doc::held(doc, roster, &document);
+                if cached.held.is_some() && !held.is_waiting() {
+                    cached.heads.clear();
+                }
+                cached.held = Some(held);
+            } else if cached.held.is_none() {
+                cached.held = Some(Held::default());
+            }
+            let seals = day_seals(roster, authority, &document, date, cached.held.as_ref());
             if std::mem::take(&mut cached.recheck_pending) && !cached.read.pending.is_empty() {
                 let before: BTreeSet<_> = cached.read.pending.iter().cloned().collect();
                 day_doc::read_pending(doc, &mut cached.read, &seals)?;
@@ -468,6 +486,7 @@ pub fn day_seals<'a>(
     authority: &'a dyn Authority,
     document: &'a str,
     date: NaiveDate,
+    held: Option<&'a Held>,
 ) -> Seals<'a> {
     const DAY_MS: u64 = 24 * 3600 * 1000;
     let midnight = date
@@ -483,6 +502,7 @@ pub fn day_seals<'a>(
             midnight.saturating_sub(DAY_MS),
             midnight.saturating_add(2 * DAY_MS),
         ),
+        held,
     }
 }
 

@@ -307,6 +307,13 @@ impl<R: Replication> OfficeService<R> {
         Ok(revocation)
     }
 
+    /// The office's day documents as this node holds them now, for a revocation to
+    /// name ([`Revocation::documents`]): of the revoked node's writing only what they
+    /// hold will count.
+    pub fn held_documents(&self) -> BTreeMap<String, Vec<String>> {
+        office_doc::held_documents(&self.replica, &self.replica.document_names())
+    }
+
     /// The configuration in force now.
     pub fn config(&self) -> Arc<OfficeConfig> {
         self.config.borrow().clone()

@@ -109,7 +109,8 @@ impl Office {
 
     /// The thief, enrolled as `node` in `role`: its certificate is in the office
     /// document like every node's, and it writes `entries` (key, entry, body)
-    /// sealed with its key into today's document.
+    /// sealed with its key into today's document (an empty entry: the value of the
+    /// key itself, as a booking is).
     fn thief_writes(&self, node: &NodeId, role: Role, entries: &[(String, String, String)]) {
         let thief = MemoryReplica::new();
         thief.receive_from(&self.replica);
@@ -122,6 +123,10 @@ impl Office {
             .change_durably(&name, &mut |tx| {
                 for (key, entry, body) in entries {
                     let sealed = seal(&signer, &document, key, entry, body).unwrap();
+                    if entry.is_empty() {
+                        tx.put(ROOT, key.as_str(), sealed)?;
+                        continue;
+                    }
                     let map = match tx.get(ROOT, key.as_str())? {
                         Some((automerge::Value::Object(_), id)) => id,
                         _ => tx.put_object(ROOT, key.as_str(), automerge::ObjType::Map)?,
@@ -135,13 +140,16 @@ impl Office {
         self.refresh(wednesday(9, 0));
     }
 
-    /// The administrator revokes `node` from `at` on.
+    /// The administrator revokes `node` from `at` on, through the kiosk's node,
+    /// naming the office's documents as it holds them (as `aufruf office revoke`
+    /// does).
     fn revoke(&self, node: &NodeId, at: Timestamp) {
         let revocation = SignedRevocation::new(
             &Revocation {
                 office: "zeitz".into(),
                 node: node.clone(),
                 from_ms: ms(at),
+                documents: Some(self.kiosk.office().held_documents()),
             },
             admin_sign,
         )
@@ -370,6 +378,7 @@ fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
             office: "zeitz".into(),
             node: node_id!("desk-2"),
             from_ms: ms(revoked_at),
+            documents: None,
         },
         admin_sign,
     )
@@ -568,4 +577,220 @@ fn a_revocation_or_certificate_a_thief_deletes_from_the_office_document_still_co
             .contains_key(&node_id!("desk-2"))
     );
     assert_eq!(late.display_view().waiting_total, 1);
+}
+
+/// A booking of "anmeldung" at 9:30 today, as the gateway writes it: its key and body.
+fn booking(code: &str) -> (String, String, String) {
+    let appointment = aufruf_model::Appointment {
+        cancelled: false,
+        code: aufruf_model::BookingCode::new(code),
+        service: ServiceId::new("anmeldung"),
+        due: wednesday(9, 30),
+    };
+    (
+        format!("booking:{code}"),
+        String::new(),
+        serde_json::to_string(&appointment).unwrap(),
+    )
+}
+
+#[test]
+fn a_stolen_key_writes_nothing_into_the_past_once_revoked() {
+    let office = Office::new();
+    let (first, _) = office.draw_ticket(wednesday(8, 5));
+    let (second, _) = office.draw_ticket(wednesday(8, 6));
+    let call = |ticket: &str, at: Timestamp| {
+        (
+            ticket.to_owned(),
+            stamp_id(ms(at), "desk-2"),
+            r#"{"Called":{"desk":"desk-2"}}"#.to_owned(),
+        )
+    };
+    // Before the revocation: desk-2 opens and calls the first visitor, and the
+    // gateway books an appointment.
+    office.thief_writes(
+        &node_id!("desk-2"),
+        Role::Desk,
+        &[
+            (
+                "desk:desk-2".into(),
+                stamp_id(ms(wednesday(8, 1)), "desk-2"),
+                r#"{"Opened":{"services":[]}}"#.into(),
+            ),
+            call(&first, wednesday(8, 10)),
+        ],
+    );
+    office.thief_writes(&node_id!("gateway"), Role::Gateway, &[booking("ZT-1")]);
+    office.revoke(&node_id!("desk-2"), wednesday(8, 30));
+    office.revoke(&node_id!("gateway"), wednesday(8, 30));
+    office.refresh(wednesday(8, 30));
+    // Afterwards the stolen keys write into the past: a call stamped before the
+    // revocation, and a booking, which carries no stamp at all.
+    office.thief_writes(
+        &node_id!("desk-2"),
+        Role::Desk,
+        &[call(&second, wednesday(8, 20))],
+    );
+    office.thief_writes(&node_id!("gateway"), Role::Gateway, &[booking("ZT-2")]);
+
+    let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
+    let status: Vec<_> = day
+        .tickets
+        .iter()
+        .map(|t| format!("{:?}", t.status))
+        .collect();
+    assert_eq!(
+        status,
+        ["Called", "Waiting"],
+        "the call the office held counts, the backdated one not"
+    );
+    office
+        .kiosk
+        .check_in(wednesday(8, 45), "ZT-1", Wish::Qr, Language::De)
+        .expect("the booking made before the revocation stays");
+    let later = office
+        .kiosk
+        .check_in(wednesday(8, 46), "ZT-2", Wish::Qr, Language::De)
+        .unwrap_err();
+    assert!(
+        matches!(
+            later,
+            ServiceError::Office(OfficeError::Action(
+                aufruf_model::ActionError::UnknownBooking(_)
+            ))
+        ),
+        "the booking written after the revocation: {later:?}"
+    );
+    assert!(office.refused().contains(&"revoked"));
+}
+
+#[test]
+fn what_a_revocation_held_counts_once_the_heads_it_names_arrive() {
+    // The administrator revokes desk-2 through a node that holds desk-2's call and,
+    // after it, desk-2 pausing. This office has the call, but hears of the revocation
+    // before the pause reaches it.
+    let office = Office::new();
+    let (first, _) = office.draw_ticket(wednesday(8, 5));
+    let revoking = MemoryReplica::new();
+    revoking.receive_from(&office.replica);
+    let signer = TestSigner::new(&node_id!("desk-2"), Role::Desk);
+    aufruf_office::office_doc::keep_certificate(&mut revoking.clone(), &signer).unwrap();
+    let name = document_name(office.date).unwrap();
+    let document = name.to_string();
+    let write = |entries: &[(String, String, &str)]| {
+        revoking
+            .clone()
+            .change_durably(&name, &mut |tx| {
+                for (key, entry, body) in entries {
+                    let sealed = seal(&signer, &document, key, entry, body).unwrap();
+                    let map = match tx.get(ROOT, key.as_str())? {
+                        Some((automerge::Value::Object(_), id)) => id,
+                        _ => tx.put_object(ROOT, key.as_str(), automerge::ObjType::Map)?,
+                    };
+                    tx.put(&map, entry.as_str(), sealed)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    };
+    write(&[
+        (
+            "desk:desk-2".to_owned(),
+            stamp_id(ms(wednesday(8, 1)), "desk-2"),
+            r#"{"Opened":{"services":[]}}"#,
+        ),
+        (
+            first.clone(),
+            stamp_id(ms(wednesday(8, 10)), "desk-2"),
+            r#"{"Called":{"desk":"desk-2"}}"#,
+        ),
+    ]);
+    let with_the_call = MemoryReplica::new();
+    with_the_call.receive_from(&revoking);
+    write(&[(
+        "desk:desk-2".to_owned(),
+        stamp_id(ms(wednesday(8, 20)), "desk-2"),
+        r#""Paused""#,
+    )]);
+    let heads = revoking
+        .read_document(&name, |doc| doc.get_heads())
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let revocation = SignedRevocation::new(
+        &Revocation {
+            office: "zeitz".into(),
+            node: node_id!("desk-2"),
+            from_ms: ms(wednesday(8, 30)),
+            documents: Some([(document.clone(), heads)].into()),
+        },
+        admin_sign,
+    )
+    .unwrap();
+    office.replica.receive_from(&with_the_call);
+    office
+        .kiosk
+        .office()
+        .revoke(wednesday(8, 30), &revocation)
+        .unwrap();
+    office.refresh(wednesday(8, 31));
+    let status = |office: &Office| -> Vec<String> {
+        let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
+        day.tickets
+            .iter()
+            .map(|t| format!("{:?}", t.status))
+            .collect()
+    };
+    assert_eq!(
+        status(&office),
+        ["Waiting"],
+        "nothing of desk-2 counts while the heads the revocation names are not all here"
+    );
+    // The pause arrives: every head named is here, and all they held counts,
+    // the call that arrived before them too.
+    office.replica.receive_from(&revoking);
+    office.refresh(wednesday(8, 40));
+    assert_eq!(status(&office), ["Called"]);
+}
+
+#[test]
+fn a_revocation_naming_too_much_or_garbled_documents_is_refused() {
+    let office = Office::new();
+    office.draw_ticket(wednesday(8, 5));
+    let revoke = |documents: std::collections::BTreeMap<String, Vec<String>>| {
+        let revocation = SignedRevocation::new(
+            &Revocation {
+                office: "zeitz".into(),
+                node: node_id!("desk-2"),
+                from_ms: ms(wednesday(8, 30)),
+                documents: Some(documents),
+            },
+            admin_sign,
+        )
+        .unwrap();
+        office.kiosk.office().revoke(wednesday(8, 30), &revocation)
+    };
+    let held = office.kiosk.office().held_documents();
+    assert_eq!(held.len(), 1, "{held:?}");
+    let head = held.values().next().unwrap()[0].clone();
+    for garbled in [
+        [("office".to_owned(), vec![head.clone()])].into(),
+        [("day/2026-11-25x".to_owned(), vec![head.clone()])].into(),
+        [("day/2026-11-25".to_owned(), vec!["zz".repeat(32)])].into(),
+        [("day/2026-11-25".to_owned(), vec![])].into(),
+        [("day/2026-11-25".to_owned(), vec![head.clone(); 33])].into(),
+        (0..801)
+            .map(|n| {
+                let date = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(n);
+                (format!("day/{date}"), vec![head.clone()])
+            })
+            .collect(),
+    ] {
+        assert!(
+            matches!(revoke(garbled), Err(ServiceError::RevocationRefused)),
+            "refused"
+        );
+    }
+    revoke(held).unwrap();
 }

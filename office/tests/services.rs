@@ -900,6 +900,7 @@ fn a_gateway_the_administrator_delegated_to_publishes_and_nobody_else_does() {
             office: "zeitz".into(),
             node: NodeId::new("gateway").unwrap(),
             from_ms: 0,
+            documents: None,
         },
         admin_sign,
     )

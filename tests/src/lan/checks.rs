@@ -254,6 +254,7 @@ impl Lan {
             &aufruf_office::testing::TestAuthority,
             &document,
             self.date,
+            None,
         );
         let Some(read) = running
             .replica

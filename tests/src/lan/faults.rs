@@ -146,6 +146,7 @@ impl Lan {
             &aufruf_office::testing::TestAuthority,
             &document_name,
             self.date,
+            None,
         );
         (0..self.nodes().len()).all(|other| {
             let disk = lock(&self.nodes()[other].disk);
