@@ -138,6 +138,9 @@ struct Inner<S: DocumentStore> {
     next_connection: u64,
     /// When the oldest change received from a peer and not yet flushed arrived.
     unflushed_since: Option<Duration>,
+    /// A flush outside the lock is under way for the changes received since then
+    /// ([`Replica::tick`]): they count as unflushed until it is done.
+    flushing_since: Option<Duration>,
     /// Changes received from peers are flushed within this long.
     flush_within: Duration,
     /// The node's wall clock, read before every input so the core can tell peers.
@@ -247,6 +250,7 @@ impl<S: DocumentStore> Replica<S> {
                 outlets: BTreeMap::new(),
                 next_connection: 1,
                 unflushed_since: None,
+                flushing_since: None,
                 flush_within: FLUSH_RECEIVED_WITHIN,
                 wall_clock: None,
             }),
@@ -491,17 +495,36 @@ impl<S: DocumentStore> Replica<S> {
         let outputs = inner.core.handle(now, Input::Tick);
         self.carry_out(&mut inner, now, outputs);
         self.note_catch_up(&mut inner);
+        let mut outside = None;
         if let Some(since) = inner.unflushed_since
             && now.saturating_sub(since) >= inner.flush_within / 2
         {
-            match inner.store.flush() {
-                Ok(()) => inner.unflushed_since = None,
-                Err(error) => {
-                    tracing::error!(%error, "changes received from peers not flushed; trying again at the next tick");
+            // The disk's sync takes milliseconds, more on a busy disk: outside the
+            // lock, so changes go on arriving and leaving meanwhile.
+            match inner.store.flush_handle() {
+                Some(flush) => {
+                    inner.unflushed_since = None;
+                    inner.flushing_since = Some(since);
+                    outside = Some((since, flush));
                 }
+                None => match inner.store.flush() {
+                    Ok(()) => inner.unflushed_since = None,
+                    Err(error) => {
+                        tracing::error!(%error, "changes received from peers not flushed; trying again at the next tick");
+                    }
+                },
             }
         }
         drop(inner);
+        if let Some((since, flush)) = outside {
+            let flushed = flush();
+            let mut inner = self.lock();
+            inner.flushing_since = None;
+            if let Err(error) = flushed {
+                tracing::error!(%error, "changes received from peers not flushed; trying again at the next tick");
+                inner.unflushed_since = Some(inner.unflushed_since.map_or(since, |s| s.min(since)));
+            }
+        }
         self.compact_due();
     }
 
@@ -569,7 +592,8 @@ impl<S: DocumentStore> Replica<S> {
 
     /// Whether changes received from peers wait for their flush.
     pub fn has_unflushed_received(&self) -> bool {
-        self.lock().unflushed_since.is_some()
+        let inner = self.lock();
+        inner.unflushed_since.is_some() || inner.flushing_since.is_some()
     }
 
     fn input(&self, input: Input<'_>) {

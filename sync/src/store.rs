@@ -67,7 +67,7 @@ use std::ffi::OsString;
 use std::fs::{File, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use automerge::Automerge;
@@ -234,7 +234,7 @@ pub struct Store {
     /// Drawn when the store was created; kept for its life.
     incarnation: Incarnation,
     /// Blob files of the current generation known to be fsynced.
-    synced_blobs: Mutex<BTreeSet<OsString>>,
+    synced_blobs: Arc<Mutex<BTreeSet<OsString>>>,
     /// The lock on `lock`; declared last so it is released only after the database
     /// has closed.
     _lock: File,
@@ -304,6 +304,12 @@ pub trait DocumentStore: Send + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// What makes everything written so far durable, called without the store (the
+    /// replica flushes what it received from peers outside its lock, so receiving
+    /// goes on during the disk's sync); `None`: [`Self::flush`] under the lock.
+    fn flush_handle(&self) -> Option<FlushHandle> {
+        None
+    }
     /// A document from its snapshot and the chunks after it; `None` when the store
     /// knows nothing of it.
     fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError>;
@@ -358,6 +364,11 @@ impl DocumentStore for Store {
 
     fn flush(&self) -> Result<(), StoreError> {
         Store::flush(self)
+    }
+
+    fn flush_handle(&self) -> Option<FlushHandle> {
+        let flusher = self.flusher();
+        Some(Box::new(move || flusher.flush()))
     }
 
     fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError> {
@@ -496,7 +507,7 @@ impl Store {
             generation,
             trees,
             incarnation,
-            synced_blobs: Mutex::new(BTreeSet::new()),
+            synced_blobs: Arc::default(),
             _lock: lock,
         };
         store.catch_up()?;
@@ -546,20 +557,46 @@ impl Store {
 
     /// Flushes everything written so far to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.flusher().flush()
+    }
+
+    /// What flushes the current generation, without the store.
+    fn flusher(&self) -> Flusher {
+        Flusher {
+            db: self.trees.db.clone(),
+            blobs: generation_path(&self.path, self.generation).join("blobs"),
+            synced_blobs: self.synced_blobs.clone(),
+        }
+    }
+}
+
+/// [`DocumentStore::flush_handle`]: makes everything written so far durable.
+pub type FlushHandle = Box<dyn FnOnce() -> Result<(), StoreError> + Send>;
+
+/// Flushes one generation of a [`Store`] without the store. Should the store switch
+/// to a new generation meanwhile, that one was flushed whole as it was written.
+struct Flusher {
+    db: sled::Db,
+    blobs: PathBuf,
+    synced_blobs: Arc<Mutex<BTreeSet<OsString>>>,
+}
+
+impl Flusher {
+    fn flush(&self) -> Result<(), StoreError> {
         // Blobs first: a log on disk that names a blob missing after a power cut
         // would make the whole store unreadable.
         self.sync_new_blobs()?;
-        self.trees.db.flush()?;
+        self.db.flush()?;
         Ok(())
     }
 
     /// fsyncs the blob files not fsynced yet (sled writes but never fsyncs them).
     fn sync_new_blobs(&self) -> Result<(), StoreError> {
-        let blobs = generation_path(&self.path, self.generation).join("blobs");
-        let entries = match std::fs::read_dir(&blobs) {
+        let blobs = &self.blobs;
+        let entries = match std::fs::read_dir(blobs) {
             Ok(entries) => entries,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(error) => return Err(directory_error(&blobs)(error)),
+            Err(error) => return Err(directory_error(blobs)(error)),
         };
         let mut synced = self
             .synced_blobs
@@ -568,7 +605,7 @@ impl Store {
         let mut present = BTreeSet::new();
         let mut new = false;
         for entry in entries {
-            let entry = entry.map_err(directory_error(&blobs))?;
+            let entry = entry.map_err(directory_error(blobs))?;
             let name = entry.file_name();
             if !synced.contains(&name) {
                 match File::open(entry.path()).and_then(|file| file.sync_all()) {
@@ -581,12 +618,14 @@ impl Store {
             present.insert(name);
         }
         if new {
-            sync_directory(&blobs).map_err(directory_error(&blobs))?;
+            sync_directory(blobs).map_err(directory_error(blobs))?;
         }
         *synced = present;
         Ok(())
     }
+}
 
+impl Store {
     /// Loads a document from its snapshot and the chunks after it; `None` when the
     /// store knows nothing of it.
     pub fn load(&self, name: &DocumentName) -> Result<Option<LoadedDocument>, StoreError> {
@@ -749,7 +788,7 @@ impl Store {
         }
         let old = std::mem::replace(&mut self.trees, fresh);
         let old_generation = std::mem::replace(&mut self.generation, next);
-        self.synced_blobs = Mutex::new(BTreeSet::new());
+        self.synced_blobs = Arc::default();
         drop(old);
         if let Err(error) = remove_leftovers(&self.path, Some(next)) {
             // Harmless: the next `Store::open` removes them.
