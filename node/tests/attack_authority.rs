@@ -167,6 +167,22 @@ impl Office {
             .await;
     }
 
+    /// The administrator revokes `node` with `aufruf office revoke`, through the
+    /// kiosk's node.
+    fn revoke(&self, node: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_aufruf"))
+            .args(["office", "revoke", "--dir"])
+            .arg(path_str(&self.test.dir.path().join("office")))
+            .args(["--node", node, "--api", &self.kiosk.api_addr.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     async fn refused(&self, reason: &str) -> bool {
         let text = self.test.metrics(self.kiosk.api_addr).await;
         text.lines().any(|l| {
@@ -285,22 +301,7 @@ async fn a_stolen_display_key_stops_nobody_with_a_newer_schema_or_a_stamp_at_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_display_is_cut_off_within_seconds() {
     let office = Office::start().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_aufruf"))
-        .args(["office", "revoke", "--dir"])
-        .arg(path_str(&office.test.dir.path().join("office")))
-        .args([
-            "--node",
-            "display-1",
-            "--api",
-            &office.kiosk.api_addr.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    office.revoke("display-1");
     for node in [&office.kiosk, &office.desk] {
         office
             .test
@@ -337,22 +338,7 @@ async fn a_stolen_desk_key_writes_nothing_into_the_past_once_revoked() {
     let (second, _) = office.draw_ticket().await;
     assert_eq!(office.call_next().await["current"]["number"], "U 001");
     let before = now_ms();
-    let out = Command::new(env!("CARGO_BIN_EXE_aufruf"))
-        .args(["office", "revoke", "--dir"])
-        .arg(path_str(&office.test.dir.path().join("office")))
-        .args([
-            "--node",
-            "desk-1",
-            "--api",
-            &office.kiosk.api_addr.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    office.revoke("desk-1");
     // With desk-1's key, the thief calls the second visitor "before" the revocation.
     office.writes_as(
         "desk-1",

@@ -181,6 +181,31 @@ fn walk_in(
     kiosk.draw_ticket(at, &ServiceId::new("anmeldung"), Wish::Qr, Language::De)
 }
 
+/// Desk 2 calls `ticket` at `at`: the entry its key writes.
+fn desk_2_calls(ticket: &str, at: Timestamp) -> (String, String, String) {
+    (
+        ticket.to_owned(),
+        stamp_id(ms(at), "desk-2"),
+        r#"{"Called":{"desk":"desk-2"}}"#.to_owned(),
+    )
+}
+
+/// Desk 2 (its key in the thief's hands) opens at 8:01 and calls `ticket` at 8:10.
+fn desk_2_opens_and_calls(office: &Office, ticket: &str) {
+    office.thief_writes(
+        &node_id!("desk-2"),
+        Role::Desk,
+        &[
+            (
+                "desk:desk-2".into(),
+                stamp_id(ms(wednesday(8, 1)), "desk-2"),
+                r#"{"Opened":{"services":[]}}"#.into(),
+            ),
+            desk_2_calls(ticket, wednesday(8, 10)),
+        ],
+    );
+}
+
 fn stamp_id(ms: u64, node: &str) -> String {
     format!("{ms}.0.{node}")
 }
@@ -354,25 +379,7 @@ fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
     let (first, _) = office.draw_ticket(wednesday(8, 5));
     let (second, _) = office.draw_ticket(wednesday(8, 6));
     let revoked_at = wednesday(8, 30);
-    let call = |ticket: &str, at: Timestamp| {
-        (
-            ticket.to_owned(),
-            stamp_id(ms(at), "desk-2"),
-            r#"{"Called":{"desk":"desk-2"}}"#.to_owned(),
-        )
-    };
-    office.thief_writes(
-        &node_id!("desk-2"),
-        Role::Desk,
-        &[
-            (
-                "desk:desk-2".into(),
-                stamp_id(ms(wednesday(8, 1)), "desk-2"),
-                r#"{"Opened":{"services":[]}}"#.into(),
-            ),
-            call(&first, wednesday(8, 10)),
-        ],
-    );
+    desk_2_opens_and_calls(&office, &first);
     let signed = SignedRevocation::new(
         &Revocation {
             office: "zeitz".into(),
@@ -411,7 +418,7 @@ fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
     office.thief_writes(
         &node_id!("desk-2"),
         Role::Desk,
-        &[call(&second, wednesday(8, 40))],
+        &[desk_2_calls(&second, wednesday(8, 40))],
     );
     let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
     let status: Vec<_> = day
@@ -599,27 +606,9 @@ fn a_stolen_key_writes_nothing_into_the_past_once_revoked() {
     let office = Office::new();
     let (first, _) = office.draw_ticket(wednesday(8, 5));
     let (second, _) = office.draw_ticket(wednesday(8, 6));
-    let call = |ticket: &str, at: Timestamp| {
-        (
-            ticket.to_owned(),
-            stamp_id(ms(at), "desk-2"),
-            r#"{"Called":{"desk":"desk-2"}}"#.to_owned(),
-        )
-    };
     // Before the revocation: desk-2 opens and calls the first visitor, and the
     // gateway books an appointment.
-    office.thief_writes(
-        &node_id!("desk-2"),
-        Role::Desk,
-        &[
-            (
-                "desk:desk-2".into(),
-                stamp_id(ms(wednesday(8, 1)), "desk-2"),
-                r#"{"Opened":{"services":[]}}"#.into(),
-            ),
-            call(&first, wednesday(8, 10)),
-        ],
-    );
+    desk_2_opens_and_calls(&office, &first);
     office.thief_writes(&node_id!("gateway"), Role::Gateway, &[booking("ZT-1")]);
     office.revoke(&node_id!("desk-2"), wednesday(8, 30));
     office.revoke(&node_id!("gateway"), wednesday(8, 30));
@@ -629,7 +618,7 @@ fn a_stolen_key_writes_nothing_into_the_past_once_revoked() {
     office.thief_writes(
         &node_id!("desk-2"),
         Role::Desk,
-        &[call(&second, wednesday(8, 20))],
+        &[desk_2_calls(&second, wednesday(8, 20))],
     );
     office.thief_writes(&node_id!("gateway"), Role::Gateway, &[booking("ZT-2")]);
 
