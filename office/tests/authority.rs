@@ -157,6 +157,15 @@ impl Office {
         self.kiosk.office().revoke(at, &revocation).unwrap();
     }
 
+    /// The status of each of the day's tickets, as the kiosk's node sees it at `at`.
+    fn statuses(&self, at: Timestamp) -> Vec<String> {
+        let day = self.kiosk.office().day_view(at).unwrap();
+        day.tickets
+            .iter()
+            .map(|t| format!("{:?}", t.status))
+            .collect()
+    }
+
     /// Both services catch up, as a node does when its replica reports a change.
     fn refresh(&self, now: Timestamp) {
         self.kiosk.office().refresh(now);
@@ -420,14 +429,8 @@ fn a_revoked_desk_counts_until_its_revocation_and_not_after() {
         Role::Desk,
         &[desk_2_calls(&second, wednesday(8, 40))],
     );
-    let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
-    let status: Vec<_> = day
-        .tickets
-        .iter()
-        .map(|t| format!("{:?}", t.status))
-        .collect();
     assert_eq!(
-        status,
+        office.statuses(wednesday(8, 45)),
         ["Called", "Waiting"],
         "the call before the revocation counts, the one after not"
     );
@@ -622,14 +625,8 @@ fn a_stolen_key_writes_nothing_into_the_past_once_revoked() {
     );
     office.thief_writes(&node_id!("gateway"), Role::Gateway, &[booking("ZT-2")]);
 
-    let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
-    let status: Vec<_> = day
-        .tickets
-        .iter()
-        .map(|t| format!("{:?}", t.status))
-        .collect();
     assert_eq!(
-        status,
+        office.statuses(wednesday(8, 45)),
         ["Called", "Waiting"],
         "the call the office held counts, the backdated one not"
     );
@@ -724,15 +721,8 @@ fn what_a_revocation_held_counts_once_the_heads_it_names_arrive() {
         .revoke(wednesday(8, 30), &revocation)
         .unwrap();
     office.refresh(wednesday(8, 31));
-    let status = |office: &Office| -> Vec<String> {
-        let day = office.kiosk.office().day_view(wednesday(8, 45)).unwrap();
-        day.tickets
-            .iter()
-            .map(|t| format!("{:?}", t.status))
-            .collect()
-    };
     assert_eq!(
-        status(&office),
+        office.statuses(wednesday(8, 45)),
         ["Waiting"],
         "nothing of desk-2 counts while the heads the revocation names are not all here"
     );
@@ -740,7 +730,7 @@ fn what_a_revocation_held_counts_once_the_heads_it_names_arrive() {
     // the call that arrived before them too.
     office.replica.receive_from(&revoking);
     office.refresh(wednesday(8, 40));
-    assert_eq!(status(&office), ["Called"]);
+    assert_eq!(office.statuses(wednesday(8, 45)), ["Called"]);
 }
 
 #[test]
