@@ -145,7 +145,10 @@ struct Index {
     /// Tickets being served or done, by the time they got there.
     past_calls: BTreeSet<(Timestamp, TicketId)>,
     /// The calls each desk won, by stamp: whether the visitor had an appointment.
-    calls_at: BTreeMap<DeskId, BTreeMap<Stamp, bool>>,
+    /// One node's stamps on different tickets can be equal (an action's stamp is
+    /// moved past its ticket's latest event, not the node's clock), so the ticket is
+    /// part of the key.
+    calls_at: BTreeMap<DeskId, BTreeMap<(Stamp, TicketId), bool>>,
     /// The highest ticket sequence number of each node (issued or not).
     seq_by_node: BTreeMap<NodeId, u32>,
     /// The highest display number each node issued.
@@ -258,9 +261,9 @@ impl Index {
                 self.calls_at
                     .entry(desk.clone())
                     .or_default()
-                    .insert(stamp.clone(), facts.booking.is_some());
+                    .insert((stamp.clone(), id.clone()), facts.booking.is_some());
             } else if let Some(calls) = self.calls_at.get_mut(desk) {
-                calls.remove(stamp);
+                calls.remove(&(stamp.clone(), id.clone()));
                 if calls.is_empty() {
                     self.calls_at.remove(desk);
                 }

@@ -215,6 +215,63 @@ fn booked_citizens_go_first_and_an_overdue_walk_in_after_three_of_them_in_a_row(
     assert_eq!(next(&day, 40), booked[3], "then the next appointment");
 }
 
+/// A desk whose clock runs behind stamps each action just after its ticket's latest
+/// event, so its calls of two tickets issued at the same moment by two kiosks share
+/// one stamp. Both calls count, whichever arrives first.
+#[test]
+fn two_calls_of_one_desk_with_one_stamp_both_count_in_any_order() {
+    let office = office();
+    let mut day = Day::new();
+    let mut clerk = Device::new("desk-2");
+    let s = clerk.stamp(&day, minute(0));
+    day.open_desk(&office, &desk(2), vec![], s).unwrap();
+    day.apply(Event::Booked(Appointment {
+        cancelled: false,
+        code: BookingCode::new("B1"),
+        service: ausweis(),
+        due: minute(10),
+    }));
+    let walk_in = ticket_of(
+        &day.issue(
+            &office,
+            &ausweis(),
+            Origin::WalkIn,
+            INC,
+            Device::new("kiosk-1").stamp(&day, minute(10)),
+        )
+        .unwrap(),
+    );
+    let booked = ticket_of(
+        &day.check_in(
+            &office,
+            &BookingCode::new("B1"),
+            INC,
+            // At the same moment: the kiosks have not heard of each other yet.
+            Device::new("kiosk-2").clock.tick(minute(10)),
+        )
+        .unwrap(),
+    );
+    // The clerk's clock says minute 1 and does not follow the kiosks.
+    let behind = || Device::new("desk-2").clock.tick(minute(1));
+    let first = day.call(&office, &desk(2), &walk_in, behind()).unwrap();
+    day.finish(&desk(2), behind()).unwrap();
+    let second = day.call(&office, &desk(2), &booked, behind()).unwrap();
+    let (Event::Ticket { stamp: one, .. }, Event::Ticket { stamp: other, .. }) = (&first, &second)
+    else {
+        panic!("calls are ticket events");
+    };
+    assert_eq!(one, other, "the test needs two calls with one stamp");
+    let events: Vec<Event> = day.events().collect();
+    for order in [events.clone(), events.into_iter().rev().collect()] {
+        let mut replayed = Day::new();
+        for event in order {
+            replayed.apply(event);
+        }
+        assert_eq!(replayed, day);
+    }
+    assert_eq!(day.appointments_in_a_row(&desk(2), 3), 1);
+}
+
 #[test]
 fn a_transferred_visitor_keeps_the_original_arrival() {
     let office = office();
