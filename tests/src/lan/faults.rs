@@ -50,6 +50,9 @@ impl Lan {
             if freed {
                 let line = format!("the disk of {} has space again", self.nodes()[node].name);
                 self.say(line);
+                // Its next tick tries again what the full disk refused (the record
+                // of having caught up, say); a settle ticks only devices with work.
+                self.input(node, aufruf_sync::protocol::Input::Tick);
             }
         }
     }
