@@ -56,7 +56,7 @@ mod faults;
 mod plumbing;
 
 pub use crate::network::{MAX_LATENCY, SimClock};
-pub use device::{Acknowledged, Node, PrintedTicket, ShownCall, SimDocuments};
+pub use device::{Acknowledged, EventId, Node, PrintedTicket, ShownCall, SimDocuments};
 
 /// The wall clock of a device whose clock is `skew_ms` off, `passed` into the day.
 fn wall_time(day_start: Timestamp, passed: std::time::Duration, skew_ms: i64) -> Timestamp {
@@ -265,12 +265,12 @@ impl Lan {
     }
 
     /// The stamps of the events device `node` acknowledged, in the order it did.
-    pub fn acknowledged_by(&self, node: usize) -> Vec<&aufruf_model::Stamp> {
+    pub fn acknowledged_by(&self, node: usize) -> Vec<&EventId> {
         self.acknowledged
             .events
             .iter()
             .filter(|(n, _)| *n == node)
-            .map(|(_, stamp)| stamp)
+            .map(|(_, event)| event)
             .collect()
     }
 

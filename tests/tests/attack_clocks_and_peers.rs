@@ -40,7 +40,7 @@ fn today() -> DocumentName {
 
 fn stamp_of(lan: &Lan, node: &str, index_from_end: usize) -> Stamp {
     let events = lan.acknowledged_by(lan.node(node));
-    events[events.len() - 1 - index_from_end].clone()
+    events[events.len() - 1 - index_from_end].stamp.clone()
 }
 
 /// The office goes on after an attack: a kiosk issues, a desk calls and finishes,

@@ -11,7 +11,7 @@ use aufruf_office::{Carries, OfficeError};
 use automerge::{Automerge, ChangeHash};
 
 use super::Lan;
-use super::device::{PrintedTicket, ShownCall};
+use super::device::{EventId, PrintedTicket, ShownCall};
 use crate::disk::lock;
 
 impl Lan {
@@ -289,18 +289,17 @@ impl Lan {
     }
 
     pub(super) fn acknowledge(&mut self, node: usize, event: &Event) {
+        if let Some(id) = EventId::of(event) {
+            self.acknowledged.events.push((node, id));
+        }
         let Event::Ticket {
             ticket,
             stamp,
             event,
         } = event
         else {
-            if let Event::Desk { stamp, .. } = event {
-                self.acknowledged.events.push((node, stamp.clone()));
-            }
             return;
         };
-        self.acknowledged.events.push((node, stamp.clone()));
         match event {
             TicketEvent::Issued { number, .. } => self.acknowledged.tickets.push(PrintedTicket {
                 node: self.nodes()[node].name.to_string(),

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aufruf_model::{Day, DeskId, Event, Stamp, TicketId};
+use aufruf_model::{Day, DeskId, TicketId};
 use aufruf_office::day_doc;
 
 use super::Lan;
+use super::device::EventId;
 
 impl Lan {
     /// Cheap checks on one device's view, fit for every step: no display number twice,
@@ -43,15 +44,15 @@ impl Lan {
     /// (after a restart: nothing acknowledged was lost in the crash).
     pub fn check_acknowledged_on(&mut self, node: usize) {
         let since = self.nodes()[node].disk_since;
-        let mine: Vec<Stamp> = self
+        let mine: Vec<EventId> = self
             .acknowledged
             .events
             .iter()
             .skip(since)
             .filter(|(n, _)| *n == node)
-            .map(|(_, s)| s.clone())
+            .map(|(_, event)| event.clone())
             .collect();
-        let known = self.with_day(node, event_stamps);
+        let known = self.with_day(node, event_ids);
         if let Some(lost) = mine.iter().find(|s| !known.contains(*s)) {
             let name = self.nodes()[node].name.clone();
             self.fail(format!(
@@ -129,11 +130,11 @@ impl Lan {
     }
 
     fn check_promises(&self, day: &Day) {
-        let stamps = event_stamps(day);
-        for (node, stamp) in &self.acknowledged.events {
-            if !stamps.contains(stamp) {
+        let known = event_ids(day);
+        for (node, event) in &self.acknowledged.events {
+            if !known.contains(event) {
                 self.fail(format!(
-                    "the event {stamp:?} acknowledged by {} is lost",
+                    "the event {event:?} acknowledged by {} is lost",
                     self.nodes()[*node].name
                 ));
             }
@@ -273,11 +274,8 @@ impl Lan {
 }
 
 /// The stamps of every ticket and desk event of a day.
-fn event_stamps(day: &Day) -> BTreeSet<Stamp> {
+pub(super) fn event_ids(day: &Day) -> BTreeSet<EventId> {
     day.events()
-        .filter_map(|event| match event {
-            Event::Ticket { stamp, .. } | Event::Desk { stamp, .. } => Some(stamp),
-            Event::Booked(_) => None,
-        })
+        .filter_map(|event| EventId::of(&event))
         .collect()
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use aufruf_model::{DeskId, DisplayNumber, Stamp, TicketId};
+use aufruf_model::{DeskId, DisplayNumber, Event, Stamp, TicketId};
 use aufruf_office::day_doc::DayDocError;
 use aufruf_office::{Documents, Office, OfficeError};
 use aufruf_sync::protocol::ConnectionId;
@@ -78,8 +78,32 @@ pub struct ShownCall {
 pub struct Acknowledged {
     pub tickets: Vec<PrintedTicket>,
     pub calls: Vec<ShownCall>,
-    /// The stamp of every event an action returned, with the acting node.
-    pub events: Vec<(usize, Stamp)>,
+    /// Every event an action returned, with the acting node.
+    pub events: Vec<(usize, EventId)>,
+}
+
+/// An event as the office tells it apart: what it is about and its stamp. One
+/// node's actions on two tickets can share a stamp: an action is stamped just after
+/// its ticket's latest event, which the node's clock need not follow.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventId {
+    pub subject: String,
+    pub stamp: Stamp,
+}
+
+impl EventId {
+    /// A ticket's or a desk's event; bookings carry no stamp.
+    pub fn of(event: &Event) -> Option<Self> {
+        let (subject, stamp) = match event {
+            Event::Ticket { ticket, stamp, .. } => (format!("ticket {ticket}"), stamp),
+            Event::Desk { desk, stamp, .. } => (format!("desk {desk}"), stamp),
+            Event::Booked(_) => return None,
+        };
+        Some(EventId {
+            subject,
+            stamp: stamp.clone(),
+        })
+    }
 }
 
 /// One device of the office.

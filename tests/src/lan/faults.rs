@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use aufruf_model::{Event, Stamp};
 use aufruf_office::{Office, day_doc};
 use aufruf_sync::protocol::Identity;
 use aufruf_sync::{CatchUp, DocumentName, Incarnation, Replica};
@@ -14,7 +13,7 @@ use automerge::ActorId;
 use rand::Rng;
 
 use super::Lan;
-use super::device::{Running, SimDocuments};
+use super::device::{EventId, Running, SimDocuments};
 use crate::disk::{Disk, SimStore, lock};
 
 impl Lan {
@@ -161,23 +160,13 @@ impl Lan {
             }
             // Only read, never written: any actor does.
             let reader = ActorId::from(b"reader".as_slice());
-            let stamps: BTreeSet<Stamp> = match disk.load(&self.day_name, reader) {
+            let known: BTreeSet<EventId> = match disk.load(&self.day_name, reader) {
                 Some(Ok(document)) => day_doc::read_day(&document, &seals)
-                    .map(|read| {
-                        read.day
-                            .events()
-                            .filter_map(|event| match event {
-                                Event::Ticket { stamp, .. } | Event::Desk { stamp, .. } => {
-                                    Some(stamp)
-                                }
-                                Event::Booked(_) => None,
-                            })
-                            .collect()
-                    })
+                    .map(|read| super::checks::event_ids(&read.day))
                     .unwrap_or_default(),
                 _ => BTreeSet::new(),
             };
-            mine.iter().all(|stamp| stamps.contains(*stamp))
+            mine.iter().all(|event| known.contains(*event))
         })
     }
 
