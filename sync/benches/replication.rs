@@ -261,6 +261,39 @@ async fn heal(ca: &OfficeCa, events: usize) -> Duration {
     quiet(&left.iter().chain(&right).collect::<Vec<_>>()).await;
     // Step 3: the halves meet again.
     let started = Instant::now();
+    let trace = std::env::var_os("AUFRUF_BENCH_TRACE").is_some();
+    let watchers: Vec<_> = if trace {
+        let mut ends = sorted_heads(&left_replicas[0], &day());
+        ends.extend(sorted_heads(&right_replicas[0], &day()));
+        all.iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let r = r.clone();
+                let ends = ends.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let has = r
+                            .read(&day(), |d| {
+                                ends.iter()
+                                    .filter(|h| d.get_change_meta_by_hash(h).is_some())
+                                    .count()
+                            })
+                            .unwrap_or(0);
+                        if has == ends.len() {
+                            println!(
+                                "replica {n} has both halves after {}",
+                                ms(started.elapsed())
+                            );
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_micros(500)).await;
+                    }
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     left[0].network.add_peer(bridge);
     peers_become(&left_replicas[0], 5).await;
     if std::env::var_os("AUFRUF_BENCH_TRACE").is_some() {
@@ -273,6 +306,9 @@ async fn heal(ca: &OfficeCa, events: usize) -> Duration {
         .sum();
     converged(&all, &day()).await;
     let healed = started.elapsed();
+    for w in watchers {
+        let _ = w.await;
+    }
     if std::env::var_os("AUFRUF_BENCH_TRACE").is_some() {
         let sent_after: u64 = left
             .iter()

@@ -206,3 +206,60 @@ fn a_desk_call_reaches_a_ten_node_mesh_without_relays() {
     lan.settle();
     lan.assert_converged();
 }
+
+/// When two halves of an office meet over one link, each half's changes reach the
+/// other half's nodes once: the node on the link passes what the sync brought on as
+/// it is, at once. (Passed on by a sync message, automerge answered the peer's stale
+/// "have" with every change since, so the half's own changes went round again.)
+#[test]
+fn a_heal_over_one_link_passes_each_change_on_once() {
+    for seed in seeds() {
+        let names = [
+            "left-0", "left-1", "left-2", "right-0", "right-1", "right-2",
+        ];
+        let mut lan = Network::<Core>::of_cores(seed, &names);
+        let day = DocumentName::day(2026, 3, 11).unwrap();
+        lan.issue(0, &day, "A-000");
+        lan.settle();
+        let split: Vec<_> = lan.nodes()[0]
+            .replicator()
+            .document(&day)
+            .unwrap()
+            .get_heads();
+        // Step 1: the office splits and each half issues 100 tickets; the sessions
+        // across the split die of silence.
+        lan.partition_by_index(&[0, 0, 0, 1, 1, 1]);
+        for t in 1..=100 {
+            lan.issue(0, &day, &format!("L-{t:03}"));
+            lan.issue(3, &day, &format!("R-{t:03}"));
+        }
+        lan.settle();
+        assert!(!lan.is_connected(0, 3));
+        let new_bytes = |node: usize| -> usize {
+            let document = lan.nodes()[node].replicator().document(&day).unwrap();
+            document
+                .get_changes(&split)
+                .iter()
+                .map(|change| change.raw_bytes().len())
+                .sum()
+        };
+        // Each half's changes must reach the other half's three nodes.
+        let needed = 3 * (new_bytes(0) + new_bytes(3));
+        // Step 2: the halves meet over one link, left-0 to right-0; no time passes.
+        lan.heal();
+        lan.connect(0, 3);
+        let mut delivered = 0;
+        while let Some(delivery) = lan.deliver_next() {
+            delivered += delivery.bytes;
+        }
+        for (node, name) in names.iter().enumerate() {
+            assert_eq!(lan.tickets(node, &day).len(), 201, "seed {seed}: {name}");
+        }
+        assert!(
+            delivered * 10 <= needed * 12,
+            "seed {seed}: {delivered} bytes delivered for {needed} bytes of changes"
+        );
+        lan.settle();
+        lan.assert_converged();
+    }
+}

@@ -10,10 +10,10 @@
 //! change's dependencies applies it with `apply_changes`, which costs the same at
 //! the day's last ticket as at its first; automerge's sync protocol, whose every
 //! received message walks the document's whole history, runs only to start a
-//! session and to catch up. Changes merged from peer S go on at once to every other
-//! peer that does not itself have a session with S (peers tell each other whom they
-//! are connected to with a `Peers` frame); in a full mesh that takes the n² relays
-//! of a desk call off its critical path.
+//! session and to catch up. Changes merged from peer S, pushed or synced, go on at
+//! once as a push to every other peer that does not itself have a session with S
+//! (peers tell each other whom they are connected to with a `Peers` frame); in a
+//! full mesh that takes the n² relays of a desk call off its critical path.
 //!
 //! What each peer has is tracked per document: the heads we last told it and the
 //! heads it last told us. Every tick, a peer that has not heard our current heads
@@ -1105,6 +1105,12 @@ impl Replicator {
         if self.ignores(&name) {
             return Ok(());
         }
+        let sender = self
+            .sessions
+            .get(&connection)
+            .and_then(|session| session.peer.as_ref())
+            .map(|peer| peer.node.clone());
+        let others = self.relay_targets(connection, sender.as_ref());
         let Some(session) = self.sessions.get_mut(&connection) else {
             return Ok(());
         };
@@ -1149,7 +1155,6 @@ impl Replicator {
                 });
             }
         }
-        let sender = session.peer.as_ref().map(|peer| peer.node.clone());
         if let Some(peer) = &sender {
             outputs.push(Output::SyncStateChanged {
                 peer: peer.clone(),
@@ -1164,7 +1169,7 @@ impl Replicator {
                 chunk: received_chunks,
             });
             self.sync_one(now, connection, &name, outputs);
-            self.relay(now, connection, sender.as_ref(), &name, outputs);
+            self.pass_on(now, &others, &name, &before, outputs);
         } else {
             // Changes whose dependencies have not arrived wait inside automerge; they
             // must be on disk too, or they would be missing after a restart while the
@@ -1266,18 +1271,7 @@ impl Replicator {
                 name: name.clone(),
                 chunk: raw.concat(),
             });
-            let others: Vec<ConnectionId> = self
-                .sessions
-                .iter()
-                .filter(|(id, session)| {
-                    **id != connection
-                        && session.peer.is_some()
-                        && !sender
-                            .as_ref()
-                            .is_some_and(|node| session.their_peers.contains(node))
-                })
-                .map(|(id, _)| *id)
-                .collect();
+            let others = self.relay_targets(connection, sender.as_ref());
             self.push(now, &others, &name, &raw, outputs);
         }
         if missing {
@@ -1490,20 +1484,13 @@ impl Replicator {
         }
     }
 
-    /// Passes changes that came from `sender` on to the other peers, except those
-    /// that have a session with `sender` themselves: it sends them the same changes
-    /// directly. Should that session have ended meanwhile, the tick's catch-up
-    /// (see [`Replicator::tick`]) sends them within one tick.
-    fn relay(
-        &mut self,
-        now: Duration,
-        from: ConnectionId,
-        sender: Option<&NodeId>,
-        name: &DocumentName,
-        outputs: &mut Vec<Output>,
-    ) {
-        let others: Vec<ConnectionId> = self
-            .sessions
+    /// The peers that changes from `sender` (on connection `from`) are passed on to:
+    /// every other peer except those that have a session with `sender` themselves,
+    /// which sends them the same changes directly. Should that session have ended
+    /// meanwhile, the tick's catch-up (see [`Replicator::tick`]) sends them within
+    /// one tick.
+    fn relay_targets(&self, from: ConnectionId, sender: Option<&NodeId>) -> Vec<ConnectionId> {
+        self.sessions
             .iter()
             .filter(|(id, session)| {
                 **id != from
@@ -1511,10 +1498,35 @@ impl Replicator {
                     && !sender.is_some_and(|node| session.their_peers.contains(node))
             })
             .map(|(id, _)| *id)
-            .collect();
-        for connection in others {
-            self.sync_one(now, connection, name, outputs);
+            .collect()
+    }
+
+    /// Passes what a sync message brought (every change since `before`, also those
+    /// automerge held back for a dependency that came with it) on to `others` as a
+    /// push, at once and dependencies first. Passed on by a sync message, it cost each
+    /// of them a round trip, and automerge answered a peer's stale `have` with every
+    /// change since: after a heal each half's changes went round that half again.
+    fn pass_on(
+        &mut self,
+        now: Duration,
+        others: &[ConnectionId],
+        name: &DocumentName,
+        before: &[ChangeHash],
+        outputs: &mut Vec<Output>,
+    ) {
+        if others.is_empty() {
+            return;
         }
+        let Some(document) = self.documents.get(name) else {
+            return;
+        };
+        // In the order automerge applied them, which is dependencies first.
+        let raw: Vec<Vec<u8>> = document
+            .get_changes(before)
+            .iter()
+            .map(|change| change.raw_bytes().to_vec())
+            .collect();
+        self.push(now, others, name, &raw, outputs);
     }
 
     /// Tells every peer which nodes this node has sessions with now.
