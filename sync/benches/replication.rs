@@ -270,6 +270,8 @@ async fn heal(ca: &OfficeCa, events: usize) -> Duration {
             .map(|(n, r)| {
                 let r = r.clone();
                 let ends = ends.clone();
+                // Subscribed before the first look, so no change goes unseen.
+                let mut changes = r.subscribe();
                 tokio::spawn(async move {
                     loop {
                         let has = r
@@ -286,7 +288,12 @@ async fn heal(ca: &OfficeCa, events: usize) -> Duration {
                             );
                             return;
                         }
-                        tokio::time::sleep(Duration::from_micros(500)).await;
+                        if matches!(
+                            changes.recv().await,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed)
+                        ) {
+                            return;
+                        }
                     }
                 })
             })
