@@ -1135,6 +1135,7 @@ impl Replicator {
         // are (skipping duplicates on load), and it spares re-encoding them with
         // `save_after`, which cost as much as applying them.
         let received_chunks: Vec<u8> = message.changes.iter().flatten().copied().collect();
+        let received_count = message.changes.len();
         let received = catch_unwind(AssertUnwindSafe(|| {
             document.receive_sync_message(state, message)
         }));
@@ -1169,7 +1170,7 @@ impl Replicator {
                 chunk: received_chunks,
             });
             self.sync_one(now, connection, &name, outputs);
-            self.pass_on(now, &others, &name, &before, outputs);
+            self.pass_on(now, &others, &name, &before, received_count, outputs);
         } else {
             // Changes whose dependencies have not arrived wait inside automerge; they
             // must be on disk too, or they would be missing after a restart while the
@@ -1506,14 +1507,24 @@ impl Replicator {
     /// push, at once and dependencies first. Passed on by a sync message, it cost each
     /// of them a round trip, and automerge answered a peer's stale `have` with every
     /// change since: after a heal each half's changes went round that half again.
+    /// More than one push frame holds (`received` of them came in the message, a
+    /// catch-up, say) go by a sync round, as [`Replicator::push`] would send them,
+    /// without collecting them first.
     fn pass_on(
         &mut self,
         now: Duration,
         others: &[ConnectionId],
         name: &DocumentName,
         before: &[ChangeHash],
+        received: usize,
         outputs: &mut Vec<Output>,
     ) {
+        if received > self.limits.max_changes_per_frame {
+            for connection in others {
+                self.sync_one(now, *connection, name, outputs);
+            }
+            return;
+        }
         if others.is_empty() {
             return;
         }
