@@ -181,6 +181,11 @@ export class Page {
     const b = this.browser;
     b.listen((m) => {
       if (m.sessionId !== this.session) return;
+      // PORTAL_TRACE=1: the tab's navigations, script contexts and requests on stderr,
+      // with the time (the test prints stderr when it fails).
+      if (process.env.PORTAL_TRACE && /^(Page\.(frameNavigated|loadEventFired|frameRequestedNavigation|frameScheduledNavigation|navigatedWithinDocument)|Runtime\.executionContext|Inspector|Network\.(requestWillBeSent|responseReceived|loadingFailed|loadingFinished|eventSourceMessageReceived))/.test(m.method)) {
+        console.error(`${new Date().toISOString()} ${this.session.slice(0, 6)} ${m.method} ${JSON.stringify(m.params).slice(0, 200)}`);
+      }
       if (m.method === "Log.entryAdded" && m.params.entry.level === "error") {
         this.problems.push({
           text: `${m.params.entry.source}: ${m.params.entry.text} (${m.params.entry.url ?? ""})`,

@@ -181,10 +181,13 @@ async function ticketPage(browser) {
   await phone.tap("#ticket-alert");
   const alertOn = await phone.eval(`document.getElementById("ticket-alert").disabled`);
   if (!alertOn) fail("the sound-and-vibration button did not switch on");
+  // The page may take this in after the desk's call has already reached it (the
+  // call and this script's request race to the tab): then the call is on it already.
   const called = phone.eval(`new Promise((resolve) => {
       const h = document.getElementById("ticket-headline");
-      new MutationObserver(() => { if (h.textContent.startsWith("Bitte zu")) resolve(h.textContent); })
-        .observe(h, { childList: true, characterData: true, subtree: true });
+      const look = () => { if (h.textContent.startsWith("Bitte zu")) resolve(h.textContent); };
+      new MutationObserver(look).observe(h, { childList: true, characterData: true, subtree: true });
+      look();
     })`);
   const answer = await fetch(`${process.env.PORTAL_DESK_API}/call-next`, {
     method: "POST",
