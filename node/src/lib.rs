@@ -1,7 +1,7 @@
 //! The `aufruf` node: command line, configuration files and the wiring of the office
 //! model to the outside world.
 
-pub mod address;
+pub use aufruf_sync::address;
 pub mod admin;
 pub mod api;
 pub mod authority;

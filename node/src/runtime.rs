@@ -21,6 +21,7 @@ use aufruf_sync::{DocumentName, Replica};
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::address::Address;
 use crate::credentials;
 use crate::replica::NodeReplica;
 use crate::settings::{NodeSettings, Role};
@@ -221,7 +222,8 @@ pub async fn start(
                 discovery,
                 network.clone(),
                 replica.clone(),
-                settings.peers.clone(),
+                // The book leaves these alone; a name's addresses change with DNS.
+                settings.peers.iter().filter_map(Address::socket).collect(),
                 stopped,
             ))),
             // Multicast may be blocked or unavailable; the static peers still work.
@@ -584,7 +586,12 @@ async fn published_config(
         if !told {
             tracing::warn!(
                 office,
-                peers = ?settings.peers,
+                peers = %settings
+                    .peers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 mdns = settings.mdns,
                 "no office configuration yet: waiting for a peer to bring the one the office published"
             );

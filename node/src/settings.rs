@@ -9,6 +9,8 @@ use aufruf_model::config::DeviceTables;
 use aufruf_model::{ConfigError, DeskId, NodeId, OfficeConfig, OfficeId};
 use serde::Deserialize;
 
+use crate::address::Address;
+
 /// What a device does in the office: `aufruf-names`' role, the only one there is (the
 /// model and the sync protocol use it too).
 pub use aufruf_model::Role;
@@ -45,9 +47,11 @@ pub struct NodeSettings {
     /// (a short burst, then this rate); 0: no limit.
     #[serde(default = "default_tickets_per_minute")]
     pub tickets_per_minute: u32,
-    /// Peers to dial even without mDNS (many city networks block multicast).
+    /// Peers to dial even without mDNS (many city networks block multicast): an IP
+    /// address or a host name, with the port (`"10.1.2.10:7340"`,
+    /// `"kiosk-1.buergerbuero.example:7340"`); a name is looked up at every try.
     #[serde(default)]
-    pub peers: Vec<SocketAddr>,
+    pub peers: Vec<Address>,
     /// Announce this node and find peers over mDNS (`_aufruf._tcp.local.`). Static
     /// peers are dialled either way.
     #[serde(default = "yes")]
@@ -254,7 +258,7 @@ impl NodeSettings {
             api_token: None,
             // The demo's and the tests' visitors draw as fast as they can.
             tickets_per_minute: 0,
-            peers,
+            peers: peers.into_iter().map(Address::from).collect(),
             mdns: false,
             mdns_interfaces: Vec::new(),
             retention_days: default_retention(),
@@ -274,5 +278,44 @@ impl NodeSettings {
     /// node "platz-3").
     pub fn desk_id(&self) -> DeskId {
         DeskId::new(self.id.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(peers: &str) -> Result<NodeSettings, ConfigError> {
+        let text = format!(
+            "[node]\nid = \"desk-1\"\noffice = \"zeitz\"\nrole = \"desk\"\n\
+             credentials = \"/data/aufruf/credentials\"\npeers = {peers}\n"
+        );
+        let (config, device) = OfficeConfig::from_device_file("aufruf.toml", &text)?;
+        NodeSettings::of(&device, config.as_ref(), Path::new("aufruf.toml"))
+    }
+
+    #[test]
+    fn static_peers_are_addresses_or_host_names_with_their_port() {
+        let read = settings(r#"["10.1.2.10:7340", "kiosk-1.buergerbuero.example:7340"]"#).unwrap();
+        assert_eq!(
+            read.peers,
+            vec![
+                Address::Socket(SocketAddr::from(([10, 1, 2, 10], 7340))),
+                Address::Name {
+                    host: "kiosk-1.buergerbuero.example".into(),
+                    port: 7340
+                },
+            ]
+        );
+        let error = settings(r#"["10.1.2.10:7340", "kiosk-1"]"#).unwrap_err();
+        assert_eq!(error.field, "node.peers[1]", "{error}");
+        assert!(error.problem.contains("has no port"), "{error}");
+        let error = settings(r#"["kiosk 1:7340"]"#).unwrap_err();
+        assert!(
+            error
+                .problem
+                .contains("neither an IP address nor a host name"),
+            "{error}"
+        );
     }
 }

@@ -62,7 +62,7 @@ async fn start(ca: &OfficeCa, name: &str, peers: Vec<SocketAddr>) -> BenchNode {
     let tls = Tls::new(&credentials, &office(), provider).unwrap();
     let config = NetConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        static_peers: peers,
+        static_peers: peers.into_iter().map(Into::into).collect(),
         reconnect_min: Duration::from_millis(20),
         reconnect_max: Duration::from_millis(500),
         ..NetConfig::default()

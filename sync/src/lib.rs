@@ -9,6 +9,7 @@
 //! - [`net`]: the tokio shell: TCP + mutual TLS, framing, static peers, reconnects.
 //! - [`trust`]: the office CA, node certificates, one-time enrollment tokens.
 //! - [`discovery`]: mDNS announce/browse of the office's peers (a hint besides static peers).
+pub mod address;
 pub mod discovery;
 pub mod enroll;
 pub mod memory_store;

@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::address::{Address, LookupError};
 use crate::name::{NodeId, OfficeId};
 use crate::protocol::SessionError;
 use crate::replica::{Outgoing, Replica};
@@ -76,8 +77,9 @@ const READ_CHUNK: usize = 64 * 1024;
 pub struct NetConfig {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
-    /// Peers to dial and keep dialling (the fallback when multicast is blocked).
-    pub static_peers: Vec<SocketAddr>,
+    /// Peers to dial and keep dialling (the fallback when multicast is blocked): IP
+    /// addresses, or host names looked up again at every try.
+    pub static_peers: Vec<Address>,
     /// First wait before redialling a peer.
     pub reconnect_min: Duration,
     /// Longest wait before redialling a peer.
@@ -172,7 +174,7 @@ pub struct Network {
     stop: watch::Receiver<bool>,
     traffic: Arc<Traffic>,
     sessions: Arc<Sessions>,
-    diallers: BTreeMap<SocketAddr, watch::Sender<bool>>,
+    diallers: BTreeMap<Address, watch::Sender<bool>>,
 }
 
 /// Ends and refuses the sessions of revoked nodes ([`Network::revoker`]).
@@ -244,7 +246,7 @@ pub async fn start(
         diallers: BTreeMap::new(),
     };
     for peer in &config.static_peers {
-        network.add_peer(*peer);
+        network.add_peer(peer.clone());
     }
     Ok(network)
 }
@@ -372,7 +374,8 @@ impl Network {
 
     /// Starts dialling one more peer (and redialling it whenever the session ends),
     /// e.g. one found by discovery.
-    pub fn add_peer(&mut self, address: SocketAddr) {
+    pub fn add_peer(&mut self, address: impl Into<Address>) {
+        let address = address.into();
         let Some(session_token) = self.session_token.clone() else {
             return;
         };
@@ -390,8 +393,8 @@ impl Network {
             }
             let _ = forward.send(true);
         }));
-        self.diallers.insert(address, stop_dialler);
-        let jitter = Jitter::new(&self.replica.identity().node, address);
+        let jitter = Jitter::new(&self.replica.identity().node, &address);
+        self.diallers.insert(address.clone(), stop_dialler);
         self.tasks.push(tokio::spawn(dial_forever(
             address,
             jitter,
@@ -410,8 +413,8 @@ impl Network {
     /// Stops dialling a peer and ends the session with it that this node dialled
     /// (e.g. when discovery says it is gone for good, or to split an office in a
     /// benchmark).
-    pub fn remove_peer(&mut self, address: SocketAddr) {
-        if let Some(stop) = self.diallers.remove(&address) {
+    pub fn remove_peer(&mut self, address: impl Into<Address>) {
+        if let Some(stop) = self.diallers.remove(&address.into()) {
             let _ = stop.send(true);
         }
     }
@@ -455,7 +458,7 @@ pub fn reconnect_delay(attempt: u32, min: Duration, max: Duration, unit: f64) ->
 struct Jitter(u64);
 
 impl Jitter {
-    fn new(node: &NodeId, peer: SocketAddr) -> Self {
+    fn new(node: &NodeId, peer: &Address) -> Self {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         node.hash(&mut hasher);
@@ -526,24 +529,42 @@ async fn accept_loop(listener: TcpListener, shared: Shared) {
     }
 }
 
-async fn dial_forever(address: SocketAddr, mut jitter: Jitter, shared: Shared) {
+async fn dial_forever(address: Address, mut jitter: Jitter, shared: Shared) {
     let config = &shared.config;
     let mut stop = shared.stop.clone();
     let mut attempt = 0u32;
+    // A name that has no address is a mistake in the set-up file or in DNS: said
+    // once as a warning (and again after it was found), then quietly retried.
+    let mut unresolved = false;
     loop {
         let started = tokio::time::Instant::now();
         let dialled = tokio::select! {
-            dialled = tokio::time::timeout(config.handshake_within, dial(address, &shared.tls)) => dialled,
+            dialled = tokio::time::timeout(
+                config.handshake_within,
+                dial_any(&address, &shared.tls, config.handshake_within),
+            ) => dialled,
             _ = stop.changed() => return,
         };
         match dialled {
             Ok(Ok((stream, node))) => {
+                unresolved = false;
                 run_session(&shared, stream, node, true).await;
                 if started.elapsed() >= config.reconnect_max {
                     attempt = 0;
                 }
             }
-            Ok(Err(error)) => tracing::debug!(%address, %error, "dial failed"),
+            Ok(Err(DialError::Lookup(error))) => {
+                if unresolved {
+                    tracing::debug!(%address, %error, "peer not found");
+                } else {
+                    tracing::warn!(%address, %error, "peer not found; trying again");
+                }
+                unresolved = true;
+            }
+            Ok(Err(DialError::Net(error))) => {
+                unresolved = false;
+                tracing::debug!(%address, %error, "dial failed");
+            }
             Err(_) => tracing::debug!(%address, "dial timed out"),
         }
         if *stop.borrow() {
@@ -561,6 +582,45 @@ async fn dial_forever(address: SocketAddr, mut jitter: Jitter, shared: Shared) {
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Why one try to reach a peer failed.
+#[derive(Debug, thiserror::Error)]
+enum DialError {
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    Net(#[from] NetError),
+}
+
+/// Reaches `address`: its one IP address, or the addresses its name has now (at most
+/// eight, in the resolver's order), the first that answers. The lookup takes at most
+/// `lookup_within`; the caller bounds the lookup and the connections together.
+async fn dial_any(
+    address: &Address,
+    tls: &Tls,
+    lookup_within: Duration,
+) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, NodeId), DialError> {
+    let mut targets = address.lookup(lookup_within).await?.into_iter();
+    let mut failed = match targets.next() {
+        Some(first) => match dial(first, tls).await {
+            Ok(dialled) => return Ok(dialled),
+            Err(error) => error,
+        },
+        None => {
+            return Err(DialError::Lookup(LookupError::NotFound {
+                host: address.to_string(),
+                problem: "no addresses".into(),
+            }));
+        }
+    };
+    for target in targets {
+        match dial(target, tls).await {
+            Ok(dialled) => return Ok(dialled),
+            Err(error) => failed = error,
+        }
+    }
+    Err(DialError::Net(failed))
 }
 
 async fn dial(
@@ -809,7 +869,7 @@ mod tests {
         assert_eq!(reconnect_delay(30, min, max, 0.0), Duration::from_secs(5));
         let mut jitter = Jitter::new(
             &NodeId::new("desk-1").unwrap(),
-            SocketAddr::from(([127, 0, 0, 1], 1)),
+            &Address::from(SocketAddr::from(([127, 0, 0, 1], 1))),
         );
         let units: Vec<f64> = (0..100).map(|_| jitter.next_unit()).collect();
         assert!(units.iter().all(|u| (0.0..1.0).contains(u)));

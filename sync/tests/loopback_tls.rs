@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use aufruf_sync::address::Address;
 use aufruf_sync::net::{self, NetConfig, Network, Tls};
 use aufruf_sync::protocol::{Identity, Limits};
 use aufruf_sync::trust::{NodeCredentials, OfficeCa, Validity};
@@ -39,13 +40,14 @@ struct TestNode {
 }
 
 async fn start_node(ca: &OfficeCa, name: &str, peers: Vec<SocketAddr>) -> TestNode {
+    let peers = peers.into_iter().map(Address::from).collect();
     start_node_at(ca, name, peers, tempfile::tempdir().unwrap(), 0).await
 }
 
 async fn start_node_at(
     ca: &OfficeCa,
     name: &str,
-    peers: Vec<SocketAddr>,
+    peers: Vec<Address>,
     dir: tempfile::TempDir,
     port: u16,
 ) -> TestNode {
@@ -188,6 +190,29 @@ async fn three_nodes_over_mutual_tls_converge() {
         assert_eq!(tickets, 3);
     }
     for node in [kiosk, desk, display] {
+        node.network.shutdown().await;
+    }
+}
+
+/// A static peer given by its host name is looked up and reached (`localhost` may
+/// name `::1` first, where nobody listens: the next address is tried); a name
+/// without an address is tried again and again without holding up the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_named_by_host_name_are_looked_up_and_one_without_an_address_holds_up_nothing() {
+    let ca = OfficeCa::create(&office(), SystemTime::now()).unwrap();
+    let kiosk = start_node(&ca, "kiosk-1", vec![]).await;
+    issue(&kiosk.replica, "A-001");
+    let port = kiosk.network.local_addr().port();
+    let peers = vec![
+        "no-such-peer.invalid:7340".parse::<Address>().unwrap(),
+        format!("localhost:{port}").parse::<Address>().unwrap(),
+    ];
+    assert!(matches!(peers[1], Address::Name { .. }));
+    let desk = start_node_at(&ca, "desk-1", peers, tempfile::tempdir().unwrap(), 0).await;
+    issue(&desk.replica, "desk-1-open");
+    converged(&[&kiosk.replica, &desk.replica]).await;
+    assert_eq!(desk.replica.peers().len(), 1);
+    for node in [kiosk, desk] {
         node.network.shutdown().await;
     }
 }

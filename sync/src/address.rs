@@ -1,4 +1,5 @@
-//! An address in a set-up file that a device connects to: an IP address and port
+//! An address in a set-up file that a device connects to (`[node] peers`, `[enroll]
+//! office`, `[update] source`): an IP address and port
 //! (`10.1.2.1:7341`, `[fd00::1]:7341`) or a host name and port
 //! (`gateway.buergerbuero.example:7341`), looked up each time it is used, so a
 //! changed DNS record is followed without a restart.
@@ -15,7 +16,7 @@ const MAX_LABEL: usize = 63;
 /// At most this many of a name's addresses are tried.
 const MAX_ADDRESSES: usize = 8;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Address {
     Socket(SocketAddr),
     Name { host: String, port: u16 },
@@ -43,6 +44,14 @@ pub enum LookupError {
 }
 
 impl Address {
+    /// The IP address and port when that is what was written (no name to look up).
+    pub fn socket(&self) -> Option<SocketAddr> {
+        match self {
+            Address::Socket(address) => Some(*address),
+            Address::Name { .. } => None,
+        }
+    }
+
     /// The addresses to connect to: the one given, or at most 8 a lookup gave (in the
     /// order the resolver chose). A lookup that takes longer than `within` fails.
     pub async fn lookup(&self, within: Duration) -> Result<Vec<SocketAddr>, LookupError> {
