@@ -378,10 +378,22 @@ async fn a_kiosk_tickets_qr_page_on_the_gateway_shows_the_desks_call_live() {
     let first: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(first["number"], json!(number));
     assert_eq!(first["called"], json!(false));
-    let (status, _) = office
+    // The gateway passes the ticket on to the desk: the page may show it a moment
+    // before the desk has it.
+    office
+        .eventually(
+            Duration::from_secs(30),
+            "the desk sees the visitor waiting",
+            || async {
+                office.get(desk.api_addr, "/api/desks/desk-1").await.1["waiting_for_desk"]
+                    == json!(1)
+            },
+        )
+        .await;
+    let (status, view) = office
         .post(desk.api_addr, "/api/desks/desk-1/call-next", json!({}))
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{view}");
     // Well before the feed's own 20-second look: the call pushes it.
     let called = next_event(&mut feed, &mut buffer, Duration::from_secs(10)).await;
     let called: serde_json::Value = serde_json::from_str(&called).unwrap();
