@@ -291,6 +291,31 @@ async fn a_desk_cut_off_from_the_display_is_told_so() {
     desk.shutdown().await;
 }
 
+/// `[node] peers` may name a device by its host name: the desk looks it up and
+/// reaches the display.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_reaches_a_peer_named_by_its_host_name() {
+    let office = TestOffice::new();
+    let display = office
+        .start(office.enroll("display-1", Role::Display, vec![]))
+        .await;
+    let mut desk = office.enroll("desk-2", Role::Desk, vec![]);
+    desk.peers = vec![
+        format!("localhost:{}", display.sync_addr.port())
+            .parse()
+            .unwrap(),
+    ];
+    let desk = office.start(desk).await;
+    let api = desk.api_addr;
+    office
+        .eventually(PATIENCE, "the desk reaches the display", || async {
+            office.get(api, "/api/desks/desk-2").await.1["display_reachable"] == json!(true)
+        })
+        .await;
+    desk.shutdown().await;
+    display.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_a_json_error_that_says_what_is_wrong() {
     let office = TestOffice::new();

@@ -541,7 +541,7 @@ async fn dial_forever(address: Address, mut jitter: Jitter, shared: Shared) {
         let dialled = tokio::select! {
             dialled = tokio::time::timeout(
                 config.handshake_within,
-                dial_any(&address, &shared.tls, config.handshake_within),
+                dial(&address, &shared.tls, config.handshake_within),
             ) => dialled,
             _ = stop.changed() => return,
         };
@@ -561,7 +561,7 @@ async fn dial_forever(address: Address, mut jitter: Jitter, shared: Shared) {
                 }
                 unresolved = true;
             }
-            Ok(Err(DialError::Net(error))) => {
+            Ok(Err(error)) => {
                 unresolved = false;
                 tracing::debug!(%address, %error, "dial failed");
             }
@@ -589,52 +589,30 @@ async fn dial_forever(address: Address, mut jitter: Jitter, shared: Shared) {
 enum DialError {
     #[error(transparent)]
     Lookup(#[from] LookupError),
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
     #[error(transparent)]
-    Net(#[from] NetError),
+    Trust(#[from] TrustError),
 }
 
 /// Reaches `address`: its one IP address, or the addresses its name has now (at most
-/// eight, in the resolver's order), the first that answers. The lookup takes at most
-/// `lookup_within`; the caller bounds the lookup and the connections together.
-async fn dial_any(
+/// eight, tried in the resolver's order). The lookup takes at most `lookup_within`;
+/// the caller bounds the lookup and the connections together.
+async fn dial(
     address: &Address,
     tls: &Tls,
     lookup_within: Duration,
 ) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, NodeId), DialError> {
-    let mut targets = address.lookup(lookup_within).await?.into_iter();
-    let mut failed = match targets.next() {
-        Some(first) => match dial(first, tls).await {
-            Ok(dialled) => return Ok(dialled),
-            Err(error) => error,
-        },
-        None => {
-            return Err(DialError::Lookup(LookupError::NotFound {
-                host: address.to_string(),
-                problem: "no addresses".into(),
-            }));
-        }
-    };
-    for target in targets {
-        match dial(target, tls).await {
-            Ok(dialled) => return Ok(dialled),
-            Err(error) => failed = error,
-        }
-    }
-    Err(DialError::Net(failed))
-}
-
-async fn dial(
-    address: SocketAddr,
-    tls: &Tls,
-) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, NodeId), NetError> {
-    let io = |source| NetError::Listen { address, source };
-    let tcp = TcpStream::connect(address).await.map_err(io)?;
+    let addresses = address.lookup(lookup_within).await?;
+    let tcp = TcpStream::connect(addresses.as_slice())
+        .await
+        .map_err(DialError::Connect)?;
     let _ = tcp.set_nodelay(true);
     let stream = tls
         .connector
         .connect(tls.server_name.clone(), tcp)
         .await
-        .map_err(io)?;
+        .map_err(DialError::Connect)?;
     let node = certified_node(stream.get_ref().1.peer_certificates())?;
     Ok((stream, node))
 }
