@@ -263,15 +263,18 @@ async fn a_desk_killed_and_restarted_mid_day_loses_nothing() {
     kiosk.shutdown().await;
 }
 
+/// The desk names the display by its host name in `[node] peers` (looked up, then
+/// reached), and is told when it loses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desk_cut_off_from_the_display_is_told_so() {
     let office = TestOffice::new();
     let display = office
         .start(office.enroll("display-1", Role::Display, vec![]))
         .await;
-    let desk = office
-        .start(office.enroll("desk-2", Role::Desk, vec![display.sync_addr]))
-        .await;
+    let mut desk = office.enroll("desk-2", Role::Desk, vec![]);
+    let named = format!("localhost:{}", display.sync_addr.port());
+    desk.peers = vec![named.parse().unwrap()];
+    let desk = office.start(desk).await;
     let api = desk.api_addr;
     office
         .eventually(PATIENCE, "the desk reaches the display", || async {
@@ -289,31 +292,6 @@ async fn a_desk_cut_off_from_the_display_is_told_so() {
         )
         .await;
     desk.shutdown().await;
-}
-
-/// `[node] peers` may name a device by its host name: the desk looks it up and
-/// reaches the display.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_desk_reaches_a_peer_named_by_its_host_name() {
-    let office = TestOffice::new();
-    let display = office
-        .start(office.enroll("display-1", Role::Display, vec![]))
-        .await;
-    let mut desk = office.enroll("desk-2", Role::Desk, vec![]);
-    desk.peers = vec![
-        format!("localhost:{}", display.sync_addr.port())
-            .parse()
-            .unwrap(),
-    ];
-    let desk = office.start(desk).await;
-    let api = desk.api_addr;
-    office
-        .eventually(PATIENCE, "the desk reaches the display", || async {
-            office.get(api, "/api/desks/desk-2").await.1["display_reachable"] == json!(true)
-        })
-        .await;
-    desk.shutdown().await;
-    display.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
