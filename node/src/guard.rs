@@ -54,9 +54,26 @@ pub async fn check(
     next: Next,
 ) -> Response {
     match refusal(&guard, client, &request) {
-        Some(refused) => refused,
+        Some(refused) => closing_if_body_unread(refused, request.headers()),
         None => next.run(request).await,
     }
+}
+
+/// A refused request's body is left unread, so its connection cannot carry another
+/// request: the answer says so (`Connection: close`), or a client that kept the
+/// connection would find its next request cut off.
+fn closing_if_body_unread(mut refused: Response, request: &HeaderMap) -> Response {
+    let sized = request
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|length| length > 0);
+    if sized || request.contains_key(header::TRANSFER_ENCODING) {
+        refused.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    refused
 }
 
 fn refusal(guard: &Guard, client: SocketAddr, request: &Request) -> Option<Response> {
@@ -222,6 +239,25 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_request_with_an_unread_body_closes_its_connection() {
+        let refused = || refuse(StatusCode::UNAUTHORIZED, "unauthorized", "token");
+        let mut with_body = HeaderMap::new();
+        with_body.insert(header::CONTENT_LENGTH, "4096".parse().unwrap());
+        let answer = closing_if_body_unread(refused(), &with_body);
+        assert_eq!(answer.headers()[header::CONNECTION], "close");
+        let mut chunked = HeaderMap::new();
+        chunked.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
+        let answer = closing_if_body_unread(refused(), &chunked);
+        assert_eq!(answer.headers()[header::CONNECTION], "close");
+        let mut empty = HeaderMap::new();
+        empty.insert(header::CONTENT_LENGTH, "0".parse().unwrap());
+        let answer = closing_if_body_unread(refused(), &empty);
+        assert!(!answer.headers().contains_key(header::CONNECTION));
+        let answer = closing_if_body_unread(refused(), &HeaderMap::new());
+        assert!(!answer.headers().contains_key(header::CONNECTION));
+    }
 
     #[test]
     fn loopback_names_and_only_those_are_local() {
