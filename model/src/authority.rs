@@ -209,6 +209,7 @@ mod tests {
             code: BookingCode::new("K7M2"),
             service: ServiceId::new("ausweis"),
             due: Timestamp::from_millis(0),
+            also: Vec::new(),
         });
         assert_eq!(may_write(&gateway, &booking), Ok(()));
 

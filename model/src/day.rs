@@ -71,6 +71,31 @@ pub struct Appointment {
     /// larger value, it wins over the booking on every replica, in any order.
     #[serde(default, skip_serializing_if = "is_false")]
     pub cancelled: bool,
+    /// Further services of the same department the citizen booked into this
+    /// appointment, after `service` (whose desk calls it): its length is theirs added
+    /// up. Left out of the JSON while empty, so earlier days read as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<ServiceId>,
+}
+
+impl Appointment {
+    /// The most further services one appointment holds (four services in all).
+    pub const MAX_ALSO: usize = 3;
+
+    /// Every service of the appointment, the one its desk calls first.
+    pub fn services(&self) -> impl Iterator<Item = &ServiceId> {
+        std::iter::once(&self.service).chain(&self.also)
+    }
+
+    /// At most [`Self::MAX_ALSO`] further services, each once and none the first
+    /// again: what the gateway writes. A document holding another is not read.
+    pub fn is_well_formed(&self) -> bool {
+        self.also.len() <= Self::MAX_ALSO
+            && self
+                .services()
+                .enumerate()
+                .all(|(i, s)| !self.services().take(i).any(|earlier| earlier == s))
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -484,6 +509,18 @@ impl Day {
     /// A booking by its code, unless it was cancelled.
     pub fn appointment(&self, code: &BookingCode) -> Option<&Appointment> {
         self.appointments.get(code).filter(|a| !a.cancelled)
+    }
+
+    /// The further services a checked-in booking brought to the desk with its
+    /// ticket (none for a walk-in).
+    pub fn further_services(&self, ticket: &Ticket) -> &[ServiceId] {
+        match &ticket.origin {
+            Origin::Appointment { code, .. } => self
+                .appointments
+                .get(code)
+                .map_or(&[][..], |a| a.also.as_slice()),
+            Origin::WalkIn | Origin::Remote => &[],
+        }
     }
 
     /// The ticket under which a booking was checked in, if it was.

@@ -126,6 +126,19 @@ impl HandlingTimes {
         entry.1 += 1;
     }
 
+    /// The expected handling time of one visitor of `service` who also brings the
+    /// further services `also` (a booking of several): theirs added up.
+    pub fn expected_all(
+        &self,
+        config: &OfficeConfig,
+        service: &ServiceId,
+        also: &[ServiceId],
+    ) -> Duration {
+        also.iter()
+            .map(|s| self.expected(config, s))
+            .fold(self.expected(config, service), |sum, d| sum + d)
+    }
+
     /// The expected handling time of one visitor of `service`.
     pub fn expected(&self, config: &OfficeConfig, service: &ServiceId) -> Duration {
         let (prior, weight) = self.prior.get(service).copied().unwrap_or_else(|| {
@@ -236,6 +249,8 @@ struct VirtualDesk<'a> {
 
 struct Waiting<'a> {
     candidate: Candidate<'a>,
+    /// Further services of a booking, dealt with in the same visit.
+    also: &'a [ServiceId],
     from: Timestamp,
     real: bool,
 }
@@ -338,7 +353,8 @@ fn forward(
         .calling_desks()
         .map(|(id, session)| {
             let free_at = day.current_of(id).map_or(now, |t| {
-                (t.since + times.expected(config, &t.service)).max(now)
+                let took = times.expected_all(config, &t.service, day.further_services(t));
+                (t.since + took).max(now)
             });
             VirtualDesk {
                 id,
@@ -387,6 +403,7 @@ fn forward(
             };
             let waiting = Waiting {
                 candidate,
+                also: day.further_services(t),
                 from: now,
                 real: true,
             };
@@ -402,6 +419,7 @@ fn forward(
                     arrival,
                     due: Some(a.due),
                 },
+                also: &a.also,
                 from: arrival,
                 real: false,
             };
@@ -410,6 +428,7 @@ fn forward(
         .chain(extra.map(|candidate| {
             let waiting = Waiting {
                 candidate,
+                also: &[],
                 from: now,
                 real: true,
             };
@@ -470,7 +489,8 @@ fn forward(
                 let desk = &mut desks[d];
                 desk.called += 1;
                 desk.streak = policy::streak_after(desk.streak, &waiting.candidate);
-                desk.free_at = at + times.expected(config, waiting.candidate.service);
+                desk.free_at =
+                    at + times.expected_all(config, waiting.candidate.service, waiting.also);
                 if done {
                     break;
                 }

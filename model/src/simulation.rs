@@ -710,6 +710,7 @@ impl<'a> Office<'a> {
                         code: BookingCode::new(format!("B{n:04}")),
                         service: service.clone(),
                         due: at_minute(slot),
+                        also: Vec::new(),
                     }),
                     comes: !rng.random_bool(p.appointment_no_show),
                     shows_when_called: true,

@@ -120,6 +120,7 @@ fn a_due_appointment_goes_before_an_earlier_walk_in() {
         code: BookingCode::new("XK7P"),
         service: ausweis(),
         due: minute(20),
+        also: Vec::new(),
     }));
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
@@ -171,6 +172,7 @@ fn booked_citizens_go_first_and_an_overdue_walk_in_after_three_of_them_in_a_row(
             code: BookingCode::new(format!("B{n}")),
             service: ausweis(),
             due: minute(40),
+            also: Vec::new(),
         }));
     }
     let s = kiosk.stamp(&day, minute(0));
@@ -230,6 +232,7 @@ fn two_calls_of_one_desk_with_one_stamp_both_count_in_any_order() {
         code: BookingCode::new("B1"),
         service: ausweis(),
         due: minute(10),
+        also: Vec::new(),
     }));
     let walk_in = ticket_of(
         &day.issue(
@@ -817,6 +820,7 @@ fn what_is_kept_of_a_day_holds_counts_but_no_personal_data() {
         code: BookingCode::new("SECRET42"),
         service: ausweis(),
         due: minute(10),
+        also: Vec::new(),
     }));
     let s = clerk.stamp(&day, minute(0));
     day.open_desk(&office, &desk(1), vec![], s).unwrap();
@@ -875,6 +879,7 @@ fn a_cancelled_booking_checks_in_nowhere_whichever_arrives_first() {
         service: ausweis(),
         due: minute(30),
         cancelled: false,
+        also: Vec::new(),
     };
     let cancellation = Appointment {
         cancelled: true,
@@ -896,4 +901,49 @@ fn a_cancelled_booking_checks_in_nowhere_whichever_arrives_first() {
         Err(ActionError::UnknownBooking(_))
     ));
     assert_eq!(in_order.appointments().count(), 0);
+}
+
+/// A booking of several services keeps its desk the longer: the estimate of those
+/// after it counts every service the citizen brought.
+#[test]
+fn a_booking_of_several_services_keeps_its_desk_for_all_of_them() {
+    let office = office();
+    let times = HandlingTimes::new();
+    let wait_after = |also: Vec<aufruf_model::ServiceId>| {
+        let mut day = Day::new();
+        let mut kiosk = Device::new("kiosk-1");
+        let mut clerk = Device::new("desk-2");
+        day.apply(Event::Booked(Appointment {
+            cancelled: false,
+            code: BookingCode::new("BOTH"),
+            service: ausweis(),
+            due: minute(10),
+            also,
+        }));
+        let s = clerk.stamp(&day, minute(0));
+        day.open_desk(&office, &desk(2), vec![ausweis()], s)
+            .unwrap();
+        let s = kiosk.stamp(&day, minute(5));
+        let booked = ticket_of(
+            &day.check_in(&office, &BookingCode::new("BOTH"), INC, s)
+                .unwrap(),
+        );
+        let s = kiosk.stamp(&day, minute(6));
+        let walk_in = ticket_of(
+            &day.issue(&office, &ausweis(), Origin::WalkIn, INC, s)
+                .unwrap(),
+        );
+        let s = clerk.stamp(&day, minute(6));
+        day.call_next(&office, &desk(2), minute(6), s).unwrap();
+        let at_desk = day.current_of(&desk(2)).unwrap();
+        assert_eq!(at_desk.id, booked);
+        let further: Vec<_> = day.further_services(at_desk).to_vec();
+        let walk_in = day.ticket(&walk_in).unwrap().clone();
+        assert!(day.further_services(&walk_in).is_empty());
+        let e = estimate::estimate(&day, &office, &times, &walk_in.id, minute(6)).unwrap();
+        (further, e.minutes())
+    };
+    // Ausweis alone takes ten minutes; with a Meldung, fifteen.
+    assert_eq!(wait_after(Vec::new()), (Vec::new(), 10));
+    assert_eq!(wait_after(vec![meldung()]), (vec![meldung()], 15));
 }

@@ -306,6 +306,7 @@ fn check_in_opens_an_hour_before_the_appointment() {
         code: "K7Q2".into(),
         service: ausweis(),
         due: berlin(2026, 3, 10, 10, 0),
+        also: Vec::new(),
     };
     let opens = berlin(2026, 3, 10, 9, 0);
     assert_eq!(office.check_in_opens(appointment.due), opens);

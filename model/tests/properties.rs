@@ -113,6 +113,7 @@ impl Office {
                 code: BookingCode::new(format!("B{i}")),
                 service,
                 due: minute(10 * i as u64 + 5),
+                also: Vec::new(),
             }));
         }
         let config = office();
@@ -519,7 +520,7 @@ proptest! {
             day.issue(&config, &both[*service], Origin::WalkIn, INC, s).unwrap();
         }
         for (i, (due, service)) in appointments.iter().enumerate() {
-            day.apply(Event::Booked(Appointment { cancelled: false, code: BookingCode::new(format!("B{i}")), service: both[*service].clone(), due: minute(*due) }));
+            day.apply(Event::Booked(Appointment { cancelled: false, code: BookingCode::new(format!("B{i}")), service: both[*service].clone(), due: minute(*due), also: Vec::new() }));
         }
         // Some desks are with a visitor already.
         for (i, clerk) in clerks.iter_mut().enumerate().take(open) {
@@ -703,7 +704,7 @@ proptest! {
                 code: BookingCode::new(format!("X{i}")),
                 service: [ausweis(), meldung()][*service].clone(),
                 due: minute(*due),
-            });
+             also: Vec::new(), });
             for day in &mut office.days {
                 day.apply(booked.clone());
             }

@@ -586,7 +586,9 @@ fn read_key(
             let opened = seals.open(key, "", &sealed, None).map(|(author, body)| {
                 (
                     author.clone(),
-                    serde_json::from_str::<Appointment>(body).ok(),
+                    serde_json::from_str::<Appointment>(body)
+                        .ok()
+                        .filter(Appointment::is_well_formed),
                 )
             });
             match opened {
@@ -874,6 +876,7 @@ mod tests {
             code: "XK7P".into(),
             service: ServiceId::new("reisepass"),
             due: Timestamp::from_minutes(30),
+            also: Vec::new(),
         })];
         day.apply(events[0].clone());
         let s = desk.tick(Timestamp::from_minutes(1));
@@ -907,6 +910,38 @@ mod tests {
         // Saved and loaded, the same.
         let loaded = Automerge::load(&d.save()).unwrap();
         assert_eq!(read_day(&loaded, &seals()).unwrap().day, day);
+    }
+
+    /// An appointment of several services reads back with them all; one naming a
+    /// service twice, or more further services than the portal books, is not read.
+    #[test]
+    fn an_appointment_of_several_services_reads_back_and_a_malformed_one_does_not() {
+        let booked = |code: &str, also: &[&str]| {
+            Event::Booked(Appointment {
+                cancelled: false,
+                code: code.into(),
+                service: ServiceId::new("reisepass"),
+                due: Timestamp::from_minutes(30),
+                also: also.iter().map(|s| ServiceId::new(*s)).collect(),
+            })
+        };
+        let mut d = doc("aa");
+        write(
+            &mut d,
+            &[
+                booked("GOOD", &["personalausweis", "anmeldung"]),
+                booked("TWICE", &["reisepass"]),
+                booked("LONG", &["a", "b", "c", "d"]),
+            ],
+        );
+        let read = read_day(&d, &seals()).unwrap();
+        let mut unreadable = read.unreadable.clone();
+        unreadable.sort();
+        assert_eq!(unreadable, ["booking:LONG", "booking:TWICE"]);
+        let good = read.day.appointment(&"GOOD".into()).unwrap();
+        let services: Vec<&str> = good.services().map(ServiceId::as_str).collect();
+        assert_eq!(services, ["reisepass", "personalausweis", "anmeldung"]);
+        assert_eq!(read.day.appointments().count(), 1);
     }
 
     /// A day written before stores had incarnations (`ticket:kiosk-1/1`) still reads;
@@ -1277,7 +1312,7 @@ mod tests {
                         code: format!("B{n}").as_str().into(),
                         service: ServiceId::new("reisepass"),
                         due: Timestamp::from_minutes(u64::from(*n) * 10),
-                    })),
+                     also: Vec::new(), })),
                     _ => {
                         // Merge another replica's changes in.
                         let other = (who + 1 + usize::try_from(*n).unwrap() % 2) % 3;

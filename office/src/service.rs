@@ -656,7 +656,7 @@ impl<R: Replication> OfficeService<R> {
                 node: self.setup.node.to_string(),
                 tickets: day
                     .tickets()
-                    .map(|t| TicketView::of(config, t, outlook.get(&t.id).copied()))
+                    .map(|t| TicketView::of(config, day, t, outlook.get(&t.id).copied()))
                     .collect(),
                 waiting: waiting_counts(day),
                 desks: config
@@ -906,6 +906,14 @@ impl<R: Replication> OfficeService<R> {
         date: NaiveDate,
         appointments: &[aufruf_model::Appointment],
     ) -> Result<(), ServiceError> {
+        // What the portal writes; a document holding another is not read either.
+        if let Some(wrong) = appointments.iter().find(|a| !a.is_well_formed()) {
+            return Err(ServiceError::Internal(format!(
+                "booking {} names a service twice, or more than {} further services",
+                wrong.code,
+                aufruf_model::Appointment::MAX_ALSO
+            )));
+        }
         let mut office = self.office();
         office.book(date, appointments)?;
         Ok(())
@@ -1165,7 +1173,7 @@ fn board(
     let outlook = estimate::estimate_all(day, config, &learned(start, day), now);
     day.tickets()
         .map(|t| {
-            let view = TicketView::of(config, t, outlook.get(&t.id).copied());
+            let view = TicketView::of(config, day, t, outlook.get(&t.id).copied());
             (t.id.clone(), view)
         })
         .collect()
@@ -1198,7 +1206,7 @@ fn ticket_with_outlook(
     let outlook = (t.status == Status::Waiting)
         .then(|| estimate::estimate(day, config, &learned(start, day), &t.id, now))
         .flatten();
-    TicketView::of(config, t, outlook)
+    TicketView::of(config, day, t, outlook)
 }
 
 fn waiting_counts(day: &Day) -> BTreeMap<ServiceId, u32> {
@@ -1252,12 +1260,12 @@ fn desk_view(
         let id = picked.id.clone();
         candidates.retain(|c| *c.id != id);
         if let Some(t) = day.ticket(&id) {
-            next.push(TicketView::of(config, t, None));
+            next.push(TicketView::of(config, day, t, None));
         }
     }
     let parked = day
         .parked_at(desk)
-        .map(|t| TicketView::of(config, t, None))
+        .map(|t| TicketView::of(config, day, t, None))
         .collect();
     let lost_claims = day
         .lost_claims_of(desk)
@@ -1281,7 +1289,7 @@ fn desk_view(
         services: summary.services,
         current: day
             .current_of(desk)
-            .map(|t| TicketView::of(config, t, None)),
+            .map(|t| TicketView::of(config, day, t, None)),
         waiting_for_desk,
         next,
         parked,

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use aufruf_model::estimate::Estimate;
 use aufruf_model::{
-    DepartmentId, DeskId, NodeId, OfficeConfig, Origin, Role, ServiceId, Status, Ticket, TicketId,
-    Timestamp,
+    Day, DepartmentId, DeskId, NodeId, OfficeConfig, Origin, Role, ServiceId, Status, Ticket,
+    TicketId, Timestamp,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -74,6 +74,10 @@ pub struct TicketView {
     pub service: ServiceId,
     /// The service's German name.
     pub service_name: String,
+    /// The German names of the further services a booking of several brought (the
+    /// desk deals with them in the same visit); none for a walk-in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub further_services: Vec<String>,
     pub origin: Arrival,
     pub status: TicketState,
     /// The desk that holds the visitor now (called or serving).
@@ -91,12 +95,17 @@ pub struct TicketView {
 }
 
 impl TicketView {
-    pub fn of(config: &OfficeConfig, t: &Ticket, outlook: Option<Estimate>) -> Self {
+    pub fn of(config: &OfficeConfig, day: &Day, t: &Ticket, outlook: Option<Estimate>) -> Self {
         TicketView {
             id: t.id.clone(),
             number: t.number.to_string(),
             service: t.service.clone(),
             service_name: service_name(config, &t.service),
+            further_services: day
+                .further_services(t)
+                .iter()
+                .map(|s| service_name(config, s))
+                .collect(),
             origin: Arrival::from(&t.origin),
             status: TicketState::of(&t.status),
             desk: t.status.desk().cloned(),

@@ -596,6 +596,7 @@ fn booking(code: &str) -> (String, String, String) {
         code: aufruf_model::BookingCode::new(code),
         service: ServiceId::new("anmeldung"),
         due: wednesday(9, 30),
+        also: Vec::new(),
     };
     (
         format!("booking:{code}"),

@@ -470,6 +470,7 @@ fn a_booked_citizen_checks_in_from_an_hour_before_the_appointment() {
                 code: BookingCode::new("ZT-4711"),
                 service: ServiceId::new("reisepass"),
                 due: wednesday(10, 30),
+                also: Vec::new(),
             },
         )
         .unwrap();
@@ -1213,6 +1214,7 @@ fn days_beyond_the_booking_horizon_are_not_taken_from_peers() {
             code: BookingCode::new(format!("B-{n}")),
             service: ServiceId::new("anmeldung"),
             due: wednesday(9, 0),
+            also: Vec::new(),
         };
         gateway.book(date, appointment).unwrap();
     }

@@ -514,7 +514,11 @@ async function run(browser) {
   await checkPage(page, "services");
   await page.click('main a[href="/book/service/reisepass"]');
   await checkPage(page, "days");
-  await page.click(await fullDay(page, "/book/service/reisepass?day="));
+  // A second matter in the same appointment: the days of both.
+  await page.click('main a[href="/book/service/reisepass?also=personalausweis"]');
+  await checkPage(page, "days of two services");
+  await expectText(page, "days of two services", "Reisepass, Personalausweis – etwa 16 Minuten");
+  await page.click(await fullDay(page, "/book/service/reisepass?also=personalausweis&day="));
   await checkPage(page, "times");
   const timesPath = await page.path();
   const time = await page.eval(
@@ -526,7 +530,7 @@ async function run(browser) {
   let code = bookingPath.match(/^\/bookings\/([^?]+)\?new=1$/)?.[1];
   if (!code) fail(`booking leads to ${bookingPath}`);
   await checkPage(page, "booked");
-  await expectText(page, "booked", code, time);
+  await expectText(page, "booked", code, time, "Reisepass, Personalausweis");
   const qr = await page.eval(
     `new Promise(r => { const i = document.querySelector("img.portal-qr"); i.complete ? r(i.naturalWidth) : i.onload = () => r(i.naturalWidth); })`,
   );
@@ -548,7 +552,7 @@ async function run(browser) {
   const moved = (await page.path()).match(/^\/bookings\/([^?]+)\?new=1$/)?.[1];
   if (!moved || moved === code) fail(`moving leads to ${await page.path()}`);
   await checkPage(page, "moved");
-  await expectText(page, "moved", moved, movedTime);
+  await expectText(page, "moved", moved, movedTime, "Reisepass, Personalausweis");
   code = moved;
 
   await page.click('a[href="/account"]');

@@ -204,8 +204,8 @@ impl Portal {
         tracing::info!(admin, code, "an admin cancelled an appointment");
         if let Some(account) = self.store.account(&cancelled.account)? {
             let office = self.config().office.name.clone();
-            let de = self.service_name(&cancelled.service, crate::i18n::Lang::De);
-            let en = self.service_name(&cancelled.service, crate::i18n::Lang::En);
+            let de = self.services_name(&cancelled, crate::i18n::Lang::De);
+            let en = self.services_name(&cancelled, crate::i18n::Lang::En);
             let date = cancelled.date.format("%d.%m.%Y");
             let time = cancelled.time.format("%H:%M");
             let reason = reason.trim();

@@ -66,6 +66,49 @@ pub struct FreeStart {
     pub left: u32,
 }
 
+/// The services of one appointment, all of one department: the first is the one
+/// whose desk calls the citizen; the others are dealt with in the same appointment,
+/// which lasts their expected minutes added up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visit {
+    pub department: Department,
+    pub first: Service,
+    /// At most [`Appointment::MAX_ALSO`], each once, none the first again.
+    pub also: Vec<Service>,
+}
+
+impl Visit {
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
+        std::iter::once(&self.first).chain(&self.also)
+    }
+
+    pub fn ids(&self) -> Vec<ServiceId> {
+        self.services().map(|s| s.id.clone()).collect()
+    }
+
+    /// The further services' ids as the booking keeps them.
+    pub fn also_ids(&self) -> Vec<String> {
+        self.also.iter().map(|s| s.id.to_string()).collect()
+    }
+
+    /// How long the appointment is expected to last.
+    pub fn minutes(&self) -> u32 {
+        self.services().map(|s| s.expected_minutes.max(1)).sum()
+    }
+
+    /// The services' names in `lang`, as a list ("Reisepass, Personalausweis").
+    pub fn name(&self, lang: Lang) -> String {
+        let names: Vec<&str> = self
+            .services()
+            .map(|s| match lang {
+                Lang::De => s.name.de.as_str(),
+                Lang::En => s.name.en.as_str(),
+            })
+            .collect();
+        names.join(", ")
+    }
+}
+
 /// What the office is told of a booking.
 pub(crate) fn appointment(booking: &Booking) -> Appointment {
     Appointment {
@@ -73,6 +116,7 @@ pub(crate) fn appointment(booking: &Booking) -> Appointment {
         code: BookingCode::new(booking.code.clone()),
         service: ServiceId::new(booking.service.clone()),
         due: Timestamp::from_millis(booking.due_ms),
+        also: booking.also.iter().cloned().map(ServiceId::new).collect(),
     }
 }
 
@@ -110,12 +154,42 @@ impl Portal {
         Some((department, service))
     }
 
+    /// One appointment for `first` and the further services `also`: `None` unless
+    /// every one is configured, all are of one department, none comes twice, and
+    /// there are at most [`Appointment::MAX_ALSO`] further ones.
+    pub fn visit(&self, first: &str, also: &[&str]) -> Option<Visit> {
+        if also.len() > Appointment::MAX_ALSO {
+            return None;
+        }
+        let (department, first) = self.service(first)?;
+        let mut visit = Visit {
+            department,
+            first,
+            also: Vec::with_capacity(also.len()),
+        };
+        for id in also {
+            let (department, service) = self.service(id)?;
+            if department.id != visit.department.id || visit.services().any(|s| s.id == service.id)
+            {
+                return None;
+            }
+            visit.also.push(service);
+        }
+        Some(visit)
+    }
+
+    /// The appointment a booking holds, if the office still has all its services.
+    pub fn visit_of(&self, booking: &Booking) -> Option<Visit> {
+        let also: Vec<&str> = booking.also.iter().map(String::as_str).collect();
+        self.visit(&booking.service, &also)
+    }
+
     /// Days with some start time far enough ahead (taken ones not counted).
-    pub fn days(&self, service: &Service, department: &Department) -> Vec<NaiveDate> {
+    pub fn days(&self, visit: &Visit) -> Vec<NaiveDate> {
         slots::days(
             &self.config(),
-            &self.rules(department),
-            &service.id,
+            &self.rules(&visit.department),
+            &visit.ids(),
             self.now(),
         )
     }
@@ -123,14 +197,9 @@ impl Portal {
     /// The start times of a day that a citizen may book: those with room, less the
     /// earliest places owed to the citizens on the day's waitlists (see
     /// [`crate::waitlist`]), who are offered them first.
-    pub fn free_starts(
-        &self,
-        service: &Service,
-        department: &Department,
-        date: NaiveDate,
-    ) -> Result<Vec<FreeStart>, SlotError> {
-        let mut owed = self.waiting_in(department, date);
-        let mut free = self.all_free_starts(service, department, date)?;
+    pub fn free_starts(&self, visit: &Visit, date: NaiveDate) -> Result<Vec<FreeStart>, SlotError> {
+        let mut owed = self.waiting_in(&visit.department, date);
+        let mut free = self.all_free_starts(visit, date)?;
         for place in &mut free {
             let kept = place.left.min(owed);
             place.left -= kept;
@@ -160,13 +229,13 @@ impl Portal {
     /// The start times of a day that have room, waitlists or not.
     pub(crate) fn all_free_starts(
         &self,
-        service: &Service,
-        department: &Department,
+        visit: &Visit,
         date: NaiveDate,
     ) -> Result<Vec<FreeStart>, SlotError> {
+        let department = &visit.department;
         let rules = self.rules(department);
         let now_ms = self.now_ms();
-        let starts = slots::starts(&self.config(), &rules, &service.id, date, self.now())?;
+        let starts = slots::starts(&self.config(), &rules, &visit.ids(), date, self.now())?;
         Ok(starts
             .into_iter()
             .filter_map(|start| {
@@ -182,17 +251,24 @@ impl Portal {
 
     /// Whether `time` on `date` may be booked now: not when its places are all taken
     /// or owed to those waiting. (The store checks the capacity again as it books.)
-    fn bookable_now(&self, service: &Service, date: NaiveDate, time: NaiveTime) -> bool {
-        let Some(department) = self.config().department(&service.department).cloned() else {
-            return false;
-        };
+    fn bookable_now(&self, visit: &Visit, date: NaiveDate, time: NaiveTime) -> bool {
         // Nobody waits (the common case): nothing is owed, and the store checks the
         // room as it books, without counting every start time of the day.
-        if self.waiting_in(&department, date) == 0 {
+        if self.waiting_in(&visit.department, date) == 0 {
             return true;
         }
-        self.free_starts(service, &department, date)
+        self.free_starts(visit, date)
             .is_ok_and(|free| free.iter().any(|f| f.start.time == time))
+    }
+
+    /// The names of a booking's services in `lang`, as a list; an id stands for a
+    /// service the office no longer has.
+    pub(crate) fn services_name(&self, booking: &Booking, lang: Lang) -> String {
+        let names: Vec<String> = std::iter::once(&booking.service)
+            .chain(&booking.also)
+            .map(|id| self.service_name(id, lang))
+            .collect();
+        names.join(", ")
     }
 
     /// A service's name in `lang`; its id when the office no longer has it.
@@ -206,37 +282,34 @@ impl Portal {
         }
     }
 
-    /// What booking `service_id` at `date` `time` asks of the store, when the rules
-    /// allow it for this account.
+    /// What booking `visit` at `date` `time` asks of the store, when the rules allow
+    /// it for this account.
     fn slot_request(
         &self,
         account: &crate::store::Account,
-        service_id: &str,
+        visit: &Visit,
         date: NaiveDate,
         time: NaiveTime,
         lang: Lang,
-    ) -> Result<(SlotRequest, Service), Refusal> {
+    ) -> Result<SlotRequest, Refusal> {
         if !account.verified {
             return Err(Refusal::NotVerified);
         }
-        let (department, service) = self
-            .service(service_id)
-            .ok_or(Refusal::Slot(SlotError::Unknown))?;
-        let rules = self.rules(&department);
-        let due = slots::check(&self.config(), &rules, &service.id, date, time, self.now())
+        let rules = self.rules(&visit.department);
+        let due = slots::check(&self.config(), &rules, &visit.ids(), date, time, self.now())
             .map_err(Refusal::Slot)?;
-        let request = SlotRequest {
+        Ok(SlotRequest {
             account: account.id.clone(),
-            department: department.id.to_string(),
-            service: service.id.to_string(),
+            department: visit.department.id.to_string(),
+            service: visit.first.id.to_string(),
+            also: visit.also_ids(),
             date,
             time,
             due_ms: due.as_millis(),
             capacity: rules.per_slot,
             open_limit: self.settings.open_bookings_per_account,
             lang,
-        };
-        Ok((request, service))
+        })
     }
 
     /// Books a start time for a verified account, tells the office, and mails the
@@ -244,16 +317,16 @@ impl Portal {
     pub fn book(
         &self,
         account: &crate::store::Account,
-        service_id: &str,
+        visit: &Visit,
         date: NaiveDate,
         time: NaiveTime,
         lang: Lang,
     ) -> Result<Result<Booking, Refusal>, PortalError> {
-        let (request, service) = match self.slot_request(account, service_id, date, time, lang) {
+        let request = match self.slot_request(account, visit, date, time, lang) {
             Ok(r) => r,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        if !self.bookable_now(&service, date, time) {
+        if !self.bookable_now(visit, date, time) {
             return Ok(Err(Refusal::Taken));
         }
         let booking = match self.store.book(&request, self.now_ms()) {
@@ -265,11 +338,11 @@ impl Portal {
             self.store.unbook(&booking.code)?;
             return Err(PortalError::Office(e));
         }
-        self.confirmation(account, &booking, &service, lang, None)?;
+        self.confirmation(account, &booking, visit, lang, None)?;
         Ok(Ok(booking))
     }
 
-    /// Moves an open booking of the account to another start time of its service:
+    /// Moves an open booking of the account to another start time of its services:
     /// a new booking (and code) and the old one cancelled, in one step of the store;
     /// the office hears of both, and the citizen gets the new confirmation.
     pub fn reschedule(
@@ -287,11 +360,14 @@ impl Portal {
         else {
             return Ok(Err(Refusal::NotOpen));
         };
-        let (request, service) = match self.slot_request(account, &old.service, date, time, lang) {
+        let Some(visit) = self.visit_of(&old) else {
+            return Ok(Err(Refusal::Slot(SlotError::Unknown)));
+        };
+        let request = match self.slot_request(account, &visit, date, time, lang) {
             Ok(r) => r,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        if !self.bookable_now(&service, date, time) {
+        if !self.bookable_now(&visit, date, time) {
             return Ok(Err(Refusal::Taken));
         }
         let now = self.now_ms();
@@ -305,7 +381,7 @@ impl Portal {
             return Err(PortalError::Office(e));
         }
         self.cancelled_in_office(&old);
-        self.confirmation(account, &new, &service, lang, Some(&old))?;
+        self.confirmation(account, &new, &visit, lang, Some(&old))?;
         Ok(Ok(new))
     }
 
@@ -359,7 +435,7 @@ impl Portal {
     ) -> Result<(), PortalError> {
         let config = self.config();
         let office = &config.office.name;
-        let name = self.service_name(&booking.service, lang);
+        let name = self.services_name(booking, lang);
         let date = booking.date.format("%d.%m.%Y");
         let time = booking.time.format("%H:%M");
         let code = &booking.code;
@@ -388,16 +464,13 @@ impl Portal {
         &self,
         account: &crate::store::Account,
         booking: &Booking,
-        service: &Service,
+        visit: &Visit,
         lang: Lang,
         moved_from: Option<&Booking>,
     ) -> Result<(), PortalError> {
         let config = self.config();
         let office = &config.office.name;
-        let name = match lang {
-            Lang::De => &service.name.de,
-            Lang::En => &service.name.en,
-        };
+        let name = visit.name(lang);
         let date = booking.date.format("%d.%m.%Y");
         let time = booking.time.format("%H:%M");
         let code = &booking.code;
@@ -448,7 +521,7 @@ impl Portal {
                     body: ics(
                         &format!("{code}@aufruf"),
                         booking.due_ms,
-                        service.expected_minutes,
+                        visit.minutes(),
                         &format!("{name} ({code})"),
                         office,
                         self.now_ms(),

@@ -100,6 +100,7 @@ mod tests {
             code: BookingCode::new(code.to_owned()),
             service: ServiceId::new("reisepass"),
             due: Timestamp::from_millis(0),
+            also: Vec::new(),
         }
     }
 

@@ -76,20 +76,42 @@ pub struct Start {
     pub due: Timestamp,
 }
 
-/// Start times of `service` on `date` that lie far enough ahead, before taken ones
-/// are subtracted: every `slot_minutes` from each opening interval's start, as long as
-/// the service's expected duration ends by the interval's close.
+/// The department and length in minutes of one appointment for `services`: their
+/// expected durations added up. Unknown when there is none, one is not configured,
+/// or they are of different departments.
+pub fn visit<'c>(
+    config: &'c OfficeConfig,
+    services: &[ServiceId],
+) -> Result<(&'c Department, i64), SlotError> {
+    let mut department = None;
+    let mut minutes = 0;
+    for id in services {
+        let service = config.service(id).ok_or(SlotError::Unknown)?;
+        if department.is_some_and(|d: &Department| d.id != service.department) {
+            return Err(SlotError::Unknown);
+        }
+        department = Some(
+            config
+                .department(&service.department)
+                .ok_or(SlotError::Unknown)?,
+        );
+        minutes += i64::from(service.expected_minutes.max(1));
+    }
+    Ok((department.ok_or(SlotError::Unknown)?, minutes))
+}
+
+/// Start times on `date` of one appointment for `services` that lie far enough
+/// ahead, before taken ones are subtracted: every `slot_minutes` from each opening
+/// interval's start, as long as the services' expected durations, added up, end by
+/// the interval's close.
 pub fn starts(
     config: &OfficeConfig,
     rules: &Rules,
-    service: &ServiceId,
+    services: &[ServiceId],
     date: NaiveDate,
     now: Timestamp,
 ) -> Result<Vec<Start>, SlotError> {
-    let service = config.service(service).ok_or(SlotError::Unknown)?;
-    let department = config
-        .department(&service.department)
-        .ok_or(SlotError::Unknown)?;
+    let (department, length) = visit(config, services)?;
     let today = config.local_date(now);
     if date < today {
         return Err(SlotError::TooSoon);
@@ -102,7 +124,6 @@ pub fn starts(
     }
     let zone = config.timezone();
     let earliest = now + rules.lead;
-    let length = i64::from(service.expected_minutes.max(1));
     let step = i64::from(rules.slot_minutes);
     let mut out = Vec::new();
     for interval in department.hours.on(chrono::Datelike::weekday(&date)) {
@@ -127,7 +148,7 @@ pub fn starts(
 pub fn check(
     config: &OfficeConfig,
     rules: &Rules,
-    service: &ServiceId,
+    services: &[ServiceId],
     date: NaiveDate,
     time: NaiveTime,
     now: Timestamp,
@@ -137,7 +158,7 @@ pub fn check(
     if due < now + rules.lead {
         return Err(SlotError::TooSoon);
     }
-    starts(config, rules, service, date, now)?
+    starts(config, rules, services, date, now)?
         .into_iter()
         .find(|s| s.time == time)
         .map(|s| s.due)
@@ -149,13 +170,13 @@ pub fn check(
 pub fn days(
     config: &OfficeConfig,
     rules: &Rules,
-    service: &ServiceId,
+    services: &[ServiceId],
     now: Timestamp,
 ) -> Vec<NaiveDate> {
     let today = config.local_date(now);
     (0..=rules.horizon_days)
         .filter_map(|d| today.checked_add_days(chrono::Days::new(u64::from(d))))
-        .filter(|date| starts(config, rules, service, *date, now).is_ok_and(|s| !s.is_empty()))
+        .filter(|date| starts(config, rules, services, *date, now).is_ok_and(|s| !s.is_empty()))
         .collect()
 }
 
@@ -249,7 +270,7 @@ mod tests {
             .unwrap();
         let now = at((2026, 11, 20), 8, 0);
         assert!(
-            starts(&config, &r, &service.id, tuesday, now)
+            starts(&config, &r, std::slice::from_ref(&service.id), tuesday, now)
                 .unwrap()
                 .is_empty()
         );
@@ -262,7 +283,7 @@ mod tests {
         // Monday 2026-11-23; Tuesday the 24th: kita 09-12 and 13-17, 15-minute service.
         let now = at((2026, 11, 23), 8, 0);
         let tuesday = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        let s = starts(&config, &r, &ServiceId::new("kita-platz"), tuesday, now).unwrap();
+        let s = starts(&config, &r, &[ServiceId::new("kita-platz")], tuesday, now).unwrap();
         let times: Vec<String> = s
             .iter()
             .map(|s| s.time.format("%H:%M").to_string())
@@ -275,17 +296,55 @@ mod tests {
         // Wednesday: kita closed.
         let wednesday = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         assert!(
-            starts(&config, &r, &ServiceId::new("kita-platz"), wednesday, now)
+            starts(&config, &r, &[ServiceId::new("kita-platz")], wednesday, now)
                 .unwrap()
                 .is_empty()
         );
     }
 
     #[test]
+    fn the_services_of_one_appointment_add_up_and_share_a_department() {
+        let config = office();
+        let r = rules(&config, "buergerbuero");
+        let now = at((2026, 11, 23), 8, 0);
+        // Tuesday: the Bürgerbüro is open 08:00-18:00, a start every 15 minutes.
+        let tuesday = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let last = |ids: &[&str]| {
+            let ids: Vec<ServiceId> = ids.iter().map(|i| ServiceId::new(*i)).collect();
+            let s = starts(&config, &r, &ids, tuesday, now).unwrap();
+            s.last().map(|s| s.time.format("%H:%M").to_string())
+        };
+        // 8 minutes end by six; 8 + 8 + 6 + 4 = 26 minutes do from 17:30, not 17:45.
+        assert_eq!(last(&["reisepass"]).as_deref(), Some("17:45"));
+        let four = [
+            "reisepass",
+            "personalausweis",
+            "anmeldung",
+            "fuehrungszeugnis",
+        ];
+        assert_eq!(last(&four).as_deref(), Some("17:30"));
+        let ids = |ids: &[&str]| ids.iter().map(|i| ServiceId::new(*i)).collect::<Vec<_>>();
+        let (department, minutes) = visit(&config, &ids(&four)).unwrap();
+        assert_eq!((department.id.as_str(), minutes), ("buergerbuero", 26));
+        // One appointment is at one department; none is for nothing or the unknown.
+        for wrong in [
+            &["reisepass", "kita-platz"][..],
+            &[],
+            &["reisepass", "nope"],
+        ] {
+            assert_eq!(
+                starts(&config, &r, &ids(wrong), tuesday, now),
+                Err(SlotError::Unknown),
+                "{wrong:?}"
+            );
+        }
+    }
+
+    #[test]
     fn the_lead_the_horizon_and_holidays_hold() {
         let config = office();
         let r = rules(&config, "buergerbuero");
-        let pass = ServiceId::new("reisepass");
+        let pass = [ServiceId::new("reisepass")];
         let now = at((2026, 11, 23), 10, 0);
         let tuesday = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
@@ -330,7 +389,14 @@ mod tests {
                 .all(|x| (*x - NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()).num_days() <= 90)
         );
         assert_eq!(
-            check(&config, &r, &ServiceId::new("nope"), tuesday, t(10, 0), now),
+            check(
+                &config,
+                &r,
+                &[ServiceId::new("nope")],
+                tuesday,
+                t(10, 0),
+                now
+            ),
             Err(SlotError::Unknown)
         );
     }

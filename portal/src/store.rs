@@ -150,6 +150,9 @@ pub struct Booking {
     pub due_ms: u64,
     pub booked_ms: u64,
     pub cancelled: bool,
+    /// Further services of the department in the same appointment, after `service`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
 }
 
 /// What a booking asks for, checked against the rules already.
@@ -158,6 +161,8 @@ pub struct SlotRequest {
     pub account: String,
     pub department: String,
     pub service: String,
+    /// Further services in the same appointment.
+    pub also: Vec<String>,
     pub date: NaiveDate,
     pub time: NaiveTime,
     pub due_ms: u64,
@@ -752,6 +757,7 @@ impl Store {
             due_ms: request.due_ms,
             booked_ms: now_ms,
             cancelled: false,
+            also: request.also.clone(),
         };
         let slot = slot_key(&booking);
         if !self.has_room(batch, &slot, request.capacity, now_ms)? {
@@ -1101,6 +1107,7 @@ impl Store {
             due_ms: offer.due_ms,
             booked_ms: now_ms,
             cancelled: false,
+            also: Vec::new(),
         };
         let mut batch = sled::Batch::default();
         batch.insert(
@@ -1184,6 +1191,7 @@ mod tests {
             account: "a1".into(),
             department: "buergerbuero".into(),
             service: "reisepass".into(),
+            also: Vec::new(),
             date,
             time: NaiveTime::from_hms_opt(h, 0, 0).unwrap(),
             due_ms: 10_000,
@@ -1324,6 +1332,7 @@ mod tests {
                         account: format!("a{h}"),
                         department: "buergerbuero".into(),
                         service: "reisepass".into(),
+                        also: Vec::new(),
                         date,
                         time: NaiveTime::from_hms_opt(h, 0, 0).unwrap(),
                         due_ms,

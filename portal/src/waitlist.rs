@@ -5,7 +5,6 @@
 //! the next in line. The node looks for freed places every few minutes
 //! ([`Portal::offer_free_places`]).
 
-use aufruf_model::config::{Department, Service};
 use chrono::NaiveDate;
 
 use crate::booking::Refusal;
@@ -71,21 +70,18 @@ impl Portal {
         if !account.verified {
             return Ok(Err(WaitRefusal::NotVerified));
         }
-        let Some((department, service)) = self.service(service_id) else {
+        let Some(visit) = self.visit(service_id, &[]) else {
             return Ok(Err(WaitRefusal::NotBookable));
         };
-        if !self.has_starts(&service, &department, date) {
+        if !self.has_starts(&visit, date) {
             return Ok(Err(WaitRefusal::NotBookable));
         }
-        if self
-            .free_starts(&service, &department, date)
-            .is_ok_and(|s| !s.is_empty())
-        {
+        if self.free_starts(&visit, date).is_ok_and(|s| !s.is_empty()) {
             return Ok(Err(WaitRefusal::FreeTimes));
         }
         let waiting = Waiting {
             account: account.id.clone(),
-            service: service.id.to_string(),
+            service: visit.first.id.to_string(),
             date,
             joined_ms: self.now_ms(),
             lang: lang.code().to_owned(),
@@ -108,18 +104,17 @@ impl Portal {
         let mut offered = 0;
         for (service_id, date) in self.store.waitlists()? {
             let waiting = self.store.waiting(&service_id, date)?;
-            let Some((department, service)) = self.service(&service_id) else {
+            let Some(visit) = self.visit(&service_id, &[]) else {
                 self.end_waitlist(&waiting)?;
                 continue;
             };
-            let free = self
-                .all_free_starts(&service, &department, date)
-                .unwrap_or_default();
-            if !self.has_starts(&service, &department, date) {
+            let department = &visit.department;
+            let free = self.all_free_starts(&visit, date).unwrap_or_default();
+            if !self.has_starts(&visit, date) {
                 self.end_waitlist(&waiting)?;
                 continue;
             }
-            let capacity = self.rules(&department).per_slot;
+            let capacity = self.rules(department).per_slot;
             let mut places = free
                 .iter()
                 .flat_map(|f| std::iter::repeat_n(f.start, f.left as usize));
@@ -146,13 +141,13 @@ impl Portal {
         Ok(offered)
     }
 
-    /// Whether the rules give `service` start times on `date` now (taken or not):
-    /// only such a day has a waitlist.
-    pub fn has_starts(&self, service: &Service, department: &Department, date: NaiveDate) -> bool {
+    /// Whether the rules give `visit` start times on `date` now (taken or not): only
+    /// such a day has a waitlist.
+    pub fn has_starts(&self, visit: &crate::booking::Visit, date: NaiveDate) -> bool {
         crate::slots::starts(
             &self.config(),
-            &self.rules(department),
-            &service.id,
+            &self.rules(&visit.department),
+            &visit.ids(),
             date,
             self.now(),
         )
@@ -219,11 +214,11 @@ impl Portal {
             self.store.unbook(&booking.code)?;
             return Err(PortalError::Office(e));
         }
-        if let (Some(account), Some((_, service))) = (
+        if let (Some(account), Some(visit)) = (
             self.store.account(&booking.account)?,
-            self.service(&booking.service),
+            self.visit_of(&booking),
         ) {
-            self.confirmation(&account, &booking, &service, lang, None)?;
+            self.confirmation(&account, &booking, &visit, lang, None)?;
         }
         Ok(Some(Ok(booking)))
     }

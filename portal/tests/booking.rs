@@ -658,3 +658,160 @@ async fn without_reminders_none_go_out() {
             .all(|m| !m.subject.starts_with("Erinnerung"))
     );
 }
+
+/// Several services in one appointment: added and taken out on the days page, their
+/// lengths added up for the start times, the calendar entry and the office's day;
+/// kept when the appointment moves; and what a hostile client tries with the list.
+#[tokio::test]
+async fn a_citizen_books_several_services_in_one_appointment() {
+    let site = Site::new();
+    let mut erika = site.citizen("erika@example.org").await;
+    let page = erika.get("/book/service/reisepass").await;
+    assert!(page.body.contains("Noch ein Anliegen im selben Termin?"));
+    assert!(
+        page.body.contains(
+            "href=\"/book/service/reisepass?also=personalausweis\">Personalausweis hinzufügen (etwa 8 Minuten)</a>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("also=kita-platz") && !page.body.contains("also=reisepass"),
+        "only the department's other services"
+    );
+    let page = erika
+        .get("/book/service/reisepass?also=personalausweis")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("Reisepass, Personalausweis – etwa 16 Minuten")
+    );
+    assert!(
+        page.body
+            .contains("href=\"/book/service/reisepass\">Personalausweis wieder herausnehmen</a>")
+    );
+    assert!(
+        page.body
+            .contains("href=\"/book/service/reisepass?also=personalausweis&#38;day=2026-11-24\""),
+        "{}",
+        page.body
+    );
+    // Four services in all, then no more to add; 26 minutes end by six from 17:30.
+    let four = "/book/service/reisepass?also=personalausweis,anmeldung,fuehrungszeugnis";
+    let page = erika.get(four).await;
+    assert!(!page.body.contains("hinzufügen"), "{}", page.body);
+    let page = erika.get(&format!("{four}&day=2026-11-24")).await;
+    assert!(page.body.contains("value=\"17:30\""));
+    assert!(!page.body.contains("value=\"17:45\""), "past closing");
+    assert!(
+        page.body
+            .contains("name=\"also\" value=\"personalausweis,anmeldung,fuehrungszeugnis\"")
+    );
+    let single = erika.get("/book/service/reisepass?day=2026-11-24").await;
+    assert!(single.body.contains("value=\"17:45\""));
+    assert!(!single.body.contains("name=\"also\""));
+
+    // Booked: the page, the mail, the calendar entry and the office's day say both.
+    erika
+        .get("/book/service/reisepass?also=personalausweis&day=2026-11-24")
+        .await;
+    let fields = [
+        ("service", "reisepass"),
+        ("also", "personalausweis"),
+        ("day", "2026-11-24"),
+        ("time", "10:00"),
+    ];
+    let page = erika.post("/book", &fields).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let code = page.booking_code();
+    let page = erika.get(&format!("/bookings/{code}")).await;
+    assert!(
+        page.body.contains("Reisepass, Personalausweis"),
+        "{}",
+        page.body
+    );
+    let account = erika.get("/account").await;
+    assert!(account.body.contains("Reisepass, Personalausweis"));
+    let mail = site.mails_to("erika@example.org").pop().unwrap();
+    assert!(
+        mail.text.contains("Reisepass, Personalausweis"),
+        "{}",
+        mail.text
+    );
+    let ics = String::from_utf8(mail.attachments[1].body.clone()).unwrap();
+    assert!(
+        ics.contains("DTEND:20261124T091600Z"),
+        "8 + 8 minutes: {ics}"
+    );
+    let booked = site.door.booked.lock().unwrap().clone();
+    let (_, appointment) = booked.last().unwrap();
+    assert_eq!(appointment.code.as_str(), code);
+    let services: Vec<&str> = appointment.services().map(|s| s.as_str()).collect();
+    assert_eq!(services, ["reisepass", "personalausweis"]);
+    let kiosk = KioskService::new(
+        office_on(site.replica.clone(), "kiosk-1", Role::Kiosk),
+        None,
+        None,
+    );
+    let issued = kiosk
+        .check_in(at(2026, 11, 24, 9, 40), &code, Wish::Qr, Language::De)
+        .unwrap();
+    assert_eq!(issued.ticket.service.as_str(), "reisepass");
+    assert_eq!(issued.ticket.further_services, ["Personalausweis"]);
+
+    // Moved, it keeps its services.
+    let page = erika.get(&format!("/bookings/{code}/move")).await;
+    assert!(
+        page.body
+            .contains("Reisepass, Personalausweis – etwa 16 Minuten")
+    );
+    assert!(
+        !page.body.contains("hinzufügen"),
+        "a move changes the time only"
+    );
+    erika
+        .get(&format!("/bookings/{code}/move?day=2026-11-25"))
+        .await;
+    let fields = [("day", "2026-11-25"), ("time", "11:00")];
+    let page = erika.post(&format!("/bookings/{code}/move"), &fields).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let moved = site
+        .portal
+        .store
+        .booking(&page.booking_code())
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.also, ["personalausweis"]);
+
+    // A list the office would not take: another department's service, one twice, the
+    // first again, one unknown, more than three further, markup.
+    let before = site.door.booked.lock().unwrap().len();
+    for also in [
+        "kita-platz",
+        "personalausweis,personalausweis",
+        "reisepass",
+        "nope",
+        "personalausweis,anmeldung,fuehrungszeugnis,fundsachen",
+        "<script>alert(1)</script>",
+    ] {
+        let path = format!("/book/service/reisepass?also={}", common::pct(also));
+        let page = erika.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{also}");
+        assert!(!page.body.contains("<script>alert"), "{also}");
+        erika.get("/book/service/reisepass?day=2026-11-26").await;
+        let fields = [
+            ("service", "reisepass"),
+            ("also", also),
+            ("day", "2026-11-26"),
+            ("time", "10:00"),
+        ];
+        let page = erika.post("/book", &fields).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{also}");
+    }
+    assert_eq!(
+        site.door.booked.lock().unwrap().len(),
+        before,
+        "nothing reached the office"
+    );
+}

@@ -389,10 +389,20 @@ fn visitor(t: &TicketView) -> DeskVisitor {
     DeskVisitor {
         id: t.id.to_string().into(),
         number: t.number.as_str().into(),
-        service: t.service_name.as_str().into(),
+        service: services_of(t).into(),
         since: since.into(),
         appointment: t.appointment.clone().unwrap_or_default().into(),
     }
+}
+
+/// The visitor's service, and the further ones a booking of several brought:
+/// "Reisepass + Personalausweis".
+fn services_of(t: &TicketView) -> String {
+    std::iter::once(&t.service_name)
+        .chain(&t.further_services)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 fn parse_ticket(id: &str) -> Option<TicketId> {

@@ -485,19 +485,13 @@ pub async fn overview(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let config = portal.config();
     let now = portal.now_ms();
     let rows = bookings
         .iter()
         .map(|b| BookingRow {
             code: b.code.clone(),
             when: format!("{} {}", b.date.format("%d.%m.%Y"), b.time.format("%H:%M")),
-            service: config
-                .service(&aufruf_model::ServiceId::new(b.service.clone()))
-                .map_or(b.service.clone(), |s| match l {
-                    Lang::De => s.name.de.clone(),
-                    Lang::En => s.name.en.clone(),
-                }),
+            service: portal.services_name(b, l),
             state: if b.cancelled {
                 l.pick("abgesagt", "cancelled")
             } else if b.due_ms <= now {

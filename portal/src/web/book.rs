@@ -1,10 +1,10 @@
-//! Booking pages: department → service → day → start time → confirmation; a
-//! booking's page and its cancellation. One question per page.
+//! Booking pages: department → service (and further services of the department in
+//! the same appointment) → day → start time → confirmation; a booking's page and its
+//! cancellation. One question per page.
 
 use std::sync::Arc;
 
 use askama::Template;
-use aufruf_model::config::{Department, Service};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::pages::{self, BookingPage, ChoosePage, Chrome, PowField, SlotsPage, render};
 use super::{CarriesCsrf, Checked, Ctx, SignedIn, SignedInForm, blocking};
 use crate::Portal;
-use crate::booking::Refusal;
+use crate::booking::{Refusal, Visit};
 use crate::i18n::Lang;
 use crate::slots::SlotError;
 use crate::store::Account;
@@ -140,6 +140,26 @@ pub async fn services(
 #[serde(default)]
 pub struct DayQuery {
     day: String,
+    /// Further services of the same appointment, their ids separated by commas.
+    also: String,
+}
+
+/// The ids in a list of further services (`a,b`); more than any appointment holds
+/// are cut at one too many, which [`Portal::visit`] refuses.
+fn also_ids(also: &str) -> Vec<&str> {
+    also.split(',')
+        .filter(|id| !id.is_empty())
+        .take(aufruf_model::Appointment::MAX_ALSO + 1)
+        .collect()
+}
+
+/// The page of a new booking's days for `first` and the further services `also`.
+fn days_path(first: &str, also: &[String]) -> String {
+    if also.is_empty() {
+        format!("/book/service/{first}")
+    } else {
+        format!("/book/service/{first}?also={}", also.join(","))
+    }
 }
 
 pub async fn day_or_times(
@@ -148,30 +168,28 @@ pub async fn day_or_times(
     Path(service): Path<String>,
     Query(q): Query<DayQuery>,
 ) -> Response {
-    let Some((department, service)) = portal.service(&service) else {
+    let Some(visit) = portal.visit(&service, &also_ids(&q.also)) else {
         return pages::not_found(State(portal), ctx).await;
     };
     let choosing = Choosing {
-        department,
-        service,
+        visit,
         moving: None,
     };
     day_or_times_of(&portal, &ctx, &choosing, &q.day)
 }
 
-/// What the citizen chooses a day and a time for: a new booking of `service`, or
-/// moving the booking `moving` (of that service) to another time.
+/// What the citizen chooses a day and a time for: a new booking of `visit`, or
+/// moving the booking `moving` (of those services) to another time.
 struct Choosing<'a> {
-    department: Department,
-    service: Service,
+    visit: Visit,
     moving: Option<&'a str>,
 }
 
 impl Choosing<'_> {
-    /// The page listing the days; `?day=` opens a day's times.
+    /// The page listing the days; `day=` opens a day's times.
     fn days(&self) -> String {
         match self.moving {
-            None => format!("/book/service/{}", self.service.id),
+            None => days_path(self.visit.first.id.as_str(), &self.visit.also_ids()),
             Some(code) => format!("/bookings/{code}/move"),
         }
     }
@@ -217,9 +235,10 @@ fn day_or_times_of(portal: &Portal, ctx: &Ctx, choosing: &Choosing, day: &str) -
 type Month = (String, Vec<(String, String)>);
 
 /// The days grouped by month, each day as "Fr 27.11." (its month heading gives the year)
-/// linking to `{days}?day=…`.
+/// linking to `{days}?day=…` (`&day=` when the path has a query already).
 fn months(l: Lang, days_path: &str, days: Vec<NaiveDate>) -> Vec<Month> {
     use chrono::Datelike;
+    let day = if days_path.contains('?') { '&' } else { '?' };
     const DE: [&str; 12] = [
         "Januar",
         "Februar",
@@ -252,7 +271,7 @@ fn months(l: Lang, days_path: &str, days: Vec<NaiveDate>) -> Vec<Month> {
             Lang::En => format!("{short} {}", d.format("%d %b")),
         };
         if let Some((_, list)) = months.last_mut() {
-            list.push((format!("{days_path}?day={d}"), label));
+            list.push((format!("{days_path}{day}day={d}"), label));
         }
     }
     months
@@ -265,29 +284,84 @@ struct DaysPage {
     back: (String, String),
     heading: &'static str,
     service: String,
+    /// A new booking's further services: the heading, and each service chosen or to
+    /// choose with the link that removes or adds it.
+    combine: Option<(&'static str, Vec<(String, String)>)>,
     months: Vec<Month>,
     empty: &'static str,
 }
 
+/// A new booking's links that add a further service of the department to the
+/// appointment or take one out of it: the link and what it says.
+fn combine_links(portal: &Portal, l: Lang, visit: &Visit) -> Vec<(String, String)> {
+    let first = visit.first.id.as_str();
+    let also = visit.also_ids();
+    let removing = visit.also.iter().map(|s| {
+        let rest: Vec<String> = also
+            .iter()
+            .filter(|a| **a != s.id.as_str())
+            .cloned()
+            .collect();
+        let text = match l {
+            Lang::De => format!("{} wieder herausnehmen", s.name.de),
+            Lang::En => format!("Take out {}", s.name.en),
+        };
+        (days_path(first, &rest), text)
+    });
+    let config = portal.config();
+    let adding: Vec<(String, String)> = if also.len() < aufruf_model::Appointment::MAX_ALSO {
+        config
+            .services
+            .iter()
+            .filter(|s| {
+                s.department == visit.department.id && visit.services().all(|v| v.id != s.id)
+            })
+            .map(|s| {
+                let more: Vec<String> = also.iter().cloned().chain([s.id.to_string()]).collect();
+                let text = match l {
+                    Lang::De => format!(
+                        "{} hinzufügen (etwa {} Minuten)",
+                        s.name.de, s.expected_minutes
+                    ),
+                    Lang::En => format!("Add {} (about {} minutes)", s.name.en, s.expected_minutes),
+                };
+                (days_path(first, &more), text)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    removing.chain(adding).collect()
+}
+
 fn days_page(portal: &Portal, ctx: &Ctx, choosing: &Choosing) -> Response {
     let l = ctx.lang;
-    let (department, service) = (&choosing.department, &choosing.service);
+    let visit = &choosing.visit;
+    let length = match l {
+        Lang::De => format!("{} – etwa {} Minuten", visit.name(l), visit.minutes()),
+        Lang::En => format!("{} – about {} minutes", visit.name(l), visit.minutes()),
+    };
     let (heading, back, service_line) = match choosing.moving {
         None => (
             l.pick("An welchem Tag?", "On which day?"),
-            format!("/book/department/{}", department.id),
-            name(l, &service.name),
+            format!("/book/department/{}", visit.department.id),
+            length,
         ),
         Some(code) => (
             l.pick("Auf welchen Tag verschieben?", "Move to which day?"),
             format!("/bookings/{code}"),
-            format!(
-                "{} – {} {code}",
-                name(l, &service.name),
-                l.pick("Termin", "appointment")
-            ),
+            format!("{length} – {} {code}", l.pick("Termin", "appointment")),
         ),
     };
+    let combine = choosing.moving.is_none().then(|| {
+        (
+            l.pick(
+                "Noch ein Anliegen im selben Termin?",
+                "Another matter in the same appointment?",
+            ),
+            combine_links(portal, l, visit),
+        )
+    });
     render(
         ctx,
         StatusCode::OK,
@@ -296,7 +370,8 @@ fn days_page(portal: &Portal, ctx: &Ctx, choosing: &Choosing) -> Response {
             back: (back, l.pick("Zurück", "Back").into()),
             heading,
             service: service_line,
-            months: months(l, &choosing.days(), portal.days(service, department)),
+            combine: combine.filter(|(_, links)| !links.is_empty()),
+            months: months(l, &choosing.days(), portal.days(visit)),
             empty: l.pick(
                 "Zurzeit sind keine Termine frei.",
                 "No appointments are free at the moment.",
@@ -313,8 +388,8 @@ fn times_page(
     problem: Option<&'static str>,
 ) -> Response {
     let l = ctx.lang;
-    let (department, service) = (&choosing.department, &choosing.service);
-    let starts = match (portal.free_starts(service, department, day), problem) {
+    let visit = &choosing.visit;
+    let starts = match (portal.free_starts(visit, day), problem) {
         (Ok(s), _) => s,
         // A refused booking for a day that is not open to booking: the form again,
         // with no times and the reason tied to it.
@@ -334,7 +409,7 @@ fn times_page(
         }
     };
     let heading = l.pick("Um wie viel Uhr?", "At what time?");
-    let mut intro = vec![format!("{} – {}", name(l, &service.name), weekday(l, day))];
+    let mut intro = vec![format!("{} – {}", visit.name(l), weekday(l, day))];
     if ctx.account().is_none() {
         intro.push(
             l.pick(
@@ -365,7 +440,8 @@ fn times_page(
             action: choosing.action(),
             heading: heading.to_owned(),
             intro,
-            service: service.id.to_string(),
+            service: visit.first.id.to_string(),
+            also: visit.also_ids().join(","),
             day: day.to_string(),
             legend: l.pick("Freie Zeiten", "Free times"),
             error: problem,
@@ -382,12 +458,14 @@ fn times_page(
                 "Nothing is free on this day any more.",
             ),
             pow: PowField::new(ctx, portal),
-            // A fully booked day of a new booking: its waitlist, for a signed-in citizen.
+            // A fully booked day of a new booking of one service: its waitlist, for a
+            // signed-in citizen.
             waitlist: (starts.is_empty()
                 && problem.is_none()
                 && choosing.moving.is_none()
+                && visit.also.is_empty()
                 && ctx.account().is_some()
-                && portal.has_starts(service, department, day))
+                && portal.has_starts(visit, day))
             .then(|| {
                 (
                     "/book/waitlist".to_owned(),
@@ -407,6 +485,8 @@ fn times_page(
 pub struct BookForm {
     csrf: String,
     service: String,
+    /// Further services of the same appointment, as in [`DayQuery`].
+    also: String,
     day: String,
     time: String,
     /// The proof of work's answer.
@@ -423,12 +503,11 @@ pub async fn book(
     State(portal): State<Arc<Portal>>,
     SignedInForm(ctx, account, f): SignedInForm<BookForm>,
 ) -> Response {
-    let Some((department, service)) = portal.service(&f.service) else {
+    let Some(visit) = portal.visit(&f.service, &also_ids(&f.also)) else {
         return pages::not_found(State(portal), ctx).await;
     };
     let choosing = Choosing {
-        department,
-        service,
+        visit,
         moving: None,
     };
     choose(portal, ctx, account, &choosing, f).await
@@ -466,10 +545,10 @@ async fn choose(
         return times_page(&portal, &ctx, choosing, day, Some(text));
     }
     let p = portal.clone();
-    let service_id = choosing.service.id.to_string();
+    let visit = choosing.visit.clone();
     let moving = choosing.moving.map(str::to_owned);
     let done = blocking(l, move || match moving {
-        None => p.book(&account, &service_id, day, time, l),
+        None => p.book(&account, &visit, day, time, l),
         Some(code) => p.reschedule(&account, &code, day, time, l),
     })
     .await;
@@ -495,8 +574,8 @@ async fn choose(
     }
 }
 
-/// Moving the account's open booking `code`: its department and service; `None` when
-/// it is not the account's, or not open.
+/// Moving the account's open booking `code`: its services; `None` when it is not the
+/// account's, or not open.
 fn moving<'a>(portal: &Portal, account: &Account, code: &'a str) -> Option<Choosing<'a>> {
     let booking = portal
         .store
@@ -504,10 +583,8 @@ fn moving<'a>(portal: &Portal, account: &Account, code: &'a str) -> Option<Choos
         .ok()
         .flatten()
         .filter(|b| b.account == account.id && !b.cancelled && b.due_ms > portal.now_ms())?;
-    let (department, service) = portal.service(&booking.service)?;
     Some(Choosing {
-        department,
-        service,
+        visit: portal.visit_of(&booking)?,
         moving: Some(code),
     })
 }
@@ -577,9 +654,7 @@ fn booking_page(
 ) -> Response {
     let l = ctx.lang;
     let config = portal.config();
-    let service = config
-        .service(&aufruf_model::ServiceId::new(b.service.clone()))
-        .map_or(b.service.clone(), |s| name(l, &s.name));
+    let service = portal.services_name(b, l);
     let open = !b.cancelled && b.due_ms > portal.now_ms();
     let heading = if b.cancelled {
         l.pick("Abgesagter Termin", "Cancelled appointment")

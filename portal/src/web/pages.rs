@@ -251,6 +251,8 @@ pub struct SlotsPage {
     pub heading: String,
     pub intro: Vec<String>,
     pub service: String,
+    /// Further services of the same appointment, ids separated by commas.
+    pub also: String,
     pub day: String,
     pub legend: &'static str,
     pub error: Option<&'static str>,

@@ -437,7 +437,7 @@ pub fn encode(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn pct(s: &str) -> String {
+pub fn pct(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {

@@ -79,6 +79,7 @@ impl Lan {
             code: BookingCode::new(code),
             service: ServiceId::new(service),
             due: self.day_start + due,
+            also: Vec::new(),
         };
         let date = self.date;
         let config = self.config.clone();

@@ -399,3 +399,53 @@ fn the_clerk_chooses_todays_services_before_opening_and_the_desk_calls_only_thos
         .collect();
     assert_eq!(waiting, [passport.as_str()]);
 }
+
+#[test]
+fn a_booking_of_several_services_shows_them_all_at_the_desk() {
+    init_slint();
+    let foyer = Foyer::open();
+    let gateway = aufruf_office::GatewayService::new(office_on(
+        aufruf_office::example_office().unwrap(),
+        "gateway",
+        Role::Gateway,
+        foyer.replica.clone(),
+    ));
+    gateway
+        .book(
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            aufruf_model::Appointment {
+                cancelled: false,
+                code: aufruf_model::BookingCode::new("ZT-4712"),
+                service: ServiceId::new("reisepass"),
+                due: wednesday(9, 15),
+                also: vec![ServiceId::new("personalausweis")],
+            },
+        )
+        .unwrap();
+    let desk = desk_screen(&foyer);
+    press(desk.window(), "Platz öffnen");
+    foyer
+        .kiosk
+        .check_in(
+            foyer.clock.now(),
+            "ZT-4712",
+            aufruf_office::Wish::Qr,
+            aufruf_hardware::Language::De,
+        )
+        .unwrap();
+    foyer.replicate();
+    desk.show_pushed();
+    let adapter = desk.window().global::<DeskAdapter>();
+    let next = adapter.get_next();
+    assert_eq!(
+        next.row_data(0).unwrap().service,
+        "Reisepass + Personalausweis"
+    );
+    press(desk.window(), "Aufrufen");
+    assert_eq!(adapter.get_current().service, "Reisepass + Personalausweis");
+    assert_eq!(adapter.get_current().appointment, "09:15");
+    assert!(shows(
+        desk.window(),
+        "Reisepass + Personalausweis · Termin um 09:15"
+    ));
+}

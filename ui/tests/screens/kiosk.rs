@@ -144,6 +144,7 @@ fn a_booked_citizen_checks_in_with_the_on_screen_keyboard() {
                 code: BookingCode::new("ZT-4711"),
                 service: ServiceId::new("reisepass"),
                 due: wednesday(9, 30),
+                also: Vec::new(),
             },
         )
         .unwrap();
