@@ -67,11 +67,11 @@ pub fn may_write(author: &Author, event: &Event) -> Result<(), Unauthorised> {
                     if ticket.node != author.node {
                         return Err(Unauthorised::NotTheIssuer);
                     }
-                    let role = match origin {
-                        Origin::WalkIn | Origin::Appointment { .. } => Role::Kiosk,
-                        Origin::Remote => Role::Gateway,
+                    let may = match origin {
+                        Origin::WalkIn | Origin::Appointment { .. } => author.role == Role::Kiosk,
+                        Origin::Remote => author.role.faces_citizens(),
                     };
-                    allowed(author.role == role, Unauthorised::WrongRole)
+                    allowed(may, Unauthorised::WrongRole)
                 }
                 TicketEvent::Cancelled => {
                     allowed(ticket.node == author.node, Unauthorised::NotTheIssuer)
@@ -92,7 +92,7 @@ pub fn may_write(author: &Author, event: &Event) -> Result<(), Unauthorised> {
             stamped_by(author, stamp)?;
             own_desk(author, desk)
         }
-        Event::Booked(_) => allowed(author.role == Role::Gateway, Unauthorised::WrongRole),
+        Event::Booked(_) => allowed(author.role.faces_citizens(), Unauthorised::WrongRole),
     }
 }
 
@@ -151,6 +151,7 @@ mod tests {
         let desk = author(node_id!("desk-1"), Role::Desk);
         let display = author(node_id!("display-1"), Role::Display);
         let gateway = author(node_id!("gateway"), Role::Gateway);
+        let portal = author(node_id!("portal"), Role::Portal);
         let own_desk = DeskId::new("desk-1");
         let call = |desk: DeskId| TicketEvent::Called {
             desk,
@@ -166,6 +167,10 @@ mod tests {
             (
                 &gateway,
                 ticket(&gateway, gateway.node.clone(), issued(Origin::Remote)),
+            ),
+            (
+                &portal,
+                ticket(&portal, portal.node.clone(), issued(Origin::Remote)),
             ),
             (
                 &desk,
@@ -212,6 +217,7 @@ mod tests {
             also: Vec::new(),
         });
         assert_eq!(may_write(&gateway, &booking), Ok(()));
+        assert_eq!(may_write(&portal, &booking), Ok(()));
 
         // The forgeries of a stolen key.
         let refused = [
@@ -256,6 +262,18 @@ mod tests {
                 Unauthorised::NotTheIssuer,
             ),
             (&display, booking.clone(), Unauthorised::WrongRole),
+            // The central portal books and draws by phone; it calls nobody and
+            // issues no walk-in's ticket.
+            (
+                &portal,
+                ticket(&portal, kiosk.node.clone(), call(own_desk.clone())),
+                Unauthorised::WrongRole,
+            ),
+            (
+                &portal,
+                ticket(&portal, portal.node.clone(), issued(Origin::WalkIn)),
+                Unauthorised::WrongRole,
+            ),
             (&kiosk, booking, Unauthorised::WrongRole),
             (
                 &display,

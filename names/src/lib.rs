@@ -227,11 +227,22 @@ pub enum Role {
     Display,
     /// Faces the internet and feeds bookings in.
     Gateway,
+    /// The city's central citizen portal, in its data centre: holds accounts and
+    /// bookings and writes what a gateway writes (bookings, tickets by phone), but is
+    /// no device of the office's network. It announces nothing and dials nobody; the
+    /// office's gateway keeps the one link to it, outbound.
+    Portal,
 }
 
 impl Role {
     /// Every role, in wire-code order.
-    pub const ALL: [Role; 4] = [Role::Kiosk, Role::Desk, Role::Display, Role::Gateway];
+    pub const ALL: [Role; 5] = [
+        Role::Kiosk,
+        Role::Desk,
+        Role::Display,
+        Role::Gateway,
+        Role::Portal,
+    ];
 
     /// The role's name in configuration files, on the command line and in JSON.
     pub fn name(self) -> &'static str {
@@ -240,6 +251,7 @@ impl Role {
             Role::Desk => "desk",
             Role::Display => "display",
             Role::Gateway => "gateway",
+            Role::Portal => "portal",
         }
     }
 
@@ -250,6 +262,7 @@ impl Role {
             Role::Desk => 2,
             Role::Display => 3,
             Role::Gateway => 4,
+            Role::Portal => 5,
         }
     }
 
@@ -260,8 +273,17 @@ impl Role {
             2 => Some(Role::Desk),
             3 => Some(Role::Display),
             4 => Some(Role::Gateway),
+            5 => Some(Role::Portal),
             _ => None,
         }
+    }
+}
+
+impl Role {
+    /// Whether the role serves citizens from outside the office: it writes bookings
+    /// and tickets drawn by phone (the gateway, and the central portal).
+    pub fn faces_citizens(self) -> bool {
+        matches!(self, Role::Gateway | Role::Portal)
     }
 }
 
@@ -295,7 +317,7 @@ impl<'de> Deserialize<'de> for Role {
     }
 }
 
-/// `--role kiosk|desk|display|gateway`, by the same names as everywhere else.
+/// `--role kiosk|desk|display|gateway|portal`, by the same names as everywhere else.
 #[cfg(feature = "clap")]
 impl clap::ValueEnum for Role {
     fn value_variants<'a>() -> &'a [Self] {

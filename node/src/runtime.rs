@@ -212,7 +212,9 @@ pub async fn start(
         }
         None => None,
     };
-    if settings.mdns {
+    // The central portal sits in a data centre, not on the office's network: it
+    // announces nothing and looks for nobody; the gateway dials it.
+    if settings.mdns && settings.role != Role::Portal {
         let policy = InterfacePolicy {
             interfaces: settings.mdns_interfaces.clone(),
             ..InterfacePolicy::default()
@@ -302,7 +304,7 @@ async fn start_portal(
     let crate::state::Services::Gateway(gateway) = &state.services else {
         tracing::warn!(
             role = state.role().name(),
-            "[node.portal] is set but only a gateway serves the portal; ignored"
+            "[node.portal] is set but only a gateway or the central portal serves the portal; ignored"
         );
         return Ok(None);
     };

@@ -228,6 +228,14 @@ impl NodeSettings {
             (Some(config), None) => settings.office = Some(config.office.id.clone()),
             _ => {}
         }
+        if settings.role == Role::Portal && settings.portal.is_none() {
+            return Err(error(
+                "node.portal".into(),
+                "the central portal serves the citizen portal: add a [node.portal] table \
+                 (listen, store, outbox, public_url, …)"
+                    .into(),
+            ));
+        }
         if let (Role::Desk, Some(config)) = (settings.role, config) {
             let desk = settings.desk_id();
             if config.desk(&desk).is_none() {
@@ -317,5 +325,26 @@ mod tests {
                 .contains("neither an IP address nor a host name"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_central_portal_needs_its_portal_table() {
+        let file = |more: &str| {
+            format!(
+                "[node]\nid = \"portal\"\noffice = \"zeitz\"\nrole = \"portal\"\n\
+                 credentials = \"/data/aufruf/credentials\"\n{more}"
+            )
+        };
+        let read = |text: &str| {
+            let (config, device) = OfficeConfig::from_device_file("aufruf.toml", text)?;
+            NodeSettings::of(&device, config.as_ref(), Path::new("aufruf.toml"))
+        };
+        let error = read(&file("")).unwrap_err();
+        assert_eq!(error.field, "node.portal", "{error}");
+        let table = "[node.portal]\nlisten = \"127.0.0.1:8443\"\nstore = \"/data/portal\"\n\
+                     outbox = \"/data/outbox\"\n";
+        let read = read(&file(table)).unwrap();
+        assert_eq!(read.role, Role::Portal);
+        assert!(read.portal.is_some());
     }
 }

@@ -82,7 +82,8 @@ impl NodeState {
                 RoleService::Desk(DeskService::new(office, settings.desk_id(), wall_clock())?)
             }
             Role::Display => RoleService::Display(DisplayService::new(office)),
-            Role::Gateway => RoleService::Gateway(GatewayService::new(office)),
+            // The central portal does what a gateway does, from outside the office.
+            Role::Gateway | Role::Portal => RoleService::Gateway(GatewayService::new(office)),
         };
         let (stopping, _) = watch::channel(false);
         let display_feeds = Arc::new(tokio::sync::Semaphore::new(

@@ -255,7 +255,7 @@ fn a_token_for_a_role_the_office_does_not_have_is_refused() {
     assert!(!ok);
     assert!(
         err.contains("invalid value 'admin' for '--role <ROLE>'")
-            && err.contains("[possible values: kiosk, desk, display, gateway]"),
+            && err.contains("[possible values: kiosk, desk, display, gateway, portal]"),
         "{err}"
     );
 }

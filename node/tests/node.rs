@@ -6,6 +6,7 @@ mod common;
 
 mod attack_authority;
 mod attack_clocks;
+mod central_portal;
 mod cli;
 mod demo_walkthrough;
 mod local_api;

@@ -18,7 +18,7 @@ use serde_json::json;
 
 /// A browser: cookies kept by name, the last form's CSRF token and the answer to its
 /// proof of work (what the page's script works out).
-struct Citizen {
+pub(crate) struct Citizen {
     http: reqwest::Client,
     portal: SocketAddr,
     cookies: BTreeMap<String, String>,
@@ -28,7 +28,7 @@ struct Citizen {
 
 impl Citizen {
     /// A browser with no cookies yet, on the portal at `portal`.
-    fn new(portal: SocketAddr) -> Self {
+    pub(crate) fn new(portal: SocketAddr) -> Self {
         Citizen {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -71,12 +71,16 @@ impl Citizen {
         (status, location, body)
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String, String) {
         let r = self.http.get(format!("http://{}{path}", self.portal));
         self.send(r).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String, String) {
         let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
         if let Some(pow) = &self.pow {
             form.push(("pow", pow));
@@ -106,7 +110,7 @@ fn pct(s: &str) -> String {
         .collect()
 }
 
-fn outbox_text(dir: &std::path::Path) -> String {
+pub(crate) fn outbox_text(dir: &std::path::Path) -> String {
     let mut text = String::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

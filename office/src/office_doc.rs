@@ -27,7 +27,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use aufruf_model::{NodeId, Role};
+use aufruf_model::NodeId;
 
 use crate::authority::{
     Authority, FINGERPRINT_DIGITS, Frozen, MAX_CERTIFICATE_BYTES, Roster, Signer, hex, unhex,
@@ -308,7 +308,7 @@ impl SignedConfig {
             .ok_or(ConfigRefusal::NotDelegated)?;
         let certified = roster
             .certificate(&seal.certificate)
-            .filter(|c| c.author.node == delegation.delegate && c.author.role == Role::Gateway)
+            .filter(|c| c.author.node == delegation.delegate && c.author.role.faces_citizens())
             .ok_or(ConfigRefusal::NotDelegated)?;
         if roster.revoked().contains_key(&delegation.delegate) {
             return Err(ConfigRefusal::DelegateRevoked(delegation.delegate));
