@@ -696,8 +696,8 @@ impl Store {
         Ok(names.into_iter().collect())
     }
 
-    /// Replaces a document's snapshot and chunk log by one `save()` of `document`,
-    /// atomically, and flushes. `document` must contain every chunk stored for
+    /// Replaces a document's snapshot and chunk log by one `save()` of `document`:
+    /// the snapshot durably, the log's removal with the next flush. `document` must contain every chunk stored for
     /// `name` (it does when it is the in-memory copy every append came from).
     ///
     /// Then, if the store's files have grown well past its records, rewrites the
@@ -723,12 +723,13 @@ impl Store {
         for old in &old_keys {
             batch.remove(old.clone());
         }
-        // The snapshot goes in first: a crash between the two trees' writes leaves
-        // the snapshot plus chunks it already contains, which load harmlessly.
+        // The snapshot goes in first, durably: a crash before the chunks' removal is
+        // on disk leaves the snapshot plus chunks it already contains, which load
+        // harmlessly. So the removal needs no flush of its own; the next one (within
+        // the flush bound, or the next local change's) takes it along.
         self.trees.snapshots.insert(key.as_bytes(), snapshot)?;
         self.flush()?;
         self.trees.chunks.apply_batch(batch)?;
-        self.flush()?;
         self.rewrite_if_bloated();
         Ok(())
     }
