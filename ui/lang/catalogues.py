@@ -26,7 +26,7 @@ KIOSK = {
     },
     "I have an appointment": {"de": "Ich habe einen Termin", "uk": "У мене є запис", "ar": "لدي موعد", "tr": "Randevum var"},
     "Larger text, high contrast": {"de": "Größere Schrift, hoher Kontrast", "uk": "Більший шрифт, контраст", "ar": "خط أكبر، تباين عالٍ", "tr": "Büyük yazı, yüksek kontrast"},
-    "Closed now. {0}": {"de": "Jetzt geschlossen. {0}", "uk": "Зараз зачинено. {0}", "ar": "مغلق الآن. {0}", "tr": "Şu anda kapalı. {0}"},
+    "Closed now – {0}": {"de": "Jetzt geschlossen – {0}", "uk": "Зараз зачинено – {0}", "ar": "مغلق الآن – {0}", "tr": "Şu anda kapalı – {0}"},
     "How would you like your ticket?": {"de": "Wie möchten Sie Ihre Nummer erhalten?", "uk": "Як ви хочете отримати талон?", "ar": "كيف تريد الحصول على رقمك؟", "tr": "Numaranızı nasıl almak istersiniz?"},
     "Print a ticket": {"de": "Zettel drucken", "uk": "Надрукувати талон", "ar": "طباعة الرقم", "tr": "Fiş yazdır"},
     "QR code for my phone": {"de": "QR-Code fürs Handy", "uk": "QR-код для телефона", "ar": "رمز QR لهاتفي", "tr": "Telefonum için QR kod"},

@@ -122,7 +122,7 @@ fn outside_opening_hours_the_kiosk_shows_when_it_opens_instead_of_services() {
     assert!(first.reopens.contains("08:00"), "{}", first.reopens);
     assert!(shows(
         screen.window(),
-        &format!("Jetzt geschlossen. {}", first.reopens)
+        &format!("Jetzt geschlossen – {}", first.reopens)
     ));
 }
 
@@ -242,9 +242,10 @@ fn in_arabic_the_kiosk_is_mirrored() {
     let office = foyer.kiosk.office().config().office.name.clone();
     let left_of = |a: &str, b: &str| x_of(w, a) < x_of(w, b);
 
-    // German: office name, languages, contrast, clock from the left; Bürgerbüro
-    // before the Kita department.
-    assert!(left_of(&office, "Deutsch") && left_of("Deutsch", "Türkçe"));
+    // German: office name, contrast and clock from the left, the languages below
+    // from German on; Bürgerbüro before the Kita department.
+    let contrast_de = "Größere Schrift, hoher Kontrast";
+    assert!(left_of(&office, contrast_de) && left_of("Deutsch", "Türkçe"));
     assert!(
         left_of("Bürgerbüro", "Kita-Abteilung"),
         "departments in order"
@@ -254,7 +255,8 @@ fn in_arabic_the_kiosk_is_mirrored() {
     press(w, "Zurück");
 
     press(w, "العربية");
-    assert!(left_of("Türkçe", "Deutsch") && left_of("Deutsch", &office));
+    let contrast_ar = "خط أكبر، تباين عالٍ";
+    assert!(left_of("Türkçe", "Deutsch") && left_of(contrast_ar, &office));
     // Departments keep their English names; the Kita department now stands left.
     assert!(
         left_of("Day-care department", "Citizen office"),
@@ -266,7 +268,7 @@ fn in_arabic_the_kiosk_is_mirrored() {
     let back = "رجوع";
     // Back at the start the kiosk waits for the next visitor, in German.
     press(w, back);
-    assert!(left_of(&office, "Deutsch"));
+    assert!(left_of(&office, contrast_de) && left_of("Deutsch", "Türkçe"));
     press(w, "العربية");
     press(w, "لدي موعد");
     let check_in = "تسجيل الحضور";
