@@ -20,8 +20,6 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,58 +28,12 @@ use aufruf_node::settings::Role;
 use aufruf_node::state::Services;
 use aufruf_office::DeskAction;
 use aufruf_ui::display::DisplayScreen;
+use aufruf_ui::headless::Headless;
 use aufruf_ui::kiosk::KioskScreen;
 use aufruf_ui::speech::Silent;
 use aufruf_ui::{DisplayAdapter, KioskAdapter, KioskPage};
 use common::TestOffice;
 use slint::ComponentHandle;
-use slint::platform::software_renderer::{
-    MinimalSoftwareWindow, PremultipliedRgbaColor, RepaintBufferType,
-};
-use slint::platform::{Platform, WindowAdapter};
-
-/// Windows drawn by the software renderer into memory; the latest made is the one
-/// the next screen gets.
-struct Headless {
-    made: RefCell<Option<Rc<MinimalSoftwareWindow>>>,
-}
-
-impl Platform for Headless {
-    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
-        let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-        *self.made.borrow_mut() = Some(window.clone());
-        Ok(window)
-    }
-}
-
-/// A window and the memory it is drawn into.
-struct Frame {
-    window: Rc<MinimalSoftwareWindow>,
-    width: usize,
-    pixels: Vec<PremultipliedRgbaColor>,
-}
-
-impl Frame {
-    fn new(window: Rc<MinimalSoftwareWindow>, width: u32, height: u32) -> Self {
-        window.set_size(slint::PhysicalSize::new(width, height));
-        Frame {
-            window,
-            width: width as usize,
-            pixels: vec![PremultipliedRgbaColor::default(); (width * height) as usize],
-        }
-    }
-
-    /// Renders the whole window, as a display's next frame.
-    fn draw(&mut self) {
-        slint::platform::update_timers_and_animations();
-        self.window.request_redraw();
-        let (pixels, width) = (&mut self.pixels, self.width);
-        let drawn = self.window.draw_if_needed(|renderer| {
-            renderer.render(pixels, width);
-        });
-        assert!(drawn, "a frame was drawn");
-    }
-}
 
 fn now() -> Timestamp {
     let ms = SystemTime::now()
@@ -112,17 +64,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let platform = Rc::new(Headless {
-        made: RefCell::new(None),
-    });
-    slint::platform::set_platform(Box::new(PlatformRef(platform.clone()))).unwrap();
-    let made = || {
-        platform
-            .made
-            .borrow_mut()
-            .take()
-            .expect("a window was made")
-    };
+    let headless = Headless::install().unwrap();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -160,7 +102,7 @@ fn main() {
     // The kiosk's screen: a touch draws a ticket; each ticket is a visitor the desk
     // calls below.
     let kiosk_screen = KioskScreen::new(kiosk_service.clone(), Arc::new(now)).unwrap();
-    let mut kiosk_frame = Frame::new(made(), 1080, 1920);
+    let mut kiosk_frame = headless.take_window(1080, 1920).unwrap();
     kiosk_screen.window().show().unwrap();
     kiosk_frame.draw();
     let kiosk_adapter = kiosk_screen.window().global::<KioskAdapter>();
@@ -185,7 +127,7 @@ fn main() {
     // The display's screen, and the desk calling every visitor in turn.
     let display_screen =
         DisplayScreen::new(display_service.clone(), Box::new(Silent), Arc::new(now)).unwrap();
-    let mut display_frame = Frame::new(made(), 1920, 1080);
+    let mut display_frame = headless.take_window(1920, 1080).unwrap();
     display_screen.window().show().unwrap();
     display_frame.draw();
     let display_adapter = display_screen.window().global::<DisplayAdapter>();
@@ -243,13 +185,4 @@ fn main() {
         desk.shutdown().await;
         display.shutdown().await;
     });
-}
-
-/// The platform handed to Slint, sharing [`Headless`] with `main`.
-struct PlatformRef(Rc<Headless>);
-
-impl Platform for PlatformRef {
-    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
-        self.0.create_window_adapter()
-    }
 }

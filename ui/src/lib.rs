@@ -17,6 +17,7 @@ use aufruf_model::Timestamp;
 
 pub mod desk;
 pub mod display;
+pub mod headless;
 pub mod kiosk;
 pub mod launch;
 mod pushed;
