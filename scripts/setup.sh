@@ -15,6 +15,8 @@ packages=(
     chromium     # the portal's browser test (node/tests/portal_browser.rs, portal/e2e/)
     xvfb         # `xvfb-run`: the screens in a window on a machine without a desktop (README)
     libudev-dev libinput-dev libxkbcommon-dev  # the screens on an appliance's display (`--features kms`)
+    gcc-mingw-w64-x86-64  # the desk terminal for the clerks' Windows PCs, cross-built (scripts/windows.sh)
+    wine64       # … and started under Wine to show it runs
 )
 
 missing=()
@@ -45,4 +47,7 @@ image/setup.sh
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt 2>/dev/null || true
+# The Rust standard library for Windows (scripts/windows.sh cross-builds the binary).
+rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu \
+    || rustup target add x86_64-pc-windows-gnu
 echo "setup: ready ($(cargo --version))"

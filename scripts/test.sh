@@ -26,6 +26,8 @@ export RUSTC_WORKSPACE_WRAPPER="$clippy_driver"
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 cargo test --workspace --all-targets --no-run --locked "${features[@]}"
 cargo test --workspace --locked "${features[@]}"
+# The desk terminal for Windows PCs: cross-built, then started under Wine.
+scripts/windows.sh
 # The appliance image, built from Debian packages and booted in QEMU (as root).
 image/test.sh --binary target/debug/aufruf
 du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | sed 's/^/target: /' || true

@@ -1083,8 +1083,9 @@ fn init_logging(default: &str) {
         .try_init();
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C or SIGTERM (Ctrl-C or closing the console on Windows).
 pub(crate) async fn stopped() {
+    #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {
@@ -1093,6 +1094,8 @@ pub(crate) async fn stopped() {
             Err(_) => std::future::pending::<()>().await,
         }
     };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}

@@ -48,21 +48,27 @@ fn read(path: &Path) -> Result<String, CredentialsError> {
 
 /// Writes `text` to `path`. A secret is created with mode 0600 in the very call that
 /// creates it (no moment in which others may read it), and an existing file is made
-/// 0600 before the secret is written into it.
+/// 0600 before the secret is written into it. (On Windows a file takes its folder's
+/// access list: the credentials belong in a folder of the clerk's own profile.)
 fn write(path: &Path, text: &str, secret: bool) -> Result<(), CredentialsError> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let io = |source| CredentialsError::Io {
         path: path.to_owned(),
         source,
     };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true);
+    #[cfg(not(unix))]
+    let _ = secret;
+    #[cfg(unix)]
     if secret {
+        use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(io)?;
+    #[cfg(unix)]
     if secret {
+        use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(io)?;
     }

@@ -1,8 +1,8 @@
 //! Telling systemd how the node is (`Type=notify`, `WatchdogSec=`): "ready" once the
 //! node serves, "still alive" from the runtime that does the work, "stopping" at the
-//! end. Outside systemd (`NOTIFY_SOCKET` unset) every call does nothing.
+//! end. Outside systemd (`NOTIFY_SOCKET` unset, or not on Linux) every call does
+//! nothing.
 
-use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 /// Sends one state line (`READY=1`, `WATCHDOG=1`, `STOPPING=1`, `STATUS=…`) to the
@@ -16,9 +16,18 @@ pub fn notify(state: &str) {
     }
 }
 
+#[cfg(not(target_os = "linux"))]
+fn send(_socket: &std::ffi::OsStr, _state: &str) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "systemd runs on Linux only",
+    ))
+}
+
+#[cfg(target_os = "linux")]
 fn send(socket: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt as _;
-    let datagram = UnixDatagram::unbound()?;
+    let datagram = std::os::unix::net::UnixDatagram::unbound()?;
     let bytes = socket.as_bytes();
     match bytes.strip_prefix(b"@") {
         // An abstract socket name (Linux).
@@ -62,9 +71,10 @@ pub fn ready_and_watched() {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use std::os::unix::net::UnixDatagram;
 
     #[test]
     fn a_state_reaches_a_socket_by_path_and_by_abstract_name() {
