@@ -151,25 +151,7 @@ fn run(
         text.replace(berlin, &format!("timezone = \"{zone}\"")),
     )
     .unwrap();
-    let binary = env!("CARGO_BIN_EXE_aufruf");
-    let mut command = match namespace {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, binary]);
-            c
-        }
-        None => Command::new(binary),
-    };
-    command.args(["run", "--config"]).arg(&file);
-    if settings.only_device {
-        command.arg("--only-device");
-    }
-    command
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+    common::run_file(settings, &file, namespace)
 }
 
 /// A request to the kiosk's API across the veth pair, with its token.

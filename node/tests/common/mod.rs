@@ -172,17 +172,7 @@ impl TestOffice {
     /// configuration the office publishes.
     pub fn spawn_with(&self, settings: &NodeSettings, with_office: bool) -> Child {
         let file = self.write_config(settings, with_office, "");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aufruf"));
-        command.args(["run", "--config"]).arg(&file);
-        if settings.only_device {
-            command.arg("--only-device");
-        }
-        command
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap()
+        run_file(settings, &file, None)
     }
 
     /// Writes the node's `aufruf.toml` (see [`Self::spawn_with`]), with `more` (further
@@ -350,4 +340,28 @@ pub async fn run_browser_script(profile: PathBuf, env: Vec<(&'static str, String
     assert!(run.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("pages checked, all pass"), "{stdout}");
     stdout
+}
+
+/// Starts `aufruf run` on `file` (written for `settings`), inside the network
+/// namespace `namespace` when given (`ip netns exec`, as root).
+pub fn run_file(settings: &NodeSettings, file: &Path, namespace: Option<&str>) -> Child {
+    let binary = env!("CARGO_BIN_EXE_aufruf");
+    let mut command = match namespace {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, binary]);
+            c
+        }
+        None => Command::new(binary),
+    };
+    command.args(["run", "--config"]).arg(file);
+    if settings.only_device {
+        command.arg("--only-device");
+    }
+    command
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
 }

@@ -157,6 +157,29 @@ impl Foyer {
             .number
     }
 
+    /// The gateway books, for Wednesday at `hh:mm`, booking `code` of `service` and
+    /// the further services `also`.
+    pub fn book(&self, code: &str, service: &str, also: &[&str], (hh, mm): (u64, u64)) {
+        let gateway = aufruf_office::GatewayService::new(office_on(
+            aufruf_office::example_office().unwrap(),
+            "gateway",
+            Role::Gateway,
+            self.replica.clone(),
+        ));
+        gateway
+            .book(
+                NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+                aufruf_model::Appointment {
+                    cancelled: false,
+                    code: aufruf_model::BookingCode::new(code),
+                    service: ServiceId::new(service),
+                    due: wednesday(hh, mm),
+                    also: also.iter().map(|s| ServiceId::new(*s)).collect(),
+                },
+            )
+            .unwrap();
+    }
+
     /// What the node's peer watcher does when the replica reports a change: every
     /// node's office reads it and pushes its views.
     pub fn replicate(&self) {

@@ -404,24 +404,7 @@ fn the_clerk_chooses_todays_services_before_opening_and_the_desk_calls_only_thos
 fn a_booking_of_several_services_shows_them_all_at_the_desk() {
     init_slint();
     let foyer = Foyer::open();
-    let gateway = aufruf_office::GatewayService::new(office_on(
-        aufruf_office::example_office().unwrap(),
-        "gateway",
-        Role::Gateway,
-        foyer.replica.clone(),
-    ));
-    gateway
-        .book(
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-            aufruf_model::Appointment {
-                cancelled: false,
-                code: aufruf_model::BookingCode::new("ZT-4712"),
-                service: ServiceId::new("reisepass"),
-                due: wednesday(9, 15),
-                also: vec![ServiceId::new("personalausweis")],
-            },
-        )
-        .unwrap();
+    foyer.book("ZT-4712", "reisepass", &["personalausweis"], (9, 15));
     let desk = desk_screen(&foyer);
     press(desk.window(), "Platz öffnen");
     foyer

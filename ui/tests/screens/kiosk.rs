@@ -5,16 +5,15 @@
 use std::time::Duration;
 
 use aufruf_hardware::{QrOnlyReason, TicketOffer};
-use aufruf_model::{Appointment, BookingCode, Role, ServiceId};
+use aufruf_model::ServiceId;
+use aufruf_office::KioskService;
 use aufruf_office::memory::MemoryReplica;
-use aufruf_office::{GatewayService, KioskService};
 use aufruf_ui::kiosk::{IDLE_TIMEOUT, KioskScreen};
 use aufruf_ui::{KioskAdapter, KioskPage, Theme};
-use chrono::NaiveDate;
 use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle;
 
-use crate::common::{Foyer, elapse, init_slint, office_on, press, shows, sunday, wednesday, x_of};
+use crate::common::{Foyer, elapse, init_slint, press, shows, sunday, wednesday, x_of};
 
 fn kiosk_screen(foyer: &Foyer) -> std::rc::Rc<KioskScreen<MemoryReplica>> {
     let screen = KioskScreen::new(foyer.kiosk.clone(), foyer.clock.as_now()).unwrap();
@@ -130,24 +129,7 @@ fn outside_opening_hours_the_kiosk_shows_when_it_opens_instead_of_services() {
 fn a_booked_citizen_checks_in_with_the_on_screen_keyboard() {
     init_slint();
     let foyer = Foyer::open();
-    let gateway = GatewayService::new(office_on(
-        aufruf_office::example_office().unwrap(),
-        "gateway",
-        Role::Gateway,
-        foyer.replica.clone(),
-    ));
-    gateway
-        .book(
-            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-            Appointment {
-                cancelled: false,
-                code: BookingCode::new("ZT-4711"),
-                service: ServiceId::new("reisepass"),
-                due: wednesday(9, 30),
-                also: Vec::new(),
-            },
-        )
-        .unwrap();
+    foyer.book("ZT-4711", "reisepass", &[], (9, 30));
     let screen = kiosk_screen(&foyer);
     let adapter = screen.window().global::<KioskAdapter>();
 
