@@ -1,8 +1,9 @@
 //! The foyer display over weeks, in accelerated time: its screen (drawn by the
 //! software renderer at 1920×1080) follows an office that calls `AUFRUF_BENCH_CALLS`
-//! (100,000) visitors, 2,000 a day, one every 15 simulated seconds, with the days
-//! before the retention (7 days) retired every morning. The process's resident
-//! memory is printed every 10,000 calls: it must stay flat (target ≤ 60 MB).
+//! (100,000) visitors, `AUFRUF_BENCH_CALLS_PER_DAY` a day (600, the example office's
+//! day), one every 15 simulated seconds, with the days before the retention (7 days)
+//! retired every morning. The process's resident memory is printed every 10,000
+//! calls: it must stay flat (target ≤ 60 MB).
 //!
 //! The kiosk, the desk and the display run in this one process over one in-memory
 //! office (the stand-in keys of `aufruf_office::testing`), so the figure is an upper
@@ -10,7 +11,7 @@
 //!
 //! ```text
 //! cargo bench -p aufruf-ui --bench display_memory
-//! AUFRUF_BENCH_CALLS=20000 cargo bench -p aufruf-ui --bench display_memory
+//! AUFRUF_BENCH_CALLS=20000 AUFRUF_BENCH_CALLS_PER_DAY=2000 cargo bench -p aufruf-ui --bench display_memory
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -31,7 +32,6 @@ use aufruf_ui::{DisplayAdapter, Now};
 use chrono::NaiveDate;
 use slint::ComponentHandle;
 
-const CALLS_PER_DAY: usize = 2_000;
 const SERVICES: [&str; 4] = [
     "meldebescheinigung",
     "anmeldung",
@@ -53,6 +53,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    let per_day: usize = std::env::var("AUFRUF_BENCH_CALLS_PER_DAY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600)
+        .clamp(1, 3_000);
     let headless = Headless::install().unwrap();
     let config = aufruf_office::example_office()
         .unwrap()
@@ -108,7 +113,7 @@ fn main() {
         }
         desk.act(now(), DeskAction::Open { services: vec![] })
             .unwrap();
-        for i in 0..CALLS_PER_DAY.min(calls - done) {
+        for i in 0..per_day.min(calls - done) {
             let service = ServiceId::new(SERVICES[i % SERVICES.len()]);
             kiosk
                 .draw_ticket(now(), &service, Wish::Qr, Language::De)
@@ -147,7 +152,7 @@ fn main() {
         day += 1;
     }
     println!(
-        "{done} calls over {day} simulated days in {:.1} s; target: flat, ≤ 60 MB",
+        "{done} calls, {per_day} a day, over {day} simulated days in {:.1} s; target: flat, ≤ 60 MB",
         started.elapsed().as_secs_f64()
     );
 }
