@@ -212,9 +212,7 @@ pub async fn start(
         }
         None => None,
     };
-    // The central portal sits in a data centre, not on the office's network: it
-    // announces nothing and looks for nobody; the gateway dials it.
-    if settings.mdns && settings.role != Role::Portal {
+    if settings.mdns {
         let policy = InterfacePolicy {
             interfaces: settings.mdns_interfaces.clone(),
             ..InterfacePolicy::default()

@@ -236,6 +236,11 @@ impl NodeSettings {
                     .into(),
             ));
         }
+        // The central portal sits in a data centre, not on the office's network: it
+        // announces nothing and looks for nobody; the office's gateway dials it.
+        if settings.role == Role::Portal {
+            settings.mdns = false;
+        }
         if let (Role::Desk, Some(config)) = (settings.role, config) {
             let desk = settings.desk_id();
             if config.desk(&desk).is_none() {
@@ -346,5 +351,6 @@ mod tests {
         let read = read(&file(table)).unwrap();
         assert_eq!(read.role, Role::Portal);
         assert!(read.portal.is_some());
+        assert!(!read.mdns, "a portal in a data centre announces nothing");
     }
 }

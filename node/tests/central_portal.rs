@@ -154,24 +154,6 @@ fn run(
     common::run_file(settings, &file, namespace)
 }
 
-/// A request to the kiosk's API across the veth pair, with its token.
-async fn kiosk_post(
-    http: &reqwest::Client,
-    api: SocketAddr,
-    path: &str,
-    body: Value,
-) -> (u16, Value) {
-    let r = http
-        .post(format!("http://{api}{path}"))
-        .bearer_auth(KIOSK_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// A node's `/health`; null while it does not answer.
 async fn health(http: &reqwest::Client, api: SocketAddr) -> Value {
     let Ok(r) = http.get(format!("http://{api}/health")).send().await else {
@@ -308,18 +290,26 @@ async fn the_office_links_out_to_the_central_portal_and_both_keep_working_while_
         .to_owned();
     // The office does not know it, and still draws tickets.
     let check_in = json!({"code": code, "kind": "qr"});
-    let (status, answer) = kiosk_post(&http, kiosk_api, "/api/check-in", check_in.clone()).await;
+    let (status, answer) = office
+        .post_with_token(
+            kiosk_api,
+            Some(KIOSK_TOKEN),
+            "/api/check-in",
+            check_in.clone(),
+        )
+        .await;
     assert_eq!(
         status, 404,
         "the booking cannot be in the office yet: {answer}"
     );
-    let (status, issued) = kiosk_post(
-        &http,
-        kiosk_api,
-        "/api/tickets",
-        json!({"service": "meldebescheinigung", "kind": "qr"}),
-    )
-    .await;
+    let (status, issued) = office
+        .post_with_token(
+            kiosk_api,
+            Some(KIOSK_TOKEN),
+            "/api/tickets",
+            json!({"service": "meldebescheinigung", "kind": "qr"}),
+        )
+        .await;
     assert_eq!(status, 201, "the office works on: {issued}");
     let token = issued["status_token"].as_str().unwrap().to_owned();
     let number = issued["ticket"]["number"].as_str().unwrap().to_owned();
@@ -337,9 +327,11 @@ async fn the_office_links_out_to_the_central_portal_and_both_keep_working_while_
         Duration::from_secs(60),
         "the kiosk checks the citizen in",
         || {
-            let (http, check_in, answer) = (&http, check_in.clone(), answer.clone());
+            let (office, check_in, answer) = (&office, check_in.clone(), answer.clone());
             async move {
-                let (status, body) = kiosk_post(http, kiosk_api, "/api/check-in", check_in).await;
+                let (status, body) = office
+                    .post_with_token(kiosk_api, Some(KIOSK_TOKEN), "/api/check-in", check_in)
+                    .await;
                 *answer.lock().unwrap() = body;
                 status == 201
             }

@@ -224,13 +224,22 @@ impl TestOffice {
     }
 
     pub async fn post(&self, api: SocketAddr, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("http://{api}{path}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        self.post_with_token(api, None, path, body).await
+    }
+
+    /// [`Self::post`] with the API's token, for an API beyond loopback.
+    pub async fn post_with_token(
+        &self,
+        api: SocketAddr,
+        token: Option<&str>,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let mut request = self.http.post(format!("http://{api}{path}")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let r = request.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }

@@ -146,7 +146,7 @@ pub struct DayQuery {
 
 /// The ids in a list of further services (`a,b`); more than any appointment holds
 /// are cut at one too many, which [`Portal::visit`] refuses.
-fn also_ids(also: &str) -> Vec<&str> {
+fn parse_also(also: &str) -> Vec<&str> {
     also.split(',')
         .filter(|id| !id.is_empty())
         .take(aufruf_model::Appointment::MAX_ALSO + 1)
@@ -168,7 +168,7 @@ pub async fn day_or_times(
     Path(service): Path<String>,
     Query(q): Query<DayQuery>,
 ) -> Response {
-    let Some(visit) = portal.visit(&service, &also_ids(&q.also)) else {
+    let Some(visit) = portal.visit(&service, &parse_also(&q.also)) else {
         return pages::not_found(State(portal), ctx).await;
     };
     let choosing = Choosing {
@@ -503,7 +503,7 @@ pub async fn book(
     State(portal): State<Arc<Portal>>,
     SignedInForm(ctx, account, f): SignedInForm<BookForm>,
 ) -> Response {
-    let Some(visit) = portal.visit(&f.service, &also_ids(&f.also)) else {
+    let Some(visit) = portal.visit(&f.service, &parse_also(&f.also)) else {
         return pages::not_found(State(portal), ctx).await;
     };
     let choosing = Choosing {
